@@ -1,0 +1,44 @@
+# The two commands of the README: `make demo` and `make test`. Each does its own set-up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+STAMP  := $(VENV)/.installed-stamp
+MANAGE := $(BIN)/python manage.py
+
+.PHONY: demo test test-fast bench messages migrate check-deploy clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+# Compiled catalogues are committed; recompile when gettext is present so edits show up.
+messages: $(STAMP)
+	@if command -v msgfmt >/dev/null 2>&1; then $(MANAGE) compilemessages --ignore '.venv' -v 0; \
+	else echo "msgfmt not found: using the committed .mo files"; fi
+
+migrate: $(STAMP)
+	$(MANAGE) migrate --noinput -v 0
+
+demo: messages migrate
+	$(MANAGE) load_demo
+	@echo "Serving on http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"
+	exec $(BIN)/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application
+
+# Unit and integration tests in one process; browser tests (marker e2e) in their own invocation,
+# because pytest-playwright's sync fixtures and pytest-asyncio do not mix (see docs/architecture.md).
+test: messages
+	$(BIN)/python -m pytest
+	@if [ -n "$$(find tests -name 'test_*.py' -path '*e2e*' 2>/dev/null)" ]; then \
+		$(BIN)/python -m pytest -m e2e tests/e2e; fi
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run_all
+
+check-deploy: $(STAMP)
+	$(MANAGE) check --deploy
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

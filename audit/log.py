@@ -1,0 +1,177 @@
+"""``log_action``: append one entry to the audit log in the caller's transaction.
+
+Every state change of the platform calls it inside the same ``transaction.atomic()`` block as the
+change, so the change and its record commit or roll back together. Appends are serialised by a row
+lock on ``AuditHead``; the index is therefore gap-free, and the Merkle frontier kept in the head
+gives the new root in O(log n) without reading old entries.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+
+from common import clock
+
+from .models import AuditEntry, AuditHead, AuditNode
+
+ENTRY_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it and from where, captured once per request or socket."""
+
+    user_id: int | None = None
+    username: str = ""
+    role: str = ""
+    organisation_id: int | None = None
+    organisation_name: str = ""
+    ip: str = ""
+
+    @classmethod
+    def system(cls, name: str = "system") -> "Actor":
+        return cls(username=name, role="system")
+
+    @classmethod
+    def of(cls, user, ip: str = "") -> "Actor":
+        if user is None or not getattr(user, "is_authenticated", False):
+            return cls(ip=ip or "")
+        org = getattr(user, "organisation", None)
+        return cls(user_id=user.pk, username=user.get_username(), role=getattr(user, "role", ""),
+                   organisation_id=getattr(org, "pk", None),
+                   organisation_name=getattr(org, "name", "") or "", ip=ip or "")
+
+    @classmethod
+    def from_request(cls, request) -> "Actor":
+        return cls.of(getattr(request, "user", None), client_ip(request))
+
+
+def client_ip(request) -> str:
+    # Behind the proxy the deployment uses, REMOTE_ADDR is rewritten by it; django-axes' ipware
+    # configuration (PROXY_COUNT) governs the same question for lockouts.
+    from axes.helpers import get_client_ip_address
+
+    return get_client_ip_address(request) or request.META.get("REMOTE_ADDR", "") or ""
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"not serialisable in an audit entry: {type(value).__name__}")
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no spaces, UTF-8 text: the same value always hashes the same."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=_json_default, allow_nan=False)
+
+
+def format_time(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def entry_body(*, index: int, now: datetime, action: str, actor: Actor, object_type: str,
+               object_id: str, tender_id: int | None, room: str, data: dict[str, Any]) -> str:
+    return canonical_json({
+        "v": ENTRY_VERSION,
+        "index": index,
+        "time": format_time(now),
+        "action": action,
+        "actor": {"id": actor.user_id, "username": actor.username, "role": actor.role,
+                  "org": actor.organisation_id, "org_name": actor.organisation_name},
+        "ip": actor.ip,
+        "object": {"type": object_type, "id": object_id},
+        "tender": tender_id,
+        "room": room,
+        "data": data,
+    })
+
+
+def _lock_head() -> AuditHead:
+    head = AuditHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        AuditHead.objects.get_or_create(pk=1)
+        head = AuditHead.objects.select_for_update().get(pk=1)
+    return head
+
+
+def log_action(action: str, *, actor: Actor, obj: Any = None, object_type: str = "",
+               object_id: str | int = "", tender_id: int | None = None, room: str = "",
+               data: dict[str, Any] | None = None, now: datetime | None = None) -> AuditEntry:
+    """Append ``action`` (a namespaced code such as ``bidding.bid.submitted``) to the log.
+
+    Call it inside the transaction that makes the change; it joins that transaction.
+    """
+    if "." not in action:
+        raise ValueError(f"audit action codes are namespaced, got {action!r}")
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or obj.pk
+    now = now or clock.now()
+    with transaction.atomic():
+        head = _lock_head()
+        index = head.size
+        body = entry_body(index=index, now=now, action=action, actor=actor,
+                          object_type=object_type, object_id=str(object_id), tender_id=tender_id,
+                          room=room, data=data or {})
+        leaf = leaf_hash(body.encode())
+        entry = AuditEntry.objects.create(
+            index=index, created_at=now, action=action, actor_id=actor.user_id,
+            actor_name=actor.username, role=actor.role, organisation_id=actor.organisation_id,
+            organisation_name=actor.organisation_name, ip=actor.ip, object_type=object_type,
+            object_id=str(object_id), tender_id=tender_id, room=room, body=body, leaf_hash=leaf)
+        frontier, nodes = _push(head.frontier, index, leaf)
+        if nodes:
+            AuditNode.objects.bulk_create(nodes)
+        head.size = index + 1
+        head.frontier = frontier
+        head.root = _root_of(frontier)
+        head.save(update_fields=["size", "frontier", "root"])
+    return entry
+
+
+def leaf_hash(data: bytes) -> bytes:
+    from crypto.merkle import leaf_hash as _leaf
+
+    return _leaf(data)
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    from crypto.merkle import node_hash as _node
+
+    return _node(left, right)
+
+
+def _push(frontier: list, index: int, leaf: bytes) -> tuple[list, list[AuditNode]]:
+    """Add one leaf to the frontier, merging equal-sized subtrees; return the completed nodes."""
+    stack = [(size, bytes.fromhex(h)) for size, h in frontier]
+    stack.append((1, leaf))
+    nodes = []
+    end = index + 1
+    while len(stack) >= 2 and stack[-1][0] == stack[-2][0]:
+        size, right = stack.pop()
+        _, left = stack.pop()
+        merged = node_hash(left, right)
+        size *= 2
+        stack.append((size, merged))
+        nodes.append(AuditNode(level=size.bit_length() - 1, index=(end - size) // size, hash=merged))
+    return [[size, h.hex()] for size, h in stack], nodes
+
+
+def _root_of(frontier: list) -> bytes:
+    if not frontier:
+        return b""
+    root = bytes.fromhex(frontier[-1][1])
+    for _, h in reversed(frontier[:-1]):
+        root = node_hash(bytes.fromhex(h), root)
+    return root

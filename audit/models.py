@@ -1,0 +1,66 @@
+"""Storage of the tamper-evident audit log: entries (the Merkle tree's leaves), the perfect
+subtree hashes that make proofs cheap, the head (frontier of the tree), and signed checkpoints.
+
+Entries, nodes and checkpoints are append-only: on PostgreSQL a trigger refuses UPDATE and DELETE
+(migration 0002). ``body`` is the canonical JSON that was hashed; the other columns are copies of
+its fields for filtering, and ``manage.py audit_check`` proves they agree.
+"""
+
+from django.db import models
+
+
+class AuditEntry(models.Model):
+    index = models.BigIntegerField(primary_key=True)  # gap-free, from 0, assigned under the head lock
+    created_at = models.DateTimeField(db_index=True)
+    action = models.CharField(max_length=80, db_index=True)
+    # Copies, not foreign keys: deleting a user must never touch the log.
+    actor_id = models.BigIntegerField(null=True, db_index=True)
+    actor_name = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=20, blank=True)
+    organisation_id = models.BigIntegerField(null=True)
+    organisation_name = models.CharField(max_length=200, blank=True)
+    ip = models.CharField(max_length=45, blank=True)
+    object_type = models.CharField(max_length=60, blank=True, db_index=True)
+    object_id = models.CharField(max_length=64, blank=True, db_index=True)
+    tender_id = models.BigIntegerField(null=True, db_index=True)
+    room = models.CharField(max_length=100, blank=True, db_index=True)
+    body = models.TextField()
+    leaf_hash = models.BinaryField(max_length=32)
+
+    class Meta:
+        ordering = ["index"]
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit entries"
+
+
+class AuditNode(models.Model):
+    """Hash of the perfect subtree covering leaves [index·2^level, (index+1)·2^level), level ≥ 1."""
+
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.BinaryField(max_length=32)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["level", "index"], name="audit_node_unique")]
+
+
+class AuditHead(models.Model):
+    """The single row every append locks: tree size, the frontier of perfect subtrees, the root."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    size = models.BigIntegerField(default=0)
+    frontier = models.JSONField(default=list)  # [[subtree_size, hex_hash], ...] left to right
+    root = models.BinaryField(max_length=32, default=b"")
+
+
+class AuditCheckpoint(models.Model):
+    """A signed C2SP checkpoint (signed note) of the tree at ``size``."""
+
+    size = models.BigIntegerField(db_index=True)
+    root = models.BinaryField(max_length=32)
+    note = models.TextField()
+    reason = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["size", "id"]

@@ -1,0 +1,140 @@
+"""Tender workflows: each validates with the pure lifecycle rules, changes the rows and appends the
+audit entry in one transaction. Views and the API call these and nothing below them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from accounts.access import access_lot, access_project, require_cap
+from accounts.models import Organisation
+from accounts.roles import Cap, has_cap
+from audit.log import Actor, log_action
+from common.errors import BadRequest
+
+from . import lifecycle
+from .lifecycle import Status
+from .models import Amendment, Lot, Project
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _normalise_lot_values(values: dict[str, Any]) -> dict[str, Any]:
+    values = dict(values)
+    if "announced_fields" in values:
+        values["announced_fields"] = lifecycle.validate_announced_fields(values["announced_fields"])
+    if "evaluation_settings" in values:
+        values["evaluation_settings"] = lifecycle.validate_evaluation_settings(values["evaluation_settings"])
+    return values
+
+
+def create_project(user, actor: Actor, *, code: str, title: str, tenderee_id: int,
+                   agency_id: int | None = None, description: str = "") -> Project:
+    manage_any = has_cap(user.role, Cap.TENDER_MANAGE_ANY)
+    if not manage_any:
+        require_cap(user, Cap.TENDER_MANAGE_OWN)
+    with transaction.atomic():
+        tenderee = Organisation.objects.filter(pk=tenderee_id).first()
+        agency = Organisation.objects.filter(pk=agency_id).first() if agency_id else None
+        if tenderee is None or (agency_id and agency is None):
+            raise BadRequest("unknown tenderee or agency")
+        project = Project(code=code.strip(), title=title.strip(), tenderee=tenderee, agency=agency,
+                          description=description, created_by=user)
+        if not manage_any and not project.is_run_by(user.organisation_id):
+            raise BadRequest("a host creates projects for its own organisation, as tenderee or agency")
+        if Project.objects.filter(code=project.code).exists():
+            raise BadRequest("a project with this code exists", details={"code": project.code})
+        project.save()
+        log_action("bidding.project.created", actor=actor, obj=project,
+                   data={"code": project.code, "title": project.title, "tenderee": tenderee.pk,
+                         "agency": agency.pk if agency else None})
+    return project
+
+
+def create_lot(user, actor: Actor, project_id: int, *, now: datetime, **values: Any) -> Lot:
+    with transaction.atomic():
+        project = access_project(user, project_id, manage=True)
+        values = _normalise_lot_values(values)
+        values.setdefault("signin_opens_at", values.get("bid_deadline"))
+        lot = Lot(project=project, status=Status.DRAFT, **values)
+        lifecycle.validate_schedule(lot.material_values(), now=now)
+        if Lot.objects.filter(project=project, code=lot.code).exists():
+            raise BadRequest("a lot with this code exists in the project", details={"code": lot.code})
+        lot.save()
+        log_action("bidding.lot.created", actor=actor, obj=lot, tender_id=lot.pk,
+                   data={k: _jsonable(v) for k, v in lot.material_values().items()})
+    return lot
+
+
+def edit_lot(user, actor: Actor, lot_id: int, *, now: datetime, **changes: Any) -> Lot:
+    """A direct edit: anything in a draft, descriptive fields once published."""
+    with transaction.atomic():
+        lot = access_lot(user, lot_id, manage=True, for_update=True)
+        changes = _normalise_lot_values(changes)
+        changed = {k for k, v in changes.items() if getattr(lot, k, object()) != v}
+        lifecycle.check_edit(lot.status, changed)
+        if not changed:
+            return lot
+        before = {k: getattr(lot, k) for k in changed}
+        for key in changed:
+            setattr(lot, key, changes[key])
+        if lot.status == Status.DRAFT:
+            lifecycle.validate_schedule(lot.material_values(), now=now)
+        lot.save(update_fields=sorted(changed))
+        log_action("bidding.lot.edited", actor=actor, obj=lot, tender_id=lot.pk,
+                   data={k: [_jsonable(before[k]), _jsonable(changes[k])] for k in sorted(changed)})
+    return lot
+
+
+def publish_lot(user, actor: Actor, lot_id: int, *, now: datetime) -> Lot:
+    with transaction.atomic():
+        lot = access_lot(user, lot_id, manage=True, for_update=True)
+        lifecycle.check_transition(lot.status, Status.PUBLISHED)
+        lifecycle.validate_schedule(lot.material_values(), now=now)
+        lifecycle.validate_announced_fields(lot.announced_fields)
+        lifecycle.validate_evaluation_settings(lot.evaluation_settings)
+        lot.status, lot.published_at = Status.PUBLISHED, now
+        lot.save(update_fields=["status", "published_at"])
+        log_action("bidding.lot.published", actor=actor, obj=lot, tender_id=lot.pk, now=now,
+                   data={k: _jsonable(v) for k, v in lot.material_values().items()})
+    return lot
+
+
+def amend_lot(user, actor: Actor, lot_id: int, *, reason: str, now: datetime,
+              **changes: Any) -> Amendment:
+    if not reason or not reason.strip():
+        raise BadRequest("an amendment states its reason")
+    with transaction.atomic():
+        lot = access_lot(user, lot_id, manage=True, for_update=True)
+        changes = _normalise_lot_values(changes)
+        before = lot.material_values()
+        changed = lifecycle.check_amendment(lot.status, before, changes, now=now,
+                                            notice_days=lot.amendment_notice_days)
+        for key in changed:
+            setattr(lot, key, changes[key])
+        lot.save(update_fields=sorted(changed))
+        number = lot.amendments.count() + 1
+        amendment = Amendment.objects.create(
+            lot=lot, number=number, reason=reason.strip(), created_by=user, created_at=now,
+            changes={k: [_jsonable(before[k]), _jsonable(changes[k])] for k in sorted(changed)})
+        log_action("bidding.lot.amended", actor=actor, obj=lot, tender_id=lot.pk, now=now,
+                   data={"number": number, "reason": amendment.reason, "changes": amendment.changes})
+    return amendment
+
+
+def cancel_lot(user, actor: Actor, lot_id: int, *, reason: str, now: datetime) -> Lot:
+    if not reason or not reason.strip():
+        raise BadRequest("a cancellation states its reason")
+    with transaction.atomic():
+        lot = access_lot(user, lot_id, manage=True, for_update=True)
+        lifecycle.check_transition(lot.status, Status.CANCELLED)
+        previous = lot.status
+        lot.status = Status.CANCELLED
+        lot.save(update_fields=["status"])
+        log_action("bidding.lot.cancelled", actor=actor, obj=lot, tender_id=lot.pk, now=now,
+                   data={"from": previous, "reason": reason.strip()})
+    return lot

@@ -1,0 +1,220 @@
+"""The tender (标段) lifecycle as pure rules: statuses, transitions, which edits each status allows,
+and what an amendment after publication must respect. No ORM, no clock: callers pass ``now``.
+
+- DRAFT: anything may change.
+- PUBLISHED: descriptive fields may be edited (audited); every *material* field changes only through
+  an amendment (澄清/修改), itself audited, and only before the deadline. An amendment that can affect
+  how bids are prepared must leave at least ``notice_days`` (15 by default, 招标投标法实施条例 21)
+  between its issue and the deadline, or it must extend the deadline accordingly.
+- OPENING and later: nothing about the tender changes any more.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Mapping
+
+from common.errors import BadRequest, ErrorCode, PlatformError
+
+
+class Status(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    OPENING = "opening"
+    EVALUATING = "evaluating"
+    COMPLETED = "completed"
+    FAILED = "failed"  # 流标
+    CANCELLED = "cancelled"
+
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.DRAFT: frozenset({Status.PUBLISHED, Status.CANCELLED}),
+    Status.PUBLISHED: frozenset({Status.OPENING, Status.CANCELLED}),
+    Status.OPENING: frozenset({Status.EVALUATING, Status.FAILED}),
+    Status.EVALUATING: frozenset({Status.COMPLETED, Status.FAILED}),
+    Status.COMPLETED: frozenset(),
+    Status.FAILED: frozenset(),
+    Status.CANCELLED: frozenset(),
+}
+
+DESCRIPTIVE_FIELDS = frozenset({"title", "description"})
+# Changing any of these can change how bidders prepare or seal their bids.
+BID_AFFECTING_FIELDS = frozenset({
+    "code", "bid_deadline", "announced_fields", "evaluation_settings", "escrow_required",
+    "max_bid_bytes", "min_bids",
+})
+# Material but not bid-affecting: the hall's own timings.
+SCHEDULE_FIELDS = frozenset({"signin_opens_at", "decryption_window_minutes",
+                             "confirmation_window_minutes"})
+MATERIAL_FIELDS = BID_AFFECTING_FIELDS | SCHEDULE_FIELDS
+EDITABLE_FIELDS = DESCRIPTIVE_FIELDS | MATERIAL_FIELDS
+
+DEFAULT_NOTICE_DAYS = 15
+
+
+def check_transition(current: Status | str, target: Status | str) -> None:
+    current, target = Status(current), Status(target)
+    if target not in TRANSITIONS[current]:
+        raise PlatformError(ErrorCode.INVALID_STATE,
+                            f"a tender cannot go from {current.value} to {target.value}",
+                            details={"status": current.value, "target": target.value})
+
+
+def check_edit(status: Status | str, changed: set[str]) -> None:
+    """A direct edit (not an amendment) of ``changed`` fields in ``status``."""
+    status = Status(status)
+    unknown = changed - EDITABLE_FIELDS
+    if unknown:
+        raise BadRequest("these fields cannot be edited", details={"fields": sorted(unknown)})
+    if status == Status.DRAFT:
+        return
+    if status == Status.PUBLISHED:
+        material = changed & MATERIAL_FIELDS
+        if material:
+            raise PlatformError(
+                ErrorCode.AMENDMENT_REQUIRED,
+                "after publication these fields change only through an amendment",
+                details={"fields": sorted(material)})
+        return
+    raise PlatformError(ErrorCode.INVALID_STATE, f"a tender in status {status.value} cannot be edited",
+                        details={"status": status.value})
+
+
+def check_amendment(status: Status | str, before: Mapping[str, Any], after: Mapping[str, Any], *,
+                    now: datetime, notice_days: int = DEFAULT_NOTICE_DAYS) -> set[str]:
+    """Validate an amendment; return the set of fields it changes.
+
+    ``before`` and ``after`` map field names to values (``after`` may hold only the changes).
+    """
+    status = Status(status)
+    if status != Status.PUBLISHED:
+        raise PlatformError(ErrorCode.INVALID_STATE,
+                            "only a published tender, before its deadline, can be amended",
+                            details={"status": status.value})
+    if now >= before["bid_deadline"]:
+        raise PlatformError(ErrorCode.DEADLINE_PASSED, "the bid deadline has passed")
+    changed = {k for k, v in after.items() if before.get(k) != v}
+    if not changed:
+        raise BadRequest("the amendment changes nothing")
+    unknown = changed - EDITABLE_FIELDS
+    if unknown:
+        raise BadRequest("these fields cannot be amended", details={"fields": sorted(unknown)})
+    merged = {**before, **after}
+    validate_schedule(merged, now=now)
+    new_deadline = merged["bid_deadline"]
+    extension_only = changed <= {"bid_deadline"} | SCHEDULE_FIELDS | DESCRIPTIVE_FIELDS \
+        and new_deadline >= before["bid_deadline"]
+    if changed & BID_AFFECTING_FIELDS and not extension_only:
+        earliest = now + timedelta(days=notice_days)
+        if new_deadline < earliest:
+            raise PlatformError(
+                ErrorCode.AMENDMENT_TOO_LATE,
+                f"an amendment that affects bid preparation needs {notice_days} days before the "
+                "deadline: extend the deadline",
+                details={"earliest_deadline": earliest.isoformat(), "notice_days": notice_days})
+    return changed
+
+
+def validate_schedule(values: Mapping[str, Any], *, now: datetime | None = None) -> None:
+    """The timings are coherent; with ``now``, the deadline is still ahead."""
+    deadline = values["bid_deadline"]
+    signin = values.get("signin_opens_at")
+    problems: dict[str, str] = {}
+    if now is not None and deadline <= now:
+        problems["bid_deadline"] = "must be in the future"
+    if signin is not None and signin > deadline:
+        problems["signin_opens_at"] = "must not be after the bid deadline"
+    for field, low, high in (("decryption_window_minutes", 5, 24 * 60),
+                             ("confirmation_window_minutes", 5, 24 * 60)):
+        value = values.get(field)
+        if value is not None and not (low <= value <= high):
+            problems[field] = f"must be between {low} and {high} minutes"
+    min_bids = values.get("min_bids")
+    if min_bids is not None and not (1 <= min_bids <= 999):
+        problems["min_bids"] = "must be between 1 and 999"
+    max_bytes = values.get("max_bid_bytes")
+    if max_bytes is not None and not (1 <= max_bytes <= 64 * 2**30):
+        problems["max_bid_bytes"] = "must be between 1 byte and 64 GiB"
+    if problems:
+        raise BadRequest("the tender's schedule is not valid", details=problems)
+
+
+FIELD_TYPES = frozenset({"money_fen", "integer", "decimal", "text", "choice"})
+_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def validate_announced_fields(fields: Any) -> list[dict[str, Any]]:
+    """The announced fields of the bid summary (唱标内容): a list of definitions with exactly one
+    ``price`` of type ``money_fen`` (integer fen, never a float). Returns the normalised list."""
+    if not isinstance(fields, list) or not fields:
+        raise BadRequest("announced fields must be a non-empty list")
+    out, seen = [], set()
+    for i, field in enumerate(fields):
+        if not isinstance(field, dict):
+            raise BadRequest("each announced field is an object", details={"index": i})
+        key, kind = field.get("key"), field.get("type")
+        label = field.get("label")
+        if not isinstance(key, str) or not _KEY.match(key):
+            raise BadRequest("an announced field key is lower_snake_case, up to 40 characters",
+                             details={"index": i, "key": key})
+        if key in seen:
+            raise BadRequest("announced field keys are unique", details={"key": key})
+        if kind not in FIELD_TYPES:
+            raise BadRequest("unknown announced field type",
+                             details={"key": key, "type": kind, "allowed": sorted(FIELD_TYPES)})
+        if not isinstance(label, str) or not label.strip() or len(label) > 40:
+            raise BadRequest("an announced field needs a label of 1 to 40 characters",
+                             details={"key": key})
+        item = {"key": key, "type": kind, "label": label.strip(),
+                "required": bool(field.get("required", True))}
+        if "unit" in field:
+            item["unit"] = str(field["unit"])[:20]
+        if kind == "choice":
+            choices = field.get("choices")
+            if not isinstance(choices, list) or not choices or \
+                    not all(isinstance(c, str) and c for c in choices):
+                raise BadRequest("a choice field lists its choices", details={"key": key})
+            item["choices"] = list(choices)
+        seen.add(key)
+        out.append(item)
+    price = [f for f in out if f["key"] == "price"]
+    if len(price) != 1 or price[0]["type"] != "money_fen" or not price[0]["required"]:
+        raise BadRequest("the announced fields include a required 'price' of type money_fen")
+    return out
+
+
+DEFAULT_ANNOUNCED_FIELDS = [
+    {"key": "price", "type": "money_fen", "label": "投标报价", "unit": "元", "required": True},
+    {"key": "duration_days", "type": "integer", "label": "工期", "unit": "日历天", "required": True},
+    {"key": "quality", "type": "choice", "label": "质量", "choices": ["合格", "优良"], "required": True},
+]
+
+EVALUATION_METHODS = frozenset({"comprehensive", "lowest_evaluated_price"})
+PRICE_FORMULAS = frozenset({"f87_lowest", "construction_mean"})
+AGGREGATES = frozenset({"mean", "trimmed_mean"})
+
+DEFAULT_EVALUATION_SETTINGS = {
+    "method": "comprehensive",
+    "price_formula": "f87_lowest",
+    "weights": {"price": "30", "technical": "60", "business": "10"},
+    "aggregate": "mean",
+    "rounding": "ROUND_HALF_UP",
+    "decimals": 2,
+}
+
+
+def validate_evaluation_settings(settings: Any) -> dict[str, Any]:
+    if not isinstance(settings, dict):
+        raise BadRequest("evaluation settings are an object")
+    merged = {**DEFAULT_EVALUATION_SETTINGS, **settings}
+    if merged["method"] not in EVALUATION_METHODS:
+        raise BadRequest("unknown evaluation method", details={"allowed": sorted(EVALUATION_METHODS)})
+    if merged["price_formula"] not in PRICE_FORMULAS:
+        raise BadRequest("unknown price formula", details={"allowed": sorted(PRICE_FORMULAS)})
+    if merged["aggregate"] not in AGGREGATES:
+        raise BadRequest("unknown aggregate", details={"allowed": sorted(AGGREGATES)})
+    if not isinstance(merged["decimals"], int) or not 0 <= merged["decimals"] <= 4:
+        raise BadRequest("decimals is an integer from 0 to 4")
+    return merged

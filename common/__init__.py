@@ -1,0 +1,1 @@
+"""Small shared pieces with no models: typed errors, the clock, environment parsing."""

@@ -1,0 +1,94 @@
+"""Typed errors with stable codes, translated into one JSON shape at the API and WebSocket edges.
+
+The shape, everywhere::
+
+    {"error": {"code": "bad_request", "message": "...", "temporary": false, "details": {...}}}
+
+``code`` is stable and machine-readable; ``message`` is for people and may be translated;
+``temporary`` says whether retrying the same request later can succeed.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    BAD_REQUEST = "bad_request"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    RATE_LIMITED = "rate_limited"
+    UNKNOWN_COMMAND = "unknown_command"
+    INVALID_STATE = "invalid_state"
+    DEADLINE_PASSED = "deadline_passed"
+    AMENDMENT_REQUIRED = "amendment_required"
+    AMENDMENT_TOO_LATE = "amendment_too_late"
+    INVALID_CREDIT_CODE = "invalid_credit_code"
+    LOCKED_OUT = "locked_out"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal_error"
+
+
+HTTP_STATUS = {
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.UNKNOWN_COMMAND: 400,
+    ErrorCode.INVALID_STATE: 409,
+    ErrorCode.DEADLINE_PASSED: 409,
+    ErrorCode.AMENDMENT_REQUIRED: 409,
+    ErrorCode.AMENDMENT_TOO_LATE: 409,
+    ErrorCode.INVALID_CREDIT_CODE: 400,
+    ErrorCode.LOCKED_OUT: 429,
+    ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.INTERNAL: 500,
+}
+
+TEMPORARY = {ErrorCode.RATE_LIMITED, ErrorCode.LOCKED_OUT, ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL}
+
+
+class PlatformError(Exception):
+    """An error a client may see. Raise it anywhere; the edges turn it into the JSON shape."""
+
+    def __init__(self, code: ErrorCode, message: str = "", *, details: dict[str, Any] | None = None,
+                 temporary: bool | None = None):
+        super().__init__(message or code.value)
+        self.code = ErrorCode(code)
+        self.message = str(message or code.value)
+        self.details = details or {}
+        self.temporary = self.code in TEMPORARY if temporary is None else temporary
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS.get(self.code, 400)
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code.value, "message": self.message,
+                                "temporary": self.temporary}
+        if self.details:
+            body["details"] = self.details
+        return {"error": body}
+
+
+class NotFound(PlatformError):
+    """'Not found' and 'not yours' answer the same; the difference goes to the log only."""
+
+    def __init__(self, message: str = "not found", *, why: str = ""):
+        super().__init__(ErrorCode.NOT_FOUND, message)
+        self.why = why
+
+
+class BadRequest(PlatformError):
+    def __init__(self, message: str = "bad request", *, details: dict[str, Any] | None = None):
+        super().__init__(ErrorCode.BAD_REQUEST, message, details=details)
+
+
+def error_body(code: ErrorCode, message: str, *, temporary: bool | None = None,
+               details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return PlatformError(code, message, temporary=temporary, details=details).as_dict()

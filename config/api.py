@@ -1,0 +1,73 @@
+"""The HTTP JSON API under /api/v1/ (django-ninja; see docs/architecture.md for why).
+
+Every error leaves in one shape with a stable code (``common.errors``); malformed input is
+``bad_request``, never a traceback.
+"""
+
+import logging
+
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from accounts.api import router as accounts_router
+from accounts.api_auth import session_auth, token_auth
+from bidding.api import router as bidding_router
+from common.errors import BadRequest, ErrorCode, PlatformError
+
+log = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="不见面开标与远程异地评标平台 API",
+    version="1",
+    description="Integration API of the remote bid opening and evaluation platform. "
+                "Authenticate with the browser session (send the CSRF token on unsafe methods) or "
+                "with `Authorization: Bearer kbt_...` issued to an integration.",
+    auth=[session_auth, token_auth],
+    urls_namespace="api-v1",
+    docs_url=None,  # the Swagger UI loads from a CDN; integrators read /api/v1/openapi.json
+)
+
+
+def _respond(request, error: PlatformError):
+    return api.create_response(request, error.as_dict(), status=error.http_status)
+
+
+@api.exception_handler(PlatformError)
+def platform_error(request, exc: PlatformError):
+    return _respond(request, exc)
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request, exc: ValidationError):
+    details = {"errors": [{"loc": [str(p) for p in e.get("loc", [])], "msg": str(e.get("msg", ""))}
+                          for e in exc.errors]}
+    return _respond(request, BadRequest("the request is not valid", details=details))
+
+
+@api.exception_handler(AuthenticationError)
+def authentication_error(request, exc):
+    return _respond(request, PlatformError(ErrorCode.UNAUTHENTICATED, "sign in or send a valid token"))
+
+
+@api.exception_handler(Http404)
+def not_found(request, exc):
+    return _respond(request, PlatformError(ErrorCode.NOT_FOUND, "not found"))
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc: HttpError):
+    code = {400: ErrorCode.BAD_REQUEST, 401: ErrorCode.UNAUTHENTICATED, 403: ErrorCode.FORBIDDEN,
+            404: ErrorCode.NOT_FOUND, 429: ErrorCode.RATE_LIMITED}.get(exc.status_code, ErrorCode.BAD_REQUEST)
+    error = PlatformError(code, str(exc.message) if hasattr(exc, "message") else str(exc))
+    return api.create_response(request, error.as_dict(), status=exc.status_code)
+
+
+@api.exception_handler(Exception)
+def unexpected(request, exc: Exception):
+    log.exception("unhandled API error on %s %s", request.method, request.path)
+    return _respond(request, PlatformError(ErrorCode.INTERNAL, "internal error; it has been logged"))
+
+
+api.add_router("/", accounts_router)
+api.add_router("/", bidding_router)

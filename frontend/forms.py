@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Organisation
+from bidding import lifecycle
+
+DT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class JSONListField(forms.CharField):
+    widget = forms.Textarea(attrs={"rows": 6, "class": "mono"})
+
+    def prepare_value(self, value):
+        if isinstance(value, (list, dict)):
+            return json.dumps(value, ensure_ascii=False, indent=2)
+        return value
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if not value:
+            return None
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise forms.ValidationError(_("Enter valid JSON.")) from None
+
+
+class ProjectLotForm(forms.Form):
+    project_code = forms.CharField(label=_("project code"), max_length=50)
+    project_title = forms.CharField(label=_("project title"), max_length=200)
+    tenderee = forms.ModelChoiceField(label=_("tenderee"), queryset=Organisation.objects.filter(
+        kind=Organisation.Kind.TENDEREE))
+    lot_code = forms.CharField(label=_("lot code"), max_length=50, initial="01")
+    lot_title = forms.CharField(label=_("lot title"), max_length=200)
+    bid_deadline = forms.DateTimeField(label=_("bid deadline (= opening time)"), widget=DT)
+    signin_opens_at = forms.DateTimeField(label=_("hall sign-in opens at"), widget=DT, required=False)
+    decryption_window_minutes = forms.IntegerField(label=_("decryption window (minutes)"), initial=30)
+    confirmation_window_minutes = forms.IntegerField(label=_("confirmation window (minutes)"), initial=30)
+    min_bids = forms.IntegerField(label=_("minimum number of bids"), initial=3, min_value=1)
+    announced_fields = JSONListField(label=_("announced fields"),
+                                     initial=lifecycle.DEFAULT_ANNOUNCED_FIELDS)
+
+
+class LotEditForm(forms.Form):
+    title = forms.CharField(label=_("lot title"), max_length=200)
+    description = forms.CharField(label=_("description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    bid_deadline = forms.DateTimeField(label=_("bid deadline (= opening time)"), widget=DT)
+    signin_opens_at = forms.DateTimeField(label=_("hall sign-in opens at"), widget=DT)
+    decryption_window_minutes = forms.IntegerField(label=_("decryption window (minutes)"))
+    confirmation_window_minutes = forms.IntegerField(label=_("confirmation window (minutes)"))
+    min_bids = forms.IntegerField(label=_("minimum number of bids"), min_value=1)
+    announced_fields = JSONListField(label=_("announced fields"))
+
+
+class AmendForm(LotEditForm):
+    reason = forms.CharField(label=_("reason for the amendment"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("reason"), widget=forms.Textarea(attrs={"rows": 2}))

@@ -1,0 +1,22 @@
+from django.template.response import TemplateResponse
+
+from common.errors import PlatformError
+
+
+class PlatformErrorMiddleware:
+    """Pages answer a ``PlatformError`` raised below them with its status and message, as the API
+    does with its JSON shape (the API has its own handlers and never reaches this)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, PlatformError):
+            return None
+        response = TemplateResponse(request, "frontend/error.html",
+                                    {"title": exception.message, "code": exception.code.value},
+                                    status=exception.http_status)
+        return response.render()

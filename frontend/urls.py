@@ -1,0 +1,18 @@
+from django.urls import path
+
+from accounts.views import LoginView, LogoutView
+
+from . import views
+
+app_name = "frontend"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", LoginView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(), name="logout"),
+    path("tenders/", views.tender_list, name="tender_list"),
+    path("tenders/new/", views.tender_create, name="tender_create"),
+    path("tenders/<int:lot_id>/", views.tender_detail, name="tender_detail"),
+    path("tenders/<int:lot_id>/publish/", views.tender_publish, name="tender_publish"),
+    path("tenders/<int:lot_id>/cancel/", views.tender_cancel, name="tender_cancel"),
+]

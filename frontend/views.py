@@ -1,0 +1,134 @@
+"""Server-rendered pages. Thin: authorise with ``access_*``, call ``bidding.actions``, render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.access import access_lot, can_manage_lot, visible_lots
+from accounts.roles import Cap, has_cap
+from audit.log import Actor
+from bidding import actions
+from bidding.lifecycle import EDITABLE_FIELDS, Status
+from common import clock
+from common.errors import PlatformError
+
+from .forms import AmendForm, LotEditForm, ProjectLotForm, ReasonForm
+
+
+def home(request):
+    lots = visible_lots(request.user).filter(status__in=[Status.PUBLISHED, Status.OPENING])[:20] \
+        if request.user.is_authenticated else []
+    return TemplateResponse(request, "frontend/home.html", {"lots": lots, "now": clock.now()})
+
+
+@login_required
+def tender_list(request):
+    lots = visible_lots(request.user).order_by("-bid_deadline")
+    can_create = has_cap(request.user.role, Cap.TENDER_MANAGE_OWN) or \
+        has_cap(request.user.role, Cap.TENDER_MANAGE_ANY)
+    return TemplateResponse(request, "frontend/tender_list.html", {"lots": lots, "can_create": can_create})
+
+
+def _error_into(form, error: PlatformError) -> None:
+    form.add_error(None, f"{error.message} [{error.code.value}]")
+    for field, problem in (error.details or {}).items():
+        if field in form.fields and isinstance(problem, str):
+            form.add_error(field, problem)
+
+
+@login_required
+def tender_create(request):
+    form = ProjectLotForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data, actor, now = form.cleaned_data, Actor.from_request(request), clock.now()
+        organisation = request.user.organisation
+        agency_id = organisation.pk if organisation and organisation.kind == "agency" else None
+        try:
+            project = actions.create_project(request.user, actor, code=data["project_code"],
+                                             title=data["project_title"],
+                                             tenderee_id=data["tenderee"].pk, agency_id=agency_id)
+            lot = actions.create_lot(
+                request.user, actor, project.pk, now=now, code=data["lot_code"], title=data["lot_title"],
+                bid_deadline=data["bid_deadline"], signin_opens_at=data["signin_opens_at"] or None,
+                decryption_window_minutes=data["decryption_window_minutes"],
+                confirmation_window_minutes=data["confirmation_window_minutes"],
+                min_bids=data["min_bids"], announced_fields=data["announced_fields"])
+        except PlatformError as error:
+            _error_into(form, error)
+        else:
+            messages.success(request, _("The tender was created as a draft."))
+            return redirect("frontend:tender_detail", lot_id=lot.pk)
+    return TemplateResponse(request, "frontend/tender_form.html", {"form": form})
+
+
+def _initial(lot) -> dict:
+    return {f: getattr(lot, f) for f in LotEditForm.base_fields if f in EDITABLE_FIELDS}
+
+
+@login_required
+def tender_detail(request, lot_id: int):
+    lot = access_lot(request.user, lot_id)
+    manage = can_manage_lot(request.user, lot)
+    form_class = AmendForm if lot.status == Status.PUBLISHED else LotEditForm
+    form = form_class(request.POST or None, initial=_initial(lot)) if manage else None
+    if request.method == "POST" and manage and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if v is not None}
+        actor, now = Actor.from_request(request), clock.now()
+        try:
+            if lot.status == Status.PUBLISHED:
+                reason = data.pop("reason")
+                descriptive = {k: data.pop(k) for k in ("title", "description") if k in data}
+                changed = {k: v for k, v in data.items() if getattr(lot, k) != v}
+                if changed:
+                    actions.amend_lot(request.user, actor, lot.pk, reason=reason, now=now, **changed)
+                actions.edit_lot(request.user, actor, lot.pk, now=now, **descriptive)
+            else:
+                actions.edit_lot(request.user, actor, lot.pk, now=now, **data)
+        except PlatformError as error:
+            _error_into(form, error)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("frontend:tender_detail", lot_id=lot.pk)
+    return TemplateResponse(request, "frontend/tender_detail.html", {
+        "lot": lot, "manage": manage, "form": form, "now": clock.now(),
+        "cancel_form": ReasonForm(), "amendments": lot.amendments.all()})
+
+
+@login_required
+@require_POST
+def tender_publish(request, lot_id: int):
+    try:
+        actions.publish_lot(request.user, Actor.from_request(request), lot_id, now=clock.now())
+        messages.success(request, _("The tender is published."))
+    except PlatformError as error:
+        messages.error(request, f"{error.message} [{error.code.value}]")
+    return redirect("frontend:tender_detail", lot_id=lot_id)
+
+
+@login_required
+@require_POST
+def tender_cancel(request, lot_id: int):
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("A cancellation states its reason."))
+        return redirect("frontend:tender_detail", lot_id=lot_id)
+    try:
+        actions.cancel_lot(request.user, Actor.from_request(request), lot_id,
+                           reason=form.cleaned_data["reason"], now=clock.now())
+        messages.success(request, _("The tender is cancelled."))
+    except PlatformError as error:
+        messages.error(request, f"{error.message} [{error.code.value}]")
+    return redirect("frontend:tender_detail", lot_id=lot_id)
+
+
+def not_found(request, exception=None):
+    return TemplateResponse(request, "frontend/error.html", {"title": _("Not found")}, status=404)
+
+
+def server_error(request):
+    return TemplateResponse(request, "frontend/error.html", {"title": _("Server error")}, status=500).render()

@@ -1,0 +1,73 @@
+"""Sign-in: Argon2 hashes, throttled attempts, sessions an administrator can end, audit entries."""
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.test import Client
+
+from accounts.models import UserSession
+from accounts.sessions import end_sessions
+from audit.log import Actor
+from audit.models import AuditEntry
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def test_passwords_are_hashed_with_argon2(people):
+    assert people["alice"].password.startswith("argon2$argon2id$")
+
+
+def test_a_good_sign_in_opens_a_tracked_audited_session(people):
+    client = Client()
+    res = client.post("/login/", {"username": "alice", "password": PASSWORD})
+    assert res.status_code == 302
+    assert UserSession.objects.filter(user=people["alice"]).count() == 1
+    assert AuditEntry.objects.filter(action="accounts.session.signed_in", actor_id=people["alice"].pk).exists()
+
+
+def test_repeated_failures_lock_the_account_for_that_address(people):
+    client = Client()
+    for _ in range(4):
+        res = client.post("/login/", {"username": "alice", "password": "wrong"})
+        assert res.status_code == 200
+    res = client.post("/login/", {"username": "alice", "password": "wrong"})
+    assert res.status_code == 429  # the fifth failure locks
+    res = client.post("/login/", {"username": "alice", "password": PASSWORD})
+    assert res.status_code == 429
+    assert "15" in res.content.decode()
+    assert not UserSession.objects.filter(user=people["alice"]).exists()
+    assert AuditEntry.objects.filter(action="accounts.session.sign_in_failed").count() >= 5
+    # Another user from the same address is not locked out by alice's failures.
+    assert Client().post("/login/", {"username": "bob", "password": PASSWORD}).status_code == 302
+
+
+def test_an_administrator_ends_a_users_sessions(people):
+    first, second = Client(), Client()
+    for c in (first, second):
+        assert c.post("/login/", {"username": "bob", "password": PASSWORD}).status_code == 302
+    assert first.get("/tenders/").status_code == 200
+    ended = end_sessions(people["bob"], actor=Actor.of(people["admin"]), reason="test")
+    assert ended == 2
+    assert not Session.objects.exists()
+    assert first.get("/tenders/").status_code == 302  # back to sign-in
+    assert AuditEntry.objects.filter(action="accounts.session.ended_by_admin").exists()
+
+
+def test_the_admin_action_ends_sessions(people):
+    bob = Client()
+    bob.post("/login/", {"username": "bob", "password": PASSWORD})
+    admin = Client()
+    admin.force_login(people["admin"])
+    res = admin.post("/admin/accounts/user/", {"action": "end_all_sessions",
+                                               "_selected_action": [people["bob"].pk]})
+    assert res.status_code == 302
+    assert not UserSession.objects.filter(user=people["bob"]).exists()
+    assert bob.get("/tenders/").status_code == 302
+
+
+def test_sign_out_is_audited(people):
+    client = Client()
+    client.post("/login/", {"username": "alice", "password": PASSWORD})
+    client.post("/logout/")
+    assert AuditEntry.objects.filter(action="accounts.session.signed_out").exists()
+    assert not UserSession.objects.exists()

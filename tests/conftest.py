@@ -1,0 +1,109 @@
+"""Shared fixtures: the people of a tender (two bidders, alice and bob, so cross-tenant access is
+always tested), a lot, and the services a test may need.
+
+A test that needs Redis or PostgreSQL skips on a machine without them, printing why; with
+``CI=true`` the same test fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pytest
+
+from accounts.credit_code import check_character
+from accounts.models import Organisation, User
+from accounts.roles import Role
+from common import clock
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+PASSWORD = "correct horse battery staple"
+
+
+def need_service(what: str, reason: str) -> None:
+    """Skip (a user's machine) or fail (CI) when a service the test needs is missing."""
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI: {reason}")
+    pytest.skip(f"{what} not available: {reason}")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        need_service("Redis", "REDIS_URL is not set")
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means the service is not there
+        need_service("Redis", f"{url} does not answer ({exc})")
+    return url
+
+
+@pytest.fixture
+def postgres(db):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        need_service("PostgreSQL", "DATABASE_URL does not point at PostgreSQL")
+    return connection
+
+
+def make_code(seed: str) -> str:
+    base = (seed + "0" * 17)[:17].upper()
+    return base + check_character(base)
+
+
+@pytest.fixture
+def orgs(db):
+    def org(name, kind, seed):
+        return Organisation.objects.create(name=name, kind=kind, credit_code=make_code(seed))
+
+    return {
+        "tenderee": org("甲建设单位", "tenderee", "91320100TE1"),
+        "agency": org("乙招标代理", "agency", "91320100AG1"),
+        "other_agency": org("丙招标代理", "agency", "91320100AG2"),
+        "alice_co": org("Alice 建设有限公司", "bidder", "91320100AL1"),
+        "bob_co": org("Bob 路桥有限公司", "bidder", "91320100B01"),
+        "supervisory": Organisation.objects.create(name="监督局", kind="supervisory"),
+    }
+
+
+@pytest.fixture
+def people(orgs):
+    def user(username, role, org=None, **extra):
+        u = User(username=username, role=role, organisation=org, **extra)
+        u.set_password(PASSWORD)
+        u.save()
+        return u
+
+    return {
+        "admin": user("admin", Role.ADMIN, is_staff=True, is_superuser=True),
+        "host": user("host", Role.HOST, orgs["agency"]),
+        "other_host": user("other_host", Role.HOST, orgs["other_agency"]),
+        "alice": user("alice", Role.BIDDER, orgs["alice_co"]),
+        "bob": user("bob", Role.BIDDER, orgs["bob_co"]),
+        "expert": user("expert", Role.EXPERT),
+        "venue_staff": user("venue_staff", Role.VENUE_STAFF),
+        "supervisor": user("supervisor", Role.SUPERVISOR, orgs["supervisory"]),
+    }
+
+
+@pytest.fixture
+def make_lot(orgs):
+    from bidding.models import Lot, Project
+
+    counter = {"n": 0}
+
+    def make(status="published", agency="agency", deadline_in=timedelta(days=20), **values):
+        counter["n"] += 1
+        project = Project.objects.create(code=f"P-{counter['n']}", title=f"项目{counter['n']}",
+                                         tenderee=orgs["tenderee"], agency=orgs[agency])
+        deadline = clock.now() + deadline_in
+        values.setdefault("signin_opens_at", deadline - timedelta(minutes=30))
+        return Lot.objects.create(project=project, code="01", title="施工", bid_deadline=deadline,
+                                  status=status, **values)
+
+    return make
