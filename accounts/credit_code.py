@@ -19,7 +19,9 @@ class InvalidCreditCode(ValueError):
 
 
 def check_character(first17: str) -> str:
-    """The check character for the first 17 characters (already upper-case and in the alphabet)."""
+    """The check character for the first 17 characters (upper-case, from the alphabet)."""
+    if len(first17) != 17 or any(ch not in _VALUE for ch in first17):
+        raise InvalidCreditCode("alphabet", f"not 17 characters of the code's alphabet: {first17!r}")
     total = sum(_VALUE[ch] * w for ch, w in zip(first17, WEIGHTS, strict=True))
     return ALPHABET[(31 - total % 31) % 31]
 

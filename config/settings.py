@@ -86,6 +86,7 @@ DATABASES = {
     "default": dj_database_url.parse(env_str("DATABASE_URL", _sqlite_default), conn_max_age=0),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     # Several threads (sync_to_async) write: wait for the lock instead of failing at once.
     # BEGIN IMMEDIATE: a transaction takes the write lock up front, so two writers queue instead of
     # one failing when it upgrades its read lock (the audit head is read, then written).

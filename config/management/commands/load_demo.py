@@ -5,6 +5,7 @@ and nothing is duplicated; a demo tender whose opening has passed untouched is m
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -31,10 +32,10 @@ CENTRES = {"320100": "南京市公共资源交易中心", "320500": "苏州市�
            "320300": "徐州市公共资源交易中心"}
 BIDDERS = [
     ("bidder1", "江苏宁建建设集团有限公司", "91320100MA1NJ0001"),
-    ("bidder2", "苏州金鸡湖路桥工程有限公司", "91320500MA1SZ0002"),
-    ("bidder3", "徐州淮海市政建设有限公司", "91320300MA1XZ0003"),
+    ("bidder2", "苏州金鸡湖路桥工程有限公司", "91320500MA1K80002"),
+    ("bidder3", "徐州淮海市政建设有限公司", "91320300MA1XH0003"),
     ("bidder4", "南通江海建工集团有限公司", "91320600MA1NT0004"),
-    ("bidder5", "常州龙城交通工程有限公司", "91320400MA1CZ0005"),
+    ("bidder5", "常州龙城交通工程有限公司", "91320400MA1CA0005"),
 ]
 EXPERTS = [  # username, name, region, category, specialty, title
     ("expert01", "王建国", "320100", "technical", "市政道路", "高级工程师"),
@@ -107,10 +108,12 @@ class Command(BaseCommand):
             Expert.objects.get_or_create(user=user, defaults={
                 "region": regions[code], "category": category, "specialties": [specialty], "title": title})
             rows.append((username, Role.EXPERT.value, f"{name} · {regions[code].name} · {specialty}"))
-        self._tender(now, tenderee, agency, host, actor)
+        lot = self._tender(now, tenderee, agency, host, actor)
+        opens = lot.bid_deadline.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+        rows.append(("", "", f"演示标段：{lot}，开标时间（北京时间）{opens}"))
         return rows
 
-    def _tender(self, now, tenderee, agency, host, actor) -> None:
+    def _tender(self, now, tenderee, agency, host, actor) -> Lot:
         project, _ = Project.objects.get_or_create(code="NJSZ-2026-0188", defaults={
             "title": "南京市江北新区滨江大道改造工程", "tenderee": tenderee, "agency": agency,
             "created_by": host})
@@ -130,3 +133,4 @@ class Command(BaseCommand):
             lot.save(update_fields=["bid_deadline", "signin_opens_at"])
             log_action("bidding.lot.demo_rescheduled", actor=actor, obj=lot, tender_id=lot.pk, now=now,
                        data={"from": previous.isoformat(), "to": opens_at.isoformat()})
+        return lot
