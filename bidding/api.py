@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from accounts.access import access_lot, visible_lots
 from audit.log import Actor
@@ -129,7 +129,7 @@ def get_lot(request, lot_id: int):
 @router.post("/projects", response={201: ProjectOut})
 def create_project(request, body: ProjectIn):
     project = actions.create_project(request.user, Actor.from_request(request), **body.model_dump())
-    return 201, project
+    return Status(201, project)
 
 
 @router.post("/projects/{project_id}/lots", response={201: LotOut})
@@ -137,7 +137,7 @@ def create_lot(request, project_id: int, body: LotIn):
     values = {k: v for k, v in body.model_dump().items() if v is not None}
     lot = actions.create_lot(request.user, Actor.from_request(request), project_id, now=clock.now(),
                              **values)
-    return 201, lot
+    return Status(201, lot)
 
 
 @router.patch("/lots/{lot_id}", response=LotOut, summary="Edit a draft, or a published lot's text")
@@ -158,7 +158,7 @@ def amend_lot(request, lot_id: int, body: AmendmentIn):
     reason = values.pop("reason")
     amendment = actions.amend_lot(request.user, Actor.from_request(request), lot_id, reason=reason,
                                   now=clock.now(), **values)
-    return 201, amendment
+    return Status(201, amendment)
 
 
 @router.post("/lots/{lot_id}/cancel", response=LotOut)
