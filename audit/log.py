@@ -17,8 +17,9 @@ from typing import Any
 from django.db import transaction
 
 from common import clock
+from crypto.merkle import EMPTY_ROOT, leaf_hash, node_hash
 
-from .models import AuditEntry, AuditHead, AuditNode
+from .models import AuditEntry, AuditHead
 
 ENTRY_VERSION = 1
 
@@ -98,11 +99,11 @@ def entry_body(*, index: int, now: datetime, action: str, actor: Actor, object_t
 
 
 def _lock_head() -> AuditHead:
-    head = AuditHead.objects.select_for_update().filter(pk=1).first()
-    if head is None:
+    try:
+        return AuditHead.objects.select_for_update().get(pk=1)
+    except AuditHead.DoesNotExist:
         AuditHead.objects.get_or_create(pk=1)
-        head = AuditHead.objects.select_for_update().get(pk=1)
-    return head
+        return AuditHead.objects.select_for_update().get(pk=1)
 
 
 def log_action(action: str, *, actor: Actor, obj: Any = None, object_type: str = "",
@@ -118,21 +119,21 @@ def log_action(action: str, *, actor: Actor, obj: Any = None, object_type: str =
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
     now = now or clock.now()
-    with transaction.atomic():
+    # No savepoint: if the append fails, the caller's change must not commit without it.
+    with transaction.atomic(savepoint=False):
         head = _lock_head()
         index = head.size
         body = entry_body(index=index, now=now, action=action, actor=actor,
                           object_type=object_type, object_id=str(object_id), tender_id=tender_id,
                           room=room, data=data or {})
         leaf = leaf_hash(body.encode())
+        frontier, nodes = push_leaf(head.frontier, leaf)
         entry = AuditEntry.objects.create(
             index=index, created_at=now, action=action, actor_id=actor.user_id,
             actor_name=actor.username, role=actor.role, organisation_id=actor.organisation_id,
             organisation_name=actor.organisation_name, ip=actor.ip, object_type=object_type,
-            object_id=str(object_id), tender_id=tender_id, room=room, body=body, leaf_hash=leaf)
-        frontier, nodes = _push(head.frontier, index, leaf)
-        if nodes:
-            AuditNode.objects.bulk_create(nodes)
+            object_id=str(object_id), tender_id=tender_id, room=room, body=body, leaf_hash=leaf,
+            nodes=b"".join(nodes))
         head.size = index + 1
         head.frontier = frontier
         head.root = _root_of(frontier)
@@ -140,37 +141,24 @@ def log_action(action: str, *, actor: Actor, obj: Any = None, object_type: str =
     return entry
 
 
-def leaf_hash(data: bytes) -> bytes:
-    from crypto.merkle import leaf_hash as _leaf
-
-    return _leaf(data)
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    from crypto.merkle import node_hash as _node
-
-    return _node(left, right)
-
-
-def _push(frontier: list, index: int, leaf: bytes) -> tuple[list, list[AuditNode]]:
-    """Add one leaf to the frontier, merging equal-sized subtrees; return the completed nodes."""
+def push_leaf(frontier: list, leaf: bytes) -> tuple[list, list[bytes]]:
+    """Add one leaf to the frontier ([[subtree_size, hex_hash], ...], left to right), merging
+    equal-sized subtrees; return the new frontier and the completed subtree hashes, level 1 first."""
     stack = [(size, bytes.fromhex(h)) for size, h in frontier]
     stack.append((1, leaf))
     nodes = []
-    end = index + 1
     while len(stack) >= 2 and stack[-1][0] == stack[-2][0]:
         size, right = stack.pop()
         _, left = stack.pop()
         merged = node_hash(left, right)
-        size *= 2
-        stack.append((size, merged))
-        nodes.append(AuditNode(level=size.bit_length() - 1, index=(end - size) // size, hash=merged))
+        stack.append((size * 2, merged))
+        nodes.append(merged)
     return [[size, h.hex()] for size, h in stack], nodes
 
 
 def _root_of(frontier: list) -> bytes:
     if not frontier:
-        return b""
+        return EMPTY_ROOT
     root = bytes.fromhex(frontier[-1][1])
     for _, h in reversed(frontier[:-1]):
         root = node_hash(bytes.fromhex(h), root)

@@ -1,7 +1,8 @@
-"""Storage of the tamper-evident audit log: entries (the Merkle tree's leaves), the perfect
-subtree hashes that make proofs cheap, the head (frontier of the tree), and signed checkpoints.
+"""Storage of the tamper-evident audit log: entries (the Merkle tree's leaves, each carrying the
+perfect subtree hashes it completes, which make proofs cheap), the head (frontier of the tree), and
+signed checkpoints.
 
-Entries, nodes and checkpoints are append-only: on PostgreSQL a trigger refuses UPDATE and DELETE
+Entries and checkpoints are append-only: on PostgreSQL a trigger refuses UPDATE and DELETE
 (migration 0002). ``body`` is the canonical JSON that was hashed; the other columns are copies of
 its fields for filtering, and ``manage.py audit_check`` proves they agree.
 """
@@ -26,22 +27,15 @@ class AuditEntry(models.Model):
     room = models.CharField(max_length=100, blank=True, db_index=True)
     body = models.TextField()
     leaf_hash = models.BinaryField(max_length=32)
+    # Hashes of the perfect subtrees this entry completes, levels 1, 2, ... concatenated: entry i
+    # completes the subtree (level L, index (i+1)/2^L - 1) for every 2^L dividing i+1. Kept on the
+    # row so an append is one INSERT, and a proof reads O(log n) rows.
+    nodes = models.BinaryField(default=b"")
 
     class Meta:
         ordering = ["index"]
         verbose_name = "audit entry"
         verbose_name_plural = "audit entries"
-
-
-class AuditNode(models.Model):
-    """Hash of the perfect subtree covering leaves [index·2^level, (index+1)·2^level), level ≥ 1."""
-
-    level = models.PositiveSmallIntegerField()
-    index = models.BigIntegerField()
-    hash = models.BinaryField(max_length=32)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["level", "index"], name="audit_node_unique")]
 
 
 class AuditHead(models.Model):

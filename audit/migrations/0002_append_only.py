@@ -5,7 +5,7 @@ docs/operations.md. ``manage.py audit_check`` detects any edit that gets past bo
 
 from django.db import migrations
 
-TABLES = ["audit_auditentry", "audit_auditnode", "audit_auditcheckpoint"]
+TABLES = ["audit_auditentry", "audit_auditcheckpoint"]
 
 FUNCTION = """
 CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger AS $$
