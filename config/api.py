@@ -12,6 +12,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts.api import router as accounts_router
 from accounts.api_auth import session_auth, token_auth
+from audit.api import router as audit_router
 from bidding.api import router as bidding_router
 from common.errors import BadRequest, ErrorCode, PlatformError
 
@@ -71,3 +72,4 @@ def unexpected(request, exc: Exception):
 
 api.add_router("/", accounts_router)
 api.add_router("/", bidding_router)
+api.add_router("/", audit_router)
