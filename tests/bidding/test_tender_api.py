@@ -137,3 +137,26 @@ def test_the_openapi_document_describes_the_operations(db):
 def test_the_server_time_is_public(db):
     res = Client().get("/api/v1/time")
     assert res.status_code == 200 and res.json()["server_time_text"].endswith("Z")
+
+
+def test_a_user_creates_lists_and_revokes_their_own_tokens(people):
+    from django.core.management import call_command
+    import io
+
+    alice = client_for(people["alice"])
+    res = post(alice, "/api/v1/tokens", {"name": "sealbid"})
+    assert res.status_code == 201
+    secret = res.json()["token"]
+    assert Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {secret}").json()["username"] == "alice"
+    # A token cannot mint tokens.
+    assert Client().post("/api/v1/tokens", data="{}", content_type="application/json",
+                         HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 401
+    listed = alice.get("/api/v1/tokens").json()
+    assert [t["name"] for t in listed] == ["sealbid"] and "token" not in listed[0]
+    bob = client_for(people["bob"])
+    assert bob.delete(f"/api/v1/tokens/{listed[0]['id']}").status_code == 404
+    assert alice.delete(f"/api/v1/tokens/{listed[0]['id']}").status_code == 204
+    assert Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 401
+    out = io.StringIO()
+    call_command("issue_token", "bob", stdout=out)
+    assert Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {out.getvalue().strip()}").status_code == 200
