@@ -94,7 +94,7 @@ def test_an_edited_entry_is_named(whole_log):
     (lambda c: b"".join([c.splitlines(keepends=True)[1], c.splitlines(keepends=True)[0]]
                         + c.splitlines(keepends=True)[2:]), "entry 0: missing"),
     # The same entry spelled with a space: its hash would differ, so the body must be canonical.
-    (lambda c: c.replace(b'\\"data\\":{', b'\\"data\\": {', 1), "entry 0: the tree of size 10 differs"),
+    (lambda c: c.replace(b'\\"data\\":{', b'\\"data\\": {', 1), "entry 9: the tree of size 10 differs"),
 ])
 def test_deleted_reordered_or_respelled_entries_are_caught(whole_log, change, message):
     with pytest.raises(ArchiveError, match=message):
