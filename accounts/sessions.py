@@ -6,6 +6,7 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 
 from audit.log import Actor, log_action
+from realtime.notify import disconnect_user
 
 from .models import UserSession
 
@@ -18,4 +19,6 @@ def end_sessions(user, *, actor: Actor, reason: str = "") -> int:
         UserSession.objects.filter(user=user).delete()
         log_action("accounts.session.ended_by_admin", actor=actor, obj=user,
                    data={"count": len(keys), "reason": reason})
+        # Live sockets on every worker close too (after commit): a session ended is ended.
+        disconnect_user(user.pk)
     return len(keys)

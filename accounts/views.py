@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from audit.log import Actor, client_ip, log_action
 from common.errors import ErrorCode, PlatformError
+from realtime.notify import disconnect_user
 
 from .models import UserSession
 
@@ -60,6 +61,8 @@ def untrack_session(sender, request, user, **kwargs):
     with transaction.atomic():
         UserSession.objects.filter(session_key=request.session.session_key).delete()
         log_action("accounts.session.signed_out", actor=Actor.of(user, client_ip(request)), obj=user)
+        # Sockets authenticated by this user's sessions close on every worker.
+        disconnect_user(user.pk)
 
 
 @receiver(user_login_failed)

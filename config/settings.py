@@ -200,3 +200,22 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# --- Realtime ----------------------------------------------------------------------------------
+# The WebSocket room protocol (docs/protocol.md). Every value can be set from the environment.
+RT_REDIS_PREFIX = env_str("RT_REDIS_PREFIX", "kaibiao:rt:")
+RT_RATE_PER_SECOND = float(env_int("RT_RATE_PER_SECOND", 20))  # commands per connection
+RT_RATE_BURST = env_int("RT_RATE_BURST", 40)
+RT_MAX_BACKLOG_BYTES = env_int("RT_MAX_BACKLOG_BYTES", 4 * 1024 * 1024)  # then resync + close 4409
+RT_MAX_REPLAY = env_int("RT_MAX_REPLAY", 1000)  # more missing events than this: a snapshot
+RT_REPAIR_BATCH = env_int("RT_REPAIR_BATCH", 500)
+RT_REORDER_WAIT_SECONDS = env_int("RT_REORDER_WAIT_MS", 50) / 1000
+RT_POLL_SECONDS = env_int("RT_POLL_MS", 1000) / 1000  # hubs check the rooms' heads in the database
+RT_HEARTBEAT_SECONDS = env_int("RT_HEARTBEAT_SECONDS", 20)
+RT_CLIENT_IDLE_SECONDS = env_int("RT_CLIENT_IDLE_SECONDS", 75)  # nothing received: close 4408
+RT_PRESENCE_STALE_SECONDS = env_int("RT_PRESENCE_STALE_SECONDS", 60)
+RT_PRESENCE_DEBOUNCE_SECONDS = env_int("RT_PRESENCE_DEBOUNCE_MS", 500) / 1000
+RT_ROOM_GRACE_SECONDS = env_int("RT_ROOM_GRACE_SECONDS", 30)  # keep an empty room subscribed
+RT_DB_THREADS = env_int("RT_DB_THREADS", 0)  # >0: own ORM threads with persistent connections
+RT_DEMO_ROOMS = env_bool("RT_DEMO_ROOMS", not PRODUCTION)
+RT_TICKER_SECONDS = env_int("RT_TICKER_MS", 500) / 1000

@@ -3,7 +3,9 @@
 - command (client → server): ``{"v": 1, "id": "c1", "cmd": "time.sync", "room": "...", "payload": {}}``
 - reply   (server → client): ``{"v": 1, "id": "c1", "ok": true, "payload": {...}}`` or
   ``{"v": 1, "id": "c1", "ok": false, "error": {"code", "message", "temporary"}}``
-- push    (server → client): ``{"v": 1, "room", "seq", "epoch", "ts", "event", "payload"}``
+- push    (server → client): ``{"v": 1, "room", "stream", "seq", "epoch", "ts", "event", "payload"}``
+  (``seq`` is gap-free per ``stream``: see docs/protocol.md, "Visibility and gaps")
+- notices (server → client, no ``seq``): ``hello``, ``hb`` (heartbeat), ``resync``, ``presence``
 """
 
 from __future__ import annotations
@@ -73,6 +75,20 @@ def error_reply(cid: str | None, error: PlatformError) -> dict[str, Any]:
     return {"v": PROTOCOL_VERSION, "id": cid, "ok": False, **error.as_dict()}
 
 
-def push(room: str, seq: int, epoch: str, ts: str, event: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return {"v": PROTOCOL_VERSION, "room": room, "seq": seq, "epoch": epoch, "ts": ts,
-            "event": event, "payload": payload}
+def push(room: str, seq: int, epoch: str, ts: str, event: str, payload: dict[str, Any], *,
+         stream: str = "all") -> dict[str, Any]:
+    return {"v": PROTOCOL_VERSION, "room": room, "stream": stream, "seq": seq, "epoch": epoch,
+            "ts": ts, "event": event, "payload": payload}
+
+
+def heartbeat(server_ms: int) -> dict[str, Any]:
+    return {"v": PROTOCOL_VERSION, "hb": server_ms}
+
+
+def resync(room: str | None, reason: str) -> dict[str, Any]:
+    """The client must (re)join ``room`` with its positions, or every room when ``room`` is None."""
+    return {"v": PROTOCOL_VERSION, "room": room, "resync": {"reason": reason}}
+
+
+def presence(room: str, summary: dict[str, Any]) -> dict[str, Any]:
+    return {"v": PROTOCOL_VERSION, "room": room, "presence": summary}

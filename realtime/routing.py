@@ -1,7 +1,7 @@
 from django.urls import path
 
-from .consumers import PlatformConsumer
+from .connection import SocketApp
 
 websocket_urlpatterns = [
-    path("ws/v1/", PlatformConsumer.as_asgi()),
+    path("ws/v1/", SocketApp()),
 ]

@@ -1,0 +1,114 @@
+"""Shared plumbing of the benchmarks: a private database, Daphne and Redis processes on free ports,
+signed-in session cookies, and the client processes. Everything started here is stopped here."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+RESULTS = ROOT / "bench" / "results"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+class Stack:
+    """A temporary SQLite database (migrated once), users with sessions, servers on demand."""
+
+    def __init__(self, users: int = 50, database_url: str = ""):
+        self.dir = Path(tempfile.mkdtemp(prefix="kaibiao-bench-"))
+        self.env = dict(os.environ, KAIBIAO_VAR_DIR=str(self.dir), DJANGO_SETTINGS_MODULE="config.settings",
+                        DATABASE_URL=database_url or f"sqlite:///{self.dir / 'bench.sqlite3'}",
+                        LOG_LEVEL="WARNING", RT_DEMO_ROOMS="1", PYTHONPATH=str(ROOT))
+        self.env.pop("REDIS_URL", None)
+        self.procs: list[subprocess.Popen] = []
+        subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env, check=True)
+        out = subprocess.run([PY, "-m", "bench.make_sessions", str(users)], cwd=ROOT, env=self.env,
+                             check=True, capture_output=True, text=True).stdout
+        self.cookies = json.loads(out.strip().splitlines()[-1])
+
+    def start_redis(self) -> str:
+        port = free_port()
+        self.procs.append(subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL))
+        wait_port(port)
+        return f"redis://127.0.0.1:{port}/0"
+
+    def start_daphne(self, redis_url: str = "", **env) -> tuple[int, subprocess.Popen]:
+        port = free_port()
+        e = dict(self.env, **{k: str(v) for k, v in env.items()})
+        if redis_url:
+            e["REDIS_URL"] = redis_url
+        proc = subprocess.Popen([PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                                 "config.asgi:application"], cwd=ROOT, env=e,
+                                stdout=subprocess.DEVNULL, stderr=open(self.dir / f"daphne-{port}.log", "w"))
+        self.procs.append(proc)
+        wait_port(port)
+        return port, proc
+
+    def start_floor(self) -> int:
+        port = free_port()
+        self.procs.append(subprocess.Popen([PY, "-m", "bench.floor_server", str(port)], cwd=ROOT, env=self.env,
+                                           stderr=subprocess.DEVNULL))
+        wait_port(port)
+        return port
+
+    def stop(self, proc: subprocess.Popen) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            self.stop(proc)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    if not values:
+        return float("nan")
+    k = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
+    return values[k]
+
+
+def save(name: str, data: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    return path

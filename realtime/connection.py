@@ -1,0 +1,239 @@
+"""One WebSocket: the ASGI app, the connection's state, and its memberships in rooms.
+
+Thin by design: authenticate, check size and rate, parse, dispatch through an explicit table, reply
+exactly once. Room state changes happen in the room kinds' actions; pushes arrive from the hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+
+from django.conf import settings
+
+from audit.log import format_time
+from common import clock
+from common.errors import ErrorCode, PlatformError
+
+from . import frames
+from .audience import Viewer
+from .hub import Hub, get_hub
+from .transport import make_sender
+
+log = logging.getLogger(__name__)
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: int):
+        self.rate, self.burst = rate, burst
+        self.tokens = float(burst)
+        self.at = time.monotonic()
+
+    def take(self) -> float:
+        """0 when a token was taken, else the seconds until one is available."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+class Member:
+    """One connection in one room: its viewer, its positions per stream and its join buffer."""
+
+    __slots__ = ("conn", "key", "kind", "role", "viewer", "streams", "sees_all", "positions",
+                 "buffering", "buffer", "presence_watch", "__weakref__")
+
+    def __init__(self, conn: "Connection", key: str, kind):
+        self.conn, self.key, self.kind = conn, key, kind
+        self.role = ""
+        self.viewer: Viewer | None = None
+        self.streams: frozenset[str] = frozenset()
+        self.sees_all = False
+        self.positions: dict[str, int] = {}
+        self.buffering = True
+        self.buffer: list = []
+        self.presence_watch = False
+
+    def set_viewer(self, viewer: Viewer) -> None:
+        self.viewer, self.role = viewer, viewer.role
+        self.streams, self.sees_all = viewer.streams, viewer.sees_all
+        self.presence_watch = viewer.role in self.kind.presence_roles
+
+    def offer(self, item) -> None:
+        """Called by the hub, in room ``seq`` order, for every event of the room."""
+        if self.buffering:
+            self.buffer.append(item)
+            return
+        if not (self.sees_all or item.stream in self.streams):
+            return
+        held = self.positions.get(item.stream, 0)
+        if item.sseq <= held:
+            return  # already sent (replayed at join, or a repeated doorbell)
+        if item.sseq != held + 1:
+            # A hole the hub could not close: fetch it from the database before going on.
+            self.buffering = True
+            self.buffer.append(item)
+            self.conn.spawn(self.conn.catch_up(self))
+            return
+        self.positions[item.stream] = item.sseq
+        self.conn.send_text(item.text)
+
+    def flush(self) -> None:
+        buffered, self.buffer = self.buffer, []
+        self.buffering = False
+        for item in buffered:
+            self.offer(item)
+            if self.buffering:  # a hole again: the rest waits for the catch-up
+                self.buffer.extend(buffered[buffered.index(item) + 1:])
+                return
+
+    def resync(self, reason: str) -> None:
+        self.conn.drop_member(self)
+        self.conn.send_text(frames.dumps(frames.resync(self.key, reason)))
+
+
+class Connection:
+    def __init__(self, scope, send):
+        self.scope = scope
+        self.user = scope.get("user")
+        self.user_id = getattr(self.user, "pk", None)
+        self.id = secrets.token_hex(12)
+        self.raw_send = send
+        self.sender = None
+        self.hub: Hub | None = None
+        self.rooms: dict[str, Member] = {}
+        self.bucket = TokenBucket(settings.RT_RATE_PER_SECOND, settings.RT_RATE_BURST)
+        self.last_recv = time.monotonic()
+        self.tasks: set[asyncio.Task] = set()
+        self.closed = False
+        self.actor = None
+
+    # --- output ------------------------------------------------------------------------------
+    def send_text(self, text: str) -> None:
+        if self.sender is not None and not self.closed:
+            self.sender.send_text(text)
+
+    def send_frame(self, frame: dict) -> None:
+        self.send_text(frames.dumps(frame))
+
+    def close(self, code: int) -> None:
+        if not self.closed and self.sender is not None:
+            self.closed = True
+            self.sender.close(code)
+
+    def on_overflow(self) -> None:
+        """The client cannot keep up: say so, then close; it resumes from its positions."""
+        if self.closed:
+            return
+        log.info("connection %s of user %s overflowed its send buffer", self.id, self.user_id)
+        self.send_frame(frames.resync(None, "slow_consumer"))
+        self.close(4409)
+
+    def spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def run(self, receive) -> None:
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        if self.user is None or not self.user.is_authenticated:
+            # Accept then close with an application code the client can show (4401 = sign in).
+            await self.raw_send({"type": "websocket.accept"})
+            await self.raw_send({"type": "websocket.close", "code": 4401})
+            return
+        await self.raw_send({"type": "websocket.accept"})
+        self.sender = make_sender(self.raw_send, limit_bytes=settings.RT_MAX_BACKLOG_BYTES,
+                                  on_overflow=self.on_overflow)
+        self.hub = await get_hub()
+        self.hub.add_conn(self)
+        self.send_frame({"v": frames.PROTOCOL_VERSION, "hello": {
+            "server_time": format_time(clock.now()), "server_ms": int(time.time() * 1000),
+            "user": self.user.get_username(), "role": self.user.role, "conn": self.id,
+            "heartbeat_seconds": settings.RT_HEARTBEAT_SECONDS,
+            "idle_timeout_seconds": settings.RT_CLIENT_IDLE_SECONDS}})
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.receive":
+                    self.last_recv = time.monotonic()
+                    await self.on_frame(message.get("text"), message.get("bytes"))
+                elif message["type"] == "websocket.disconnect":
+                    break
+        finally:
+            await self.cleanup()
+
+    async def cleanup(self) -> None:
+        from .db import run_db
+        from .presence import do_leave
+
+        self.closed = True
+        for task in list(self.tasks):
+            task.cancel()
+        keys = list(self.rooms)
+        for member in list(self.rooms.values()):
+            self.drop_member(member)
+        if self.hub is not None:
+            self.hub.remove_conn(self)
+        if keys:
+            try:
+                await run_db(do_leave, conn_id=self.id, room_keys=keys)
+            except Exception:  # noqa: BLE001 - stale rows expire on their own
+                log.exception("presence clean-up of %s", self.id)
+
+    def drop_member(self, member: Member) -> None:
+        if self.rooms.get(member.key) is member:
+            del self.rooms[member.key]
+        if self.hub is not None:
+            self.hub.leave(member.key, member)
+
+    # --- input -------------------------------------------------------------------------------
+    async def on_frame(self, text: str | None, data: bytes | None) -> None:
+        wait = self.bucket.take()
+        if wait:
+            error = PlatformError(ErrorCode.RATE_LIMITED, "too many frames",
+                                  details={"retry_after_ms": int(wait * 1000) + 1})
+            self.send_frame(frames.error_reply(frames.command_id_of(text), error))
+            return
+        try:
+            command = frames.parse_command(text)
+        except PlatformError as error:
+            self.send_frame(frames.error_reply(frames.command_id_of(text), error))
+            return
+        from .commands import dispatch
+
+        try:
+            payload = await dispatch(self, command)
+        except PlatformError as error:
+            self.send_frame(frames.error_reply(command.id, error))
+            return
+        except Exception:  # noqa: BLE001 - one reply, always; the trace goes to the log
+            log.exception("command %s failed", command.cmd)
+            self.send_frame(frames.error_reply(command.id, PlatformError(ErrorCode.INTERNAL)))
+            return
+        if payload is not None:
+            self.send_frame(frames.ok_reply(command.id, payload))
+
+    async def catch_up(self, member: Member) -> None:
+        """Fill a hole in a member's streams from the database, then flush what was buffered."""
+        from .commands import replay_missing
+
+        try:
+            await replay_missing(self, member)
+        except Exception:  # noqa: BLE001
+            log.exception("catch-up of %s in %s", self.id, member.key)
+            member.resync("catch_up_failed")
+
+
+class SocketApp:
+    """The ASGI application of ``/ws/v1/`` (behind the Origin check and the session middleware)."""
+
+    async def __call__(self, scope, receive, send):
+        await Connection(scope, send).run(receive)

@@ -1,0 +1,98 @@
+"""Timers as data: a row with a due timestamp, applied once by whichever ticker gets there first.
+
+A room kind registers a model (any model with a nullable datetime field, ``next_check`` by default)
+and a callback. ``run_due_timers(now)`` locks due rows with ``FOR UPDATE SKIP LOCKED``, so several
+tickers share the work without waiting on each other; the callback runs in the same transaction
+with the row locked and must move the row out of the due set (clear or advance ``next_check``).
+A second ticker either skips the locked row or, after the first commits, no longer sees it as due:
+the transition happens exactly once (PostgreSQL re-checks the WHERE clause on the locked row).
+A callback that raises rolls back alone; its row stays due and is retried on the next tick.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from django.db import models, transaction
+
+from .models import RoomTimer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TimerKind:
+    name: str
+    model: type[models.Model]
+    callback: Callable[[models.Model, datetime], None]
+    field: str = "next_check"
+    filters: tuple = ()
+
+
+_TIMERS: dict[str, TimerKind] = {}
+_ROOM_TIMER_CALLBACKS: dict[str, Callable[[RoomTimer, datetime], None]] = {}
+
+
+def register_timer(name: str, model, callback, *, field: str = "next_check", **filters) -> None:
+    """``callback(row, now)`` applies the overdue transition; the row is locked. Idempotent."""
+    _TIMERS[name] = TimerKind(name, model, callback, field, tuple(sorted(filters.items())))
+
+
+def unregister_timer(name: str) -> None:
+    _TIMERS.pop(name, None)
+
+
+def register_room_timer(kind: str, callback: Callable[[RoomTimer, datetime], None]) -> None:
+    """For kinds without a model of their own: ``RoomTimer`` rows of this ``kind`` call ``callback``
+    and are then marked fired (``next_check`` cleared) unless the callback set a new one."""
+    _ROOM_TIMER_CALLBACKS[kind] = callback
+
+
+def _fire_room_timer(timer: RoomTimer, now: datetime) -> None:
+    callback = _ROOM_TIMER_CALLBACKS.get(timer.kind)
+    if callback is None:
+        return  # a timer of a kind this process does not know: leave it for one that does
+    due = timer.next_check
+    callback(timer, now)
+    if timer.next_check == due:
+        timer.next_check = None
+    timer.fired_at = now
+    timer.fire_count += 1
+    timer.save(update_fields=["next_check", "fired_at", "fire_count", "payload"])
+
+
+def schedule_room_timer(room_key: str, kind: str, at: datetime, payload: dict | None = None) -> RoomTimer:
+    return RoomTimer.objects.create(room_key=room_key, kind=kind, next_check=at, payload=payload or {})
+
+
+def _kinds() -> list[TimerKind]:
+    kinds = list(_TIMERS.values())
+    kinds.append(TimerKind("realtime.room_timer", RoomTimer, _fire_room_timer,
+                           filters=(("kind__in", tuple(_ROOM_TIMER_CALLBACKS)),)))
+    return kinds
+
+
+def run_due_timers(now: datetime, *, batch: int = 50) -> int:
+    """Apply every overdue timer once; returns how many this call applied."""
+    applied = 0
+    for kind in _kinds():
+        while True:
+            done = 0
+            with transaction.atomic():
+                due = (kind.model.objects.select_for_update(skip_locked=True)
+                       .filter(**{f"{kind.field}__lte": now}, **dict(kind.filters))
+                       .order_by(kind.field)[:batch])
+                for row in due:
+                    try:
+                        with transaction.atomic():  # a savepoint: one failure rolls back alone
+                            kind.callback(row, now)
+                        done += 1
+                    except Exception:  # noqa: BLE001
+                        log.exception("timer %s on %s failed; retried next tick", kind.name, row.pk)
+            applied += done
+            if done < batch:
+                break
+    return applied
