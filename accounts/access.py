@@ -104,3 +104,88 @@ def access_project(user, project_id, *, manage: bool = False):
 def require_cap(user, cap: Cap) -> None:
     if not has_cap(_role(user), cap):
         raise PlatformError(ErrorCode.FORBIDDEN, "your role cannot do this")
+
+
+# --- Sealed bids -------------------------------------------------------------------------------
+# Before the deadline a bidder sees only its own organisation's certificates, uploads and
+# submissions (招标投标法 22: no endpoint reveals other bidders' names or their number).
+
+CERTIFICATE_APPROVERS = frozenset({"admin", "host"})
+CERTIFICATE_VIEWERS = CERTIFICATE_APPROVERS | {"supervisor"}
+
+
+def can_approve_certificates(user) -> bool:
+    return _role(user) in CERTIFICATE_APPROVERS
+
+
+def access_certificate(user, cert_id, *, approve: bool = False, for_update: bool = False):
+    """A bidder certificate: bidders see their organisation's; hosts and admins see (and, with
+    ``approve``, decide on) any; supervisors see any."""
+    from bidding.models import BidderCertificate
+
+    role = _role(user)
+    queryset = BidderCertificate.objects.select_related("organisation")
+    if for_update:
+        queryset = queryset.select_for_update(of=("self",))
+    try:
+        cert = queryset.filter(pk=int(cert_id)).first()
+    except (TypeError, ValueError):
+        cert = None
+    own = cert is not None and role is not None and cert.organisation_id == user.organisation_id
+    if cert is None or not (own or role in CERTIFICATE_VIEWERS):
+        raise _deny("certificate", cert_id, user, "missing" if cert is None else "not visible")
+    if approve and not can_approve_certificates(user):
+        raise PlatformError(ErrorCode.FORBIDDEN, "only a host or an administrator decides on certificates")
+    return cert
+
+
+def access_bid_lot(user, lot_id, *, for_update: bool = False):
+    """The lot, for a bidder acting on its own bid: needs ``bid.submit``, an organisation, and a
+    lot it can see."""
+    if not has_cap(_role(user), Cap.BID_SUBMIT) or user.organisation_id is None:
+        raise _deny("lot", lot_id, user, "cannot bid")
+    return access_lot(user, lot_id, for_update=for_update)
+
+
+def access_upload(user, upload_id, *, for_update: bool = False):
+    """An upload of the caller's organisation; anyone else's answers ``not_found``."""
+    from bidding.models import BidUpload
+
+    if not has_cap(_role(user), Cap.BID_SUBMIT):
+        raise _deny("upload", upload_id, user, "cannot bid")
+    queryset = BidUpload.objects.select_related("lot", "lot__project", "organisation")
+    if for_update:
+        queryset = queryset.select_for_update(of=("self",))
+    try:
+        upload = queryset.filter(pk=upload_id).first()
+    except (ValueError, TypeError, Exception):  # noqa: BLE001 - a malformed UUID is "not found"
+        upload = None
+    if upload is None or upload.organisation_id != user.organisation_id:
+        raise _deny("upload", upload_id, user, "missing" if upload is None else "not yours")
+    return upload
+
+
+def access_submission(user, lot_id):
+    """The caller's organisation's current submission on the lot; ``not_found`` if none. Never
+    another organisation's."""
+    from bidding.models import BidSubmission
+
+    lot = access_bid_lot(user, lot_id)
+    submission = (BidSubmission.objects.filter(lot=lot, organisation_id=user.organisation_id,
+                                               status=BidSubmission.Status.CURRENT)
+                  .select_related("lot", "lot__project", "organisation").first())
+    if submission is None:
+        raise _deny("submission", lot_id, user, "none current")
+    return submission
+
+
+def access_escrow_share(user, lot_id):
+    """The caller's sealed escrow share of the lot, if the caller is one of its custodians."""
+    from bidding.models import EscrowShare
+
+    share = (EscrowShare.objects.select_related("escrow", "escrow__lot", "escrow__lot__project",
+                                                "custodian")
+             .filter(escrow__lot_id=lot_id, custodian__user_id=getattr(user, "pk", None)).first())
+    if share is None or _role(user) is None:
+        raise _deny("escrow share", lot_id, user, "not a custodian")
+    return share

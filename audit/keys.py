@@ -7,39 +7,23 @@ signed-note verifier key (``vkey``) so anyone can check checkpoints and receipts
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
+from common.files import provisioned_key_pem
 from crypto import signing
 from crypto.checkpoint import NoteSigner
 
 
-def _create(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pem = signing.signing_key_to_pem(signing.generate_signing_key(), None)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return  # another process created it first: use theirs
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
-        out.flush()
-        os.fsync(out.fileno())
-
-
 @lru_cache(maxsize=1)
 def platform_signing_key() -> signing.SigningKey:
-    path = Path(settings.PLATFORM_SIGNING_KEY_FILE)
-    if not path.exists():
-        if settings.PRODUCTION:
-            raise ImproperlyConfigured(f"the platform signing key {path} does not exist")
-        _create(path)
-    password = os.environ.get("PLATFORM_SIGNING_KEY_PASSWORD")
-    return signing.load_signing_key_pem(path.read_bytes(), password.encode() if password else None)
+    pem, password = provisioned_key_pem(
+        Path(settings.PLATFORM_SIGNING_KEY_FILE),
+        lambda: signing.signing_key_to_pem(signing.generate_signing_key(), None),
+        what="the platform signing key", password_env="PLATFORM_SIGNING_KEY_PASSWORD")
+    return signing.load_signing_key_pem(pem, password)
 
 
 def note_signer() -> NoteSigner:

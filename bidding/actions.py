@@ -12,7 +12,7 @@ from accounts.access import access_lot, access_project, require_cap
 from accounts.models import Organisation
 from accounts.roles import Cap, has_cap
 from audit.log import Actor, log_action
-from common.errors import BadRequest
+from common.errors import BadRequest, ErrorCode, PlatformError
 
 from . import lifecycle
 from .lifecycle import Status
@@ -97,6 +97,11 @@ def publish_lot(user, actor: Actor, lot_id: int, *, now: datetime) -> Lot:
         lifecycle.validate_schedule(lot.material_values(), now=now)
         lifecycle.validate_announced_fields(lot.announced_fields)
         lifecycle.validate_evaluation_settings(lot.evaluation_settings)
+        if lot.escrow_required and not hasattr(lot, "escrow"):
+            # 备用解密: the escrow key is split among the custodians before bidders seal to it.
+            raise PlatformError(ErrorCode.ESCROW_NOT_READY,
+                                "this tender requires backup decryption: set up its escrow custodians "
+                                "before publishing")
         lot.status, lot.published_at = Status.PUBLISHED, now
         lot.save(update_fields=["status", "published_at"])
         log_action("bidding.lot.published", actor=actor, obj=lot, tender_id=lot.pk, now=now,

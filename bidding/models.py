@@ -111,3 +111,8 @@ class Amendment(models.Model):
     class Meta:
         ordering = ["lot", "number"]
         constraints = [models.UniqueConstraint(fields=["lot", "number"], name="amendment_number_unique")]
+
+
+# Sealed bids live in their own module; importing them here registers them with the app.
+from .models_bids import (BidderCertificate, BidSubmission, BidUpload, Custodian,  # noqa: E402,F401
+                          EscrowKey, EscrowShare)

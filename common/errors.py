@@ -30,6 +30,23 @@ class ErrorCode(StrEnum):
     LOCKED_OUT = "locked_out"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal_error"
+    # Sealed bids (docs/sealbid.md lists what each means for a bidder).
+    INVALID_ENVELOPE = "invalid_envelope"
+    ENVELOPE_BINDING_MISMATCH = "envelope_binding_mismatch"
+    KEY_NOT_CURRENT = "key_not_current"
+    NO_CURRENT_CERTIFICATE = "no_current_certificate"
+    ESCROW_RECIPIENT_MISMATCH = "escrow_recipient_mismatch"
+    ESCROW_NOT_READY = "escrow_not_ready"
+    BID_TOO_LARGE = "bid_too_large"
+    CHUNK_TOO_LARGE = "chunk_too_large"
+    UPLOAD_OFFSET_MISMATCH = "upload_offset_mismatch"
+    UPLOAD_INCOMPLETE = "upload_incomplete"
+    UPLOAD_BUSY = "upload_busy"
+    SHA256_MISMATCH = "sha256_mismatch"
+    INVALID_CSR = "invalid_csr"
+    DEADLINE_NOT_REACHED = "deadline_not_reached"
+    ESCROW_THRESHOLD_NOT_MET = "escrow_threshold_not_met"
+    ESCROW_SHARE_INVALID = "escrow_share_invalid"
 
 
 HTTP_STATUS = {
@@ -48,9 +65,26 @@ HTTP_STATUS = {
     ErrorCode.LOCKED_OUT: 429,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.INVALID_ENVELOPE: 422,
+    ErrorCode.ENVELOPE_BINDING_MISMATCH: 422,
+    ErrorCode.KEY_NOT_CURRENT: 422,
+    ErrorCode.NO_CURRENT_CERTIFICATE: 409,
+    ErrorCode.ESCROW_RECIPIENT_MISMATCH: 422,
+    ErrorCode.ESCROW_NOT_READY: 409,
+    ErrorCode.BID_TOO_LARGE: 413,
+    ErrorCode.CHUNK_TOO_LARGE: 413,
+    ErrorCode.UPLOAD_OFFSET_MISMATCH: 409,
+    ErrorCode.UPLOAD_INCOMPLETE: 409,
+    ErrorCode.UPLOAD_BUSY: 409,
+    ErrorCode.SHA256_MISMATCH: 422,
+    ErrorCode.INVALID_CSR: 400,
+    ErrorCode.DEADLINE_NOT_REACHED: 409,
+    ErrorCode.ESCROW_THRESHOLD_NOT_MET: 409,
+    ErrorCode.ESCROW_SHARE_INVALID: 422,
 }
 
-TEMPORARY = {ErrorCode.RATE_LIMITED, ErrorCode.LOCKED_OUT, ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL}
+TEMPORARY = {ErrorCode.RATE_LIMITED, ErrorCode.LOCKED_OUT, ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL,
+             ErrorCode.UPLOAD_BUSY}
 
 
 class PlatformError(Exception):

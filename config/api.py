@@ -14,6 +14,7 @@ from accounts.api import router as accounts_router
 from accounts.api_auth import session_auth, token_auth
 from audit.api import router as audit_router
 from bidding.api import router as bidding_router
+from bidding.api_bids import router as bids_router
 from common.errors import BadRequest, ErrorCode, PlatformError
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,9 @@ api = NinjaAPI(
     description="Integration API of the remote bid opening and evaluation platform. "
                 "Authenticate with the browser session (send the CSRF token on unsafe methods) or "
                 "with `Authorization: Bearer kbt_...` issued to an integration.",
-    auth=[session_auth, token_auth],
+    # The token first: a bearer request carries no session, and the session scheme checks CSRF
+    # before it looks for a cookie.
+    auth=[token_auth, session_auth],
     urls_namespace="api-v1",
     docs_url=None,  # the Swagger UI loads from a CDN; integrators read /api/v1/openapi.json
 )
@@ -73,3 +76,4 @@ def unexpected(request, exc: Exception):
 api.add_router("/", accounts_router)
 api.add_router("/", bidding_router)
 api.add_router("/", audit_router)
+api.add_router("/", bids_router)

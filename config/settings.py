@@ -219,3 +219,13 @@ RT_ROOM_GRACE_SECONDS = env_int("RT_ROOM_GRACE_SECONDS", 30)  # keep an empty ro
 RT_DB_THREADS = env_int("RT_DB_THREADS", 0)  # >0: own ORM threads with persistent connections
 RT_DEMO_ROOMS = env_bool("RT_DEMO_ROOMS", not PRODUCTION)
 RT_TICKER_SECONDS = env_int("RT_TICKER_MS", 500) / 1000
+
+# --- Sealed bids -------------------------------------------------------------------------------
+# The platform CA that certifies bidder keys (ECDSA P-256, PEM). Embedded default: created under
+# var/ on first use; production: provisioned by the operator (the platform refuses to start
+# issuing without it). Optional password in PLATFORM_CA_KEY_PASSWORD.
+PLATFORM_CA_KEY_FILE = Path(env_str("PLATFORM_CA_KEY_FILE", str(VAR_DIR / "platform-ca-key.pem")))
+BIDDER_CERT_VALIDITY_DAYS = env_int("BIDDER_CERT_VALIDITY_DAYS", 365)
+# One PATCH of a resumable upload: Daphne holds a request body in memory before the application
+# sees it, so the server's memory per upload is bounded by this, not by the bid's size.
+BID_UPLOAD_MAX_CHUNK_BYTES = env_int("BID_UPLOAD_MAX_CHUNK_BYTES", 8 * 2**20)

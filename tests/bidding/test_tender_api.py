@@ -160,3 +160,20 @@ def test_a_user_creates_lists_and_revokes_their_own_tokens(people):
     out = io.StringIO()
     call_command("issue_token", "bob", stdout=out)
     assert Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {out.getvalue().strip()}").status_code == 200
+
+
+def test_a_token_writes_without_csrf_even_where_sessions_need_it(people, orgs):
+    from accounts.models import ApiToken
+
+    _, secret = ApiToken.issue(people["host"], "integration")
+    client = Client(enforce_csrf_checks=True)
+    res = post(client, "/api/v1/projects", {"code": "P-T", "title": "x", "tenderee_id": orgs["tenderee"].pk,
+                                           "agency_id": orgs["agency"].pk},
+               HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert res.status_code == 201, res.content
+
+
+def test_an_escrow_tender_is_published_only_once_its_custodians_hold_the_key(people, make_lot):
+    lot = make_lot(status="draft", escrow_required=True)
+    res = post(client_for(people["host"]), f"/api/v1/lots/{lot.pk}/publish")
+    assert res.status_code == 409 and res.json()["error"]["code"] == "escrow_not_ready"

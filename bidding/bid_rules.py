@@ -1,0 +1,90 @@
+"""Pure rules of sealed-bid submission: what the header must say, when and how much may be sent.
+
+No ORM, no clock: callers pass ``now`` and the values they read. Each failure is a
+``PlatformError`` with a stable code (docs/sealbid.md lists them).
+
+The header's binding uses the platform's stable identifiers (docs/envelope.md, "Submission and
+receipts"): ``tender`` = the project code (项目编号), ``lot`` = the lot code (标段编号) within it,
+``bidder`` = the bidder organisation's 统一社会信用代码.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from common.errors import ErrorCode, PlatformError
+from crypto.envelope import EnvelopeHeader
+
+MIN_PAYLOAD = 16  # an empty plaintext still has one 16-byte tag
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What an envelope for this bidder on this lot must carry."""
+
+    tender: str
+    lot: str
+    bidder: str
+    bidder_key_id: str  # the bidder's current certificate's key
+    escrow_key_id: str | None  # the tender's escrow key, when backup decryption is required
+
+
+def check_before_deadline(deadline: datetime, now: datetime) -> None:
+    if now >= deadline:
+        raise PlatformError(ErrorCode.DEADLINE_PASSED, "the bid deadline has passed",
+                            details={"deadline": deadline.isoformat()})
+
+
+def check_size(size: int, limit: int) -> None:
+    if type(size) is not int or size < 1:
+        raise PlatformError(ErrorCode.BAD_REQUEST, "the upload size is a positive number of bytes")
+    if size > limit:
+        raise PlatformError(ErrorCode.BID_TOO_LARGE, "the bid is larger than this tender allows",
+                            details={"size": size, "limit": limit})
+
+
+def check_chunk(*, offset: int, expected_offset: int, length: int, size: int, max_chunk: int) -> None:
+    if offset != expected_offset:
+        raise PlatformError(ErrorCode.UPLOAD_OFFSET_MISMATCH,
+                            "Upload-Offset is not where the upload stands: ask for the offset",
+                            details={"offset": expected_offset})
+    if length > max_chunk:
+        raise PlatformError(ErrorCode.CHUNK_TOO_LARGE, "send the upload in smaller pieces",
+                            details={"max_chunk_bytes": max_chunk})
+    if offset + length > size:
+        raise PlatformError(ErrorCode.BID_TOO_LARGE, "more bytes than the upload declared",
+                            details={"size": size})
+
+
+def check_header(header: EnvelopeHeader, expected: Expected, *, envelope_size: int) -> None:
+    """The platform's check at submission, without any secret: binding and recipients.
+
+    The recipients must be exactly one ``bidder`` stanza addressed to the bidder's current
+    certificate, plus the tender's ``escrow`` stanza if and only if the tender requires it. A
+    stanza to any other key (another bidder's, a revoked one) is refused: the platform could not
+    vouch that the bidder alone can open it.
+    """
+    b = header.binding
+    wrong = {name: {"header": got, "expected": want}
+             for name, got, want in (("tender", b.tender_id, expected.tender),
+                                     ("lot", b.lot_id, expected.lot),
+                                     ("bidder", b.bidder_id, expected.bidder)) if got != want}
+    if wrong:
+        raise PlatformError(ErrorCode.ENVELOPE_BINDING_MISMATCH,
+                            "the envelope was sealed for another tender, lot or bidder", details=wrong)
+    bidder_ids = header.key_ids("bidder")
+    if bidder_ids != (expected.bidder_key_id,):
+        raise PlatformError(ErrorCode.KEY_NOT_CURRENT,
+                            "the envelope is not addressed to your current certificate's key",
+                            details={"expected_key_id": expected.bidder_key_id,
+                                     "header_key_ids": list(bidder_ids)})
+    escrow_ids = header.key_ids("escrow")
+    want_escrow = (expected.escrow_key_id,) if expected.escrow_key_id else ()
+    if escrow_ids != want_escrow:
+        raise PlatformError(ErrorCode.ESCROW_RECIPIENT_MISMATCH,
+                            "this tender requires its escrow recipient" if want_escrow
+                            else "this tender has no escrow recipient",
+                            details={"expected": list(want_escrow), "header": list(escrow_ids)})
+    if envelope_size - header.size < MIN_PAYLOAD:
+        raise PlatformError(ErrorCode.INVALID_ENVELOPE, "the envelope has no payload")

@@ -1,0 +1,130 @@
+"""Bidder certificates: request (CSR), approve/reject, revoke, renew; the platform CA's key.
+
+A bidder's key pair is made on its own machine; the platform only ever sees the public key. The
+CA key is a PEM file (``settings.PLATFORM_CA_KEY_FILE``): created on first use in embedded mode,
+provisioned by the operator in production, like the platform signing key in ``audit.keys``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.access import access_certificate, require_cap
+from accounts.roles import Cap
+from audit.log import Actor, log_action
+from common.errors import ErrorCode, PlatformError
+from common.files import provisioned_key_pem
+from crypto import ca, keys
+
+from .models import BidderCertificate
+
+Status = BidderCertificate.Status
+
+
+@lru_cache(maxsize=4)
+def _load_ca(path: str):
+    pem, password = provisioned_key_pem(Path(path), lambda: ca.ca_key_to_pem(ca.generate_ca_key()),
+                                        what="the platform CA key", password_env="PLATFORM_CA_KEY_PASSWORD")
+    key = ca.load_ca_key_pem(pem, password)
+    return key, ca.ca_certificate(key, name=f"{settings.AUDIT_ORIGIN} bidder CA")
+
+
+def platform_ca():
+    """(CA private key, CA certificate PEM)."""
+    return _load_ca(str(settings.PLATFORM_CA_KEY_FILE))
+
+
+def ca_certificate_pem() -> str:
+    return platform_ca()[1].decode("ascii")
+
+
+def current_certificate(organisation_id: int, now: datetime) -> BidderCertificate | None:
+    """The organisation's issued certificate, if it is within its validity at ``now``."""
+    cert = BidderCertificate.objects.filter(organisation_id=organisation_id, status=Status.ISSUED).first()
+    return cert if cert is not None and cert.is_current(now) else None
+
+
+def request_certificate(user, actor: Actor, *, csr_pem: str, now: datetime) -> BidderCertificate:
+    """A bidder submits a CSR for its organisation. Renewal is the same: a new CSR (same key or a
+    new one); its approval supersedes the current certificate."""
+    require_cap(user, Cap.BID_SUBMIT)
+    org = user.organisation
+    if org is None or not org.credit_code:
+        raise PlatformError(ErrorCode.FORBIDDEN, "a bidder certificate needs a bidder organisation")
+    try:
+        info = ca.load_csr(csr_pem)
+    except ca.CertificateError as exc:
+        raise PlatformError(ErrorCode.INVALID_CSR, str(exc)) from None
+    if info.credit_code != org.credit_code:
+        raise PlatformError(ErrorCode.INVALID_CSR, "the CSR names another organisation's credit code",
+                            details={"expected": org.credit_code, "got": info.credit_code})
+    with transaction.atomic():
+        cert = BidderCertificate.objects.create(
+            organisation=org, requested_by=user, csr_pem=csr_pem, key_id=info.key_id,
+            public_key=keys.public_key_to_bytes(info.public_key), created_at=now)
+        log_action("bidding.certificate.requested", actor=actor, obj=cert, now=now,
+                   data={"organisation": org.pk, "key_id": info.key_id})
+    return cert
+
+
+def decide_certificate(user, actor: Actor, cert_id: int, *, approve: bool, now: datetime,
+                       reason: str = "") -> BidderCertificate:
+    """A host or an administrator issues (or rejects) a pending certificate."""
+    with transaction.atomic():
+        cert = access_certificate(user, cert_id, approve=True, for_update=True)
+        if cert.status != Status.PENDING:
+            raise PlatformError(ErrorCode.INVALID_STATE, f"the request is {cert.status}",
+                                details={"status": cert.status})
+        cert.decided_by, cert.decided_at, cert.reason = user, now, reason[:500]
+        if not approve:
+            cert.status = Status.REJECTED
+            cert.save()
+            log_action("bidding.certificate.rejected", actor=actor, obj=cert, now=now,
+                       data={"organisation": cert.organisation_id, "reason": cert.reason})
+            return cert
+        org = cert.organisation
+        ca_key, ca_pem = platform_ca()
+        not_before = now - timedelta(minutes=5)  # tolerate small clock skew on the bidder's side
+        not_after = now + timedelta(days=settings.BIDDER_CERT_VALIDITY_DAYS)
+        pem = ca.issue_certificate(ca_key, ca_pem, ca.load_csr(cert.csr_pem), not_before=not_before,
+                                   not_after=not_after, organisation=org.name,
+                                   credit_code=org.credit_code)
+        previous = list(BidderCertificate.objects.select_for_update()
+                        .filter(organisation=org, status=Status.ISSUED))
+        for old in previous:
+            old.status = Status.SUPERSEDED
+            old.save(update_fields=["status"])
+        info = ca.load_certificate(pem, ca_pem)
+        cert.status, cert.certificate_pem, cert.serial = Status.ISSUED, pem.decode("ascii"), info.serial
+        cert.not_before, cert.not_after = info.not_before, info.not_after
+        cert.save()
+        log_action("bidding.certificate.issued", actor=actor, obj=cert, now=now,
+                   data={"organisation": org.pk, "key_id": cert.key_id, "serial": cert.serial,
+                         "not_after": cert.not_after, "supersedes": [c.pk for c in previous]})
+    return cert
+
+
+def revoke_certificate(user, actor: Actor, cert_id: int, *, reason: str, now: datetime) -> BidderCertificate:
+    """Revoke an issued certificate: a host or an administrator, or the bidder itself (a lost or
+    compromised key). Envelopes addressed to it are refused from then on."""
+    if not reason or not reason.strip():
+        raise PlatformError(ErrorCode.BAD_REQUEST, "a revocation states its reason")
+    with transaction.atomic():
+        cert = access_certificate(user, cert_id, for_update=True)
+        own = cert.organisation_id == user.organisation_id and user.role == "bidder"
+        if not own:
+            access_certificate(user, cert_id, approve=True)
+        if cert.status not in (Status.ISSUED, Status.SUPERSEDED):
+            raise PlatformError(ErrorCode.INVALID_STATE, f"the certificate is {cert.status}",
+                                details={"status": cert.status})
+        cert.status, cert.revoked_at, cert.reason = Status.REVOKED, now, reason.strip()[:500]
+        cert.save()
+        log_action("bidding.certificate.revoked", actor=actor, obj=cert, now=now,
+                   data={"organisation": cert.organisation_id, "serial": cert.serial,
+                         "reason": cert.reason})
+    return cert

@@ -1,0 +1,148 @@
+"""Durable files of sealed bids under ``settings.STORAGE_DIR/bids``.
+
+Partial uploads are ``partial/<upload id>.part``; completed envelopes are
+``<lot id>/<organisation id>/<submission id>.tenv``. Every byte acknowledged to a client has been
+fsync'd; a completed envelope is fsync'd, renamed into place and its directory fsync'd before the
+database row that points at it commits (docs/envelope.md, "Submission and receipts").
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+
+from common.errors import ErrorCode, PlatformError
+
+PIECE = 64 * 1024  # request bodies are copied to disk in pieces of this size
+
+
+def root() -> Path:
+    return Path(settings.STORAGE_DIR) / "bids"
+
+
+def partial_path(upload_id) -> Path:
+    return root() / "partial" / f"{upload_id}.part"
+
+
+def final_relpath(lot_id: int, organisation_id: int, submission_id) -> str:
+    return f"bids/{lot_id}/{organisation_id}/{submission_id}.tenv"
+
+
+def absolute(relpath: str) -> Path:
+    return Path(settings.STORAGE_DIR) / relpath
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _makedirs(path: Path) -> None:
+    """Create ``path`` and fsync each parent whose entry list changed."""
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(exist_ok=True)
+        fsync_dir(d.parent)
+
+
+def create_partial(upload_id) -> Path:
+    path = partial_path(upload_id)
+    _makedirs(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.fsync(fd)
+    os.close(fd)
+    fsync_dir(path.parent)
+    return path
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[int]:
+    """The file open for reading and writing under an exclusive, non-blocking ``flock``: a second
+    request on the same upload gets ``upload_busy`` instead of interleaving its bytes."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        raise PlatformError(ErrorCode.NOT_FOUND, "upload not found") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PlatformError(ErrorCode.UPLOAD_BUSY, "another request is writing this upload") from None
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def append(fd: int, offset: int, read: Callable[[int], bytes], length: int) -> int:
+    """Write up to ``length`` bytes from ``read`` at ``offset``, fsync, and return how many arrived.
+
+    Bytes past ``offset`` left by an earlier request that died before its offset was recorded are
+    cut first. A body cut short (the client's link dropped) keeps what arrived: the client asks
+    for the offset and resumes from there. Memory: one piece.
+    """
+    if os.fstat(fd).st_size < offset:
+        raise PlatformError(ErrorCode.INTERNAL, "the stored upload is shorter than its offset")
+    os.ftruncate(fd, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    written = 0
+    try:
+        while written < length:
+            piece = read(min(PIECE, length - written))
+            if not piece:
+                break
+            view = memoryview(piece)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            written += len(piece)
+    finally:
+        # Whatever arrived, including after an error reading the body, is made durable and counted.
+        os.fsync(fd)
+    return written
+
+
+def sha256_of(path: Path) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(buf):
+            digest.update(view[:n])
+            size += n
+    return digest.hexdigest(), size
+
+
+def place(partial: Path, relpath: str) -> Path:
+    """fsync the completed upload, rename it to its final place, fsync both directories."""
+    final = absolute(relpath)
+    _makedirs(final.parent)
+    fd = os.open(partial, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(partial, final)
+    fsync_dir(final.parent)
+    fsync_dir(partial.parent)
+    return final
+
+
+def remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return
+    fsync_dir(path.parent)

@@ -1,0 +1,261 @@
+"""Sealed-bid submission: resumable upload, the header check, durable storage, the receipt,
+replacement and withdrawal (电子招标投标办法 26-27).
+
+``check_*`` validate and authorise; ``do_*`` assume valid input and a held row lock. Every state
+change writes its audit entry in the same transaction. A refused attempt (late, not an envelope,
+wrongly addressed, too large) is audited as ``bidding.bid.refused`` in its own transaction, after
+the partial file is removed: nothing half-stored remains.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Callable
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.access import access_bid_lot, access_submission, access_upload
+from audit.log import Actor, log_action
+from common.errors import ErrorCode, PlatformError
+from crypto.envelope import InvalidEnvelope, read_header
+
+from . import bid_rules, storage
+from .certificates import current_certificate
+from .lifecycle import Status as LotStatus
+from .models import BidSubmission, BidUpload, EscrowKey, Lot
+from .receipts import issue_receipt
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# Refusals worth an audit entry: the attempt itself is evidence (a late bid, a bid not sealed).
+AUDITED_REFUSALS = frozenset({
+    ErrorCode.DEADLINE_PASSED, ErrorCode.INVALID_ENVELOPE, ErrorCode.ENVELOPE_BINDING_MISMATCH,
+    ErrorCode.KEY_NOT_CURRENT, ErrorCode.NO_CURRENT_CERTIFICATE, ErrorCode.ESCROW_RECIPIENT_MISMATCH,
+    ErrorCode.BID_TOO_LARGE, ErrorCode.SHA256_MISMATCH, ErrorCode.ESCROW_NOT_READY,
+    ErrorCode.INVALID_STATE,
+})
+
+
+def _audit_refusal(actor: Actor, lot: Lot, error: PlatformError, now: datetime,
+                   upload: BidUpload | None = None) -> None:
+    """Record a refused attempt in its own transaction (the attempt's own one rolled back)."""
+    with transaction.atomic():
+        if upload is not None:
+            BidUpload.objects.filter(pk=upload.pk, status=BidUpload.Status.OPEN).update(
+                status=BidUpload.Status.REFUSED, updated_at=now)
+        log_action("bidding.bid.refused", actor=actor, object_type="bidding.lot", object_id=lot.pk,
+                   tender_id=lot.pk, now=now,
+                   data={"code": error.code.value, "message": error.message,
+                         "upload": str(upload.pk) if upload else None,
+                         "organisation": actor.organisation_id})
+
+
+def _refusing(actor: Actor, lot: Lot, now: datetime, upload: BidUpload | None = None):
+    """Context for an attempt: on an audited refusal remove the partial file, audit, re-raise."""
+    class _Ctx:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, kind, exc, tb):
+            if isinstance(exc, PlatformError) and exc.code in AUDITED_REFUSALS:
+                if upload is not None:
+                    storage.remove(storage.partial_path(upload.pk))
+                _audit_refusal(actor, lot, exc, now, upload)
+            return False
+    return _Ctx()
+
+
+def _expected(lot: Lot, organisation, now: datetime) -> bid_rules.Expected:
+    cert = current_certificate(organisation.pk, now)
+    if cert is None:
+        raise PlatformError(ErrorCode.NO_CURRENT_CERTIFICATE,
+                            "your organisation has no valid certificate: request one, or renew it")
+    escrow_key_id = None
+    if lot.escrow_required:
+        escrow = EscrowKey.objects.filter(lot=lot).first()
+        if escrow is None:
+            raise PlatformError(ErrorCode.ESCROW_NOT_READY,
+                                "this tender's escrow key is not set up yet; try later", temporary=True)
+        escrow_key_id = escrow.key_id
+    return bid_rules.Expected(tender=lot.project.code, lot=lot.code, bidder=organisation.credit_code,
+                              bidder_key_id=cert.key_id, escrow_key_id=escrow_key_id)
+
+
+def check_can_bid(lot: Lot, now: datetime) -> None:
+    if lot.status != LotStatus.PUBLISHED:
+        raise PlatformError(ErrorCode.INVALID_STATE, "this tender is not open for bids",
+                            details={"status": lot.status})
+    bid_rules.check_before_deadline(lot.bid_deadline, now)
+
+
+def start_upload(user, actor: Actor, lot_id: int, *, size: int, sha256: str | None,
+                 now: datetime) -> BidUpload:
+    lot = access_bid_lot(user, lot_id)
+    if sha256 is not None and not _SHA256.fullmatch(sha256):
+        raise PlatformError(ErrorCode.BAD_REQUEST, "sha256 is 64 lowercase hex digits")
+    with _refusing(actor, lot, now):
+        check_can_bid(lot, now)
+        bid_rules.check_size(size, lot.max_bid_bytes)
+        _expected(lot, user.organisation, now)  # fail early: no certificate, no escrow key
+    with transaction.atomic():
+        upload = BidUpload.objects.create(lot=lot, organisation=user.organisation, user=user, size=size,
+                                          sha256=sha256 or "", created_at=now, updated_at=now)
+        storage.create_partial(upload.pk)
+        log_action("bidding.bid.upload_started", actor=actor, obj=upload, tender_id=lot.pk, now=now,
+                   data={"upload": str(upload.pk), "size": size, "organisation": user.organisation_id})
+    return upload
+
+
+def _open_upload(user, upload_id, actor: Actor, now: datetime) -> BidUpload:
+    upload = access_upload(user, upload_id)
+    if upload.status != BidUpload.Status.OPEN:
+        raise PlatformError(ErrorCode.INVALID_STATE, f"the upload is {upload.status}",
+                            details={"status": upload.status})
+    if now >= upload.lot.bid_deadline:
+        # Not finished at the deadline: it counts as withdrawn and its bytes go (EBM 27).
+        with _refusing(actor, upload.lot, now, upload):
+            bid_rules.check_before_deadline(upload.lot.bid_deadline, now)
+    return upload
+
+
+def write_chunk(user, actor: Actor, upload_id, *, offset: int, length: int,
+                read: Callable[[int], bytes], now: datetime) -> BidUpload:
+    """Append one piece of the upload at ``offset`` (tus-like PATCH). Returns the upload with its
+    new durable offset."""
+    upload = _open_upload(user, upload_id, actor, now)
+    bid_rules.check_chunk(offset=offset, expected_offset=upload.offset, length=length,
+                          size=upload.size, max_chunk=settings.BID_UPLOAD_MAX_CHUNK_BYTES)
+    with storage.locked(storage.partial_path(upload.pk)) as fd:
+        # Re-read under the file lock: a concurrent request may have moved the offset.
+        upload.refresh_from_db(fields=["offset", "status"])
+        bid_rules.check_chunk(offset=offset, expected_offset=upload.offset, length=length,
+                              size=upload.size, max_chunk=settings.BID_UPLOAD_MAX_CHUNK_BYTES)
+        written = storage.append(fd, offset, read, length)
+        upload.offset = offset + written
+        BidUpload.objects.filter(pk=upload.pk, status=BidUpload.Status.OPEN).update(
+            offset=upload.offset, updated_at=now)
+    return upload
+
+
+def abort_upload(user, actor: Actor, upload_id, *, now: datetime) -> None:
+    upload = access_upload(user, upload_id)
+    with storage.locked(storage.partial_path(upload.pk)), transaction.atomic():
+        upload = access_upload(user, upload_id, for_update=True)
+        if upload.status != BidUpload.Status.OPEN:
+            return
+        upload.status, upload.updated_at = BidUpload.Status.ABORTED, now
+        upload.save(update_fields=["status", "updated_at"])
+        log_action("bidding.bid.upload_aborted", actor=actor, obj=upload, tender_id=upload.lot_id,
+                   now=now, data={"upload": str(upload.pk), "offset": upload.offset})
+        storage.remove(storage.partial_path(upload.pk))
+
+
+def complete_upload(user, actor: Actor, upload_id, *, now: datetime) -> BidSubmission:
+    """Check the envelope, store it durably, record it, and return it with its receipt."""
+    upload = _open_upload(user, upload_id, actor, now)
+    lot = upload.lot
+    partial = storage.partial_path(upload.pk)
+    with storage.locked(partial), _refusing(actor, lot, now, upload):
+        upload.refresh_from_db(fields=["offset", "status"])
+        if upload.offset != upload.size:
+            # Not a refusal: the client sends the rest and completes again.
+            raise PlatformError(ErrorCode.UPLOAD_INCOMPLETE, "the upload is not complete",
+                                details={"offset": upload.offset, "size": upload.size})
+        expected = _expected(lot, upload.organisation, now)
+        sha256, size = storage.sha256_of(partial)
+        if upload.sha256 and sha256 != upload.sha256:
+            raise PlatformError(ErrorCode.SHA256_MISMATCH, "the bytes received do not have the "
+                                "SHA-256 announced", details={"sha256": sha256})
+        try:
+            with open(partial, "rb") as f:
+                header = read_header(f)
+        except InvalidEnvelope as exc:
+            raise PlatformError(ErrorCode.INVALID_ENVELOPE, "not a sealed tender-envelope/v1 bid: "
+                                f"{exc} (bids must be encrypted, 电子招标投标办法 26)") from None
+        bid_rules.check_header(header, expected, envelope_size=size)
+        submission_id = uuid.uuid4()
+        relpath = storage.final_relpath(lot.pk, upload.organisation_id, submission_id)
+        final = storage.place(partial, relpath)
+        try:
+            return _record(user, actor, upload, submission_id, relpath, header, sha256, size,
+                           expected, now)
+        except BaseException:
+            storage.remove(final)  # the row did not commit: no file without its record
+            raise
+
+
+def _record(user, actor, upload, submission_id, relpath, header, sha256, size, expected, now):
+    with transaction.atomic():
+        lot = access_bid_lot(user, upload.lot_id, for_update=True)  # serialise with withdrawals
+        locked = BidUpload.objects.select_for_update().get(pk=upload.pk)
+        if locked.status != BidUpload.Status.OPEN:
+            raise PlatformError(ErrorCode.INVALID_STATE, f"the upload is {locked.status}")
+        check_can_bid(lot, now)
+        return do_submit(user, actor, lot, locked, submission_id=submission_id, relpath=relpath,
+                         header=header, sha256=sha256, size=size, expected=expected, now=now)
+
+
+def do_submit(user, actor, lot, upload, *, submission_id, relpath, header, sha256, size, expected,
+              now) -> BidSubmission:
+    """Record a stored envelope as the bidder's current bid. Assumes the lot row is locked, the
+    envelope checked, and its file in place."""
+    previous = (BidSubmission.objects.select_for_update()
+                .filter(lot=lot, organisation_id=upload.organisation_id,
+                        status=BidSubmission.Status.CURRENT).first())
+    if previous is not None:
+        previous.status = BidSubmission.Status.SUPERSEDED
+        previous.save(update_fields=["status"])
+        log_action("bidding.bid.replaced", actor=actor, obj=previous, tender_id=lot.pk, now=now,
+                   data={"submission": str(previous.pk), "by": str(submission_id)})
+    cert = current_certificate(upload.organisation_id, now)
+    submission = BidSubmission(
+        id=submission_id, lot=lot, organisation=upload.organisation, submitted_by=user, upload=upload,
+        certificate=cert, sha256=sha256, size=size, commitment=header.commitment_b64,
+        key_id=expected.bidder_key_id, escrow_key_id=expected.escrow_key_id or "", header=header.raw,
+        path=relpath, received_at=now, audit_index=-1, receipt={})
+    submission.save()
+    upload.status, upload.updated_at = BidUpload.Status.COMPLETE, now
+    upload.save(update_fields=["status", "updated_at"])
+    entry = log_action("bidding.bid.submitted", actor=actor, obj=submission, tender_id=lot.pk, now=now,
+                       data={"submission": str(submission.pk), "organisation": upload.organisation_id,
+                             "sha256": sha256, "size": size, "commitment": submission.commitment,
+                             "key_id": submission.key_id, "replaces": str(previous.pk) if previous else None})
+    submission.audit_index = entry.index
+    submission.receipt = issue_receipt(submission, entry, now=now)
+    submission.save(update_fields=["audit_index", "receipt"])
+    return submission
+
+
+def withdraw(user, actor: Actor, lot_id: int, *, now: datetime) -> BidSubmission:
+    """Withdraw the current bid (撤回) before the deadline. The file stays on disk, marked."""
+    lot = access_bid_lot(user, lot_id)
+    with _refusing(actor, lot, now):  # outside the transaction, so the refusal's entry stays
+        check_can_bid(lot, now)
+    with transaction.atomic():
+        lot = access_bid_lot(user, lot_id, for_update=True)
+        submission = access_submission(user, lot_id)
+        submission.status, submission.withdrawn_at = BidSubmission.Status.WITHDRAWN, now
+        submission.save(update_fields=["status", "withdrawn_at"])
+        log_action("bidding.bid.withdrawn", actor=actor, obj=submission, tender_id=lot.pk, now=now,
+                   data={"submission": str(submission.pk), "organisation": submission.organisation_id})
+    return submission
+
+
+def expire_uploads(now: datetime) -> int:
+    """Void every upload still open at its lot's deadline (it counts as withdrawn) and remove its
+    bytes. Run by the ticker or before the opening; also applied lazily on each request."""
+    count = 0
+    stale = BidUpload.objects.filter(status=BidUpload.Status.OPEN, lot__bid_deadline__lte=now)
+    for upload in stale.select_related("lot"):
+        with transaction.atomic():
+            if not BidUpload.objects.filter(pk=upload.pk, status=BidUpload.Status.OPEN).update(
+                    status=BidUpload.Status.ABORTED, updated_at=now):
+                continue
+            log_action("bidding.bid.upload_expired", actor=Actor.system(), obj=upload,
+                       tender_id=upload.lot_id, now=now,
+                       data={"upload": str(upload.pk), "offset": upload.offset})
+        storage.remove(storage.partial_path(upload.pk))
+        count += 1
+    return count

@@ -1,0 +1,307 @@
+"""``sealbid``: keygen, csr, seal, submit, status, withdraw, platform-keys, verify-receipt, open.
+
+Every failure prints one line ``sealbid: error: ...`` and exits with a code from
+``sealbid.errors`` (docs/sealbid.md has the table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import getpass
+import io
+import json
+import os
+import sys
+import unicodedata
+from pathlib import Path
+
+from crypto import ca, envelope, keys
+from crypto.receipt import ReceiptError, verify_receipt
+
+from . import bidpackage, errors, upload
+from .client import NETWORK_ERRORS, Client
+from .errors import CliError
+
+
+def _password(args, *, confirm: bool = False) -> bytes:
+    if args.password_file:
+        text = Path(args.password_file).read_text(encoding="utf-8").rstrip("\r\n")
+    else:
+        text = getpass.getpass("key file password: ")
+        if confirm and getpass.getpass("again: ") != text:
+            raise CliError("the passwords differ", errors.WRONG_PASSWORD)
+    if not text:
+        raise CliError("an empty password is not allowed", errors.WRONG_PASSWORD)
+    return unicodedata.normalize("NFC", text).encode("utf-8")
+
+
+def _private_key(args):
+    data = Path(args.key).read_bytes()
+    try:
+        return keys.load_private_key_file(data, _password(args))
+    except keys.WrongPassword:
+        raise CliError("wrong password (or a damaged key file)", errors.WRONG_PASSWORD) from None
+    except keys.InvalidKeyFile as exc:
+        raise CliError(f"not a usable key file: {exc}") from None
+
+
+def _client(args) -> Client:
+    return Client(args.server, args.token)
+
+
+def _print(value) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2) if not isinstance(value, str) else value)
+
+
+def cmd_keygen(args) -> None:
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise CliError(f"{out} exists; pass --force to overwrite it", errors.USAGE)
+    key = keys.generate_bidder_key()
+    data = keys.private_key_to_file(key, _password(args, confirm=True), iterations=args.iterations)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    print(f"key id {keys.key_id(key.public_key())} written to {out}")
+
+
+def cmd_csr(args) -> None:
+    key = _private_key(args)
+    pem = ca.make_csr(key, organisation=args.organisation, credit_code=args.credit_code.strip().upper())
+    if args.out:
+        Path(args.out).write_bytes(pem)
+    if args.submit:
+        cert = _client(args).json("POST", "/certificates", body={"csr_pem": pem.decode()})
+        print(f"certificate request {cert['id']} sent ({cert['status']}); a host or an administrator "
+              "approves it")
+    elif not args.out:
+        sys.stdout.write(pem.decode())
+
+
+def _current_certificate(client: Client):
+    certs = client.json("GET", "/certificates?status=issued")
+    if not certs:
+        raise CliError("your organisation has no issued certificate: run `sealbid csr --submit` and "
+                       "ask for approval", errors.CERTIFICATE)
+    return ca.load_certificate(certs[0]["certificate_pem"])
+
+
+def cmd_seal(args) -> None:
+    client = _client(args)
+    lot = client.json("GET", f"/lots/{args.lot}")
+    key_id, public_key = keys.read_key_file_public(Path(args.key).read_bytes())
+    cert = _current_certificate(client)
+    if cert.key_id != key_id:
+        raise CliError(f"the key file holds key {key_id}, but your current certificate is for "
+                       f"{cert.key_id}: use that key, or request a certificate for this one",
+                       errors.CERTIFICATE)
+    recipients = [envelope.Recipient("bidder", public_key)]
+    if lot["escrow_required"]:
+        escrow = client.json("GET", f"/lots/{args.lot}/escrow")
+        recipients.append(envelope.Recipient("escrow", keys.b64decode(escrow["public_key"], 65)))
+    given = {}
+    for item in args.field:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise CliError(f"--field takes key=value, got {item!r}", errors.USAGE)
+        given[name.strip()] = value
+    fields = bidpackage.announced_values(lot["announced_fields"], given)
+    documents = bidpackage.collect_documents(args.documents)
+    manifest = bidpackage.manifest(tender=lot["project_code"], lot=lot["code"], bidder=cert.credit_code,
+                                   fields=fields, documents=documents)
+    out = Path(args.out)
+    result = bidpackage.seal_package(out, manifest_bytes=manifest, documents=documents,
+                                     tender=lot["project_code"], lot=lot["code"],
+                                     bidder=cert.credit_code, recipients=recipients)
+    if result.envelope_size > lot["max_bid_bytes"]:
+        print(f"warning: {result.envelope_size} bytes is over this tender's limit of "
+              f"{lot['max_bid_bytes']}", file=sys.stderr)
+    print(f"sealed {len(documents)} document(s) into {out} ({result.envelope_size} bytes); "
+          f"commitment {result.header.commitment_b64}")
+
+
+def cmd_submit(args) -> None:
+    client = _client(args)
+    path = Path(args.envelope)
+    result = upload.submit(client, args.lot, path, retries=args.retries, backoff=args.backoff,
+                           chunk_size=args.chunk_size, progress=not args.quiet)
+    receipt = result["receipt"]
+    rpath = upload.receipt_path(path)
+    rpath.write_text(json.dumps(receipt, ensure_ascii=False, indent=2))
+    try:
+        vkey = client.json("GET", "/platform/keys", auth=False)["vkey"]
+        with open(path, "rb") as f:
+            verify_receipt(receipt, vkey, envelope=f)
+        checked = "verified"
+    except (ReceiptError, CliError) + NETWORK_ERRORS as exc:
+        raise CliError(f"the receipt saved in {rpath} does not verify: {exc}", errors.RECEIPT_INVALID)
+    print(f"submitted: {result['id']} at {result['received_at']}; receipt {checked} and saved to {rpath}")
+
+
+def cmd_status(args) -> None:
+    client = _client(args)
+    try:
+        bid = client.json("GET", f"/lots/{args.lot}/bid")
+    except CliError as exc:
+        if exc.code != "not_found":
+            raise
+        print("no current bid on this lot")
+        return
+    bid.pop("receipt", None)
+    _print(bid)
+
+
+def cmd_withdraw(args) -> None:
+    bid = _client(args).json("POST", f"/lots/{args.lot}/bid/withdraw")
+    print(f"withdrawn: {bid['id']} at {bid['withdrawn_at']}")
+
+
+def cmd_platform_keys(args) -> None:
+    keys_doc = _client(args).json("GET", "/platform/keys", auth=False)
+    if args.out:
+        Path(args.out).write_text(json.dumps(keys_doc, indent=2))
+        print(f"platform keys saved to {args.out}")
+    else:
+        _print(keys_doc)
+
+
+def cmd_verify_receipt(args) -> None:
+    vkey = args.vkey
+    if args.vkey_file:
+        text = Path(args.vkey_file).read_text()
+        vkey = json.loads(text)["vkey"] if text.lstrip().startswith("{") else text.strip()
+    if not vkey:
+        raise CliError("pass the platform's key: --vkey or --vkey-file (from `sealbid platform-keys`)",
+                       errors.USAGE)
+    document = Path(args.receipt).read_text(encoding="utf-8")
+    try:
+        if args.envelope:
+            with open(args.envelope, "rb") as f:
+                body = verify_receipt(document, vkey, envelope=f)
+        else:
+            body = verify_receipt(document, vkey)
+    except ReceiptError as exc:
+        raise CliError(f"the receipt does not verify: {exc}", errors.RECEIPT_INVALID) from None
+    print(f"receipt OK: {body['tender']} lot {body['lot']}, {body['bidder']['name']} "
+          f"({body['bidder']['credit_code']}), envelope sha256 {body['envelope']['sha256']}, "
+          f"received {body['received_at']}, audit entry {body['audit_index']}")
+
+
+def cmd_open(args) -> None:
+    client = _client(args)
+    if args.envelope:
+        with open(args.envelope, "rb") as f:
+            header_bytes = envelope.read_header(f).raw
+    else:
+        header_bytes = client.request("GET", f"/lots/{args.lot}/bid/header")[2]
+    try:
+        header = envelope.read_header(io.BytesIO(header_bytes))
+    except envelope.InvalidEnvelope as exc:
+        raise CliError(f"not an envelope header: {exc}", errors.REFUSED) from None
+    key = _private_key(args)
+    try:
+        file_key = envelope.unwrap_file_key(header, key, role="bidder")
+    except envelope.InvalidEnvelope:
+        raise CliError("this key does not open the envelope (another key, or a damaged envelope)",
+                       errors.CERTIFICATE) from None
+    body = {"file_key": base64.b64encode(file_key).decode(), "commitment": header.commitment_b64}
+    try:
+        result = client.json("POST", f"/lots/{args.lot}/decryption", body=body)
+    except CliError as exc:
+        if getattr(exc, "status", None) == 404:
+            raise CliError("the platform does not take key releases for this lot now (no opening "
+                           "in progress, or this server has no opening hall)", errors.NOT_AVAILABLE) from None
+        raise
+    print("file key released" + (f": {json.dumps(result, ensure_ascii=False)}" if result else ""))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sealbid", description="Seal, submit and open bids (不见面开标).")
+    p.add_argument("--server", default=os.environ.get("SEALBID_SERVER", ""))
+    p.add_argument("--token", default=os.environ.get("SEALBID_TOKEN", ""))
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_password(sp):
+        sp.add_argument("--password-file", help="read the key file password from this file")
+
+    sp = sub.add_parser("keygen", help="make a password-protected P-256 key file")
+    sp.add_argument("--out", default="bidder-key.json")
+    sp.add_argument("--force", action="store_true")
+    sp.add_argument("--iterations", type=int, default=keys.DEFAULT_ITERATIONS, help=argparse.SUPPRESS)
+    with_password(sp)
+    sp.set_defaults(func=cmd_keygen)
+
+    sp = sub.add_parser("csr", help="make a certificate request for your key (and --submit it)")
+    sp.add_argument("--key", required=True)
+    sp.add_argument("--organisation", required=True)
+    sp.add_argument("--credit-code", required=True, help="统一社会信用代码")
+    sp.add_argument("--out")
+    sp.add_argument("--submit", action="store_true")
+    with_password(sp)
+    sp.set_defaults(func=cmd_csr)
+
+    sp = sub.add_parser("seal", help="seal documents and announced fields into an envelope")
+    sp.add_argument("--lot", type=int, required=True)
+    sp.add_argument("--key", required=True, help="your key file (only its public key is used)")
+    sp.add_argument("--field", action="append", default=[], help="key=value, e.g. price=1234567.89")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("documents", nargs="+")
+    sp.set_defaults(func=cmd_seal)
+
+    sp = sub.add_parser("submit", help="upload an envelope (resumable) and save the receipt")
+    sp.add_argument("--lot", type=int, required=True)
+    sp.add_argument("--retries", type=int, default=8)
+    sp.add_argument("--backoff", type=float, default=1.0)
+    sp.add_argument("--chunk-size", type=int, default=8 << 20)
+    sp.add_argument("--quiet", action="store_true")
+    sp.add_argument("envelope")
+    sp.set_defaults(func=cmd_submit)
+
+    for name, func, text in (("status", cmd_status, "your current bid on a lot"),
+                             ("withdraw", cmd_withdraw, "withdraw your bid (before the deadline)")):
+        sp = sub.add_parser(name, help=text)
+        sp.add_argument("--lot", type=int, required=True)
+        sp.set_defaults(func=func)
+
+    sp = sub.add_parser("platform-keys", help="fetch the platform's public keys (save them once)")
+    sp.add_argument("--out")
+    sp.set_defaults(func=cmd_platform_keys)
+
+    sp = sub.add_parser("verify-receipt", help="check a receipt offline")
+    sp.add_argument("receipt")
+    sp.add_argument("--vkey")
+    sp.add_argument("--vkey-file")
+    sp.add_argument("--envelope", help="also check that this envelope is the one receipted")
+    sp.set_defaults(func=cmd_verify_receipt)
+
+    sp = sub.add_parser("open", help="release your file key at the opening")
+    sp.add_argument("--lot", type=int, required=True)
+    sp.add_argument("--key", required=True)
+    sp.add_argument("--envelope", help="your envelope (default: fetch its header from the server)")
+    with_password(sp)
+    sp.set_defaults(func=cmd_open)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except CliError as exc:
+        print(f"sealbid: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except NETWORK_ERRORS as exc:
+        print(f"sealbid: error: network: cannot reach {args.server}: {exc}", file=sys.stderr)
+        return errors.NETWORK
+    except KeyboardInterrupt:
+        print("sealbid: interrupted; `submit` resumes where it stopped", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"sealbid: error: {exc}", file=sys.stderr)
+        return errors.FAILURE
+    return errors.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
