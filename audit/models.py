@@ -58,3 +58,6 @@ class AuditCheckpoint(models.Model):
 
     class Meta:
         ordering = ["size", "id"]
+
+
+from .console import ConsoleFeed  # noqa: E402,F401  (the console's feed position lives with the log)

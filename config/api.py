@@ -13,6 +13,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from accounts.api import router as accounts_router
 from accounts.api_auth import session_auth, token_auth
 from audit.api import router as audit_router
+from audit.denials import record_denial
 from bidding.api import router as bidding_router
 from bidding.api_bids import router as bids_router
 from common.errors import BadRequest, ErrorCode, PlatformError
@@ -39,6 +40,7 @@ def _respond(request, error: PlatformError):
 
 @api.exception_handler(PlatformError)
 def platform_error(request, exc: PlatformError):
+    record_denial(request, exc)
     return _respond(request, exc)
 
 

@@ -1,5 +1,6 @@
 from django.template.response import TemplateResponse
 
+from audit.denials import record_denial
 from common.errors import PlatformError
 
 
@@ -16,6 +17,7 @@ class PlatformErrorMiddleware:
     def process_exception(self, request, exception):
         if not isinstance(exception, PlatformError):
             return None
+        record_denial(request, exception)
         response = TemplateResponse(request, "frontend/error.html",
                                     {"title": exception.message, "code": exception.code.value},
                                     status=exception.http_status)

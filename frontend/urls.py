@@ -15,4 +15,5 @@ urlpatterns = [
     path("tenders/<int:lot_id>/", views.tender_detail, name="tender_detail"),
     path("tenders/<int:lot_id>/publish/", views.tender_publish, name="tender_publish"),
     path("tenders/<int:lot_id>/cancel/", views.tender_cancel, name="tender_cancel"),
+    path("console/", views.console, name="console"),
 ]

@@ -15,7 +15,7 @@ from audit.log import Actor
 from bidding import actions
 from bidding.lifecycle import EDITABLE_FIELDS, Status
 from common import clock
-from common.errors import PlatformError
+from common.errors import ErrorCode, PlatformError
 
 from .forms import AmendForm, LotEditForm, ProjectLotForm, ReasonForm
 
@@ -124,6 +124,19 @@ def tender_cancel(request, lot_id: int):
     except PlatformError as error:
         messages.error(request, f"{error.message} [{error.code.value}]")
     return redirect("frontend:tender_detail", lot_id=lot_id)
+
+
+@login_required
+def console(request):
+    if not has_cap(request.user.role, Cap.AUDIT_READ):
+        raise PlatformError(ErrorCode.FORBIDDEN, _("Only supervisors see the console."))
+    labels = {
+        "state": {"connecting": _("Connecting…"), "connected": _("Connected"),
+                  "reconnecting": _("Reconnecting…"), "resynced": _("Resynced"),
+                  "signed_out": _("Signed out")},
+        "noted": _("Note recorded."), "failed": _("Failed"),
+    }
+    return TemplateResponse(request, "frontend/console.html", {"labels": labels})
 
 
 def not_found(request, exception=None):

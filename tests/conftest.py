@@ -17,6 +17,8 @@ from accounts.models import Organisation, User
 from accounts.roles import Role
 from common import clock
 
+from tests.realtime_client import connect  # noqa: E402,F401  (the signed-in WebSocket client fixture)
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PASSWORD = "correct horse battery staple"
 

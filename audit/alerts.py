@@ -1,0 +1,49 @@
+"""Which audit entries are alerts for the supervisors' console. Pure: a table, no ORM.
+
+A supervisor must see at once what may need intervention: decryption failures, objections, venue
+drops and locks, score deviation alerts and returns, access denials, refused (e.g. late) bids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Alert:
+    level: str  # "info" | "warning" | "critical"
+    code: str
+    label: str  # zh-hans, as the console shows it
+
+
+# Action code prefixes, most specific first.
+TABLE: list[tuple[str, Alert]] = [
+    ("bidding.bid.refused", Alert("warning", "bid_refused", "投标文件被拒收")),
+    ("bidding.opening.decryption_failed", Alert("warning", "decryption_failed", "解密失败")),
+    ("bidding.opening.bid_revoked", Alert("warning", "bid_revoked", "投标被视为撤销")),
+    ("bidding.opening.bid_withdrawn", Alert("warning", "bid_withdrawn", "投标被视为撤回")),
+    ("bidding.opening.objection", Alert("warning", "objection", "开标异议")),
+    ("bidding.opening.paused", Alert("warning", "opening_paused", "开标暂停")),
+    ("bidding.opening.failed", Alert("critical", "tender_failed", "流标")),
+    ("bidding.escrow.recovery", Alert("warning", "backup_decryption", "备用解密")),
+    ("evaluation.session.locked", Alert("critical", "session_locked", "评标锁定（场地掉线）")),
+    ("evaluation.venue.dropped", Alert("critical", "venue_dropped", "场地掉线")),
+    ("evaluation.score.alert", Alert("warning", "score_alert", "评分预警")),
+    ("evaluation.score.returned", Alert("warning", "score_returned", "评分退回修正")),
+    ("evaluation.step.back", Alert("warning", "step_back", "评标步骤回退")),
+    ("accounts.access.denied", Alert("warning", "access_denied", "越权访问被拒")),
+    ("accounts.session.sign_in_failed", Alert("info", "sign_in_failed", "登录失败")),
+]
+# Verbs that are alerts wherever they appear (a capability added later is covered by default).
+ALERT_VERBS = {"failed": "warning", "refused": "warning", "denied": "warning", "locked": "critical"}
+
+
+def classify(action: str) -> Alert | None:
+    for prefix, alert in TABLE:
+        if action == prefix or action.startswith(prefix + ".") or action.startswith(prefix + "_"):
+            return alert
+    verb = action.rsplit(".", 1)[-1]
+    for word, level in ALERT_VERBS.items():
+        if verb.endswith(word):
+            return Alert(level, verb, action)
+    return None

@@ -1,0 +1,86 @@
+// The supervisors' console: every audit entry live, alerts highlighted, filters, annotations.
+import { RealtimeClient, connectionBadge } from "./rt.js";
+
+const ROOM = "console:all";
+const MAX_ROWS = 2000;
+const page = document.getElementById("console");
+const t = JSON.parse(document.getElementById("console-labels").textContent);
+const rows = document.getElementById("entries");
+const alerts = document.getElementById("alerts");
+const filters = {
+  tender: document.getElementById("f-tender"), room: document.getElementById("f-room"),
+  actor: document.getElementById("f-actor"), action: document.getElementById("f-action"),
+  alertsOnly: document.getElementById("f-alerts"),
+};
+let entries = [];
+
+function matches(e) {
+  const f = (el) => el.value.trim();
+  if (f(filters.tender) && String(e.tender ?? "") !== f(filters.tender)) return false;
+  if (f(filters.room) && !(e.room || "").includes(f(filters.room))) return false;
+  if (f(filters.actor) && !(e.actor || "").includes(f(filters.actor))) return false;
+  if (f(filters.action) && !e.action.startsWith(f(filters.action))) return false;
+  if (filters.alertsOnly.checked && !e.alert) return false;
+  return true;
+}
+
+const beijing = new Intl.DateTimeFormat(document.documentElement.lang || "zh-CN", {
+  timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+});
+
+function row(e) {
+  const tr = document.createElement("tr");
+  if (e.alert) tr.className = `alert-${e.alert.level}`;
+  const cells = [e.index, beijing.format(new Date(e.time)), e.alert ? e.alert.label : "", e.action,
+                 `${e.actor || "—"}${e.role ? ` (${e.role})` : ""}`, e.org || "", e.ip || "",
+                 e.tender ?? "", e.room || "", e.object || ""];
+  for (const value of cells) {
+    const td = document.createElement("td");
+    td.textContent = String(value);
+    tr.appendChild(td);
+  }
+  return tr;
+}
+
+function render() {
+  rows.replaceChildren(...entries.filter(matches).slice(-500).reverse().map(row));
+  const recent = entries.filter((e) => e.alert).slice(-20).reverse();
+  alerts.replaceChildren(...recent.map((e) => {
+    const li = document.createElement("li");
+    li.className = `alert-${e.alert.level}`;
+    li.textContent = `${beijing.format(new Date(e.time))} ${e.alert.label} · ${e.actor || "—"} · ${e.action}`;
+    return li;
+  }));
+}
+
+const client = new RealtimeClient();
+connectionBadge(client, document.getElementById("conn"), t.state);
+client.join(ROOM, {
+  onSnapshot(snapshot) { entries = snapshot.entries; render(); },
+  onEvent(frame) {
+    if (frame.event !== "audit.entry") return;
+    entries.push(frame.payload);
+    if (entries.length > MAX_ROWS) entries = entries.slice(-MAX_ROWS);
+    render();
+  },
+  onError(err) { page.dataset.error = err.code || "error"; },
+});
+client.connect();
+for (const el of Object.values(filters)) el.addEventListener("input", render);
+
+document.getElementById("annotate").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const text = document.getElementById("note-text");
+  const about = document.getElementById("note-about").value.trim();
+  const status = document.getElementById("note-status");
+  try {
+    const payload = { text: text.value };
+    if (about) payload.about = Number(about);
+    await client.command("console.annotate", ROOM, payload);
+    status.textContent = t.noted;
+    text.value = "";
+  } catch (err) {
+    status.textContent = `${t.failed}: ${err.message}`;
+  }
+});
