@@ -3,3 +3,8 @@ from django.apps import AppConfig
 
 class BiddingConfig(AppConfig):
     name = "bidding"
+
+    def ready(self) -> None:
+        from .archive import register
+
+        register()

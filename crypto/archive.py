@@ -176,8 +176,28 @@ def _tender_entries(archive, checkpoints: list[Checkpoint], result: Result) -> N
     result.note(f"entries: {count} entries proven included in the signed tree of size {last.size}")
 
 
-# Checks of other sections, keyed by a path prefix; later formats register theirs here.
-SECTION_CHECKS: dict[str, Callable[[zipfile.ZipFile, dict, NoteVerifier, Result], None]] = {}
+def _check_receipts(archive: zipfile.ZipFile, manifest: dict, vkey: str, result: Result) -> None:
+    """Every receipt verifies with the platform's key, and its envelope is the one receipted."""
+    from crypto.receipt import ReceiptError, verify_receipt
+
+    names = sorted(n for n in archive.namelist() if n.startswith("receipts/") and n.endswith(".json"))
+    for name in names:
+        stem = name[len("receipts/"):-len(".json")]
+        envelope = f"envelopes/{stem}.tenv"
+        if envelope not in archive.namelist():
+            raise ArchiveError(f"{name}: its envelope {envelope} is missing")
+        try:
+            with archive.open(envelope) as stream:
+                verify_receipt(archive.read(name), vkey, envelope=stream)
+        except ReceiptError as exc:
+            raise ArchiveError(f"{name}: {exc}") from None
+    result.note(f"bids: {len(names)} receipts verified, each envelope's SHA-256 and size as receipted")
+
+
+# Checks of other sections, keyed by a path prefix; each format registers its own here.
+SECTION_CHECKS: dict[str, Callable[[zipfile.ZipFile, dict, str, Result], None]] = {
+    "receipts/": _check_receipts,
+}
 
 
 def verify_archive(source, *, vkey: str | None = None) -> Result:
@@ -217,7 +237,7 @@ def verify_archive(source, *, vkey: str | None = None) -> Result:
             raise ArchiveError(f"unknown scope {scope!r}")
         for prefix, check in sorted(SECTION_CHECKS.items()):
             if any(name.startswith(prefix) for name in archive.namelist()):
-                check(archive, manifest, verifier, result)
+                check(archive, manifest, vkey, result)
     return result
 
 
