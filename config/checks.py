@@ -36,6 +36,9 @@ def _unsafe_settings() -> list[Error]:
             "WEBSOCKET_ALLOWED_ORIGINS is empty: browsers on any site could open sockets.",
             hint="Set WEBSOCKET_ALLOWED_ORIGINS=https://your.host (comma-separated).",
             id="kaibiao.E005"))
+    if getattr(settings, "E2E_TEST_PAGES", False):
+        errors.append(Error("E2E_TEST_PAGES is on: the browser-test pages are served.",
+                            hint="Unset E2E_TEST_PAGES outside the test suite.", id="kaibiao.E006"))
     return errors
 
 

@@ -229,3 +229,8 @@ BIDDER_CERT_VALIDITY_DAYS = env_int("BIDDER_CERT_VALIDITY_DAYS", 365)
 # One PATCH of a resumable upload: Daphne holds a request body in memory before the application
 # sees it, so the server's memory per upload is bounded by this, not by the bid's size.
 BID_UPLOAD_MAX_CHUNK_BYTES = env_int("BID_UPLOAD_MAX_CHUNK_BYTES", 8 * 2**20)
+
+# --- Frontend ----------------------------------------------------------------------------------
+# Test-only pages (the browser crypto self-test at /_test/crypto/) for the Playwright suite in
+# tests/e2e/. Served only when DEBUG is on or this is set. They hold no data, only static code.
+E2E_TEST_PAGES = env_bool("E2E_TEST_PAGES", False)

@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.urls import path
+from django.views.generic import TemplateView
 
 from accounts.views import LoginView, LogoutView
 
@@ -17,3 +19,10 @@ urlpatterns = [
     path("tenders/<int:lot_id>/cancel/", views.tender_cancel, name="tender_cancel"),
     path("console/", views.console, name="console"),
 ]
+
+if settings.DEBUG or settings.E2E_TEST_PAGES:
+    # Test-only pages for the browser suite (tests/e2e/); they hold no data, only static code.
+    urlpatterns += [
+        path("_test/crypto/", TemplateView.as_view(template_name="frontend/crypto_selftest.html"),
+             name="crypto_selftest"),
+    ]

@@ -40,6 +40,7 @@ def test_check_deploy_is_clean_with_a_production_environment():
     ({"REDIS_URL": ""}, "kaibiao.E003"),
     ({"SECRET_KEY": ""}, "kaibiao.E004"),
     ({"WEBSOCKET_ALLOWED_ORIGINS": ""}, "kaibiao.E005"),
+    ({"E2E_TEST_PAGES": "1"}, "kaibiao.E006"),
 ])
 def test_production_refuses_unsafe_settings(change, check_id):
     env = dict(PRODUCTION_ENV, **change)

@@ -1,0 +1,345 @@
+// The tender-envelope/v1 sealed-bid format (docs/envelope.md) in the browser, byte-compatible
+// with crypto/envelope.py.
+//
+// Who calls what:
+// - the bidder's page: `seal(file, ...)` then uploads `sealer.pieces({offset})`; at the opening
+//   `unwrapFileKey(header, key)` with the key from keystore.js, and sends the 32-byte file key;
+// - anyone holding the file key: `verifyFileKey(header, fileKey)`, `openEnvelope(...)`.
+//
+// Every failure to parse, verify or decrypt an envelope throws the one InvalidEnvelope; messages
+// for secret-dependent checks are identical, so an error never says which of them failed. Misuse
+// by the caller (bad ids, recipients, chunk size, key types) throws RangeError/TypeError instead.
+
+import { asBytes, concat, encode, equalConstantTime, utf8, wipe } from "./b64.js";
+import {
+  FAILED, FILE_KEY_SIZE, FORMAT, InvalidEnvelope, MAX_RECIPIENTS, NONCE_SIZE, ROLES, SUITE, bindingLines,
+  checkId, hpkeInfo, parseHeader, readHeader,
+} from "./header.js";
+import { HpkeError, importPublicKey, openBase, sealBase } from "./hpke.js";
+import { keyId, publicKeyBytes } from "./keyfile.js";
+import {
+  ByteReader, DEFAULT_CHUNK_SIZE, StreamError, TAG_SIZE, checkChunkSize, chunkCount, decryptChunks,
+  encryptChunk, payloadSize,
+} from "./stream.js";
+
+export {
+  FILE_KEY_SIZE, FORMAT, InvalidEnvelope, MAX_HEADER_SIZE, MAX_RECIPIENTS, NONCE_SIZE, ROLES, SUITE, hpkeInfo,
+  parseHeader, readHeader,
+} from "./header.js";
+export { keyId, publicKeyBytes };
+const subtle = globalThis.crypto.subtle;
+
+// --- derived keys ------------------------------------------------------------------------------
+
+function hkdfParams(nonce, purpose) {
+  return { name: "HKDF", hash: "SHA-256", salt: nonce, info: utf8(`${FORMAT} ${purpose}`) };
+}
+
+async function fileKeyMaterial(fileKey) {
+  return subtle.importKey("raw", fileKey, "HKDF", false, ["deriveBits", "deriveKey"]);
+}
+
+async function derivedKeys(fileKey, nonce) {
+  const material = await fileKeyMaterial(fileKey);
+  return {
+    commitment: new Uint8Array(await subtle.deriveBits(hkdfParams(nonce, "commitment"), material, 256)),
+    headerKey: await subtle.deriveKey(hkdfParams(nonce, "header"), material,
+                                      { name: "HMAC", hash: "SHA-256", length: 256 }, false, ["sign", "verify"]),
+    // Non-extractable: the payload key never exists as bytes in the page.
+    payloadKey: await subtle.deriveKey(hkdfParams(nonce, "payload"), material,
+                                       { name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]),
+  };
+}
+
+// --- file keys -----------------------------------------------------------------------------------
+
+/** Check a file key against the header's commitment and MAC; return the payload key. */
+async function payloadKeyFor(header, fileKey) {
+  fileKey = asBytes(fileKey);
+  if (fileKey.length !== FILE_KEY_SIZE) throw new InvalidEnvelope(FAILED);
+  const { commitment, headerKey, payloadKey } = await derivedKeys(fileKey, header.nonce);
+  const macInput = header.raw.subarray(0, header.raw.length - 45); // up to and including "---"
+  // Both checks always run: the error must not say which failed. subtle.verify compares the
+  // HMAC in constant time.
+  const commitOk = equalConstantTime(commitment, header.commitment);
+  const macOk = await subtle.verify("HMAC", headerKey, header.mac, macInput);
+  if (!(commitOk & macOk)) throw new InvalidEnvelope(FAILED);
+  return payloadKey;
+}
+
+/**
+ * Check a released file key against the header's commitment and MAC, in constant time: the
+ * check that makes the envelope key-committing. `header` is a parsed header (or the envelope's
+ * bytes or Blob, whose header is parsed first). Throws InvalidEnvelope.
+ */
+export async function verifyFileKey(header, fileKey) {
+  await payloadKeyFor(await asHeader(header), fileKey);
+}
+
+/** A parsed header, or the header parsed from the start of an envelope's bytes or Blob. */
+async function asHeader(header) {
+  return header?.stanzas && header.raw ? header : parseHeader(header);
+}
+
+async function recipientKey(key) {
+  const privateKey = key?.privateKey;
+  if (!(privateKey instanceof CryptoKey) || privateKey.type !== "private"
+      || privateKey.algorithm.name !== "ECDH" || privateKey.algorithm.namedCurve !== "P-256") {
+    throw new TypeError("expected {privateKey: an ECDH P-256 CryptoKey, publicKey}");
+  }
+  return { privateKey, publicKey: await publicKeyBytes(key.publicKey) };
+}
+
+/**
+ * Recover the file key from the stanza addressed to `key` (and `role`, if given): `header` as
+ * for verifyFileKey; `key` is `{privateKey: CryptoKey, publicKey: Uint8Array | CryptoKey}`, e.g. a
+ * keystore record. The file key is verified against the header before it is returned (32 bytes,
+ * to release at the opening).
+ * Throws InvalidEnvelope if no stanza is addressed to this key, or it does not unwrap or verify.
+ */
+export async function unwrapFileKey(header, key, { role } = {}) {
+  header = await asHeader(header);
+  const recipient = await recipientKey(key);
+  if (role !== undefined && !ROLES.includes(role)) throw new RangeError(`role must be one of ${ROLES}`);
+  const kid = await keyId(recipient.publicKey);
+  const stanza = header.stanzas.find((s) => s.keyId === kid && (role === undefined || s.role === role));
+  if (!stanza) throw new InvalidEnvelope(FAILED);
+  let fileKey;
+  try {
+    fileKey = await openBase(stanza.body.subarray(0, 65), recipient, hpkeInfo(header.binding, stanza.role),
+                             new Uint8Array(0), stanza.body.subarray(65));
+  } catch (error) {
+    if (error instanceof HpkeError) throw new InvalidEnvelope(FAILED);
+    throw error;
+  }
+  try {
+    await verifyFileKey(header, fileKey);
+  } catch (error) {
+    wipe(fileKey);
+    throw error;
+  }
+  return fileKey;
+}
+
+// --- sealing -------------------------------------------------------------------------------------
+
+async function checkRecipients(recipients) {
+  if (!Array.isArray(recipients) || recipients.length < 1 || recipients.length > MAX_RECIPIENTS) {
+    throw new RangeError(`an envelope has 1 to ${MAX_RECIPIENTS} recipients`);
+  }
+  const checked = [];
+  for (const r of recipients) {
+    if (!ROLES.includes(r?.role)) throw new RangeError(`role must be one of ${ROLES}`);
+    const publicKey = await publicKeyBytes(r.publicKey);
+    try {
+      await importPublicKey(publicKey);
+    } catch {
+      throw new RangeError("a recipient's public key is not a P-256 point");
+    }
+    checked.push({ role: r.role, publicKey, keyId: await keyId(publicKey) });
+  }
+  if (!checked.some((r) => r.role === "bidder")) throw new RangeError("an envelope needs at least one bidder recipient");
+  if (new Set(checked.map((r) => r.keyId)).size !== checked.length) {
+    throw new RangeError("recipients' keys must be distinct");
+  }
+  return checked;
+}
+
+/**
+ * Seal `source` (a File, a Blob, or bytes) for the given tender, lot and bidder.
+ * `recipients`: one to eight `{role: "bidder" | "escrow", publicKey: 65-byte point | CryptoKey}`,
+ * at least one bidder. Draws a fresh file key and nonce, writes the header (wrapping the file key
+ * to each recipient) and returns a Sealer that produces the envelope's bytes on demand. The file
+ * key is wiped once the header is written; the Sealer keeps only the non-extractable payload key.
+ */
+export async function seal(source, { tenderId, lotId, bidderId, recipients, chunkSize = DEFAULT_CHUNK_SIZE }) {
+  return sealWith(source, { tenderId, lotId, bidderId, recipients, chunkSize },
+                  crypto.getRandomValues(new Uint8Array(FILE_KEY_SIZE)),
+                  crypto.getRandomValues(new Uint8Array(NONCE_SIZE)), []);
+}
+
+/** `seal` with the file key, nonce and HPKE ephemeral keys given: only for the test vectors. */
+async function sealWith(source, options, fileKey, nonce, ephemerals) {
+  const { tenderId, lotId, bidderId, recipients, chunkSize } = options;
+  const blob = asBlob(source);
+  checkId("tenderId", tenderId);
+  checkId("lotId", lotId);
+  checkId("bidderId", bidderId);
+  checkChunkSize(chunkSize);
+  const checked = await checkRecipients(recipients);
+  if (asBytes(fileKey).length !== FILE_KEY_SIZE || asBytes(nonce).length !== NONCE_SIZE) {
+    throw new RangeError("file key must be 32 bytes and nonce 16 bytes");
+  }
+  const binding = { tenderId, lotId, bidderId };
+  try {
+    const { commitment, headerKey, payloadKey } = await derivedKeys(fileKey, nonce);
+    let text = `${FORMAT}\n${bindingLines(binding)}chunk ${chunkSize}\nnonce ${encode(nonce)}\n`
+      + `commit ${encode(commitment)}\n`;
+    for (const [i, r] of checked.entries()) {
+      const { enc, ct } = await sealBase(r.publicKey, hpkeInfo(binding, r.role), new Uint8Array(0), fileKey,
+                                         { ephemeral: ephemerals[i] });
+      const body = encode(concat(enc, ct));
+      text += `-> ${SUITE} ${r.role} ${r.keyId}\n`;
+      for (let at = 0; at < body.length; at += 64) text += body.slice(at, at + 64) + "\n";
+    }
+    const macInput = utf8(text + "---");
+    const mac = new Uint8Array(await subtle.sign("HMAC", headerKey, macInput));
+    const raw = concat(macInput, utf8(` ${encode(mac)}\n`));
+    const header = await parseHeader(raw); // self-check: what we write, we can read
+    return new Sealer(header, payloadKey, blob);
+  } finally {
+    wipe(fileKey);
+  }
+}
+
+function asBlob(source) {
+  if (typeof source?.slice === "function" && typeof source?.size === "number" && !ArrayBuffer.isView(source)) {
+    return source; // a Blob, a File, or a Blob-like that reads slices
+  }
+  return new Blob([asBytes(source)]);
+}
+
+/**
+ * Produces the bytes of one sealed envelope: `header` (parsed), `envelopeSize`, and the bytes
+ * themselves from any offset, so that an upload can resume where the server stopped. Each
+ * ciphertext chunk is computed when asked for; memory stays at about two chunks.
+ */
+export class Sealer {
+  #payloadKey;
+
+  constructor(header, payloadKey, source) {
+    this.header = header;
+    this.#payloadKey = payloadKey;
+    this.source = source;
+    Object.freeze(this);
+  }
+
+  get chunkSize() { return this.header.chunkSize; }
+  get plaintextSize() { return this.source.size; }
+  get headerSize() { return this.header.size; }
+  get envelopeSize() { return this.header.size + payloadSize(this.source.size, this.chunkSize); }
+  /** The commitment as the header and the receipt carry it (base64). */
+  get commitment() { return this.header.commitmentB64; }
+
+  /**
+   * Yield the envelope's bytes from `offset` to the end: the header (or its rest) as one piece,
+   * then one piece per ciphertext chunk (`chunkSize + 16` bytes, the last one shorter).
+   */
+  async *pieces({ offset = 0 } = {}) {
+    if (!Number.isInteger(offset) || offset < 0 || offset > this.envelopeSize) {
+      throw new RangeError("offset out of range");
+    }
+    const h = this.header.size;
+    if (offset < h) yield this.header.raw.slice(offset);
+    if (offset === this.envelopeSize) return;
+    const at = Math.max(0, offset - h);
+    const step = this.chunkSize + TAG_SIZE;
+    let skip = at % step;
+    const count = chunkCount(this.source.size, this.chunkSize);
+    for (let i = Math.floor(at / step); i < count; i++) {
+      const ct = await encryptChunk(this.#payloadKey, this.source, i, this.chunkSize);
+      yield skip ? ct.subarray(skip) : ct;
+      skip = 0;
+    }
+  }
+
+  /** The same bytes as a pull-based ReadableStream (nothing is read before it is asked for). */
+  stream({ offset = 0 } = {}) {
+    const iterator = this.pieces({ offset });
+    return new ReadableStream({
+      async pull(controller) {
+        const { value, done } = await iterator.next();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      async cancel() {
+        await iterator.return();
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  /** The whole envelope as a Blob (small envelopes and tests: it holds every byte). */
+  async toBlob() {
+    const parts = [];
+    for await (const piece of this.pieces()) parts.push(piece);
+    return new Blob(parts, { type: "application/octet-stream" });
+  }
+
+  /**
+   * What an upload needs to carry on after a reload, to keep in IndexedDB (every member is
+   * structured-cloneable; the payload key stays a non-extractable CryptoKey). Resuming needs the
+   * very same plaintext: see `Sealer.resume`.
+   */
+  state() {
+    const file = this.source instanceof File
+      ? { name: this.source.name, size: this.source.size, lastModified: this.source.lastModified } : null;
+    return { format: FORMAT, header: this.header.raw.slice(), payloadKey: this.#payloadKey,
+             plaintextSize: this.source.size, file };
+  }
+
+  /**
+   * Rebuild a Sealer from `state()` and the same source. Because the payload key is fixed, every
+   * chunk comes out identical to the first time, so an upload can continue at any offset. A
+   * different file would splice two plaintexts into an envelope that can never open: the size and,
+   * for a File, its name and modification time must match (content changes that keep all three
+   * are not detected; keep the File itself in IndexedDB with the state to be safe).
+   */
+  static async resume(state, source) {
+    const blob = asBlob(source);
+    if (state?.format !== FORMAT || !(state.payloadKey instanceof CryptoKey)) throw new TypeError("not a sealer state");
+    if (blob.size !== state.plaintextSize) throw new RangeError("not the file that was sealed");
+    if (state.file && !(blob instanceof File && blob.name === state.file.name
+                        && blob.lastModified === state.file.lastModified)) {
+      throw new RangeError("not the file that was sealed");
+    }
+    return new Sealer(await parseHeader(state.header), state.payloadKey, blob);
+  }
+}
+
+/** Seal bytes (or a Blob) and return the whole envelope as a Uint8Array. Same options as seal. */
+export async function sealToBytes(source, options) {
+  const sealer = await seal(source, options);
+  return new Uint8Array(await (await sealer.toBlob()).arrayBuffer());
+}
+
+// --- opening -------------------------------------------------------------------------------------
+
+function sameBinding(a, b) {
+  return a.tenderId === b.tenderId && a.lotId === b.lotId && a.bidderId === b.bidderId;
+}
+
+/**
+ * Verify and decrypt an envelope from `source` (bytes, a Blob, a ReadableStream or an async
+ * iterable of byte pieces), yielding plaintext chunks. Order: parse the header; compare its
+ * binding with `expected` ({tenderId, lotId, bidderId}) when given; verify `fileKey`; only then
+ * decrypt, each chunk yielded only after it authenticated. Throws InvalidEnvelope on any failure,
+ * after which plaintext already yielded MUST be discarded (it is not proven complete).
+ */
+export async function* openEnvelope(source, { fileKey, expected } = {}) {
+  const reader = new ByteReader(source);
+  try {
+    const header = await readHeader(reader);
+    if (expected !== undefined && !sameBinding(header.binding, expected)) {
+      throw new InvalidEnvelope("the envelope belongs to another tender, lot or bidder");
+    }
+    const payloadKey = await payloadKeyFor(header, fileKey);
+    try {
+      yield* decryptChunks(payloadKey, reader, header.chunkSize);
+    } catch (error) {
+      if (error instanceof StreamError) throw new InvalidEnvelope(FAILED);
+      throw error;
+    }
+  } finally {
+    await reader.close();
+  }
+}
+
+/** `openEnvelope` into one Uint8Array, returned only if all of it verified. */
+export async function openToBytes(source, options) {
+  const parts = [];
+  for await (const part of openEnvelope(source, options)) parts.push(part);
+  return concat(...parts);
+}
+
+// Test-only hooks: deterministic sealing for the checked-in vectors.
+export const _internals = { sealWith };

@@ -1,0 +1,183 @@
+"""Browser tests: the platform as a real server (Daphne in a subprocess) and Debian's Chromium
+driven by Playwright's sync API.
+
+Run them on their own: ``pytest -m e2e tests/e2e`` (the Makefile does). Playwright's sync API
+cannot run inside an asyncio loop, so these tests never share a process with pytest-asyncio ones;
+the default ``pytest`` run deselects them (``-m 'not e2e'`` in pyproject's addopts).
+
+Chromium is Debian's (``apt-get install chromium``), never one that ``playwright install``
+downloads. Without it the tests skip on a user's machine and fail with ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import need_service
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    # window.gc() for the memory test: measurements after a collection show what is alive.
+    "--js-flags=--expose-gc",
+]
+SERVER_START_SECONDS = 60
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _server_env(var_dir: Path) -> dict[str, str]:
+    # The embedded configuration on a private SQLite file, whatever the caller's environment
+    # (CI exports DATABASE_URL and REDIS_URL for the other suites).
+    drop = {"DATABASE_URL", "REDIS_URL", "KAIBIAO_ENV", "DJANGO_SETTINGS_MODULE", "DEBUG"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(KAIBIAO_VAR_DIR=str(var_dir), E2E_TEST_PAGES="1", PYTHONUNBUFFERED="1")
+    return env
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
+
+
+@pytest.fixture(scope="session")
+def platform_server(chromium_path, tmp_path_factory):
+    """Base URL of the platform served by Daphne with the demo data and the test pages.
+
+    Asks for ``chromium_path`` first so that a machine without Chromium skips at once, before
+    spending seconds on migrations.
+    """
+    var_dir = tmp_path_factory.mktemp("e2e-var")
+    env = _server_env(var_dir)
+    _manage(env, "migrate", "--noinput", "-v", "0")
+    _manage(env, "load_demo")
+    port = _free_port()
+    log_path = var_dir / "daphne.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=5) as res:
+                    if res.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("daphne did not start:\n" + log_path.read_text(errors="replace")[-4000:])
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which(CHROMIUM) or (CHROMIUM if os.access(CHROMIUM, os.X_OK) else None)
+    if not path:
+        need_service("Chromium", f"{CHROMIUM} not found (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        need_service("Playwright", "the playwright package is not installed (pip install -e '.[test]')")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def context(browser):
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(context):
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.js_errors = errors  # uncaught exceptions in the page, for tests to assert on
+    return page
+
+
+# --- the crypto self-test page --------------------------------------------------------------------
+
+CRYPTO_PAGE = "/_test/crypto/"
+# Helpers the tests call through page.evaluate. Bytes cross between Python and the page as the
+# format's own unpadded base64 (crypto.keys.b64encode / kb.b64.encode).
+CRYPTO_HELPERS = """() => {
+  window.t = {
+    bytes: (text) => kb.b64.decode(text),
+    b64: (bytes) => kb.b64.encode(bytes),
+    key: (pkcs8) => kb.keyfile.importPkcs8(kb.b64.decode(pkcs8)),
+    async error(fn) {
+      try { await fn(); return null; } catch (e) { return e.name; }
+    },
+  };
+}"""
+
+
+def open_crypto_page(page, base_url: str):
+    """Load the self-test page and wait until its modules are ready."""
+    page.goto(base_url + CRYPTO_PAGE)
+    return ready_crypto_page(page)
+
+
+def ready_crypto_page(page):
+    """Wait for the self-test page's modules (after a load or a reload) and install the helpers."""
+    page.wait_for_function("window.kb && window.kb.ready")
+    page.evaluate(CRYPTO_HELPERS)
+    return page
+
+
+@pytest.fixture(scope="module")
+def crypto_page(browser, platform_server):
+    """One self-test page shared by a module's tests (pure functions: no state carries over)."""
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.js_errors = errors
+    try:
+        yield open_crypto_page(page, platform_server)
+    finally:
+        context.close()
