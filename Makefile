@@ -25,7 +25,10 @@ migrate: $(STAMP)
 demo: messages migrate
 	$(MANAGE) load_demo
 	@echo "Serving on http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"
-	exec $(BIN)/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application
+	@# The ticker applies the halls' deadlines and windows (docs/opening.md); it stops with daphne.
+	@$(MANAGE) ticker & ticker=$$!; trap 'kill $$ticker 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application; status=$$?; \
+	kill $$ticker 2>/dev/null; wait $$ticker 2>/dev/null; exit $$status
 
 # Unit and integration tests in one process; browser tests (marker e2e) in their own invocation,
 # because pytest-playwright's sync fixtures and pytest-asyncio do not mix (see docs/architecture.md).

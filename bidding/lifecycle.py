@@ -33,7 +33,9 @@ class Status(StrEnum):
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.DRAFT: frozenset({Status.PUBLISHED, Status.CANCELLED}),
-    Status.PUBLISHED: frozenset({Status.OPENING, Status.CANCELLED}),
+    # FAILED straight from PUBLISHED: fewer bids than the minimum at the deadline means no opening
+    # at all (实施条例 44).
+    Status.PUBLISHED: frozenset({Status.OPENING, Status.FAILED, Status.CANCELLED}),
     Status.OPENING: frozenset({Status.EVALUATING, Status.FAILED}),
     Status.EVALUATING: frozenset({Status.COMPLETED, Status.FAILED}),
     Status.COMPLETED: frozenset(),
@@ -200,6 +202,10 @@ ROUND_AT = frozenset({"final", "components"})
 TIE_RULES = frozenset({"draw", "technical", "business"})
 WEIGHT_KEYS = frozenset({"price", "technical", "business"})
 
+# Present only when the tender defines them: the scoring table, the compliance criteria, the step
+# of the drawn coefficient (docs/evaluation.md, docs/opening.md).
+OPTIONAL_EVALUATION_SETTINGS = frozenset({"items", "criteria", "k_step"})
+
 # Flat values only: bidding.models copies this dict shallowly. The rules behind each key are in
 # docs/evaluation.md ("Evaluation rules") and evaluation/rules/.
 DEFAULT_EVALUATION_SETTINGS = {
@@ -254,7 +260,7 @@ def _int_setting(merged: dict[str, Any], key: str, low: int, high: int) -> None:
 def validate_evaluation_settings(settings: Any) -> dict[str, Any]:
     if not isinstance(settings, dict):
         raise BadRequest("evaluation settings are an object")
-    unknown = set(settings) - set(DEFAULT_EVALUATION_SETTINGS)
+    unknown = set(settings) - set(DEFAULT_EVALUATION_SETTINGS) - OPTIONAL_EVALUATION_SETTINGS
     if unknown:
         raise BadRequest("unknown evaluation settings", details={"keys": sorted(unknown)})
     merged = {**DEFAULT_EVALUATION_SETTINGS, **settings}
@@ -293,4 +299,15 @@ def validate_evaluation_settings(settings: Any) -> dict[str, Any]:
     _decimal_setting(merged, "outlier_points", allow_none=True, low=Decimal(0))
     if merged["outlier_percent"] is None and merged["outlier_points"] is None:
         raise BadRequest("an outlier threshold needs outlier_percent or outlier_points")
+    if "items" in merged:  # the scoring table (评分细则): evaluation.rules.aggregate validates it
+        from evaluation.rules.aggregate import parse_items
+
+        if not isinstance(merged["items"], list):
+            raise BadRequest("items is a list of scoring items")
+        parse_items(merged["items"])
+    if "criteria" in merged and (not isinstance(merged["criteria"], list) or not all(
+            isinstance(c, str) and c.strip() for c in merged["criteria"])):
+        raise BadRequest("criteria is a list of the compliance review's criteria (text)")
+    if "k_step" in merged:
+        _decimal_setting(merged, "k_step", low=Decimal("0.0001"), high=Decimal(10))
     return merged

@@ -47,6 +47,10 @@ class ErrorCode(StrEnum):
     DEADLINE_NOT_REACHED = "deadline_not_reached"
     ESCROW_THRESHOLD_NOT_MET = "escrow_threshold_not_met"
     ESCROW_SHARE_INVALID = "escrow_share_invalid"
+    # The opening hall (docs/opening.md).
+    INVALID_FILE_KEY = "invalid_file_key"
+    DECRYPTION_FAILED = "decryption_failed"
+    INVALID_SIGNATURE = "invalid_signature"
 
 
 HTTP_STATUS = {
@@ -81,6 +85,9 @@ HTTP_STATUS = {
     ErrorCode.DEADLINE_NOT_REACHED: 409,
     ErrorCode.ESCROW_THRESHOLD_NOT_MET: 409,
     ErrorCode.ESCROW_SHARE_INVALID: 422,
+    ErrorCode.INVALID_FILE_KEY: 422,
+    ErrorCode.DECRYPTION_FAILED: 503,
+    ErrorCode.INVALID_SIGNATURE: 422,
 }
 
 TEMPORARY = {ErrorCode.RATE_LIMITED, ErrorCode.LOCKED_OUT, ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL,

@@ -16,7 +16,9 @@ from audit.api import router as audit_router
 from audit.denials import record_denial
 from bidding.api import router as bidding_router
 from bidding.api_bids import router as bids_router
+from bidding.api_opening import router as opening_router
 from common.errors import BadRequest, ErrorCode, PlatformError
+from evaluation.api import router as evaluation_router
 
 log = logging.getLogger(__name__)
 
@@ -79,3 +81,5 @@ api.add_router("/", accounts_router)
 api.add_router("/", bidding_router)
 api.add_router("/", audit_router)
 api.add_router("/", bids_router)
+api.add_router("/", evaluation_router)
+api.add_router("/", opening_router)

@@ -107,6 +107,24 @@ def load_public_key_bytes(data: bytes) -> PublicKey:
     return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), data)
 
 
+def verify_p256_signature(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    """ECDSA P-256 / SHA-256 by a bidder's certified key over ``message``; the signature as WebCrypto
+    makes it (r‖s, 64 bytes) or DER. False for any failure (wrong key, altered message, malformed)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import utils
+
+    try:
+        key = load_public_key_bytes(public_key)
+        if len(signature) == 64:
+            signature = utils.encode_dss_signature(int.from_bytes(signature[:32], "big"),
+                                                   int.from_bytes(signature[32:], "big"))
+        key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
 def key_id(public_key: PublicKey) -> str:
     """First 8 bytes of SHA-256 of the uncompressed point, as 16 lowercase hex digits."""
     return hashlib.sha256(public_key_to_bytes(public_key)).digest()[:8].hex()

@@ -57,6 +57,8 @@ class Expert(models.Model):
     declared_relations = models.JSONField(_("declared relations"), default=list, blank=True)
     available = models.BooleanField(_("available"), default=True)
     penalised_until = models.DateField(_("penalised until"), null=True, blank=True)
+    # Ed25519 public key (raw 32 bytes, base64) the expert signs evaluation reports with.
+    signing_key = models.CharField(_("signing public key"), max_length=64, blank=True)
 
     class Meta:
         verbose_name = _("expert")
@@ -64,3 +66,209 @@ class Expert(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+# --- The evaluation of a lot (issue 5) ------------------------------------------------------------
+# Sessions, the draw and the record of every decision. Rules live in ``evaluation.rules``; the
+# workflows that change these rows are ``evaluation.actions*``; the rows are the record.
+
+class EvaluationBid(models.Model):
+    """The seam to the opening: one decrypted, valid-to-evaluate bid of a lot (``inputs.py``).
+
+    The opening fills it from the decrypted bids; tests and the demo create rows directly."""
+
+    lot = models.ForeignKey("bidding.Lot", on_delete=models.PROTECT, related_name="evaluation_bids")
+    bidder_org = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    bidder_name = models.CharField(max_length=200)
+    credit_code = models.CharField(max_length=18, blank=True)
+    price_fen = models.BigIntegerField()
+    announced = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["lot", "bidder_org"], name="evalbid_unique")]
+
+
+class Draw(models.Model):
+    """The verifiable expert draw of a lot (``rules/draw.py``): snapshot and seed commitment are
+    written (and audited) before the committee is computed; the seed is revealed afterwards."""
+
+    lot = models.ForeignKey("bidding.Lot", on_delete=models.PROTECT, related_name="draws")
+    snapshot = models.TextField()  # canonical JSON (rules.draw.canonical_snapshot)
+    snapshot_sha256 = models.CharField(max_length=64)
+    quotas = models.JSONField()  # region code -> seats
+    seed_commitment = models.CharField(max_length=64)
+    seed_hex = models.CharField(max_length=128)  # secret until revealed_at (never sent before)
+    committee = models.JSONField(default=list)  # expert ids (str), draw order
+    excluded = models.JSONField(default=dict)  # expert id -> avoidance reasons
+    order_per_region = models.JSONField(default=dict)
+    declined = models.JSONField(default=list)  # expert ids, in order
+    replacements = models.JSONField(default=list)  # [declined, replacement]
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    revealed_at = models.DateTimeField(null=True, blank=True)
+
+
+class EvaluationSession(models.Model):
+    """One evaluation of a lot by a drawn committee, in one main and several sub venues.
+
+    ``state`` is ``rules.steps.State`` as JSON (``evaluation.state.dump_state``); ``next_check`` is
+    the venue-presence timer (``realtime.timers``), ``signing_deadline`` the report-signing timer."""
+
+    lot = models.ForeignKey("bidding.Lot", on_delete=models.PROTECT, related_name="evaluation_sessions")
+    draw = models.OneToOneField(Draw, on_delete=models.PROTECT, related_name="session")
+    main_venue = models.ForeignKey(Venue, on_delete=models.PROTECT, related_name="+")
+    rules_settings = models.JSONField()  # the lot's validated evaluation settings, frozen at creation
+    scoring = models.JSONField()  # {"items": [...], "criteria": [...]} (docs/evaluation.md)
+    blind = models.BooleanField(default=False)  # 暗标: experts see bidders by codes only
+    k_percent = models.CharField(max_length=20, blank=True)  # construction formula's drawn K
+    tie_seed_hex = models.CharField(max_length=64)  # revealed in the report
+    tie_seed_commitment = models.CharField(max_length=64)
+    state = models.JSONField()
+    step_deadline = models.DateTimeField(null=True, blank=True)
+    document = models.JSONField(default=dict, blank=True)  # the document shown in every venue
+    compliance = models.JSONField(null=True, blank=True)  # the decided review
+    summary = models.JSONField(null=True, blank=True)
+    ranking = models.JSONField(null=True, blank=True)
+    report = models.JSONField(null=True, blank=True)
+    report_sha256 = models.CharField(max_length=64, blank=True)
+    signing_deadline = models.DateTimeField(null=True, blank=True)
+    signing_check = models.DateTimeField(null=True, blank=True, db_index=True)  # the signing timer
+    next_check = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+
+
+class SessionVenue(models.Model):
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="venues")
+    venue = models.ForeignKey(Venue, on_delete=models.PROTECT, related_name="+")
+    is_main = models.BooleanField(default=False)
+    absent_since = models.DateTimeField(null=True, blank=True)
+    down = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "venue"], name="sessionvenue_unique")]
+
+
+class Member(models.Model):
+    """A committee member in a session, seated at one venue, known in rooms by ``code`` (E1...)."""
+
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="members")
+    expert = models.ForeignKey(Expert, on_delete=models.PROTECT, related_name="+")
+    venue = models.ForeignKey(Venue, on_delete=models.PROTECT, related_name="+")
+    code = models.CharField(max_length=8)
+    seat = models.PositiveIntegerField()
+    tenderer_rep = models.BooleanField(default=False)  # cannot chair (F87 45)
+    signed_in_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                                     blank=True, related_name="+")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    pledged_at = models.DateTimeField(null=True, blank=True)
+    recusal = models.TextField(blank=True)  # a declared interest (回避); non-empty blocks the step
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "code"], name="member_code_unique"),
+                       models.UniqueConstraint(fields=["session", "expert"], name="member_unique")]
+
+
+class SessionBidder(models.Model):
+    """A bid under evaluation, copied from ``inputs.bids_for_evaluation`` at session creation."""
+
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="bidders")
+    code = models.CharField(max_length=8)  # B01...: random order, the 暗标 code
+    bidder_org = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=200)
+    credit_code = models.CharField(max_length=18, blank=True)
+    price_fen = models.BigIntegerField()
+    announced = models.JSONField(default=dict)
+    rejected = models.JSONField(null=True, blank=True)  # failed criteria, once decided
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "code"], name="sessionbidder_code_unique")]
+
+
+class ChairVote(models.Model):
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="chair_votes")
+    round = models.PositiveIntegerField()
+    voter = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    candidate = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "round", "voter"], name="chairvote_unique")]
+
+
+class ComplianceVote(models.Model):
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="compliance_votes")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    bidder = models.ForeignKey(SessionBidder, on_delete=models.CASCADE, related_name="+")
+    criterion = models.CharField(max_length=40)
+    passed = models.BooleanField()
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["member", "bidder", "criterion"],
+                                               name="compliancevote_unique")]
+
+
+class ScoreSheet(models.Model):
+    """One expert's scores for one bidder: ``values`` item id -> decimal string."""
+
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="sheets")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    bidder = models.ForeignKey(SessionBidder, on_delete=models.CASCADE, related_name="+")
+    values = models.JSONField()
+    submitted_total = models.CharField(max_length=20, blank=True)
+    returned = models.JSONField(null=True, blank=True)  # an open return: {item, reason, by, at}
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["member", "bidder"], name="scoresheet_unique")]
+
+
+class Correction(models.Model):
+    """A score returned by the chair and corrected by its expert (F87 64)."""
+
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="corrections")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    bidder = models.ForeignKey(SessionBidder, on_delete=models.CASCADE, related_name="+")
+    item = models.CharField(max_length=40)
+    reason = models.CharField(max_length=40)
+    old = models.CharField(max_length=20)
+    new = models.CharField(max_length=20)
+    requested_by = models.CharField(max_length=8)  # the chair's member code
+    at = models.DateTimeField()
+
+
+class Clarification(models.Model):
+    """A question of the committee to one bidder (澄清) and its answer. Who asked stays internal."""
+
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="clarifications")
+    bidder = models.ForeignKey(SessionBidder, on_delete=models.CASCADE, related_name="clarifications")
+    question = models.TextField()
+    asked_by = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
+    asked_at = models.DateTimeField()
+    deadline = models.DateTimeField()
+    answer = models.TextField(blank=True)
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                                    blank=True, related_name="+")
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+
+class ReportSignature(models.Model):
+    class Kind(models.TextChoices):
+        SIGNED = "signed"
+        DISSENT = "dissent"
+        DEEMED = "deemed"  # no signature and no reasons by the deadline: agreement (Reg 53)
+
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="signatures")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    report_sha256 = models.CharField(max_length=64)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    signature = models.TextField(blank=True)  # base64 Ed25519 over the signing message
+    public_key = models.TextField(blank=True)
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "member"], name="signature_unique")]

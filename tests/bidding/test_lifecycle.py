@@ -38,6 +38,7 @@ def code_of(call) -> ErrorCode:
     (Status.DRAFT, Status.OPENING, False),
     (Status.PUBLISHED, Status.OPENING, True),
     (Status.PUBLISHED, Status.DRAFT, False),
+    (Status.PUBLISHED, Status.FAILED, True),
     (Status.OPENING, Status.CANCELLED, False),
     (Status.OPENING, Status.FAILED, True),
     (Status.COMPLETED, Status.PUBLISHED, False),

@@ -1,0 +1,226 @@
+"""Evaluation operations of the API (``/api/v1/evaluation/...``). Thin: authorise with
+``accounts.access``, call an action, serialise. What experts, the chair and venue staff do live goes
+through the venue rooms' commands (``evaluation.room``), not through here."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpResponse
+from ninja import Router, Schema, Status
+
+from accounts.access import (access_draw, access_lot, access_session, can_see_expert_names,
+                             require_cap)
+from accounts.roles import Cap
+from audit.log import Actor, log_action
+from common import clock
+from common.errors import BadRequest, ErrorCode, PlatformError
+
+from . import actions, actions_clarify, actions_draw, actions_report
+from . import state as st
+from .models import Expert, Venue
+
+router = Router(tags=["evaluation"])
+
+
+def _call(request, payload: dict | None = None, role: str = "") -> actions.Call:
+    return actions.Call(user=request.user, role=role, actor=Actor.from_request(request), now=clock.now(),
+                        payload=payload or {})
+
+
+class DrawIn(Schema):
+    lot_id: int
+    quotas: dict[str, int]
+    required_specialties: dict[str, int] = {}
+    min_size: int = 5
+
+
+class DeclineIn(Schema):
+    expert_id: str
+
+
+class SessionIn(Schema):
+    draw_id: int
+    main_venue_id: int
+    sub_venue_ids: list[int]
+    items: list[dict[str, Any]] | None = None  # default: lot.evaluation_settings["items"]
+    criteria: list[str] | None = None
+    blind: bool = False
+    tenderer_reps: list[str] = []
+    k_percent: str = ""
+
+
+class KeyIn(Schema):
+    public_key: str  # raw Ed25519 public key, base64
+
+
+class SignIn(Schema):
+    signature: str | None = None  # base64 Ed25519 over report.signing_message(sha256)
+    reason: str | None = None  # a dissent's written reasons instead
+
+
+class AnswerIn(Schema):
+    answer: str
+
+
+class ClarificationOut(Schema):
+    id: int
+    lot_id: int
+    lot: str
+    question: str
+    asked_at: datetime
+    deadline: datetime
+    answer: str | None
+    answered_at: datetime | None
+
+
+@router.post("/evaluation/draws", response={201: dict}, summary="Draw the committee (host/admin)")
+def create_draw(request, body: DrawIn):
+    lot = access_lot(request.user, body.lot_id, manage=True)
+    call = _call(request)
+    row = actions_draw.do_create_draw(lot, quotas=body.quotas, required=body.required_specialties,
+                                      min_size=body.min_size, call=call)
+    return Status(201, actions_draw.draw_view(row, names=True, call=call))
+
+
+@router.get("/evaluation/draws/{draw_id}", response=dict)
+def get_draw(request, draw_id: int):
+    row = access_draw(request.user, draw_id)
+    return actions_draw.draw_view(row, names=can_see_expert_names(request.user, row), call=_call(request))
+
+
+@router.post("/evaluation/draws/{draw_id}/decline", response=dict, summary="A drawn expert declines")
+def decline(request, draw_id: int, body: DeclineIn):
+    access_draw(request.user, draw_id, manage=True)
+    call = _call(request)
+    row = actions_draw.do_decline(draw_id, body.expert_id, call)
+    return actions_draw.draw_view(row, names=True, call=call)
+
+
+@router.post("/evaluation/draws/{draw_id}/reveal", response=dict, summary="Reveal the draw's seed")
+def reveal(request, draw_id: int):
+    access_draw(request.user, draw_id, manage=True)
+    row = actions_draw.do_reveal_seed(draw_id, _call(request))
+    return {"id": row.pk, "seed": row.seed_hex, "seed_commitment": row.seed_commitment,
+            "snapshot_sha256": row.snapshot_sha256, "revealed_at": row.revealed_at}
+
+
+@router.get("/evaluation/draws/{draw_id}/verify", response=dict, summary="Recompute the committee")
+def verify(request, draw_id: int):
+    row = access_draw(request.user, draw_id)
+    actions_draw.verify(row)
+    return {"id": row.pk, "verified": True}
+
+
+def _session_out(session, role: str) -> dict:
+    venues = list(session.venues.select_related("venue").order_by("-is_main", "venue_id"))
+    return {"id": session.pk, "lot_id": session.lot_id, "draw_id": session.draw_id, "role": role,
+            "step": session.state["step"], "blind": session.blind,
+            "tie_seed_commitment": session.tie_seed_commitment,
+            "venues": [{"id": sv.venue_id, "name": sv.venue.name, "main": sv.is_main,
+                        "room": st.room_key(session.pk, sv.venue_id)} for sv in venues],
+            "report_sha256": session.report_sha256 or None}
+
+
+@router.post("/evaluation/sessions", response={201: dict}, summary="Create the session (host/admin)")
+def create_session(request, body: SessionIn):
+    draw = access_draw(request.user, body.draw_id, manage=True)
+    lot = draw.lot
+    settings = lot.evaluation_settings or {}
+    scoring = {"items": body.items if body.items is not None else settings.get("items"),
+               "criteria": body.criteria if body.criteria is not None else settings.get("criteria")}
+    with transaction.atomic():
+        session = actions.do_create_session(
+            lot=lot, draw=draw, main_venue_id=body.main_venue_id, sub_venue_ids=body.sub_venue_ids,
+            scoring=scoring, blind=body.blind, tenderer_reps=body.tenderer_reps, k_percent=body.k_percent,
+            call=_call(request))
+    return Status(201, _session_out(session, "host"))
+
+
+@router.get("/evaluation/sessions/{session_id}", response=dict)
+def get_session(request, session_id: int):
+    session, role = access_session(request.user, session_id)
+    return _session_out(session, role)
+
+
+@router.post("/evaluation/sessions/{session_id}/members/{code}/confirm", response=dict,
+             summary="Venue staff confirm an expert's identity")
+def confirm_member(request, session_id: int, code: str):
+    session, role = access_session(request.user, session_id)
+    member = session.members.filter(code=code).first()
+    if role not in (actions.STAFF, actions.MAIN_STAFF) or member is None or \
+            not Venue.objects.filter(pk=member.venue_id, staff=request.user).exists():
+        raise PlatformError(ErrorCode.FORBIDDEN, "staff confirm the experts of their own venue")
+    return actions.in_session(session.pk, actions.do_confirm, member.venue_id,
+                              _call(request, {"member": code}, role))
+
+
+@router.post("/evaluation/experts/me/signing-key", response=dict, summary="Register the report-signing key")
+def register_key(request, body: KeyIn):
+    require_cap(request.user, Cap.EVALUATION_SIT)
+    try:
+        raw = base64.b64decode(body.public_key, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise BadRequest("the key is a raw Ed25519 public key (32 bytes), base64")
+    with transaction.atomic():
+        expert = Expert.objects.select_for_update().filter(user=request.user).first()
+        if expert is None:
+            raise PlatformError(ErrorCode.NOT_FOUND, "no expert record")
+        expert.signing_key = base64.b64encode(raw).decode()
+        expert.save(update_fields=["signing_key"])
+        log_action("evaluation.expert.key_registered", actor=Actor.from_request(request), obj=expert,
+                   data={"public_key": expert.signing_key})
+    return {"public_key": expert.signing_key}
+
+
+@router.post("/evaluation/sessions/{session_id}/sign", response=dict, summary="Sign the report's hash")
+def sign_report(request, session_id: int, body: SignIn):
+    session, role = access_session(request.user, session_id)
+    if role != actions.EXPERT:
+        raise PlatformError(ErrorCode.FORBIDDEN, "members sign the report")
+    fn = actions_report.do_dissent if body.reason is not None else actions_report.do_sign
+    return actions.in_session(session.pk, fn, 0, _call(request, body.dict(exclude_none=True), role))
+
+
+@router.get("/evaluation/sessions/{session_id}/report", response=dict, summary="The report as data")
+def report_json(request, session_id: int):
+    session, role = access_session(request.user, session_id)
+    if not session.report:
+        raise PlatformError(ErrorCode.INVALID_STATE, "the report is generated after the ranking")
+    return {"sha256": session.report_sha256, "report": session.report,
+            "signatures": [{"member": s.member.code, "kind": s.kind, "signature": s.signature or None,
+                            "public_key": s.public_key or None, "reason": s.reason or None}
+                           for s in session.signatures.select_related("member").order_by("member__code")]}
+
+
+@router.get("/evaluation/sessions/{session_id}/report.pdf", summary="The report as PDF")
+def report_pdf(request, session_id: int):
+    from .report import render_report_pdf
+
+    session, role = access_session(request.user, session_id)
+    if not session.report:
+        raise PlatformError(ErrorCode.INVALID_STATE, "the report is generated after the ranking")
+    with transaction.atomic():
+        log_action("evaluation.report.downloaded", actor=Actor.from_request(request), obj=session,
+                   tender_id=session.lot_id, data={"sha256": session.report_sha256, "role": role})
+    response = HttpResponse(render_report_pdf(session), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="evaluation-report-{session.pk}.pdf"'
+    return response
+
+
+@router.get("/evaluation/clarifications", response=list[ClarificationOut],
+            summary="The questions addressed to the caller's company (bidders)")
+def my_clarifications(request):
+    require_cap(request.user, Cap.BID_SUBMIT)
+    return actions_clarify.bidder_clarifications(request.user)
+
+
+@router.post("/evaluation/clarifications/{clarification_id}/answer", response=ClarificationOut)
+def answer(request, clarification_id: int, body: AnswerIn):
+    return actions_clarify.do_answer(clarification_id, _call(request, {"answer": body.answer}))

@@ -1,0 +1,118 @@
+"""The evaluation report (评标报告): built from the record, hashed, signed by every member, printed.
+
+The report is a JSON document (``kaibiao/evaluation-report/v1``) generated from the session's rows
+when the committee leaves the ranking step: the committee and venues, the locks, every compliance
+vote with its reasons and the decision, every expert's scores and the aggregate, the price scores,
+the alerts and the corrections, the clarifications, the ranking and the recommended candidates,
+and the tie-draw seed (revealed here; committed at creation). Its SHA-256 over the canonical JSON
+(``audit.log.canonical_json``) is what members sign:
+
+    message = b"kaibiao/evaluation-report/v1" 0x00 <sha256 hex, ASCII>
+
+with the Ed25519 key registered on their expert record (``Expert.signing_key``). The PDF shows the
+same tables and the hash, and is rendered by ``frontend.pdf.render_pdf``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from audit.log import canonical_json, format_time
+
+FORMAT = "kaibiao/evaluation-report/v1"
+SIGNING_LABEL = FORMAT.encode() + b"\x00"
+
+
+def signing_message(report_sha256: str) -> bytes:
+    return SIGNING_LABEL + report_sha256.encode("ascii")
+
+
+def report_hash(report: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(report).encode("utf-8")).hexdigest()
+
+
+def build_report(session) -> dict[str, Any]:
+    """The report as data, from the record. Deterministic for a given record."""
+    from . import state as st
+
+    lot = session.lot
+    members = list(session.members.select_related("expert", "expert__user", "venue").order_by("code"))
+    bidders = list(session.bidders.order_by("code"))
+    votes: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+    for v in session.compliance_votes.select_related("member", "bidder").order_by("bidder__code", "criterion",
+                                                                                  "member__code"):
+        votes.setdefault(v.bidder.code, {}).setdefault(v.criterion, {})[v.member.code] = {
+            "passed": v.passed, "reason": v.reason}
+    sheets: dict[str, dict[str, Any]] = {}
+    for s in session.sheets.select_related("member", "bidder").order_by("member__code", "bidder__code"):
+        sheets.setdefault(s.member.code, {})[s.bidder.code] = {"values": s.values,
+                                                               "total": s.submitted_total or None}
+    clar = [{"bidder": c.bidder.code, "asked_by": c.asked_by.code, "question": c.question,
+             "asked_at": format_time(c.asked_at), "deadline": format_time(c.deadline),
+             "answer": c.answer or None, "answered_at": st._t(c.answered_at)}
+            for c in session.clarifications.select_related("bidder", "asked_by").order_by("id")]
+    return {
+        "format": FORMAT,
+        "session": session.pk,
+        "lot": {"id": lot.pk, "project": lot.project.code, "code": lot.code, "title": lot.title},
+        "settings": session.rules_settings,
+        "scoring": session.scoring,
+        "blind": session.blind,
+        "draw": {"id": session.draw_id, "snapshot_sha256": session.draw.snapshot_sha256,
+                 "seed_commitment": session.draw.seed_commitment},
+        "venues": [{"id": sv.venue_id, "name": sv.venue.name, "main": sv.is_main}
+                   for sv in session.venues.select_related("venue").order_by("-is_main", "venue_id")],
+        "committee": [{"code": m.code, "name": str(m.expert.user), "title": m.expert.title,
+                       "venue": m.venue.name, "chair": m.code == session.state["chair"],
+                       "tenderer_rep": m.tenderer_rep} for m in members],
+        "locks": session.state["locks"],
+        "bidders": [{"code": b.code, "name": b.name, "credit_code": b.credit_code, "price_fen": b.price_fen,
+                     "rejected": b.rejected} for b in bidders],
+        "compliance": {"votes": votes, "decision": session.compliance},
+        "scores": sheets,
+        "summary": session.summary,
+        "corrections": st.section_corrections(session),
+        "clarifications": clar,
+        "ranking": session.ranking,
+        "tie_seed": session.tie_seed_hex,
+    }
+
+
+def fen_text(fen: int) -> str:
+    return f"{fen // 100:,}.{fen % 100:02d}"
+
+
+def pdf_context(session) -> dict[str, Any]:
+    report = session.report or build_report(session)
+    names = {b["code"]: b["name"] for b in report["bidders"]}
+    items = [i["id"] for i in report["scoring"]["items"]]
+    score_rows = []
+    for member, per in sorted(report["scores"].items()):
+        for bidder, sheet in sorted(per.items()):
+            score_rows.append({"member": member, "bidder": bidder, "name": names.get(bidder, ""),
+                               "values": [sheet["values"].get(i, "") for i in items], "total": sheet["total"]})
+    summary = report["summary"] or {}
+    aggregate_rows = [{"bidder": b, "name": names.get(b, ""), **v,
+                       "price_score": summary.get("price", {}).get("scores", {}).get(b, "")}
+                      for b, v in sorted(summary.get("bidders", {}).items())]
+    vote_rows = [{"bidder": b, "name": names.get(b, ""), "criterion": c, "member": m, **v}
+                 for b, per in sorted(report["compliance"]["votes"].items())
+                 for c, by in sorted(per.items()) for m, v in sorted(by.items())]
+    ranking = [{**r, "name": names.get(r["bidder"], ""),
+                "total": summary.get("bidders", {}).get(r["bidder"], {}).get("total", "")}
+               for r in (report["ranking"] or {}).get("order", [])]
+    signatures = [{"member": s.member.code, "name": str(s.member.expert.user), "kind": s.kind,
+                   "reason": s.reason, "at": format_time(s.at), "signature": s.signature}
+                  for s in session.signatures.select_related("member", "member__expert__user").order_by("member__code")]
+    return {"report": report, "sha256": session.report_sha256 or report_hash(report), "items": items,
+            "bidders": [{**b, "price": fen_text(b["price_fen"])} for b in report["bidders"]],
+            "score_rows": score_rows, "aggregate_rows": aggregate_rows, "vote_rows": vote_rows,
+            "ranking": ranking, "signatures": signatures,
+            "alerts": [a for per in (summary.get("alerts") or {}).values() for a in per]}
+
+
+def render_report_pdf(session) -> bytes:
+    from frontend.pdf import render_pdf
+
+    return render_pdf("frontend/pdf/evaluation_report.html", pdf_context(session))

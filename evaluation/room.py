@@ -1,0 +1,83 @@
+"""The ``venue:<session_id>:<venue_id>`` room kind: one room per venue of an evaluation session.
+
+Roles in the room (``accounts.access.session_role``): ``expert`` (a member seated at this venue),
+``main_staff`` / ``staff`` (venue staff of the main / a sub venue), ``supervisor`` (sees every
+stream of every venue; sends nothing but the decision on going back). The state and its events are
+described in ``evaluation.state``; every command runs an action in one transaction with the session
+row locked (``evaluation.actions.in_session``). Phase rules (which step, the lock, the chair) are
+checked by the actions, not here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from realtime.audience import Viewer
+from realtime.db import run_db
+from realtime.kinds import CommandContext, RoomKind
+
+from . import actions, actions_clarify, actions_report, actions_scoring
+from . import state as st
+from .actions import EXPERT, MAIN_STAFF, STAFF, SUPERVISOR, Call
+
+DRIVERS = frozenset({MAIN_STAFF, EXPERT})  # the main venue's staff, or the chair (checked)
+
+
+def command(fn):
+    async def run(ctx: CommandContext) -> dict:
+        session_id, venue_id = st.parse_room_key(ctx.room)
+        call = Call(user=ctx.user, role=ctx.role, actor=ctx.actor, now=ctx.now, payload=ctx.payload)
+        return await run_db(actions.in_session, session_id, fn, venue_id, call)
+
+    run.__name__ = fn.__name__
+    return run
+
+
+TABLE: dict[str, tuple[Any, frozenset[str]]] = {
+    "eval.sign_in": (actions.do_sign_in, frozenset({EXPERT})),
+    "eval.confirm": (actions.do_confirm, frozenset({STAFF, MAIN_STAFF})),
+    "eval.pledge": (actions.do_pledge, frozenset({EXPERT})),
+    "eval.vote_chair": (actions.do_vote_chair, frozenset({EXPERT})),
+    "eval.next": (actions.do_next, DRIVERS),
+    "eval.set_clock": (actions.do_set_clock, DRIVERS),
+    "eval.show_document": (actions.do_show_document, DRIVERS),
+    "eval.request_back": (actions.do_request_back, frozenset({EXPERT})),
+    "eval.decide_back": (actions.do_decide_back, frozenset({SUPERVISOR})),
+    "eval.vote_compliance": (actions_scoring.do_vote_compliance, frozenset({EXPERT})),
+    "eval.score": (actions_scoring.do_score, frozenset({EXPERT})),
+    "eval.return_score": (actions_scoring.do_return_score, frozenset({EXPERT})),
+    "eval.correct": (actions_scoring.do_correct, frozenset({EXPERT})),
+    "eval.ask": (actions_clarify.do_ask, frozenset({EXPERT})),
+    "eval.sign": (actions_report.do_sign, frozenset({EXPERT})),
+    "eval.dissent": (actions_report.do_dissent, frozenset({EXPERT})),
+}
+
+
+class VenueRoom(RoomKind):
+    sees_all_roles = frozenset({SUPERVISOR})
+    presence_roles = frozenset({MAIN_STAFF, STAFF, SUPERVISOR})
+    commands = {name: command(fn) for name, (fn, _) in TABLE.items()}
+    command_roles = {name: roles for name, (_, roles) in TABLE.items()}
+
+    def authorise(self, user, room_key: str) -> str:
+        from accounts.access import access_venue_room
+        from common.errors import NotFound
+
+        try:
+            session_id, venue_id = st.parse_room_key(room_key)
+        except ValueError:
+            raise NotFound("room not found", why="malformed venue room") from None
+        return access_venue_room(user, session_id, venue_id)[1]
+
+    def snapshot(self, room_key: str, viewer: Viewer) -> dict:
+        from .models import EvaluationSession
+
+        session_id, venue_id = st.parse_room_key(room_key)
+        session = EvaluationSession.objects.select_related("lot").get(pk=session_id)
+        return st.build_snapshot(session, venue_id, viewer)
+
+    def apply(self, snapshot: dict, event: dict) -> dict:
+        return st.apply_patch(snapshot, event)
+
+
+VENUE_ROOM = VenueRoom()
