@@ -181,22 +181,102 @@ def _check_receipts(archive: zipfile.ZipFile, manifest: dict, vkey: str, result:
     from crypto.receipt import ReceiptError, verify_receipt
 
     names = sorted(n for n in archive.namelist() if n.startswith("receipts/") and n.endswith(".json"))
+    lost = []
     for name in names:
         stem = name[len("receipts/"):-len(".json")]
         envelope = f"envelopes/{stem}.tenv"
-        if envelope not in archive.namelist():
-            raise ArchiveError(f"{name}: its envelope {envelope} is missing")
         try:
-            with archive.open(envelope) as stream:
-                verify_receipt(archive.read(name), vkey, envelope=stream)
+            if envelope in archive.namelist():
+                with archive.open(envelope) as stream:
+                    verify_receipt(archive.read(name), vkey, envelope=stream)
+            elif f"envelopes/{stem}.missing" in archive.namelist():
+                verify_receipt(archive.read(name), vkey)  # receipted, then lost by the platform
+                lost.append(stem)
+            else:
+                raise ArchiveError(f"{name}: its envelope {envelope} is missing")
         except ReceiptError as exc:
             raise ArchiveError(f"{name}: {exc}") from None
-    result.note(f"bids: {len(names)} receipts verified, each envelope's SHA-256 and size as receipted")
+    result.note(f"bids: {len(names)} receipts verified, {len(names) - len(lost)} envelopes' SHA-256 and "
+                f"size as receipted" + (f"; envelopes the platform declared lost: {', '.join(lost)}"
+                                        if lost else ""))
+
+
+def _check_keys(archive: zipfile.ZipFile, manifest: dict, vkey: str, result: Result) -> None:
+    """Each released file key is the one its envelope commits to (header commitment and MAC)."""
+    import base64
+
+    from crypto.envelope import InvalidEnvelope, read_header, verify_file_key
+
+    names = sorted(n for n in archive.namelist() if n.startswith("keys/") and n.endswith(".json"))
+    for name in names:
+        item = json.loads(archive.read(name))
+        envelope = f"envelopes/{item.get('submission')}.tenv"
+        if envelope not in archive.namelist():
+            raise ArchiveError(f"{name}: its envelope is missing")
+        try:
+            with archive.open(envelope) as stream:
+                verify_file_key(read_header(stream), base64.b64decode(item["file_key"]))
+        except (InvalidEnvelope, KeyError, ValueError):
+            raise ArchiveError(f"{name}: the released key does not open its envelope") from None
+    result.note(f"keys: {len(names)} released file keys match their envelopes' commitments")
+
+
+def _check_opening_record(archive: zipfile.ZipFile, manifest: dict, vkey: str, result: Result) -> None:
+    """The record hashes as stated, and every confirmation is the bidder's signature over it."""
+    import base64
+
+    from crypto.keys import verify_p256_signature
+
+    data = json.loads(archive.read("records/opening.json"))
+    digest = hashlib.sha256(canonical_json(data["record"]).encode("utf-8")).hexdigest()
+    if digest != data.get("sha256"):
+        raise ArchiveError("records/opening.json: the record does not hash to its stated SHA-256")
+    message = f"tender-opening-record/v1 confirm {digest}".encode("ascii")
+    signed = 0
+    for c in data.get("confirmations", []):
+        if c.get("state") != "confirmed":
+            continue
+        try:
+            ok = verify_p256_signature(base64.b64decode(c["public_key"]), base64.b64decode(c["signature"]),
+                                       message)
+        except (KeyError, ValueError):
+            ok = False
+        if not ok:
+            raise ArchiveError(f"records/opening.json: {c.get('organisation')}'s confirmation does not "
+                               "verify")
+        signed += 1
+    result.note(f"opening record: hash verified; {signed} bidders' confirmation signatures verified")
+
+
+def _check_reports(archive: zipfile.ZipFile, manifest: dict, vkey: str, result: Result) -> None:
+    """Each evaluation report hashes as stated and each expert's signature is over that hash."""
+    import base64
+
+    from crypto import signing
+
+    names = sorted(n for n in archive.namelist() if n.startswith("reports/") and n.endswith(".json"))
+    for name in names:
+        data = json.loads(archive.read(name))
+        digest = hashlib.sha256(canonical_json(data["report"]).encode("utf-8")).hexdigest()
+        if digest != data.get("sha256"):
+            raise ArchiveError(f"{name}: the report does not hash to its stated SHA-256")
+        message = b"kaibiao/evaluation-report/v1\x00" + digest.encode("ascii")
+        for s in data.get("signatures", []):
+            if s.get("kind") != "signed":
+                continue
+            try:
+                signing.verify(base64.b64decode(s["public_key"]), base64.b64decode(s["signature"]), message)
+            except (signing.SignatureError, KeyError, ValueError):
+                raise ArchiveError(f"{name}: member {s.get('member')}'s signature does not verify") from None
+    result.note(f"reports: {len(names)} evaluation reports, hashes and signatures verified")
 
 
 # Checks of other sections, keyed by a path prefix; each format registers its own here.
 SECTION_CHECKS: dict[str, Callable[[zipfile.ZipFile, dict, str, Result], None]] = {
     "receipts/": _check_receipts,
+    "keys/": _check_keys,
+    "records/opening.json": _check_opening_record,
+    "reports/": _check_reports,
 }
 
 

@@ -10,5 +10,8 @@ class EvaluationConfig(AppConfig):
         from .actions_venues import register_timers
         from .room import VENUE_ROOM
 
+        from .archive import register as register_archive
+
         register_room_kind("venue", VENUE_ROOM)
         register_timers()
+        register_archive()

@@ -78,3 +78,14 @@ def test_the_console_page_is_for_supervisors(people):
     assert res.status_code == 200 and "console.js" in res.content.decode()
     client.force_login(people["alice"])
     assert client.get("/console/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_ticker_feeds_the_console_without_anyone_calling_it(people):
+    from realtime.models import RoomEvent
+    from realtime.timers import run_due_timers
+
+    with transaction.atomic():
+        log_action("bidding.lot.published", actor=Actor.of(people["host"]), data={})
+    run_due_timers(clock.now())
+    assert RoomEvent.objects.filter(room__key=ROOM, event="audit.entry").count() == AuditEntry.objects.count()

@@ -185,6 +185,20 @@ def test_a_full_opening_decrypts_classifies_announces_and_records(hall):
     for expected in ("开标记录", "1234567.89", "视为撤销", "视为撤回", "我方报价唱错", "已核对，无误", "视同认可"):
         assert expected in text, expected
 
+    # The archive: envelopes, receipts, released keys, the record and alice's signature, offline.
+    import io
+
+    from audit.archive import export_archive
+    from audit.keys import platform_vkey
+    from crypto.archive import verify_archive
+
+    buffer = io.BytesIO()
+    export_archive(buffer, lot=lot)
+    lines = "\n".join(verify_archive(io.BytesIO(buffer.getvalue()), vkey=platform_vkey()).lines)
+    assert "keys: 3 released file keys match" in lines  # alice, bob, dave (erin's was never used)
+    assert "opening record: hash verified; 1 bidders' confirmation signatures verified" in lines
+    assert f"envelopes the platform declared lost: {subs['erin'].pk}" in lines
+
 
 def test_pause_stops_the_window_and_resume_restores_it(hall):
     lot, host = hall["lot"], hall["people"]["host"]

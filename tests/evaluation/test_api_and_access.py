@@ -200,3 +200,32 @@ def test_members_sign_or_dissent_the_rest_are_deemed_to_agree_and_the_pdf_reads_
                      str(sc.experts["E1"]), sc.bidders["B01"].name):
         assert "".join(expected.split()) in text, expected
     assert Venue.objects.exists()
+
+
+def test_the_tender_archive_carries_the_signed_report_and_verifies_offline(scenario):
+    import io
+
+    from audit.archive import export_archive
+    from audit.keys import platform_vkey
+    from crypto.archive import ArchiveError, verify_archive
+
+    sc = scenario
+    drive_to(sc, "signing")
+    session = EvaluationSession.objects.get(pk=sc.session.pk)
+    key = generate_signing_key()
+    e1 = client_for(sc.experts["E1"])
+    post(e1, "/api/v1/evaluation/experts/me/signing-key",
+         {"public_key": base64.b64encode(public_key_bytes(key)).decode()})
+    good = base64.b64encode(sign(key, signing_message(session.report_sha256))).decode()
+    assert post(e1, f"/api/v1/evaluation/sessions/{sc.session.pk}/sign", {"signature": good}).status_code == 200
+    buffer = io.BytesIO()
+    manifest = export_archive(buffer, lot=sc.lot)
+    assert f"reports/evaluation-{sc.session.pk}.json" in manifest["files"]
+    result = verify_archive(io.BytesIO(buffer.getvalue()), vkey=platform_vkey())
+    assert any("1 evaluation reports, hashes and signatures verified" in line for line in result.lines)
+    # A report altered after signing no longer matches the hash the experts signed.
+    ReportSignature.objects.filter(session=session).update(signature=base64.b64encode(b"\0" * 64).decode())
+    buffer = io.BytesIO()
+    export_archive(buffer, lot=sc.lot)
+    with pytest.raises(ArchiveError, match="signature does not verify"):
+        verify_archive(io.BytesIO(buffer.getvalue()), vkey=platform_vkey())
