@@ -18,6 +18,11 @@ urlpatterns = [
     path("tenders/<int:lot_id>/publish/", views.tender_publish, name="tender_publish"),
     path("tenders/<int:lot_id>/cancel/", views.tender_cancel, name="tender_cancel"),
     path("console/", views.console, name="console"),
+    path("keys/", views.bidder_keys, name="bidder_keys"),
+    path("certificates/", views.certificate_requests, name="certificate_requests"),
+    path("tenders/<int:lot_id>/bid/", views.bid_submit, name="bid_submit"),
+    path("tenders/<int:lot_id>/receipt/", views.bid_receipt, name="bid_receipt"),
+    path("tenders/<int:lot_id>/hall/", views.hall, name="hall"),
 ]
 
 if settings.DEBUG or settings.E2E_TEST_PAGES:

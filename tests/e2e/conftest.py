@@ -57,6 +57,14 @@ def _manage(env: dict[str, str], *args: str) -> None:
     assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
 
 
+class ServerUrl(str):
+    """The server's base URL; ``.env`` is the environment to run ``manage.py`` against the same
+    database (tests set data up through HTTP or subprocesses: the ORM does not work under
+    Playwright's sync API)."""
+
+    env: dict[str, str]
+
+
 @pytest.fixture(scope="session")
 def platform_server(chromium_path, tmp_path_factory):
     """Base URL of the platform served by Daphne with the demo data and the test pages.
@@ -74,7 +82,8 @@ def platform_server(chromium_path, tmp_path_factory):
         server = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    base = ServerUrl(f"http://127.0.0.1:{port}")
+    base.env = env
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS
         while True:

@@ -1,0 +1,285 @@
+// The opening hall (hall:<lot id>) for a bidder, the host or a supervisor (read-only). State is the
+// room's snapshot plus its pushes, reduced as bidding/opening/views.apply does; rt.js replays or
+// resyncs after a reconnect, so nothing shown is lost. The bidder's file key is unwrapped here with
+// the key stored in this browser and only the 32-byte key is released; the record is confirmed
+// with an ECDSA signature made here (signkeys.js).
+import { RealtimeClient, connectionBadge } from "./rt.js";
+import { api, pageData, say, el, beijing, clock, fenToYuan, b64padded } from "./util.js";
+import { parseHeader, unwrapFileKey } from "./crypto/envelope.js";
+import { encode as b64, wipe } from "./crypto/b64.js";
+import { getKey, signWith } from "./signkeys.js";
+
+const ctx = pageData("page-ctx");
+const t = pageData("page-labels");
+const role = ctx.role;
+const ROOM = ctx.room;
+const $ = (id) => document.getElementById(id);
+const root = $("hall");
+const status = $("status");
+let state = null;
+let presence = null;
+const client = new RealtimeClient();
+connectionBadge(client, $("conn"), t.state);
+client.addEventListener("state", (ev) => { root.dataset.conn = ev.detail.state; });
+
+// --- the reducer (bidding.opening.views.apply) ----------------------------------------------------
+function apply(s, event, p) {
+  s = { ...s };
+  if (event === "hall.phase") s.phase = p.phase;
+  else if (["hall.bidders", "hall.progress", "hall.announced", "hall.coefficient", "hall.record"].includes(event)) Object.assign(s, p);
+  else if (event === "hall.my_bid") { if (s.you.role === "bidder" && s.you.org === p.org) s.mine = p.mine; }
+  else if (event === "hall.bid_status") { if (s.statuses) s.statuses = { ...s.statuses, [p.org]: p.status }; }
+  else if (event === "hall.objection") {
+    s.objections = [...s.objections.filter((o) => o.id !== p.objection.id), p.objection].sort((a, b) => a.id - b.id);
+  } else if (event === "hall.chat") {
+    if (!s.chat.some((m) => m.id === p.message.id)) s.chat = [...s.chat, p.message];
+  } else if (event === "hall.confirmation") s.confirmations = { ...s.confirmations, [p.org]: p.state };
+  return s;
+}
+
+// --- rendering ------------------------------------------------------------------------------------
+const orgName = (org) => (state?.bidders || []).find((b) => b.org === org)?.name
+  || (state?.announcement || []).find((b) => b.org === org)?.name || `#${org}`;
+
+function shownValue(f) {
+  return f.key && (state.lot.announced_fields.find((d) => d.key === f.key)?.type === "money_fen")
+    ? fenToYuan(f.value) : String(f.value);
+}
+
+function render() {
+  if (!state) return;
+  const ph = state.phase;
+  root.dataset.phase = ph.phase;
+  root.dataset.paused = String(ph.paused);
+  $("phase").textContent = t.phase[ph.phase] || ph.phase;
+  $("paused").hidden = !ph.paused;
+  $("paused").textContent = ph.paused ? `${t.paused}: ${ph.pause_reason}` : "";
+  // bidders on file and progress
+  const p = state.progress;
+  $("progress").textContent = p ? t.progress.replace("{decrypted}", p.decrypted).replace("{total}", p.total)
+    .replace("{pending}", p.pending) : (state.bidders === null ? t.bidders_hidden : "");
+  $("bidders").replaceChildren(...(state.bidders || []).map((b) => {
+    const st = state.statuses?.[b.org];
+    return el("li", { "data-org": b.org }, b.name, st ? el("span", { class: `badge ${st.status}`, text: ` ${t.bid_status[st.status] || st.status}` }) : null);
+  }));
+  // coefficient
+  const c = state.coefficient;
+  $("coef-panel").hidden = !c?.enabled;
+  if (c?.enabled) {
+    $("coef").textContent = c.value ? `K = ${c.value}（seed ${c.seed}; SHA-256 = ${c.commitment}）`
+      : `${c.k_min} … ${c.k_max}, step ${c.k_step}; commitment ${c.commitment || "—"}`;
+  }
+  renderAnnouncement();
+  renderMine();
+  renderRecord();
+  renderObjections();
+  renderChat();
+  renderHost();
+  renderPresence();
+}
+
+function renderAnnouncement() {
+  const fields = state.lot.announced_fields;
+  $("ann-head").replaceChildren(el("tr", {}, el("th", { scope: "col", text: "#" }), el("th", { scope: "col", text: "投标人 / Bidder" }),
+    el("th", { scope: "col", text: "统一社会信用代码" }), el("th", { scope: "col", text: "状态 / Status" }),
+    ...fields.map((d) => el("th", { scope: "col", class: d.type === "money_fen" ? "num" : "", text: `${d.label}${d.unit ? `（${d.unit}）` : ""}` }))));
+  const rows = (state.announcement || []).map((b, i) => el("tr", { "data-org": b.org }, el("td", { text: String(i + 1) }),
+    el("td", { text: b.name }), el("td", { class: "mono", text: b.credit_code }),
+    el("td", { text: t.bid_status[b.status] || b.status }),
+    ...fields.map((d) => {
+      const f = (b.fields || []).find((x) => x.key === d.key);
+      return el("td", { class: d.type === "money_fen" ? "num mono" : "", "data-key": d.key, text: f ? shownValue(f) : "—" });
+    })));
+  $("ann-body").replaceChildren(...rows);
+  root.dataset.announced = state.announcement ? "1" : "0";
+}
+
+function renderMine() {
+  if (role !== "bidder") return;
+  const m = state.mine;
+  $("mine").textContent = m ? `${t.bid_status[m.status] || m.status}${m.last_error ? ` — ${m.last_error}` : ""}` : "";
+  root.dataset.mine = m ? m.status : "";
+  $("decrypt").disabled = !(state.phase.phase === "decrypting" && !state.phase.paused && m && m.status === "pending");
+  $("mine-fields").replaceChildren(...(m?.fields || []).map((f) => el("li", { text: `${f.label}：${shownValue(f)}${f.unit ? ` ${f.unit}` : ""}` })));
+}
+
+function renderRecord() {
+  const r = state.record;
+  $("record-panel").hidden = !r;
+  if (!r) return;
+  $("record-hash").textContent = r.hash;
+  $("confirmations").replaceChildren(...Object.entries(state.confirmations).map(([org, s]) =>
+    el("li", { "data-org": org, "data-state": s, text: `${orgName(org)}：${t.confirm_state[s] || s}` })));
+  if (role === "bidder") {
+    $("confirm").disabled = !(state.phase.phase === "confirming" && !state.phase.paused && !state.confirmations[ctx.org_id]);
+  }
+}
+
+function renderObjections() {
+  $("objections").replaceChildren(...state.objections.map((o) => {
+    const li = el("li", { "data-objection": o.id, class: "objection" },
+      el("strong", { text: o.name }), ` ${beijing(o.raised_at)}：`, o.text,
+      o.answer ? el("div", { class: "answer", text: `${t.answered}（${beijing(o.answered_at)}）：${o.answer}` })
+        : el("div", { class: "meta", text: t.awaiting_answer }));
+    if (role === "host" && !o.answer) {
+      const input = el("input", { "aria-label": `${t.answer} #${o.id}`, maxlength: 1000, size: 30, class: "answer-text" });
+      li.append(el("form", { class: "row", onsubmit: (ev) => {
+        ev.preventDefault();
+        command("hall.answer", { objection: o.id, text: input.value });
+      } }, input, el("button", { type: "submit", text: t.answer })));
+    }
+    return li;
+  }));
+}
+
+function renderChat() {
+  let messages = state.chat;
+  if (role === "host") {
+    const select = $("chat-org");
+    const orgs = new Set([...(state.bidders || []).map((b) => b.org), ...state.chat.map((m) => m.org)]);
+    const current = select.value;
+    select.replaceChildren(...[...orgs].map((o) => el("option", { value: o, text: orgName(o) })));
+    if (orgs.has(current)) select.value = current;
+    messages = messages.filter((m) => m.org === select.value);
+  }
+  $("chat").replaceChildren(...(messages.length ? messages.map((m) => el("li", { class: `from-${m.from}` },
+    el("span", { class: "meta", text: `${beijing(m.sent_at)} ${m.from === "host" ? t.host : role === "bidder" ? t.you : orgName(m.org)}：` }), m.text))
+    : [el("li", { class: "meta", text: t.no_chat })]));
+}
+
+function renderHost() {
+  if (role !== "host") return;
+  const ph = state.phase;
+  const open = !["closed", "failed"].includes(ph.phase);
+  $("pause").disabled = !open || ph.paused;
+  $("resume").disabled = !ph.paused;
+  $("start-decryption").disabled = !(ph.phase === "deadline_passed" && !ph.paused);
+  $("draw").disabled = !(ph.phase === "announced" && state.coefficient?.enabled && !state.coefficient.value);
+  $("start-confirmation").disabled = !(ph.phase === "announced" && !ph.paused);
+}
+
+function renderPresence() {
+  if (role === "bidder" || !presence) return;
+  $("presence").replaceChildren(...presence.users.map((u) => el("li", { "data-role": u.role },
+    `${u.name}（${u.role}）`, u.connections > 1 ? ` ×${u.connections}` : "")));
+}
+
+function tick() {
+  const now = client.now();
+  $("server-time").textContent = beijing(now);
+  if (!state) return;
+  const ph = state.phase;
+  let target = null, label = t.window_left;
+  if (["scheduled", "signin_open"].includes(ph.phase)) { target = state.lot.bid_deadline; label = t.until_opening; }
+  else if (ph.phase === "decrypting") target = ph.decryption_ends_at;
+  else if (ph.phase === "confirming") target = ph.confirmation_ends_at;
+  $("clock-label").textContent = label;
+  $("countdown").textContent = ph.paused ? t.paused : target ? clock(new Date(target) - now) : "—";
+}
+setInterval(tick, 250);
+
+// --- commands -------------------------------------------------------------------------------------
+async function command(cmd, payload = {}) {
+  try {
+    const reply = await client.command(cmd, ROOM, payload);
+    say(status, t.sent, "ok");
+    return reply;
+  } catch (err) {
+    say(status, `${t.failed}: ${err.message}${err.code ? ` [${err.code}]` : ""}`, "error");
+    return null;
+  }
+}
+
+async function certKey() {
+  const certs = await api("GET", "/certificates");
+  const cert = certs.find((c) => c.status === "issued");
+  return cert ? getKey(cert.key_id) : null;
+}
+
+function wireBidder() {
+  $("signin").addEventListener("click", () => {
+    sessionStorage.setItem(`hall-signed-in:${ROOM}`, "1");
+    join();
+  });
+  $("decrypt").addEventListener("click", async () => {
+    $("decrypt").disabled = true;
+    try {
+      const res = await api("GET", `/lots/${state.lot.id}/bid/header`, { raw: true });
+      const header = await parseHeader(new Uint8Array(await res.arrayBuffer()));
+      let fileKey = null;
+      for (const s of header.stanzas.filter((x) => x.role === "bidder")) {
+        const key = await getKey(s.keyId);
+        if (key) { fileKey = await unwrapFileKey(header, key, { role: "bidder" }); break; }
+      }
+      if (!fileKey) { say(status, t.no_key, "error"); return; }
+      const payload = { file_key: b64(fileKey), commitment: header.commitmentB64 };
+      wipe(fileKey);
+      if (await command("hall.release_key", payload)) say(status, t.released, "released");
+    } catch (err) {
+      say(status, `${t.failed}: ${err.message}`, "error");
+    } finally {
+      renderMine();
+    }
+  });
+  $("confirm").addEventListener("click", async () => {
+    try {
+      const key = await certKey();
+      const signature = b64padded(await signWith(key, state.record.message));
+      if (await command("hall.confirm", { signature, hash: state.record.hash })) say(status, t.signed, "confirmed");
+    } catch (err) {
+      say(status, `${t.failed}: ${err.message}`, "error");
+    }
+  });
+  $("object-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (await command("hall.object", { text: $("object-text").value })) $("object-text").value = "";
+  });
+}
+
+function wireHost() {
+  $("pause").addEventListener("click", () => {
+    const reason = $("pause-reason").value.trim();
+    if (!reason) { $("pause-reason").focus(); return say(status, t.reason_needed, "error"); }
+    command("hall.pause", { reason });
+  });
+  $("resume").addEventListener("click", () => command("hall.resume"));
+  $("start-decryption").addEventListener("click", () => command("hall.start_decryption"));
+  $("draw").addEventListener("click", () => command("hall.draw_coefficient"));
+  $("start-confirmation").addEventListener("click", () => command("hall.start_confirmation"));
+  $("chat-org").addEventListener("change", renderChat);
+}
+
+function wireChat() {
+  const input = $("chat-text");
+  input.addEventListener("input", () => { $("chat-count").textContent = `${input.value.length}/300`; });
+  $("chat-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const payload = { text: input.value };
+    if (role === "host") payload.org = $("chat-org").value;
+    if (await command("hall.chat", payload)) { input.value = ""; $("chat-count").textContent = "0/300"; }
+  });
+}
+
+// --- the room -------------------------------------------------------------------------------------
+let joined = false;
+function join() {
+  if (joined) return;
+  joined = true;
+  if (role === "bidder") $("signin-row").hidden = true;
+  client.join(ROOM, {
+    onSnapshot(snapshot) { state = snapshot; render(); root.dataset.ready = "1"; },
+    onEvent(frame) { state = apply(state, frame.event, frame.payload); render(); },
+    onPresence(p) { presence = p; renderPresence(); },
+    onError(err) { say(status, `${t.failed}: ${err.message}`, "error"); },
+  });
+}
+
+if (role === "bidder") wireBidder();
+if (role === "host") wireHost();
+if (role !== "supervisor") wireChat();
+client.connect();
+if (role !== "bidder" || sessionStorage.getItem(`hall-signed-in:${ROOM}`)) join();
+else {
+  // Before signing in: the lot and the countdown from the HTTP view of the hall.
+  api("GET", `/lots/${ctx.lot.id}/opening`).then((snap) => { state = snap; render(); root.dataset.ready = "1"; });
+}

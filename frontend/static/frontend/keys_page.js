@@ -1,0 +1,102 @@
+// The bidder's key set-up: generate (with a backup the user must save before going on) or import a
+// key, request its certificate (PKCS#10 built and signed here), show the certificates' status.
+import { api, pageData, say, el, beijing, download } from "./util.js";
+import { generateBidderKey, importBidderKey, listKeys } from "./signkeys.js";
+import { buildCsrPem } from "./csr.js";
+import { requestPersistence } from "./crypto/keystore.js";
+
+const ctx = pageData("page-ctx");
+const t = pageData("page-labels");
+const root = document.getElementById("keys-page");
+const status = document.getElementById("status");
+const csrKey = document.getElementById("csr-key");
+const csrBtn = document.getElementById("csr-btn");
+let backup = null;
+let blocked = false; // a new key's backup is not confirmed saved yet
+
+async function refresh() {
+  const [certs, keys] = await Promise.all([api("GET", "/certificates"), listKeys()]);
+  const have = new Set(keys.map((k) => k.keyId));
+  const body = document.getElementById("certs");
+  body.replaceChildren(...(certs.length ? certs.map((c) => el("tr", { "data-status": c.status },
+    el("td", { class: "mono", text: c.key_id }),
+    el("td", {}, el("span", { class: `badge ${c.status}`, text: t.cert[c.status] || c.status })),
+    el("td", { text: c.not_after ? beijing(c.not_after) : "—" }),
+    el("td", { text: have.has(c.key_id) ? t.in_browser : t.not_in_browser }))) : [el("tr", {}, el("td", { colspan: 4, text: "—" }))]));
+  const requested = new Set(certs.filter((c) => ["pending", "issued"].includes(c.status)).map((c) => c.key_id));
+  document.getElementById("stored").textContent = keys.length
+    ? keys.map((k) => `${k.keyId}${k.signKey ? "" : ` (${t.no_sign})`}`).join("、") : t.no_key;
+  csrKey.replaceChildren(...keys.filter((k) => k.signKey).map((k) =>
+    el("option", { value: k.keyId, text: `${k.keyId}${requested.has(k.keyId) ? " ✓" : ""}` })));
+  csrBtn.disabled = blocked || !csrKey.options.length;
+  root.dataset.certs = certs.map((c) => c.status).join(",");
+}
+
+document.getElementById("gen").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const pw = document.getElementById("gen-pw").value, pw2 = document.getElementById("gen-pw2").value;
+  if (pw.length < 10) return say(status, t.password_short, "error");
+  if (pw !== pw2) return say(status, t.password_mismatch, "error");
+  const button = document.getElementById("gen-btn");
+  button.disabled = true;
+  say(status, t.generating, "busy");
+  try {
+    const { key, backup: file } = await generateBidderKey({ password: pw, label: ctx.organisation });
+    backup = { key, file };
+    blocked = true;
+    download(`tender-key-${key.keyId}.json`, file, "application/json");
+    document.getElementById("backup-step").hidden = false;
+    document.getElementById("backup-saved").checked = false;
+    document.getElementById("backup-saved").focus();
+    requestPersistence();
+    say(status, key.keyId, "generated");
+    root.dataset.generated = key.keyId;
+    await refresh();
+  } catch (err) {
+    say(status, `${t.failed}: ${err.message}`, "error");
+  } finally {
+    button.disabled = false;
+  }
+});
+
+document.getElementById("backup-again").addEventListener("click", () => {
+  if (backup) download(`tender-key-${backup.key.keyId}.json`, backup.file, "application/json");
+});
+document.getElementById("backup-saved").addEventListener("change", (ev) => {
+  blocked = !ev.target.checked;
+  if (backup) csrKey.value = backup.key.keyId;
+  csrBtn.disabled = blocked || !csrKey.options.length;
+});
+
+document.getElementById("imp").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const file = document.getElementById("imp-file").files[0];
+  try {
+    const key = await importBidderKey(new Uint8Array(await file.arrayBuffer()),
+                                      document.getElementById("imp-pw").value, { label: ctx.organisation });
+    say(status, `${t.imported} ${key.keyId}`, "imported");
+    root.dataset.imported = key.keyId;
+    await refresh();
+    csrKey.value = key.keyId;
+  } catch (err) {
+    say(status, err.name === "WrongPassword" ? t.wrong_password
+      : err.name === "InvalidKeyFile" ? t.not_key_file : `${t.failed}: ${err.message}`, "error");
+  }
+});
+
+csrBtn.addEventListener("click", async () => {
+  csrBtn.disabled = true;
+  try {
+    const key = (await listKeys()).find((k) => k.keyId === csrKey.value);
+    const csrPem = await buildCsrPem(key, { organisation: ctx.organisation, creditCode: ctx.credit_code });
+    const cert = await api("POST", "/certificates", { json: { csr_pem: csrPem } });
+    say(status, `${t.requested} (${cert.key_id})`, "requested");
+    await refresh();
+  } catch (err) {
+    say(status, `${t.failed}: ${err.message} [${err.code || ""}]`, "error");
+  } finally {
+    csrBtn.disabled = blocked || !csrKey.options.length;
+  }
+});
+
+refresh().then(() => { root.dataset.ready = "1"; }, (err) => say(status, `${t.failed}: ${err.message}`, "error"));

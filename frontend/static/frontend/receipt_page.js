@@ -1,0 +1,49 @@
+// A bid's receipt: shown, downloadable as JSON, and verified here check by check (receipt_verify.js).
+import { api, pageData, say, el, beijing, download } from "./util.js";
+import { verifyReceipt } from "./receipt_verify.js";
+
+const ctx = pageData("page-ctx");
+const t = pageData("page-labels");
+const root = document.getElementById("receipt-page");
+let doc = null, vkey = null;
+
+function showBody(body) {
+  const rows = [["submission", body.submission], ["tender", `${body.tender} / ${body.lot}`],
+                ["bidder", `${body.bidder.name}（${body.bidder.credit_code}）`],
+                ["received_at", beijing(body.received_at)], ["envelope SHA-256", body.envelope.sha256],
+                ["size", body.envelope.size.toLocaleString()], ["commitment", body.commitment],
+                ["key_id", body.key_id], ["audit_index", body.audit_index]];
+  document.getElementById("body").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { class: "mono", text: String(v) })]));
+}
+
+async function verify(envelope) {
+  const result = await verifyReceipt(doc, vkey, { envelope });
+  document.getElementById("checks").replaceChildren(...result.checks.map((c) => el("li", {
+    "data-check": c.name, "data-ok": String(c.ok), class: c.ok ? "ok" : c.ok === false ? "bad" : "skip" },
+    el("span", { class: "mark", "aria-hidden": "true", text: c.ok ? "✔" : c.ok === false ? "✘" : "–" }), " ",
+    el("strong", { text: t.checks[c.name] || c.name }), `：${c.ok ? t.ok : c.ok === false ? t.bad : t.skipped}`,
+    c.detail ? el("span", { class: "meta mono", text: ` ${c.detail}` }) : null)));
+  say(document.getElementById("verdict"), result.ok ? t.all_ok : t.not_ok, result.ok ? "ok" : "bad");
+  root.dataset.verified = String(result.ok);
+}
+
+async function init() {
+  try {
+    doc = await api("GET", `/lots/${ctx.lot.id}/bid/receipt`);
+  } catch (err) {
+    say(document.getElementById("status"), err.status === 404 ? t.none : `${t.failed}: ${err.message}`, "error");
+    root.dataset.ready = "1";
+    return;
+  }
+  vkey = (await api("GET", "/platform/keys")).vkey;
+  showBody(doc.receipt);
+  const button = document.getElementById("download");
+  button.disabled = false;
+  button.addEventListener("click", () => download(`receipt-${doc.receipt.submission}.json`,
+    JSON.stringify(doc, null, 2), "application/json"));
+  document.getElementById("envelope").addEventListener("change", (ev) => verify(ev.target.files[0]));
+  await verify();
+  root.dataset.ready = "1";
+}
+
+init().catch((err) => say(document.getElementById("status"), `${t.failed}: ${err.message}`, "error"));
