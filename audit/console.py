@@ -116,5 +116,10 @@ def register() -> None:
     from realtime.kinds import register_room_kind
     from realtime.timers import register_timer
 
+    from .models import AuditHead
+
+    # Due only while the log holds entries the console has not had: an idle feed is not a
+    # timer that fires (and counts) on every tick.
+    last_index = AuditHead.objects.filter(pk=1).annotate(last=models.F("size") - 1).values("last")[:1]
     register_room_kind("console", ConsoleRoom())
-    register_timer("audit.console_feed", ConsoleFeed, do_feed)
+    register_timer("audit.console_feed", ConsoleFeed, do_feed, fed_up_to__lt=models.Subquery(last_index))
