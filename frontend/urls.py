@@ -23,6 +23,8 @@ urlpatterns = [
     path("tenders/<int:lot_id>/bid/", views.bid_submit, name="bid_submit"),
     path("tenders/<int:lot_id>/receipt/", views.bid_receipt, name="bid_receipt"),
     path("tenders/<int:lot_id>/hall/", views.hall, name="hall"),
+    path("evaluation/", views.evaluation_sessions, name="evaluation_sessions"),
+    path("evaluation/<int:session_id>/venues/<int:venue_id>/", views.venue, name="venue"),
 ]
 
 if settings.DEBUG or settings.E2E_TEST_PAGES:
