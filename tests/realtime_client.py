@@ -121,3 +121,87 @@ async def connect():
     hub = _HUBS.pop(asyncio.get_running_loop(), None)
     if hub is not None:
         await hub.stop()
+
+
+class LiveClient:
+    """A client of a real server (``websockets``), for the multi-worker tests: joins one room,
+    holds every push once, checks gap-free order per stream, resumes from its positions after a
+    reconnect. Subclasses keep what they need of the pushes (``on_push``, ``on_snapshot``)."""
+
+    def __init__(self, cookie: str, room: str, name: str = ""):
+        self.cookie, self.room, self.name = cookie, room, name
+        self.ws = self.reader = None
+        self.held: dict[str, int] = {}
+        self.epoch = None
+        self.replies: dict[str, asyncio.Future] = {}
+        self.closed = asyncio.Event()
+        self.n = 0
+
+    def on_push(self, frame: dict) -> None:
+        pass
+
+    def on_snapshot(self, snapshot: dict) -> None:
+        pass
+
+    async def open(self, port: int, read: bool = True) -> dict:
+        from websockets.asyncio.client import connect
+
+        self.closed.clear()
+        self.ws = await connect(f"ws://127.0.0.1:{port}/ws/v1/", origin="http://127.0.0.1",
+                                additional_headers={"Cookie": "sessionid=" + self.cookie},
+                                compression=None, ping_interval=None, max_size=2**24)
+        json.loads(await self.ws.recv())
+        payload = {"last_seq": dict(self.held), "epoch": self.epoch} if self.epoch else {}
+        await self.ws.send(json.dumps({"v": 1, "id": "join", "cmd": "room.join", "room": self.room,
+                                       "payload": payload}))
+        while True:
+            frame = self._take(json.loads(await self.ws.recv()))
+            if frame.get("id") == "join":
+                assert frame["ok"], (self.name, frame)
+                body = frame["payload"]
+                if body["mode"] == "snapshot":
+                    self.held = dict(body["positions"])
+                    self.on_snapshot(body.get("snapshot") or {})
+                self.epoch = body["epoch"]
+                if read:
+                    self.reader = asyncio.create_task(self._read())
+                return body
+
+    def _take(self, frame: dict) -> dict:
+        if "seq" in frame and "event" in frame:
+            want = self.held.get(frame["stream"], 0) + 1
+            assert frame["seq"] == want, f"{self.name}: gap or repeat: got {frame['seq']} want {want}"
+            self.held[frame["stream"]] = frame["seq"]
+            self.on_push(frame)
+        elif frame.get("id") in self.replies:
+            self.replies.pop(frame["id"]).set_result(frame)
+        return frame
+
+    async def _read(self) -> None:
+        try:
+            async for message in self.ws:
+                self._take(json.loads(message))
+        except Exception:  # noqa: BLE001 - its worker died: the test reconnects
+            pass
+        self.closed.set()
+
+    async def command(self, cmd: str, **payload) -> dict:
+        self.n += 1
+        cid = f"c{self.n}"
+        self.replies[cid] = asyncio.get_running_loop().create_future()
+        await self.ws.send(json.dumps({"v": 1, "id": cid, "cmd": cmd, "room": self.room, "payload": payload}))
+        return await asyncio.wait_for(self.replies[cid], 10)
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        if self.reader is not None:
+            await asyncio.wait([self.reader], timeout=2)
+
+
+async def eventually(predicate, timeout: float = 20) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    assert predicate()

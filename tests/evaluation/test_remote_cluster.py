@@ -14,6 +14,8 @@ import subprocess
 
 import pytest
 
+from tests.realtime_client import LiveClient, eventually
+
 from evaluation.state import apply_patch
 
 pytestmark = [pytest.mark.slow]
@@ -43,85 +45,23 @@ def stack():
     s.close()
 
 
-class VenueClient:
-    """One person in one venue room: keeps the room's state with the kind's reducer, checks
-    gap-free streams, resumes from its positions after a reconnect."""
+class VenueClient(LiveClient):
+    """One person in one venue room: keeps the room's state with the kind's reducer."""
 
     def __init__(self, cookie: str, room: str, name: str):
-        self.cookie, self.room, self.name = cookie, room, name
-        self.ws = self.reader = None
+        super().__init__(cookie, room, name)
         self.state: dict = {}
-        self.held: dict[str, int] = {}
-        self.epoch = None
-        self.replies: dict[str, asyncio.Future] = {}
-        self.closed = asyncio.Event()
-        self.n = 0
 
-    async def open(self, port: int) -> dict:
-        from websockets.asyncio.client import connect
+    def on_snapshot(self, snapshot: dict) -> None:
+        self.state = snapshot
 
-        self.closed.clear()
-        self.ws = await connect(f"ws://127.0.0.1:{port}/ws/v1/", origin="http://127.0.0.1",
-                                additional_headers={"Cookie": "sessionid=" + self.cookie},
-                                compression=None, ping_interval=None, max_size=2**24)
-        json.loads(await self.ws.recv())
-        payload = {"last_seq": dict(self.held), "epoch": self.epoch} if self.epoch else {}
-        await self.ws.send(json.dumps({"v": 1, "id": "join", "cmd": "room.join", "room": self.room,
-                                       "payload": payload}))
-        while True:
-            frame = self._take(json.loads(await self.ws.recv()))
-            if frame.get("id") == "join":
-                assert frame["ok"], frame
-                body = frame["payload"]
-                if body["mode"] == "snapshot":
-                    self.state, self.held = body["snapshot"], dict(body["positions"])
-                self.epoch = body["epoch"]
-                self.reader = asyncio.create_task(self._read())
-                return body
-
-    def _take(self, frame: dict) -> dict:
-        if "seq" in frame and "event" in frame:
-            want = self.held.get(frame["stream"], 0) + 1
-            assert frame["seq"] == want, f"{self.name}: gap or repeat {frame['seq']} != {want}"
-            self.held[frame["stream"]] = frame["seq"]
-            self.state = apply_patch(self.state, frame)
-        elif frame.get("id") in self.replies:
-            self.replies.pop(frame["id"]).set_result(frame)
-        return frame
-
-    async def _read(self) -> None:
-        try:
-            async for message in self.ws:
-                self._take(json.loads(message))
-        except Exception:  # noqa: BLE001 - its worker died: the test reconnects
-            pass
-        self.closed.set()
-
-    async def command(self, cmd: str, **payload) -> dict:
-        self.n += 1
-        cid = f"c{self.n}"
-        self.replies[cid] = asyncio.get_running_loop().create_future()
-        await self.ws.send(json.dumps({"v": 1, "id": cid, "cmd": cmd, "room": self.room, "payload": payload}))
-        return await asyncio.wait_for(self.replies[cid], 10)
+    def on_push(self, frame: dict) -> None:
+        self.state = apply_patch(self.state, frame)
 
     async def ok(self, cmd: str, **payload) -> dict:
         reply = await self.command(cmd, **payload)
         assert reply["ok"], (self.name, cmd, reply)
         return reply["payload"]
-
-    async def close(self) -> None:
-        if self.ws is not None:
-            await self.ws.close()
-        if self.reader is not None:
-            await asyncio.wait([self.reader], timeout=2)
-
-
-async def eventually(predicate, timeout: float = 20) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    assert predicate()
 
 
 async def test_a_remote_evaluation_across_two_workers_stays_in_sync_and_survives_a_sub_venue_drop(stack):

@@ -12,6 +12,8 @@ import subprocess
 
 import pytest
 
+from tests.realtime_client import LiveClient, eventually
+
 pytestmark = [pytest.mark.slow]
 
 ROOM = "demo:cluster"
@@ -31,81 +33,18 @@ def stack():
     s.close()
 
 
-class Client:
-    """A resuming client: holds every push once, checks gap-free order, reconnects on demand."""
+class Client(LiveClient):
+    """A resuming client of the demo room that keeps every push it holds."""
 
-    def __init__(self, cookie: str):
-        self.cookie, self.ws, self.reader = cookie, None, None
+    def __init__(self, cookie: str, room: str = ROOM):
+        super().__init__(cookie, room)
         self.pushes: list[dict] = []
-        self.held: dict[str, int] = {}
-        self.epoch = None
-        self.replies: dict[str, asyncio.Future] = {}
-        self.closed = asyncio.Event()
-        self.n = 0
 
-    async def open(self, port: int, room: str = ROOM, read: bool = True) -> dict:
-        from websockets.asyncio.client import connect
-
-        self.closed.clear()
-        self.ws = await connect(f"ws://127.0.0.1:{port}/ws/v1/", origin="http://127.0.0.1",
-                                additional_headers={"Cookie": "sessionid=" + self.cookie},
-                                compression=None, ping_interval=None, max_size=2**24)
-        json.loads(await self.ws.recv())
-        payload = {"last_seq": dict(self.held), "epoch": self.epoch} if self.epoch else {}
-        await self.ws.send(json.dumps({"v": 1, "id": "join", "cmd": "room.join", "room": room,
-                                       "payload": payload}))
-        while True:
-            frame = self._take(json.loads(await self.ws.recv()))
-            if frame.get("id") == "join":
-                body = frame["payload"]
-                if body["mode"] == "snapshot":
-                    self.held = dict(body["positions"])
-                self.epoch = body["epoch"]
-                if read:
-                    self.reader = asyncio.create_task(self._read())
-                return body
-
-    def _take(self, frame: dict) -> dict:
-        if "seq" in frame and "event" in frame:
-            want = self.held.get(frame["stream"], 0) + 1
-            assert frame["seq"] == want, f"gap or repeat: got {frame['seq']} want {want}"
-            self.held[frame["stream"]] = frame["seq"]
-            self.pushes.append(frame)
-        elif frame.get("id") in self.replies:
-            self.replies.pop(frame["id"]).set_result(frame)
-        return frame
-
-    async def _read(self) -> None:
-        try:
-            async for message in self.ws:
-                self._take(json.loads(message))
-        except Exception:  # noqa: BLE001 - a dead worker: the test reconnects
-            pass
-        self.closed.set()
-
-    async def command(self, cmd: str, **payload) -> dict:
-        self.n += 1
-        cid = f"c{self.n}"
-        self.replies[cid] = asyncio.get_running_loop().create_future()
-        await self.ws.send(json.dumps({"v": 1, "id": cid, "cmd": cmd, "room": ROOM, "payload": payload}))
-        return await asyncio.wait_for(self.replies[cid], 10)
+    def on_push(self, frame: dict) -> None:
+        self.pushes.append(frame)
 
     def texts(self) -> list[str]:
         return [p["payload"]["text"] for p in self.pushes]
-
-    async def close(self) -> None:
-        if self.ws is not None:
-            await self.ws.close()
-        if self.reader is not None:
-            await asyncio.wait([self.reader], timeout=2)
-
-
-async def eventually(predicate, timeout: float = 15) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    assert predicate()
 
 
 async def test_two_workers_share_events_and_a_killed_workers_clients_resume_on_the_other(stack):
