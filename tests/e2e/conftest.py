@@ -11,6 +11,7 @@ downloads. Without it the tests skip on a user's machine and fail with ``CI=true
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -49,6 +50,22 @@ def _server_env(var_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(KAIBIAO_VAR_DIR=str(var_dir), E2E_TEST_PAGES="1", PYTHONUNBUFFERED="1")
     return env
+
+
+@contextlib.contextmanager
+def ticker_process(env: dict[str, str]):
+    """``manage.py ticker`` against the test server's database, for as long as the block runs:
+    the halls' deadlines and windows and the venues' presence checks are timers it applies."""
+    proc = subprocess.Popen([sys.executable, "manage.py", "ticker", "--interval", "0.3"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def _manage(env: dict[str, str], *args: str) -> None:

@@ -21,7 +21,7 @@ import sys
 
 import pytest
 
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import ticker_process, ROOT
 from tests.e2e.evaluation_setup import Remote
 
 pytestmark = pytest.mark.e2e
@@ -48,16 +48,8 @@ def shot(page, name: str) -> None:
 def eval_ticker(platform_server):
     # The venue lock and the signing deadline are timers; a venue counts as down after 3 s here.
     env = {**platform_server.env, "EVAL_VENUE_DROP_SECONDS": "3", "EVAL_PRESENCE_CHECK_MS": "500"}
-    proc = subprocess.Popen([sys.executable, "manage.py", "ticker", "--interval", "0.3"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    with ticker_process(env) as proc:
         yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import ticker_process, ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -69,16 +69,8 @@ Lot.objects.filter(pk={lot}).update(bid_deadline=clock.now() + timedelta(seconds
 
 @pytest.fixture(scope="module")
 def ticker(platform_server):
-    proc = subprocess.Popen([sys.executable, "manage.py", "ticker", "--interval", "0.3"], cwd=ROOT,
-                            env=platform_server.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    with ticker_process(platform_server.env) as proc:
         yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
