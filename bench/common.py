@@ -1,5 +1,9 @@
-"""Shared plumbing of the benchmarks: a private database, Daphne and Redis processes on free ports,
-signed-in session cookies, and the client processes. Everything started here is stopped here."""
+"""Shared plumbing of the benchmarks: a private database, Daphne, uvicorn and Redis processes on free
+ports, signed-in session cookies, CPU time and load readings. Everything started here is stopped here.
+
+The real-time benches use PostgreSQL (as production does) at ``BENCH_RT_DATABASE_URL`` (default
+postgres://postgres@127.0.0.1:5432/kaibiao_rtbench, dropped and created here) when it is reachable,
+else a temporary SQLite file; the figures name the database they ran on."""
 
 from __future__ import annotations
 
@@ -36,18 +40,48 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
-class Stack:
-    """A temporary SQLite database (migrated once), users with sessions, servers on demand."""
+RT_DB_URL = os.environ.get("BENCH_RT_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kaibiao_rtbench")
 
-    def __init__(self, users: int = 50, database_url: str = ""):
+
+def postgres_database() -> str:
+    """A fresh PostgreSQL database for the real-time benches, or "" when PostgreSQL is not there."""
+    name = RT_DB_URL.rsplit("/", 1)[1]
+    admin = RT_DB_URL.rsplit("/", 1)[0] + "/postgres"
+    if shutil.which("psql") is None:
+        return ""
+    for sql in (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"):
+        done = subprocess.run(["psql", admin, "-qc", sql], capture_output=True, text=True)
+        if done.returncode != 0:
+            return ""
+    return RT_DB_URL
+
+
+def server_kinds() -> list[str]:
+    """The ASGI servers the benches measure: Daphne (the default), and uvicorn when installed."""
+    import importlib.util
+
+    return ["daphne"] + (["uvicorn"] if importlib.util.find_spec("uvicorn") else [])
+
+
+def loadavg() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+class Stack:
+    """A private database (migrated once), users with sessions, servers on demand."""
+
+    def __init__(self, users: int = 50, database_url: str = "", hosts: int = 1, postgres: bool = False):
         self.dir = Path(tempfile.mkdtemp(prefix="kaibiao-bench-"))
+        if not database_url and postgres:
+            database_url = postgres_database()
+        self.database = "postgresql" if database_url.startswith("postgres") else "sqlite"
         self.env = dict(os.environ, KAIBIAO_VAR_DIR=str(self.dir), DJANGO_SETTINGS_MODULE="config.settings",
                         DATABASE_URL=database_url or f"sqlite:///{self.dir / 'bench.sqlite3'}",
                         LOG_LEVEL="WARNING", RT_DEMO_ROOMS="1", PYTHONPATH=str(ROOT))
         self.env.pop("REDIS_URL", None)
         self.procs: list[subprocess.Popen] = []
         subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env, check=True)
-        out = subprocess.run([PY, "-m", "bench.make_sessions", str(users)], cwd=ROOT, env=self.env,
+        out = subprocess.run([PY, "-m", "bench.make_sessions", str(users), str(hosts)], cwd=ROOT, env=self.env,
                              check=True, capture_output=True, text=True).stdout
         self.cookies = json.loads(out.strip().splitlines()[-1])
 
@@ -56,17 +90,33 @@ class Stack:
         self.procs.append(subprocess.Popen(
             ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL))
+        self.redis_proc = self.procs[-1]
         wait_port(port)
         return f"redis://127.0.0.1:{port}/0"
 
     def start_daphne(self, redis_url: str = "", **env) -> tuple[int, subprocess.Popen]:
+        return self.start_server("daphne", redis_url, **env)
+
+    def start_server(self, kind: str = "daphne", redis_url: str = "", app: str = "config.asgi:application",
+                     **env) -> tuple[int, subprocess.Popen]:
+        """Daphne or uvicorn serving ``app`` on a free port, as docs/protocol.md §9 says to run them:
+        a listen backlog of 1024 (Twisted's default of 50 turns a reconnect storm into SYN
+        retries) and, for Daphne, 30 s to finish a handshake (its default of 5 s drops handshakes
+        still queued in a storm, and their retries redo the work)."""
         port = free_port()
         e = dict(self.env, **{k: str(v) for k, v in env.items()})
         if redis_url:
             e["REDIS_URL"] = redis_url
-        proc = subprocess.Popen([PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                 "config.asgi:application"], cwd=ROOT, env=e,
-                                stdout=subprocess.DEVNULL, stderr=open(self.dir / f"daphne-{port}.log", "w"))
+        if kind == "daphne":
+            cmd = [PY, "-m", "daphne", "-e", f"tcp:port={port}:interface=127.0.0.1:backlog=1024",
+                   "--websocket_connect_timeout", "30", app]
+        elif kind == "uvicorn":
+            cmd = [PY, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--backlog", "1024",
+                   "--no-access-log", "--log-level", "warning", "--ws", "websockets-sansio", app]
+        else:
+            raise ValueError(kind)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=e, stdout=subprocess.DEVNULL,
+                                stderr=open(self.dir / f"{kind}-{port}.log", "w"))
         self.procs.append(proc)
         wait_port(port)
         return port, proc

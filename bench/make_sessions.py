@@ -1,4 +1,6 @@
-"""Create a host, a supervisor and N bidders with sessions; print their cookies as JSON."""
+"""Create hosts (one per hall in the many-halls bench), a supervisor and N bidders with sessions;
+print their cookies as JSON: ``{"host", "hosts": [...], "supervisor", "bidders": [...]}``.
+Usage: ``python -m bench.make_sessions N [HOSTS]``."""
 
 import json
 import sys
@@ -21,11 +23,14 @@ def session_for(user) -> str:
     return s.session_key
 
 
-def main(n: int) -> None:
-    out = {"bidders": []}
+def main(n: int, hosts: int = 1) -> None:
+    out = {"bidders": [], "hosts": []}
     agency = Organisation.objects.create(name="代理", kind="agency")
-    host = User.objects.create(username="bench-host", role="host", organisation=agency)
-    out["host"] = session_for(host)
+    for i in range(max(1, hosts)):
+        host = User.objects.create(username=f"bench-host-{i}" if i else "bench-host", role="host",
+                                   organisation=agency)
+        out["hosts"].append(session_for(host))
+    out["host"] = out["hosts"][0]
     sup = User.objects.create(username="bench-sup", role="supervisor")
     out["supervisor"] = session_for(sup)
     for i in range(n):
@@ -36,4 +41,4 @@ def main(n: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 1)

@@ -216,9 +216,13 @@ RT_CLIENT_IDLE_SECONDS = env_int("RT_CLIENT_IDLE_SECONDS", 75)  # nothing receiv
 RT_PRESENCE_STALE_SECONDS = env_int("RT_PRESENCE_STALE_SECONDS", 60)
 RT_PRESENCE_DEBOUNCE_SECONDS = env_int("RT_PRESENCE_DEBOUNCE_MS", 500) / 1000
 RT_ROOM_GRACE_SECONDS = env_int("RT_ROOM_GRACE_SECONDS", 30)  # keep an empty room subscribed
-RT_DB_THREADS = env_int("RT_DB_THREADS", 0)  # >0: own ORM threads with persistent connections
+# >0: own ORM threads with persistent connections (joins, event writes, handshakes in a storm)
+RT_DB_THREADS = env_int("RT_DB_THREADS", 4 if PRODUCTION else 0)
 RT_DEMO_ROOMS = env_bool("RT_DEMO_ROOMS", not PRODUCTION)
 RT_TICKER_SECONDS = env_int("RT_TICKER_MS", 500) / 1000
+# Garbage-collector tuning of worker processes (realtime.hub.tune_gc): off in tests by default.
+RT_GC_TUNING = env_bool("RT_GC_TUNING", PRODUCTION)
+RT_GC_GEN0 = env_int("RT_GC_GEN0", 50_000)
 
 # --- Sealed bids -------------------------------------------------------------------------------
 # The platform CA that certifies bidder keys (ECDSA P-256, PEM). Embedded default: created under

@@ -63,6 +63,8 @@ class Member:
         self.viewer, self.role = viewer, viewer.role
         self.streams, self.sees_all = viewer.streams, viewer.sees_all
         self.presence_watch = viewer.role in self.kind.presence_roles
+        if self.presence_watch and self.conn.hub is not None:
+            self.conn.hub.watch(self.key, self)
 
     def offer(self, item) -> None:
         """Called by the hub, in room ``seq`` order, for every event of the room."""
@@ -182,7 +184,11 @@ class Connection:
             self.drop_member(member)
         if self.hub is not None:
             self.hub.remove_conn(self)
-        if keys:
+            if keys:
+                # Batched with the other sockets closing now (one transaction for a reconnect
+                # storm's thousands of closes); stale rows would expire on their own anyway.
+                self.hub.leave_presence(self.id, keys)
+        elif keys:
             try:
                 await run_db(do_leave, conn_id=self.id, room_keys=keys)
             except Exception:  # noqa: BLE001 - stale rows expire on their own
@@ -237,3 +243,49 @@ class SocketApp:
 
     async def __call__(self, scope, receive, send):
         await Connection(scope, send).run(receive)
+
+
+def _user_of_session(session_key: str | None):
+    """The signed-in user of a session, verified as Django's ``auth.get_user`` verifies it for a
+    request (backend allowed, session hash, ``SECRET_KEY_FALLBACKS``), else an anonymous user."""
+    from importlib import import_module
+    from types import SimpleNamespace
+
+    from django.contrib import auth
+    from django.contrib.auth.models import AnonymousUser
+
+    if not session_key:
+        return AnonymousUser(), None
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user = auth.get_user(SimpleNamespace(session=session))
+    return user, session
+
+
+class SessionAuthMiddleware:
+    """Session authentication of the WebSocket handshake on the realtime ORM threads.
+
+    Channels' ``AuthMiddlewareStack`` loads the session and the user through
+    ``database_sync_to_async``: one thread for the whole process, which with ``CONN_MAX_AGE = 0``
+    opens a new database connection for every handshake (about 15 ms on PostgreSQL here), so a
+    reconnect storm of 3,000 sockets queues for 45 s and Daphne drops the handshakes still waiting
+    after its handshake timeout. This middleware does the same check (Django's ``auth.get_user``) through
+    ``realtime.db.run_db``: with ``RT_DB_THREADS`` > 0, a few threads that keep their connections.
+    It sets ``scope["user"]``, ``scope["session"]`` and ``scope["cookies"]`` as Channels' stack does.
+    Use: ``origin_validator(SessionAuthMiddleware(URLRouter(websocket_urlpatterns)))``.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope.get("type") != "websocket":
+            return await self.app(scope, receive, send)
+        from django.http.cookie import parse_cookie
+
+        from .db import run_db
+
+        header = b"; ".join(v for k, v in scope.get("headers", ()) if k.lower() == b"cookie")
+        cookies = parse_cookie(header.decode("latin-1"))
+        user, session = await run_db(_user_of_session, cookies.get(settings.SESSION_COOKIE_NAME))
+        scope = dict(scope, cookies=cookies, user=user, session=session)
+        return await self.app(scope, receive, send)

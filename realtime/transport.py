@@ -4,11 +4,16 @@ The hub writes one serialised frame to thousands of local sockets; awaiting a co
 (or a channel-layer message per socket, as a consumer per socket with ``group_send`` does) is what
 made the textbook fan-out 15-30x slower than a plain broadcast (docs/protocol.md, "Fan-out").
 
-- Under Daphne the ASGI ``send`` is ``partial(Server.handle_reply, protocol)``, a coroutine that never
-  suspends: the protocol's ``handle_reply`` is called directly (the same checks Daphne makes), and
-  the backlog is the bytes buffered in the Twisted transport.
-- Under any other server (uvicorn, the test communicator) frames go to an outbox drained by one
-  writer task per socket; the backlog is the outbox's length in bytes.
+- Under Daphne the WebSocket frame is built once per text (header + UTF-8 bytes, cached for the
+  whole fan-out of one frame) and written straight to the socket when nothing is buffered for it
+  (``socket.send``: one system call, no reactor round trip), else appended to the Twisted
+  transport's buffer behind what is already there. The ASGI ``send`` (Channels' session wrapper
+  around Daphne's ``partial(Server.handle_reply, protocol)``) and autobahn's per-message framing are
+  skipped for pushes; the backlog is the bytes buffered in the Twisted transport.
+- Under any other server (uvicorn, the test communicator) the ASGI ``send`` coroutine is driven
+  synchronously: a ``send`` that does not suspend (uvicorn's and the communicator's usually do not)
+  costs no task. One that suspends is finished by a writer task, and later frames queue behind it
+  in an outbox; the backlog is the outbox's length in bytes.
 
 Either way ``send_text`` is synchronous and keeps order, and a backlog over the bound calls
 ``on_overflow`` (the connection tells the client to resync and closes): never a silent drop.
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import types
 from collections import deque
 from typing import Callable
 
@@ -54,19 +60,83 @@ class Sender:
         return 0
 
 
+# --- Daphne ---------------------------------------------------------------------------------------
+
+# The last text framed and its wire bytes: a fan-out sends the same ``str`` object to every socket,
+# so one entry (compared by identity) frames each push, heartbeat or presence summary once.
+_framed: tuple[str | None, bytes] = (None, b"")
+
+
+def ws_text_frame(text: str) -> bytes:
+    """An unmasked, unfragmented WebSocket text frame (RFC 6455 §5.2) as a server sends it."""
+    global _framed
+    if _framed[0] is text:
+        return _framed[1]
+    data = text.encode("utf-8")
+    n = len(data)
+    if n < 126:
+        head = bytes((0x81, n))
+    elif n < 65536:
+        head = bytes((0x81, 126)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((0x81, 127)) + n.to_bytes(8, "big")
+    wire = head + data
+    _framed = (text, wire)
+    return wire
+
+
 class DaphneSender(Sender):
     def __init__(self, server, protocol, limit_bytes, on_overflow):
         super().__init__(limit_bytes, on_overflow)
         self.server, self.protocol = server, protocol
+        self._open = getattr(protocol, "STATE_OPEN", 1)
+        self._tcp = None  # the Twisted TCP transport, when frames may go straight to its socket
 
     def _gone(self) -> bool:
         state = self.server.connections.get(self.protocol)
         return state is None or bool(state.get("disconnected"))
 
+    def _fast(self) -> bool:
+        """True when autobahn would frame a text message exactly as ``ws_text_frame`` does."""
+        p = self.protocol
+        return (p.state == self._open and getattr(p, "_perMessageCompress", None) is None
+                and not getattr(p, "send_queue", None) and not getattr(p, "autoFragmentSize", 0)
+                and getattr(p, "send_state", 0) == getattr(p, "SEND_STATE_GROUND", 0))
+
     def send_text(self, text: str) -> None:
-        if self.closed or self._gone():
+        if self.closed:
             return
-        self.protocol.handle_reply({"type": "websocket.send", "text": text})
+        p = self.protocol
+        if p.state != self._open:
+            if p.state == getattr(p, "STATE_CONNECTING", 3) and not self._gone():
+                p.handle_reply({"type": "websocket.send", "text": text})
+            return  # closing or closed: the client resumes from its positions
+        if not self._fast():
+            p.handle_reply({"type": "websocket.send", "text": text})
+            self.check_backlog()
+            return
+        self.write(ws_text_frame(text))
+
+    def write(self, wire: bytes) -> None:
+        t = self._tcp
+        if t is None:
+            t = self._tcp = _tcp_transport(self.protocol.transport)
+        if t is not None and t.connected and not t.disconnecting and t._tempDataLen == 0 \
+                and len(t.dataBuffer) == t.offset:
+            # Nothing buffered: straight to the kernel, the rest (if any) into Twisted's buffer.
+            try:
+                sent = t.socket.send(wire)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                return  # the connection is gone; Twisted notices on its next read
+            if sent < len(wire):
+                t.write(wire[sent:])
+                self.check_backlog()
+            elif self.grace:
+                self.grace = 0
+            return
+        self.protocol.transport.write(wire)
         self.check_backlog()
 
     def close(self, code: int) -> None:
@@ -87,6 +157,36 @@ class DaphneSender(Sender):
             return 0
 
 
+def _tcp_transport(t):
+    """The plain TCP transport whose socket may be written directly, else None (TLS, wrappers,
+    another reactor's transport: those take ``transport.write``)."""
+    needed = ("socket", "dataBuffer", "offset", "_tempDataLen", "connected", "disconnecting")
+    if t is None or getattr(t, "TLS", True) or not all(hasattr(t, a) for a in needed):
+        return None
+    return t
+
+
+# --- any other ASGI server ------------------------------------------------------------------------
+
+@types.coroutine
+def _resume(coro, awaited):
+    """Finish a coroutine that suspended (yielding ``awaited``) when it was driven by hand."""
+    value = awaited
+    while True:
+        try:
+            sent = yield value
+        except BaseException as exc:  # noqa: BLE001 - forwarded into the coroutine
+            try:
+                value = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                value = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
 class QueuedSender(Sender):
     def __init__(self, send, limit_bytes, on_overflow):
         super().__init__(limit_bytes, on_overflow)
@@ -94,22 +194,55 @@ class QueuedSender(Sender):
         self.outbox: deque[dict] = deque()
         self.queued_bytes = 0
         self.writer: asyncio.Task | None = None
+        self.failed = False
 
     def _put(self, message: dict, size: int) -> None:
+        if self.failed:
+            return
+        if self.writer is None and not self.outbox:
+            # Drive the ASGI send by hand: most servers' send completes without suspending.
+            coro = self.send(message)
+            try:
+                awaited = coro.send(None)
+            except StopIteration:
+                return
+            except Exception:  # noqa: BLE001 - the socket is gone; the receive loop ends it
+                self.failed = True
+                return
+            self.queued_bytes += size
+            self.writer = asyncio.get_running_loop().create_task(
+                self._finish(coro, awaited, size))
+            return
         self.outbox.append(message)
         self.queued_bytes += size
-        if self.writer is None or self.writer.done():
-            self.writer = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _finish(self, coro, awaited, size: int) -> None:
+        try:
+            await _resume(coro, awaited)
+        except Exception:  # noqa: BLE001 - the socket is gone; the receive loop ends it
+            self._fail()
+            self.writer = None
+            return
+        self.queued_bytes -= size
+        await self._drain()
 
     async def _drain(self) -> None:
-        while self.outbox:
-            message = self.outbox.popleft()
-            self.queued_bytes -= len(message.get("text", ""))
-            try:
-                await self.send(message)
-            except Exception:  # noqa: BLE001 - the socket is gone; the receive loop ends it
-                self.outbox.clear()
-                return
+        try:
+            while self.outbox:
+                message = self.outbox.popleft()
+                self.queued_bytes -= len(message.get("text", ""))
+                try:
+                    await self.send(message)
+                except Exception:  # noqa: BLE001 - the socket is gone; the receive loop ends it
+                    self._fail()
+                    return
+        finally:
+            self.writer = None
+
+    def _fail(self) -> None:
+        self.failed = True
+        self.outbox.clear()
+        self.queued_bytes = 0
 
     def send_text(self, text: str) -> None:
         if self.closed:
@@ -126,10 +259,24 @@ class QueuedSender(Sender):
         return self.queued_bytes
 
 
+def _server_send(send):
+    """The server's own ``send`` under the middlewares that wrap it without changing what a
+    ``websocket.send`` does (Channels' session middleware only acts on ``http.response.start``)."""
+    for _ in range(8):
+        if isinstance(send, functools.partial):
+            break
+        inner = getattr(getattr(send, "__self__", None), "real_send", None)
+        if inner is None:
+            break
+        send = inner
+    return send
+
+
 def make_sender(send, *, limit_bytes: int, on_overflow: Callable[[], None]) -> Sender:
-    if isinstance(send, functools.partial) and send.args:
-        server = getattr(send.func, "__self__", None)
-        protocol = send.args[0]
+    inner = _server_send(send)
+    if isinstance(inner, functools.partial) and inner.args:
+        server = getattr(inner.func, "__self__", None)
+        protocol = inner.args[0]
         if (type(server).__module__.startswith("daphne") and hasattr(protocol, "handle_reply")
                 and hasattr(server, "connections")):
             return DaphneSender(server, protocol, limit_bytes, on_overflow)

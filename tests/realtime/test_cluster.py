@@ -47,9 +47,17 @@ class Client(LiveClient):
         return [p["payload"]["text"] for p in self.pushes]
 
 
-async def test_two_workers_share_events_and_a_killed_workers_clients_resume_on_the_other(stack):
+def _server(kind: str) -> str:
+    if kind == "uvicorn":
+        pytest.importorskip("uvicorn", reason="uvicorn is not installed (the benches measure it when it is)")
+    return kind
+
+
+@pytest.mark.parametrize("kind", ["daphne", "uvicorn"])
+async def test_two_workers_share_events_and_a_killed_workers_clients_resume_on_the_other(stack, kind):
     redis_url = stack.start_redis()
-    (p1, w1), (p2, w2) = stack.start_daphne(redis_url, **FAST), stack.start_daphne(redis_url, **FAST)
+    kind = _server(kind)
+    (p1, w1), (p2, w2) = stack.start_server(kind, redis_url, **FAST), stack.start_server(kind, redis_url, **FAST)
     host = Client(stack.cookies["host"])
     await host.open(p2)
     bidders = stack.cookies["bidders"]

@@ -1,0 +1,135 @@
+"""Bench (c): a reconnect storm. 3,000 clients in one hall (one worker) abort their connections at
+the same instant, as a network failure would, and reconnect at once, each joining with the positions
+and epoch it holds. A host posts 2 events a second before, during and after the storm, so every
+client misses events and resumes by replay while new ones keep arriving.
+
+Figures: the time from the drop until every client has its join reply (which follows the replayed
+events: the client is then current), p50 of those times, the join modes, and the check that every
+client ends holding every event exactly once, in order (gaps, repeats, final positions).
+Goal (issue 4): all caught up within 10 s, zero gaps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+
+from .common import Stack, loadavg, percentile, save, server_kinds
+from .fanout import drop_clients, host_session, start_clients, stop_clients
+
+CLIENTS = 3000
+DB_THREADS = int(os.environ.get("BENCH_RT_DB_THREADS", "4"))
+RATE = 2  # events per second posted by the host (an opening announces one bid after another)
+
+
+def _lines(proc, out: list) -> threading.Thread:
+    t = threading.Thread(target=lambda: out.append(proc.stdout.readline()), daemon=True)
+    t.start()
+    return t
+
+
+async def _host(url: str, cookie: str, room: str, stop: threading.Event, posted: list) -> None:
+    ws, seqs = await host_session(url, cookie, [room])
+    last = seqs[room]
+
+    async def read():
+        async for message in ws:
+            frame = json.loads(message)
+            if str(frame.get("id", "")).startswith("p") and frame.get("ok"):
+                posted.append(frame["payload"]["seq"])
+
+    reader = asyncio.create_task(read())
+    i = 0
+    while not stop.is_set():
+        i += 1
+        await ws.send(json.dumps({"v": 1, "id": f"p{i}", "cmd": "demo.post", "room": room,
+                                  "payload": {"text": f"storm {i}"}}))
+        await asyncio.sleep(1 / RATE)
+    # Every post answered (the server may still be busy with the storm): the log's head is known.
+    for _ in range(1200):
+        if len(posted) >= i:
+            break
+        await asyncio.sleep(0.05)
+    reader.cancel()
+    await ws.close()
+    posted.append(last)
+
+
+APPS = {"channels": "config.asgi:application", "realtime": "bench.fanout_asgi:application"}
+
+
+def storm(stack: Stack, kind: str = "daphne", n: int = CLIENTS, timeout: float = 90,
+          auth: str = "channels", workers: int = 1) -> dict:
+    """``auth``: "channels" is config.asgi as deployed (Channels' AuthMiddlewareStack); "realtime"
+    authenticates the handshake with realtime.connection.SessionAuthMiddleware (bench/fanout_asgi.py).
+    ``workers`` > 1: that many server processes sharing a Redis this bench starts, the clients spread
+    over them (each reconnects to the worker it had)."""
+    redis_url = stack.start_redis() if workers > 1 else ""
+    servers = [stack.start_server(kind, redis_url, app=APPS[auth], RT_DB_THREADS=DB_THREADS,
+                                  RT_GC_TUNING=1, RT_CLIENT_IDLE_SECONDS=3600) for _ in range(workers)]
+    urls = [f"ws://127.0.0.1:{port}/ws/v1/" for port, _ in servers]
+    url = urls[0]
+    room = f"demo:storm-{kind}-{auth}-{workers}"
+    clients = start_clients(urls, stack.cookies["bidders"], n, [room], storm_concurrency=n)
+    stop, posted = threading.Event(), []
+    host = threading.Thread(target=lambda: asyncio.run(_host(url, stack.cookies["host"], room, stop, posted)))
+    host.start()
+    try:
+        time.sleep(2)
+        load_before = loadavg()
+        drop_at = drop_clients(clients)
+        lines: list[str] = []
+        readers = [_lines(c, lines) for c in clients]
+        deadline = time.time() + timeout
+        for t in readers:
+            t.join(max(0.1, deadline - time.time()))
+        time.sleep(max(0.0, 3 - (time.time() - drop_at)))  # the host goes on posting a little
+        stop.set()
+        host.join(90)
+        time.sleep(3)  # the last pushes
+    finally:
+        stop.set()
+        result = stop_clients(clients)
+        for _, proc in servers:
+            stack.stop(proc)
+        if redis_url:
+            stack.stop(stack.redis_proc)
+    last = max(posted) if posted else 0
+    after = sorted(t - drop_at for t in result["rejoined"])
+    complete = sum(1 for held in result["final"] if held == last)
+    out = {"server": kind, "workers": workers, "handshake_auth": auth, "clients": n, "database": stack.database, "events_per_second": RATE,
+           "rejoined": len(after), "all_rejoined_s": round(after[-1], 2) if len(after) == n else None,
+           "p50_rejoin_s": round(percentile(after, 50), 2), "p99_rejoin_s": round(percentile(after, 99), 2),
+           "modes": result["rejoin_modes"], "replayed_events": result["replayed"],
+           "gaps": result["gaps"], "repeats": result["repeats"], "resyncs": result["resyncs"],
+           "client_errors": result["errors"], "handshake_retries": result["retries"],
+           "retry_reasons": result["retry_reasons"], "last_seq": last, "clients_holding_every_event": complete,
+           "load_before": load_before, "load_after": loadavg()}
+    out["goal_met"] = bool(out["all_rejoined_s"] is not None and out["all_rejoined_s"] <= 10
+                           and out["gaps"] == 0 and out["repeats"] == 0 and complete == n)
+    print(f"  storm {kind} x{workers} ({auth} auth): {n} clients all rejoined in {out['all_rejoined_s']} s (p50 {out['p50_rejoin_s']} s), "
+          f"modes {out['modes']}, gaps {out['gaps']}, repeats {out['repeats']}, complete {complete}/{n}, "
+          f"errors {out['client_errors']}, retries {out['handshake_retries']} | load {load_before[0]:.2f}", flush=True)
+    return out
+
+
+def run(servers=None) -> dict:
+    stack = Stack(postgres=True)
+    try:
+        print(f"fan-out (c): reconnect storm ({stack.database})", flush=True)
+        kinds = servers or server_kinds()
+        rows = [storm(stack, "daphne", auth="channels"), storm(stack, "daphne", auth="realtime"),
+                storm(stack, "daphne", auth="realtime", workers=2)]
+        rows += [storm(stack, kind, auth="realtime") for kind in kinds if kind != "daphne"]
+        result = {"goal": "all caught up within 10 s, zero gaps", "rows": rows}
+        save("fanout_storm", result)
+        return result
+    finally:
+        stack.close()
+
+
+if __name__ == "__main__":
+    run()
