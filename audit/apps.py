@@ -6,6 +6,7 @@ class AuditConfig(AppConfig):
     verbose_name = "审计日志 / Audit log"
 
     def ready(self) -> None:
-        from .console import register
+        from . import console, sequencer
 
-        register()
+        sequencer.register()  # first: the ticker sequences leftovers before it feeds the console
+        console.register()

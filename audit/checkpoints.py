@@ -17,14 +17,17 @@ from crypto.checkpoint import Checkpoint, open_checkpoint
 
 from .keys import note_signer
 from .models import AuditCheckpoint, AuditHead
+from .sequencer import sequence_pending
 from .tree import DbTree
 
 
 def issue_checkpoint(reason: str = "", *, now: datetime | None = None) -> AuditCheckpoint:
     """Sign the current tree head. Joins the caller's transaction when there is one, so a phase
-    change and the checkpoint after it commit together."""
+    change and the checkpoint after it commit together. Pending entries visible here (batched
+    mode), the caller's own among them, are sequenced first: the checkpoint covers them."""
     now = now or clock.now()
     with transaction.atomic():
+        sequence_pending(limit=None)
         head = AuditHead.objects.select_for_update().filter(pk=1).first()
         size = head.size if head else 0
         root = DbTree(size).root()

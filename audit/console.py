@@ -84,7 +84,8 @@ async def cmd_annotate(ctx: CommandContext) -> dict:
         with transaction.atomic():
             entry = log_action("audit.annotation.added", actor=ctx.actor, object_type="audit.entry",
                                object_id="" if about is None else about, room=ROOM,
-                               data={"text": text.strip(), "about": about}, now=ctx.now)
+                               data={"text": text.strip(), "about": about}, now=ctx.now,
+                               sequenced=True)  # the reply names the note's index
         return {"index": entry.index}
 
     return await run_db(do)

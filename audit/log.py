@@ -1,9 +1,15 @@
 """``log_action``: append one entry to the audit log in the caller's transaction.
 
 Every state change of the platform calls it inside the same ``transaction.atomic()`` block as the
-change, so the change and its record commit or roll back together. Appends are serialised by a row
+change, so the change and its record commit or roll back together. Indices are assigned under a row
 lock on ``AuditHead``; the index is therefore gap-free, and the Merkle frontier kept in the head
 gives the new root in O(log n) without reading old entries.
+
+When the index is assigned depends on ``settings.AUDIT_SEQUENCING`` (``audit.sequencer``):
+"immediate" (SQLite always; the default outside production) assigns it in the caller's transaction,
+holding the head lock until the caller commits; "batched" (production on PostgreSQL) queues the
+entry in the caller's transaction and a sequencer assigns indices to committed entries in batches,
+milliseconds later. A caller that needs its entry's index at once passes ``sequenced=True``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from django.db import connection, transaction
 from common import clock
 from crypto.merkle import EMPTY_ROOT, leaf_hash, node_hash
 
-from .models import AuditEntry, AuditHead
+from .models import AuditEntry, AuditHead, AuditPending
+from .sequencer import IMMEDIATE, sequencer, sequencing_mode
 
 ENTRY_VERSION = 1
 
@@ -121,10 +128,16 @@ def _lock_head() -> AuditHead:
 
 def log_action(action: str, *, actor: Actor, obj: Any = None, object_type: str = "",
                object_id: str | int = "", tender_id: int | None = None, room: str = "",
-               data: dict[str, Any] | None = None, now: datetime | None = None) -> AuditEntry:
+               data: dict[str, Any] | None = None, now: datetime | None = None,
+               sequenced: bool = False) -> AuditEntry | AuditPending:
     """Append ``action`` (a namespaced code such as ``bidding.bid.submitted``) to the log.
 
-    Call it inside the transaction that makes the change; it joins that transaction.
+    Call it inside the transaction that makes the change; it joins that transaction. Returns the
+    ``AuditEntry`` when the entry was sequenced here; in batched mode, the ``AuditPending`` row
+    (durable at the caller's commit, indexed shortly after). ``sequenced=True`` — for callers that
+    need the index or a proof now, e.g. a bid receipt — sequences it in the caller's transaction
+    after every pending entry visible to it, so the log stays one total order; the head lock is
+    then held until the caller commits, as every append did before batching.
     """
     if "." not in action:
         raise ValueError(f"audit action codes are namespaced, got {action!r}")
@@ -139,10 +152,13 @@ def log_action(action: str, *, actor: Actor, obj: Any = None, object_type: str =
                    role=actor.role, organisation_id=actor.organisation_id,
                    organisation_name=actor.organisation_name, ip=actor.ip, object_type=object_type,
                    object_id=str(object_id), tender_id=tender_id, room=room)
+    mode = sequencing_mode()
     # No savepoint: if the append fails, the caller's change must not commit without it.
     with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
-            return _append_in_database(prefix, suffix, columns)
+            if sequenced or mode == IMMEDIATE:
+                return _append_in_database(prefix, suffix, columns)
+            return _enqueue(prefix, suffix, columns)
         head = _lock_head()
         index = head.size
         body = f"{prefix}{index}{suffix}"
@@ -161,10 +177,34 @@ _APPEND_SQL = """SELECT idx, body, leaf, nodes FROM audit_append(
     %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""
 
 
+# Plain SQL, as for ``audit_append``: the ORM's INSERT compilation cost more CPU than the INSERT.
+_ENQUEUE_SQL = """INSERT INTO audit_auditpending (created_at, action, actor_id, actor_name, role,
+    organisation_id, organisation_name, ip, object_type, object_id, tender_id, room, prefix, suffix)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"""
+
+
+def _enqueue(prefix: str, suffix: str, columns: dict[str, Any]) -> AuditPending:
+    """Batched mode: queue the entry with the caller's change; once that commits, this process's
+    sequencer is woken (a rollback discards both the row and the wake-up)."""
+    c = columns
+    with connection.cursor() as cursor:
+        cursor.execute(_ENQUEUE_SQL, [
+            c["created_at"], c["action"], c["actor_id"], c["actor_name"], c["role"],
+            c["organisation_id"], c["organisation_name"], c["ip"], c["object_type"], c["object_id"],
+            c["tender_id"], c["room"], prefix, suffix])
+        (pending_id,) = cursor.fetchone()
+    transaction.on_commit(sequencer.kick)
+    row = AuditPending(id=pending_id, prefix=prefix, suffix=suffix, **columns)
+    row._state.adding = False
+    row._state.db = "default"
+    return row
+
+
 def _append_in_database(prefix: str, suffix: str, columns: dict[str, Any]) -> AuditEntry:
-    """PostgreSQL: one call to ``audit_append`` (migration 0003) locks the head, assigns the
-    index, hashes, merges the frontier and inserts the row, so the head lock is held for one
-    round trip instead of three. ``audit_check`` recomputes everything it wrote in Python."""
+    """PostgreSQL: one call to ``audit_append`` (migrations 0003, 0006) sequences any pending
+    entries visible to it (batched mode), then locks the head, assigns this entry's index, hashes,
+    merges the frontier and inserts the row: the head lock costs one round trip, not three.
+    ``audit_check`` recomputes everything it wrote in Python."""
     c = columns
     with connection.cursor() as cursor:
         cursor.execute(_APPEND_SQL, [

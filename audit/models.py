@@ -8,6 +8,7 @@ its fields for filtering, and ``manage.py audit_check`` proves they agree.
 """
 
 from django.db import models
+from django.db.models.functions import Now
 
 
 class AuditEntry(models.Model):
@@ -45,6 +46,48 @@ class AuditHead(models.Model):
     size = models.BigIntegerField(default=0)
     frontier = models.JSONField(default=list)  # [[subtree_size, hex_hash], ...] left to right
     root = models.BinaryField(max_length=32, default=b"")
+
+
+class AuditPending(models.Model):
+    """An entry committed with the caller's change but not yet in the tree (batched sequencing).
+
+    Appending takes no lock: the row is inserted in the caller's transaction, so it commits or rolls
+    back with the change. The sequencer (``audit.sequencer``, SQL ``audit_sequence``) later moves
+    committed rows into ``AuditEntry`` in id order under the head lock, and deletes them here. A
+    queue, not the log: rows are deleted once sequenced, but on PostgreSQL never updated (migration
+    0006), so what the caller wrote is what gets hashed.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    queued_at = models.DateTimeField(db_default=Now())  # the database's clock, for lag and audit_check
+    created_at = models.DateTimeField()
+    action = models.CharField(max_length=80)
+    actor_id = models.BigIntegerField(null=True)
+    actor_name = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=20, blank=True)
+    organisation_id = models.BigIntegerField(null=True)
+    organisation_name = models.CharField(max_length=200, blank=True)
+    ip = models.CharField(max_length=45, blank=True)
+    object_type = models.CharField(max_length=60, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    tender_id = models.BigIntegerField(null=True)
+    room = models.CharField(max_length=100, blank=True)
+    # The canonical body around its index: body = prefix + str(index) + suffix.
+    prefix = models.TextField()
+    suffix = models.TextField()
+
+    class Meta:
+        ordering = ["id"]
+
+
+class AuditSequencer(models.Model):
+    """The ticker's timer row for draining pending entries a worker left behind (crash recovery).
+
+    Due whenever ``AuditPending`` holds a row (see ``audit.sequencer.register``); ``next_check``
+    stays in the past, so a clock moved by tests never hides it."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    next_check = models.DateTimeField(null=True)
 
 
 class AuditCheckpoint(models.Model):

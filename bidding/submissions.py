@@ -218,10 +218,12 @@ def do_submit(user, actor, lot, upload, *, submission_id, relpath, header, sha25
     submission.save()
     upload.status, upload.updated_at = BidUpload.Status.COMPLETE, now
     upload.save(update_fields=["status", "updated_at"])
+    # sequenced: the receipt carries the entry's index and its inclusion proof.
     entry = log_action("bidding.bid.submitted", actor=actor, obj=submission, tender_id=lot.pk, now=now,
                        data={"submission": str(submission.pk), "organisation": upload.organisation_id,
                              "sha256": sha256, "size": size, "commitment": submission.commitment,
-                             "key_id": submission.key_id, "replaces": str(previous.pk) if previous else None})
+                             "key_id": submission.key_id, "replaces": str(previous.pk) if previous else None},
+                       sequenced=True)
     submission.audit_index = entry.index
     submission.receipt = issue_receipt(submission, entry, now=now)
     submission.save(update_fields=["audit_index", "receipt"])

@@ -190,6 +190,11 @@ STORAGE_DIR = Path(env_str("KAIBIAO_STORAGE_DIR", str(VAR_DIR / "storage")))
 # into var/ on first use; production: a path to a PEM file provisioned by the operator.
 PLATFORM_SIGNING_KEY_FILE = Path(env_str("PLATFORM_SIGNING_KEY_FILE", str(VAR_DIR / "platform-signing-key.pem")))
 AUDIT_ORIGIN = env_str("AUDIT_ORIGIN", "kaibiao.local/audit")
+# When audit entries get their index (docs/audit.md): "batched" queues them in the caller's
+# transaction and a sequencer indexes committed ones in batches (with concurrent writers, 1.6-2.9x
+# the append rate); "immediate" indexes them under the head lock in the caller's transaction.
+# SQLite: always immediate.
+AUDIT_SEQUENCING = env_str("AUDIT_SEQUENCING", "batched" if PRODUCTION else "immediate")
 WEBSOCKET_ALLOWED_ORIGINS = env_list("WEBSOCKET_ALLOWED_ORIGINS", [])
 
 LOGGING = {
