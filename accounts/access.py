@@ -56,10 +56,11 @@ def can_manage_lot(user, lot) -> bool:
     return has_cap(role, Cap.TENDER_MANAGE_OWN) and lot.project.is_run_by(user.organisation_id)
 
 
-def access_lot(user, lot_id, *, manage: bool = False, for_update: bool = False):
+def access_lot(user, lot_id, *, manage: bool = False, for_update: bool = False, annotate=None):
     """The lot, if ``user`` may see it (and, with ``manage``, change it).
 
-    With ``for_update`` the row is locked: call inside ``transaction.atomic()``.
+    With ``for_update`` the row is locked: call inside ``transaction.atomic()``. ``annotate``: more
+    expressions read in the same query (``access_hall``'s "has this organisation a bid here").
     """
     from bidding.models import Lot
 
@@ -70,6 +71,8 @@ def access_lot(user, lot_id, *, manage: bool = False, for_update: bool = False):
     queryset = visible_lots(user)
     if for_update:
         queryset = queryset.select_for_update(of=("self",))
+    if annotate:
+        queryset = queryset.annotate(**annotate)
     lot = queryset.filter(pk=lot_id).first()
     if lot is None:
         exists = Lot.objects.filter(pk=lot_id).exists()
@@ -309,18 +312,24 @@ def access_hall(user, lot_id):
     """``(lot, role in the hall)``: ``host`` for a manager of the tender, ``supervisor`` for a role
     that watches halls, ``bidder`` for an organisation with a bid on the lot (current, replaced or
     withdrawn). Anyone else — other bidders included — gets ``not_found``."""
+    from django.db.models import Exists, OuterRef
+
     from bidding.lifecycle import Status
     from bidding.models import BidSubmission
 
-    lot = access_lot(user, lot_id)
+    role = _role(user)
+    bidder = has_cap(role, Cap.HALL_JOIN_AS_BIDDER) and user.organisation_id is not None
+    # A bidder's bid is read with the lot, in one query: every join of a hall checks it (a
+    # reconnect storm is thousands of joins at once).
+    has_bid = {"has_bid": Exists(BidSubmission.objects.filter(
+        lot=OuterRef("pk"), organisation_id=user.organisation_id))} if bidder else None
+    lot = access_lot(user, lot_id, annotate=has_bid)
     if lot.status in (Status.DRAFT, Status.CANCELLED):
         raise _deny("hall", lot_id, user, "no opening")
-    role = _role(user)
     if role == "host" and can_manage_lot(user, lot):
         return lot, "host"
     if has_cap(role, Cap.HALL_WATCH):
         return lot, "supervisor"
-    if (has_cap(role, Cap.HALL_JOIN_AS_BIDDER) and user.organisation_id is not None
-            and BidSubmission.objects.filter(lot=lot, organisation_id=user.organisation_id).exists()):
+    if bidder and lot.has_bid:
         return lot, "bidder"
     raise _deny("hall", lot_id, user, "not in this hall")

@@ -22,8 +22,10 @@ from websockets.asyncio.client import connect
 from .common import PY, ROOT, Stack, loadavg, percentile, save, server_kinds
 
 ORIGIN = "http://127.0.0.1"
-# As production runs (config/settings.py, KAIBIAO_ENV=production): own ORM threads, GC tuning.
-SERVER_ENV = {"RT_DB_THREADS": 4, "RT_GC_TUNING": 1, "RT_CLIENT_IDLE_SECONDS": 3600}
+# As production runs (config/settings.py, KAIBIAO_ENV=production): own ORM threads, GC tuning,
+# batched audit sequencing on PostgreSQL (docs/audit.md; SQLite always sequences immediately).
+SERVER_ENV = {"RT_DB_THREADS": 4, "RT_GC_TUNING": 1, "RT_CLIENT_IDLE_SECONDS": 3600,
+              "AUDIT_SEQUENCING": "batched"}
 
 
 def start_clients(url, cookies: list[str], n: int, rooms: list[str], procs: int = 2, **extra):

@@ -5,8 +5,17 @@ client misses events and resumes by replay while new ones keep arriving.
 
 Figures: the time from the drop until every client has its join reply (which follows the replayed
 events: the client is then current), p50 of those times, the join modes, and the check that every
-client ends holding every event exactly once, in order (gaps, repeats, final positions).
+client ends holding every event exactly once, in order (gaps, repeats, final positions; the clients
+are asked to wait, 30 s at most, for the host's last event, so a late one shows as late); and the
+CPU seconds the server processes spent from the drop until the last rejoin (per reconnect: a
+figure that depends far less on the machine's load than the wall-clock ones).
 Goal (issue 4): all caught up within 10 s, zero gaps.
+
+    python -m bench.fanout_storm                      # every row, saved to results/fanout_storm.json
+    python -m bench.fanout_storm daphne:2 uvicorn:1   # only these rows (server:workers), printed
+
+Rows: "channels" auth is the handshake as config.asgi had it before (Channels' AuthMiddlewareStack,
+bench/fanout_asgi.py); the others run config.asgi as deployed.
 """
 
 from __future__ import annotations
@@ -14,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import threading
 import time
 
-from .common import Stack, loadavg, percentile, save, server_kinds
+from .common import Stack, cpu_seconds, loadavg, percentile, save, server_kinds
 from .fanout import drop_clients, host_session, start_clients, stop_clients
 
 CLIENTS = 3000
@@ -58,13 +68,21 @@ async def _host(url: str, cookie: str, room: str, stop: threading.Event, posted:
     posted.append(last)
 
 
-APPS = {"channels": "config.asgi:application", "realtime": "bench.fanout_asgi:application"}
+def upto(clients, seq: int) -> list[tuple[int, float]]:
+    """Wait (30 s at most) until every client holds ``seq``; per client process (count, time)."""
+    for proc in clients:
+        proc.stdin.write(f"UPTO {seq}\n")
+        proc.stdin.flush()
+    return [(int(w[1]), float(w[2])) for w in (proc.stdout.readline().split() for proc in clients)]
+
+
+APPS = {"channels": "bench.fanout_asgi:application", "realtime": "config.asgi:application"}
 
 
 def storm(stack: Stack, kind: str = "daphne", n: int = CLIENTS, timeout: float = 90,
           auth: str = "channels", workers: int = 1) -> dict:
-    """``auth``: "channels" is config.asgi as deployed (Channels' AuthMiddlewareStack); "realtime"
-    authenticates the handshake with realtime.connection.SessionAuthMiddleware (bench/fanout_asgi.py).
+    """``auth``: "realtime" is config.asgi as deployed (realtime.connection.SessionAuthMiddleware);
+    "channels" authenticates the handshake with Channels' AuthMiddlewareStack (bench/fanout_asgi.py).
     ``workers`` > 1: that many server processes sharing a Redis this bench starts, the clients spread
     over them (each reconnects to the worker it had)."""
     redis_url = stack.start_redis() if workers > 1 else ""
@@ -80,16 +98,20 @@ def storm(stack: Stack, kind: str = "daphne", n: int = CLIENTS, timeout: float =
     try:
         time.sleep(2)
         load_before = loadavg()
+        cpu_before = sum(cpu_seconds(proc.pid) for _, proc in servers)
         drop_at = drop_clients(clients)
         lines: list[str] = []
         readers = [_lines(c, lines) for c in clients]
         deadline = time.time() + timeout
         for t in readers:
             t.join(max(0.1, deadline - time.time()))
+        storm_cpu = sum(cpu_seconds(proc.pid) for _, proc in servers) - cpu_before
         time.sleep(max(0.0, 3 - (time.time() - drop_at)))  # the host goes on posting a little
         stop.set()
         host.join(90)
-        time.sleep(3)  # the last pushes
+        tail, tail_from = [], time.time()
+        if not any(t.is_alive() for t in readers):  # else a reader still waits for a line
+            tail = upto(clients, max(posted) if posted else 0)
     finally:
         stop.set()
         result = stop_clients(clients)
@@ -107,23 +129,35 @@ def storm(stack: Stack, kind: str = "daphne", n: int = CLIENTS, timeout: float =
            "gaps": result["gaps"], "repeats": result["repeats"], "resyncs": result["resyncs"],
            "client_errors": result["errors"], "handshake_retries": result["retries"],
            "retry_reasons": result["retry_reasons"], "last_seq": last, "clients_holding_every_event": complete,
+           "last_event_everywhere_s": (round(max(t for _, t in tail) - tail_from, 2)
+                                       if tail and sum(c for c, _ in tail) == n else None),
+           "server_cpu_s": round(storm_cpu, 2), "server_cpu_ms_per_reconnect": round(storm_cpu * 1000 / n, 2),
            "load_before": load_before, "load_after": loadavg()}
     out["goal_met"] = bool(out["all_rejoined_s"] is not None and out["all_rejoined_s"] <= 10
                            and out["gaps"] == 0 and out["repeats"] == 0 and complete == n)
     print(f"  storm {kind} x{workers} ({auth} auth): {n} clients all rejoined in {out['all_rejoined_s']} s (p50 {out['p50_rejoin_s']} s), "
           f"modes {out['modes']}, gaps {out['gaps']}, repeats {out['repeats']}, complete {complete}/{n}, "
-          f"errors {out['client_errors']}, retries {out['handshake_retries']} | load {load_before[0]:.2f}", flush=True)
+          f"last event everywhere {out['last_event_everywhere_s']} s after the host's last reply, "
+          f"errors {out['client_errors']}, retries {out['handshake_retries']}, "
+          f"server CPU {out['server_cpu_ms_per_reconnect']} ms/reconnect | load {load_before[0]:.2f}",
+          flush=True)
     return out
 
 
-def run(servers=None) -> dict:
+def run(servers=None, only: list[str] | None = None) -> dict:
+    """Every row (saved), or ``only`` these ``server:workers`` rows with the deployed auth (printed)."""
     stack = Stack(postgres=True)
     try:
         print(f"fan-out (c): reconnect storm ({stack.database})", flush=True)
+        if only:
+            rows = [storm(stack, kind, auth="realtime", workers=int(w))
+                    for kind, _, w in (row.partition(":") for row in only)]
+            return {"rows": rows}
         kinds = servers or server_kinds()
         rows = [storm(stack, "daphne", auth="channels"), storm(stack, "daphne", auth="realtime"),
                 storm(stack, "daphne", auth="realtime", workers=2)]
-        rows += [storm(stack, kind, auth="realtime") for kind in kinds if kind != "daphne"]
+        rows += [storm(stack, kind, auth="realtime", workers=w) for kind in kinds if kind != "daphne"
+                 for w in (1, 2)]
         result = {"goal": "all caught up within 10 s, zero gaps", "rows": rows}
         save("fanout_storm", result)
         return result
@@ -132,4 +166,4 @@ def run(servers=None) -> dict:
 
 
 if __name__ == "__main__":
-    run()
+    run(only=sys.argv[1:])

@@ -47,8 +47,8 @@ def fanout_table() -> list[str]:
         for r in c["rows"]:
             lines.append(f"    {r['server']:8s} x{r.get('workers', 1)} {r['handshake_auth']:8s} auth: all rejoined in "
                          f"{r['all_rejoined_s']} s (p50 {r['p50_rejoin_s']} s), gaps {r['gaps']}, repeats {r['repeats']}, "
-                         f"complete {r['clients_holding_every_event']}/{r['clients']}, retries {r['handshake_retries']} "
-                         f"| load {r['load_before'][0]:.2f} | goal {'met' if r['goal_met'] else 'NOT met'}")
+                         f"complete {r['clients_holding_every_event']}/{r['clients']}, retries {r['handshake_retries']}, "
+                         f"server CPU {r.get('server_cpu_ms_per_reconnect', '?')} ms/reconnect | load {r['load_before'][0]:.2f} | goal {'met' if r['goal_met'] else 'NOT met'}")
     d = _load("fanout_cpu")
     if d:
         lines.append("(d) deliveries per CPU second (workers + Redis); goal two workers >= 0.8x one")

@@ -10,6 +10,9 @@ Prints ``READY <joined> <errors>`` when every client has joined. Commands on std
   failure would) and reconnects immediately, joining with the positions and epoch it holds; prints
   ``DROPPED <time>``, then ``REJOINED <time>`` once every client has rejoined (its join reply, which
   follows the replay, received). Each rejoin's reply time and mode are recorded.
+- ``UPTO <seq>``: waits (at most 30 s) until every client holds ``seq`` of the ``all`` stream;
+  prints ``UPTO <clients holding it> <time>`` (the bench asks once the host's last event is known,
+  so a slow tail shows as late, not as missing).
 - ``STOP``: prints a JSON summary and exits: per (room, seq) the last arrival time and the number of
   arrivals, the gaps/repeats seen, the deliveries counted, and the rejoin times after a DROP.
 """
@@ -27,6 +30,7 @@ STATE = {"last": {}, "count": {}, "gaps": 0, "repeats": 0, "resyncs": 0, "closed
          "final": {}, "drop_at": None, "retries": 0,
          "retry_reasons": {}}
 SOCKETS: dict[int, object] = {}
+HOLDERS: dict[int, "Holder"] = {}
 
 
 class Holder:
@@ -104,7 +108,7 @@ async def resume(i: int, cfg: dict, h: Holder, gate: asyncio.Semaphore) -> objec
 
 async def client(i: int, cfg: dict, ready: asyncio.Event, gates: dict) -> None:
     room = cfg["rooms"][i % len(cfg["rooms"])]
-    h = Holder()
+    h = HOLDERS[i] = Holder()
     rejoin = False
     try:
         while True:
@@ -160,6 +164,11 @@ async def main() -> None:
             for ws in list(SOCKETS.values()):
                 ws.transport.abort()
             print("DROPPED", STATE["drop_at"], flush=True)
+        elif line.startswith("UPTO "):
+            seq, end = int(line.split()[1]), time.time() + 30
+            while time.time() < end and any(h.held < seq for h in HOLDERS.values()):
+                await asyncio.sleep(0.05)
+            print("UPTO", sum(1 for h in HOLDERS.values() if h.held >= seq), time.time(), flush=True)
         else:
             break
     for t in tasks:

@@ -1,5 +1,8 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels with sessions and an Origin
-allow-list. In production the system checks run first and refuse to start on unsafe settings."""
+"""ASGI entry point: HTTP through Django, WebSockets behind an Origin allow-list and the session
+check of ``realtime.connection.SessionAuthMiddleware`` (Django's own ``auth.get_user``, run on the
+realtime ORM threads that keep their database connections, so a reconnect storm's thousands of
+handshakes do not each open a connection). In production the system checks run first and refuse to
+start on unsafe settings."""
 
 import os
 
@@ -9,7 +12,6 @@ import django  # noqa: E402
 
 django.setup()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
@@ -19,10 +21,11 @@ if settings.PRODUCTION:
 
     call_command("check", deploy=True, fail_level="ERROR")
 
+from realtime.connection import SessionAuthMiddleware  # noqa: E402
 from realtime.origin import origin_validator  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter({
     "http": get_asgi_application(),
-    "websocket": origin_validator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    "websocket": origin_validator(SessionAuthMiddleware(URLRouter(websocket_urlpatterns))),
 })

@@ -18,8 +18,8 @@ from . import frames
 from .audience import Viewer, check_stream
 from .db import run_db
 from .kinds import CommandContext, resolve_room_kind
-from .log import EventRecord, lock_room, missing_events, positions
-from .models import Room
+from .log import EventRecord, lock_room, positions, replay_after
+from .presence import entry
 
 
 @dataclass
@@ -55,30 +55,23 @@ def check_held(payload: dict) -> tuple[dict[str, int] | None, str | None]:
     return out, epoch
 
 
-def do_join(kind, room_key: str, user, *, conn_id: str, worker: str, held, epoch, now) -> JoinPlan:
-    """Authorise, then plan the catch-up: replay from the log when the client's epoch is current and
-    it lacks at most ``RT_MAX_REPLAY`` events, else a snapshot; record presence. Sync, ORM."""
-    from .presence import do_enter
-
+def do_join(kind, room_key: str, user, *, held, epoch, now) -> JoinPlan:
+    """Authorise (the kind checks the user's access, role and phase on every join), then plan the
+    catch-up: a replay from the log when the client's epoch is current, its positions are not ahead
+    of the log and it lacks at most ``RT_MAX_REPLAY`` events — one query, ``log.replay_after`` —
+    else a snapshot. Sync, ORM. The caller records presence (batched by the hub)."""
     role = kind.authorise(user, room_key)
     viewer = kind.viewer(user, role)
-    with transaction.atomic():
-        plan = None
-        room = Room.objects.filter(key=room_key).first()
-        if room is not None and held is not None and epoch == room.epoch:
-            actual = positions(room, viewer)
+    if held is not None and epoch is not None:
+        events = replay_after(room_key, epoch, viewer, held, limit=settings.RT_MAX_REPLAY)
+        if events is not None:
             known = {s: n for s, n in held.items() if viewer.check_visible(s)}
-            if all(n <= actual.get(s, 0) for s, n in known.items()):
-                missing = missing_events(room, viewer, known, limit=settings.RT_MAX_REPLAY)
-                if missing is not None:
-                    plan = JoinPlan("replay", room.epoch, viewer, known, events=missing)
-        if plan is None:
-            # Row lock held: no append can slip between the snapshot and its positions.
-            room = lock_room(room_key, now=now)
-            plan = JoinPlan("snapshot", room.epoch, viewer, positions(room, viewer),
-                            snapshot=kind.snapshot(room_key, viewer))
-        do_enter(conn_id=conn_id, room_key=room_key, user=user, role=role, worker=worker, now=now)
-    return plan
+            return JoinPlan("replay", epoch, viewer, known, events=events)
+    with transaction.atomic():
+        # Row lock held: no append can slip between the snapshot and its positions.
+        room = lock_room(room_key, now=now)
+        return JoinPlan("snapshot", room.epoch, viewer, positions(room, viewer),
+                        snapshot=kind.snapshot(room_key, viewer))
 
 
 async def cmd_room_join(conn, command: frames.Command) -> dict:
@@ -93,13 +86,17 @@ async def cmd_room_join(conn, command: frames.Command) -> dict:
     member = Member(conn, key, kind)
     await conn.hub.join(key, member)
     try:
-        plan = await run_db(do_join, kind, key, conn.user, conn_id=conn.id, worker=conn.hub.worker,
-                            held=held, epoch=epoch, now=clock.now())
+        now = clock.now()
+        plan = await run_db(do_join, kind, key, conn.user, held=held, epoch=epoch, now=now)
     except BaseException:
         conn.hub.leave(key, member)
         raise
+    conn.hub.enter_presence(entry(conn_id=conn.id, room_key=key, user=conn.user,
+                                  role=plan.viewer.role, worker=conn.hub.worker, now=now))
+    conn.present = True
     member.set_viewer(plan.viewer)
     member.positions = dict(plan.positions)
+    member.epoch = plan.epoch
     conn.rooms[key] = member
     # No await from here on: the replay, the reply and the buffered live events go out in order.
     if plan.events:
@@ -120,14 +117,8 @@ async def cmd_room_join(conn, command: frames.Command) -> dict:
 
 
 async def replay_missing(conn, member) -> None:
-    from .log import missing_events as _missing
-
-    def fetch():
-        room = Room.objects.filter(key=member.key).first()
-        return None if room is None else _missing(room, member.viewer, member.positions,
-                                                  limit=settings.RT_MAX_REPLAY)
-
-    records = await run_db(fetch)
+    records = await run_db(replay_after, member.key, member.epoch, member.viewer,
+                           dict(member.positions), limit=settings.RT_MAX_REPLAY)
     if records is None:
         member.resync("too_far_behind")
         return
@@ -141,13 +132,11 @@ async def replay_missing(conn, member) -> None:
 
 
 async def cmd_room_leave(conn, command: frames.Command) -> dict:
-    from .presence import do_leave
-
     member = conn.rooms.get(command.room)
     if member is None:
         raise PlatformError(ErrorCode.INVALID_STATE, "not in this room")
     conn.drop_member(member)
-    await run_db(do_leave, conn_id=conn.id, room_keys=[command.room])
+    conn.hub.leave_presence(conn.id, [command.room])  # queued behind this socket's join
     return {"room": command.room}
 
 
@@ -169,7 +158,11 @@ async def cmd_presence_get(conn, command: frames.Command) -> dict:
         raise PlatformError(ErrorCode.INVALID_STATE, "not in this room")
     if not member.presence_watch:
         raise PlatformError(ErrorCode.FORBIDDEN, "your role in this room does not see presence")
-    return await run_db(summary, command.room, now=clock.now())
+    # The same view the hub pushes to this role (a hall's bidders: the host side only).
+    view = member.kind.presence_view(member.role, await run_db(summary, command.room, now=clock.now()))
+    if view is None:
+        raise PlatformError(ErrorCode.FORBIDDEN, "your role in this room does not see presence")
+    return view
 
 
 BUILTIN = {

@@ -46,7 +46,7 @@ class Member:
     """One connection in one room: its viewer, its positions per stream and its join buffer."""
 
     __slots__ = ("conn", "key", "kind", "role", "viewer", "streams", "sees_all", "positions",
-                 "buffering", "buffer", "presence_watch", "__weakref__")
+                 "epoch", "buffering", "buffer", "presence_watch", "__weakref__")
 
     def __init__(self, conn: "Connection", key: str, kind):
         self.conn, self.key, self.kind = conn, key, kind
@@ -55,6 +55,7 @@ class Member:
         self.streams: frozenset[str] = frozenset()
         self.sees_all = False
         self.positions: dict[str, int] = {}
+        self.epoch: str | None = None
         self.buffering = True
         self.buffer: list = []
         self.presence_watch = False
@@ -114,6 +115,7 @@ class Connection:
         self.tasks: set[asyncio.Task] = set()
         self.closed = False
         self.actor = None
+        self.present = False  # has presence rows: closing deletes every one, of any room
 
     # --- output ------------------------------------------------------------------------------
     def send_text(self, text: str) -> None:
@@ -184,10 +186,10 @@ class Connection:
             self.drop_member(member)
         if self.hub is not None:
             self.hub.remove_conn(self)
-            if keys:
+            if self.present:
                 # Batched with the other sockets closing now (one transaction for a reconnect
                 # storm's thousands of closes); stale rows would expire on their own anyway.
-                self.hub.leave_presence(self.id, keys)
+                self.hub.leave_presence(self.id, keys, closed=True)
         elif keys:
             try:
                 await run_db(do_leave, conn_id=self.id, room_keys=keys)

@@ -65,6 +65,7 @@ class HubRoom:
         self.repair_handle: asyncio.TimerHandle | None = None
         self.empty_since: float | None = None
         self.presence_handle: asyncio.TimerHandle | None = None
+        self.presence_sent: dict = {}  # watcher → the presence text it was last sent
 
 
 class Hub:
@@ -76,21 +77,29 @@ class Hub:
         self.pubsub = None
         self.tasks: list[asyncio.Task] = []
         self.started = False
+        self.ready = asyncio.Event()  # set once start() has connected the doorbells
         self.stats = {"events": 0, "deliveries": 0, "repairs": 0, "redis_reconnects": 0}
-        self.leaving: list[tuple[str, list[str]]] = []  # presence rows of closed sockets, batched
-        self.leave_task: asyncio.Task | None = None
+        self.presence_changes: list = []  # joins, leaves and closes, batched (presence.apply_changes)
+        self.presence_task: asyncio.Task | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
+        """Connect the doorbells, once; every caller returns only when that is done. (A socket that
+        went on while the first was still connecting to Redis joined its room with no pub/sub to
+        subscribe it on, and that room's events then reached the worker only by polling.)"""
         if self.started:
+            await self.ready.wait()
             return
         self.started = True
-        if settings.RT_GC_TUNING:
-            tune_gc()
-        if settings.REDIS_URL:
-            await self._connect_redis()
-            self.tasks.append(self.loop.create_task(self._read_redis()))
-        self.tasks.append(self.loop.create_task(self._maintain()))
+        try:
+            if settings.RT_GC_TUNING:
+                tune_gc()
+            if settings.REDIS_URL:
+                await self._connect_redis()
+                self.tasks.append(self.loop.create_task(self._read_redis()))
+            self.tasks.append(self.loop.create_task(self._maintain()))
+        finally:
+            self.ready.set()
 
     async def _connect_redis(self) -> None:
         import redis.asyncio as aioredis
@@ -98,8 +107,13 @@ class Hub:
         client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2,
                                          health_check_interval=10)
         pubsub = client.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(control_channel(), *[room_channel(k) for k in self.rooms])
+        keys = list(self.rooms)
+        await pubsub.subscribe(control_channel(), *[room_channel(k) for k in keys])
         self.pubsub = pubsub
+        # Rooms joined while this connected (a reconnect) were subscribed on the old connection.
+        joined = [k for k in self.rooms if k not in keys]
+        if joined:
+            await pubsub.subscribe(*[room_channel(k) for k in joined])
 
     async def _read_redis(self) -> None:
         while True:
@@ -163,6 +177,9 @@ class Hub:
         room = self.rooms.get(key)
         if room is not None and member in room.members:
             room.watching.add(member)
+            # Its first view comes with the next push: the doorbell its join rang may have found
+            # no watcher yet (the first in the room), and then no push would be due.
+            self._schedule_presence(room)
 
     def leave(self, key: str, member) -> None:
         room = self.rooms.get(key)
@@ -172,21 +189,33 @@ class Hub:
             if not room.members:
                 room.empty_since = time.monotonic()
 
-    def leave_presence(self, conn_id: str, room_keys: list[str]) -> None:
-        """Delete a closed socket's presence rows, batched with the others closing now: a reconnect
-        storm closes thousands at once, and one transaction beats thousands of commits."""
-        self.leaving.append((conn_id, list(room_keys)))
-        if self.leave_task is None or self.leave_task.done():
-            self.leave_task = self.loop.create_task(self._flush_leaves())
+    def enter_presence(self, row) -> None:
+        """Record a joined socket's presence row (``presence.entry``), batched with the other joins
+        of the moment: a reconnect storm's thousands of joins become one upsert per batch."""
+        self._queue_presence((row.conn_id, [row.room_key], row))
 
-    async def _flush_leaves(self) -> None:
+    def leave_presence(self, conn_id: str, room_keys: list[str], *, closed: bool = False) -> None:
+        """Delete a socket's presence rows in ``room_keys`` (``closed``: every row of the socket),
+        batched like joins and after them, so a leave never comes before the join it undoes."""
+        from .presence import CLOSED
+
+        self._queue_presence((conn_id, list(room_keys), CLOSED if closed else None))
+
+    def _queue_presence(self, change) -> None:
+        self.presence_changes.append(change)
+        if self.presence_task is None or self.presence_task.done():
+            self.presence_task = self.loop.create_task(self._flush_presence())
+
+    async def _flush_presence(self) -> None:
+        from .presence import apply_changes
+
         await asyncio.sleep(0.02)
-        while self.leaving:
-            batch, self.leaving = self.leaving[:500], self.leaving[500:]
+        while self.presence_changes:
+            batch, self.presence_changes = self.presence_changes[:500], self.presence_changes[500:]
             try:
-                await run_db(_leave_all, batch)
+                await run_db(apply_changes, batch)
             except Exception:  # noqa: BLE001 - stale rows stop counting and are purged later
-                log.exception("presence clean-up of %d sockets", len(batch))
+                log.exception("presence changes of %d sockets", len(batch))
 
     def add_conn(self, conn) -> None:
         self.conns.add(conn)
@@ -269,6 +298,9 @@ class Hub:
             if room is not None:
                 for member in [m for m in room.members if m.conn.user_id == user_id]:
                     member.resync("access_revoked")
+                    # Out of the room's presence too: a socket left open must not keep counting
+                    # (a venue counts as present while an expert's socket is in its room).
+                    self.leave_presence(member.conn.id, [room.key])
 
     # --- repair ------------------------------------------------------------------------------
     def _schedule_repair(self, room: HubRoom, delay: float) -> None:
@@ -328,10 +360,7 @@ class Hub:
         except Exception:  # noqa: BLE001
             log.exception("presence of %s", room.key)
             return
-        text = frames.dumps(frames.presence(room.key, data))
-        for member in list(room.watching):
-            if not member.buffering:
-                member.conn.send_text(text)
+        send_presence(room, data)
 
     # --- periodic work -----------------------------------------------------------------------
     async def _maintain(self) -> None:
@@ -395,6 +424,46 @@ class Hub:
                 pass
 
 
+def send_presence(room: HubRoom, data: dict) -> None:
+    """Send each watcher its role's view of the summary ``data`` (``RoomKind.presence_view``) when
+    it differs from the last one that watcher got.
+
+    Each role's view is computed once, and each distinct view serialised once (roles sharing a
+    view object share the text). A text equal to one of the previous push is that same object, so
+    an unchanged view is found by identity and not sent again: in a hall of 3,000 bidders a bidder
+    joining changes the host's view but not the bidders' (the host side only), so the push reaches
+    the host and the bidder who just joined, not 3,000 sockets. Sockets are written view by view,
+    which keeps the transport's one-entry framing cache on one text at a time. A member still
+    buffering its join is left out and gets the next push."""
+    previous = {text: text for text in set(room.presence_sent.values())}
+    texts: dict[str, str | None] = {}  # role → text (None: that role sees nothing)
+    views: list[tuple[Any, str]] = []  # (view object, its text): one serialisation per view
+    sent: dict = {}
+    todo: dict[str, list] = {}
+    for member in list(room.watching):
+        if member.buffering:
+            continue
+        role = member.role
+        if role not in texts:
+            view = member.kind.presence_view(role, data)
+            text = None if view is None else next((t for v, t in views if v is view), None)
+            if view is not None and text is None:
+                text = frames.dumps(frames.presence(room.key, view))
+                text = previous.get(text, text)
+                views.append((view, text))
+            texts[role] = text
+        text = texts[role]
+        if text is None:
+            continue
+        sent[member] = text
+        if room.presence_sent.get(member) is not text:
+            todo.setdefault(text, []).append(member)
+    room.presence_sent = sent
+    for text, members in todo.items():
+        for member in members:
+            member.conn.send_text(text)
+
+
 _gc_tuned = False
 
 
@@ -419,17 +488,6 @@ def tune_gc() -> None:
     gc.freeze()
     _, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(settings.RT_GC_GEN0, gen1, gen2)
-
-
-def _leave_all(batch: list[tuple[str, list[str]]]) -> None:
-    """What ``presence.do_leave`` does for one closed socket, for many in one statement; each
-    room's doorbell rings once."""
-    from .doorbell import ring_presence
-    from .models import Presence
-
-    Presence.objects.filter(conn_id__in=[conn_id for conn_id, _ in batch]).delete()
-    for key in sorted({k for _, keys in batch for k in keys}):
-        ring_presence(key)
 
 
 async def get_hub() -> Hub:

@@ -38,7 +38,8 @@ class RoomKind:
     prefix: str = ""
     #: roles in the room that see every stream (supervisors watch everything)
     sees_all_roles: frozenset[str] = frozenset()
-    #: roles in the room that receive presence (who is here); others never do
+    #: roles in the room that receive presence (who is here), each as ``presence_view`` shapes it;
+    #: others never do
     presence_roles: frozenset[str] = frozenset()
     #: command name → coroutine(ctx) returning the reply payload
     commands: dict[str, CommandFn] = {}
@@ -57,6 +58,14 @@ class RoomKind:
     def apply(self, snapshot: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
         """The client's reducer: the state after ``event`` (a push frame). Used by ``verify_action``."""
         raise NotImplementedError
+
+    def presence_view(self, role: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        """What ``role`` may see of the presence summary ``data`` (``presence.summary``), or None
+        for nothing. Pure, and called once per role and summary, never per socket: the hub
+        serialises each distinct view once. By default the whole summary for ``presence_roles``;
+        a kind whose roles must not learn of each other (a hall's bidders) returns a filtered copy.
+        Roles sharing a view should get the same object, so the hub serialises it once for all."""
+        return data if role in self.presence_roles else None
 
     def viewer(self, user, role: str) -> Viewer:
         return Viewer(user_id=user.pk, org_id=getattr(user, "organisation_id", None), role=role,

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 
 from audit.log import canonical_json, format_time
 
@@ -143,8 +143,6 @@ def positions(room: Room, viewer: Viewer) -> dict[str, int]:
 def missing_events(room: Room, viewer: Viewer, held: dict[str, int], *, limit: int) -> list[EventRecord] | None:
     """The events the viewer lacks given the positions it holds, in room order; ``None`` if more
     than ``limit`` (the caller sends a snapshot instead)."""
-    from django.db.models import Q
-
     cond = Q()
     known = {s: n for s, n in held.items() if viewer.check_visible(s)}
     for stream, sseq in known.items():
@@ -156,3 +154,35 @@ def missing_events(room: Room, viewer: Viewer, held: dict[str, int], *, limit: i
     if len(rows) > limit:
         return None
     return [_record(room.key, row) for row in rows]
+
+
+def replay_after(room_key: str, epoch: str, viewer: Viewer, held: dict[str, int], *,
+                 limit: int) -> list[EventRecord] | None:
+    """What a client holding ``held`` (stream → last ``sseq``) in ``epoch`` lacks, in room order, in
+    one query (a join's or a catch-up's replay); ``None`` when that is no replay: the room is in
+    another epoch or does not exist, the client is ahead of the log in a stream, or more than
+    ``limit`` events are missing (the caller sends a snapshot or a resync instead).
+
+    The query also fetches each held stream's last held event, its *anchor*: a stream's ``sseq``
+    is gap-free, so finding the anchor proves the client is not ahead of the log, and finding it
+    through the room's current epoch proves the epoch, without reading the room's positions first.
+    Only when nothing at all comes back does a second query tell "current, nothing missing" from
+    "another epoch"."""
+    known = {s: n for s, n in held.items() if viewer.check_visible(s)}
+    anchors = {s: n for s, n in known.items() if n > 0}
+    cond = ~Q(stream__in=list(known))  # streams the client never heard of: replayed from the start
+    for stream, sseq in known.items():
+        cond |= Q(stream=stream, sseq__gte=sseq) if sseq else Q(stream=stream)
+    visible = {} if viewer.sees_all else {"stream__in": viewer.streams}
+    rows = list(RoomEvent.objects.filter(cond, room__key=room_key, room__epoch=epoch, epoch=epoch, **visible)
+                .order_by("seq").values_list("stream", "sseq", "seq", "event", "payload", "ts")
+                [:limit + len(anchors) + 1])
+    if len(rows) > limit + len(anchors):
+        return None
+    if sum(1 for row in rows if anchors.get(row[0]) == row[1]) < len(anchors):
+        return None
+    if not rows and not Room.objects.filter(key=room_key, epoch=epoch).exists():
+        return None
+    return [EventRecord(room=room_key, epoch=epoch, seq=seq, stream=stream, sseq=sseq, event=event,
+                        payload=payload, ts=format_time(ts))
+            for stream, sseq, seq, event, payload, ts in rows if anchors.get(stream) != sseq]

@@ -3,7 +3,8 @@
 - ``disconnect_user(user_id)``: on logout and when an administrator ends a user's sessions — every
   socket of the user, on any worker, is closed with 4401 (sign in again).
 - ``revoke_room_access(room_key, user_id)``: the user lost access to one room; its sockets get a
-  ``resync`` for the room, and their re-join is authorised afresh (and refused).
+  ``resync`` for the room, leave it (no more events, no presence there) and their re-join is
+  authorised afresh (and refused). The sockets stay open for the user's other rooms.
 
 Both ring after the surrounding transaction commits (right away outside one).
 """

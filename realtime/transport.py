@@ -157,6 +157,45 @@ class DaphneSender(Sender):
             return 0
 
 
+class _LazyText:
+    """``pprint.pformat(obj)`` deferred until the text is wanted, if ever."""
+
+    __slots__ = ("format", "obj")
+
+    def __init__(self, format, obj):
+        self.format, self.obj = format, obj
+
+    def __str__(self) -> str:
+        return self.format(self.obj)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
+def lazy_autobahn_settings_log() -> None:
+    """Stop autobahn formatting every new socket's settings for a debug line that is off.
+
+    ``WebSocketProtocol._connectionMade`` passes ``pprint.pformat`` of its 30-odd settings to
+    ``log.debug`` eagerly, for every connection: 13 % of a Daphne worker's CPU in a reconnect storm
+    of 3,000 sockets (py-spy, docs/protocol.md §9). Its module's ``pformat`` is replaced by one that
+    returns a lazy text for that list (formatted only if the line is logged); other callers, which
+    need a ``str`` at once, get the real one. Once per process; nothing when autobahn is not loaded."""
+    import sys
+
+    module = sys.modules.get("autobahn.websocket.protocol")
+    real = getattr(module, "pformat", None)
+    if real is None or getattr(real, "lazy", False):
+        return
+
+    def pformat(obj, *args, **kwargs):
+        if isinstance(obj, list) and not args and not kwargs:
+            return _LazyText(real, obj)
+        return real(obj, *args, **kwargs)
+
+    pformat.lazy = True
+    module.pformat = pformat
+
+
 def _tcp_transport(t):
     """The plain TCP transport whose socket may be written directly, else None (TLS, wrappers,
     another reactor's transport: those take ``transport.write``)."""
@@ -279,5 +318,6 @@ def make_sender(send, *, limit_bytes: int, on_overflow: Callable[[], None]) -> S
         protocol = inner.args[0]
         if (type(server).__module__.startswith("daphne") and hasattr(protocol, "handle_reply")
                 and hasattr(server, "connections")):
+            lazy_autobahn_settings_log()
             return DaphneSender(server, protocol, limit_bytes, on_overflow)
     return QueuedSender(send, limit_bytes, on_overflow)
