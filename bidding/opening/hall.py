@@ -3,6 +3,9 @@
 Roles in the room: ``host`` (a manager of the tender: its agency or tenderee), ``supervisor``
 (watches every stream read-only, with presence), ``bidder`` (an organisation with a bid on the lot).
 Commands are thin: parse, call the action on a database thread, reply.
+
+Presence: host and supervisors see who is here; a bidder sees only whether the host side is online
+(``host_presence``), never anything of other bidders, not even their number (招标投标法 22).
 """
 
 from __future__ import annotations
@@ -55,6 +58,14 @@ async def cmd_chat(ctx: CommandContext) -> dict:
                         text=ctx.payload.get("text"), org=ctx.payload.get("org"), now=ctx.now)
 
 
+def host_presence(data: dict) -> dict:
+    """A bidder's view of the presence summary: is the host side online, with how many staff and
+    devices. Nothing about bidders (招标投标法 22: not even how many are here) nor supervisors."""
+    host = data["roles"].get("host") or {"users": 0, "connections": 0}
+    return {"host": {"online": host["users"] > 0, "users": host["users"],
+                     "connections": host["connections"]}}
+
+
 def _host_move(name: str, **fixed):
     async def cmd(ctx: CommandContext) -> dict:
         from . import actions, record
@@ -67,7 +78,7 @@ def _host_move(name: str, **fixed):
 
 class HallRoom(RoomKind):
     sees_all_roles = SUPERVISOR
-    presence_roles = HOST | SUPERVISOR
+    presence_roles = HOST | SUPERVISOR | BIDDER  # bidders: the host side only (presence_view)
     commands = {
         "hall.release_key": cmd_release_key,
         "hall.confirm": cmd_confirm,
@@ -91,6 +102,11 @@ class HallRoom(RoomKind):
         from accounts.access import access_hall
 
         return access_hall(user, room_key.split(":", 1)[1])[1]
+
+    def presence_view(self, role: str, data: dict) -> dict | None:
+        if role in BIDDER:
+            return host_presence(data)
+        return super().presence_view(role, data)
 
     def snapshot(self, room_key: str, viewer: Viewer) -> dict:
         from .views import snapshot

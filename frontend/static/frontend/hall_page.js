@@ -18,9 +18,14 @@ const root = $("hall");
 const status = $("status");
 let state = null;
 let presence = null;
+let hostOnline = null; // a bidder's view of the host side: true, false, or null while not known
 const client = new RealtimeClient();
 connectionBadge(client, $("conn"), t.state);
-client.addEventListener("state", (ev) => { root.dataset.conn = ev.detail.state; });
+client.addEventListener("state", (ev) => {
+  root.dataset.conn = ev.detail.state;
+  // Without a socket the host's presence is not known; the push after the rejoin tells it again.
+  if (["connecting", "reconnecting", "signed_out"].includes(ev.detail.state)) { hostOnline = null; renderHostPresence(); }
+});
 
 // --- the reducer (bidding.opening.views.apply) ----------------------------------------------------
 function apply(s, event, p) {
@@ -164,6 +169,16 @@ function renderPresence() {
     `${u.name}（${u.role}）`, u.connections > 1 ? ` ×${u.connections}` : "")));
 }
 
+// A bidder sees only whether the host side is online (the hall's presence view for bidders:
+// nothing about other bidders, not even their number).
+function renderHostPresence() {
+  if (role !== "bidder") return;
+  const badge = $("host-presence");
+  badge.hidden = hostOnline === null;
+  badge.dataset.online = hostOnline === null ? "" : hostOnline ? "1" : "0";
+  badge.textContent = hostOnline === null ? "" : hostOnline ? t.host_online : t.host_offline;
+}
+
 function tick() {
   const now = client.now();
   $("server-time").textContent = beijing(now);
@@ -269,7 +284,11 @@ function join() {
   client.join(ROOM, {
     onSnapshot(snapshot) { state = snapshot; render(); root.dataset.ready = "1"; },
     onEvent(frame) { state = apply(state, frame.event, frame.payload); render(); },
-    onPresence(p) { presence = p; renderPresence(); },
+    onPresence(p) {
+      presence = p;
+      if (role === "bidder") { hostOnline = Boolean(p.host?.online); renderHostPresence(); }
+      else renderPresence();
+    },
     onError(err) { say(status, `${t.failed}: ${err.message}`, "error"); },
   });
 }
