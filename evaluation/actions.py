@@ -5,7 +5,8 @@ Every ``do_*`` runs inside ``transaction.atomic()`` with the session row locked 
 it validates with the pure rules (``evaluation.rules``), changes the rows, writes the audit entry and
 appends the room events in the same transaction. Scoring is in ``actions_scoring``, the report and
 its signatures in ``actions_report``, clarifications in ``actions_clarify``, the draw in
-``actions_draw``.
+``actions_draw``; rejecting all bids and extending the time in ``actions_outcome``, replacing a
+member in ``actions_replace``, the lowest-evaluated-price adjustments in ``actions_price``.
 """
 
 from __future__ import annotations
@@ -84,6 +85,31 @@ def member_of(session, user) -> Member:
     if member is None:
         raise forbidden("you are not a member of this committee")
     return member
+
+
+def seated(member) -> Member:
+    """A member who may take part: signed in, confirmed by venue staff and pledged. Always true
+    after the pledge step, except for a replacement who has just arrived (Reg 48)."""
+    if member.signed_in_at is None or member.confirmed_at is None or member.pledged_at is None:
+        raise invalid("sign in, have your identity confirmed and make the pledge first", member=member.code)
+    return member
+
+
+def seated_member(session, user) -> Member:
+    return seated(member_of(session, user))
+
+
+def arrival_step(session, member, step: steps.Step) -> steps.State:
+    """Sign-in, confirmation and pledge happen in their steps; a replacement (Reg 48) does them
+    whenever it arrives, before the report."""
+    if member.replaces_id is None:
+        return check_step(session, step)
+    state = check_unlocked(session)
+    if steps.ORDER.index(state.step) >= steps.ORDER.index(steps.Step.SIGNING):
+        raise invalid("not in this step", step=state.step.value)
+    if step == steps.Step.PLEDGE and member.confirmed_at is None:
+        raise invalid("your identity is confirmed by the venue staff before the pledge")
+    return state
 
 
 def member_by_code(session, code: Any) -> Member:
@@ -211,8 +237,8 @@ def member_patch(session, member) -> st.Patch | Any:
 
 
 def do_sign_in(session, venue_id: int, call: Call) -> dict:
-    check_step(session, steps.Step.SIGN_IN)
     member = member_of(session, call.user)
+    arrival_step(session, member, steps.Step.SIGN_IN)
     if member.venue_id != venue_id:
         raise forbidden("sign in at the venue you are seated at")
     if member.signed_in_at is None:
@@ -225,8 +251,8 @@ def do_sign_in(session, venue_id: int, call: Call) -> dict:
 
 def do_confirm(session, venue_id: int, call: Call) -> dict:
     """Venue staff confirm a signed-in expert's identity (at their own venue only)."""
-    check_step(session, steps.Step.SIGN_IN)
     member = member_by_code(session, call.payload.get("member"))
+    arrival_step(session, member, steps.Step.SIGN_IN)
     if member.venue_id != venue_id or not session.venues.filter(venue_id=venue_id).exists():
         raise forbidden("staff confirm the experts of their own venue")
     if member.signed_in_at is None:
@@ -240,8 +266,8 @@ def do_confirm(session, venue_id: int, call: Call) -> dict:
 
 
 def do_pledge(session, venue_id: int, call: Call) -> dict:
-    check_step(session, steps.Step.PLEDGE)
     member = member_of(session, call.user)
+    arrival_step(session, member, steps.Step.PLEDGE)
     recusal = call.payload.get("recusal") or ""
     if not isinstance(recusal, str) or len(recusal) > 2000:
         raise BadRequest("'recusal' is a text of at most 2000 characters")
@@ -258,7 +284,7 @@ def do_vote_chair(session, venue_id: int, call: Call) -> dict:
         raise invalid("the chair is elected")
     from .models import ChairVote
 
-    voter = member_of(session, call.user)
+    voter = seated_member(session, call.user)
     candidate = member_by_code(session, call.payload.get("candidate"))
     if candidate.tenderer_rep:
         raise BadRequest("the tenderer's representative cannot chair (F87 45)")
@@ -269,7 +295,7 @@ def do_vote_chair(session, venue_id: int, call: Call) -> dict:
     audit(session, "evaluation.chair.voted", call, round=rnd, voter=voter.code)
     st.to_member(session, voter, "eval.my_vote", [(["chair_vote", voter.code], candidate.code)], now=call.now)
     members = list(session.members.values_list("code", flat=True))
-    votes = dict(ChairVote.objects.filter(session=session, round=rnd)
+    votes = dict(ChairVote.objects.filter(session=session, round=rnd, voter__replaced_at__isnull=True)
                  .values_list("voter__code", "candidate__code"))
     if len(votes) == len(members):
         ineligible = set(session.members.filter(tenderer_rep=True).values_list("code", flat=True))
@@ -291,9 +317,15 @@ def do_vote_chair(session, venue_id: int, call: Call) -> dict:
 
 def _before_leaving(session, state: steps.State, call: Call) -> st.Patch:
     """Preconditions and results of leaving the current step; returns extra patches."""
-    from . import actions_report, actions_scoring
+    from . import actions_outcome, actions_report, actions_scoring
 
     members = session.members.all()
+    if steps.ORDER.index(state.step) > steps.ORDER.index(steps.Step.PLEDGE):
+        # A replacement (Reg 48) arrives mid-session: nothing moves on until it has taken its seat.
+        waiting = [m.code for m in members if m.signed_in_at is None or m.confirmed_at is None
+                   or m.pledged_at is None]
+        if waiting:
+            raise invalid("a replacement signs in, is confirmed and pledges first", missing=waiting)
     if state.step == steps.Step.SIGN_IN:
         missing = [m.code for m in members if m.signed_in_at is None or m.confirmed_at is None]
         if missing:
@@ -307,6 +339,7 @@ def _before_leaving(session, state: steps.State, call: Call) -> st.Patch:
     elif state.step == steps.Step.COMPLIANCE:
         return actions_scoring.decide_compliance(session, call)
     elif state.step == steps.Step.SCORING:
+        actions_outcome.check_reject_all_decided(session)
         return actions_scoring.compute_summary(session, call, require_complete=True)
     elif state.step == steps.Step.SUMMARY:
         return actions_scoring.compute_ranking(session, call)
@@ -389,12 +422,10 @@ def do_decide_back(session, venue_id: int, call: Call) -> dict:
         raise BadRequest("'approve' is true or false")
     event = steps.ApproveBack(by="supervisor") if approve else steps.RejectBack(by="supervisor")
     new = steps.advance(state, event, now=call.now)
-    fields: dict[str, Any] = {}
-    extra: st.Patch = []
-    if approve:
-        fields["step_deadline"] = None
-        extra = _reopen(session, new.step, call)
-    save_state(session, new, **fields)
+    save_state(session, new, **({"step_deadline": None} if approve else {}))
+    # After the new step is saved: the bidders' section ``_reopen`` sends is the one of the step gone
+    # back to (暗标 hides the names again before the ranking).
+    extra: st.Patch = _reopen(session, new.step, call) if approve else []
     audit(session, "evaluation.back.approved" if approve else "evaluation.back.rejected", call,
           to=state.pending_back.to.value if state.pending_back else None, step_from=state.step.value)
     if approve:
@@ -414,6 +445,9 @@ def _reopen(session, step: steps.Step, call: Call) -> st.Patch:
         patch.append((["election"], {"round": 1, "voted": [], "tallies": {}}))
         for m in session.members.select_related("expert__user"):
             st.to_member(session, m, "eval.my_vote", [(["chair_vote", m.code], None)], now=call.now)
+    if order <= steps.ORDER.index(steps.Step.SCORING) and session.reject_all is not None:
+        session.reject_all = None  # decided again after the review (the votes are in the audit log)
+        cleared.append("reject_all")
     if order <= steps.ORDER.index(steps.Step.COMPLIANCE) and session.compliance is not None:
         session.compliance = None
         session.bidders.update(rejected=None)
@@ -430,7 +464,7 @@ def _reopen(session, step: steps.Step, call: Call) -> st.Patch:
         session.signatures.all().delete()
         cleared.append("report")
     session.save(update_fields=["compliance", "summary", "ranking", "report", "report_sha256",
-                                "signing_deadline", "signing_check"])
+                                "signing_deadline", "signing_check", "reject_all"])
     for name in cleared:
         patch.append(([name], None))
     if "compliance" in cleared or "ranking" in cleared:

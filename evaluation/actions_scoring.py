@@ -16,7 +16,7 @@ from common.errors import BadRequest
 
 from . import state as st
 from .actions import (Call, audit, bidder_by_code, check_step, current_state, invalid, member_by_code,
-                      member_of)
+                      member_of, seated_member)
 from .models import ComplianceVote, Correction, ScoreSheet
 from .rules import aggregate as agg
 from .rules import alerts, compliance, price, ranking, steps
@@ -35,7 +35,7 @@ def valid_bidders(session):
 
 def do_vote_compliance(session, venue_id: int, call: Call) -> dict:
     check_step(session, steps.Step.COMPLIANCE)
-    member = member_of(session, call.user)
+    member = seated_member(session, call.user)
     bidder = bidder_by_code(session, call.payload.get("bidder"))
     criterion, passed = call.payload.get("criterion"), call.payload.get("passed")
     reason = call.payload.get("reason") or ""
@@ -55,15 +55,16 @@ def do_vote_compliance(session, venue_id: int, call: Call) -> dict:
 
 
 def decide_compliance(session, call: Call) -> st.Patch:
-    """Leaving the compliance step: majority per criterion (F87 61); rejected bids leave."""
+    """Leaving the compliance step: majority per criterion (F87 61); rejected bids leave. Fewer
+    than 3 valid bids (none included) leave the committee to decide whether to reject all bids
+    (``actions_outcome``) before anything is scored. A replaced member's votes are void."""
     members = list(session.members.values_list("code", flat=True))
     votes: dict[str, dict[str, dict[str, bool]]] = {b: {} for b in
                                                     session.bidders.values_list("code", flat=True)}
-    for b, c, m, p in session.compliance_votes.values_list("bidder__code", "criterion", "member__code", "passed"):
+    rows = session.compliance_votes.filter(member__replaced_at__isnull=True)
+    for b, c, m, p in rows.values_list("bidder__code", "criterion", "member__code", "passed"):
         votes[b].setdefault(c, {})[m] = p
     result = compliance.decide(votes, experts=members, criteria=session.scoring["criteria"])
-    if not result.passed:
-        raise invalid("no bid passed the compliance review: the committee rejects all bids")
     session.compliance = {"passed": list(result.passed),
                           "rejected": {b: list(c) for b, c in result.rejected.items()},
                           "tallies": {b: {c: list(t) for c, t in per.items()} for b, per in result.tallies.items()},
@@ -105,7 +106,10 @@ def do_score(session, venue_id: int, call: Call) -> dict:
     steps.check_scores_open(state)
     if state.step != steps.Step.SCORING:
         raise invalid("in the summary a score changes only after a return (eval.correct)")
-    member = member_of(session, call.user)
+    from .actions_outcome import check_reject_all_decided
+
+    check_reject_all_decided(session)
+    member = seated_member(session, call.user)
     bidder = bidder_by_code(session, call.payload.get("bidder"))
     if bidder.rejected:
         raise invalid("this bid was rejected in the compliance review")
@@ -131,7 +135,9 @@ def load_sheets(session, *, bidder: str | None = None
     sheets: dict[str, dict[str, dict[str, str]]] = {m: {} for m in
                                                     session.members.values_list("code", flat=True)}
     totals: dict[str, dict[str, str]] = {}
-    rows = ScoreSheet.objects.filter(session=session, bidder__rejected__isnull=True)
+    # A replaced member's sheets stay in the record and leave the aggregation (Reg 48).
+    rows = ScoreSheet.objects.filter(session=session, bidder__rejected__isnull=True,
+                                     member__replaced_at__isnull=True)
     if bidder is not None:
         rows = rows.filter(bidder__code=bidder)
     rows = rows.values_list("member__code", "bidder__code", "values", "submitted_total")
@@ -192,8 +198,9 @@ def compute_summary(session, call: Call | None, *, require_complete: bool) -> st
     prices = {code: fen for code, fen in bidders}
     summary: dict[str, Any] = {"method": rules["method"], "experts": experts}
     if rules["method"] == "lowest_evaluated_price":
-        evaluated = price.evaluated_prices(prices)
-        summary["evaluated"] = {b: p for b, p in evaluated.items()}
+        from .actions_price import evaluated_summary
+
+        summary.update(evaluated_summary(session, prices))
     else:
         scored = price.score_prices(rules, prices, k_percent=session.k_percent or None)
         settings = agg.AggregateSettings.from_settings(rules)
@@ -208,7 +215,8 @@ def compute_summary(session, call: Call | None, *, require_complete: bool) -> st
     session.save(update_fields=["summary"])
     if call is not None:
         audit(session, "evaluation.summary.computed", call, alerts=len(found),
-              totals={b: v["total"] for b, v in summary.get("bidders", {}).items()})
+              totals={b: v["total"] for b, v in summary.get("bidders", {}).items()},
+              evaluated=summary.get("evaluated"))
     return [(["summary"], summary)]
 
 
@@ -286,7 +294,7 @@ def do_correct(session, venue_id: int, call: Call) -> dict:
 
 def compute_ranking(session, call: Call) -> st.Patch:
     """Leaving the summary: no open return; rank with the tie-breaks and the committed seed."""
-    if session.sheets.filter(returned__isnull=False).exists():
+    if session.sheets.filter(returned__isnull=False, member__replaced_at__isnull=True).exists():
         raise invalid("a returned score has not been corrected")
     if session.summary is None:
         raise invalid("no summary")

@@ -18,11 +18,12 @@ from accounts.access import (access_draw, access_lot, access_session, can_see_ex
 from accounts.roles import Cap
 from audit.log import Actor, log_action
 from common import clock
-from common.errors import BadRequest, ErrorCode, PlatformError
+from common.errors import BadRequest, ErrorCode, NotFound, PlatformError
 
-from . import actions, actions_clarify, actions_draw, actions_report
+from . import actions, actions_clarify, actions_draw, actions_replace, actions_report
 from . import state as st
 from .models import Expert, Venue
+from .rules import draw as rules_draw
 
 router = Router(tags=["evaluation"])
 
@@ -145,6 +146,35 @@ def create_session(request, body: SessionIn):
 def get_session(request, session_id: int):
     session, role = access_session(request.user, session_id)
     return _session_out(session, role)
+
+
+@router.get("/evaluation/sessions/{session_id}/replacements/{replacement_id}", response=dict,
+            summary="A member's replacement draw, recomputed (host, venue staff, supervisors)")
+def replacement_draw(request, session_id: int, replacement_id: int):
+    """The record of a replacement draw (Reg 48) — its input (canonical JSON), the input's SHA-256
+    and the seed's commitment audited before the draw, the seed, the drawn expert's id, the new
+    member's code — recomputed by the server (``actions_replace.verify``): ``verified`` is true, or
+    the answer is ``409 conflict`` saying what does not match. Expert ids only, never names. The
+    committee's members read the seed and hashes in the report."""
+    session, role = access_session(request.user, session_id)
+    if role not in ("host", actions.STAFF, actions.MAIN_STAFF, actions.SUPERVISOR):
+        raise PlatformError(ErrorCode.FORBIDDEN, "the lot's host, venue staff and supervisors check the draw")
+    row = session.replacements.select_related("member", "new_member").filter(pk=replacement_id).first()
+    if row is None:
+        raise NotFound("replacement not found")
+    actions_replace.verify(row)
+    # The snapshot carries the pool's expert ids, employers and declared relations: every read of
+    # expert information is audited, as for the committee's draw (actions_draw.draw_view).
+    with transaction.atomic():
+        log_action("evaluation.expert.viewed", actor=Actor.from_request(request), obj=row,
+                   tender_id=session.lot_id, data={"what": "replacement draw", "role": role,
+                                                   "experts": [row.drawn] if row.drawn else []})
+    return {"id": row.pk, "session_id": session.pk, "member": row.member.code, "reason": row.reason,
+            "requested_at": row.requested_at, "decided_at": row.decided_at,
+            "new_member": row.new_member.code if row.new_member_id else None, "drawn": row.drawn,
+            "snapshot": row.snapshot, "snapshot_sha256": row.snapshot_sha256,
+            "seed_commitment": row.seed_commitment, "seed": row.seed_hex,
+            "format": rules_draw.REPLACEMENT_FORMAT, "verified": True}
 
 
 @router.post("/evaluation/sessions/{session_id}/members/{code}/confirm", response=dict,

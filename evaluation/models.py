@@ -134,6 +134,11 @@ class EvaluationSession(models.Model):
     signing_deadline = models.DateTimeField(null=True, blank=True)
     signing_check = models.DateTimeField(null=True, blank=True, db_index=True)  # the signing timer
     next_check = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The committee's decision on rejecting all bids (R12 27; actions_outcome), the claims that the
+    # time is insufficient and the extensions (Reg 48), and the lowest-evaluated-price adjustments.
+    reject_all = models.JSONField(null=True, blank=True)
+    timing = models.JSONField(default=dict, blank=True)
+    adjustments = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
 
@@ -149,8 +154,24 @@ class SessionVenue(models.Model):
         constraints = [models.UniqueConstraint(fields=["session", "venue"], name="sessionvenue_unique")]
 
 
+class ActiveMemberManager(models.Manager):
+    """The sitting committee: members not replaced. The default manager, so ``session.members`` and
+    every access check (``accounts.access.session_role``) see only sitting members; a replaced
+    member's rows stay in the record and are read with ``Member.all_members``."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(replaced_at__isnull=True)
+
+
 class Member(models.Model):
-    """A committee member in a session, seated at one venue, known in rooms by ``code`` (E1...)."""
+    """A committee member in a session, seated at one venue, known in rooms by ``code`` (E1...).
+
+    A member replaced mid-session (Reg 48, ``actions_replace``) keeps its row with ``replaced_at``;
+    its votes and scores stay in the record and leave every decision. Its replacement has a new code
+    and ``replaces`` pointing back."""
+
+    objects = ActiveMemberManager()
+    all_members = models.Manager()
 
     session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="members")
     expert = models.ForeignKey(Expert, on_delete=models.PROTECT, related_name="+")
@@ -164,8 +185,11 @@ class Member(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     pledged_at = models.DateTimeField(null=True, blank=True)
     recusal = models.TextField(blank=True)  # a declared interest (回避); non-empty blocks the step
+    replaced_at = models.DateTimeField(null=True, blank=True)
+    replaces = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 
     class Meta:
+        base_manager_name = "all_members"
         constraints = [models.UniqueConstraint(fields=["session", "code"], name="member_code_unique"),
                        models.UniqueConstraint(fields=["session", "expert"], name="member_unique")]
 
@@ -272,3 +296,33 @@ class ReportSignature(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["session", "member"], name="signature_unique")]
+
+
+class Replacement(models.Model):
+    """Replacing a member mid-session (Reg 48): requested by venue staff with a reason, approved by a
+    supervisor, then one expert drawn afresh and verifiably (``rules.draw.draw_replacement``): the
+    snapshot and the seed's commitment are recorded before the draw, the seed in the report after."""
+
+    class Reason(models.TextChoices):
+        RECUSAL = "recusal"  # must withdraw (回避, Reg 46)
+        ILLNESS = "illness"
+        ABSENT = "absent"
+        MISCONDUCT = "misconduct"
+        OTHER = "other"
+
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="replacements")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    note = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    approved = models.BooleanField(null=True)  # None while waiting for the supervisor
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    snapshot = models.TextField(blank=True)  # canonical JSON (rules.draw.canonical_replacement)
+    snapshot_sha256 = models.CharField(max_length=64, blank=True)
+    seed_commitment = models.CharField(max_length=64, blank=True)
+    seed_hex = models.CharField(max_length=128, blank=True)  # in the report only
+    drawn = models.CharField(max_length=20, blank=True)  # the drawn expert's id
+    new_member = models.ForeignKey(Member, on_delete=models.PROTECT, null=True, blank=True, related_name="+")

@@ -2,7 +2,7 @@
 
 Roles in the room (``accounts.access.session_role``): ``expert`` (a member seated at this venue),
 ``main_staff`` / ``staff`` (venue staff of the main / a sub venue), ``supervisor`` (sees every
-stream of every venue; sends nothing but the decision on going back). The state and its events are
+stream of every venue; sends nothing but the decisions on going back and on replacing a member). The state and its events are
 described in ``evaluation.state``; every command runs an action in one transaction with the session
 row locked (``evaluation.actions.in_session``). Phase rules (which step, the lock, the chair) are
 checked by the actions, not here.
@@ -16,7 +16,8 @@ from realtime.audience import Viewer
 from realtime.db import run_db
 from realtime.kinds import CommandContext, RoomKind
 
-from . import actions, actions_clarify, actions_report, actions_scoring
+from . import (actions, actions_clarify, actions_outcome, actions_price, actions_replace, actions_report,
+               actions_scoring)
 from . import state as st
 from .actions import EXPERT, MAIN_STAFF, STAFF, SUPERVISOR, Call
 
@@ -50,6 +51,12 @@ TABLE: dict[str, tuple[Any, frozenset[str]]] = {
     "eval.ask": (actions_clarify.do_ask, frozenset({EXPERT})),
     "eval.sign": (actions_report.do_sign, frozenset({EXPERT})),
     "eval.dissent": (actions_report.do_dissent, frozenset({EXPERT})),
+    "eval.propose_reject_all": (actions_outcome.do_propose_reject_all, frozenset({EXPERT})),
+    "eval.vote_reject_all": (actions_outcome.do_vote_reject_all, frozenset({EXPERT})),
+    "eval.time_insufficient": (actions_outcome.do_time_insufficient, frozenset({EXPERT})),
+    "eval.adjust_price": (actions_price.do_adjust_price, frozenset({EXPERT})),
+    "eval.request_replacement": (actions_replace.do_request_replacement, frozenset({STAFF, MAIN_STAFF})),
+    "eval.decide_replacement": (actions_replace.do_decide_replacement, frozenset({SUPERVISOR})),
 }
 
 

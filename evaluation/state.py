@@ -17,7 +17,11 @@ Sections (stream in brackets):
 - ``progress`` [all]: per member code, how many bidders they have scored (never the scores);
 - ``compliance``, ``summary``, ``ranking``, ``report`` [all]: the decided results, once decided;
   ``corrections``, ``returned``, ``clarifications``, ``election`` [all];
-- ``sheets``, ``votes``, ``chair_vote`` [user:<expert>]: an expert's own scores and votes; a
+- ``reject_all`` [all]: the committee's vote on rejecting all bids (who voted; the votes once
+  decided); ``replacements`` [all]: replacement requests and their result, by member code;
+  ``adjustments`` [all]: the committee's price adjustments (lowest evaluated price);
+  ``session.time`` [all]: claims that the time is insufficient, and the extensions;
+- ``sheets``, ``votes``, ``chair_vote``, ``reject_vote`` [user:<expert>]: an expert's own scores and votes; a
   supervisor (sees every stream) gets them for every member of the venue;
 - ``names`` [role:supervisor]: bidder names for supervisors, also in 暗标 mode.
 """
@@ -53,6 +57,7 @@ def dump_state(state: steps.State) -> dict[str, Any]:
                                                    "requested_at": _t(back.requested_at)},
         "locks": [{"started_at": _t(lk.started_at), "ended_at": _t(lk.ended_at),
                    "venues": sorted(lk.venues)} for lk in state.locks],
+        "outcome": state.outcome,
     }
 
 
@@ -65,7 +70,8 @@ def load_state(raw: dict[str, Any]) -> steps.State:
         pending_back=None if back is None else steps.BackRequest(
             steps.Step(back["to"]), back["reason"], _pt(back["requested_at"])),
         locks=tuple(steps.Lock(started_at=_pt(lk["started_at"]), venues=frozenset(lk["venues"]),
-                               ended_at=_pt(lk["ended_at"])) for lk in raw.get("locks", ())))
+                               ended_at=_pt(lk["ended_at"])) for lk in raw.get("locks", ())),
+        outcome=raw.get("outcome"))
 
 
 def room_key(session_id: int, venue_id: int) -> str:
@@ -96,7 +102,44 @@ def section_session(session) -> dict[str, Any]:
             "deadline": _t(session.step_deadline), "chair": state["chair"],
             "election_round": state["election_round"], "locked": bool(state["missing_venues"]),
             "missing_venues": state["missing_venues"], "pending_back": state["pending_back"],
-            "locks": state["locks"], "document": session.document or None}
+            "locks": state["locks"], "document": session.document or None,
+            "outcome": state.get("outcome"), "time": section_time(session)}
+
+
+def section_time(session) -> dict[str, Any]:
+    """Who stated that the current step's time is insufficient (Reg 48), and every extension."""
+    timing = session.timing or {}
+    claims = timing.get("claims", []) if timing.get("step") == session.state["step"] else []
+    return {"claims": sorted(claims), "extensions": timing.get("extensions", [])}
+
+
+def section_reject_all(session) -> dict[str, Any] | None:
+    """The committee's vote on rejecting all bids (R12 27): who voted while it is open; how each
+    member voted once decided (the committee's record, member codes only)."""
+    motion = session.reject_all
+    if motion is None:
+        return None
+    out = {k: motion.get(k) for k in ("options", "valid", "round", "proposed_by", "reason", "proposed_at",
+                                      "decision", "decided_at", "tally")}
+    out["voted"] = sorted(motion.get("votes", {}))
+    out["votes"] = motion.get("votes", {}) if motion.get("decision") else None
+    return out
+
+
+def replacement_view(r) -> dict[str, Any]:
+    return {"member": r.member.code, "reason": r.reason, "note": r.note, "requested_at": format_time(r.requested_at),
+            "approved": r.approved, "decided_at": _t(r.decided_at),
+            "new_member": r.new_member.code if r.new_member_id else None}
+
+
+def section_replacements(session) -> dict[str, Any]:
+    rows = session.replacements.select_related("member", "new_member").order_by("id")
+    return {str(r.pk): replacement_view(r) for r in rows}
+
+
+def section_adjustments(session) -> dict[str, Any]:
+    """The committee's price adjustments per bidder (lowest evaluated price method)."""
+    return dict(sorted((session.adjustments or {}).items()))
 
 
 def section_venues(session) -> dict[str, Any]:
@@ -112,7 +155,8 @@ def member_view(member, venue_id: int) -> dict[str, Any]:
     """A member as a room of ``venue_id`` shows it: names only at the member's own venue."""
     out = {"venue": member.venue_id, "signed_in": member.signed_in_at is not None,
            "confirmed": member.confirmed_at is not None, "pledged": member.pledged_at is not None,
-           "recused": bool(member.recusal)}
+           "recused": bool(member.recusal), "replaced": member.replaced_at is not None,
+           "replaces": member.replaces.code if member.replaces_id else None}
     if member.venue_id == venue_id:
         user = member.expert.user
         out.update(name=str(user), seat=member.seat, title=member.expert.title)
@@ -120,7 +164,11 @@ def member_view(member, venue_id: int) -> dict[str, Any]:
 
 
 def section_members(session, venue_id: int) -> dict[str, Any]:
-    members = session.members.select_related("expert", "expert__user").order_by("code")
+    from .models import Member
+
+    # Replaced members stay listed (flagged): the committee's record shows who left and who came.
+    members = (Member.all_members.filter(session=session)
+               .select_related("expert", "expert__user", "replaces").order_by("code"))
     return {m.code: member_view(m, venue_id) for m in members}
 
 
@@ -145,7 +193,8 @@ def section_progress(session) -> dict[str, int]:
 
 def section_election(session) -> dict[str, Any]:
     rnd = session.state["election_round"]
-    voted = sorted(session.chair_votes.filter(round=rnd).values_list("voter__code", flat=True))
+    voted = sorted(session.chair_votes.filter(round=rnd, voter__replaced_at__isnull=True)
+                   .values_list("voter__code", flat=True))
     tallies = {}
     for r, cand in session.chair_votes.filter(round__lt=rnd).values_list("round", "candidate__code"):
         tallies.setdefault(str(r), {}).setdefault(cand, 0)
@@ -163,7 +212,8 @@ def section_corrections(session) -> list[dict[str, Any]]:
 
 
 def section_returned(session) -> dict[str, Any]:
-    rows = session.sheets.filter(returned__isnull=False).select_related("member", "bidder")
+    rows = session.sheets.filter(returned__isnull=False, member__replaced_at__isnull=True).select_related(
+        "member", "bidder")
     return {f"{s.member.code}:{s.bidder.code}": s.returned for s in rows}
 
 
@@ -205,7 +255,9 @@ def private_sections(session, codes: list[str]) -> dict[str, Any]:
                                                   voter__code__in=codes).values_list("voter__code",
                                                                                      "candidate__code"):
         chair_vote[voter] = cand
-    return {"sheets": sheets, "votes": votes, "chair_vote": chair_vote}
+    motion = session.reject_all or {}
+    reject_vote = {c: motion.get("votes", {}).get(c) for c in codes}
+    return {"sheets": sheets, "votes": votes, "chair_vote": chair_vote, "reject_vote": reject_vote}
 
 
 def build_snapshot(session, venue_id: int, viewer: Viewer) -> dict[str, Any]:
@@ -216,6 +268,8 @@ def build_snapshot(session, venue_id: int, viewer: Viewer) -> dict[str, Any]:
         "compliance": session.compliance, "summary": session.summary, "ranking": session.ranking,
         "report": section_report(session), "corrections": section_corrections(session),
         "returned": section_returned(session), "clarifications": section_clarifications(session),
+        "reject_all": section_reject_all(session), "replacements": section_replacements(session),
+        "adjustments": section_adjustments(session),
     }
     if viewer.sees_all:
         codes = list(session.members.filter(venue_id=venue_id).values_list("code", flat=True))

@@ -281,6 +281,7 @@ def hall(request, lot_id: int):
         "answer": _("Answer"), "reason_needed": _("State the reason."),
         "progress": _("{decrypted} of {total} decrypted, {pending} waiting"),
         "signed_in": _("Signed in"), "users": _("online"),
+        "host_online": _("Host online"), "host_offline": _("Host offline"),
     }
     ctx = {"lot": _lot_ctx(lot), "role": role, "room": f"hall:{lot.pk}", **_org_ctx(request.user)}
     return TemplateResponse(request, "frontend/hall.html", {"lot": lot, "role": role, "ctx": ctx, "labels": labels})
@@ -363,6 +364,27 @@ def _venue_labels() -> dict:
         "ranking_help": _("The committee checks the ranking; the main venue moves on to the report."),
         "signing_help": _("Read the report below, then sign it with your key or record a dissent with written reasons."),
         "done_help": _("The evaluation is complete."),
+        # Rejecting all bids, the time, replacements, price adjustments (evaluation/actions_*.py).
+        "reject_intro": _("The compliance review left {valid} valid bid(s), fewer than 3: the committee decides "
+                          "by majority whether to reject all bids (R12 art. 27)."),
+        "reject_proposed": _("{code} proposed rejecting all bids at {at}: {reason}"),
+        "reject_decided": _("Decided: all bids are rejected ({reject} for, {keep} against)."),
+        "continue_decided": _("Decided: the evaluation continues with the valid bids ({keep} for, {reject} against)."),
+        "you_voted_reject": _("You voted to reject all bids."),
+        "you_voted_continue": _("You voted to continue."),
+        "reason_required": _("State the reasons."),
+        "all_rejected": _("The committee rejected all bids. No candidate is recommended; the report records it."),
+        "time_claims": _("{n} of {total} members say the time is insufficient"),
+        "time_short": _("The time is insufficient"), "time_short_sent": _("You said the time is insufficient"),
+        "time_extended": _("{step}: extended from {from} to {to} ({codes})"),
+        "replacement_reasons": {"recusal": _("Must withdraw (recusal)"), "illness": _("Illness"),
+                                "absent": _("Absent"), "misconduct": _("Misconduct"), "other": _("Other")},
+        "replacement_waiting": _("waiting for a supervisor"), "replacement_rejected": _("rejected"),
+        "replacement_done": _("replaced by {code}, drawn again"),
+        "price_yuan": _("Price (元)"), "adjustments_h": _("Adjustments and reasons"),
+        "adjustment_total": _("Adjustment (元)"), "evaluated_price": _("Evaluated price (元)"),
+        "no_adjustment": _("No adjustment"), "not_recorded": _("Not recorded yet"),
+        "adjust_line_error": _("Line {n}: write a reason, a bar and a non-zero amount in yuan."),
     }
 
 
@@ -376,7 +398,7 @@ def _venue_ctx(session, venue_id: int, role: str, user) -> dict:
             "lot": {"id": session.lot_id, "code": session.lot.code,
                     "title": f"{session.lot.project.title} · {session.lot.title}"},
             "items": session.scoring["items"], "criteria": session.scoring["criteria"], "venues": venues,
-            "main_venue": session.main_venue_id}
+            "main_venue": session.main_venue_id, "method": session.rules_settings.get("method")}
 
 
 @login_required

@@ -9,7 +9,9 @@
 - ``ranking``: ordering, tie-breaks and the verifiable tie draw, recommended candidates.
 - ``steps``: the evaluation session's state machine.
 - ``committee``: avoidance, committee size rules, the chair election.
-- ``draw``: the verifiable expert draw.
+- ``draw``: the verifiable expert draw, and the replacement draw of one member (Reg 48).
+- ``motions``: rejecting all bids by the committee's vote (R12 27), extending the time (Reg 48).
+- ``adjustments``: the lowest-evaluated-price adjustments and the price-comparison table.
 
 The rules and the reasons for each choice are in ``docs/evaluation.md`` ("Evaluation rules").
 """

@@ -205,3 +205,94 @@ def verify_draw(snapshot: PoolSnapshot, quotas: Mapping[str, int], seed: bytes, 
     if sorted(result.committee) != sorted(committee):
         raise PlatformError(ErrorCode.CONFLICT, "the committee is not the one the draw gives",
                             details={"expected": list(result.committee)})
+
+
+# --- replacing a member mid-session (Reg 48: drawn again under the same rules) --------------------
+
+REPLACEMENT_FORMAT = "kaibiao/expert-replacement/v1"
+REPLACEMENT_LABEL = b"kaibiao/expert-replacement/v1\x00"
+
+
+@dataclass(frozen=True)
+class ReplacementInput:
+    """Everything a replacement draw depends on besides the seed: the current pool snapshot (it holds
+    the staying members too, for the composition rules), the region of the seat, the members who
+    stay, everyone who may not be drawn (the replaced member and every earlier member or decliner),
+    and the committee size."""
+
+    snapshot: PoolSnapshot
+    region: str
+    staying: tuple[str, ...]
+    out: tuple[str, ...]
+    size: int
+
+
+@dataclass(frozen=True)
+class ReplacementDraw:
+    expert: str
+    order: tuple[str, ...]  # the eligible experts of the region, in draw order
+    excluded: dict[str, tuple[str, ...]]  # expert id -> avoidance reasons
+    snapshot_sha256: str
+
+
+def canonical_replacement(inp: ReplacementInput) -> bytes:
+    body = json.loads(canonical_snapshot(inp.snapshot))
+    body.update(format=REPLACEMENT_FORMAT, region=inp.region, staying=sorted(inp.staying),
+                out=sorted(inp.out), size=inp.size)
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def parse_replacement(text: str) -> ReplacementInput:
+    raw = json.loads(text)
+    return ReplacementInput(snapshot=PoolSnapshot.parse(raw), region=raw["region"],
+                            staying=tuple(raw["staying"]), out=tuple(raw["out"]), size=raw["size"])
+
+
+def draw_replacement(inp: ReplacementInput, seed: bytes) -> ReplacementDraw:
+    """One expert for the vacated seat, ``kaibiao/expert-replacement/v1``:
+
+    1. candidates are the experts of ``region`` who are neither staying nor ``out``; those with an
+       avoidance reason (``committee.avoidance_reasons``, the same rules as the draw) are excluded;
+    2. they are ordered by ``HMAC-SHA256(key=seed, msg=b"kaibiao/expert-replacement/v1\\x00" + id)``;
+    3. the first whose arrival keeps the specialty requirements and the two-thirds rule (at most
+       ``size // 3`` "other" experts) takes the seat; none: ``CONFLICT`` (the pool is too small).
+    """
+    seed = check_seed(seed)
+    by_id = {e.id: e for e in inp.snapshot.experts}
+    missing = sorted(set(inp.staying) - set(by_id))
+    if missing or len(inp.staying) + 1 != inp.size:
+        raise BadRequest("the snapshot holds every staying member and the seat is the one vacancy",
+                         details={"missing": missing, "size": inp.size, "staying": len(inp.staying)})
+    gone = set(inp.staying) | set(inp.out)
+    excluded: dict[str, tuple[str, ...]] = {}
+    eligible = []
+    for expert in inp.snapshot.experts:
+        if expert.region != inp.region or expert.id in gone:
+            continue
+        reasons = avoidance_reasons(expert, inp.snapshot.bidders)
+        if reasons:
+            excluded[expert.id] = reasons
+        else:
+            eligible.append(expert)
+
+    def key(e: PoolExpert) -> bytes:
+        return hmac.new(seed, REPLACEMENT_LABEL + e.id.encode("utf-8"), hashlib.sha256).digest()
+
+    order = sorted(eligible, key=key)
+    staying = [by_id[i] for i in inp.staying]
+    for candidate in order:
+        if _requirements_met(staying + [candidate], inp.snapshot.required_specialties, inp.size // 3):
+            return ReplacementDraw(expert=candidate.id, order=tuple(e.id for e in order),
+                                   excluded=dict(sorted(excluded.items())),
+                                   snapshot_sha256=hashlib.sha256(canonical_replacement(inp)).hexdigest())
+    raise _too_small("no replacement left in the region", region=inp.region)
+
+
+def verify_replacement(text: str, seed: bytes, commitment: str, expert: str) -> None:
+    """Check the seed against its commitment and redraw from the recorded input (``CONFLICT`` if not)."""
+    if not hmac.compare_digest(commit(seed), commitment.lower()):
+        raise PlatformError(ErrorCode.CONFLICT, "the seed does not match its commitment")
+    result = draw_replacement(parse_replacement(text), seed)
+    if result.expert != expert:
+        raise PlatformError(ErrorCode.CONFLICT, "the replacement is not the one the draw gives",
+                            details={"expected": result.expert})

@@ -16,6 +16,16 @@
   (``check_scores_open``) until every missing venue is back (``VenueUp``). Each lock is recorded with
   its start, end and venues (807: locked and sealed on a failure, continue when restored).
 
+- ``RejectAll(by="committee")`` in ``scoring`` (the committee voted to reject all bids after the
+  compliance review, ``motions.tally_reject_all``) jumps to ``signing`` with ``outcome``
+  ``"all_rejected"``: the report records that no bid is recommended and the members sign it.
+  Going back to ``scoring`` or earlier clears the outcome.
+- ``Replace(member)`` (a member replaced, Reg 48) — the replaced member's conclusions are void and
+  the replacement reviews again: a replaced chair sends the session back to ``chair_election`` (the
+  chair is elected again); otherwise a session past ``compliance`` goes back to ``compliance`` (the
+  review is decided again with the new member's votes); during the chair election a new round
+  starts. Not once the report exists (``signing``, ``done``).
+
 Every illegal move raises ``PlatformError(INVALID_STATE)`` (or ``FORBIDDEN`` for the wrong actor).
 """
 
@@ -71,6 +81,7 @@ class State:
     missing_venues: frozenset[str] = frozenset()
     pending_back: BackRequest | None = None
     locks: tuple[Lock, ...] = ()
+    outcome: str | None = None  # "all_rejected" once the committee rejects all bids
 
     @property
     def locked(self) -> bool:
@@ -107,6 +118,19 @@ class RejectBack:
 
 
 @dataclass(frozen=True)
+class RejectAll:
+    by: str  # "committee": decided by the members' vote
+
+
+@dataclass(frozen=True)
+class Replace:
+    member: str  # the replaced member's code
+
+
+ALL_REJECTED = "all_rejected"
+
+
+@dataclass(frozen=True)
 class VenueDown:
     venue: str
 
@@ -116,7 +140,7 @@ class VenueUp:
     venue: str
 
 
-Event = Union[Next, ChairVote, RequestBack, ApproveBack, RejectBack, VenueDown, VenueUp]
+Event = Union[Next, ChairVote, RequestBack, ApproveBack, RejectBack, RejectAll, Replace, VenueDown, VenueUp]
 
 
 def _invalid(message: str, state: State, **details: object) -> PlatformError:
@@ -172,11 +196,7 @@ def advance(state: State, event: Event, *, now: datetime) -> State:
         if isinstance(event, RejectBack):
             return replace(state, pending_back=None)
         target = state.pending_back.to
-        if ORDER.index(target) <= ORDER.index(Step.CHAIR_ELECTION):
-            # Back to (or before) the election: the chair is elected again.
-            return replace(state, step=target, step_started_at=now, pending_back=None, chair=None,
-                           election_round=1)
-        return replace(state, step=target, step_started_at=now, pending_back=None)
+        return _back_to(replace(state, pending_back=None), target, now=now)
     if state.pending_back is not None:
         raise _invalid("a request to go back is waiting for the supervisor", state)
 
@@ -189,6 +209,14 @@ def advance(state: State, event: Event, *, now: datetime) -> State:
         if not event.reason.strip():
             raise _invalid("going back needs a reason", state)
         return replace(state, pending_back=BackRequest(target, event.reason.strip(), now))
+    if isinstance(event, RejectAll):
+        if event.by != "committee":
+            raise _forbidden("the committee rejects all bids by its vote")
+        if state.step != Step.SCORING:
+            raise _invalid("all bids are rejected after the compliance review, before scoring", state)
+        return replace(state, step=Step.SIGNING, step_started_at=now, outcome=ALL_REJECTED)
+    if isinstance(event, Replace):
+        return _after_replacement(state, event.member, now=now)
     if isinstance(event, ChairVote):
         if state.step != Step.CHAIR_ELECTION:
             raise _invalid("the chair is elected in the chair election step", state)
@@ -204,3 +232,24 @@ def advance(state: State, event: Event, *, now: datetime) -> State:
         following = ORDER[ORDER.index(state.step) + 1]
         return replace(state, step=following, step_started_at=now)
     raise _invalid("unknown event", state, event=type(event).__name__)
+
+
+def _back_to(state: State, target: Step, *, now: datetime) -> State:
+    """``target`` (earlier than the step) becomes the step; what was decided from it on is undone."""
+    outcome = None if ORDER.index(target) <= ORDER.index(Step.SCORING) else state.outcome
+    if ORDER.index(target) <= ORDER.index(Step.CHAIR_ELECTION):
+        # Back to (or before) the election: the chair is elected again.
+        return replace(state, step=target, step_started_at=now, chair=None, election_round=1, outcome=outcome)
+    return replace(state, step=target, step_started_at=now, outcome=outcome)
+
+
+def _after_replacement(state: State, member: str, *, now: datetime) -> State:
+    if ORDER.index(state.step) >= ORDER.index(Step.SIGNING):
+        raise _invalid("the report exists: go back before replacing a member", state)
+    if state.chair is not None and state.chair == member:
+        return _back_to(state, Step.CHAIR_ELECTION, now=now)
+    if state.step == Step.CHAIR_ELECTION:
+        return replace(state, election_round=state.election_round + 1)  # votes cast so far are void
+    if ORDER.index(state.step) > ORDER.index(Step.COMPLIANCE):
+        return _back_to(state, Step.COMPLIANCE, now=now)
+    return state

@@ -5,6 +5,7 @@ Two halves, kept apart because the ORM does not work under Playwright's sync API
 - ``build_session()`` runs inside ``manage.py shell`` (a subprocess of the test) on the demo data:
   a lot with three bids, a drawn committee of five (three from the main venue's region 320100, two
   from the sub venue's 320500), the session (暗标), and a session cookie per person. It prints JSON.
+  ``build_seated_session()``: the same, with the committee seated (in the chair election).
 - ``Remote`` drives the experts the test does not open a browser for, over a real WebSocket
   (``websockets``' sync client), the way any other client of ``/ws/v1/`` would.
 """
@@ -69,6 +70,41 @@ def build_session() -> None:
     print(json.dumps({"session": session.pk, "lot": lot.pk, "main": main.pk, "sub": sub.pk,
                       "main_name": main.name, "sub_name": sub.name, "members": members, "cookies": people,
                       "bidders": sorted(names), "names": names}, ensure_ascii=False))
+
+
+def build_seated_session() -> None:
+    """In ``manage.py shell``: ``build_session``'s session with every member signed in, confirmed by
+    its venue's staff and pledged, in the chair election with no step clock yet. Prints the same JSON
+    (for the browser tests that start past the arrivals)."""
+    import contextlib
+    import io
+
+    from accounts.models import User
+    from audit.log import Actor
+    from common import clock
+    from evaluation import actions
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        build_session()
+    ev = json.loads(out.getvalue().strip().splitlines()[-1])
+    staff = {ev["main"]: ("main_staff", User.objects.get(username=f"venue_{MAIN_REGION}")),
+             ev["sub"]: ("staff", User.objects.get(username=f"venue_{SUB_REGION}"))}
+
+    def run(user, role, fn, venue, **payload):
+        call = actions.Call(user=user, role=role, actor=Actor.of(user), now=clock.now(), payload=payload)
+        return actions.in_session(ev["session"], fn, venue, call)
+
+    experts = {code: User.objects.get(username=m["username"]) for code, m in ev["members"].items()}
+    for code, m in sorted(ev["members"].items()):
+        run(experts[code], "expert", actions.do_sign_in, m["venue"])
+        role, user = staff[m["venue"]]
+        run(user, role, actions.do_confirm, m["venue"], member=code)
+    run(staff[ev["main"]][1], "main_staff", actions.do_next, ev["main"])
+    for code, m in sorted(ev["members"].items()):
+        run(experts[code], "expert", actions.do_pledge, m["venue"])
+    run(staff[ev["main"]][1], "main_staff", actions.do_next, ev["main"])
+    print(json.dumps(ev, ensure_ascii=False))
 
 
 class Remote:

@@ -15,8 +15,10 @@ from evaluation import actions as a
 from evaluation import actions_venues as av
 from evaluation import actions_scoring as s
 from evaluation.models import EvaluationSession
+from evaluation.room import VENUE_ROOM
 from evaluation.state import room_key
 from evaluation.testing import act, drive_to, expert_act
+from realtime.audience import Viewer
 from realtime.models import Presence
 from realtime.timers import run_due_timers
 
@@ -127,3 +129,27 @@ def test_going_back_to_the_election_elects_the_chair_again(scenario):
     for c in sorted(sc.members):
         expert_act(sc, c, a.do_vote_chair, candidate="E2")
     assert EvaluationSession.objects.get(pk=sc.session.pk).state["chair"] == "E2"
+
+
+def test_going_back_from_the_ranking_hides_the_names_again_in_blind_mode(db):
+    """暗标: names are shown from the ranking on. Going back from the ranking (names visible) to the
+    summary (hidden) clears the ranking, and the bidders' section sent with it is the one of the step
+    gone back to: no event gives away a name that the snapshot of that step hides."""
+    from evaluation.testing import build
+
+    sc = build(blind=True)
+    drive_to(sc, "ranking")
+    names = {b.name for b in sc.bidders.values()}
+    key = room_key(sc.session.pk, sc.venues[0].pk)
+    expert = Viewer(user_id=sc.experts["E1"].pk, org_id=None, role="expert")
+    assert {v["name"] for v in VENUE_ROOM.snapshot(key, expert)["bidders"].values()} == names
+    chair = EvaluationSession.objects.get(pk=sc.session.pk).state["chair"]
+    expert_act(sc, chair, a.do_request_back, to="summary", reason="复核汇总")
+    _, pushes = verified(sc, lambda: act(sc, sc.supervisor, "supervisor", a.do_decide_back, approve=True))
+    assert EvaluationSession.objects.get(pk=sc.session.pk).state["step"] == "summary"
+    for (room, role, _), frames in pushes.items():
+        sent = [p for f in frames for p in f["payload"].get("patch", []) if p[0] == ["bidders"]]
+        assert sent, (room, role)  # the statuses are re-sent with the ranking cleared
+        assert all(name not in json.dumps(sent, ensure_ascii=False) for name in names), (room, role)
+        assert all("price_fen" not in v for p in sent for v in p[1].values())
+    assert all("name" not in v for v in VENUE_ROOM.snapshot(key, expert)["bidders"].values())

@@ -7,6 +7,7 @@ import { RealtimeClient, connectionBadge } from "./rt.js";
 import { beijing, clock, fenToYuan, pageData } from "./util.js";
 import { fmt, h, renderTask } from "./venue_tasks.js";
 import { ensureKey, loadKey, signReport } from "./evalkey.js";
+import { renderDecisions, wireDecisions } from "./venue_decisions.js";
 
 const ctx = pageData("venue-ctx");
 const t = pageData("venue-labels");
@@ -47,6 +48,7 @@ async function send(cmd, payload, el = statusEl) {
 }
 
 const env = { ctx, t, send: (cmd, payload) => send(cmd, payload), status: (text) => say(text) };
+const decisionsEnv = { ctx, t, send };
 
 // --- rendering -------------------------------------------------------------------------------------
 
@@ -172,7 +174,9 @@ function renderRanking() {
   $("ranking").replaceChildren(h("thead", {}, h("tr", {}, [t.rank, t.bidder, "", t.total, t.candidate, t.decided_by]
     .map((x) => h("th", { scope: "col", text: x })))),
   h("tbody", {}, r.order.map((o) => h("tr", {}, h("td", { text: o.rank }), h("th", { scope: "row", text: o.bidder }),
-    h("td", { text: bidderName(o.bidder) }), h("td", { class: "num", text: S.summary?.bidders?.[o.bidder]?.total ?? "—" }),
+    h("td", { text: bidderName(o.bidder) }),
+    h("td", { class: "num", text: S.summary?.evaluated?.[o.bidder] != null ? fenToYuan(S.summary.evaluated[o.bidder])
+      : S.summary?.bidders?.[o.bidder]?.total ?? "—" }),
     h("td", { text: r.candidates.includes(o.bidder) ? `${r.candidates.indexOf(o.bidder) + 1}` : "" }),
     h("td", { text: o.decided_by || "" })))));
 }
@@ -222,7 +226,7 @@ function renderClarifications() {
 
 function lockControls() {
   const off = S.session.locked || readonly;
-  for (const el of document.querySelectorAll("#task button, #task input, #task textarea, #drive button, #chair-panel button, #sign-box button, #ask-form button")) {
+  for (const el of document.querySelectorAll("#task button, #task input, #task textarea, #drive button, #chair-panel button, #sign-box button, #ask-form button, #reject-panel button, #adjust-form button, #replace-form button")) {
     el.disabled = off;
   }
 }
@@ -239,6 +243,7 @@ function render() {
   renderReport();
   renderChair();
   renderClarifications();
+  renderDecisions(S, decisionsEnv);
   if (ctx.role === "expert") {
     $("me").hidden = false;
     renderTask($("task"), env, S);
@@ -277,6 +282,7 @@ window.kbVenue = { client, state: () => S };  // for diagnostics (and the browse
 
 // --- driving (main venue staff, or the chair) -------------------------------------------------------
 
+wireDecisions(decisionsEnv);
 const driveStatus = $("drive-status");
 $("next-step").addEventListener("click", () => send("eval.next", {}, driveStatus));
 $("clock-form").addEventListener("submit", (ev) => {
