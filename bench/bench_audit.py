@@ -234,7 +234,7 @@ def main() -> dict:
         paced, check = append["paced_batched"], append["audit_check"]
         print(f"  batched at {paced['offered_per_second']:.0f} offered/s: lag p50 {paced['lag_ms']['p50']} ms, "
               f"p99 {paced['lag_ms']['p99']} ms, max {paced['lag_ms']['max']} ms; load {paced['load_before'][0]}")
-        print(f"  audit_check: {'OK' if check['ok'] else 'FAILED'}: {check['output']}")
+        print(f"  audit_check: {check['output'] if check['ok'] else 'FAILED: ' + check['output']}")
     print(f"offline verification of {verify['entries']:,} entries ({verify['archive_mib']} MiB): "
           f"{verify['verify_seconds']} s, verified={verify['verified']} {verify['error']}")
     return result
