@@ -12,7 +12,6 @@ Run: ``python -m bench.bench_audit`` (``make bench`` runs every bench). Needs Po
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
