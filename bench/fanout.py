@@ -107,15 +107,17 @@ async def _drain(ws, errors: list) -> None:
         pass
 
 
-async def post_events(url: str, cookies, rooms: list[str], events: int, spacing: float,
+async def post_events(url: str | list[str], cookies, rooms: list[str], events: int, spacing: float,
                       stagger: bool = False) -> tuple[dict, list]:
     """Post ``events`` rounds, one event per room per round, ``spacing`` seconds apart; each room has
     its own host when ``cookies`` is a list. ``stagger``: each room posts at its own random phase
     within the round (independent halls), else every room posts at the same instant (a burst).
     Returns the send time of every (room, seq) and the error codes of refused commands."""
     hosts = cookies if isinstance(cookies, list) else [cookies]
+    urls = url if isinstance(url, list) else [url]  # several workers: hosts spread over them
     groups = [[r for i, r in enumerate(rooms) if i % len(hosts) == h] for h in range(len(hosts))]
-    sessions = [await host_session(url, hosts[h], groups[h]) for h in range(len(hosts)) if groups[h]]
+    sessions = [await host_session(urls[h % len(urls)], hosts[h], groups[h])
+                for h in range(len(hosts)) if groups[h]]
     sent, errors = {}, []
     readers = [asyncio.create_task(_drain(ws, errors)) for ws, _ in sessions]
     start = time.time() + 0.2
@@ -141,7 +143,7 @@ async def post_events(url: str, cookies, rooms: list[str], events: int, spacing:
     return sent, errors
 
 
-def measure(url: str, cookies: dict, n: int, rooms: list[str], events: int, spacing: float,
+def measure(url: str | list[str], cookies: dict, n: int, rooms: list[str], events: int, spacing: float,
             stagger: bool = False) -> dict:
     clients = start_clients(url, cookies.get("bidders", []), n, rooms)
     load_before = loadavg()
@@ -210,6 +212,20 @@ def many_halls(stack: Stack, halls: int = 50, per_hall: int = 60, events: int = 
             out[f"{kind}_{mode}"] = r
             print(f"  {halls} halls x {per_hall} ({kind}, {mode}): p50 {r['p50_ms']} p99 {r['p99_ms']} ms, "
                   f"lost {r['lost']}, gaps {r['gaps_or_reorders']} | load {r['load_before'][0]:.2f}", flush=True)
+    # As production runs on this machine (docs/operations.md: one worker per core, sharing Redis):
+    # hosts and bidders spread over two Daphne workers, every hall posting in the same instant.
+    redis_url = stack.start_redis()
+    workers = [stack.start_server("daphne", redis_url, **SERVER_ENV) for _ in range(2)]
+    try:
+        urls = [f"ws://127.0.0.1:{port}/ws/v1/" for port, _ in workers]
+        r = measure(urls, stack.cookies, halls * per_hall, [f"{room}2w" for room in rooms], events, 1.5)
+    finally:
+        for _, proc in workers:
+            stack.stop(proc)
+        stack.stop(stack.redis_proc)
+    out["daphne_2workers_burst"] = r
+    print(f"  {halls} halls x {per_hall} (daphne, 2 workers + Redis, burst): p50 {r['p50_ms']} p99 {r['p99_ms']} ms, "
+          f"lost {r['lost']}, gaps {r['gaps_or_reorders']} | load {r['load_before'][0]:.2f}", flush=True)
     return out
 
 
