@@ -197,10 +197,23 @@ def one_hall(stack: Stack, sizes=(500, 1000, 3000), events: int = 25, servers=No
 def many_halls(stack: Stack, halls: int = 50, per_hall: int = 60, events: int = 20, servers=None) -> dict:
     """50 halls each with its own host and 60 bidders, in one worker. ``staggered``: every hall
     posts once per 1.5 s at its own phase (33 events/s in all: independent halls); ``burst``: all 50
-    halls post in the same instant (a worst case; the audit chain commits events one at a time)."""
+    halls post in the same instant (a worst case). The floor server is measured the same way first.
+    Then a burst on two workers sharing Redis, as production runs on this machine."""
     servers = servers or server_kinds()
     out = {"goal": "p99 <= 250 ms", "database": stack.database, "halls": halls, "per_hall": per_hall}
     rooms = [f"demo:multi{i}" for i in range(halls)]
+    # The floor: the plain ``websockets`` server broadcasting per room, for the same clients and
+    # posts — what this machine (server, clients and all on two cores) does with no platform at all.
+    for mode in ("staggered", "burst"):
+        floor_port = stack.start_floor()
+        try:
+            r = measure(f"ws://127.0.0.1:{floor_port}/", {}, halls * per_hall,
+                        [f"{room}floor{mode}" for room in rooms], events, 1.5, stagger=mode == "staggered")
+        finally:
+            stack.stop(stack.procs[-1])
+        out[f"floor_{mode}"] = r
+        print(f"  {halls} halls x {per_hall} (floor, {mode}): p50 {r['p50_ms']} p99 {r['p99_ms']} ms, "
+              f"lost {r['lost']}, gaps {r['gaps_or_reorders']} | load {r['load_before'][0]:.2f}", flush=True)
     for kind in servers:
         for mode in ("staggered", "burst"):
             port, proc = stack.start_server(kind, **SERVER_ENV)
