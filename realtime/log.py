@@ -82,7 +82,10 @@ def append_event(room_key: str, event: str, payload: dict[str, Any] | None = Non
     stream = check_stream(audience)
     payload = payload or {}
     canonical_json(payload)  # refuse what JSON cannot carry (floats NaN, objects) before writing
-    with transaction.atomic():
+    # No savepoint (as ``log_action``): if the append fails, the caller's change must not commit
+    # without its event; and SAVEPOINT plus RELEASE were two of a post's nine round trips, which
+    # set the pace when many rooms post at once (bench/fanout.py, burst).
+    with transaction.atomic(savepoint=False):
         room = lock_room(room_key, now=now)
         seq = room.last_seq + 1
         # Safe without its own lock: the room row lock serialises every append to this room.
