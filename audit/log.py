@@ -183,15 +183,21 @@ _ENQUEUE_SQL = """INSERT INTO audit_auditpending (created_at, action, actor_id, 
     VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"""
 
 
+_SQL_COLUMNS = ("created_at", "action", "actor_id", "actor_name", "role", "organisation_id",
+                "organisation_name", "ip", "object_type", "object_id", "tender_id", "room")
+
+
+def _sql_params(prefix: str, suffix: str, columns: dict[str, Any]) -> list:
+    """The parameters of ``audit_append`` and of the queue's INSERT: the columns, then the body's
+    two halves around the index."""
+    return [columns[name] for name in _SQL_COLUMNS] + [prefix, suffix]
+
+
 def _enqueue(prefix: str, suffix: str, columns: dict[str, Any]) -> AuditPending:
     """Batched mode: queue the entry with the caller's change; once that commits, this process's
     sequencer is woken (a rollback discards both the row and the wake-up)."""
-    c = columns
     with connection.cursor() as cursor:
-        cursor.execute(_ENQUEUE_SQL, [
-            c["created_at"], c["action"], c["actor_id"], c["actor_name"], c["role"],
-            c["organisation_id"], c["organisation_name"], c["ip"], c["object_type"], c["object_id"],
-            c["tender_id"], c["room"], prefix, suffix])
+        cursor.execute(_ENQUEUE_SQL, _sql_params(prefix, suffix, columns))
         (pending_id,) = cursor.fetchone()
     transaction.on_commit(sequencer.kick)
     row = AuditPending(id=pending_id, prefix=prefix, suffix=suffix, **columns)
@@ -205,12 +211,8 @@ def _append_in_database(prefix: str, suffix: str, columns: dict[str, Any]) -> Au
     entries visible to it (batched mode), then locks the head, assigns this entry's index, hashes,
     merges the frontier and inserts the row: the head lock costs one round trip, not three.
     ``audit_check`` recomputes everything it wrote in Python."""
-    c = columns
     with connection.cursor() as cursor:
-        cursor.execute(_APPEND_SQL, [
-            c["created_at"], c["action"], c["actor_id"], c["actor_name"], c["role"],
-            c["organisation_id"], c["organisation_name"], c["ip"], c["object_type"], c["object_id"],
-            c["tender_id"], c["room"], prefix, suffix])
+        cursor.execute(_APPEND_SQL, _sql_params(prefix, suffix, columns))
         index, body, leaf, nodes = cursor.fetchone()
     entry = AuditEntry(index=index, body=body, leaf_hash=bytes(leaf), nodes=bytes(nodes), **columns)
     entry._state.adding = False
