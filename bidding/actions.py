@@ -59,7 +59,8 @@ def create_lot(user, actor: Actor, project_id: int, *, now: datetime, **values: 
     with transaction.atomic():
         project = access_project(user, project_id, manage=True)
         values = _normalise_lot_values(values)
-        values.setdefault("signin_opens_at", values.get("bid_deadline"))
+        if values.get("signin_opens_at") is None:  # the page's empty field too: sign-in at the deadline
+            values["signin_opens_at"] = values.get("bid_deadline")
         lot = Lot(project=project, status=Status.DRAFT, **values)
         lifecycle.validate_schedule(lot.material_values(), now=now)
         if Lot.objects.filter(project=project, code=lot.code).exists():

@@ -56,6 +56,10 @@ MATERIAL_FIELDS = BID_AFFECTING_FIELDS | SCHEDULE_FIELDS
 EDITABLE_FIELDS = DESCRIPTIVE_FIELDS | MATERIAL_FIELDS
 
 DEFAULT_NOTICE_DAYS = 15
+# Fewer than 3 bidders: no opening, the tender is re-tendered (实施条例 44, 招标投标法 28). A tender
+# may require more, never fewer.
+LEGAL_MIN_BIDS = 3
+MAX_MIN_BIDS = 999
 
 
 def check_transition(current: Status | str, target: Status | str) -> None:
@@ -136,8 +140,9 @@ def validate_schedule(values: Mapping[str, Any], *, now: datetime | None = None)
         if value is not None and not (low <= value <= high):
             problems[field] = f"must be between {low} and {high} minutes"
     min_bids = values.get("min_bids")
-    if min_bids is not None and not (1 <= min_bids <= 999):
-        problems["min_bids"] = "must be between 1 and 999"
+    if min_bids is not None and not (LEGAL_MIN_BIDS <= min_bids <= MAX_MIN_BIDS):
+        problems["min_bids"] = (f"must be between {LEGAL_MIN_BIDS} and {MAX_MIN_BIDS}: fewer than "
+                                f"{LEGAL_MIN_BIDS} bidders cannot open (实施条例 44)")
     max_bytes = values.get("max_bid_bytes")
     if max_bytes is not None and not (1 <= max_bytes <= 64 * 2**30):
         problems["max_bid_bytes"] = "must be between 1 byte and 64 GiB"

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -67,7 +68,10 @@ class Lot(models.Model):
     decryption_window_minutes = models.PositiveIntegerField(_("decryption window (minutes)"), default=30)
     confirmation_window_minutes = models.PositiveIntegerField(_("confirmation window (minutes)"),
                                                               default=30)
-    min_bids = models.PositiveIntegerField(_("minimum number of bids"), default=3)
+    min_bids = models.PositiveIntegerField(
+        _("minimum number of bids"), default=lifecycle.LEGAL_MIN_BIDS,
+        validators=[MinValueValidator(lifecycle.LEGAL_MIN_BIDS), MaxValueValidator(lifecycle.MAX_MIN_BIDS)],
+        help_text=_("At least 3 (实施条例 44): a tender may require more, never fewer."))
     announced_fields = models.JSONField(_("announced fields"), default=default_announced_fields)
     evaluation_settings = models.JSONField(_("evaluation settings"), default=default_evaluation_settings)
     escrow_required = models.BooleanField(_("backup decryption (escrow) required"), default=False)
@@ -85,7 +89,10 @@ class Lot(models.Model):
         verbose_name = _("lot")
         verbose_name_plural = _("lots")
         ordering = ["bid_deadline", "id"]
-        constraints = [models.UniqueConstraint(fields=["project", "code"], name="lot_code_unique")]
+        constraints = [models.UniqueConstraint(fields=["project", "code"], name="lot_code_unique"),
+                       # 实施条例 44, even for a row written past the application.
+                       models.CheckConstraint(condition=models.Q(min_bids__gte=lifecycle.LEGAL_MIN_BIDS),
+                                              name="lot_min_bids_legal")]
 
     def __str__(self) -> str:
         return f"{self.project.code}-{self.code} {self.title}"

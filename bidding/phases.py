@@ -26,6 +26,8 @@ from enum import StrEnum
 
 from common.errors import BadRequest, ErrorCode, PlatformError
 
+from .lifecycle import LEGAL_MIN_BIDS
+
 
 class Phase(StrEnum):
     SCHEDULED = "scheduled"
@@ -124,7 +126,8 @@ def advance(state: OpeningState, event: Event | str, *, now: datetime,
     if event == Event.DEADLINE and phase in (Phase.SCHEDULED, Phase.SIGNIN_OPEN):
         if bids_on_file is None or min_bids is None:
             raise ValueError("the deadline needs bids_on_file and min_bids")
-        if bids_on_file < min_bids:  # 实施条例 44: fewer than the minimum → no opening
+        # 实施条例 44: fewer than the minimum → no opening; the law's 3 holds even if a row says less.
+        if bids_on_file < max(min_bids, LEGAL_MIN_BIDS):
             return replace(state, phase=Phase.FAILED)
         return replace(state, phase=Phase.DEADLINE_PASSED)
     if event == Event.START_DECRYPTION and phase == Phase.DEADLINE_PASSED:

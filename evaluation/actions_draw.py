@@ -25,6 +25,8 @@ from audit.checkpoints import issue_checkpoint
 from audit.log import log_action
 from common.errors import ErrorCode, PlatformError
 
+from bidding.lifecycle import Status as LotStatus
+
 from .actions import Call
 from .inputs import bids_for_evaluation
 from .models import Draw, Expert
@@ -48,8 +50,17 @@ def pool_snapshot(lot, quotas: dict[str, int], *, required: dict[str, int], min_
             authority_staff=e.employer is not None and e.employer.kind == "supervisory",
             penalised=e.penalised_until is not None and e.penalised_until >= today,
             available=e.available))
-    bidders = tuple(Bidder(org=str(b.bidder_org_id), managers=tuple(sorted(set(b.announced.get("managers", [])))))
-                    for b in bids_for_evaluation(lot))
+    # The actual bidders: every organisation with a bid on file at the deadline, with the managers
+    # its decrypted bid names (an undecrypted bid still counts for the employer and relations checks).
+    from bidding.models import BidSubmission
+
+    managers: dict[str, set[str]] = {}
+    for org_id in BidSubmission.objects.filter(lot=lot, status=BidSubmission.Status.CURRENT).values_list(
+            "organisation_id", flat=True):
+        managers.setdefault(str(org_id), set())
+    for b in bids_for_evaluation(lot):
+        managers.setdefault(str(b.bidder_org_id), set()).update(map(str, b.announced.get("managers", [])))
+    bidders = tuple(Bidder(org=org, managers=tuple(sorted(names))) for org, names in sorted(managers.items()))
     return rules_draw.PoolSnapshot(experts=tuple(experts), bidders=bidders, required_specialties=required,
                                    min_size=min_size)
 
@@ -58,11 +69,33 @@ def parse_snapshot(text: str) -> rules_draw.PoolSnapshot:
     return rules_draw.PoolSnapshot.parse(json.loads(text))
 
 
+DRAW_STATUSES = frozenset({LotStatus.OPENING, LotStatus.EVALUATING})
+
+
+def check_can_draw(lot, now) -> None:
+    """No draw before the deadline (the bidders, whom avoidance checks, are known only then), and
+    one draw per lot: a second one only through an approved redraw."""
+    if now < lot.bid_deadline:
+        raise PlatformError(ErrorCode.DEADLINE_NOT_REACHED, "the committee is drawn after the bid deadline")
+    if lot.status not in DRAW_STATUSES:
+        raise PlatformError(ErrorCode.INVALID_STATE, "the committee is drawn once the lot is being opened "
+                            "or evaluated", details={"status": lot.status})
+    if Draw.objects.filter(lot=lot).exists():
+        raise PlatformError(ErrorCode.CONFLICT, "this lot already has its draw: a redraw needs a reason "
+                            "from the rules and a supervisor's approval")
+
+
 def do_create_draw(lot, *, quotas: dict[str, int], required: dict[str, int], min_size: int, call: Call) -> Draw:
-    snapshot = pool_snapshot(lot, quotas, required=required, min_size=min_size, today=call.now.date())
-    canonical = rules_draw.canonical_snapshot(snapshot).decode("utf-8")
-    seed = secrets.token_bytes(32)
+    from bidding.models import Lot
+
     with transaction.atomic():
+        lot = Lot.objects.select_for_update().get(pk=lot.pk)  # one draw per lot, even when racing
+        check_can_draw(lot, call.now)
+        snapshot = pool_snapshot(lot, quotas, required=required, min_size=min_size, today=call.now.date())
+        if not snapshot.bidders:
+            raise PlatformError(ErrorCode.INVALID_STATE, "no bidders on file: avoidance would check nothing")
+        canonical = rules_draw.canonical_snapshot(snapshot).decode("utf-8")
+        seed = secrets.token_bytes(32)
         row = Draw.objects.create(lot=lot, snapshot=canonical, snapshot_sha256=hashlib.sha256(
             canonical.encode()).hexdigest(), quotas=quotas, seed_commitment=rules_draw.commit(seed),
             seed_hex=seed.hex(), created_by=call.user, created_at=call.now)

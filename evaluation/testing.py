@@ -95,7 +95,7 @@ def build(*, per_venue: tuple[int, ...] = (3, 1, 1), n_bidders: int = 4, n_items
     project = Project.objects.create(code=f"P{tag}", title="远程异地评标项目", tenderee=tenderee, agency=agency)
     lot_settings = {"weights": {"price": "30", "technical": "60", "business": "10"}, **(settings or {})}
     lot = Lot.objects.create(project=project, code="01", title="施工", bid_deadline=now, signin_opens_at=now,
-                             status="published", evaluation_settings=lot_settings)
+                             status="evaluating", evaluation_settings=lot_settings)
     venues, staff, quotas = [], {}, {}
     for v, count in enumerate(per_venue):
         region = Region.objects.create(code=f"R{v}{tag}"[:12], name=f"地区{v}")
@@ -133,6 +133,21 @@ def build(*, per_venue: tuple[int, ...] = (3, 1, 1), n_bidders: int = 4, n_items
                     experts={c: m.expert.user for c, m in members.items()}, members=members, bidders=bidders,
                     bidder_users={b.code: bidder_users[b.bidder_org_id] for b in bidders.values()},
                     supervisor=supervisor, host=host, items=items, criteria=criteria)
+
+
+def sibling_lot(sc: Scenario, code: str = "02", **fields: Any):
+    """Another lot of the scenario's project with the same bids and no draw yet (evaluating)."""
+    from bidding.models import Lot
+
+    from .models import EvaluationBid
+
+    values = {"title": "第二标段", "bid_deadline": sc.lot.bid_deadline, "signin_opens_at": sc.lot.signin_opens_at,
+              "status": "evaluating", "evaluation_settings": sc.lot.evaluation_settings, **fields}
+    lot = Lot.objects.create(project=sc.lot.project, code=code, **values)
+    for bid in EvaluationBid.objects.filter(lot=sc.lot):
+        EvaluationBid.objects.create(lot=lot, bidder_org_id=bid.bidder_org_id, bidder_name=bid.bidder_name,
+                                     credit_code=bid.credit_code, price_fen=bid.price_fen, announced=bid.announced)
+    return lot
 
 
 def act(sc: Scenario, user, role: str, fn, venue_id: int | None = None, *, now=None, **payload) -> dict:

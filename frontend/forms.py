@@ -40,7 +40,8 @@ class ProjectLotForm(forms.Form):
     signin_opens_at = forms.DateTimeField(label=_("hall sign-in opens at"), widget=DT, required=False)
     decryption_window_minutes = forms.IntegerField(label=_("decryption window (minutes)"), initial=30)
     confirmation_window_minutes = forms.IntegerField(label=_("confirmation window (minutes)"), initial=30)
-    min_bids = forms.IntegerField(label=_("minimum number of bids"), initial=3, min_value=1)
+    min_bids = forms.IntegerField(label=_("minimum number of bids"), initial=lifecycle.LEGAL_MIN_BIDS,
+                                  min_value=lifecycle.LEGAL_MIN_BIDS, max_value=lifecycle.MAX_MIN_BIDS)
     announced_fields = JSONListField(label=_("announced fields"),
                                      initial=lifecycle.DEFAULT_ANNOUNCED_FIELDS)
 
@@ -52,7 +53,8 @@ class LotEditForm(forms.Form):
     signin_opens_at = forms.DateTimeField(label=_("hall sign-in opens at"), widget=DT)
     decryption_window_minutes = forms.IntegerField(label=_("decryption window (minutes)"))
     confirmation_window_minutes = forms.IntegerField(label=_("confirmation window (minutes)"))
-    min_bids = forms.IntegerField(label=_("minimum number of bids"), min_value=1)
+    min_bids = forms.IntegerField(label=_("minimum number of bids"), min_value=lifecycle.LEGAL_MIN_BIDS,
+                                  max_value=lifecycle.MAX_MIN_BIDS)
     announced_fields = JSONListField(label=_("announced fields"))
 
 

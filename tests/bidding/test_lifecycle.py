@@ -128,6 +128,8 @@ def test_an_empty_amendment_is_refused():
     ({"decryption_window_minutes": 0}, "decryption_window_minutes"),
     ({"confirmation_window_minutes": 100000}, "confirmation_window_minutes"),
     ({"min_bids": 0}, "min_bids"),
+    ({"min_bids": 2}, "min_bids"),
+    ({"min_bids": 1000}, "min_bids"),
     ({"max_bid_bytes": 0}, "max_bid_bytes"),
 ])
 def test_the_schedule_must_be_coherent(over, field):

@@ -44,7 +44,7 @@ def build_session() -> None:
     n = Lot.objects.filter(project=project, code__startswith="EV").count() + 1
     lot = Lot.objects.create(
         project=project, code=f"EV{n}", title="远程异地评标演示标段", bid_deadline=now, signin_opens_at=now,
-        status="published", published_at=now,
+        status="evaluating", published_at=now,
         evaluation_settings={"weights": {"price": "30", "technical": "60", "business": "10"}})
     for username, fen in PRICES_FEN.items():
         org = User.objects.get(username=username).organisation

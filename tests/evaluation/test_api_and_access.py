@@ -23,7 +23,7 @@ from evaluation.models import EvaluationSession, ReportSignature, Venue
 from evaluation.report import signing_message
 from evaluation.room import VENUE_ROOM
 from evaluation.state import room_key
-from evaluation.testing import build, drive_to, expert_act
+from evaluation.testing import build, drive_to, expert_act, sibling_lot
 from realtime.timers import run_due_timers
 from tests.conftest import need_service
 
@@ -72,7 +72,8 @@ def test_a_host_draws_and_an_expert_who_declines_is_replaced(db):
     Expert.objects.create(user=sc.experts["E1"].__class__.objects.create(username="spare", role="expert"),
                           region=region, category="technical")
     host = client_for(sc.host)
-    res = post(host, "/api/v1/evaluation/draws", {"lot_id": sc.lot.pk,
+    lot = sibling_lot(sc)
+    res = post(host, "/api/v1/evaluation/draws", {"lot_id": lot.pk,
                                                  "quotas": {v.region.code: 1 if i else 3 for i, v in enumerate(sc.venues)}})
     assert res.status_code == 201, res.content
     body = res.json()
@@ -83,7 +84,7 @@ def test_a_host_draws_and_an_expert_who_declines_is_replaced(db):
     post(host, f"/api/v1/evaluation/draws/{body['id']}/reveal")
     assert host.get(f"/api/v1/evaluation/draws/{body['id']}/verify").status_code == 200
     other = client_for(sc.bidder_users["B01"])
-    assert post(other, "/api/v1/evaluation/draws", {"lot_id": sc.lot.pk, "quotas": {}}).status_code in (403, 404)
+    assert post(other, "/api/v1/evaluation/draws", {"lot_id": lot.pk, "quotas": {}}).status_code in (403, 404)
 
 
 def test_rooms_admit_only_the_people_of_the_venue(scenario):
