@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from audit.log import Actor
+from common.actor import Actor
 
 from .models import ApiToken, Organisation, User, UserSession
 from .sessions import end_sessions

@@ -6,13 +6,14 @@ from django.db import transaction
 from ninja import Field, Router, Schema, Status
 
 from accounts.api_auth import session_auth
-from audit.log import Actor, log_action
+from audit.log import log_action
+from common.actor import Actor
 from common.errors import NotFound
 
 from .models import ApiToken
 
-from audit.log import format_time
 from common import clock
+from common.canonical import format_time
 
 router = Router(tags=["accounts"])
 

@@ -10,8 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from common.roles import ROLE_LABELS, Role
+
 from .credit_code import InvalidCreditCode, normalise_credit_code
-from .roles import ROLE_LABELS, Role
 
 
 def validate_credit_code(value: str) -> None:

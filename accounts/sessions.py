@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib.sessions.models import Session
 from django.db import transaction
 
-from audit.log import Actor, log_action
+from audit.log import log_action
+from common.actor import Actor
 from realtime.notify import disconnect_user
 
 from .models import UserSession

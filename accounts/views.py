@@ -11,7 +11,8 @@ from django.http import HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
-from audit.log import Actor, client_ip, log_action
+from audit.log import log_action
+from common.actor import Actor, client_ip
 from common.errors import ErrorCode, PlatformError
 from realtime.notify import disconnect_user
 

@@ -8,9 +8,9 @@ from datetime import datetime
 from django.conf import settings
 from ninja import Query, Router, Schema, Status
 
-from accounts.access import require_cap
-from accounts.roles import Cap
+from common.access import require_cap
 from common.errors import BadRequest, NotFound
+from common.roles import Cap
 
 from . import tree
 from .checkpoints import issue_checkpoint, latest_checkpoint
@@ -137,6 +137,6 @@ def consistency(request, first: int, second: int):
 
 
 def _can_read(user) -> bool:
-    from accounts.roles import has_cap
+    from common.roles import has_cap
 
     return has_cap(getattr(user, "role", None), Cap.AUDIT_READ)

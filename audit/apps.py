@@ -6,7 +6,11 @@ class AuditConfig(AppConfig):
     verbose_name = "审计日志 / Audit log"
 
     def ready(self) -> None:
-        from . import console, sequencer
+        from realtime.audit_hook import register_audit_hook
 
+        from . import console, sequencer
+        from .log import log_action
+
+        register_audit_hook(log_action)  # realtime's own rooms (demo) audit through it
         sequencer.register()  # first: the ticker sequences leftovers before it feeds the console
         console.register()

@@ -13,11 +13,11 @@ from typing import BinaryIO, Callable
 from django.conf import settings
 
 from common import clock
+from common.canonical import canonical_json, format_time
 from crypto import archive as fmt
 
 from .checkpoints import issue_checkpoint
 from .keys import platform_vkey
-from .log import canonical_json, format_time
 from .models import AuditCheckpoint, AuditEntry
 from .tree import DbTree
 from crypto import merkle

@@ -13,8 +13,9 @@ from datetime import datetime
 
 from django.db import models, transaction
 
-from accounts.roles import Cap, has_cap
+from common.canonical import format_time
 from common.errors import BadRequest, NotFound
+from common.roles import Cap, has_cap
 from realtime.audience import Viewer
 from realtime.db import run_db
 from realtime.kinds import CommandContext, RoomKind
@@ -22,23 +23,12 @@ from realtime.log import append_event
 from realtime.models import RoomEvent
 
 from .alerts import classify
-from .log import format_time, log_action
-from .models import AuditEntry
+from .log import log_action
+from .models import AuditEntry, ConsoleFeed
 
 ROOM = "console:all"
 BATCH = 500
 SNAPSHOT_ENTRIES = 300
-
-
-class ConsoleFeed(models.Model):
-    """How far the console room has been fed; a timer row (due on every tick)."""
-
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    fed_up_to = models.BigIntegerField(default=-1)
-    next_check = models.DateTimeField(null=True)
-
-    class Meta:
-        app_label = "audit"
 
 
 def entry_summary(entry: AuditEntry) -> dict:

@@ -10,9 +10,10 @@ import logging
 
 from django.db import transaction
 
+from common.actor import Actor
 from common.errors import ErrorCode, NotFound, PlatformError
 
-from .log import Actor, log_action
+from .log import log_action
 
 log = logging.getLogger(__name__)
 

@@ -15,77 +15,20 @@ milliseconds later. A caller that needs its entry's index at once passes ``seque
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
 
 from common import clock
+from common.actor import Actor
+from common.canonical import canonical_json, format_time
 from crypto.merkle import EMPTY_ROOT, leaf_hash, node_hash
 
 from .models import AuditEntry, AuditHead, AuditPending
 from .sequencer import IMMEDIATE, sequencer, sequencing_mode
 
 ENTRY_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who did it and from where, captured once per request or socket."""
-
-    user_id: int | None = None
-    username: str = ""
-    role: str = ""
-    organisation_id: int | None = None
-    organisation_name: str = ""
-    ip: str = ""
-
-    @classmethod
-    def system(cls, name: str = "system") -> "Actor":
-        return cls(username=name, role="system")
-
-    @classmethod
-    def of(cls, user, ip: str = "") -> "Actor":
-        if user is None or not getattr(user, "is_authenticated", False):
-            return cls(ip=ip or "")
-        org = getattr(user, "organisation", None)
-        return cls(user_id=user.pk, username=user.get_username(), role=getattr(user, "role", ""),
-                   organisation_id=getattr(org, "pk", None),
-                   organisation_name=getattr(org, "name", "") or "", ip=ip or "")
-
-    @classmethod
-    def from_request(cls, request) -> "Actor":
-        return cls.of(getattr(request, "user", None), client_ip(request))
-
-
-def client_ip(request) -> str:
-    # Behind the proxy the deployment uses, REMOTE_ADDR is rewritten by it; django-axes' ipware
-    # configuration (PROXY_COUNT) governs the same question for lockouts.
-    from axes.helpers import get_client_ip_address
-
-    return get_client_ip_address(request) or request.META.get("REMOTE_ADDR", "") or ""
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return format_time(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    raise TypeError(f"not serialisable in an audit entry: {type(value).__name__}")
-
-
-def canonical_json(value: Any) -> str:
-    """Sorted keys, no spaces, UTF-8 text: the same value always hashes the same."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=_json_default, allow_nan=False)
-
-
-def format_time(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def entry_body(*, index: int, **fields: Any) -> str:

@@ -103,4 +103,9 @@ class AuditCheckpoint(models.Model):
         ordering = ["size", "id"]
 
 
-from .console import ConsoleFeed  # noqa: E402,F401  (the console's feed position lives with the log)
+class ConsoleFeed(models.Model):
+    """How far the supervisors' console room has been fed (``audit.console``); a timer row."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    fed_up_to = models.BigIntegerField(default=-1)
+    next_check = models.DateTimeField(null=True)

@@ -28,10 +28,11 @@ APPEND_SCRIPT = r"""
 import os, sys, threading, time, json
 import django
 django.setup()
-from django.db import connections, transaction
-from audit.log import Actor, log_action
+from audit.log import log_action
 from audit.sequencer import sequencer, sequencing_mode, wait_until_sequenced
 from audit.tree import current_size, inclusion_proof
+from common.actor import Actor
+from django.db import connections, transaction
 actor = Actor(username="bench", role="host", ip="192.0.2.1")
 n, threads, rate = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 per = n // threads

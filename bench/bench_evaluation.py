@@ -52,15 +52,15 @@ print(json.dumps(out))
 RECOMPUTE = """
 import django, json, time
 django.setup()
-from django.db import transaction
-from audit.log import Actor
 from common import clock
-from evaluation import actions as a, actions_scoring as s
+from common.actor import Actor
+from django.db import transaction
+from evaluation import actions_scoring as s, workflow as w
 out = []
 for _ in range(3):
     with transaction.atomic():
-        session = a.lock_session(%(session)d)
-        call = a.Call(user=None, role="system", actor=Actor.system("bench"), now=clock.now())
+        session = w.lock_session(%(session)d)
+        call = w.Call(user=None, role="system", actor=Actor.system("bench"), now=clock.now())
         t = time.perf_counter()
         s.compute_summary(session, call, require_complete=True)
         s.compute_ranking(session, call)

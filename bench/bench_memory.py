@@ -79,7 +79,7 @@ SETUP = r"""
 import json
 from datetime import timedelta
 from accounts.models import ApiToken, Organisation, User
-from audit.log import Actor
+from common.actor import Actor
 from bidding import certificates
 from bidding.models import Lot, Project
 from common import clock

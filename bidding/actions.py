@@ -8,13 +8,15 @@ from typing import Any
 
 from django.db import transaction
 
-from accounts.access import access_lot, access_project, require_cap
 from accounts.models import Organisation
-from accounts.roles import Cap, has_cap
-from audit.log import Actor, log_action
+from audit.log import log_action
+from bidding.access import access_lot, access_project
+from common.access import require_cap
+from common.actor import Actor
 from common.errors import BadRequest, ErrorCode, PlatformError
+from common.roles import Cap, has_cap
 
-from . import lifecycle
+from . import evaluation_settings, lifecycle
 from .lifecycle import Status
 from .models import Amendment, Lot, Project
 
@@ -28,7 +30,7 @@ def _normalise_lot_values(values: dict[str, Any]) -> dict[str, Any]:
     if "announced_fields" in values:
         values["announced_fields"] = lifecycle.validate_announced_fields(values["announced_fields"])
     if "evaluation_settings" in values:
-        values["evaluation_settings"] = lifecycle.validate_evaluation_settings(values["evaluation_settings"])
+        values["evaluation_settings"] = evaluation_settings.validate(values["evaluation_settings"])
     return values
 
 
@@ -97,7 +99,7 @@ def publish_lot(user, actor: Actor, lot_id: int, *, now: datetime) -> Lot:
         lifecycle.check_transition(lot.status, Status.PUBLISHED)
         lifecycle.validate_schedule(lot.material_values(), now=now)
         lifecycle.validate_announced_fields(lot.announced_fields)
-        lifecycle.validate_evaluation_settings(lot.evaluation_settings)
+        evaluation_settings.validate(lot.evaluation_settings)
         if lot.escrow_required and not hasattr(lot, "escrow"):
             # 备用解密: the escrow key is split among the custodians before bidders seal to it.
             raise PlatformError(ErrorCode.ESCROW_NOT_READY,

@@ -5,7 +5,8 @@ audited."""
 from django.contrib import admin
 from django.db import transaction
 
-from audit.log import Actor, log_action
+from audit.log import log_action
+from common.actor import Actor
 
 from . import lifecycle
 from .models import Amendment, Lot, Project

@@ -8,9 +8,9 @@ from typing import Any
 
 from ninja import Field, Router, Schema, Status
 
-from accounts.access import access_lot, visible_lots
-from audit.log import Actor
+from bidding.access import access_lot, visible_lots
 from common import clock
+from common.actor import Actor
 
 from . import actions
 

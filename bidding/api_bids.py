@@ -14,12 +14,11 @@ from typing import Any
 from django.http import HttpResponse, JsonResponse
 from ninja import Field, Router, Schema, Status
 
-from accounts.access import (access_certificate, access_escrow_share, access_lot, access_submission,
-                             access_upload, can_approve_certificates)
 from accounts.api_auth import session_auth, token_auth
 from audit.keys import platform_vkey
-from audit.log import Actor
+from bidding.access import (access_certificate, access_escrow_share, access_lot, access_submission, access_upload, can_approve_certificates)
 from common import clock
+from common.actor import Actor
 from common.errors import BadRequest, ErrorCode, PlatformError
 
 from . import certificates, escrow, submissions

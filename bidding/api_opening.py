@@ -10,10 +10,10 @@ from typing import Any
 from django.http import HttpResponse
 from ninja import Field, Router, Schema
 
-from accounts.access import access_hall
 from accounts.api_auth import session_auth, token_auth
-from audit.log import Actor
+from bidding.access import access_hall
 from common import clock
+from common.actor import Actor
 from common.errors import ErrorCode, PlatformError
 
 from .models import Opening

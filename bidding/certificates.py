@@ -14,11 +14,13 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from accounts.access import access_certificate, require_cap
-from accounts.roles import Cap
-from audit.log import Actor, log_action
+from audit.log import log_action
+from bidding.access import access_certificate
+from common.access import require_cap
+from common.actor import Actor
 from common.errors import ErrorCode, PlatformError
 from common.files import provisioned_key_pem
+from common.roles import Cap
 from crypto import ca, keys
 
 from .models import BidderCertificate

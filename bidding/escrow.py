@@ -15,8 +15,9 @@ from datetime import datetime
 
 from django.db import transaction
 
-from accounts.access import access_lot
-from audit.log import Actor, log_action
+from audit.log import log_action
+from bidding.access import access_lot
+from common.actor import Actor
 from common.errors import BadRequest, ErrorCode, PlatformError
 from crypto import envelope, keys, shamir
 

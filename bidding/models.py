@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organisation
 
-from . import lifecycle
+from . import evaluation_settings, lifecycle
 from .lifecycle import Status
 
 
@@ -21,7 +21,7 @@ def default_announced_fields() -> list[dict[str, Any]]:
 
 
 def default_evaluation_settings() -> dict[str, Any]:
-    return dict(lifecycle.DEFAULT_EVALUATION_SETTINGS)
+    return evaluation_settings.defaults()
 
 
 class Project(models.Model):

@@ -16,9 +16,9 @@ from django.conf import settings
 
 from audit.checkpoints import issue_checkpoint
 from audit.keys import platform_signing_key, platform_vkey
-from audit.log import format_time
 from audit.models import AuditEntry
 from audit.tree import inclusion_proof
+from common.canonical import format_time
 from crypto import receipt as receipt_format
 
 from .models import BidSubmission

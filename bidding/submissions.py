@@ -17,8 +17,9 @@ from typing import Callable
 from django.conf import settings
 from django.db import transaction
 
-from accounts.access import access_bid_lot, access_submission, access_upload
-from audit.log import Actor, log_action
+from audit.log import log_action
+from bidding.access import access_bid_lot, access_submission, access_upload
+from common.actor import Actor
 from common.errors import ErrorCode, PlatformError
 from crypto.envelope import InvalidEnvelope, read_header
 

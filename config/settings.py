@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "bidding",
     "evaluation",
     "realtime",
+    "documents",
     "frontend",
 ]
 
@@ -225,7 +226,7 @@ RT_ROOM_GRACE_SECONDS = env_int("RT_ROOM_GRACE_SECONDS", 30)  # keep an empty ro
 RT_DB_THREADS = env_int("RT_DB_THREADS", 4 if PRODUCTION else 0)
 RT_DEMO_ROOMS = env_bool("RT_DEMO_ROOMS", not PRODUCTION)
 RT_TICKER_SECONDS = env_int("RT_TICKER_MS", 500) / 1000
-# Garbage-collector tuning of worker processes (realtime.hub.tune_gc): off in tests by default.
+# Garbage-collector tuning of worker processes (realtime.gc_tuning.tune_gc): off in tests by default.
 RT_GC_TUNING = env_bool("RT_GC_TUNING", PRODUCTION)
 RT_GC_GEN0 = env_int("RT_GC_GEN0", 50_000)
 

@@ -11,9 +11,9 @@ from django.db import transaction
 from common.errors import BadRequest, ErrorCode, PlatformError
 
 from . import state as st
-from .actions import Call, audit, bidder_by_code, check_step, current_state, invalid, lock_session, member_of
 from .models import Clarification
 from .rules import steps
+from .workflow import Call, audit, bidder_by_code, check_step, current_state, invalid, lock_session, member_of
 
 ASKING_STEPS = (steps.Step.COMPLIANCE, steps.Step.SCORING, steps.Step.SUMMARY)
 
@@ -49,7 +49,7 @@ def bidder_view(clar) -> dict:
 
 def do_answer(clarification_id, call: Call) -> dict:
     """The bidder's answer, once, before the deadline."""
-    from accounts.access import access_clarification
+    from evaluation.access import access_clarification
 
     with transaction.atomic():
         clar = access_clarification(call.user, clarification_id)

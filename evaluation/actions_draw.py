@@ -8,7 +8,7 @@ The seed is 32 bytes from the operating system's CSPRNG. A drawn expert who decl
 ``do_decline`` (``rules.draw.replace_declined``), recorded and replayed by the verifier.
 
 Expert names appear only in ``draw_view(..., names=True)``, which the API gives to the users
-``accounts.access.can_see_expert_names`` allows, and every such read is audited
+``evaluation.access.can_see_expert_names`` allows, and every such read is audited
 (``evaluation.expert.viewed``).
 """
 
@@ -23,15 +23,14 @@ from django.db import transaction
 
 from audit.checkpoints import issue_checkpoint
 from audit.log import log_action
+from bidding.lifecycle import Status as LotStatus
 from common.errors import ErrorCode, PlatformError
 
-from bidding.lifecycle import Status as LotStatus
-
-from .actions import Call
 from .inputs import bids_for_evaluation
 from .models import Draw, Expert
 from .rules import draw as rules_draw
 from .rules.committee import Bidder, PoolExpert
+from .workflow import Call
 
 
 def pool_snapshot(lot, quotas: dict[str, int], *, required: dict[str, int], min_size: int,

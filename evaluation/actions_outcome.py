@@ -22,9 +22,9 @@ from audit.checkpoints import issue_checkpoint
 from common.errors import BadRequest
 
 from . import state as st
-from .actions import (Call, audit, check_step, check_unlocked, conf, forbidden, invalid, save_state,
-                      seated_member)
 from .rules import motions, steps
+from .workflow import (Call, audit, check_step, check_unlocked, conf, forbidden, invalid,
+                       save_state, seated_member)
 
 
 def extension_minutes() -> int:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import state as st
-from .actions import Call, audit, bidder_by_code, check_step, forbidden, invalid, seated_member
 from .rules import adjustments, steps
+from .workflow import Call, audit, bidder_by_code, check_step, forbidden, invalid, seated_member
 
 METHOD = "lowest_evaluated_price"
 

@@ -26,11 +26,12 @@ from realtime.log import append_event
 from realtime.notify import revoke_room_access
 
 from . import state as st
-from .actions import (MAIN_STAFF, STAFF, SUPERVISOR, Call, _reopen, audit, check_unlocked, current_state, forbidden, invalid,
-                      member_by_code, save_state)
+from .actions import _reopen
 from .models import Expert, Member, Replacement
 from .rules import draw as rules_draw
 from .rules import steps
+from .workflow import (MAIN_STAFF, STAFF, SUPERVISOR, Call, audit, check_unlocked, current_state,
+                       forbidden, invalid, member_by_code, save_state)
 
 
 def do_request_replacement(session, venue_id: int, call: Call) -> dict:

@@ -8,14 +8,14 @@ import base64
 import binascii
 from datetime import datetime, timedelta
 
-from audit.log import Actor
+from common.actor import Actor
 from common.errors import BadRequest
 
 from . import state as st
-from .actions import Call, audit, check_step, invalid, member_of, signing_minutes
 from .models import ReportSignature
 from .report import build_report, report_hash, signing_message
 from .rules import steps
+from .workflow import Call, audit, check_step, invalid, member_of, signing_minutes
 
 
 def prepare_report(session, call: Call) -> st.Patch:

@@ -15,12 +15,12 @@ from typing import Any
 from common.errors import BadRequest
 
 from . import state as st
-from .actions import (Call, audit, bidder_by_code, check_step, current_state, invalid, member_by_code,
-                      member_of, seated_member)
 from .models import ComplianceVote, Correction, ScoreSheet
 from .rules import aggregate as agg
 from .rules import alerts, compliance, price, ranking, steps
 from .rules.numbers import to_decimal
+from .workflow import (Call, audit, bidder_by_code, check_step, current_state, invalid,
+                       member_by_code, member_of, seated_member)
 
 
 def items_of(session) -> tuple[agg.Item, ...]:

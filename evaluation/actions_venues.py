@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from audit.log import Actor
+from common.actor import Actor
 
 from . import state as st
-from .actions import PRESENT_ROLES, Call, audit, presence_check_seconds, save_state, venue_drop_seconds
 from .models import EvaluationSession
 from .rules import steps
+from .workflow import PRESENT_ROLES, Call, audit, presence_check_seconds, save_state, venue_drop_seconds
 
 MONITORED = frozenset(steps.ORDER[1:-1])  # from the pledge to the signing: all venues must be there
 

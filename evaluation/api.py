@@ -1,5 +1,5 @@
 """Evaluation operations of the API (``/api/v1/evaluation/...``). Thin: authorise with
-``accounts.access``, call an action, serialise. What experts, the chair and venue staff do live goes
+``evaluation.access``, call an action, serialise. What experts, the chair and venue staff do live goes
 through the venue rooms' commands (``evaluation.room``), not through here."""
 
 from __future__ import annotations
@@ -13,14 +13,16 @@ from django.db import transaction
 from django.http import HttpResponse
 from ninja import Router, Schema, Status
 
-from accounts.access import (access_draw, access_lot, access_session, can_see_expert_names,
-                             require_cap)
-from accounts.roles import Cap
-from audit.log import Actor, log_action
+from audit.log import log_action
+from bidding.access import access_lot
 from common import clock
+from common.access import require_cap
+from common.actor import Actor
 from common.errors import BadRequest, ErrorCode, NotFound, PlatformError
+from common.roles import Cap
+from evaluation.access import access_draw, access_session, can_see_expert_names
 
-from . import actions, actions_clarify, actions_draw, actions_replace, actions_report
+from . import actions, actions_clarify, actions_draw, actions_replace, actions_report, workflow
 from . import state as st
 from .models import Expert, Venue
 from .rules import draw as rules_draw
@@ -28,8 +30,8 @@ from .rules import draw as rules_draw
 router = Router(tags=["evaluation"])
 
 
-def _call(request, payload: dict | None = None, role: str = "") -> actions.Call:
-    return actions.Call(user=request.user, role=role, actor=Actor.from_request(request), now=clock.now(),
+def _call(request, payload: dict | None = None, role: str = "") -> workflow.Call:
+    return workflow.Call(user=request.user, role=role, actor=Actor.from_request(request), now=clock.now(),
                         payload=payload or {})
 
 
@@ -157,7 +159,7 @@ def replacement_draw(request, session_id: int, replacement_id: int):
     the answer is ``409 conflict`` saying what does not match. Expert ids only, never names. The
     committee's members read the seed and hashes in the report."""
     session, role = access_session(request.user, session_id)
-    if role not in ("host", actions.STAFF, actions.MAIN_STAFF, actions.SUPERVISOR):
+    if role not in ("host", workflow.STAFF, workflow.MAIN_STAFF, workflow.SUPERVISOR):
         raise PlatformError(ErrorCode.FORBIDDEN, "the lot's host, venue staff and supervisors check the draw")
     row = session.replacements.select_related("member", "new_member").filter(pk=replacement_id).first()
     if row is None:
@@ -182,7 +184,7 @@ def replacement_draw(request, session_id: int, replacement_id: int):
 def confirm_member(request, session_id: int, code: str):
     session, role = access_session(request.user, session_id)
     member = session.members.filter(code=code).first()
-    if role not in (actions.STAFF, actions.MAIN_STAFF) or member is None or \
+    if role not in (workflow.STAFF, workflow.MAIN_STAFF) or member is None or \
             not Venue.objects.filter(pk=member.venue_id, staff=request.user).exists():
         raise PlatformError(ErrorCode.FORBIDDEN, "staff confirm the experts of their own venue")
     return actions.in_session(session.pk, actions.do_confirm, member.venue_id,
@@ -212,7 +214,7 @@ def register_key(request, body: KeyIn):
 @router.post("/evaluation/sessions/{session_id}/sign", response=dict, summary="Sign the report's hash")
 def sign_report(request, session_id: int, body: SignIn):
     session, role = access_session(request.user, session_id)
-    if role != actions.EXPERT:
+    if role != workflow.EXPERT:
         raise PlatformError(ErrorCode.FORBIDDEN, "members sign the report")
     fn = actions_report.do_dissent if body.reason is not None else actions_report.do_sign
     return actions.in_session(session.pk, fn, 0, _call(request, body.dict(exclude_none=True), role))

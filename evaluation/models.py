@@ -156,7 +156,7 @@ class SessionVenue(models.Model):
 
 class ActiveMemberManager(models.Manager):
     """The sitting committee: members not replaced. The default manager, so ``session.members`` and
-    every access check (``accounts.access.session_role``) see only sitting members; a replaced
+    every access check (``evaluation.access.session_role``) see only sitting members; a replaced
     member's rows stay in the record and are read with ``Member.all_members``."""
 
     def get_queryset(self):

@@ -9,12 +9,12 @@ or ``all_rejected`` when the committee rejected all bids, with its vote), replac
 votes and sheets marked void, Reg 48) with each replacement draw's input hash, commitment and seed,
 the time extensions (Reg 48), and for the lowest evaluated price method the price-comparison
 table with every adjustment and its reason. Its SHA-256 over the canonical JSON
-(``audit.log.canonical_json``) is what members sign:
+(``common.canonical.canonical_json``) is what members sign:
 
     message = b"kaibiao/evaluation-report/v1" 0x00 <sha256 hex, ASCII>
 
 with the Ed25519 key registered on their expert record (``Expert.signing_key``). The PDF shows the
-same tables and the hash, and is rendered by ``frontend.pdf.render_pdf``.
+same tables and the hash, and is rendered by ``documents.pdf.render_pdf``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from audit.log import canonical_json, format_time
+from common.canonical import canonical_json, format_time
 
 FORMAT = "kaibiao/evaluation-report/v1"
 SIGNING_LABEL = FORMAT.encode() + b"\x00"
@@ -152,6 +152,6 @@ def pdf_context(session) -> dict[str, Any]:
 
 
 def render_report_pdf(session) -> bytes:
-    from frontend.pdf import render_pdf
+    from documents.pdf import render_pdf
 
-    return render_pdf("frontend/pdf/evaluation_report.html", pdf_context(session))
+    return render_pdf("documents/evaluation_report.html", pdf_context(session))

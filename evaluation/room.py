@@ -1,6 +1,6 @@
 """The ``venue:<session_id>:<venue_id>`` room kind: one room per venue of an evaluation session.
 
-Roles in the room (``accounts.access.session_role``): ``expert`` (a member seated at this venue),
+Roles in the room (``evaluation.access.session_role``): ``expert`` (a member seated at this venue),
 ``main_staff`` / ``staff`` (venue staff of the main / a sub venue), ``supervisor`` (sees every
 stream of every venue; sends nothing but the decisions on going back and on replacing a member). The state and its events are
 described in ``evaluation.state``; every command runs an action in one transaction with the session
@@ -19,7 +19,7 @@ from realtime.kinds import CommandContext, RoomKind
 from . import (actions, actions_clarify, actions_outcome, actions_price, actions_replace, actions_report,
                actions_scoring)
 from . import state as st
-from .actions import EXPERT, MAIN_STAFF, STAFF, SUPERVISOR, Call
+from .workflow import EXPERT, MAIN_STAFF, STAFF, SUPERVISOR, Call
 
 DRIVERS = frozenset({MAIN_STAFF, EXPERT})  # the main venue's staff, or the chair (checked)
 
@@ -67,7 +67,7 @@ class VenueRoom(RoomKind):
     command_roles = {name: roles for name, (_, roles) in TABLE.items()}
 
     def authorise(self, user, room_key: str) -> str:
-        from accounts.access import access_venue_room
+        from evaluation.access import access_venue_room
         from common.errors import NotFound
 
         try:

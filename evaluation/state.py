@@ -31,7 +31,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable
 
-from audit.log import format_time
+from common.canonical import format_time
 from realtime.audience import Viewer, to_role, to_user
 from realtime.log import append_event
 

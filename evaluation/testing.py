@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from audit.log import Actor
 from common import clock
+from common.actor import Actor
 
-from .actions import Call
+from .workflow import Call
 
 _counter = {"n": 0}
 

@@ -4,7 +4,7 @@ from django.views.generic import TemplateView
 
 from accounts.views import LoginView, LogoutView
 
-from . import views
+from . import views, views_bids, views_venues
 
 app_name = "frontend"
 
@@ -18,13 +18,13 @@ urlpatterns = [
     path("tenders/<int:lot_id>/publish/", views.tender_publish, name="tender_publish"),
     path("tenders/<int:lot_id>/cancel/", views.tender_cancel, name="tender_cancel"),
     path("console/", views.console, name="console"),
-    path("keys/", views.bidder_keys, name="bidder_keys"),
-    path("certificates/", views.certificate_requests, name="certificate_requests"),
-    path("tenders/<int:lot_id>/bid/", views.bid_submit, name="bid_submit"),
-    path("tenders/<int:lot_id>/receipt/", views.bid_receipt, name="bid_receipt"),
-    path("tenders/<int:lot_id>/hall/", views.hall, name="hall"),
-    path("evaluation/", views.evaluation_sessions, name="evaluation_sessions"),
-    path("evaluation/<int:session_id>/venues/<int:venue_id>/", views.venue, name="venue"),
+    path("keys/", views_bids.bidder_keys, name="bidder_keys"),
+    path("certificates/", views_bids.certificate_requests, name="certificate_requests"),
+    path("tenders/<int:lot_id>/bid/", views_bids.bid_submit, name="bid_submit"),
+    path("tenders/<int:lot_id>/receipt/", views_bids.bid_receipt, name="bid_receipt"),
+    path("tenders/<int:lot_id>/hall/", views_bids.hall, name="hall"),
+    path("evaluation/", views_venues.evaluation_sessions, name="evaluation_sessions"),
+    path("evaluation/<int:session_id>/venues/<int:venue_id>/", views_venues.venue, name="venue"),
 ]
 
 if settings.DEBUG or settings.E2E_TEST_PAGES:

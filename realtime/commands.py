@@ -10,8 +10,9 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from audit.log import Actor, format_time
 from common import clock
+from common.actor import Actor
+from common.canonical import format_time
 from common.errors import BadRequest, ErrorCode, NotFound, PlatformError
 
 from . import frames
@@ -19,6 +20,7 @@ from .audience import Viewer, check_stream
 from .db import run_db
 from .kinds import CommandContext, resolve_room_kind
 from .log import EventRecord, lock_room, positions, replay_after
+from .member import Member
 from .presence import entry
 
 
@@ -75,8 +77,6 @@ def do_join(kind, room_key: str, user, *, held, epoch, now) -> JoinPlan:
 
 
 async def cmd_room_join(conn, command: frames.Command) -> dict:
-    from .connection import Member
-
     key = command.room
     kind = resolve_room_kind(key)
     held, epoch = check_held(command.payload)

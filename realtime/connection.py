@@ -13,13 +13,14 @@ import time
 
 from django.conf import settings
 
-from audit.log import format_time
 from common import clock
+from common.canonical import format_time
 from common.errors import ErrorCode, PlatformError
 
 from . import frames
-from .audience import Viewer
+from .commands import dispatch, replay_missing
 from .hub import Hub, get_hub
+from .member import Member
 from .transport import make_sender
 
 log = logging.getLogger(__name__)
@@ -40,64 +41,6 @@ class TokenBucket:
             self.tokens -= 1
             return 0.0
         return (1 - self.tokens) / self.rate
-
-
-class Member:
-    """One connection in one room: its viewer, its positions per stream and its join buffer."""
-
-    __slots__ = ("conn", "key", "kind", "role", "viewer", "streams", "sees_all", "positions",
-                 "epoch", "buffering", "buffer", "presence_watch", "__weakref__")
-
-    def __init__(self, conn: "Connection", key: str, kind):
-        self.conn, self.key, self.kind = conn, key, kind
-        self.role = ""
-        self.viewer: Viewer | None = None
-        self.streams: frozenset[str] = frozenset()
-        self.sees_all = False
-        self.positions: dict[str, int] = {}
-        self.epoch: str | None = None
-        self.buffering = True
-        self.buffer: list = []
-        self.presence_watch = False
-
-    def set_viewer(self, viewer: Viewer) -> None:
-        self.viewer, self.role = viewer, viewer.role
-        self.streams, self.sees_all = viewer.streams, viewer.sees_all
-        self.presence_watch = viewer.role in self.kind.presence_roles
-        if self.presence_watch and self.conn.hub is not None:
-            self.conn.hub.watch(self.key, self)
-
-    def offer(self, item) -> None:
-        """Called by the hub, in room ``seq`` order, for every event of the room."""
-        if self.buffering:
-            self.buffer.append(item)
-            return
-        if not (self.sees_all or item.stream in self.streams):
-            return
-        held = self.positions.get(item.stream, 0)
-        if item.sseq <= held:
-            return  # already sent (replayed at join, or a repeated doorbell)
-        if item.sseq != held + 1:
-            # A hole the hub could not close: fetch it from the database before going on.
-            self.buffering = True
-            self.buffer.append(item)
-            self.conn.spawn(self.conn.catch_up(self))
-            return
-        self.positions[item.stream] = item.sseq
-        self.conn.send_text(item.text)
-
-    def flush(self) -> None:
-        buffered, self.buffer = self.buffer, []
-        self.buffering = False
-        for item in buffered:
-            self.offer(item)
-            if self.buffering:  # a hole again: the rest waits for the catch-up
-                self.buffer.extend(buffered[buffered.index(item) + 1:])
-                return
-
-    def resync(self, reason: str) -> None:
-        self.conn.drop_member(self)
-        self.conn.send_text(frames.dumps(frames.resync(self.key, reason)))
 
 
 class Connection:
@@ -215,8 +158,6 @@ class Connection:
         except PlatformError as error:
             self.send_frame(frames.error_reply(frames.command_id_of(text), error))
             return
-        from .commands import dispatch
-
         try:
             payload = await dispatch(self, command)
         except PlatformError as error:
@@ -231,8 +172,6 @@ class Connection:
 
     async def catch_up(self, member: Member) -> None:
         """Fill a hole in a member's streams from the database, then flush what was buffered."""
-        from .commands import replay_missing
-
         try:
             await replay_missing(self, member)
         except Exception:  # noqa: BLE001

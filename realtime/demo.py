@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from audit.log import log_action
 from common.errors import BadRequest, ErrorCode, PlatformError
 
 from .audience import Viewer, check_stream
+from .audit_hook import audit
 from .db import run_db
 from .kinds import CommandContext, RoomKind
 from .log import append_event, reset_epoch
@@ -26,7 +26,7 @@ def do_post(ctx: CommandContext, text: str, audience: str) -> dict:
     with transaction.atomic():
         record = append_event(ctx.room, "demo.posted", {"text": text, "by": ctx.actor.username},
                               audience=audience, now=ctx.now)
-        log_action("realtime.demo.posted", actor=ctx.actor, room=ctx.room,
+        audit("realtime.demo.posted", actor=ctx.actor, room=ctx.room,
                    data={"audience": audience, "seq": record.seq}, now=ctx.now)
     return {"stream": record.stream, "seq": record.sseq}
 
@@ -47,7 +47,7 @@ async def cmd_reset(ctx: CommandContext) -> dict:
     def do_reset():
         with transaction.atomic():
             epoch = reset_epoch(ctx.room, now=ctx.now)
-            log_action("realtime.demo.reset", actor=ctx.actor, room=ctx.room, now=ctx.now)
+            audit("realtime.demo.reset", actor=ctx.actor, room=ctx.room, now=ctx.now)
         return {"epoch": epoch}
 
     return await run_db(do_reset)

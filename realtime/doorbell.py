@@ -50,7 +50,7 @@ def _ring(channel: str, data: str) -> None:
             log.warning("doorbell %s not rung (%s); hubs will find it by polling", channel, exc)
             _local.client = None
         return
-    from .hub import ring_local_hubs
+    from .hubs import ring_local_hubs
 
     ring_local_hubs(channel, data)
 

@@ -17,25 +17,22 @@ One hub per event loop (tests run a loop per test); a worker process has one loo
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import os
 import socket
 import time
-import weakref
-from typing import Any
 
 from django.conf import settings
 
 from common import clock
 
-from . import frames
+from . import frames, hubs
 from .db import run_db
 from .doorbell import control_channel, room_channel
+from .gc_tuning import tune_gc
+from .hub_presence import PresenceMixin
 
 log = logging.getLogger(__name__)
-
-_HUBS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
 
 
 class Item:
@@ -68,7 +65,7 @@ class HubRoom:
         self.presence_sent: dict = {}  # watcher → the presence text it was last sent
 
 
-class Hub:
+class Hub(PresenceMixin):
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{id(loop):x}"
@@ -188,34 +185,6 @@ class Hub:
             room.watching.discard(member)
             if not room.members:
                 room.empty_since = time.monotonic()
-
-    def enter_presence(self, row) -> None:
-        """Record a joined socket's presence row (``presence.entry``), batched with the other joins
-        of the moment: a reconnect storm's thousands of joins become one upsert per batch."""
-        self._queue_presence((row.conn_id, [row.room_key], row))
-
-    def leave_presence(self, conn_id: str, room_keys: list[str], *, closed: bool = False) -> None:
-        """Delete a socket's presence rows in ``room_keys`` (``closed``: every row of the socket),
-        batched like joins and after them, so a leave never comes before the join it undoes."""
-        from .presence import CLOSED
-
-        self._queue_presence((conn_id, list(room_keys), CLOSED if closed else None))
-
-    def _queue_presence(self, change) -> None:
-        self.presence_changes.append(change)
-        if self.presence_task is None or self.presence_task.done():
-            self.presence_task = self.loop.create_task(self._flush_presence())
-
-    async def _flush_presence(self) -> None:
-        from .presence import apply_changes
-
-        await asyncio.sleep(0.02)
-        while self.presence_changes:
-            batch, self.presence_changes = self.presence_changes[:500], self.presence_changes[500:]
-            try:
-                await run_db(apply_changes, batch)
-            except Exception:  # noqa: BLE001 - stale rows stop counting and are purged later
-                log.exception("presence changes of %d sockets", len(batch))
 
     def add_conn(self, conn) -> None:
         self.conns.add(conn)
@@ -341,27 +310,6 @@ class Hub:
         if room.pending:
             self._schedule_repair(room, settings.RT_REORDER_WAIT_SECONDS)
 
-    # --- presence ----------------------------------------------------------------------------
-    def _schedule_presence(self, room: HubRoom) -> None:
-        if room.presence_handle is not None:
-            return
-        if not room.watching:
-            return
-        room.presence_handle = self.loop.call_later(
-            settings.RT_PRESENCE_DEBOUNCE_SECONDS,
-            lambda: self.loop.create_task(self._push_presence(room)))
-
-    async def _push_presence(self, room: HubRoom) -> None:
-        from .presence import summary
-
-        room.presence_handle = None
-        try:
-            data = await run_db(summary, room.key, now=clock.now())
-        except Exception:  # noqa: BLE001
-            log.exception("presence of %s", room.key)
-            return
-        send_presence(room, data)
-
     # --- periodic work -----------------------------------------------------------------------
     async def _maintain(self) -> None:
         last_hb = time.monotonic()
@@ -424,94 +372,10 @@ class Hub:
                 pass
 
 
-def send_presence(room: HubRoom, data: dict) -> None:
-    """Send each watcher its role's view of the summary ``data`` (``RoomKind.presence_view``) when
-    it differs from the last one that watcher got.
-
-    Each role's view is computed once, and each distinct view serialised once (roles sharing a
-    view object share the text). A text equal to one of the previous push is that same object, so
-    an unchanged view is found by identity and not sent again: in a hall of 3,000 bidders a bidder
-    joining changes the host's view but not the bidders' (the host side only), so the push reaches
-    the host and the bidder who just joined, not 3,000 sockets. Sockets are written view by view,
-    which keeps the transport's one-entry framing cache on one text at a time. A member still
-    buffering its join is left out and gets the next push."""
-    previous = {text: text for text in set(room.presence_sent.values())}
-    texts: dict[str, str | None] = {}  # role → text (None: that role sees nothing)
-    views: list[tuple[Any, str]] = []  # (view object, its text): one serialisation per view
-    sent: dict = {}
-    todo: dict[str, list] = {}
-    for member in list(room.watching):
-        if member.buffering:
-            continue
-        role = member.role
-        if role not in texts:
-            view = member.kind.presence_view(role, data)
-            text = None if view is None else next((t for v, t in views if v is view), None)
-            if view is not None and text is None:
-                text = frames.dumps(frames.presence(room.key, view))
-                text = previous.get(text, text)
-                views.append((view, text))
-            texts[role] = text
-        text = texts[role]
-        if text is None:
-            continue
-        sent[member] = text
-        if room.presence_sent.get(member) is not text:
-            todo.setdefault(text, []).append(member)
-    room.presence_sent = sent
-    for text, members in todo.items():
-        for member in members:
-            member.conn.send_text(text)
-
-
-_gc_tuned = False
-
-
-def tune_gc() -> None:
-    """Shorter and rarer garbage-collector pauses for a worker process holding thousands of
-    sockets (each one a few hundred tracked objects: a full collection took 300 ms at 3,000 here
-    and held every push back that long). Once per process, at its first socket:
-
-    - ``gc.freeze()``: what exists now (Django, the apps, the modules) moves to the permanent
-      generation, which collections no longer scan;
-    - a young-generation threshold of ``RT_GC_GEN0`` (default 50,000) instead of 700 allocations:
-      short-lived objects (a frame's, a command's) die by reference counting before a collection
-      promotes them, so the old generation grows, and is fully collected, far less often.
-    """
-    global _gc_tuned
-    if _gc_tuned:
-        return
-    _gc_tuned = True
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    _, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(settings.RT_GC_GEN0, gen1, gen2)
-
-
 async def get_hub() -> Hub:
     loop = asyncio.get_running_loop()
-    hub = _HUBS.get(loop)
+    hub = hubs.of_loop(loop)
     if hub is None:
-        hub = _HUBS[loop] = Hub(loop)
+        hub = hubs.add(loop, Hub(loop))
     await hub.start()
     return hub
-
-
-def ring_local_hubs(channel: str, data: str) -> None:
-    """The in-process doorbell (no Redis): hand the message to every hub's loop, thread-safely."""
-    for loop, hub in list(_HUBS.items()):
-        if loop.is_closed():
-            continue
-        try:
-            # A fresh context: the caller's (an ORM thread's) would make tasks spawned by the hub
-            # believe they run inside asgiref's single-thread executor.
-            loop.call_soon_threadsafe(hub.on_doorbell, data, context=contextvars.Context())
-        except RuntimeError:  # the loop closed meanwhile
-            pass
-
-
-def hub_stats() -> dict[str, Any]:
-    return {hub.worker: dict(hub.stats, rooms=len(hub.rooms), conns=len(hub.conns))
-            for hub in list(_HUBS.values())}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Awaitable, Callable
 
-from audit.log import Actor
+from common.actor import Actor
 from common.errors import ErrorCode, NotFound, PlatformError
 
 from .audience import Viewer

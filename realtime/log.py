@@ -17,7 +17,7 @@ from typing import Any, Iterable
 from django.db import transaction
 from django.db.models import Max, Q
 
-from audit.log import canonical_json, format_time
+from common.canonical import canonical_json, format_time
 
 from . import frames
 from .audience import Viewer, check_stream

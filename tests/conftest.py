@@ -14,8 +14,8 @@ import pytest
 
 from accounts.credit_code import check_character
 from accounts.models import Organisation, User
-from accounts.roles import Role
 from common import clock
+from common.roles import Role
 
 from tests.realtime_client import connect  # noqa: E402,F401  (the signed-in WebSocket client fixture)
 

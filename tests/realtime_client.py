@@ -116,7 +116,7 @@ async def connect():
             await ws.disconnect()
         except (Exception, asyncio.CancelledError):  # noqa: BLE001 - closed meanwhile
             pass
-    from realtime.hub import _HUBS
+    from realtime.hubs import _HUBS
 
     hub = _HUBS.pop(asyncio.get_running_loop(), None)
     if hub is not None:

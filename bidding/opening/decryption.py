@@ -33,7 +33,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from audit.log import Actor
+from common.actor import Actor
 from common.errors import BadRequest, ErrorCode, PlatformError
 from crypto import envelope, shamir
 
@@ -41,7 +41,8 @@ from .. import storage
 from ..models import Lot, Opening, OpeningBid
 from ..phases import Command, Phase
 from . import rules
-from .actions import audit, check, lock_opening, maybe_all_decrypted, notify_bid
+from .actions import maybe_all_decrypted
+from .moves import audit, check, lock_opening, notify_bid
 
 MAX_MANIFEST_BYTES = 1 << 20
 

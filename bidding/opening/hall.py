@@ -99,7 +99,7 @@ class HallRoom(RoomKind):
     }
 
     def authorise(self, user, room_key: str) -> str:
-        from accounts.access import access_hall
+        from bidding.access import access_hall
 
         return access_hall(user, room_key.split(":", 1)[1])[1]
 

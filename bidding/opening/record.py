@@ -15,7 +15,8 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 
-from audit.log import Actor, canonical_json, format_time
+from common.actor import Actor
+from common.canonical import canonical_json, format_time
 from common.errors import ErrorCode, PlatformError
 from realtime.log import lock_room
 from realtime.models import RoomEvent
@@ -25,7 +26,7 @@ from ..lifecycle import Status as LotStatus
 from ..models import Opening, OpeningBid, RecordConfirmation
 from ..phases import Command, Event, Phase
 from . import rules, views
-from .actions import audit, check, do_move, emit, lock_opening
+from .moves import audit, check, do_move, emit, lock_opening
 
 
 def build_record(op: Opening, *, now: datetime) -> dict:
@@ -147,13 +148,13 @@ def do_close(op: Opening, *, actor: Actor, now: datetime) -> None:
 
 
 def render_record_pdf(op: Opening) -> bytes:
-    from frontend.pdf import render_pdf
+    from documents.pdf import render_pdf
 
     record = op.record
     confirmations = [{"name": c.organisation.name, "state": c.state, "at": format_time(c.at),
                       "key_id": c.key_id}
                      for c in op.confirmations.select_related("organisation")]
     objections = [views.objection_payload(o) for o in op.objections.select_related("organisation")]
-    return render_pdf("frontend/pdf/opening_record.html",
+    return render_pdf("documents/opening_record.html",
                       {"record": record, "hash": op.record_hash, "confirmations": confirmations,
                        "objections": objections, "phase": op.phase})

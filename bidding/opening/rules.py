@@ -9,7 +9,7 @@ import hmac
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from audit.log import canonical_json
+from common.canonical import canonical_json
 
 COEFFICIENT_LABEL = b"kaibiao/coefficient/v1"
 RECORD_FORMAT = "tender-opening-record/v1"

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from audit.log import Actor
+from common.actor import Actor
 from common.errors import BadRequest, ErrorCode, PlatformError
 from realtime.audience import to_org, to_role
 from realtime.log import lock_room
@@ -16,7 +16,7 @@ from realtime.log import lock_room
 from ..models import ChatMessage, Objection, OpeningBid, RecordConfirmation
 from ..phases import Command, Phase
 from . import views
-from .actions import audit, check, emit, lock_opening
+from .moves import audit, check, emit, lock_opening
 
 CHAT_MAX = 300
 OBJECTION_MAX = 1000

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.log import format_time
+from common.canonical import format_time
 
 from ..models import ChatMessage, Lot, Objection, Opening, OpeningBid, RecordConfirmation
 from ..phases import Phase

@@ -145,7 +145,7 @@ def evaluated_prices(prices: Mapping[str, int],
 
 def score_prices(settings: Mapping[str, object], prices: Mapping[str, int], *,
                  k_percent: Decimal | int | str | None = None) -> PriceScores:
-    """Dispatch on the tender's validated settings (``bidding.lifecycle.validate_evaluation_settings``):
+    """Dispatch on the tender's validated settings (``evaluation.rules.settings.validate_evaluation_settings``):
     the price weight is the full marks; K must lie in [k_min, k_max] for the construction formula."""
     rounding = Rounding.from_settings(settings)
     full = to_decimal(settings["weights"]["price"], what="price weight")  # type: ignore[index]

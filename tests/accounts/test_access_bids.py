@@ -3,8 +3,7 @@ submission. Written out by hand, like test_access_matrix.py."""
 
 import pytest
 
-from accounts.access import (access_bid_lot, access_certificate, access_submission, access_upload,
-                             can_approve_certificates)
+from bidding.access import (access_bid_lot, access_certificate, access_submission, access_upload, can_approve_certificates)
 from common.errors import NotFound, PlatformError
 from tests.bidding.conftest import bid_storage, fast_hashing  # noqa: F401 - fixtures
 

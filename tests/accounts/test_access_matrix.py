@@ -1,12 +1,12 @@
 """Who may see and manage which tender: every role against every kind of lot.
 
-The expected table is written out by hand; a change to ``accounts.roles`` or ``accounts.access`` that
+The expected table is written out by hand; a change to ``common.roles`` or the apps' ``access`` modules that
 widens or narrows access fails here.
 """
 
 import pytest
 
-from accounts.access import access_lot, access_project, visible_lots
+from bidding.access import access_lot, access_project, visible_lots
 from common.errors import ErrorCode, NotFound, PlatformError
 
 # Lots: "own_draft" and "own_published" are run by host's agency; "other_draft" and

@@ -6,8 +6,8 @@ from django.test import Client
 
 from accounts.models import UserSession
 from accounts.sessions import end_sessions
-from audit.log import Actor
 from audit.models import AuditEntry
+from common.actor import Actor
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,8 @@ import pytest
 from django.db import transaction
 from django.test import Client
 
-from audit.log import Actor, log_action
+from audit.log import log_action
+from common.actor import Actor
 from crypto import merkle
 from crypto.checkpoint import NoteVerifier, open_checkpoint
 

@@ -13,9 +13,10 @@ from django.db import transaction
 from audit.archive import export_archive
 from audit.checkpoints import issue_checkpoint
 from audit.keys import platform_vkey
-from audit.log import Actor, log_action
-from crypto.archive import ArchiveError, verify_archive
+from audit.log import log_action
+from common.actor import Actor
 from crypto import signing
+from crypto.archive import ArchiveError, verify_archive
 from crypto.checkpoint import NoteSigner
 
 ROOT = Path(__file__).resolve().parents[2]

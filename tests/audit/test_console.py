@@ -5,10 +5,11 @@ from django.db import transaction
 from django.test import Client
 
 from audit.alerts import classify
-from audit.console import ROOM, ConsoleRoom, feed_console
-from audit.log import Actor, log_action
+from audit.console import ConsoleRoom, ROOM, feed_console
+from audit.log import log_action
 from audit.models import AuditEntry
 from common import clock
+from common.actor import Actor
 from realtime.audience import Viewer
 from realtime.testing import verify_action
 

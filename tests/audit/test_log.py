@@ -8,12 +8,13 @@ from django.core.management.base import CommandError
 from django.db import connection, connections, transaction
 
 from audit.checkpoints import issue_checkpoint, verify_stored_checkpoint
-from audit.log import Actor, log_action
+from audit.keys import note_signer
+from audit.log import log_action
 from audit.models import AuditEntry, AuditHead
 from audit.tree import consistency_proof, inclusion_proof
+from common.actor import Actor
 from crypto import merkle
 from crypto.checkpoint import CheckpointError, open_checkpoint
-from audit.keys import note_signer
 
 ACTOR = Actor(username="tester", role="admin", ip="192.0.2.7")
 

@@ -16,11 +16,12 @@ from django.db import DatabaseError, connection, transaction
 
 from audit import sequencer as seq
 from audit.checkpoints import issue_checkpoint, verify_stored_checkpoint
-from audit.console import ROOM, ConsoleFeed, feed_console
-from audit.log import Actor, log_action
-from audit.models import AuditEntry, AuditHead, AuditPending, AuditSequencer
+from audit.console import ROOM, feed_console
+from audit.log import log_action
+from audit.models import AuditEntry, AuditHead, AuditPending, AuditSequencer, ConsoleFeed
 from audit.tree import consistency_proof, inclusion_proof
 from common import clock
+from common.actor import Actor
 from crypto import merkle
 from tests.bidding.conftest import bid_storage, certify, fast_hashing, package, seal, token_client, upload  # noqa: F401
 

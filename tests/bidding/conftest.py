@@ -11,8 +11,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import ApiToken
-from audit.log import Actor
 from bidding import certificates
+from common.actor import Actor
 from crypto import ca, envelope, keys
 
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from audit.log import Actor
 from audit.models import AuditEntry
 from bidding import escrow as escrow_actions
 from bidding.models import EscrowShare
+from common.actor import Actor
 from common.errors import PlatformError
 from crypto import envelope, keys, shamir
 from tests.bidding.conftest import certify, seal, token_client, upload

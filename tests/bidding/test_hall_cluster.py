@@ -27,7 +27,7 @@ def _setup() -> dict:
     from django.contrib.sessions.backends.db import SessionStore
 
     from accounts.models import Organisation, User
-    from audit.log import Actor
+    from common.actor import Actor
     from bidding import certificates, submissions
     from bidding.models import Lot, Project
     from common import clock

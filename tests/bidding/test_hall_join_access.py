@@ -7,10 +7,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Organisation, User
-from accounts.roles import Role
 from bidding.lifecycle import Status
 from bidding.opening.hall import HallRoom
 from common.errors import NotFound
+from common.roles import Role
 from tests.bidding.test_opening_support import five, hall  # noqa: F401
 from tests.conftest import make_code
 

@@ -7,6 +7,7 @@ import pytest
 from bidding import lifecycle
 from bidding.lifecycle import Status
 from common.errors import ErrorCode, PlatformError
+from evaluation.rules.settings import DEFAULT_EVALUATION_SETTINGS
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc)
 
@@ -17,7 +18,7 @@ def values(**over):
         "bid_deadline": NOW + timedelta(days=20), "signin_opens_at": NOW + timedelta(days=20, minutes=-30),
         "decryption_window_minutes": 30, "confirmation_window_minutes": 30, "min_bids": 3,
         "announced_fields": lifecycle.DEFAULT_ANNOUNCED_FIELDS,
-        "evaluation_settings": lifecycle.DEFAULT_EVALUATION_SETTINGS, "escrow_required": False,
+        "evaluation_settings": DEFAULT_EVALUATION_SETTINGS, "escrow_required": False,
         "max_bid_bytes": 2**30,
     }
     base.update(over)

@@ -12,7 +12,6 @@ from decimal import Decimal
 
 import pytest
 
-from audit.log import Actor
 from audit.models import AuditCheckpoint, AuditEntry
 from bidding import storage
 from bidding.lifecycle import Status as LotStatus
@@ -20,6 +19,7 @@ from bidding.models import Lot, Opening, OpeningBid
 from bidding.opening import actions, record, rules, talk, views
 from bidding.opening.decryption import release_key
 from bidding.opening.hall import HallRoom
+from common.actor import Actor
 from common.errors import PlatformError
 from realtime.testing import verify_action
 from realtime.timers import run_due_timers

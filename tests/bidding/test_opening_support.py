@@ -13,8 +13,8 @@ from datetime import timedelta
 import pytest
 
 from accounts.models import Organisation, User
-from accounts.roles import Role
 from bidding.models import BidSubmission
+from common.roles import Role
 from crypto import envelope
 from realtime.audience import Viewer
 from tests.bidding.conftest import certify, seal, token_client, upload
@@ -78,7 +78,7 @@ def submit_bids(people, lot, names=BIDDERS) -> dict:
 
 @pytest.fixture
 def hall(five, make_lot, bid_storage, settings):
-    from bidding.lifecycle import DEFAULT_EVALUATION_SETTINGS
+    from evaluation.rules.settings import DEFAULT_EVALUATION_SETTINGS
 
     lot = make_lot(deadline_in=timedelta(hours=1), evaluation_settings={
         **DEFAULT_EVALUATION_SETTINGS, "price_formula": "construction_mean"})

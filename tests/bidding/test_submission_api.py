@@ -193,7 +193,7 @@ def test_bad_envelopes_are_refused_and_nothing_stays(scene, case, code):
 
 
 def test_a_revoked_certificate_is_not_current(scene, people):
-    from audit.log import Actor
+    from common.actor import Actor
     from bidding import certificates
     from bidding.models import BidderCertificate
     from common import clock

@@ -32,10 +32,11 @@ def build_session() -> None:
     from django.db import transaction
 
     from accounts.models import Organisation, User
-    from audit.log import Actor
+    from common.actor import Actor
     from bidding.models import Lot, Project
     from common import clock
     from evaluation import actions, actions_draw
+    from evaluation.workflow import Call
     from evaluation.models import EvaluationBid, Venue
     from evaluation.testing import session_cookie
 
@@ -51,7 +52,7 @@ def build_session() -> None:
         EvaluationBid.objects.create(lot=lot, bidder_org=org, bidder_name=org.name, credit_code=org.credit_code,
                                      price_fen=fen, announced={})
     host = User.objects.get(username="host")
-    call = actions.Call(user=host, role="host", actor=Actor.of(host), now=now)
+    call = Call(user=host, role="host", actor=Actor.of(host), now=now)
     draw = actions_draw.do_create_draw(lot, quotas={MAIN_REGION: 3, SUB_REGION: 2}, required={}, min_size=5,
                                        call=call)
     main = Venue.objects.get(region__code=MAIN_REGION)
@@ -80,9 +81,10 @@ def build_seated_session() -> None:
     import io
 
     from accounts.models import User
-    from audit.log import Actor
+    from common.actor import Actor
     from common import clock
     from evaluation import actions
+    from evaluation.workflow import Call
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -92,7 +94,7 @@ def build_seated_session() -> None:
              ev["sub"]: ("staff", User.objects.get(username=f"venue_{SUB_REGION}"))}
 
     def run(user, role, fn, venue, **payload):
-        call = actions.Call(user=user, role=role, actor=Actor.of(user), now=clock.now(), payload=payload)
+        call = Call(user=user, role=role, actor=Actor.of(user), now=clock.now(), payload=payload)
         return actions.in_session(ev["session"], fn, venue, call)
 
     experts = {code: User.objects.get(username=m["username"]) for code, m in ev["members"].items()}

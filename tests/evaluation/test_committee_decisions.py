@@ -90,13 +90,13 @@ def test_the_committee_votes_to_reject_all_bids_and_the_report_says_so(scenario,
     run_due_timers(session.signing_deadline + timedelta(seconds=1))
     main_staff_act(sc, a.do_next)
     assert fresh(sc).state["step"] == "done" and fresh(sc).ranking is None
-    from frontend.pdf import render_pdf
+    from documents.pdf import render_pdf
 
     from .test_api_and_access import pdf_text
 
     ctx = pdf_context(fresh(sc))
     assert ctx["ranking"] == []
-    text = pdf_text(render_pdf("frontend/pdf/evaluation_report.html", ctx), tmp_path)
+    text = pdf_text(render_pdf("documents/evaluation_report.html", ctx), tmp_path)
     for expected in ("评标结论：否决所有投标", "有效投标只有两家，明显缺乏竞争", "同意否决3票", "无（否决所有投标）"):
         assert expected in text, expected
 

@@ -62,11 +62,11 @@ def test_the_ranking_follows_the_evaluated_prices_the_committee_agreed(db, tmp_p
     ctx = pdf_context(session)
     assert [r["evaluated"] for r in ctx["ranking"]] == ["1,010,000.00", "1,015,000.00", "1,030,000.00",
                                                         "1,035,000.00"]
-    from frontend.pdf import render_pdf
+    from documents.pdf import render_pdf
 
     from .test_api_and_access import pdf_text
 
-    text = pdf_text(render_pdf("frontend/pdf/evaluation_report.html", ctx), tmp_path)
+    text = pdf_text(render_pdf("documents/evaluation_report.html", ctx), tmp_path)
     for expected in ("价格比较一览表", "付款条件偏离，按招标文件折算：+35,000.00", "工期提前：−10,000.00", "1,035,000.00"):
         assert "".join(expected.split()) in text, expected
 

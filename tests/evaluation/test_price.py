@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bidding.lifecycle import validate_evaluation_settings
 from common.errors import PlatformError
 from evaluation.rules.numbers import Rounding
 from evaluation.rules.price import (construction_scores, evaluated_prices, f87_scores, score_prices,
                                     trimmed_price_mean)
+from evaluation.rules.settings import validate_evaluation_settings
 
 WAN = 1_000_000  # 1 万元 = 10,000 元 = 1,000,000 fen
 

@@ -1,14 +1,14 @@
-"""The tender's evaluation settings (bidding/lifecycle.validate_evaluation_settings), as the rules
+"""The tender's evaluation settings (evaluation/rules/settings.validate_evaluation_settings), as the rules
 read them."""
 
 from decimal import Decimal as D
 
 import pytest
 
-from bidding.lifecycle import DEFAULT_EVALUATION_SETTINGS, validate_evaluation_settings
 from common.errors import PlatformError
 from evaluation.rules.aggregate import AggregateSettings
 from evaluation.rules.numbers import Rounding
+from evaluation.rules.settings import DEFAULT_EVALUATION_SETTINGS, validate_evaluation_settings
 
 
 def test_the_defaults_are_valid_and_read_as_half_up_to_two_places_rounded_at_the_end():

@@ -233,13 +233,13 @@ async def test_the_handshake_session_check_sets_the_user_or_an_anonymous_one(peo
 
 
 def test_gc_tuning_freezes_the_start_up_objects_and_raises_the_young_threshold(settings, monkeypatch):
-    from realtime import hub
+    from realtime import gc_tuning
 
     before = gc.get_threshold()
-    monkeypatch.setattr(hub, "_gc_tuned", False)
+    monkeypatch.setattr(gc_tuning, "_gc_tuned", False)
     settings.RT_GC_GEN0 = 12_345
     try:
-        hub.tune_gc()
+        gc_tuning.tune_gc()
         assert gc.get_threshold()[0] == 12_345 and gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()

@@ -22,7 +22,7 @@ async def _stop_hub():
     yield
     import asyncio
 
-    from realtime.hub import _HUBS
+    from realtime.hubs import _HUBS
 
     hub = _HUBS.pop(asyncio.get_running_loop(), None)
     if hub is not None:

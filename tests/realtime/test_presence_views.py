@@ -1,4 +1,4 @@
-"""Presence per role (``RoomKind.presence_view``) and the hub's push of it (``hub.send_presence``):
+"""Presence per role (``RoomKind.presence_view``) and the hub's push of it (``hub_presence.send_presence``):
 each distinct view serialised once, a watcher sent a view only when it differs from its last one.
 No database and no sockets: fake members with a recording connection."""
 
@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from bidding.opening.hall import HallRoom
 from realtime import frames, hub
-from realtime.hub import HubRoom, send_presence
+from realtime.hub import HubRoom
+from realtime.hub_presence import send_presence
 from realtime.kinds import RoomKind
 
 ROOM = "hall:7"

@@ -2,7 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import ApiToken, User
-from audit.log import Actor, log_action
+from audit.log import log_action
+from common.actor import Actor
 
 
 class Command(BaseCommand):

@@ -12,11 +12,12 @@ from django.db import transaction
 
 from accounts.credit_code import check_character
 from accounts.models import Organisation, User
-from accounts.roles import Role
-from audit.log import Actor, log_action
+from audit.log import log_action
 from bidding.lifecycle import Status
 from bidding.models import Lot, Project
 from common import clock
+from common.actor import Actor
+from common.roles import Role
 from evaluation.models import Expert, Region, Venue
 
 DEMO_PASSWORD = "demo-kaibiao-2026"

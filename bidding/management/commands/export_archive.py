@@ -1,6 +1,12 @@
+"""``manage.py export_archive``: a tender's archive (``--lot``) or the whole log's (``--all``).
+
+The command lives with the tenders it exports; the archive's format and its writer are the audit
+log's (``audit.archive``), and each app adds its sections there (``SECTION_WRITERS``)."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.archive import export_archive
+from bidding.models import Lot
 
 
 class Command(BaseCommand):
@@ -13,8 +19,6 @@ class Command(BaseCommand):
         parser.add_argument("-o", "--output", required=True)
 
     def handle(self, *args, lot=None, all=False, output, **options):
-        from bidding.models import Lot
-
         target = None
         if lot is not None:
             target = Lot.objects.select_related("project").filter(pk=lot).first()

@@ -1,7 +1,10 @@
 """Roles and what each may do, as data. Pure: no ORM.
 
-Object-level decisions (is *this* tender yours?) are made in ``accounts.access``; this table says
-which capabilities a role has at all. A role without a capability never gets past ``access_*``.
+Shared vocabulary: a user has one role (``accounts.models.User.role``), room roles and audit entries
+carry it, and every app checks capabilities against this table. Object-level decisions (is *this*
+tender yours?) are made in the apps' ``access`` modules (``bidding.access``, ``evaluation.access``);
+this table says which capabilities a role has at all. A role without a capability never gets past
+``access_*``.
 """
 
 from enum import StrEnum

@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from frontend.pdf import render_pdf
+from documents.pdf import render_pdf
 from tests.conftest import need_service
 
 
@@ -24,7 +24,7 @@ def pdf_fonts(data: bytes, tmp_path) -> str:
 
 def test_chinese_text_is_embedded_and_reads_back(tmp_path):
     try:
-        data = render_pdf("frontend/pdf/selftest.html", {
+        data = render_pdf("documents/selftest.html", {
             "title": "开标记录表", "rows": [("江苏宁建建设集团有限公司", "12,345,678.90")]})
     except OSError as exc:  # Pango missing
         need_service("Pango for WeasyPrint", str(exc))

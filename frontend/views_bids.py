@@ -1,0 +1,149 @@
+"""Pages of the browser crypto: bidder keys and certificates, sealing and submitting a bid, the
+receipt, and the opening hall. Thin: authorise with ``access_*``, render the context and labels."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+
+from bidding.access import access_lot
+from common.errors import ErrorCode, PlatformError
+from common.roles import Cap, has_cap
+
+from .labels import conn_labels
+
+
+# --- Bidder keys, sealed bids, receipts and the opening hall (browser crypto pages) -------------
+# Each page renders its context and labels as json_script blocks; the ES modules do the rest
+# through the API and the hall room. No key, file key or plaintext bid ever reaches these views.
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise PlatformError(ErrorCode.FORBIDDEN, message)
+
+
+def _org_ctx(user) -> dict:
+    org = user.organisation
+    return {"organisation": org.name if org else "", "credit_code": (org.credit_code if org else "") or "",
+            "org_id": str(org.pk) if org else None, "username": user.get_username()}
+
+
+def _cert_labels() -> dict:
+    return {"pending": _("pending approval"), "issued": _("approved"), "rejected": _("rejected"),
+            "revoked": _("revoked"), "superseded": _("superseded"), "expired": _("expired")}
+
+
+@login_required
+def bidder_keys(request):
+    _require(has_cap(request.user.role, Cap.BID_SUBMIT), _("Only bidders set up bid keys."))
+    labels = {
+        "cert": _cert_labels(),
+        "generating": _("Generating the key pair and its backup (a few seconds)…"),
+        "saved_backup": _("I have saved the backup file"),
+        "backup_name": "tender-key.json",
+        "password_short": _("The backup password needs at least 10 characters."),
+        "password_mismatch": _("The two passwords differ."),
+        "imported": _("The key was imported into this browser."),
+        "wrong_password": _("Wrong password, or the file is damaged."),
+        "not_key_file": _("This is not a tender-key/v1 key file."),
+        "requested": _("Certificate requested: waiting for the host's approval."),
+        "no_key": _("No key in this browser yet."),
+        "no_sign": _("This key cannot sign here: import its backup file again."),
+        "failed": _("Failed"),
+        "in_browser": _("in this browser"),
+        "not_in_browser": _("not in this browser: import its backup"),
+        "request_for": _("Request a certificate for this key"),
+    }
+    return TemplateResponse(request, "frontend/bidder_keys.html",
+                            {"ctx": _org_ctx(request.user), "labels": labels})
+
+
+@login_required
+def certificate_requests(request):
+    from bidding.access import can_approve_certificates
+
+    _require(can_approve_certificates(request.user), _("Only hosts and administrators approve certificates."))
+    labels = {"cert": _cert_labels(), "approve": _("Approve"), "reject": _("Reject"),
+              "reason": _("Reason for rejecting"), "none": _("No certificate requests."),
+              "failed": _("Failed")}
+    return TemplateResponse(request, "frontend/certificates.html", {"labels": labels})
+
+
+def _lot_ctx(lot) -> dict:
+    return {"id": lot.pk, "tender": lot.project.code, "code": lot.code, "title": f"{lot.project.title} · {lot.title}",
+            "bid_deadline": lot.bid_deadline.isoformat(), "announced_fields": lot.announced_fields,
+            "escrow_required": lot.escrow_required, "max_bid_bytes": lot.max_bid_bytes, "status": lot.status}
+
+
+@login_required
+def bid_submit(request, lot_id: int):
+    lot = access_lot(request.user, lot_id)
+    _require(has_cap(request.user.role, Cap.BID_SUBMIT), _("Only bidders submit bids."))
+    labels = {
+        "field_errors": {"required": _("Required."), "money": _("An amount in yuan with at most two decimals, e.g. 1234567.89"),
+                         "integer": _("A whole number."), "decimal": _("A decimal number."),
+                         "choice": _("Choose one of the options."), "duplicate": _("Two documents have the same name.")},
+        "no_files": _("Choose at least one document."),
+        "no_cert": _("You have no approved certificate yet: set up your key first."),
+        "no_key": _("The key of your certificate is not in this browser: import its backup file."),
+        "hashing": _("Reading the documents…"), "sealing": _("Sealing in this browser…"),
+        "uploading": _("Uploading the sealed bid…"), "paused": _("Paused. You can resume at any time before the deadline."),
+        "completing": _("Checking and receipting…"), "done": _("Submitted. Your receipt:"),
+        "resumable": _("An unfinished upload of this bid was found in this browser."),
+        "network": _("The connection failed; the upload is paused. Resume when you are back online."),
+        "failed": _("Failed"), "bytes": _("bytes"), "fen": _("fen"),
+        "price_check": _("Check: {yuan} 元 = {fen} fen"),
+    }
+    return TemplateResponse(request, "frontend/bid_submit.html",
+                            {"lot": lot, "ctx": {"lot": _lot_ctx(lot), **_org_ctx(request.user)}, "labels": labels})
+
+
+@login_required
+def bid_receipt(request, lot_id: int):
+    lot = access_lot(request.user, lot_id)
+    _require(has_cap(request.user.role, Cap.BID_SUBMIT), _("Only bidders have bid receipts."))
+    labels = {
+        "checks": {"form": _("Receipt format and platform"), "signature": _("Platform signature (Ed25519)"),
+                   "checkpoint": _("Signed checkpoint of the audit log"),
+                   "inclusion": _("Inclusion proof: the entry is in the log"),
+                   "entry": _("The log entry records this bid"),
+                   "envelope": _("The envelope file is the one receipted")},
+        "ok": _("verified"), "bad": _("FAILED"), "skipped": _("not checked"),
+        "all_ok": _("The receipt verifies."), "not_ok": _("The receipt does NOT verify."),
+        "none": _("No bid on this lot yet."), "failed": _("Failed"),
+    }
+    return TemplateResponse(request, "frontend/receipts.html",
+                            {"lot": lot, "ctx": {"lot": _lot_ctx(lot)}, "labels": labels})
+
+
+@login_required
+def hall(request, lot_id: int):
+    from bidding.access import access_hall
+
+    lot, role = access_hall(request.user, lot_id)
+    labels = {
+        "state": conn_labels(),
+        "phase": {"scheduled": _("Scheduled"), "signin_open": _("Sign-in open"),
+                  "deadline_passed": _("Deadline passed"), "decrypting": _("Decrypting"),
+                  "announced": _("Announced"), "confirming": _("Confirming the record"),
+                  "closed": _("Closed"), "failed": _("Failed (too few bids)")},
+        "bid_status": {"pending": _("waiting for decryption"), "decrypted": _("decrypted"),
+                       "revoked": _("revoked (not decrypted)"), "withdrawn": _("withdrawn (platform fault)")},
+        "confirm_state": {"confirmed": _("confirmed"), "objected": _("objected"), "deemed": _("deemed to accept")},
+        "paused": _("Paused"), "until_opening": _("Until the opening"), "window_left": _("Time left"),
+        "opened": _("The opening time has come."), "decrypt_done": _("Your bid is decrypted."),
+        "no_key": _("The key for this bid is not in this browser: import its backup on the key page."),
+        "released": _("File key released; the platform is decrypting…"),
+        "signed": _("Record confirmed with your signature."), "sent": _("Sent."), "failed": _("Failed"),
+        "host": _("Host"), "you": _("You"), "no_chat": _("No messages yet."),
+        "answered": _("Answer"), "awaiting_answer": _("Awaiting the host's answer"),
+        "bidders_hidden": _("Hidden until the deadline (Tendering Law art. 22)."),
+        "answer": _("Answer"), "reason_needed": _("State the reason."),
+        "progress": _("{decrypted} of {total} decrypted, {pending} waiting"),
+        "signed_in": _("Signed in"), "users": _("online"),
+        "host_online": _("Host online"), "host_offline": _("Host offline"),
+    }
+    ctx = {"lot": _lot_ctx(lot), "role": role, "room": f"hall:{lot.pk}", **_org_ctx(request.user)}
+    return TemplateResponse(request, "frontend/hall.html", {"lot": lot, "role": role, "ctx": ctx, "labels": labels})
