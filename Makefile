@@ -30,9 +30,11 @@ demo: messages migrate
 	$(BIN)/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application; status=$$?; \
 	kill $$ticker 2>/dev/null; wait $$ticker 2>/dev/null; exit $$status
 
+# The import contracts first (pyproject.toml, docs/architecture.md): a new crossing fails the build.
 # Unit and integration tests in one process; browser tests (marker e2e) in their own invocation,
 # because pytest-playwright's sync fixtures and pytest-asyncio do not mix (see docs/architecture.md).
 test: messages
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 	@if [ -n "$$(find tests -name 'test_*.py' -path '*e2e*' 2>/dev/null)" ]; then \
 		$(BIN)/python -m pytest -m e2e tests/e2e; fi
