@@ -1,13 +1,15 @@
 """Shared fixtures: the people of a tender (two bidders, alice and bob, so cross-tenant access is
 always tested), a lot, and the services a test may need.
 
-A test that needs Redis or PostgreSQL skips on a machine without them, printing why; with
-``CI=true`` the same test fails instead.
+A test that needs Redis or PostgreSQL, or runs an external program (``need_tool``: pdftotext,
+Chromium, redis-server, ...), skips on a machine without it, printing why; with ``CI=true`` the same
+test fails instead.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import timedelta
 
 import pytest
@@ -28,6 +30,43 @@ def need_service(what: str, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{what} is required in CI: {reason}")
     pytest.skip(f"{what} not available: {reason}")
+
+
+# External programs the tests run, and the Debian package that provides each (for the skip reason).
+TOOL_PACKAGES = {
+    "pdftotext": "poppler-utils", "pdffonts": "poppler-utils", "chromium": "chromium",
+    "redis-server": "redis-server", "nginx": "nginx", "openssl": "openssl", "msgfmt": "gettext",
+    "softhsm2-util": "softhsm2", "janus": "janus", "turnserver": "coturn", "psql": "postgresql-client",
+    "pg_dump": "postgresql-client", "pg_restore": "postgresql-client",
+}
+
+
+def need_tool(name: str) -> str:
+    """The path of the external program ``name`` (a name on PATH, or an absolute path). Through
+    ``need_service``: on a user's machine without it the test skips and says which package to
+    install; in CI (``CI=true``) it fails. Every test that runs an external program gets it here
+    (``tests/test_external_tools.py`` checks)."""
+    path = shutil.which(name)
+    if path is None:
+        package = TOOL_PACKAGES.get(os.path.basename(name), os.path.basename(name))
+        need_service(name, f"not found on PATH (Debian: apt-get install {package})")
+    return path
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """The test database, and at its teardown the connections other threads opened to it closed
+    first: asgiref's thread for ``database_sync_to_async`` (the realtime code's ORM calls) and the
+    audit sequencer's thread keep theirs, and PostgreSQL refuses to drop a database that is still
+    in use ("database ... is being accessed by other users")."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    from audit.sequencer import sequencer
+
+    sequencer.stop()  # its thread closes its connection as it ends
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=30)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import shutil
 import subprocess
 import sys
 
@@ -150,10 +149,9 @@ async def eventually(predicate, timeout: float = 20) -> None:
 
 @pytest.fixture(scope="module")
 def stack():
-    if shutil.which("redis-server") is None:
-        from tests.conftest import need_service
+    from tests.conftest import need_tool
 
-        need_service("redis-server", "the binary is not installed")
+    need_tool("redis-server")
     from bench.common import PY, ROOT, Stack
 
     s = Stack(users=0)

@@ -25,6 +25,7 @@ from realtime.testing import verify_action
 from realtime.timers import run_due_timers
 from tests.bidding.test_opening_support import (BIDDERS, PRICES, file_key_of, five, hall,  # noqa: F401
                                                 submit_bids, viewers)
+from tests.conftest import need_tool
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_hashing", "bid_storage")]
 KIND = HallRoom()
@@ -181,7 +182,7 @@ def test_a_full_opening_decrypts_classifies_announces_and_records(hall):
             "bidding.opening.record_deemed", "bidding.opening.confirmation_closed"} <= codes
 
     pdf = record.render_record_pdf(op)
-    text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    text = subprocess.run([need_tool("pdftotext"), "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
     text = "".join(text.split())  # table cells wrap
     for expected in ("开标记录", "1234567.89", "视为撤销", "视为撤回", "我方报价唱错", "已核对，无误", "视同认可"):
         assert expected in text, expected

@@ -1,25 +1,22 @@
-import shutil
 import subprocess
 
 import pytest
 
 from documents.pdf import render_pdf
-from tests.conftest import need_service
+from tests.conftest import need_service, need_tool
 
 
 def pdf_text(data: bytes, tmp_path) -> str:
-    if not shutil.which("pdftotext"):
-        need_service("pdftotext (poppler-utils)", "not installed")
     path = tmp_path / "x.pdf"
     path.write_bytes(data)
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+    return subprocess.run([need_tool("pdftotext"), "-layout", str(path), "-"], capture_output=True, text=True,
                           check=True).stdout
 
 
 def pdf_fonts(data: bytes, tmp_path) -> str:
     path = tmp_path / "f.pdf"
     path.write_bytes(data)
-    return subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    return subprocess.run([need_tool("pdffonts"), str(path)], capture_output=True, text=True, check=True).stdout
 
 
 def test_chinese_text_is_embedded_and_reads_back(tmp_path):

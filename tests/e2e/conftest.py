@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -22,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import need_service
+from tests.conftest import need_service, need_tool
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("CHROMIUM", "chromium")  # Debian's, found on PATH (/usr/bin/chromium)
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -126,9 +125,7 @@ def platform_server(chromium_path, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
-    path = shutil.which(CHROMIUM) or (CHROMIUM if os.access(CHROMIUM, os.X_OK) else None)
-    if not path:
-        need_service("Chromium", f"{CHROMIUM} not found (apt-get install chromium)")
+    path = need_tool(CHROMIUM)
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:

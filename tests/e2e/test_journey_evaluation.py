@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
+from tests.conftest import need_tool
 from tests.e2e.conftest import ticker_process, ROOT
 from tests.e2e.evaluation_setup import Remote
 
@@ -290,19 +290,18 @@ def test_remote_evaluation_in_two_venues(browser, platform_server, evaluation):
         # The report PDF, as the chair downloads it.
         res = pa.context.request.get(f"{base}/api/v1/evaluation/sessions/{sid}/report.pdf")
         assert res.ok and res.body()[:4] == b"%PDF"
-        if shutil.which("pdftotext"):
-            pdf = SHOTS.parent / f".venue-report-{os.getpid()}.pdf"
-            pdf.write_bytes(res.body())
-            try:
-                text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
-                                      check=True).stdout
-            finally:
-                pdf.unlink()
-            flat = "".join(text.split())
-            assert report_hash in flat
-            assert "施工组织设计评分偏高" in flat  # the dissent's written reasons (a table cell may wrap)
-            assert "已签名" in flat and "持不同意见" in flat
-            assert ev["names"][first] in flat
+        pdf = SHOTS.parent / f".venue-report-{os.getpid()}.pdf"
+        pdf.write_bytes(res.body())
+        try:
+            text = subprocess.run([need_tool("pdftotext"), str(pdf), "-"], capture_output=True, text=True,
+                                  check=True).stdout
+        finally:
+            pdf.unlink()
+        flat = "".join(text.split())
+        assert report_hash in flat
+        assert "施工组织设计评分偏高" in flat  # the dissent's written reasons (a table cell may wrap)
+        assert "已签名" in flat and "持不同意见" in flat
+        assert ev["names"][first] in flat
 
         for p in people:
             assert p.errors == [], p.errors

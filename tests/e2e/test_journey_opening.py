@@ -13,7 +13,6 @@ ticker`` runs next to the server for the hall's timers.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import io
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import need_tool
 from tests.e2e.conftest import ticker_process, ROOT
 
 pytestmark = pytest.mark.e2e
@@ -298,13 +298,12 @@ def test_the_whole_opening_journey(browser, platform_server, lot_id, ticker, tmp
             host.click("#record-pdf")
         pdf = tmp_path / "record.pdf"
         dl.value.save_as(pdf)
-        if shutil.which("pdftotext"):
-            text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
-                                  check=True).stdout
-            for name in ("江苏宁建建设集团有限公司", "苏州金鸡湖路桥工程有限公司", "徐州淮海市政建设有限公司"):
-                assert name in text
-            assert "1234567.89" in text.replace(",", "")
-            assert "大写金额" in text
+        text = subprocess.run([need_tool("pdftotext"), "-layout", str(pdf), "-"], capture_output=True,
+                              text=True, check=True).stdout
+        for name in ("江苏宁建建设集团有限公司", "苏州金鸡湖路桥工程有限公司", "徐州淮海市政建设有限公司"):
+            assert name in text
+        assert "1234567.89" in text.replace(",", "")
+        assert "大写金额" in text
         # 9. The supervisors' console, and the hall at a tablet's width.
         sup.goto(base + "/console/")
         sup.wait_for_selector("#conn[data-state='connected']")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import subprocess
 from datetime import timedelta
 
@@ -25,7 +24,7 @@ from evaluation.room import VENUE_ROOM
 from evaluation.state import room_key
 from evaluation.testing import build, drive_to, expert_act, sibling_lot
 from realtime.timers import run_due_timers
-from tests.conftest import need_service
+from tests.conftest import need_service, need_tool
 
 from .test_session_flow import verified
 
@@ -151,12 +150,10 @@ def test_a_late_answer_is_refused(scenario, time_machine):
 
 
 def pdf_text(data: bytes, tmp_path) -> str:
-    if not shutil.which("pdftotext"):
-        need_service("pdftotext (poppler-utils)", "not installed")
     path = tmp_path / "r.pdf"
     path.write_bytes(data)
     # Reading order (no -layout): a table cell's wrapped text stays together.
-    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run([need_tool("pdftotext"), str(path), "-"], capture_output=True, text=True, check=True).stdout
     return "".join(text.split())
 
 

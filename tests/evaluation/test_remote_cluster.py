@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import subprocess
 
 import pytest
 
+from tests.conftest import need_tool
 from tests.realtime_client import LiveClient, eventually
 
 from evaluation.state import apply_patch
@@ -27,10 +27,7 @@ FAST = {"RT_RATE_PER_SECOND": 1000, "RT_RATE_BURST": 1000, "RT_HEARTBEAT_SECONDS
 
 @pytest.fixture(scope="module")
 def stack():
-    if shutil.which("redis-server") is None:
-        from tests.conftest import need_service
-
-        need_service("redis-server", "the binary is not installed")
+    need_tool("redis-server")
     from bench.common import PY, ROOT, Stack
 
     s = Stack(users=1)

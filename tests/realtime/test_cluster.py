@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import subprocess
 
 import pytest
 
+from tests.conftest import need_tool
 from tests.realtime_client import LiveClient, eventually
 
 pytestmark = [pytest.mark.slow]
@@ -22,10 +22,7 @@ FAST = {"RT_RATE_PER_SECOND": 1000, "RT_RATE_BURST": 1000}  # the host posts in 
 
 @pytest.fixture(scope="module")
 def stack():
-    if shutil.which("redis-server") is None:
-        from tests.conftest import need_service
-
-        need_service("redis-server", "the binary is not installed")
+    need_tool("redis-server")
     from bench.common import Stack
 
     s = Stack(users=4)
@@ -106,7 +103,7 @@ async def test_a_redis_restart_loses_nothing(stack):
             redis_proc.wait()
         if i == 25:
             stack.procs.append(subprocess.Popen(
-                ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+                [need_tool("redis-server"), "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
                 stdout=subprocess.DEVNULL))
             wait_port(port)
         assert (await host.command("demo.post", text=f"r{i}"))["ok"]  # the log does not need Redis
