@@ -6,7 +6,7 @@ PORT   ?= 8000
 STAMP  := $(VENV)/.installed-stamp
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: demo test test-fast bench messages migrate check-deploy clean
+.PHONY: demo test test-fast bench messages migrate check-deploy clean vendor
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ test: messages
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
+
+# Third-party browser modules, from the npm registry, checked against frontend/static/vendor/vendor.json
+# (docs/browser-crypto.md, "Vendored modules"). `make test` checks the copies offline.
+vendor:
+	$(PYTHON) -m tools.vendor_js
 
 check-deploy: $(STAMP)
 	$(MANAGE) check --deploy

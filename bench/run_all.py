@@ -12,7 +12,7 @@ import time
 import bench
 from bench.common import RESULTS
 
-SKIP = {"common", "run_all", "ws_clients", "floor_server", "make_sessions", "fanout_asgi"}
+SKIP = {"common", "run_all", "ws_clients", "floor_server", "make_sessions", "fanout_asgi", "upload_sink"}
 
 
 def _load(name: str):
@@ -87,7 +87,7 @@ def main(argv: list[str]) -> None:
     print("\n== figures (bench/results/)")
     for line in fanout_table():
         print(line)
-    for name in ("audit", "envelope", "memory"):
+    for name in ("audit", "envelope", "memory", "upload"):
         data = _load(name)
         if data:
             print(f"{name}: {json.dumps(data, ensure_ascii=False, default=str)[:600]}")

@@ -95,6 +95,12 @@ def bid_submit(request, lot_id: int):
         "network": _("The connection failed; the upload is paused. Resume when you are back online."),
         "failed": _("Failed"), "bytes": _("bytes"), "fen": _("fen"),
         "price_check": _("Check: {yuan} 元 = {fen} fen"),
+        "phases": {"hashing": _("Hashing"), "sealing": _("Sealing"), "checking": _("Checking"),
+                   "uploading": _("Sealing and uploading"), "completing": _("Receipting")},
+        "time_left": _("about {time} left"),
+        "receipt_mismatch": _("The receipt's SHA-256 is not that of the envelope this browser sealed: "
+                              "do not rely on this submission, and tell the platform's operator"),
+        "discarded": _("The unfinished upload was discarded."),
     }
     return TemplateResponse(request, "frontend/bid_submit.html",
                             {"lot": lot, "ctx": {"lot": _lot_ctx(lot), **_org_ctx(request.user)}, "labels": labels})

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import os
-import threading
-from pathlib import Path
 
 import pytest
 
@@ -15,6 +13,7 @@ from crypto import keys
 from crypto.envelope import open_bytes, read_header, unwrap_file_key
 from tests.e2e.conftest import open_crypto_page, ready_crypto_page
 from tests.e2e.interop import BINDING, JS_IDS, b64, pkcs8, public, unb64
+from tests.e2e.memory import PeakSampler
 
 pytestmark = pytest.mark.e2e
 
@@ -150,57 +149,13 @@ LARGE = """async ({pkcs8, pk, ids, size}) => {
 }"""
 
 
-def _renderer_rss() -> dict[str, int]:
-    """Resident memory of this test process's Chromium renderers by pid, in bytes (Linux only)."""
-    me, found = str(os.getpid()), {}
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            if b"--type=renderer" not in (entry / "cmdline").read_bytes():
-                continue
-            pid, rss = entry.name, 0
-            while pid not in {me, "0", "1"}:  # is it a descendant of this process?
-                status = (Path("/proc") / pid / "status").read_text()
-                fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-                rss = rss or int(fields["VmRSS"].split()[0]) * 1024
-                pid = fields["PPid"].strip()
-            if pid == me:
-                found[entry.name] = rss
-        except (OSError, KeyError, ValueError):
-            continue
-    return found
-
-
-class _PeakSampler(threading.Thread):
-    """The largest growth of any one renderer's RSS over its value when sampling started."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.baseline, self.peak, self.stop = _renderer_rss(), {}, threading.Event()
-
-    def run(self):
-        while not self.stop.is_set():
-            for pid, rss in _renderer_rss().items():
-                self.peak[pid] = max(self.peak.get(pid, 0), rss)
-            self.stop.wait(0.02)
-
-    @property
-    def growth(self) -> int:
-        return max((rss - self.baseline[pid] for pid, rss in self.peak.items() if pid in self.baseline),
-                   default=0)
-
-
 def test_a_64_mib_bid_streams_through_seal_and_open_with_bounded_memory(page, platform_server):
     size = int(os.environ.get("E2E_LARGE_MIB", "64")) * 2**20
     open_crypto_page(page, platform_server)
     page.evaluate("() => window.gc && window.gc()")
-    sampler = _PeakSampler()
-    sampler.start()
-    try:
+    with PeakSampler() as sampler:
         result = page.evaluate(LARGE, {"pkcs8": pkcs8(BIDDER), "pk": public(BIDDER), "ids": JS_IDS,
                                        "size": size})
-    finally:
-        sampler.stop.set()
-        sampler.join()
     growth = sampler.growth
     print(f"\n{size >> 20} MiB seal+open in Chromium: {result['seconds']:.2f} s; renderer RSS peak "
           f"+{growth / 2**20:.0f} MiB; JS heap after GC "

@@ -198,7 +198,7 @@ def test_the_whole_opening_journey(browser, platform_server, lot_id, ticker, tmp
         for name in bidders:
             d = tmp_path / name
             d.mkdir()
-            big = 5 * 2**20 if name == "bidder2" else 200_000
+            big = 20 * 2**20 if name == "bidder2" else 200_000  # bidder2's: three PATCH bodies
             (d / "投标函.pdf").write_bytes(b"%PDF-1.4 " + name.encode() * (big // 8))
             (d / "technical.txt").write_text(f"{name} 技术标", encoding="utf-8")
             docs[name] = sorted(d.iterdir())
@@ -211,14 +211,14 @@ def test_the_whole_opening_journey(browser, platform_server, lot_id, ticker, tmp
         _fill_bid(page, base, lot_id, "bidder2", docs["bidder2"])
         patches = {"n": 0}
 
-        def drop_after_two(route):
+        def drop_after_one(route):
             if route.request.method == "PATCH":
                 patches["n"] += 1
-                if patches["n"] > 3:
+                if patches["n"] > 1:
                     return route.abort("internetdisconnected")
             return route.continue_()
 
-        page.route("**/api/v1/uploads/**", drop_after_two)
+        page.route("**/api/v1/uploads/**", drop_after_one)
         page.click("#seal-btn")
         page.wait_for_selector("#status[data-state='error']")
         offset = int(page.get_attribute("#submit-page", "data-offset"))

@@ -5,7 +5,7 @@
 // arithmetic (util.yuanToFen), never through a float.
 
 import { tarBlob } from "./tar.js";
-import { yuanToFen, sha256, hex } from "./util.js";
+import { yuanToFen } from "./util.js";
 
 export const MANIFEST_FORMAT = "tender-bid/v1";
 
@@ -62,19 +62,28 @@ export function pythonJson(doc) {
 }
 
 /**
- * The package for `files` (File objects): `{manifest, blob}`. Each document's SHA-256 reads the
- * file once (WebCrypto has no streaming hash); the tar itself is a Blob of references.
+ * The package for `files` (File objects) whose SHA-256s are `hashes` (hex, in order; the caller
+ * computes them in constant memory, hasher.js): `{manifest, blob}`. The tar is a Blob of
+ * references to the files: nothing is read here.
  */
-export async function buildPackage({ tender, lot, bidder, fields, files, onHash }) {
+export function buildPackage({ tender, lot, bidder, fields, files, hashes }) {
+  const names = documentNames(files);
+  if (hashes.length !== files.length) throw new RangeError("one SHA-256 per document");
+  const documents = files.map((file, i) => ({ name: names[i], size: file.size, sha256: hashes[i] }));
+  const manifest = pythonJson({ format: MANIFEST_FORMAT, tender, lot, bidder, fields, documents });
+  return { manifest, blob: packageBlob(manifest, files) };
+}
+
+/** The documents' names in the package; refuses two with the same name. */
+export function documentNames(files) {
   const names = files.map((f) => `documents/${f.name}`);
   if (new Set(names).size !== names.length) throw new FieldError("documents", "duplicate");
-  const documents = [];
-  for (const [i, file] of files.entries()) {
-    onHash?.(i, file);
-    documents.push({ name: names[i], size: file.size, sha256: hex(await sha256(file)) });
-  }
-  const manifest = pythonJson({ format: MANIFEST_FORMAT, tender, lot, bidder, fields, documents });
-  const blob = tarBlob([{ name: "manifest.json", data: manifest },
-                        ...files.map((file, i) => ({ name: names[i], data: file }))]);
-  return { manifest, blob };
+  return names;
+}
+
+/** The package's bytes from its manifest and the same files: the same Blob buildPackage made. */
+export function packageBlob(manifest, files) {
+  const names = documentNames(files);
+  return tarBlob([{ name: "manifest.json", data: manifest },
+                  ...files.map((file, i) => ({ name: names[i], data: file }))]);
 }

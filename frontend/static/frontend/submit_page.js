@@ -1,13 +1,20 @@
 // Seal and upload a bid in the browser: announced fields + documents → the bid package
 // (bidpackage.js, a tar as sealbid makes it) → tender-envelope/v1 sealed to the certified key (and
-// the tender's escrow key) → a resumable upload in pieces, with progress, pause and resume — also
-// after a reload: the sealer's state (with its non-extractable payload key) and the package Blob
-// are kept in IndexedDB (`kaibiao-uploads`/`uploads`, one record per lot) until the receipt is in.
-import { api, pageData, say, el, fenToYuan, yuanToFen } from "./util.js";
-import { announcedValues, buildPackage, FieldError } from "./bidpackage.js";
+// the tender's escrow key) → a resumable upload, pipelined (uploader.js), with one progress bar
+// across hashing, sealing and sending (bytes, speed, time left), pause and resume — also after a
+// reload. The documents' and the envelope's SHA-256 are computed in a Worker (hasher.js) in
+// constant memory; the receipt's SHA-256 must be the one this browser computed.
+//
+// IndexedDB (`kaibiao-uploads`/`uploads`, one record per lot, until the receipt is in) keeps what
+// a reload needs, once: the sealer's state (with its non-extractable payload key), the manifest
+// (a few hundred bytes) and the File handles — not the package.
+import { api, pageData, say, el, fenToYuan, yuanToFen, clock } from "./util.js";
+import { announcedValues, buildPackage, packageBlob, FieldError } from "./bidpackage.js";
 import { seal, Sealer } from "./crypto/envelope.js";
 import { decode as unb64 } from "./crypto/b64.js";
 import { getKey } from "./signkeys.js";
+import { Hasher } from "./hasher.js";
+import { Cancelled, sendEnvelope } from "./uploader.js";
 
 const ctx = pageData("page-ctx");
 const t = pageData("page-labels");
@@ -19,9 +26,10 @@ const bar = document.getElementById("bar");
 const barText = document.getElementById("bar-text");
 const pauseBtn = document.getElementById("pause-btn");
 const continueBtn = document.getElementById("continue-btn");
+const cancelBtn = document.getElementById("cancel-btn");
+const hasher = new Hasher();
 let cert = null;
-let job = null; // {sealer, uploadId, paused, running}
-const OFFSET_MISMATCH = "upload_offset_mismatch";
+let job = null; // {sealer, uploadId, controller, running, work}
 
 // --- IndexedDB: the unfinished upload of this lot -------------------------------------------------
 function db() {
@@ -37,8 +45,8 @@ async function store(mode, fn) {
   return new Promise((resolve, reject) => {
     const tx = d.transaction("uploads", mode);
     const req = fn(tx.objectStore("uploads"));
-    tx.oncomplete = () => resolve(req.result);
-    tx.onerror = () => reject(tx.error);
+    tx.oncomplete = () => { d.close(); resolve(req.result); };
+    tx.onerror = () => { d.close(); reject(tx.error); };
   });
 }
 const loadPending = () => store("readonly", (s) => s.get(lot.id));
@@ -84,87 +92,124 @@ function showFieldError(err) {
   return true;
 }
 
-// --- uploading ------------------------------------------------------------------------------------
-function progress(offset, size) {
-  bar.max = size;
-  bar.value = offset;
-  const pct = size ? Math.floor((offset * 100) / size) : 0;
-  barText.textContent = `${offset.toLocaleString()} / ${size.toLocaleString()} ${t.bytes} (${pct}%)`;
-  root.dataset.offset = String(offset);
-  root.dataset.size = String(size);
+// --- progress: one bar for the whole job, redrawn every 200 ms ------------------------------------
+// `work` is kept current by the steps: {phase, done(), total()}. Speed is over the last 3 s.
+const TICK_MS = 200;
+const WINDOW_MS = 3000;
+let ticker = null, samples = [];
+
+function mb(bytes) {
+  return (bytes / 1e6).toLocaleString(undefined, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function patch(uploadId, offset, bytes) {
-  let lastError;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      return await api("PATCH", `/uploads/${uploadId}`, {
-        body: bytes, headers: { "Upload-Offset": String(offset), "Content-Type": "application/offset+octet-stream" } });
-    } catch (err) {
-      lastError = err;
-      if (err.status) throw err; // the server answered: the caller decides
-      await sleep(400 * (attempt + 1));
-    }
+function render() {
+  if (!job?.work) return;
+  const w = job.work, now = performance.now();
+  const done = Math.min(w.done(), w.total()), total = w.total();
+  samples.push([now, done]);
+  while (samples.length > 2 && now - samples[0][0] > WINDOW_MS) samples.shift();
+  const [t0, d0] = samples[0];
+  const speed = now > t0 ? ((done - d0) * 1000) / (now - t0) : 0;
+  bar.max = Math.max(1, total);
+  bar.value = done;
+  const pct = total ? Math.floor((done * 100) / total) : 0;
+  const left = speed > 0 ? t.time_left.replace("{time}", clock(((total - done) / speed) * 1000)) : "";
+  barText.textContent = `${t.phases[w.phase] || ""} ${mb(done)} / ${mb(total)} MB (${pct}%) · `
+    + `${mb(speed)} MB/s${left ? ` · ${left}` : ""}`;
+  Object.assign(root.dataset, { phase: w.phase, done: String(done), total: String(total),
+                                ticks: String(Number(root.dataset.ticks || 0) + 1) });
+  if (job.uploadProgress) {
+    root.dataset.offset = String(job.uploadProgress.sent ?? 0);
+    root.dataset.size = String(job.uploadProgress.total ?? 0);
   }
-  throw Object.assign(lastError, { network: !lastError.status });
+}
+
+function startTicker(work) {
+  job.work = work;
+  samples = [];
+  document.getElementById("upload-panel").hidden = false;
+  render();
+  clearInterval(ticker);
+  ticker = setInterval(render, TICK_MS);
+}
+
+function stopTicker() {
+  render();
+  clearInterval(ticker);
+  ticker = null;
+}
+
+// --- uploading ------------------------------------------------------------------------------------
+function buttons({ running }) {
+  pauseBtn.hidden = !running;
+  continueBtn.hidden = running;
+  cancelBtn.hidden = running;
 }
 
 async function run() {
   const { sealer, uploadId } = job;
   job.running = true;
-  job.paused = false;
-  pauseBtn.hidden = false;
-  continueBtn.hidden = true;
-  document.getElementById("upload-panel").hidden = false;
+  job.controller = new AbortController();
+  buttons({ running: true });
+  const before = job.hashedDocs || 0; // bytes of documents hashed before sealing (0 on a resume)
+  const up = { sent: 0, hashed: 0, resumedAt: 0, total: sealer.envelopeSize };
+  job.uploadProgress = up;
+  // The bar: documents hashed, then each envelope byte re-checked (a resume) or sent.
+  startTicker({
+    get phase() { return up.phase === "checking" ? "checking" : up.phase === "hashing" ? "completing" : "uploading"; },
+    done: () => before + Math.min(up.hashed, up.resumedAt) + (up.sent - up.resumedAt),
+    total: () => before + up.total,
+  });
   try {
-    let { offset } = await api("GET", `/uploads/${uploadId}`);
-    let resyncs = 0;
-    progress(offset, sealer.envelopeSize);
     say(status, t.uploading, "uploading");
-    outer: while (offset < sealer.envelopeSize) {
-      for await (const piece of sealer.pieces({ offset })) {
-        if (job.paused) break outer;
-        let res;
-        try {
-          res = await patch(uploadId, offset, piece);
-        } catch (err) {
-          if (err.network || (err.code !== OFFSET_MISMATCH && !(err.status >= 500)) || ++resyncs > 3) throw err;
-          res = await api("GET", `/uploads/${uploadId}`); // out of step: resume from the server's offset
-          offset = res.offset;
-          continue outer;
-        }
-        offset = res.offset;
-        resyncs = 0;
-        progress(offset, sealer.envelopeSize);
-      }
-    }
-    if (job.paused) {
-      say(status, t.paused, "paused");
-      pauseBtn.hidden = true;
-      continueBtn.hidden = false;
-      return;
-    }
+    const { sha256 } = await sendEnvelope({ sealer, uploadId, hasher, progress: up, signal: job.controller.signal,
+                                            getStatus: () => api("GET", `/uploads/${uploadId}`) });
     say(status, t.completing, "completing");
     const submission = await api("POST", `/uploads/${uploadId}/complete`);
     await dropPending();
+    stopTicker();
+    buttons({ running: true });
     pauseBtn.hidden = true;
-    say(status, `${t.done} ${submission.sha256}`, "done");
     root.dataset.submission = submission.id;
+    root.dataset.sha256 = sha256;
+    if (submission.sha256 !== sha256) {
+      say(status, `${t.receipt_mismatch} (${submission.sha256} ≠ ${sha256})`, "error");
+      return;
+    }
+    say(status, `${t.done} ${submission.sha256}`, "done");
     document.getElementById("done").hidden = false;
     document.getElementById("receipt-link").focus();
   } catch (err) {
-    pauseBtn.hidden = true;
-    continueBtn.hidden = false;
-    say(status, err.network ? t.network : `${t.failed}: ${err.message} [${err.code || ""}]`, "error");
+    stopTicker();
+    buttons({ running: false });
+    if (err instanceof Cancelled) say(status, t.paused, "paused");
+    else say(status, err.network ? t.network : `${t.failed}: ${err.message} [${err.code || ""}]`, "error");
   } finally {
     job.running = false;
   }
 }
 
-pauseBtn.addEventListener("click", () => { if (job) job.paused = true; });
+pauseBtn.addEventListener("click", () => job?.controller?.abort());
 continueBtn.addEventListener("click", () => { if (job && !job.running) run(); });
+cancelBtn.addEventListener("click", async () => {
+  if (!job || job.running) return;
+  try { await api("DELETE", `/uploads/${job.uploadId}`); } catch { /* expired already */ }
+  await dropPending();
+  job = null;
+  document.getElementById("upload-panel").hidden = true;
+  form.hidden = false;
+  say(status, t.discarded, "discarded");
+});
+
+async function recipientsFor() {
+  const key = await getKey(cert.key_id);
+  const recipients = [{ role: "bidder", publicKey: key.publicKey }];
+  if (lot.escrow_required) {
+    const escrow = await api("GET", `/lots/${lot.id}/escrow`);
+    recipients.push({ role: "escrow", publicKey: unb64(escrow.public_key, 65) });
+  }
+  return recipients;
+}
 
 form.addEventListener("submit", async (ev) => {
   ev.preventDefault();
@@ -176,26 +221,30 @@ form.addEventListener("submit", async (ev) => {
     showFieldError(null);
     if (!files.length) { document.getElementById("files").focus(); return say(status, t.no_files, "error"); }
     button.disabled = true;
+    const ids = { tender: lot.tender, lot: lot.code, bidder: ctx.credit_code, fields, files };
+    // The bar starts now: its total is known before anything is read (the manifest's length
+    // does not depend on the hashes' values).
+    const docBytes = files.reduce((n, f) => n + f.size, 0);
+    const estimate = buildPackage({ ...ids, hashes: files.map(() => "0".repeat(64)) }).blob.size;
+    let hashed = 0;
+    job = { hashedDocs: 0 };
+    startTicker({ phase: "hashing", done: () => hashed, total: () => docBytes + estimate });
     say(status, t.hashing, "hashing");
-    const { blob } = await buildPackage({ tender: lot.tender, lot: lot.code, bidder: ctx.credit_code, fields, files });
+    const hashes = await hasher.files(files, (n) => { hashed = n; });
+    const { manifest, blob } = buildPackage({ ...ids, hashes });
+    job.work.phase = "sealing";
     say(status, t.sealing, "sealing");
-    const key = await getKey(cert.key_id);
-    const recipients = [{ role: "bidder", publicKey: key.publicKey }];
-    if (lot.escrow_required) {
-      const escrow = await api("GET", `/lots/${lot.id}/escrow`);
-      recipients.push({ role: "escrow", publicKey: unb64(escrow.public_key, 65) });
-    }
-    const sealer = await seal(blob, { tenderId: lot.tender, lotId: lot.code, bidderId: ctx.credit_code, recipients });
-    const rec = { lotId: lot.id, state: sealer.state(), source: blob, uploadId: null,
-                  names: files.map((f) => f.name), envelopeSize: sealer.envelopeSize, createdAt: new Date().toISOString() };
-    await savePending(rec);
+    const sealer = await seal(blob, { tenderId: lot.tender, lotId: lot.code, bidderId: ctx.credit_code,
+                                      recipients: await recipientsFor() });
     const upload = await api("POST", `/lots/${lot.id}/uploads`, { json: { size: sealer.envelopeSize } });
-    rec.uploadId = upload.id;
-    await savePending(rec);
+    await savePending({ lotId: lot.id, state: sealer.state(), manifest, files, uploadId: upload.id,
+                        names: files.map((f) => f.name), envelopeSize: sealer.envelopeSize,
+                        createdAt: new Date().toISOString() });
     form.hidden = true;
-    job = { sealer, uploadId: upload.id };
+    Object.assign(job, { sealer, uploadId: upload.id, hashedDocs: docBytes });
     await run();
   } catch (err) {
+    stopTicker();
     if (!showFieldError(err)) say(status, `${t.failed}: ${err.message} [${err.code || ""}]`, "error");
   } finally {
     button.disabled = false;
@@ -208,17 +257,22 @@ async function offerResume(rec) {
   if (rec.uploadId) {
     try { info = await api("GET", `/uploads/${rec.uploadId}`); } catch { info = null; }
   }
-  if (!info || info.status !== "open") { await dropPending(); return; }
+  if (!info || info.status !== "open" || !rec.manifest) { await dropPending(); return; }
   panel.hidden = false;
   document.getElementById("resume-info").textContent =
     `${t.resumable} ${rec.names.join("、")} — ${info.offset.toLocaleString()} / ${info.size.toLocaleString()} ${t.bytes}`;
-  progress(info.offset, info.size);
+  root.dataset.offset = String(info.offset);
+  root.dataset.size = String(info.size);
   document.getElementById("resume-btn").onclick = async () => {
     panel.hidden = true;
     form.hidden = true;
-    const sealer = await Sealer.resume(rec.state, rec.source);
-    job = { sealer, uploadId: rec.uploadId };
-    await run();
+    try {
+      const sealer = await Sealer.resume(rec.state, packageBlob(rec.manifest, rec.files));
+      job = { sealer, uploadId: rec.uploadId, hashedDocs: 0 };
+      await run();
+    } catch (err) {
+      say(status, `${t.failed}: ${err.message}`, "error");
+    }
   };
   document.getElementById("discard-btn").onclick = async () => {
     try { await api("DELETE", `/uploads/${rec.uploadId}`); } catch { /* expired already */ }

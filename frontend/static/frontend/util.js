@@ -108,11 +108,6 @@ export function hex(bytes) {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export async function sha256(data) {
-  const buf = data instanceof Blob ? await data.arrayBuffer() : data;
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", buf));
-}
-
 /** Offer bytes or text to the user as a download. */
 export function download(name, data, type = "application/octet-stream") {
   const blob = data instanceof Blob ? data : new Blob([data], { type });

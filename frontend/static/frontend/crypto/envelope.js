@@ -18,8 +18,8 @@ import {
 import { HpkeError, importPublicKey, openBase, sealBase } from "./hpke.js";
 import { keyId, publicKeyBytes } from "./keyfile.js";
 import {
-  ByteReader, DEFAULT_CHUNK_SIZE, StreamError, TAG_SIZE, checkChunkSize, chunkCount, decryptChunks,
-  encryptChunk, payloadSize,
+  ByteReader, ChunkReader, DEFAULT_CHUNK_SIZE, StreamError, TAG_SIZE, checkChunkSize, chunkCount, decryptChunks,
+  encryptBytes, payloadSize,
 } from "./stream.js";
 
 export {
@@ -224,11 +224,15 @@ export class Sealer {
   /**
    * Yield the envelope's bytes from `offset` to the end: the header (or its rest) as one piece,
    * then one piece per ciphertext chunk (`chunkSize + 16` bytes, the last one shorter).
+   * `ahead`: how many more chunks are read and encrypted while the consumer holds one (0: a chunk
+   * is read only when asked for; more overlaps reading, encrypting and the consumer's work, with
+   * memory about 2 × (`ahead` + 1) chunks). Every chunk is independent: the bytes are the same.
    */
-  async *pieces({ offset = 0 } = {}) {
+  async *pieces({ offset = 0, ahead = 0 } = {}) {
     if (!Number.isInteger(offset) || offset < 0 || offset > this.envelopeSize) {
       throw new RangeError("offset out of range");
     }
+    if (!Number.isInteger(ahead) || ahead < 0 || ahead > 64) throw new RangeError("ahead is 0 to 64");
     const h = this.header.size;
     if (offset < h) yield this.header.raw.slice(offset);
     if (offset === this.envelopeSize) return;
@@ -236,10 +240,37 @@ export class Sealer {
     const step = this.chunkSize + TAG_SIZE;
     let skip = at % step;
     const count = chunkCount(this.source.size, this.chunkSize);
-    for (let i = Math.floor(at / step); i < count; i++) {
-      const ct = await encryptChunk(this.#payloadKey, this.source, i, this.chunkSize);
-      yield skip ? ct.subarray(skip) : ct;
-      skip = 0;
+    // One reader, one reused plaintext buffer: chunk i+1 is read while chunk i is being
+    // encrypted (WebCrypto took its copy when encrypt was called); up to `ahead` more are in flight.
+    let next = Math.floor(at / step);
+    const reader = new ChunkReader(this.source, this.chunkSize, next);
+    const pending = [];
+    let chain = Promise.resolve();
+    const launch = (limit) => {
+      while (pending.length < limit && next < count) {
+        next++;
+        const started = chain.then(async () => {
+          const { index, plaintext } = await reader.next();
+          return { ct: encryptBytes(this.#payloadKey, plaintext, index, index === count - 1) };
+        });
+        chain = started;
+        const p = started.then(({ ct }) => ct);
+        p.catch(() => {}); // awaited in order below; a later chunk's error must not go unhandled
+        pending.push(p);
+        started.catch(() => {});
+      }
+    };
+    try {
+      for (launch(ahead + 1); pending.length; launch(ahead + 1)) {
+        const ct = await pending.shift();
+        launch(ahead); // keep `ahead` chunks in flight while the consumer holds this one
+        yield skip ? ct.subarray(skip) : ct;
+        skip = 0;
+      }
+    } finally {
+      pending.length = 0;
+      await chain.catch(() => {});
+      await reader.close();
     }
   }
 

@@ -72,6 +72,65 @@ export async function encryptChunk(key, source, index, chunkSize) {
 }
 
 /**
+ * Reads `source` sequentially from chunk `first` on, one chunk at a time into ONE reused buffer,
+ * through the Blob's byte stream (a BYOB reader): reading allocates nothing per chunk, so a long
+ * file leaves no garbage behind for the collector. A view from `next()` is valid until the next
+ * call (WebCrypto copies its input when encrypt is called, so it can be encrypted and dropped).
+ * Sources without a byte stream (a Blob-like with only `slice`, a browser without BYOB readers)
+ * are read slice by slice instead.
+ */
+export class ChunkReader {
+  constructor(source, chunkSize, first = 0) {
+    this.source = source;
+    this.chunkSize = chunkSize;
+    this.index = first;
+    this.count = chunkCount(source.size, chunkSize);
+    this.reader = null;
+    if (typeof source.stream === "function") {
+      try {
+        this.reader = source.slice(first * chunkSize).stream().getReader({ mode: "byob" });
+        this.buffer = new ArrayBuffer(Math.min(chunkSize, Math.max(1, source.size)));
+      } catch {
+        this.reader = null; // not a byte stream here: slices
+      }
+    }
+  }
+
+  /** The next chunk's plaintext (a view of the reused buffer) and its index. */
+  async next() {
+    const index = this.index++;
+    if (index >= this.count) throw new RangeError("no such chunk");
+    const start = index * this.chunkSize;
+    const want = Math.min(start + this.chunkSize, this.source.size) - start;
+    let view;
+    if (!this.reader) {
+      view = new Uint8Array(await this.source.slice(start, start + want).arrayBuffer());
+    } else {
+      let filled = 0;
+      while (filled < want) {
+        const { value, done } = await this.reader.read(new Uint8Array(this.buffer, filled, want - filled));
+        if (value) this.buffer = value.buffer; // the same memory, handed back (also at the end)
+        if (done) break;
+        filled += value.byteLength;
+      }
+      view = new Uint8Array(this.buffer, 0, filled);
+    }
+    if (view.length !== want) throw new Error("the file changed while it was being sealed");
+    return { index, plaintext: view };
+  }
+
+  async close() {
+    if (this.reader) await this.reader.cancel().catch(() => {});
+  }
+}
+
+/** Encrypt one chunk's plaintext (copied by WebCrypto when called: the caller may reuse it). */
+export function encryptBytes(key, plaintext, index, final) {
+  return subtle.encrypt({ name: "AES-GCM", iv: chunkNonce(index, final), tagLength: 128 }, key, plaintext)
+    .then((ct) => new Uint8Array(ct));
+}
+
+/**
  * Yield the ciphertext chunks of `source` from chunk `fromChunk` on, one at a time: the next
  * chunk is read only when the consumer asks for it, so memory stays at about two chunks.
  */

@@ -1,0 +1,39 @@
+"""The vendored browser modules are exactly what their packages published (tools/vendor_js.py)."""
+
+from __future__ import annotations
+
+import shutil
+
+from tools import vendor_js
+
+
+def test_the_vendored_files_are_the_recorded_ones():
+    assert vendor_js.check() == []
+
+
+def test_each_vendored_package_names_its_version_licence_and_integrity():
+    for pkg in vendor_js.load()["packages"]:
+        assert pkg["version"] and pkg["license"] and pkg["integrity"].startswith("sha512-")
+        assert "LICENSE" in pkg["files"] and pkg["dir"].endswith(pkg["version"])
+
+
+def test_the_check_finds_an_edited_a_missing_and_an_added_file(tmp_path):
+    shutil.copytree(vendor_js.VENDOR, tmp_path / "vendor")
+    folder = tmp_path / "vendor" / "noble-hashes-2.4.0"
+    (folder / "_md.js").write_bytes((folder / "_md.js").read_bytes().replace(b"0x6a09e667", b"0x6a09e668", 1))
+    (folder / "utils.js").unlink()
+    (folder / "extra.js").write_text("export {};")
+    problems = vendor_js.check(vendor_dir=tmp_path / "vendor")
+    assert problems == ["@noble/hashes: _md.js differs from 2.4.0 as published",
+                        "@noble/hashes: utils.js is missing",
+                        "@noble/hashes: extra.js is not part of the record"]
+
+
+def test_a_tarball_that_is_not_the_recorded_one_is_refused(tmp_path, monkeypatch):
+    import pytest
+
+    monkeypatch.setattr(vendor_js, "VENDOR", tmp_path)
+    pkg = vendor_js.load()["packages"][0]
+    with pytest.raises(SystemExit, match="refusing it"):
+        vendor_js.vendor(pkg, b"not the package")
+    assert not (tmp_path / pkg["dir"]).exists()
