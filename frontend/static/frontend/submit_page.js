@@ -257,7 +257,7 @@ async function offerResume(rec) {
   if (rec.uploadId) {
     try { info = await api("GET", `/uploads/${rec.uploadId}`); } catch { info = null; }
   }
-  if (!info || info.status !== "open" || !rec.manifest) { await dropPending(); return; }
+  if (!info || info.status !== "open") { await dropPending(); return; }
   panel.hidden = false;
   document.getElementById("resume-info").textContent =
     `${t.resumable} ${rec.names.join("、")} — ${info.offset.toLocaleString()} / ${info.size.toLocaleString()} ${t.bytes}`;
@@ -267,7 +267,9 @@ async function offerResume(rec) {
     panel.hidden = true;
     form.hidden = true;
     try {
-      const sealer = await Sealer.resume(rec.state, packageBlob(rec.manifest, rec.files));
+      // A record from before the manifest was kept holds the package Blob itself.
+      const source = rec.manifest ? packageBlob(rec.manifest, rec.files) : rec.source;
+      const sealer = await Sealer.resume(rec.state, source);
       job = { sealer, uploadId: rec.uploadId, hashedDocs: 0 };
       await run();
     } catch (err) {
