@@ -31,6 +31,8 @@ TABLE: list[tuple[str, Alert]] = [
     ("evaluation.score.alert", Alert("warning", "score_alert", "评分预警")),
     ("evaluation.score.returned", Alert("warning", "score_returned", "评分退回修正")),
     ("evaluation.step.back", Alert("warning", "step_back", "评标步骤回退")),
+    ("audit.integrity.failed", Alert("critical", "audit_integrity", "审计日志校验发现篡改迹象")),
+    ("audit.witness.quorum_missed", Alert("critical", "witness_quorum", "检查点缺少见证方联署")),
     ("accounts.access.denied", Alert("warning", "access_denied", "越权访问被拒")),
     ("accounts.session.sign_in_failed", Alert("info", "sign_in_failed", "登录失败")),
 ]

@@ -8,9 +8,11 @@ class AuditConfig(AppConfig):
     def ready(self) -> None:
         from realtime.audit_hook import register_audit_hook
 
-        from . import console, sequencer
+        from . import console, integrity, sequencer, witnesses
         from .log import log_action
 
         register_audit_hook(log_action)  # realtime's own rooms (demo) audit through it
         sequencer.register()  # first: the ticker sequences leftovers before it feeds the console
+        integrity.register()  # before the feed: an alert it raises is shown in the same tick
+        witnesses.register()
         console.register()

@@ -61,7 +61,17 @@ def entry_body_parts(*, now: datetime, action: str, actor: Actor, object_type: s
     return prefix, suffix
 
 
-def _lock_head() -> AuditHead:
+def entry_columns(*, now: datetime, action: str, actor: Actor, object_type: str, object_id: str,
+                  tender_id: int | None, room: str) -> dict[str, Any]:
+    """The row's copies of the body's fields, for filtering and display. ``audit_check`` compares
+    every one of them with the hashed body (``audit.verify.body_columns``)."""
+    return dict(created_at=now, action=action, actor_id=actor.user_id, actor_name=actor.username,
+                role=actor.role, organisation_id=actor.organisation_id,
+                organisation_name=actor.organisation_name, ip=actor.ip, object_type=object_type,
+                object_id=object_id, tender_id=tender_id, room=room)
+
+
+def lock_head() -> AuditHead:
     try:
         return AuditHead.objects.select_for_update().get(pk=1)
     except AuditHead.DoesNotExist:
@@ -91,10 +101,8 @@ def log_action(action: str, *, actor: Actor, obj: Any = None, object_type: str =
     prefix, suffix = entry_body_parts(now=now, action=action, actor=actor, object_type=object_type,
                                       object_id=str(object_id), tender_id=tender_id, room=room,
                                       data=data or {})
-    columns = dict(created_at=now, action=action, actor_id=actor.user_id, actor_name=actor.username,
-                   role=actor.role, organisation_id=actor.organisation_id,
-                   organisation_name=actor.organisation_name, ip=actor.ip, object_type=object_type,
-                   object_id=str(object_id), tender_id=tender_id, room=room)
+    columns = entry_columns(now=now, action=action, actor=actor, object_type=object_type,
+                            object_id=str(object_id), tender_id=tender_id, room=room)
     mode = sequencing_mode()
     # No savepoint: if the append fails, the caller's change must not commit without it.
     with transaction.atomic(savepoint=False):
@@ -102,17 +110,22 @@ def log_action(action: str, *, actor: Actor, obj: Any = None, object_type: str =
             if sequenced or mode == IMMEDIATE:
                 return _append_in_database(prefix, suffix, columns)
             return _enqueue(prefix, suffix, columns)
-        head = _lock_head()
-        index = head.size
-        body = f"{prefix}{index}{suffix}"
-        leaf = leaf_hash(body.encode())
-        frontier, nodes = push_leaf(head.frontier, leaf)
-        entry = AuditEntry.objects.create(index=index, body=body, leaf_hash=leaf,
-                                          nodes=b"".join(nodes), **columns)
-        head.size = index + 1
-        head.frontier = frontier
-        head.root = _root_of(frontier)
-        head.save(update_fields=["size", "frontier", "root"])
+        return append_locked(lock_head(), prefix, suffix, columns)
+
+
+def append_locked(head: AuditHead, prefix: str, suffix: str, columns: dict[str, Any]) -> AuditEntry:
+    """Append one entry at ``head.size``, in Python. Head row lock held (``lock_head``); pending
+    entries are not sequenced first — the caller did, or wants nothing between (checkpoints)."""
+    index = head.size
+    body = f"{prefix}{index}{suffix}"
+    leaf = leaf_hash(body.encode())
+    frontier, nodes = push_leaf(head.frontier, leaf)
+    entry = AuditEntry.objects.create(index=index, body=body, leaf_hash=leaf,
+                                      nodes=b"".join(nodes), **columns)
+    head.size = index + 1
+    head.frontier = frontier
+    head.root = _root_of(frontier)
+    head.save(update_fields=["size", "frontier", "root"])
     return entry
 
 

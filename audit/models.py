@@ -91,8 +91,15 @@ class AuditSequencer(models.Model):
 
 
 class AuditCheckpoint(models.Model):
-    """A signed C2SP checkpoint (signed note) of the tree at ``size``."""
+    """A signed C2SP checkpoint (signed note) of the tree at ``size``.
 
+    ``number`` counts checkpoints from 1 without gaps; the log itself records each one: the tree a
+    checkpoint signs ends with its record entry (``audit.checkpoint.issued``, see
+    ``audit.checkpoints``), so a deleted row leaves its record behind. Rows issued before records
+    existed have no number.
+    """
+
+    number = models.BigIntegerField(null=True, unique=True)
     size = models.BigIntegerField(db_index=True)
     root = models.BinaryField(max_length=32)
     note = models.TextField()
@@ -101,6 +108,43 @@ class AuditCheckpoint(models.Model):
 
     class Meta:
         ordering = ["size", "id"]
+
+
+class AuditCheckState(models.Model):
+    """The ticker's incremental check (``audit.integrity``): how far it has recomputed the log.
+
+    ``frontier`` is its own recomputation (hex hashes, left to right) of the first ``size`` entries,
+    so each tick costs only the entries since the last one; ``problems_digest`` remembers the
+    findings it last raised an alert for, so one finding makes one alert, not one a tick."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    size = models.BigIntegerField(default=0)
+    frontier = models.JSONField(default=list)
+    record_number = models.BigIntegerField(default=0)  # the last checkpoint record it has seen
+    problems_digest = models.CharField(max_length=64, blank=True)
+    checked_at = models.DateTimeField(null=True)
+    next_check = models.DateTimeField(null=True)
+
+
+class AuditCosignature(models.Model):
+    """A witness's cosignature (C2SP tlog-cosignature line) on a checkpoint, verified when stored."""
+
+    checkpoint = models.ForeignKey(AuditCheckpoint, on_delete=models.PROTECT, related_name="cosignatures")
+    witness = models.CharField(max_length=200)  # the witness's key name
+    line = models.TextField()  # "— <name> <base64>\n", appended to the note it verifies
+    timestamp = models.BigIntegerField()  # POSIX seconds the witness states
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["checkpoint", "witness"], name="one_cosignature_per_witness")]
+
+
+class AuditWitnessFeed(models.Model):
+    """The ticker's timer row for pushing checkpoints to witnesses (``audit.witnesses``)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    next_check = models.DateTimeField(null=True)
+    alerted_number = models.BigIntegerField(default=0)  # the checkpoint last alerted for
 
 
 class ConsoleFeed(models.Model):

@@ -196,6 +196,14 @@ AUDIT_ORIGIN = env_str("AUDIT_ORIGIN", "kaibiao.local/audit")
 # the append rate); "immediate" indexes them under the head lock in the caller's transaction.
 # SQLite: always immediate.
 AUDIT_SEQUENCING = env_str("AUDIT_SEQUENCING", "batched" if PRODUCTION else "immediate")
+# Seconds between the ticker's incremental checks of the log (audit/integrity.py).
+AUDIT_CHECK_INTERVAL = env_int("AUDIT_CHECK_INTERVAL", 10)
+# Witnesses that cosign checkpoints (docs/audit.md): comma-separated "<witness vkey> <URL prefix>"
+# items; a checkpoint with fewer than AUDIT_WITNESS_QUORUM cosignatures AUDIT_WITNESS_GRACE seconds
+# after it was issued raises a console alert.
+AUDIT_WITNESSES = env_list("AUDIT_WITNESSES", [])
+AUDIT_WITNESS_QUORUM = env_int("AUDIT_WITNESS_QUORUM", len(AUDIT_WITNESSES))
+AUDIT_WITNESS_GRACE = env_int("AUDIT_WITNESS_GRACE", 60)
 WEBSOCKET_ALLOWED_ORIGINS = env_list("WEBSOCKET_ALLOWED_ORIGINS", [])
 
 LOGGING = {

@@ -96,16 +96,20 @@ class TreeBuilder:
         """Roots of the perfect subtrees covering the leaves, left to right."""
         return tuple(self._stack)
 
-    def append(self, leaf: bytes) -> None:
-        """Add the next leaf hash (not leaf data), merging equal-sized subtrees as they complete."""
+    def append(self, leaf: bytes) -> list[bytes]:
+        """Add the next leaf hash (not leaf data), merging equal-sized subtrees as they complete;
+        returns the hashes of the perfect subtrees this leaf completes, level 1 first."""
         if len(leaf) != HASH_SIZE:
             raise ValueError(f"leaf hashes must be {HASH_SIZE} bytes")
         h, n = bytes(leaf), self._size
+        completed = []
         while n & 1:  # a trailing 1 bit of size: a stacked subtree as large as h, so merge them
             h = node_hash(self._stack.pop(), h)
+            completed.append(h)
             n >>= 1
         self._stack.append(h)
         self._size += 1
+        return completed
 
     def extend(self, leaves: Iterable[bytes]) -> None:
         for leaf in leaves:

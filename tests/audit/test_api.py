@@ -26,11 +26,11 @@ def test_anyone_can_check_a_checkpoint_and_a_consistency_proof_with_the_publishe
     public = Client()
     verifier = NoteVerifier.from_vkey(public.get("/api/v1/audit/key").json()["vkey"])
     a, b = open_checkpoint(first["note"], verifier), open_checkpoint(second["note"], verifier)
-    # Signing in is itself an entry: 5 + 1, then 4 more.
-    assert (a.size, b.size) == (6, 10) == (first["size"], second["size"])
-    assert public.get("/api/v1/audit/checkpoints/latest").json()["size"] == 10
-    proof = public.get("/api/v1/audit/consistency", {"first": 6, "second": 10}).json()["proof"]
-    merkle.verify_consistency(6, 10, [bytes.fromhex(h) for h in proof], a.root_hash, b.root_hash)
+    # Signing in is itself an entry: 5 + 1 and the checkpoint's record, then 4 more and a record.
+    assert (a.size, b.size) == (7, 12) == (first["size"], second["size"])
+    assert public.get("/api/v1/audit/checkpoints/latest").json()["size"] == 12
+    proof = public.get("/api/v1/audit/consistency", {"first": 7, "second": 12}).json()["proof"]
+    merkle.verify_consistency(7, 12, [bytes.fromhex(h) for h in proof], a.root_hash, b.root_hash)
 
 
 def test_supervisors_read_and_filter_entries_and_get_inclusion_proofs(people):

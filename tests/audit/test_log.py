@@ -78,7 +78,9 @@ def test_checkpoints_are_signed_notes_of_the_tree_head():
     append(5)
     record = issue_checkpoint("test")
     checkpoint = verify_stored_checkpoint(record)
-    assert checkpoint.size == 5 and checkpoint.root_hash == merkle.root_from_leaf_hashes(stored_leaves())
+    # The tree it signs ends with the checkpoint's own record.
+    assert AuditEntry.objects.get(index=5).action == "audit.checkpoint.issued" and record.number == 1
+    assert checkpoint.size == 6 and checkpoint.root_hash == merkle.root_from_leaf_hashes(stored_leaves())
     note = record.note
     for i in range(len(note)):
         flipped = note[:i] + chr(ord(note[i]) ^ 1) + note[i + 1:]
@@ -94,7 +96,8 @@ def test_the_check_passes_on_an_untouched_log(capsys):
     issue_checkpoint("b")
     call_command("audit_check")
     out = capsys.readouterr().out
-    assert "entries checked: 29" in out and "checkpoints verified: 2" in out and "OK" in out
+    # 29 entries and the two checkpoints' records.
+    assert "entries checked: 31" in out and "checkpoints verified: 2 (2 recorded" in out and "OK" in out
 
 
 def _edit_behind_the_application(sql, params):
@@ -132,7 +135,7 @@ def test_raw_sql_edits_are_found_and_the_first_bad_entry_named(how, first):
     message = str(info.value)
     if how == "rehash":
         # The leaf is self-consistent now, but entry 7 carries the old level-1 node over it.
-        assert "entry 7: the subtree hashes it carries are wrong" in message
+        assert "entry 7: the subtree hashes it carries differ" in message
     else:
         assert f"entry {first}:" in message
 
@@ -141,7 +144,7 @@ def test_raw_sql_edits_are_found_and_the_first_bad_entry_named(how, first):
 def test_a_deleted_entry_is_found():
     append(8)
     _edit_behind_the_application("DELETE FROM audit_auditentry WHERE \"index\" = 3", [])
-    with pytest.raises(CommandError, match="entry 3: missing"):
+    with pytest.raises(CommandError, match="entry 3 is missing"):
         call_command("audit_check")
 
 

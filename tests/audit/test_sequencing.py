@@ -147,18 +147,19 @@ def test_checkpoints_cover_pending_entries_and_proofs_over_batched_entries_verif
     with transaction.atomic():
         log_action("tests.phase.changed", actor=ACTOR, object_id="p")
         first = issue_checkpoint("phase change")  # covers the entry of its own transaction
-    assert first.size == 8 and not AuditPending.objects.exists()
+    # 7, the phase change, and the checkpoint's record
+    assert first.size == 9 and not AuditPending.objects.exists()
     monkeypatch.undo()
     append(29, start=100)
     assert seq.wait_until_sequenced(timeout=10)
     second = issue_checkpoint("later")
-    assert second.size == 37
+    assert second.size == 39
     root = verify_stored_checkpoint(second).root_hash
-    assert root == offline_root() and verify_stored_checkpoint(first).root_hash == offline_root(8)
+    assert root == offline_root() and verify_stored_checkpoint(first).root_hash == offline_root(9)
     leaves = [bytes(h) for h in AuditEntry.objects.order_by("index").values_list("leaf_hash", flat=True)]
-    for index in range(37):
-        merkle.verify_inclusion(leaves[index], index, 37, inclusion_proof(index, 37).hashes, root)
-    merkle.verify_consistency(8, 37, consistency_proof(8, 37), bytes(first.root), root)
+    for index in range(39):
+        merkle.verify_inclusion(leaves[index], index, 39, inclusion_proof(index, 39).hashes, root)
+    merkle.verify_consistency(9, 39, consistency_proof(9, 39), bytes(first.root), root)
     call_command("audit_check", "--stale-after", "0")
 
 
@@ -172,7 +173,7 @@ def test_raw_sql_edits_of_batched_entries_are_found_and_pending_rows_cannot_be_e
         cursor.execute("UPDATE audit_auditentry SET body = replace(body, '123456', '999999') "
                        "WHERE \"index\" = 6")
         cursor.execute("ALTER TABLE audit_auditentry ENABLE TRIGGER audit_auditentry_append_only")
-    with pytest.raises(CommandError, match="entry 6: its stored body does not hash"):
+    with pytest.raises(CommandError, match="entry 6: its body does not hash to its stored leaf hash"):
         call_command("audit_check")
     # The queue is not the log, but what a transaction queued is what gets hashed.
     seq.sequencer.stop()
