@@ -1,4 +1,4 @@
-"""Export the archive (电子归档) of a tender, or of the whole log, in ``kaibiao-archive/v1``.
+"""Export the archive (电子归档) of a tender, or of the whole log, in ``kaibiao-archive/v2``.
 
 The format and its offline verifier live in ``crypto/archive.py`` (docs/archive.md). Other apps add
 their sections (envelopes, receipts, released keys, records, reports) through ``SECTION_WRITERS``.
@@ -17,7 +17,8 @@ from common.canonical import canonical_json, format_time
 from crypto import archive as fmt
 
 from .checkpoints import issue_checkpoint
-from .keys import platform_vkey
+from . import witnesses
+from .keys import note_signer, platform_vkey
 from .models import AuditCheckpoint, AuditEntry
 from .tree import DbTree
 from crypto import merkle
@@ -72,28 +73,48 @@ def _tender_section(writer: _Writer, lot) -> None:
     }) + "\n")
 
 
+def _checkpoint_lines(checkpoints):
+    for c in checkpoints:
+        yield {"number": c.number, "note": c.note,
+               "cosignatures": [x.line for x in c.cosignatures.order_by("witness")]}
+
+
 def export_archive(out: BinaryIO, *, lot=None) -> dict:
-    """Write the archive of ``lot`` (or of the whole log) to ``out``; returns its manifest."""
-    final = issue_checkpoint("archive export")
+    """Write the archive of ``lot`` (or of the whole log) to ``out``; returns its manifest.
+
+    The export's own checkpoint closes it: its record states the tender's entry count. With
+    witnesses configured it is pushed to them first (the export waits for them, an append never
+    does), so the archive carries their cosignatures on it."""
+    now = clock.now()
+    final = issue_checkpoint("archive export", now=now, tenders=[lot.pk] if lot is not None else [])
+    if witnesses.witnesses():
+        witnesses.push_latest(now)
     tree = DbTree(final.size)
+    numbered = AuditCheckpoint.objects.filter(number__isnull=False, size__lte=final.size)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1,
                          allowZip64=True) as zf:
         writer = _Writer(zf)
         if lot is None:
-            checkpoints = list(AuditCheckpoint.objects.filter(size__lte=final.size).order_by("size", "id"))
+            checkpoints = list(numbered.order_by("size"))
             entries = AuditEntry.objects.filter(index__lt=final.size).order_by("index")
         else:
-            checkpoints = [final]
             entries = AuditEntry.objects.filter(tender_id=lot.pk, index__lt=final.size).order_by("index")
-        writer.write_lines(fmt.CHECKPOINTS, ({"note": c.note} for c in checkpoints))
+            first = entries.values_list("index", flat=True).first()
+            checkpoints = list(numbered.filter(size__gt=first if first is not None else final.size - 1)
+                               .order_by("size"))
+        writer.write_lines(fmt.CHECKPOINTS, _checkpoint_lines(checkpoints))
         writer.write_lines(fmt.CONSISTENCY, (
             {"from": a.size, "to": b.size,
              "proof": [h.hex() for h in merkle.consistency_proof(a.size, b.size, tree)]}
-            for a, b in zip(checkpoints, checkpoints[1:]) if a.size != b.size))
+            for a, b in zip(checkpoints, checkpoints[1:])))
         pairs = entries.values_list("index", "body").iterator(chunk_size=5000)
         count = writer.write_lines(fmt.ENTRIES, ({"index": i, "body": body} for i, body in pairs))
         if lot is not None:
-            indices = entries.values_list("index", flat=True).iterator(chunk_size=5000)
+            record_indices = [c.size - 1 for c in checkpoints]
+            records = AuditEntry.objects.filter(index__in=record_indices).order_by("index")
+            writer.write_lines(fmt.RECORDS, ({"index": i, "body": body}
+                                             for i, body in records.values_list("index", "body")))
+            indices = sorted(set(entries.values_list("index", flat=True)) | set(record_indices))
             writer.write_lines(fmt.INCLUSION, (
                 {"index": i, "size": final.size,
                  "proof": [h.hex() for h in merkle.inclusion_proof(i, final.size, tree)]}
@@ -103,10 +124,13 @@ def export_archive(out: BinaryIO, *, lot=None) -> dict:
                 section(writer, lot)
         manifest = {
             "format": fmt.FORMAT, "origin": settings.AUDIT_ORIGIN, "vkey": platform_vkey(),
-            "created_at": format_time(clock.now()),
+            "created_at": format_time(now),
             "scope": {"kind": "log"} if lot is None else
                      {"kind": "tender", "lot_id": lot.pk, "project": lot.project.code, "lot": lot.code},
             "entries": count, "tree_size": final.size, "files": writer.hashes,
+            "witnesses": [w.verifier.vkey for w in witnesses.witnesses()],
         }
-        zf.writestr(fmt.MANIFEST, canonical_json(manifest) + "\n")
+        raw = (canonical_json(manifest) + "\n").encode()
+        zf.writestr(fmt.MANIFEST, raw)
+        zf.writestr(fmt.SIGNATURE, note_signer().sign(fmt.manifest_signature_body(raw)))
     return manifest

@@ -144,7 +144,15 @@ def make_lot(orgs):
                                          tenderee=orgs["tenderee"], agency=orgs[agency])
         deadline = clock.now() + deadline_in
         values.setdefault("signin_opens_at", deadline - timedelta(minutes=30))
-        return Lot.objects.create(project=project, code="01", title="施工", bid_deadline=deadline,
-                                  status=status, **values)
+        lot = Lot.objects.create(project=project, code="01", title="施工", bid_deadline=deadline,
+                                 status=status, **values)
+        # As bidding.actions.create_lot does: the log states what the lot was created with (an
+        # archive's tender.json is checked against it).
+        from audit.log import Actor, log_action
+        from bidding.actions import _jsonable
+
+        log_action("bidding.lot.created", actor=Actor.system("tests"), obj=lot, tender_id=lot.pk,
+                   data={k: _jsonable(v) for k, v in lot.material_values().items()})
+        return lot
 
     return make

@@ -10,7 +10,7 @@ from bidding.models import Lot
 
 
 class Command(BaseCommand):
-    help = "Export a tender's archive (--lot ID) or the whole audit log (--all) as kaibiao-archive/v1."
+    help = "Export a tender's archive (--lot ID) or the whole audit log (--all) as kaibiao-archive/v2."
 
     def add_arguments(self, parser):
         scope = parser.add_mutually_exclusive_group(required=True)
