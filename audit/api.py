@@ -132,8 +132,10 @@ def inclusion(request, index: int, size: int | None = None):
 def consistency(request, first: int, second: int):
     if not 0 <= first <= second <= tree.current_size():
         raise BadRequest("need 0 ≤ first ≤ second ≤ the log's size")
+    if first == 0 < second:  # as RFC 9162 verifiers treat it (crypto.merkle.verify_consistency)
+        raise BadRequest("a consistency proof from the empty tree is meaningless: every tree extends it")
     return {"first": first, "second": second,
-            "proof": [h.hex() for h in tree.consistency_proof(first, second)] if first else []}
+            "proof": [h.hex() for h in tree.consistency_proof(first, second)]}
 
 
 def _can_read(user) -> bool:

@@ -288,23 +288,27 @@ def verify_consistency(m: int, n: int, proof: Sequence[bytes], root_m: bytes,
                        root_n: bytes) -> None:
     """Check that the tree of size ``m`` with ``root_m`` is a prefix of the one of size ``n``.
 
-    RFC 9162 §2.1.4.2 for 0 < m < n. Edge cases, as in transparency-dev/merkle: m == n needs an
-    empty proof and equal roots; m == 0 needs an empty proof and ``root_m == EMPTY_ROOT`` (the
-    only root a size-0 tree has). Raises ``ProofError`` on any failure.
+    RFC 9162 §2.1.4.2 for 0 < m < n. Edge cases, as transparency-dev/merkle's ``proof`` package
+    treats them: m > n fails; m == n needs an empty proof and equal roots; 0 == m < n fails
+    whatever the proof ("a consistency proof from the empty tree is meaningless": every tree
+    extends it, so a caller asking has a bug); an empty proof for 0 < m < n fails. Stricter in one
+    place: a tree of size 0 has only one root, SHA-256 of nothing. Raises ``ProofError``.
     """
     root_m = _check_hash(root_m, "old root")
     root_n = _check_hash(root_n, "new root")
     path = [_check_hash(p, "proof hash") for p in proof]
     if not 0 <= m <= n:
         raise ProofError(f"no consistency proof from size {m} to size {n}")
-    if m == 0 or m == n:
+    if m == n:
         if path:
             raise ProofError(f"consistency proof from size {m} to {n} must be empty")
         if m == 0 and root_m != EMPTY_ROOT:
             raise ProofError("the root of an empty tree is SHA-256 of nothing")
-        if m == n and root_m != root_n:
+        if root_m != root_n:
             raise ProofError("trees of the same size have different roots")
         return
+    if m == 0:
+        raise ProofError("a consistency proof from the empty tree is meaningless")
     if not path:
         raise ProofError("consistency proof is empty")
     if m & (m - 1) == 0:  # the old tree is a perfect subtree of the new one: its root is implied

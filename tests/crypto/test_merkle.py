@@ -189,7 +189,7 @@ def test_every_inclusion_proof_verifies(n):
 @settings(deadline=None)
 @given(sizes)
 def test_every_consistency_proof_verifies(n):
-    for m in range(0, n + 1):
+    for m in range(1 if n else 0, n + 1):
         verify_consistency(m, n, consistency_proof(m, n, TREE), ROOTS[m], ROOTS[n])
 
 
@@ -200,7 +200,7 @@ def test_proofs_verify_for_arbitrary_leaf_data(data):
     root = root_from_leaf_hashes(hashes)
     for i in range(n):
         verify_inclusion(hashes[i], i, n, inclusion_proof(i, n, tree), root)
-    for m in range(n + 1):
+    for m in range(1, n + 1):
         verify_consistency(m, n, consistency_proof(m, n, tree), tree.root(m), root)
 
 
@@ -353,10 +353,19 @@ def test_consistency_edge_cases_follow_the_reference_implementation():
     verify_consistency(5, 5, [], ROOTS[5], ROOTS[5])
     assert fails(verify_consistency, 5, 5, [ROOTS[5]], ROOTS[5], ROOTS[5])
     assert fails(verify_consistency, 5, 5, [], ROOTS[5], ROOTS[6])
-    verify_consistency(0, 7, [], EMPTY_ROOT, ROOTS[7])
     verify_consistency(0, 0, [], EMPTY_ROOT, EMPTY_ROOT)
+    assert fails(verify_consistency, 0, 0, [], ROOTS[1], ROOTS[1])  # size 0 has one root
+    assert fails(verify_consistency, 0, 0, [EMPTY_ROOT], EMPTY_ROOT, EMPTY_ROOT)
+    # From the empty tree: meaningless, with or without a proof (transparency-dev/merkle).
     assert fails(verify_consistency, 0, 7, [ROOTS[7]], EMPTY_ROOT, ROOTS[7])
+    assert fails(verify_consistency, 0, 7, [], EMPTY_ROOT, ROOTS[7])
     assert fails(verify_consistency, 0, 7, [], ROOTS[1], ROOTS[7])
+    # A proof of the right length that is the wrong one, and one hash too many or too few.
+    good = consistency_proof(3, 7, TREE)
+    assert fails(verify_consistency, 3, 7, good + [ROOTS[1]], ROOTS[3], ROOTS[7])
+    assert fails(verify_consistency, 3, 7, good[:-1], ROOTS[3], ROOTS[7])
+    assert fails(verify_consistency, 3, 7, good[::-1], ROOTS[3], ROOTS[7])
+    assert fails(verify_consistency, 4, 7, [ROOTS[4]] + consistency_proof(4, 7, TREE), ROOTS[4], ROOTS[7])
     assert fails(verify_consistency, 3, 7, [], ROOTS[3], ROOTS[7])
     assert fails(verify_consistency, 7, 3, [], ROOTS[7], ROOTS[3])
     assert consistency_ranges(0, 9) == consistency_ranges(9, 9) == []
