@@ -9,7 +9,7 @@ the note is itself an audit entry — but change nothing else.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from django.db import models, transaction
 
@@ -40,6 +40,23 @@ def entry_summary(entry: AuditEntry) -> dict:
         "tender": entry.tender_id, "room": entry.room,
         "alert": {"level": alert.level, "code": alert.code, "label": alert.label} if alert else None,
     }
+
+
+def checkpoint_panel() -> dict | None:
+    """What the console shows of the latest checkpoint: its number, size, root and issue time,
+    and each witness's cosignature with the time the witness states (quorum: how many it needs)."""
+    from .models import AuditCheckpoint
+    from .witnesses import quorum, witnesses
+
+    latest = AuditCheckpoint.objects.exclude(number=None).order_by("-number").first()
+    if latest is None:
+        return None
+    cosignatures = [{"witness": c.witness, "time": datetime.fromtimestamp(c.timestamp, tz=timezone.utc)}
+                    for c in latest.cosignatures.order_by("witness")]
+    return {"number": latest.number, "size": latest.size, "root": bytes(latest.root).hex(),
+            "created_at": latest.created_at, "cosignatures": cosignatures,
+            "witnesses": len(witnesses()), "quorum": quorum(),
+            "quorum_met": len(cosignatures) >= quorum() and bool(witnesses())}
 
 
 def do_feed(feed: ConsoleFeed, now: datetime) -> int:

@@ -138,7 +138,10 @@ def console(request):
                   "signed_out": _("Signed out")},
         "noted": _("Note recorded."), "failed": _("Failed"),
     }
-    return TemplateResponse(request, "frontend/console.html", {"labels": labels})
+    from audit.console import checkpoint_panel
+
+    return TemplateResponse(request, "frontend/console.html",
+                            {"labels": labels, "checkpoint": checkpoint_panel()})
 
 
 def not_found(request, exception=None):

@@ -90,3 +90,27 @@ def test_the_ticker_feeds_the_console_without_anyone_calling_it(people):
         log_action("bidding.lot.published", actor=Actor.of(people["host"]), data={})
     run_due_timers(clock.now())
     assert RoomEvent.objects.filter(room__key=ROOM, event="audit.entry").count() == AuditEntry.objects.count()
+
+
+@pytest.mark.django_db
+def test_the_console_shows_the_latest_checkpoint_and_its_cosignatures(people, settings):
+    from audit.checkpoints import issue_checkpoint
+    from audit.models import AuditCosignature
+    from crypto import signing
+    from crypto.cosignature import Cosigner
+
+    witness = Cosigner("witness.test/w1", signing.generate_signing_key())
+    settings.AUDIT_WITNESSES, settings.AUDIT_WITNESS_QUORUM = [f"{witness.vkey} http://127.0.0.1:9"], 1
+    client = Client()
+    client.force_login(people["supervisor"])
+    assert "还没有检查点" in client.get("/console/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    checkpoint = issue_checkpoint("test")
+    page = client.get("/console/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert f"#{checkpoint.number}" in page and "未达到法定数" in page
+    body = checkpoint.note[:checkpoint.note.index("\n\n") + 1]
+    AuditCosignature.objects.create(checkpoint=checkpoint, witness=witness.name,
+                                    line=witness.cosign(body, 1_767_225_600), timestamp=1_767_225_600,
+                                    created_at=checkpoint.created_at)
+    page = client.get("/console/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "witness.test/w1 · <time" in page and "2026-01-01 08:00:00" in page  # Beijing time
+    assert "未达到法定数" not in page and "1 / 1" in page
