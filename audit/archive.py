@@ -6,6 +6,7 @@ their sections (envelopes, receipts, released keys, records, reports) through ``
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import zipfile
 from typing import BinaryIO, Callable
@@ -17,9 +18,9 @@ from common.canonical import canonical_json, format_time
 from crypto import archive as fmt
 
 from .checkpoints import issue_checkpoint
-from . import witnesses
+from . import timestamps, witnesses
 from .keys import note_signer, platform_vkey
-from .models import AuditCheckpoint, AuditEntry
+from .models import AuditCheckpoint, AuditEntry, AuditTimestamp
 from .tree import DbTree
 from crypto import merkle
 
@@ -75,8 +76,12 @@ def _tender_section(writer: _Writer, lot) -> None:
 
 def _checkpoint_lines(checkpoints):
     for c in checkpoints:
-        yield {"number": c.number, "note": c.note,
-               "cosignatures": [x.line for x in c.cosignatures.order_by("witness")]}
+        line = {"number": c.number, "note": c.note,
+                "cosignatures": [x.line for x in c.cosignatures.order_by("witness")]}
+        stamp = AuditTimestamp.objects.filter(checkpoint=c).values_list("token", flat=True).first()
+        if stamp is not None:
+            line["timestamp"] = base64.b64encode(bytes(stamp)).decode()
+        yield line
 
 
 def export_archive(out: BinaryIO, *, lot=None) -> dict:
@@ -89,6 +94,7 @@ def export_archive(out: BinaryIO, *, lot=None) -> dict:
     final = issue_checkpoint("archive export", now=now, tenders=[lot.pk] if lot is not None else [])
     if witnesses.witnesses():
         witnesses.push_latest(now)
+    timestamps.stamp_pending(now)
     tree = DbTree(final.size)
     numbered = AuditCheckpoint.objects.filter(number__isnull=False, size__lte=final.size)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1,

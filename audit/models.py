@@ -139,6 +139,16 @@ class AuditCosignature(models.Model):
         constraints = [models.UniqueConstraint(fields=["checkpoint", "witness"], name="one_cosignature_per_witness")]
 
 
+class AuditTimestamp(models.Model):
+    """An RFC 3161 timestamp reply (TimeStampResp, DER) over a checkpoint's signed note, verified
+    against ``AUDIT_TSA_ROOTS`` when stored."""
+
+    checkpoint = models.OneToOneField(AuditCheckpoint, on_delete=models.PROTECT, related_name="timestamp")
+    token = models.BinaryField()
+    gen_time = models.DateTimeField()  # the TSA's genTime
+    created_at = models.DateTimeField()
+
+
 class AuditWitnessFeed(models.Model):
     """The ticker's timer row for pushing checkpoints to witnesses (``audit.witnesses``)."""
 

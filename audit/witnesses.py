@@ -1,5 +1,5 @@
 """Pushing checkpoints to witnesses (C2SP tlog-witness), storing their cosignatures, and alerting
-when a checkpoint lacks the quorum.
+when a checkpoint lacks the quorum; the same timer asks the TSA for timestamps (``audit.timestamps``).
 
 Off the append's critical path: ``issue_checkpoint`` only marks the push timer due (one row
 UPDATE under the head lock it already holds); the ticker then pushes the newest checkpoint to each
@@ -27,6 +27,7 @@ from django.core.exceptions import ImproperlyConfigured
 from crypto.checkpoint import CheckpointError
 from crypto.cosignature import CosignatureVerifier
 
+from . import timestamps
 from .log import Actor, log_action
 from .models import AuditCheckpoint, AuditCosignature, AuditWitnessFeed
 from .tree import consistency_proof
@@ -78,8 +79,9 @@ def quorum() -> int:
 
 
 def mark_due(now: datetime) -> None:
-    """After a checkpoint (head lock held): the ticker pushes it. Nothing when no witness is set."""
-    if witnesses():
+    """After a checkpoint (head lock held): the ticker pushes it to the witnesses and asks the TSA
+    for a timestamp. Nothing when neither is configured."""
+    if witnesses() or timestamps.configured():
         AuditWitnessFeed.objects.update_or_create(pk=1, defaults={"next_check": now})
 
 
@@ -157,6 +159,7 @@ def push_latest(now: datetime) -> bool:
 
 def _on_tick(feed: AuditWitnessFeed, now: datetime) -> None:
     done = push_latest(now)
+    done = timestamps.stamp_pending(now) and done
     latest = AuditCheckpoint.objects.exclude(number=None).order_by("-number").first()
     grace = timedelta(seconds=getattr(settings, "AUDIT_WITNESS_GRACE", 60))
     if latest is not None and latest.cosignatures.count() < quorum():

@@ -204,6 +204,10 @@ AUDIT_CHECK_INTERVAL = env_int("AUDIT_CHECK_INTERVAL", 10)
 AUDIT_WITNESSES = env_list("AUDIT_WITNESSES", [])
 AUDIT_WITNESS_QUORUM = env_int("AUDIT_WITNESS_QUORUM", len(AUDIT_WITNESSES))
 AUDIT_WITNESS_GRACE = env_int("AUDIT_WITNESS_GRACE", 60)
+# An RFC 3161 time-stamping authority for checkpoints (docs/audit.md): its URL, and a PEM file of
+# the root certificates its replies must chain to (required with the URL).
+AUDIT_TSA_URL = env_str("AUDIT_TSA_URL", "")
+AUDIT_TSA_ROOTS = env_str("AUDIT_TSA_ROOTS", "")
 WEBSOCKET_ALLOWED_ORIGINS = env_list("WEBSOCKET_ALLOWED_ORIGINS", [])
 
 LOGGING = {

@@ -35,6 +35,7 @@ from crypto.archive_log import ArchiveError
 from crypto.archive_sections import SECTION_CHECKS, Context
 from crypto.checkpoint import CheckpointError, NoteVerifier
 from crypto.cosignature import CosignatureVerifier
+from crypto.timestamp import TimestampError, load_roots
 
 FORMAT = "kaibiao-archive/v2"
 MANIFEST = "archive.json"
@@ -120,7 +121,8 @@ def _check_signature(archive: zipfile.ZipFile, raw_manifest: bytes, verifier: No
 
 
 def verify_archive(source, *, vkey: str | None = None, trust_archive_key: bool = False,
-                   witnesses: list[str] = (), quorum: int | None = None) -> Result:
+                   witnesses: list[str] = (), quorum: int | None = None, tsa_roots: bytes = b"",
+                   tsa_max_delay: float = 3600) -> Result:
     """Verify an archive (a path or a binary file object). Raises ``ArchiveError`` at the first
     failure (``NotVerified`` when no key is trusted); returns what was checked."""
     result = Result()
@@ -142,7 +144,9 @@ def verify_archive(source, *, vkey: str | None = None, trust_archive_key: bool =
         try:
             verifier = NoteVerifier.from_vkey(trusted)
             witness_keys = [CosignatureVerifier.from_vkey(w) for w in witnesses]
-        except CheckpointError as exc:
+            if tsa_roots:
+                load_roots(tsa_roots)
+        except (CheckpointError, TimestampError) as exc:
             raise ArchiveError(f"bad key: {exc}") from None
         result.note(f"key: {verifier.name} ({verifier.key_id.hex()})")
         _check_signature(archive, raw_manifest, verifier, result)
@@ -162,6 +166,8 @@ def verify_archive(source, *, vkey: str | None = None, trust_archive_key: bool =
         if manifest.get("tree_size") != signed[-1].size or manifest.get("entries") != (
                 len(entries) if scope.get("kind") == "tender" else signed[-1].size):
             raise ArchiveError("archive.json's counts differ from the log it holds")
+        log.check_timestamps(signed, load_roots(tsa_roots) if tsa_roots else [], tsa_max_delay,
+                             result.lines)
         ctx = Context(vkey=trusted, checkpoints=signed, entries=entries, lines=result.lines)
         for prefix, check in SECTION_CHECKS.items():
             if any(name.startswith(prefix) for name in archive.namelist()):
@@ -180,10 +186,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--witness", action="append", default=[], metavar="VKEY",
                         help="a witness's cosignature key; the final checkpoint must be cosigned")
     parser.add_argument("--quorum", type=int, help="cosignatures required (default: every --witness)")
+    parser.add_argument("--tsa-root", action="append", default=[], metavar="PEM",
+                        help="a trusted TSA root certificate file; every checkpoint must be timestamped")
+    parser.add_argument("--tsa-max-delay", type=float, default=3600,
+                        help="seconds a checkpoint's timestamp may follow its issue (default 3600)")
     args = parser.parse_args(argv)
     try:
+        roots = b"".join(open(path, "rb").read() for path in args.tsa_root)
+    except OSError as exc:
+        print(f"FAILED: cannot read a --tsa-root: {exc}")
+        return 1
+    try:
         result = verify_archive(args.archive, vkey=args.vkey, trust_archive_key=args.trust_archive_key,
-                                witnesses=args.witness, quorum=args.quorum)
+                                witnesses=args.witness, quorum=args.quorum, tsa_roots=roots,
+                                tsa_max_delay=args.tsa_max_delay)
     except NotVerified as exc:
         print(f"NOT VERIFIED: {exc}")
         return 2

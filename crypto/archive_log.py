@@ -33,6 +33,7 @@ class Signed:
     checkpoint: Checkpoint
     item: dict
     number: int | None = None  # from its record
+    record_time: str | None = None  # the record's "time": when the platform says it issued it
 
     @property
     def size(self) -> int:
@@ -145,6 +146,7 @@ def check_records(signed: list[Signed], records: dict[int, dict], lines: list[st
             raise ArchiveError(f"the checkpoint of size {item.size}: entry {item.size - 1} is not its "
                                "record")
         item.number = data["number"]
+        item.record_time = body.get("time")
         if previous is not None:
             if item.number != previous.number + 1:
                 raise ArchiveError(f"checkpoints #{previous.number + 1}..#{item.number - 1} are missing "
@@ -263,3 +265,38 @@ def _complete(signed: list[Signed], records: dict[int, dict], entries: list[tupl
         raise ArchiveError(f"the final checkpoint's record does not state tender {tender}'s count")
     if position != len(entries):
         raise ArchiveError(f"entry {entries[position][0]} is not below the final checkpoint's record")
+
+
+def check_timestamps(signed: list[Signed], roots: list, max_delay: float, lines: list[str]) -> None:
+    """With TSA roots given: every checkpoint carries an RFC 3161 timestamp over its note from a TSA
+    chaining to them, dated no earlier than its record says it was issued (5 s of clock skew)
+    and at most ``max_delay`` seconds later — a checkpoint made, or remade, later than it claims
+    cannot get a timestamp from the past."""
+    import base64
+    from datetime import datetime
+
+    from crypto.timestamp import TimestampError, verify_timestamp
+
+    if not roots:
+        lines.append("timestamps: NOT CHECKED (no --tsa-root given)")
+        return
+    for item in signed:
+        token = item.item.get("timestamp")
+        label = f"checkpoint #{item.number} (size {item.size})"
+        if not isinstance(token, str):
+            raise ArchiveError(f"{label} carries no RFC 3161 timestamp")
+        try:
+            gen_time = verify_timestamp(base64.b64decode(token, validate=True), item.item["note"].encode(),
+                                        roots)
+            issued = datetime.fromisoformat(item.record_time or "")
+        except (TimestampError, ValueError) as exc:
+            raise ArchiveError(f"{label}: its timestamp does not verify: {exc}") from None
+        delay = (gen_time - issued).total_seconds()
+        if delay < -5:
+            raise ArchiveError(f"{label} was timestamped {-delay:.0f} s before its record says it was "
+                               "issued")
+        if delay > max_delay:
+            raise ArchiveError(f"{label} was timestamped {delay:.0f} s after its record says it was "
+                               f"issued (at most {max_delay:.0f} s): it was made, or remade, later")
+    lines.append(f"timestamps: {len(signed)} checkpoints timestamped by a trusted TSA, each within "
+                 f"{max_delay:.0f} s of its issue")

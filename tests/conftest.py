@@ -84,6 +84,20 @@ def redis_url() -> str:
 
 
 @pytest.fixture
+def tsa():
+    """A real local RFC 3161 TSA (``openssl ts``; tests/tsa.py)."""
+    import shutil
+
+    if shutil.which("openssl") is None:
+        need_service("OpenSSL", "the openssl command (its `ts` TSA) is not installed")
+    from tests.tsa import LocalTSA
+
+    authority = LocalTSA()
+    yield authority
+    authority.close()
+
+
+@pytest.fixture
 def postgres(db):
     from django.db import connection
 
