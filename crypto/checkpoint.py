@@ -117,7 +117,10 @@ class Checkpoint:
 
 
 class NoteVerifier:
-    """An Ed25519 note verifier key: the key ``name`` and its public key."""
+    """An Ed25519 note verifier key: the key ``name`` and its public key. ``TYPE`` is the
+    signature type byte its key id and vkey commit to (subclasses: other signature types)."""
+
+    TYPE = ED25519_TYPE
 
     def __init__(self, name: str, public_key: signing.VerifyKey | bytes) -> None:
         self.name = _check_name(name)
@@ -127,12 +130,13 @@ class NoteVerifier:
         except signing.KeyFormatError as exc:
             raise CheckpointError(str(exc)) from None
         self.public_key_bytes = raw
-        self.key_id = key_id(self.name, raw)
+        # SHA-256(name || 0x0A || type || public key)[:4], per the signed-note spec.
+        self.key_id = hashlib.sha256(self.name.encode() + b"\n" + self.TYPE + raw).digest()[:KEY_ID_SIZE]
 
     @property
     def vkey(self) -> str:
-        """``<name>+<8 hex digits of key id>+<base64(0x01 || public key)>``."""
-        return f"{self.name}+{self.key_id.hex()}+{_b64encode(ED25519_TYPE + self.public_key_bytes)}"
+        """``<name>+<8 hex digits of key id>+<base64(type || public key)>``."""
+        return f"{self.name}+{self.key_id.hex()}+{_b64encode(self.TYPE + self.public_key_bytes)}"
 
     @classmethod
     def from_vkey(cls, vkey: str) -> NoteVerifier:
@@ -145,8 +149,8 @@ class NoteVerifier:
         if not re.fullmatch(r"[0-9a-f]{8}", hex_id):
             raise CheckpointError("the vkey's key id is not 8 lowercase hex digits")
         raw = _b64decode(key)
-        if len(raw) != 1 + signing.PUBLIC_KEY_SIZE or raw[:1] != ED25519_TYPE:
-            raise CheckpointError("the vkey is not an Ed25519 key")
+        if len(raw) != 1 + signing.PUBLIC_KEY_SIZE or raw[:1] != cls.TYPE:
+            raise CheckpointError(f"the vkey is not an Ed25519 key of type 0x{cls.TYPE.hex()}")
         verifier = cls(name, raw[1:])
         if verifier.key_id.hex() != hex_id:
             raise CheckpointError("the vkey's key id does not match its name and key")

@@ -13,13 +13,10 @@ Every failure raises ``CheckpointError``.
 
 from __future__ import annotations
 
-import hashlib
-import re
 import struct
 
 from crypto import signing
-from crypto.checkpoint import (_SIG_PREFIX, CheckpointError, KEY_ID_SIZE, _b64decode, _b64encode,
-                               _check_name, _split_note)
+from crypto.checkpoint import _SIG_PREFIX, CheckpointError, NoteVerifier, _b64encode, _split_note
 
 COSIGNATURE_TYPE = b"\x04"
 MAX_TIMESTAMP = 2**63 - 1
@@ -27,41 +24,17 @@ _SIGNATURE = 8 + signing.SIGNATURE_SIZE
 
 
 def cosigner_key_id(name: str, public_key: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + COSIGNATURE_TYPE + public_key).digest()[:KEY_ID_SIZE]
+    return CosignatureVerifier(name, public_key).key_id
 
 
 def signed_message(body: str, timestamp: int) -> bytes:
     return f"cosignature/v1\ntime {timestamp}\n".encode() + body.encode()
 
 
-class CosignatureVerifier:
-    """A witness's public key: checks its cosignatures on notes."""
+class CosignatureVerifier(NoteVerifier):
+    """A witness's public key (type 0x04): checks its cosignatures on notes."""
 
-    def __init__(self, name: str, public_key: bytes) -> None:
-        self.name = _check_name(name)
-        try:
-            self.public_key = signing.load_public_key_bytes(public_key)
-        except signing.KeyFormatError as exc:
-            raise CheckpointError(str(exc)) from None
-        self.public_key_bytes = public_key
-        self.key_id = cosigner_key_id(self.name, public_key)
-
-    @property
-    def vkey(self) -> str:
-        return f"{self.name}+{self.key_id.hex()}+{_b64encode(COSIGNATURE_TYPE + self.public_key_bytes)}"
-
-    @classmethod
-    def from_vkey(cls, vkey: str) -> CosignatureVerifier:
-        fields = vkey.split("+", 2) if isinstance(vkey, str) else []
-        if len(fields) != 3 or not re.fullmatch(r"[0-9a-f]{8}", fields[1]):
-            raise CheckpointError("a witness vkey is <name>+<8 hex key id>+<key>")
-        raw = _b64decode(fields[2])
-        if len(raw) != 1 + signing.PUBLIC_KEY_SIZE or raw[:1] != COSIGNATURE_TYPE:
-            raise CheckpointError("the witness vkey is not a cosignature/v1 Ed25519 key")
-        verifier = cls(fields[0], raw[1:])
-        if verifier.key_id.hex() != fields[1]:
-            raise CheckpointError("the witness vkey's key id does not match its name and key")
-        return verifier
+    TYPE = COSIGNATURE_TYPE
 
     def verify(self, note: str) -> int:
         """The timestamp of this witness's valid cosignature on ``note``; ``CheckpointError`` when

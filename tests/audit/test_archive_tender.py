@@ -16,7 +16,7 @@ from audit.log import Actor, log_action
 from crypto.archive import ArchiveError, verify_archive
 
 from .test_archive import lines_of, repack
-from .test_tamper import insider, recompute_everything
+from .test_tamper import insider, recompute_everything, resign_with_the_platform_key
 
 ACTOR = Actor(username="t", role="host")
 
@@ -143,9 +143,7 @@ def test_a_history_rewritten_before_the_export_verifies_only_without_a_witness(d
     """The insider holds the platform key: they rewrite an entry, recompute every hash and re-sign
     every checkpoint. With the platform key alone the archive verifies — that is exactly what
     witnesses are for: the one that cosigned the real history refuses the rewritten one."""
-    from audit.keys import note_signer
-    from audit.models import AuditCheckpoint, AuditEntry
-    from crypto.checkpoint import Checkpoint
+    from audit.models import AuditEntry
 
     from .test_witnesses import start_witness, tick
 
@@ -164,9 +162,7 @@ def test_a_history_rewritten_before_the_export_verifies_only_without_a_witness(d
         insider('UPDATE audit_auditentry SET body = %s WHERE "index" = %s',
                 [entry.body.replace('"i":1', '"i":100'), entry.index])
         recompute_everything()
-        for pk, size, root in AuditCheckpoint.objects.values_list("pk", "size", "root"):
-            note = note_signer().sign(Checkpoint(note_signer().name, size, bytes(root)).to_body())
-            insider("UPDATE audit_auditcheckpoint SET note = %s WHERE id = %s", [note, pk])
+        resign_with_the_platform_key()
         insider("DELETE FROM audit_auditcosignature")
         forged = io.BytesIO()
         export_archive(forged, lot=lot)

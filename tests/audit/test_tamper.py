@@ -74,6 +74,17 @@ def resign_with_a_fresh_key():
         insider("UPDATE audit_auditcheckpoint SET note = %s WHERE id = %s", [note, pk])
 
 
+def resign_with_the_platform_key():
+    """What an insider holding the platform's own key does after rewriting: every note re-signed
+    over the recomputed roots."""
+    from audit.keys import note_signer
+
+    signer = note_signer()
+    for pk, size, root in AuditCheckpoint.objects.values_list("pk", "size", "root"):
+        note = signer.sign(Checkpoint(signer.name, size, bytes(root)).to_body())
+        insider("UPDATE audit_auditcheckpoint SET note = %s WHERE id = %s", [note, pk])
+
+
 def append(n, tender=None):
     for i in range(n):
         with transaction.atomic():
