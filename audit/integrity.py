@@ -20,8 +20,8 @@ from django.conf import settings
 from django.db.models import Q
 
 from .log import Actor, log_action
-from .models import AuditCheckpoint, AuditCheckState, AuditEntry, AuditHead
-from .verify import COLUMNS, LogChecker, Report, frontier_rows
+from .models import AuditCheckpoint, AuditCheckState, AuditHead
+from .verify import LogChecker, Report, entry_rows, frontier_rows
 
 BATCH = 5000
 ALERT_ACTION = "audit.integrity.failed"
@@ -36,9 +36,7 @@ def check_increment(state: AuditCheckState, *, limit: int = BATCH) -> Report:
         Q(size__gt=state.size, size__lte=end) | Q(number__gt=state.record_number)).order_by("size", "id"))
     checker = LogChecker(report, rows, size=state.size, frontier=state.frontier,
                          record_number=state.record_number, count_tenders=False)
-    entries = (AuditEntry.objects.filter(index__gte=state.size, index__lt=end).order_by("index")
-               .values_list(*COLUMNS))
-    followed = all(checker.entry(row) for row in entries)
+    followed = all(checker.entry(row) for row in entry_rows(state.size, end))
     if followed and checker.size < end:
         report.add("entry_missing", f"entry {checker.size} is missing")
     checker.finish(complete=False)

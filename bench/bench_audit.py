@@ -149,6 +149,7 @@ def bench_verify(n: int = 1_000_000) -> dict:
 
     from crypto import archive as fmt
     from crypto import merkle, signing
+    from crypto.archive_sections import canonical_json
     from crypto.checkpoint import Checkpoint, NoteSigner
 
     signer = NoteSigner("bench.local/audit", signing.generate_signing_key())
@@ -165,14 +166,14 @@ def bench_verify(n: int = 1_000_000) -> dict:
             digest = hashlib.sha256()
             with zf.open(fmt.ENTRIES, "w", force_zip64=True) as entries:
                 for i in range(n):
-                    body = fmt.canonical_json({
+                    body = canonical_json({
                         "v": 1, "index": i, "time": "2026-11-25T01:00:00.000000Z",
                         "action": "bidding.bid.submitted",
                         "actor": {"id": i % 977, "username": f"user{i % 977}", "role": "bidder",
                                   "org": i % 500, "org_name": "某某建设有限公司"},
                         "ip": "192.0.2.1", "object": {"type": "bidding.submission", "id": str(i)},
                         "tender": i % 50, "room": "", "data": {"sha256": f"{i:064x}", "size": i}})
-                    line = (fmt.canonical_json({"index": i, "body": body}) + "\n").encode()
+                    line = (canonical_json({"index": i, "body": body}) + "\n").encode()
                     entries.write(line)
                     digest.update(line)
                     leaf = merkle.leaf_hash(body.encode())
@@ -181,20 +182,22 @@ def bench_verify(n: int = 1_000_000) -> dict:
                     if (i + 1) % 250_000 == 0:
                         checkpoints.append((builder.size, builder.root()))
             hashes[fmt.ENTRIES] = digest.hexdigest()
-            notes = "".join(fmt.canonical_json({"note": signer.sign(
+            notes = "".join(canonical_json({"note": signer.sign(
                 Checkpoint("bench.local/audit", size, root).to_body())}) + "\n" for size, root in checkpoints)
             zf.writestr(fmt.CHECKPOINTS, notes)
             hashes[fmt.CHECKPOINTS] = hashlib.sha256(notes.encode()).hexdigest()
             tree = merkle.MemoryTree(leaves)
-            proofs = "".join(fmt.canonical_json({
+            proofs = "".join(canonical_json({
                 "from": a, "to": b, "proof": [h.hex() for h in merkle.consistency_proof(a, b, tree)]}) + "\n"
                 for (a, _), (b, _) in zip(checkpoints, checkpoints[1:]))
             zf.writestr(fmt.CONSISTENCY, proofs)
             hashes[fmt.CONSISTENCY] = hashlib.sha256(proofs.encode()).hexdigest()
             del tree, leaves
-            zf.writestr(fmt.MANIFEST, fmt.canonical_json({
+            raw = canonical_json({
                 "format": fmt.FORMAT, "origin": "bench.local/audit", "vkey": signer.vkey,
-                "scope": {"kind": "log"}, "files": hashes}))
+                "scope": {"kind": "log"}, "entries": n, "tree_size": n, "files": hashes}).encode()
+            zf.writestr(fmt.MANIFEST, raw)
+            zf.writestr(fmt.SIGNATURE, signer.sign(fmt.manifest_signature_body(raw)))
         build_s = time.perf_counter() - started
         size_mb = path.stat().st_size / 2**20
         started = time.perf_counter()
