@@ -44,8 +44,9 @@ def entry_summary(entry: AuditEntry) -> dict:
 
 def checkpoint_panel() -> dict | None:
     """What the console shows of the latest checkpoint: its number, size, root and issue time,
-    and each witness's cosignature with the time the witness states (quorum: how many it needs)."""
-    from .models import AuditCheckpoint
+    each witness's cosignature with the time the witness states (quorum: how many it needs), and
+    the TSA's time on it."""
+    from .models import AuditCheckpoint, AuditTimestamp
     from .witnesses import quorum, witnesses
 
     latest = AuditCheckpoint.objects.exclude(number=None).order_by("-number").first()
@@ -53,8 +54,12 @@ def checkpoint_panel() -> dict | None:
         return None
     cosignatures = [{"witness": c.witness, "time": datetime.fromtimestamp(c.timestamp, tz=timezone.utc)}
                     for c in latest.cosignatures.order_by("witness")]
+    from . import timestamps
+
+    stamp = AuditTimestamp.objects.filter(checkpoint=latest).values_list("gen_time", flat=True).first()
     return {"number": latest.number, "size": latest.size, "root": bytes(latest.root).hex(),
             "created_at": latest.created_at, "cosignatures": cosignatures,
+            "timestamp": stamp, "tsa": timestamps.configured(),
             "witnesses": len(witnesses()), "quorum": quorum(),
             "quorum_met": len(cosignatures) >= quorum() and bool(witnesses())}
 

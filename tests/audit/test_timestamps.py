@@ -101,3 +101,22 @@ def test_a_history_remade_later_cannot_get_timestamps_from_the_past(stamped, tsa
     with pytest.raises(ArchiveError, match=r"checkpoint #1 .* was timestamped \d+ s after its record says"):
         verify_archive(io.BytesIO(fresh.getvalue()), vkey=platform_vkey(), tsa_roots=tsa.root_pem,
                        tsa_max_delay=3)
+
+
+def test_the_console_shows_the_latest_checkpoints_timestamp(stamped, people):
+    from django.test import Client
+
+    from audit.models import AuditTimestamp
+
+    latest = AuditCheckpoint.objects.order_by("-number").first()
+    AuditTimestamp.objects.filter(checkpoint=latest).delete()
+    client = Client()
+    client.force_login(people["supervisor"])
+    assert "尚未加盖时间戳" in client.get("/console/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    witnesses._on_tick(AuditWitnessFeed.objects.get(), latest.created_at)
+    stamp = AuditTimestamp.objects.get(checkpoint=latest)
+    page = client.get("/console/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    from zoneinfo import ZoneInfo
+
+    assert stamp.gen_time.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S") in page
+    assert "尚未加盖时间戳" not in page and "未配置时间戳服务" not in page
