@@ -68,9 +68,15 @@ def create_lot(user, actor: Actor, project_id: int, *, now: datetime, **values: 
         if Lot.objects.filter(project=project, code=lot.code).exists():
             raise BadRequest("a lot with this code exists in the project", details={"code": lot.code})
         lot.save()
-        log_action("bidding.lot.created", actor=actor, obj=lot, tender_id=lot.pk,
-                   data={k: _jsonable(v) for k, v in lot.material_values().items()})
+        log_lot_created(lot, actor)
     return lot
+
+
+def log_lot_created(lot: Lot, actor: Actor) -> None:
+    """The entry that states what a lot was created with: an archive's tender.json is checked
+    against it (docs/archive.md). In the caller's transaction."""
+    log_action("bidding.lot.created", actor=actor, obj=lot, tender_id=lot.pk,
+               data={k: _jsonable(v) for k, v in lot.material_values().items()})
 
 
 def edit_lot(user, actor: Actor, lot_id: int, *, now: datetime, **changes: Any) -> Lot:

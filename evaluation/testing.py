@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from bidding.actions import log_lot_created
 from common import clock
 from common.actor import Actor
 
@@ -96,6 +97,7 @@ def build(*, per_venue: tuple[int, ...] = (3, 1, 1), n_bidders: int = 4, n_items
     lot_settings = {"weights": {"price": "30", "technical": "60", "business": "10"}, **(settings or {})}
     lot = Lot.objects.create(project=project, code="01", title="施工", bid_deadline=now, signin_opens_at=now,
                              status="evaluating", evaluation_settings=lot_settings)
+    log_lot_created(lot, Actor.system("evaluation.testing"))
     venues, staff, quotas = [], {}, {}
     for v, count in enumerate(per_venue):
         region = Region.objects.create(code=f"R{v}{tag}"[:12], name=f"地区{v}")
@@ -144,6 +146,7 @@ def sibling_lot(sc: Scenario, code: str = "02", **fields: Any):
     values = {"title": "第二标段", "bid_deadline": sc.lot.bid_deadline, "signin_opens_at": sc.lot.signin_opens_at,
               "status": "evaluating", "evaluation_settings": sc.lot.evaluation_settings, **fields}
     lot = Lot.objects.create(project=sc.lot.project, code=code, **values)
+    log_lot_created(lot, Actor.system("evaluation.testing"))
     for bid in EvaluationBid.objects.filter(lot=sc.lot):
         EvaluationBid.objects.create(lot=lot, bidder_org_id=bid.bidder_org_id, bidder_name=bid.bidder_name,
                                      credit_code=bid.credit_code, price_fen=bid.price_fen, announced=bid.announced)

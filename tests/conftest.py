@@ -162,11 +162,10 @@ def make_lot(orgs):
                                  status=status, **values)
         # As bidding.actions.create_lot does: the log states what the lot was created with (an
         # archive's tender.json is checked against it).
-        from audit.log import Actor, log_action
-        from bidding.actions import _jsonable
+        from audit.log import Actor
+        from bidding.actions import log_lot_created
 
-        log_action("bidding.lot.created", actor=Actor.system("tests"), obj=lot, tender_id=lot.pk,
-                   data={k: _jsonable(v) for k, v in lot.material_values().items()})
+        log_lot_created(lot, Actor.system("tests"))
         return lot
 
     return make
