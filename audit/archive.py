@@ -17,8 +17,8 @@ from common import clock
 from common.canonical import canonical_json, format_time
 from crypto import archive as fmt
 
-from .checkpoints import issue_checkpoint
 from . import timestamps, witnesses
+from .checkpoints import issue_checkpoint
 from .keys import note_signer, platform_vkey
 from .models import AuditCheckpoint, AuditEntry, AuditTimestamp
 from .tree import DbTree

@@ -26,10 +26,11 @@ from django.db import transaction
 from django.db.models import Count, Max
 
 from common import clock
+from common.actor import Actor
 from crypto.checkpoint import Checkpoint, open_checkpoint
 
 from .keys import note_signer
-from .log import Actor, append_locked, entry_body_parts, entry_columns, lock_head
+from .log import append_locked, entry_body_parts, entry_columns, lock_head
 from .models import AuditCheckpoint, AuditEntry
 from .sequencer import sequence_pending
 from .witnesses import mark_due

@@ -19,7 +19,9 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Q
 
-from .log import Actor, log_action
+from common.actor import Actor
+
+from .log import log_action
 from .models import AuditCheckpoint, AuditCheckState, AuditHead
 from .verify import LogChecker, Report, entry_rows, frontier_rows
 

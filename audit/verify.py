@@ -25,11 +25,11 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from common.canonical import format_time
 from crypto import merkle
 from crypto.checkpoint import CheckpointError
 
 from .checkpoints import RECORD_ACTION, verify_stored_checkpoint
-from .log import format_time
 from .models import AuditCheckpoint, AuditEntry, AuditHead
 
 MAX_PROBLEMS = 200

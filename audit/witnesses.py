@@ -24,11 +24,12 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from common.actor import Actor
 from crypto.checkpoint import CheckpointError
 from crypto.cosignature import CosignatureVerifier
 
 from . import timestamps
-from .log import Actor, log_action
+from .log import log_action
 from .models import AuditCheckpoint, AuditCosignature, AuditWitnessFeed
 from .tree import consistency_proof
 

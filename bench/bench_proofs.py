@@ -68,7 +68,8 @@ def generate(n: int) -> dict:
     from accounts.models import Organisation
     from audit.checkpoints import RECORD_ACTION, RECORD_OBJECT
     from audit.keys import note_signer
-    from audit.log import Actor, entry_body_parts, entry_columns
+    from audit.log import entry_body_parts, entry_columns
+    from common.actor import Actor
     from audit.models import AuditCheckpoint, AuditHead
     from audit.verify import frontier_rows
     from bidding.actions import _jsonable
@@ -194,7 +195,8 @@ import django
 django.setup()
 from django.db import connections, transaction
 from audit.checkpoints import issue_checkpoint
-from audit.log import Actor, log_action
+from audit.log import log_action
+from common.actor import Actor
 from audit.sequencer import sequencer, wait_until_sequenced
 actor = Actor(username="bench", role="host", ip="192.0.2.1")
 n, threads, every = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])

@@ -86,10 +86,7 @@ def redis_url() -> str:
 @pytest.fixture
 def tsa():
     """A real local RFC 3161 TSA (``openssl ts``; tests/tsa.py)."""
-    import shutil
-
-    if shutil.which("openssl") is None:
-        need_service("OpenSSL", "the openssl command (its `ts` TSA) is not installed")
+    need_tool("openssl")
     from tests.tsa import LocalTSA
 
     authority = LocalTSA()
@@ -162,7 +159,7 @@ def make_lot(orgs):
                                  status=status, **values)
         # As bidding.actions.create_lot does: the log states what the lot was created with (an
         # archive's tender.json is checked against it).
-        from audit.log import Actor
+        from common.actor import Actor
         from bidding.actions import log_lot_created
 
         log_lot_created(lot, Actor.system("tests"))

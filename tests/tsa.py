@@ -11,6 +11,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tests.conftest import need_tool
+
 CONFIG = """[ tsa ]
 default_tsa = tsa_config
 [ tsa_config ]
@@ -33,7 +35,7 @@ crypto_device = builtin
 
 
 def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+    subprocess.run([need_tool("openssl"), *args], cwd=cwd, check=True, capture_output=True, timeout=60)
 
 
 def make_authority(directory: Path, name: str = "Test TSA") -> None:
@@ -68,7 +70,7 @@ class LocalTSA:
                 with lock:  # openssl ts increments the serial file
                     tsa.requests += 1
                     (tsa.dir / "q.tsq").write_bytes(query)
-                    done = subprocess.run(["openssl", "ts", "-reply", "-config", str(tsa.dir / "ts.cnf"),
+                    done = subprocess.run([need_tool("openssl"), "ts", "-reply", "-config", str(tsa.dir / "ts.cnf"),
                                            "-queryfile", "q.tsq", "-out", "r.tsr"], cwd=tsa.dir,
                                           capture_output=True, timeout=60)
                     reply = (tsa.dir / "r.tsr").read_bytes() if done.returncode == 0 else b""

@@ -12,7 +12,8 @@ from django.db import transaction
 from audit.archive import export_archive
 from audit.checkpoints import issue_checkpoint
 from audit.keys import platform_vkey
-from audit.log import Actor, log_action
+from audit.log import log_action
+from common.actor import Actor
 from crypto.archive import ArchiveError, verify_archive
 
 from .test_archive import lines_of, repack

@@ -11,7 +11,8 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 
 from audit.checkpoints import issue_checkpoint
-from audit.log import Actor, log_action
+from audit.log import log_action
+from common.actor import Actor
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from audit.verify import check_log, frontier_rows
 from crypto import merkle, signing

@@ -12,7 +12,8 @@ from audit import witnesses
 from audit.archive import export_archive
 from audit.checkpoints import issue_checkpoint
 from audit.keys import platform_vkey
-from audit.log import Actor, log_action
+from audit.log import log_action
+from common.actor import Actor
 from audit.models import AuditCheckpoint, AuditEntry, AuditTimestamp, AuditWitnessFeed
 from crypto.archive import ArchiveError, verify_archive
 from crypto.timestamp import TimestampError, load_roots, request_for, verify_timestamp

@@ -12,7 +12,8 @@ from django.db import transaction
 from audit import witnesses
 from audit.checkpoints import issue_checkpoint
 from audit.keys import platform_vkey
-from audit.log import Actor, log_action
+from audit.log import log_action
+from common.actor import Actor
 from audit.models import AuditCheckpoint, AuditCosignature, AuditEntry, AuditHead, AuditWitnessFeed
 from crypto import signing
 from crypto.cosignature import CosignatureVerifier
