@@ -135,11 +135,10 @@ def test_the_command_serves_add_checkpoint_over_http(cosigner, log, tmp_path):
 
     key = tmp_path / "w.pem"
     key.write_bytes(signing.signing_key_to_pem(signing.generate_signing_key(), None))
-    command = [sys.executable, "-m", "witness.server"]
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}  # no Django anywhere
-    vkey = subprocess.run(command + ["vkey", "--name", "w.test/1", "--key", str(key)], env=env,
+    vkey = subprocess.run([sys.executable, "-m", "witness.server", "vkey", "--name", "w.test/1", "--key", str(key)], env=env,
                           capture_output=True, text=True, check=True).stdout.strip()
-    server = subprocess.Popen(command + ["serve", "--name", "w.test/1", "--key", str(key), "--state",
+    server = subprocess.Popen([sys.executable, "-m", "witness.server", "serve", "--name", "w.test/1", "--key", str(key), "--state",
                                          str(tmp_path / "st.json"), "--log", log.signer.vkey, "--port", "0"],
                               env=env, stdout=subprocess.PIPE, text=True)
     try:
