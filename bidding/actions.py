@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from accounts.models import Organisation
 from audit.log import log_action
@@ -49,7 +50,7 @@ def create_project(user, actor: Actor, *, code: str, title: str, tenderee_id: in
         if not manage_any and not project.is_run_by(user.organisation_id):
             raise BadRequest("a host creates projects for its own organisation, as tenderee or agency")
         if Project.objects.filter(code=project.code).exists():
-            raise BadRequest("a project with this code exists", details={"code": project.code})
+            raise BadRequest(_("a project with this code exists"), details={"code": project.code})
         project.save()
         log_action("bidding.project.created", actor=actor, obj=project,
                    data={"code": project.code, "title": project.title, "tenderee": tenderee.pk,
@@ -66,7 +67,7 @@ def create_lot(user, actor: Actor, project_id: int, *, now: datetime, **values: 
         lot = Lot(project=project, status=Status.DRAFT, **values)
         lifecycle.validate_schedule(lot.material_values(), now=now)
         if Lot.objects.filter(project=project, code=lot.code).exists():
-            raise BadRequest("a lot with this code exists in the project", details={"code": lot.code})
+            raise BadRequest(_("a lot with this code exists in the project"), details={"code": lot.code})
         lot.save()
         log_lot_created(lot, actor)
     return lot
@@ -77,6 +78,22 @@ def log_lot_created(lot: Lot, actor: Actor) -> None:
     against it (docs/archive.md). In the caller's transaction."""
     log_action("bidding.lot.created", actor=actor, obj=lot, tender_id=lot.pk,
                data={k: _jsonable(v) for k, v in lot.material_values().items()})
+
+
+def create_tender(user, actor: Actor, *, now: datetime, project: dict[str, Any],
+                  lot: dict[str, Any]) -> Lot:
+    """A project and its first lot in one transaction, as the page's form creates them: when either
+    fails nothing is kept, so the same form can be sent again. The error's ``details["part"]`` says
+    which of the two failed ("project" or "lot")."""
+    with transaction.atomic():
+        part = "project"
+        try:
+            created = create_project(user, actor, **project)
+            part = "lot"
+            return create_lot(user, actor, created.pk, now=now, **lot)
+        except PlatformError as error:
+            error.details = {**error.details, "part": part}
+            raise
 
 
 def edit_lot(user, actor: Actor, lot_id: int, *, now: datetime, **changes: Any) -> Lot:

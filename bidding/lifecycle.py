@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Mapping
 
+from django.utils.translation import gettext as _
+
 from common.errors import BadRequest, ErrorCode, PlatformError
 
 
@@ -129,23 +131,23 @@ def validate_schedule(values: Mapping[str, Any], *, now: datetime | None = None)
     signin = values.get("signin_opens_at")
     problems: dict[str, str] = {}
     if now is not None and deadline <= now:
-        problems["bid_deadline"] = "must be in the future"
+        problems["bid_deadline"] = _("must be in the future")
     if signin is not None and signin > deadline:
-        problems["signin_opens_at"] = "must not be after the bid deadline"
+        problems["signin_opens_at"] = _("must not be after the bid deadline")
     for field, low, high in (("decryption_window_minutes", 5, 24 * 60),
                              ("confirmation_window_minutes", 5, 24 * 60)):
         value = values.get(field)
         if value is not None and not (low <= value <= high):
-            problems[field] = f"must be between {low} and {high} minutes"
+            problems[field] = _("must be between %(low)d and %(high)d minutes") % {"low": low, "high": high}
     min_bids = values.get("min_bids")
     if min_bids is not None and not (LEGAL_MIN_BIDS <= min_bids <= MAX_MIN_BIDS):
-        problems["min_bids"] = (f"must be between {LEGAL_MIN_BIDS} and {MAX_MIN_BIDS}: fewer than "
-                                f"{LEGAL_MIN_BIDS} bidders cannot open (实施条例 44)")
+        problems["min_bids"] = _("must be between %(low)d and %(high)d: fewer than %(low)d bidders cannot "
+                                 "open (实施条例 44)") % {"low": LEGAL_MIN_BIDS, "high": MAX_MIN_BIDS}
     max_bytes = values.get("max_bid_bytes")
     if max_bytes is not None and not (1 <= max_bytes <= 64 * 2**30):
-        problems["max_bid_bytes"] = "must be between 1 byte and 64 GiB"
+        problems["max_bid_bytes"] = _("must be between 1 byte and 64 GiB")
     if problems:
-        raise BadRequest("the tender's schedule is not valid", details=problems)
+        raise BadRequest(_("the tender's schedule is not valid"), details=problems)
 
 
 FIELD_TYPES = frozenset({"money_fen", "integer", "decimal", "text", "choice"})

@@ -8,6 +8,11 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Organisation
 from bidding import lifecycle
 
+# The same bounds as bidding.lifecycle.validate_schedule, so the form says it next to the field first.
+WINDOW = {"min_value": 5, "max_value": 24 * 60}
+MIN_BIDS = {"min_value": lifecycle.LEGAL_MIN_BIDS, "max_value": lifecycle.MAX_MIN_BIDS}
+SIGNIN_HELP = _("Optional: left empty, sign-in opens at the deadline. Beijing time.")
+
 DT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
@@ -37,11 +42,13 @@ class ProjectLotForm(forms.Form):
     lot_code = forms.CharField(label=_("lot code"), max_length=50, initial="01")
     lot_title = forms.CharField(label=_("lot title"), max_length=200)
     bid_deadline = forms.DateTimeField(label=_("bid deadline (= opening time)"), widget=DT)
-    signin_opens_at = forms.DateTimeField(label=_("hall sign-in opens at"), widget=DT, required=False)
-    decryption_window_minutes = forms.IntegerField(label=_("decryption window (minutes)"), initial=30)
-    confirmation_window_minutes = forms.IntegerField(label=_("confirmation window (minutes)"), initial=30)
-    min_bids = forms.IntegerField(label=_("minimum number of bids"), initial=lifecycle.LEGAL_MIN_BIDS,
-                                  min_value=lifecycle.LEGAL_MIN_BIDS, max_value=lifecycle.MAX_MIN_BIDS)
+    signin_opens_at = forms.DateTimeField(label=_("hall sign-in opens at"), widget=DT, required=False,
+                                          help_text=SIGNIN_HELP)
+    decryption_window_minutes = forms.IntegerField(label=_("decryption window (minutes)"), initial=30,
+                                                   **WINDOW)
+    confirmation_window_minutes = forms.IntegerField(label=_("confirmation window (minutes)"), initial=30,
+                                                     **WINDOW)
+    min_bids = forms.IntegerField(label=_("minimum number of bids"), initial=lifecycle.LEGAL_MIN_BIDS, **MIN_BIDS)
     announced_fields = JSONListField(label=_("announced fields"),
                                      initial=lifecycle.DEFAULT_ANNOUNCED_FIELDS)
 
@@ -50,11 +57,11 @@ class LotEditForm(forms.Form):
     title = forms.CharField(label=_("lot title"), max_length=200)
     description = forms.CharField(label=_("description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
     bid_deadline = forms.DateTimeField(label=_("bid deadline (= opening time)"), widget=DT)
-    signin_opens_at = forms.DateTimeField(label=_("hall sign-in opens at"), widget=DT)
-    decryption_window_minutes = forms.IntegerField(label=_("decryption window (minutes)"))
-    confirmation_window_minutes = forms.IntegerField(label=_("confirmation window (minutes)"))
-    min_bids = forms.IntegerField(label=_("minimum number of bids"), min_value=lifecycle.LEGAL_MIN_BIDS,
-                                  max_value=lifecycle.MAX_MIN_BIDS)
+    signin_opens_at = forms.DateTimeField(label=_("hall sign-in opens at"), widget=DT, required=False,
+                                          help_text=SIGNIN_HELP)
+    decryption_window_minutes = forms.IntegerField(label=_("decryption window (minutes)"), **WINDOW)
+    confirmation_window_minutes = forms.IntegerField(label=_("confirmation window (minutes)"), **WINDOW)
+    min_bids = forms.IntegerField(label=_("minimum number of bids"), **MIN_BIDS)
     announced_fields = JSONListField(label=_("announced fields"))
 
 

@@ -1,0 +1,94 @@
+"""The host's tender pages: a save is one transaction through the same actions as the API, optional
+fields are optional, problems are said in Chinese next to their field, and the typed data stays."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.test import Client
+
+from bidding.lifecycle import DEFAULT_ANNOUNCED_FIELDS
+from bidding.models import Lot, Project
+from common import clock
+
+pytestmark = pytest.mark.django_db
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def host_client(people) -> Client:
+    client = Client()  # no Accept-Language: the platform's language, zh-hans
+    client.force_login(people["host"])
+    return client
+
+
+def form(orgs, **changes) -> dict:
+    deadline = (clock.now() + timedelta(days=20)).astimezone(BEIJING)
+    data = {"project_code": "ZB-2026-001", "project_title": "市政道路工程", "tenderee": orgs["tenderee"].pk,
+            "lot_code": "01", "lot_title": "施工总承包", "bid_deadline": deadline.strftime("%Y-%m-%dT%H:%M"),
+            "signin_opens_at": "", "decryption_window_minutes": "30", "confirmation_window_minutes": "30",
+            "min_bids": "3", "announced_fields": json.dumps(DEFAULT_ANNOUNCED_FIELDS, ensure_ascii=False)}
+    data.update(changes)
+    return data
+
+
+def field_error(html: str, field: str) -> str:
+    match = re.search(rf'id="id_{field}_error"[^>]*>([^<]*)<', html)
+    return match.group(1) if match else ""
+
+
+def test_it_creates_a_tender_with_the_optional_sign_in_time_left_blank(people, orgs):
+    res = host_client(people).post("/tenders/new/", form(orgs))
+    assert res.status_code == 302, res.content.decode()[:2000]
+    lot = Lot.objects.get(project__code="ZB-2026-001")
+    assert lot.signin_opens_at == lot.bid_deadline and lot.status == "draft"
+
+
+@pytest.mark.parametrize("changes, field, words", [
+    ({"decryption_window_minutes": "2"}, "decryption_window_minutes", "5"),
+    ({"confirmation_window_minutes": "2000"}, "confirmation_window_minutes", "1440"),
+    ({"bid_deadline": "2020-01-01T10:00"}, "bid_deadline", "晚于当前时间"),
+    ({"signin_opens_at": "2099-01-01T10:00"}, "signin_opens_at", "不能晚于投标截止时间"),
+    ({"announced_fields": "[{"}, "announced_fields", "JSON"),
+])
+def test_a_failed_save_keeps_nothing_says_why_in_chinese_next_to_the_field_and_keeps_the_input(
+        people, orgs, changes, field, words):
+    client = host_client(people)
+    res = client.post("/tenders/new/", form(orgs, **changes))
+    assert res.status_code == 200
+    html = res.content.decode()
+    message = field_error(html, field)
+    assert words in message and re.search(r"[\u4e00-\u9fff]", message), (field, message)
+    assert "[bad_request]" not in html and "must be" not in html
+    assert 'value="ZB-2026-001"' in html and "市政道路工程" in html  # what was typed stays
+    assert not Project.objects.exists()  # nothing half-saved
+    # Corrected, the same form goes through: the project code is still free.
+    assert client.post("/tenders/new/", form(orgs)).status_code == 302
+    assert Project.objects.count() == 1 and Lot.objects.count() == 1
+
+
+def test_a_taken_project_code_is_said_next_to_the_project_code(people, orgs):
+    client = host_client(people)
+    assert client.post("/tenders/new/", form(orgs)).status_code == 302
+    res = client.post("/tenders/new/", form(orgs, lot_title="第二次"))
+    html = res.content.decode()
+    assert res.status_code == 200 and "已存在" in field_error(html, "project_code"), html[:3000]
+    assert Project.objects.count() == 1
+
+
+def test_the_api_still_answers_in_one_json_shape_with_the_problem_per_field(people, orgs):
+    client = host_client(people)
+    res = client.post("/api/v1/projects", data=json.dumps(
+        {"code": "P-9", "title": "t", "tenderee_id": orgs["tenderee"].pk, "agency_id": orgs["agency"].pk}),
+        content_type="application/json", HTTP_ACCEPT_LANGUAGE="en")
+    body = {"code": "01", "title": "t", "bid_deadline": clock.now().isoformat(),
+            "decryption_window_minutes": 2}
+    res = client.post(f"/api/v1/projects/{res.json()['id']}/lots", data=json.dumps(body),
+                      content_type="application/json", HTTP_ACCEPT_LANGUAGE="en")
+    error = res.json()["error"]
+    assert res.status_code == 400 and error["code"] == "bad_request"
+    assert error["details"]["decryption_window_minutes"] == "must be between 5 and 1440 minutes"
+    assert error["details"]["bid_deadline"] == "must be in the future"
