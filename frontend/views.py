@@ -16,6 +16,9 @@ from bidding.access import access_lot, can_manage_lot, visible_lots
 from bidding.lifecycle import EDITABLE_FIELDS, Status
 from common import clock
 from common.actor import Actor
+from common.beijing import beijing
+from common.labels import label
+from common.labels import labels as catalogue
 from common.errors import ErrorCode, PlatformError
 from common.roles import Cap, has_cap
 
@@ -36,35 +39,55 @@ def tender_list(request):
     return TemplateResponse(request, "frontend/tender_list.html", {"lots": lots, "can_create": can_create})
 
 
-def _error_into(form, error: PlatformError) -> None:
-    form.add_error(None, f"{error.message} [{error.code.value}]")
-    for field, problem in (error.details or {}).items():
-        if field in form.fields and isinstance(problem, str):
-            form.add_error(field, problem)
+def error_text(error: PlatformError) -> str:
+    """What a person reads for an error: the catalogue's label, then the message when it says more."""
+    title, message = label("error", error.code.value), str(error.message)
+    return title if message in ("", error.code.value) else _("%(label)s: %(message)s") % {
+        "label": title, "message": message}
+
+
+def _error_into(form, error: PlatformError, fields: dict[str, str] | None = None) -> None:
+    """Each problem the action names goes next to its field (``fields`` maps the action's names to the
+    form's); what belongs to no field goes above the form, as a label with its message."""
+    fields = fields or {}
+    placed = False
+    for key, problem in (error.details or {}).items():
+        name = fields.get(key, key)
+        if name not in form.fields or not isinstance(problem, str):
+            continue
+        # A duplicate's details carry the value typed, not a problem: the message says what is wrong.
+        form.add_error(name, str(error.message) if key == "code" else problem)
+        placed = True
+    if not placed:
+        form.add_error(None, error_text(error))
+
+
+_TENDER_FIELDS = {"project": {"code": "project_code", "title": "project_title", "tenderee_id": "tenderee"},
+                  "lot": {"code": "lot_code", "title": "lot_title"}}
 
 
 @login_required
 def tender_create(request):
     form = ProjectLotForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        data, actor, now = form.cleaned_data, Actor.from_request(request), clock.now()
+        data = form.cleaned_data
         organisation = request.user.organisation
         agency_id = organisation.pk if organisation and organisation.kind == "agency" else None
+        project = {"code": data["project_code"], "title": data["project_title"],
+                   "tenderee_id": data["tenderee"].pk, "agency_id": agency_id}
+        lot = {"code": data["lot_code"], "title": data["lot_title"], "bid_deadline": data["bid_deadline"],
+               "signin_opens_at": data["signin_opens_at"],
+               "decryption_window_minutes": data["decryption_window_minutes"],
+               "confirmation_window_minutes": data["confirmation_window_minutes"],
+               "min_bids": data["min_bids"], "announced_fields": data["announced_fields"]}
         try:
-            project = actions.create_project(request.user, actor, code=data["project_code"],
-                                             title=data["project_title"],
-                                             tenderee_id=data["tenderee"].pk, agency_id=agency_id)
-            lot = actions.create_lot(
-                request.user, actor, project.pk, now=now, code=data["lot_code"], title=data["lot_title"],
-                bid_deadline=data["bid_deadline"], signin_opens_at=data["signin_opens_at"] or None,
-                decryption_window_minutes=data["decryption_window_minutes"],
-                confirmation_window_minutes=data["confirmation_window_minutes"],
-                min_bids=data["min_bids"], announced_fields=data["announced_fields"])
+            created = actions.create_tender(request.user, Actor.from_request(request), now=clock.now(),
+                                            project=project, lot=lot)
         except PlatformError as error:
-            _error_into(form, error)
+            _error_into(form, error, _TENDER_FIELDS.get(error.details.get("part"), {}))
         else:
             messages.success(request, _("The tender was created as a draft."))
-            return redirect("frontend:tender_detail", lot_id=lot.pk)
+            return redirect("frontend:tender_detail", lot_id=created.pk)
     return TemplateResponse(request, "frontend/tender_form.html", {"form": form})
 
 
@@ -98,7 +121,27 @@ def tender_detail(request, lot_id: int):
             return redirect("frontend:tender_detail", lot_id=lot.pk)
     return TemplateResponse(request, "frontend/tender_detail.html", {
         "lot": lot, "manage": manage, "form": form, "now": clock.now(),
-        "cancel_form": ReasonForm(), "amendments": lot.amendments.all()})
+        "cancel_form": ReasonForm(), "amendments": _amendments_shown(lot)})
+
+
+def _amendments_shown(lot) -> list:
+    """Each amendment's changes as field label, before and after (times in Beijing time)."""
+    names = {name: field.label for name, field in LotEditForm.base_fields.items()}
+    shown = []
+    for amendment in lot.amendments.all():
+        amendment.changes_shown = [
+            {"field": names.get(key, key), "before": _shown_value(before), "after": _shown_value(after)}
+            for key, (before, after) in sorted(amendment.changes.items())]
+        shown.append(amendment)
+    return shown
+
+
+def _shown_value(value) -> str:
+    if isinstance(value, str) and len(value) >= 16 and value[4:5] == "-" and value[10:11] == "T":
+        return beijing(value, seconds=False)
+    if isinstance(value, list):
+        return "、".join(str(v.get("label", v)) if isinstance(v, dict) else str(v) for v in value)
+    return str(value)
 
 
 @login_required
@@ -108,7 +151,7 @@ def tender_publish(request, lot_id: int):
         actions.publish_lot(request.user, Actor.from_request(request), lot_id, now=clock.now())
         messages.success(request, _("The tender is published."))
     except PlatformError as error:
-        messages.error(request, f"{error.message} [{error.code.value}]")
+        messages.error(request, error_text(error))
     return redirect("frontend:tender_detail", lot_id=lot_id)
 
 
@@ -124,7 +167,7 @@ def tender_cancel(request, lot_id: int):
                            reason=form.cleaned_data["reason"], now=clock.now())
         messages.success(request, _("The tender is cancelled."))
     except PlatformError as error:
-        messages.error(request, f"{error.message} [{error.code.value}]")
+        messages.error(request, error_text(error))
     return redirect("frontend:tender_detail", lot_id=lot_id)
 
 
@@ -137,6 +180,13 @@ def console(request):
                   "reconnecting": _("Reconnecting…"), "resynced": _("Resynced"),
                   "signed_out": _("Signed out")},
         "noted": _("Note recorded."), "failed": _("Failed"),
+        "actions": catalogue("action"), "roles": catalogue("role"),
+        "rooms": {"hall": _("Opening hall"), "venue": _("Evaluation venue"), "console": _("Supervision console")},
+        "objects": {"bidding.lot": _("Tender"), "bidding.project": _("Project"), "bidding.opening": _("Opening"),
+                    "bidding.bidsubmission": _("Bid"), "bidding.bidupload": _("Bid upload"),
+                    "bidding.biddercertificate": _("Certificate"), "bidding.escrowkey": _("Backup decryption"),
+                    "evaluation.evaluationsession": _("Evaluation session"), "audit.entry": _("Audit entry"),
+                    "accounts.user": _("User"), "accounts.apitoken": _("API token")},
     }
     from audit.console import checkpoint_panel
 

@@ -8,6 +8,10 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
 from bidding.access import access_lot
+from bidding.lifecycle import Status
+from common import clock
+from common.labels import label
+from common.labels import labels as catalogue
 from common.errors import ErrorCode, PlatformError
 from common.roles import Cap, has_cap
 
@@ -31,8 +35,7 @@ def _org_ctx(user) -> dict:
 
 
 def _cert_labels() -> dict:
-    return {"pending": _("pending approval"), "issued": _("approved"), "rejected": _("rejected"),
-            "revoked": _("revoked"), "superseded": _("superseded"), "expired": _("expired")}
+    return catalogue("cert_status")
 
 
 @login_required
@@ -55,6 +58,8 @@ def bidder_keys(request):
         "in_browser": _("in this browser"),
         "not_in_browser": _("not in this browser: import its backup"),
         "request_for": _("Request a certificate for this key"),
+        "other_company": _("Refused: key {key} is certified to another company, not to {org}. "
+                           "Import your own company's key backup."),
     }
     return TemplateResponse(request, "frontend/bidder_keys.html",
                             {"ctx": _org_ctx(request.user), "labels": labels})
@@ -84,7 +89,14 @@ def bid_submit(request, lot_id: int):
     labels = {
         "field_errors": {"required": _("Required."), "money": _("An amount in yuan with at most two decimals, e.g. 1234567.89"),
                          "integer": _("A whole number."), "decimal": _("A decimal number."),
-                         "choice": _("Choose one of the options."), "duplicate": _("Two documents have the same name.")},
+                         "choice": _("Choose one of the options."), "duplicate": _("Two documents have the same name."),
+                         "empty": _("{file} is empty (0 bytes): choose the real document."),
+                         "unreadable": _("{file} cannot be read: choose it again, or copy it to this computer first.")},
+        "submission_status": catalogue("submission_status"), "beijing": _("Beijing time"),
+        "current": {"documents": _("Documents"), "size": _("Sealed size"), "received_at": _("Received at"),
+                    "names_unknown": _("sealed in another browser: the platform cannot see the names")},
+        "kept": _("Nothing was sent: your current bid stays."),
+        "deadline_passed": _("The bid deadline has passed: bids can no longer be submitted or replaced."),
         "no_files": _("Choose at least one document."),
         "no_cert": _("You have no approved certificate yet: set up your key first."),
         "no_key": _("The key of your certificate is not in this browser: import its backup file."),
@@ -102,8 +114,12 @@ def bid_submit(request, lot_id: int):
                               "do not rely on this submission, and tell the platform's operator"),
         "discarded": _("The unfinished upload was discarded."),
     }
-    return TemplateResponse(request, "frontend/bid_submit.html",
-                            {"lot": lot, "ctx": {"lot": _lot_ctx(lot), **_org_ctx(request.user)}, "labels": labels})
+    now = clock.now()
+    closed = "" if lot.status == Status.PUBLISHED and now < lot.bid_deadline else (
+        labels["deadline_passed"] if lot.status in (Status.PUBLISHED, Status.OPENING) or now >= lot.bid_deadline
+        else _("This tender is not open for bids (%(status)s).") % {"status": label("lot_status", lot.status)})
+    ctx = {"lot": _lot_ctx(lot), **_org_ctx(request.user), "server_now": now.isoformat(), "closed_reason": closed}
+    return TemplateResponse(request, "frontend/bid_submit.html", {"lot": lot, "ctx": ctx, "labels": labels})
 
 
 @login_required

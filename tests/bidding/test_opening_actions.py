@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import subprocess
 from datetime import timedelta
 from decimal import Decimal
@@ -186,6 +187,11 @@ def test_a_full_opening_decrypts_classifies_announces_and_records(hall):
     text = "".join(text.split())  # table cells wrap
     for expected in ("开标记录", "1234567.89", "视为撤销", "视为撤回", "我方报价唱错", "已核对，无误", "视同认可"):
         assert expected in text, expected
+    # A legal record: Beijing time with the zone stated, never the UTC machine format.
+    from common.beijing import beijing
+
+    assert "".join(beijing(lot.bid_deadline, zone=True).split()) in text and "北京时间" in text
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", text), "a UTC machine time in the record"
 
     # The archive: envelopes, receipts, released keys, the record and alice's signature, offline.
     import io

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 from datetime import timedelta
 
@@ -197,6 +198,10 @@ def test_members_sign_or_dissent_the_rest_are_deemed_to_agree_and_the_pdf_reads_
                      "持不同意见", "视为同意", "对第二名的技术评分有不同意见", digest[:16],
                      str(sc.experts["E1"]), sc.bidders["B01"].name):
         assert "".join(expected.split()) in text, expected
+    # People read Beijing time and labels: no UTC machine time, no ranking-basis code.
+    assert "北京时间" in text and not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", text)
+    ranking_part = text.split("排序与推荐中标候选人")[1][:400]
+    assert not re.search(r"(?<![a-z])(score|last|price|draw)(?![a-z])", ranking_part), ranking_part
     assert Venue.objects.exists()
 
 

@@ -1,5 +1,5 @@
 // Hosts and administrators approve or reject bidders' certificate requests.
-import { api, pageData, say, el, beijing } from "./util.js";
+import { api, pageData, say, el, beijing, failure } from "./util.js";
 
 const t = pageData("page-labels");
 const root = document.getElementById("certs-page");
@@ -13,7 +13,7 @@ async function decide(cert, approve, reason = "") {
     await refresh();
     say(status, `${cert.organisation} · ${cert.key_id}: ${t.cert[approve ? "issued" : "rejected"]}`, "done");
   } catch (err) {
-    say(status, `${t.failed}: ${err.message}`, "error");
+    say(status, failure(t, err), "error");
   }
 }
 
@@ -36,4 +36,4 @@ async function refresh() {
   root.dataset.pending = String(certs.filter((c) => c.status === "pending").length);
 }
 
-refresh().then(() => { root.dataset.ready = "1"; }, (err) => say(status, `${t.failed}: ${err.message}`, "error"));
+refresh().then(() => { root.dataset.ready = "1"; }, (err) => say(status, failure(t, err), "error"));

@@ -1,5 +1,6 @@
 // The supervisors' console: every audit entry live, alerts highlighted, filters, annotations.
 import { RealtimeClient, connectionBadge } from "./rt.js";
+import { beijing, failure } from "./util.js";
 
 const ROOM = "console:all";
 const MAX_ROWS = 2000;
@@ -24,20 +25,42 @@ function matches(e) {
   return true;
 }
 
-const beijing = new Intl.DateTimeFormat(document.documentElement.lang || "zh-CN", {
-  timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
-  hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
-});
+const ROOMS = /^(hall|venue|console):(.*)$/;
+
+/** A code people read through its label, with the code itself small beside it, for support. */
+function labelled(label, code) {
+  const span = document.createElement("span");
+  span.append(label || code || "—");
+  if (code && label && label !== code) {
+    const small = document.createElement("small");
+    small.className = "code";
+    small.textContent = code;
+    span.append(" ", small);
+  }
+  return span;
+}
+
+function room(value) {
+  const m = ROOMS.exec(value || "");
+  return m ? `${t.rooms[m[1]]} ${m[2].replace(":", " / ")}` : value || "";
+}
+
+function object(value) {
+  const i = (value || "").lastIndexOf(":");
+  if (i < 0) return value || "";
+  const kind = value.slice(0, i);
+  return `${t.objects[kind] || kind} ${value.slice(i + 1)}`;
+}
 
 function row(e) {
   const tr = document.createElement("tr");
   if (e.alert) tr.className = `alert-${e.alert.level}`;
-  const cells = [e.index, beijing.format(new Date(e.time)), e.alert ? e.alert.label : "", e.action,
-                 `${e.actor || "—"}${e.role ? ` (${e.role})` : ""}`, e.org || "", e.ip || "",
-                 e.tender ?? "", e.room || "", e.object || ""];
+  const cells = [e.index, beijing(e.time), e.alert ? e.alert.label : "", labelled(t.actions[e.action], e.action),
+                 `${e.actor || "—"}${e.role ? ` · ${t.roles[e.role] || e.role}` : ""}`, e.org || "", e.ip || "",
+                 e.tender ?? "", room(e.room), object(e.object)];
   for (const value of cells) {
     const td = document.createElement("td");
-    td.textContent = String(value);
+    if (value instanceof Node) td.append(value); else td.textContent = String(value);
     tr.appendChild(td);
   }
   return tr;
@@ -49,7 +72,7 @@ function render() {
   alerts.replaceChildren(...recent.map((e) => {
     const li = document.createElement("li");
     li.className = `alert-${e.alert.level}`;
-    li.textContent = `${beijing.format(new Date(e.time))} ${e.alert.label} · ${e.actor || "—"} · ${e.action}`;
+    li.textContent = `${beijing(e.time)} ${e.alert.label} · ${e.actor || "—"} · ${t.actions[e.action] || e.action}`;
     return li;
   }));
 }
@@ -81,6 +104,6 @@ document.getElementById("annotate").addEventListener("submit", async (ev) => {
     status.textContent = t.noted;
     text.value = "";
   } catch (err) {
-    status.textContent = `${t.failed}: ${err.message}`;
+    status.textContent = failure(t, err);
   }
 });

@@ -4,7 +4,7 @@
 // the key stored in this browser and only the 32-byte key is released; the record is confirmed
 // with an ECDSA signature made here (signkeys.js).
 import { RealtimeClient, connectionBadge } from "./rt.js";
-import { api, pageData, say, el, beijing, clock, fenToYuan, b64padded } from "./util.js";
+import { api, pageData, say, el, beijing, clock, fenToYuan, b64padded, failure } from "./util.js";
 import { parseHeader, unwrapFileKey } from "./crypto/envelope.js";
 import { encode as b64, wipe } from "./crypto/b64.js";
 import { getKey, signWith } from "./signkeys.js";
@@ -200,7 +200,7 @@ async function command(cmd, payload = {}) {
     say(status, t.sent, "ok");
     return reply;
   } catch (err) {
-    say(status, `${t.failed}: ${err.message}${err.code ? ` [${err.code}]` : ""}`, "error");
+    say(status, failure(t, err), "error");
     return null;
   }
 }
@@ -231,7 +231,7 @@ function wireBidder() {
       wipe(fileKey);
       if (await command("hall.release_key", payload)) say(status, t.released, "released");
     } catch (err) {
-      say(status, `${t.failed}: ${err.message}`, "error");
+      say(status, failure(t, err), "error");
     } finally {
       renderMine();
     }
@@ -242,7 +242,7 @@ function wireBidder() {
       const signature = b64padded(await signWith(key, state.record.message));
       if (await command("hall.confirm", { signature, hash: state.record.hash })) say(status, t.signed, "confirmed");
     } catch (err) {
-      say(status, `${t.failed}: ${err.message}`, "error");
+      say(status, failure(t, err), "error");
     }
   });
   $("object-form").addEventListener("submit", async (ev) => {
@@ -289,7 +289,7 @@ function join() {
       if (role === "bidder") { hostOnline = Boolean(p.host?.online); renderHostPresence(); }
       else renderPresence();
     },
-    onError(err) { say(status, `${t.failed}: ${err.message}`, "error"); },
+    onError(err) { say(status, failure(t, err), "error"); },
   });
 }
 

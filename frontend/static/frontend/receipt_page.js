@@ -1,5 +1,5 @@
 // A bid's receipt: shown, downloadable as JSON, and verified here check by check (receipt_verify.js).
-import { api, pageData, say, el, beijing, download } from "./util.js";
+import { api, pageData, say, el, beijing, download, failure } from "./util.js";
 import { verifyReceipt } from "./receipt_verify.js";
 
 const ctx = pageData("page-ctx");
@@ -31,7 +31,7 @@ async function init() {
   try {
     doc = await api("GET", `/lots/${ctx.lot.id}/bid/receipt`);
   } catch (err) {
-    say(document.getElementById("status"), err.status === 404 ? t.none : `${t.failed}: ${err.message}`, "error");
+    say(document.getElementById("status"), err.status === 404 ? t.none : failure(t, err), "error");
     root.dataset.ready = "1";
     return;
   }
@@ -46,4 +46,4 @@ async function init() {
   root.dataset.ready = "1";
 }
 
-init().catch((err) => say(document.getElementById("status"), `${t.failed}: ${err.message}`, "error"));
+init().catch((err) => say(document.getElementById("status"), failure(t, err), "error"));

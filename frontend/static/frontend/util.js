@@ -70,14 +70,43 @@ export function fenToYuan(fen, { grouping = true } = {}) {
 
 // --- time ---------------------------------------------------------------------------------------
 
-const BEIJING = new Intl.DateTimeFormat(document.documentElement.lang || "zh-CN", {
+const LANG = document.documentElement.lang || "zh-hans";
+export const CHINESE = LANG.toLowerCase().startsWith("zh");
+const BEIJING = new Intl.DateTimeFormat("en-GB", {
   timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
   hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
 });
 
-export function beijing(value) {
+/** Beijing time as people read it here: "2026年12月03日 15:12:00" (zh) or "2026-12-03 15:12:00" (en),
+ * the same as the server's common/beijing.py; "—" for nothing. */
+export function beijing(value, { seconds = true } = {}) {
   if (!value) return "—";
-  return BEIJING.format(value instanceof Date ? value : new Date(value));
+  const date = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(date.getTime())) return "—";
+  const p = Object.fromEntries(BEIJING.formatToParts(date).map((x) => [x.type, x.value]));
+  const time = `${p.hour === "24" ? "00" : p.hour}:${p.minute}${seconds ? `:${p.second}` : ""}`;
+  return CHINESE ? `${p.year}年${p.month}月${p.day}日 ${time}` : `${p.year}-${p.month}-${p.day} ${time}`;
+}
+
+// --- errors as people read them -------------------------------------------------------------------
+
+let errorLabels = null;
+
+/** "失败：当前阶段不能进行此操作" — the catalogue's label of the error's code (common/labels.py, rendered
+ * once by base.html as #kb-errors); the server's message is added when it speaks the page's language.
+ * The code itself never reaches the text: callers may put it in a data attribute for support. */
+export function failure(t, err) {
+  if (errorLabels === null) {
+    const node = document.getElementById("kb-errors");
+    errorLabels = node ? JSON.parse(node.textContent) : {};
+  }
+  const code = err?.network ? "network" : err?.code;
+  const known = errorLabels[code] || (err?.status >= 500 ? errorLabels.internal_error : "");
+  const message = String(err?.message || "");
+  const sameLanguage = CHINESE ? /[\u4e00-\u9fff]/.test(message) : !/[\u4e00-\u9fff]/.test(message);
+  const extra = message && sameLanguage && !/^HTTP \d+$/.test(message) && message !== code ? message : "";
+  const text = [known, extra].filter(Boolean).join(CHINESE ? "：" : ": ") || errorLabels.bad_request || "";
+  return `${t?.failed || ""}${t?.failed ? (CHINESE ? "：" : ": ") : ""}${text}`;
 }
 
 /** "1:02:03" / "02:03" for a number of milliseconds (never negative). */

@@ -4,7 +4,7 @@
 // copy-on-write reducer as the server and renders everything from the state, so a reconnect
 // (replay or snapshot, rt.js) loses nothing on screen.
 import { RealtimeClient, connectionBadge } from "./rt.js";
-import { beijing, clock, fenToYuan, pageData } from "./util.js";
+import { beijing, clock, fenToYuan, pageData, failure } from "./util.js";
 import { fmt, h, renderTask } from "./venue_tasks.js";
 import { ensureKey, loadKey, signReport } from "./evalkey.js";
 import { renderDecisions, wireDecisions } from "./venue_decisions.js";
@@ -42,7 +42,7 @@ async function send(cmd, payload, el = statusEl) {
     return true;
   } catch (err) {
     const extra = err.details ? ` ${JSON.stringify(err.details)}` : "";
-    say(`${t.failed}: ${err.message}${err.code ? ` [${err.code}]` : ""}${extra}`, el);
+    say(`${failure(t, err)}${extra}`, el);
     return false;
   }
 }
@@ -274,7 +274,7 @@ client.join(ctx.room, {
     $("presence").textContent = fmt(t.presence, { list: Object.entries(p.roles || {}).map(([role, n]) =>
       fmt(t.connections, { role: t.roles[role] || role, users: n.users, connections: n.connections })).join("；") });
   },
-  onError(err) { say(`${t.failed}: ${err.message}`); },
+  onError(err) { say(failure(t, err)); },
 });
 client.connect();
 setInterval(tick, 1000);
@@ -326,7 +326,7 @@ $("sign").addEventListener("click", async () => {
     const signature = await signReport(key, S.report.sha256);
     if (await send("eval.sign", { signature }, signStatus)) say(t.signed_ok, signStatus);
   } catch (err) {
-    say(err.name === "NotSupportedError" ? t.no_ed25519 : `${t.failed}: ${err.message}`, signStatus);
+    say(err.name === "NotSupportedError" ? t.no_ed25519 : failure(t, err), signStatus);
   }
 });
 $("dissent-form").addEventListener("submit", async (ev) => {

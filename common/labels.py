@@ -1,0 +1,243 @@
+"""One catalogue of the labels people read for the platform's codes.
+
+Codes (error codes, statuses, audit action codes, roles, ranking bases, receipt fields) are stable and
+machine-readable; pages, PDFs and the console show these labels instead, in the active language
+(English msgids, Chinese in ``locale/zh_Hans``). A code may still be printed small, for support.
+``label(kind, code)`` never fails: an unknown code comes back as itself, and the browser journeys fail
+when one reaches the screen (tests/e2e), as ``tests/frontend/test_labels.py`` does for every code the
+source defines.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+ERROR = {
+    "bad_request": _("The request is not valid"),
+    "unauthenticated": _("Please sign in"),
+    "forbidden": _("Not allowed for your role"),
+    "not_found": _("Not found, or not yours"),
+    "conflict": _("Conflicts with the current state"),
+    "rate_limited": _("Too many requests: try again shortly"),
+    "unknown_command": _("Unknown operation"),
+    "invalid_state": _("Not possible at this stage"),
+    "deadline_passed": _("The deadline has passed"),
+    "amendment_required": _("This change needs an amendment with its reason"),
+    "amendment_too_late": _("Too late for this amendment"),
+    "invalid_credit_code": _("The unified social credit code is not valid"),
+    "locked_out": _("Too many failed sign-ins: locked for a while"),
+    "unavailable": _("Temporarily unavailable: try again shortly"),
+    "internal_error": _("Server error; it has been logged"),
+    "invalid_envelope": _("The sealed bid file is not valid"),
+    "envelope_binding_mismatch": _("The sealed bid belongs to another tender or bidder"),
+    "key_not_current": _("The key is not your current certificate's"),
+    "no_current_certificate": _("You have no approved certificate"),
+    "escrow_recipient_mismatch": _("The backup-decryption key does not match the tender's"),
+    "escrow_not_ready": _("Backup decryption is not set up yet"),
+    "bid_too_large": _("The bid is larger than the tender allows"),
+    "chunk_too_large": _("An upload part is too large"),
+    "upload_offset_mismatch": _("The upload is out of step: resume it"),
+    "upload_incomplete": _("The upload is not complete"),
+    "upload_busy": _("The upload is busy in another window"),
+    "sha256_mismatch": _("The file's hash does not match: upload it again"),
+    "invalid_csr": _("The certificate request is not valid"),
+    "deadline_not_reached": _("The deadline has not come yet"),
+    "escrow_threshold_not_met": _("Not enough custodians' shares yet"),
+    "escrow_share_invalid": _("A custodian's share is not valid"),
+    "invalid_file_key": _("The file key does not open this bid"),
+    "decryption_failed": _("Decryption failed on the platform"),
+    "invalid_signature": _("The signature does not verify"),
+    "network": _("The connection failed"),
+}
+
+LOT_STATUS = {
+    "draft": pgettext_lazy("tender status", "Draft"),
+    "published": pgettext_lazy("tender status", "Open for bids"),
+    "opening": pgettext_lazy("tender status", "Opening"),
+    "evaluating": pgettext_lazy("tender status", "Under evaluation"),
+    "completed": pgettext_lazy("tender status", "Completed"),
+    "failed": pgettext_lazy("tender status", "Failed (too few bids)"),
+    "cancelled": pgettext_lazy("tender status", "Cancelled"),
+}
+
+SUBMISSION_STATUS = {
+    "current": pgettext_lazy("bid status", "Valid (current)"),
+    "superseded": pgettext_lazy("bid status", "Replaced"),
+    "withdrawn": pgettext_lazy("bid status", "Withdrawn"),
+}
+
+CERT_STATUS = {
+    "pending": pgettext_lazy("certificate status", "Pending approval"),
+    "issued": pgettext_lazy("certificate status", "Approved"),
+    "rejected": pgettext_lazy("certificate status", "Rejected"),
+    "revoked": pgettext_lazy("certificate status", "Revoked"),
+    "superseded": pgettext_lazy("certificate status", "Superseded"),
+    "expired": pgettext_lazy("certificate status", "Expired"),
+}
+
+ROLE = {
+    "admin": _("Platform administrator"),
+    "host": _("Host (tenderer or agency)"),
+    "bidder": _("Bidder representative"),
+    "expert": _("Expert"),
+    "venue_staff": _("Venue staff"),
+    "supervisor": _("Supervisor"),
+    "system": _("Platform"),
+    # Roles in an evaluation venue room.
+    "main_staff": _("Main venue staff"),
+    "staff": _("Sub venue staff"),
+}
+
+DECIDED_BY = {
+    "score": _("higher score"),
+    "price": _("lower price"),
+    "evaluated_price": _("lower evaluated price"),
+    "technical": _("higher technical score"),
+    "business": _("higher business score"),
+    "draw": _("random draw"),
+    "last": _("last place"),
+}
+
+RECEIPT_FIELD = {
+    "format": _("Format"),
+    "platform": _("Platform"),
+    "tender": _("Tender"),
+    "submission": _("Submission number"),
+    "bidder": _("Bidder"),
+    "received_at": _("Received at"),
+    "key_id": _("Key ID"),
+    "envelope_sha256": _("Envelope SHA-256"),
+    "size": _("Size (bytes)"),
+    "commitment": _("Commitment"),
+    "audit_index": _("Audit log entry number"),
+    "checkpoint": _("Signed checkpoint"),
+    "signature": _("Platform signature"),
+}
+
+ACTION = {
+    "accounts.access.denied": _("Access denied"),
+    "accounts.session.ended_by_admin": _("Session ended by an administrator"),
+    "accounts.session.sign_in_failed": _("Sign-in failed"),
+    "accounts.session.signed_in": _("Signed in"),
+    "accounts.session.signed_out": _("Signed out"),
+    "accounts.token.created": _("API token created"),
+    "accounts.token.revoked": _("API token revoked"),
+    "audit.annotation.added": _("Supervisor's note added"),
+    "bidding.bid.refused": _("Bid refused"),
+    "bidding.bid.replaced": _("Bid replaced"),
+    "bidding.bid.submitted": _("Bid submitted"),
+    "bidding.bid.upload_aborted": _("Bid upload abandoned"),
+    "bidding.bid.upload_expired": _("Bid upload expired"),
+    "bidding.bid.upload_started": _("Bid upload started"),
+    "bidding.bid.withdrawn": _("Bid withdrawn"),
+    "bidding.certificate.issued": _("Certificate approved"),
+    "bidding.certificate.rejected": _("Certificate request rejected"),
+    "bidding.certificate.requested": _("Certificate requested"),
+    "bidding.certificate.revoked": _("Certificate revoked"),
+    "bidding.escrow.custodian_registered": _("Backup-decryption custodian registered"),
+    "bidding.escrow.provisioned": _("Backup decryption set up"),
+    "bidding.escrow.recovered": _("Bid recovered by backup decryption"),
+    "bidding.escrow.recovery": _("Backup decryption started"),
+    "bidding.escrow.refused": _("Backup decryption refused"),
+    "bidding.lot.amended": _("Tender amended"),
+    "bidding.lot.cancelled": _("Tender cancelled"),
+    "bidding.lot.created": _("Tender created"),
+    "bidding.lot.demo_rescheduled": _("Demo tender rescheduled"),
+    "bidding.lot.edited": _("Tender edited"),
+    "bidding.lot.published": _("Tender published"),
+    "bidding.opening.announced": _("Bids announced (唱标)"),
+    "bidding.opening.bid_decrypted": _("Bid decrypted"),
+    "bidding.opening.bid_revoked": _("Bid not decrypted: deemed revoked"),
+    "bidding.opening.bid_withdrawn": _("Bid not decrypted: deemed withdrawn"),
+    "bidding.opening.bidders_published": _("Bidders published"),
+    "bidding.opening.chat": _("Private message in the hall"),
+    "bidding.opening.coefficient_drawn": _("Random coefficient drawn"),
+    "bidding.opening.deadline": _("Bid deadline reached"),
+    "bidding.opening.decryption_failed": _("Decryption failed"),
+    "bidding.opening.failed": _("Opening failed (too few bids)"),
+    "bidding.opening.objection": _("Objection"),
+    "bidding.opening.objection_answered": _("Objection answered"),
+    "bidding.opening.objection_raised": _("Objection raised"),
+    "bidding.opening.record_confirmed": _("Opening record confirmed"),
+    "bidding.opening.record_deemed": _("Opening record deemed accepted"),
+    "bidding.opening.record_generated": _("Opening record generated"),
+    "bidding.opening.record_objected": _("Objection to the opening record"),
+    "bidding.opening.signin_opens": _("Hall sign-in opened"),
+    "bidding.opening.start_decryption": _("Decryption started"),
+    "bidding.opening.all_classified": _("Every bid decrypted or classified"),
+    "bidding.opening.decryption_window_closed": _("Decryption window closed"),
+    "bidding.opening.start_confirmation": _("Record confirmation started"),
+    "bidding.opening.confirmation_closed": _("Record confirmation closed"),
+    "bidding.opening.pause": _("Opening paused"),
+    "bidding.opening.resume": _("Opening resumed"),
+    "bidding.opening.signin": _("Hall sign-in opened"),
+    "bidding.opening.window": _("Decryption or confirmation window closed"),
+    "bidding.project.created": _("Project created"),
+    "bidding.project.edited": _("Project edited"),
+    "evaluation.back.approved": _("Going back a step approved"),
+    "evaluation.back.rejected": _("Going back a step rejected"),
+    "evaluation.back.requested": _("Going back a step requested"),
+    "evaluation.chair.round_closed": _("Chair election round closed"),
+    "evaluation.chair.voted": _("Vote for the chair"),
+    "evaluation.clarification.answered": _("Clarification answered"),
+    "evaluation.clarification.asked": _("Clarification asked"),
+    "evaluation.clock.set": _("Step time set"),
+    "evaluation.compliance.decided": _("Compliance review decided"),
+    "evaluation.compliance.voted": _("Compliance review vote"),
+    "evaluation.document.shown": _("Document shown to the venues"),
+    "evaluation.draw.committed": _("Expert draw committed"),
+    "evaluation.draw.declined": _("Drawn expert declined"),
+    "evaluation.draw.drawn": _("Experts drawn"),
+    "evaluation.draw.revealed": _("Expert draw revealed"),
+    "evaluation.expert.key_registered": _("Expert's signing key registered"),
+    "evaluation.expert.viewed": _("Expert identities viewed"),
+    "evaluation.member.confirmed": _("Expert's identity confirmed"),
+    "evaluation.member.pledged": _("Integrity pledge made"),
+    "evaluation.member.signed_in": _("Expert signed in"),
+    "evaluation.price.adjusted": _("Price adjusted"),
+    "evaluation.ranking.decided": _("Ranking decided"),
+    "evaluation.reject_all.decided": _("Decision on rejecting all bids"),
+    "evaluation.reject_all.proposed": _("Rejecting all bids proposed"),
+    "evaluation.reject_all.voted": _("Vote on rejecting all bids"),
+    "evaluation.replacement.committed": _("Replacement draw committed"),
+    "evaluation.replacement.drawn": _("Replacement expert drawn"),
+    "evaluation.replacement.rejected": _("Replacement rejected"),
+    "evaluation.replacement.requested": _("Replacement of a member requested"),
+    "evaluation.report.deemed": _("Report deemed signed"),
+    "evaluation.report.downloaded": _("Report downloaded"),
+    "evaluation.report.generated": _("Report generated"),
+    "evaluation.report.signed": _("Report signed"),
+    "evaluation.report.dissent": _("Dissent recorded on the report"),
+    "evaluation.summary.computed": _("Summary computed"),
+    "evaluation.summary.refreshed": _("Summary recomputed"),
+    "evaluation.time.insufficient": _("A member said the time is insufficient"),
+    "evaluation.venue.down": _("A venue went missing"),
+    "evaluation.venue.up": _("A venue is back"),
+    "evaluation.score.alert": _("Score alert"),
+    "evaluation.score.corrected": _("Score corrected"),
+    "evaluation.score.returned": _("Score returned for correction"),
+    "evaluation.score.submitted": _("Scores submitted"),
+    "evaluation.session.created": _("Evaluation session created"),
+    "evaluation.session.locked": _("Evaluation locked (a venue is missing)"),
+    "evaluation.step.advanced": _("Step advanced"),
+    "evaluation.step.back": _("Went back a step"),
+    "evaluation.time.extended": _("Step time extended"),
+}
+
+KINDS = {"error": ERROR, "lot_status": LOT_STATUS, "submission_status": SUBMISSION_STATUS,
+         "cert_status": CERT_STATUS, "role": ROLE, "decided_by": DECIDED_BY,
+         "receipt_field": RECEIPT_FIELD, "action": ACTION}
+
+
+def label(kind: str, code: str | None) -> str:
+    """The label of ``code`` in the active language; the code itself when the catalogue lacks it."""
+    if code is None or code == "":
+        return ""
+    value = KINDS[kind].get(str(code))
+    return str(value) if value is not None else str(code)
+
+
+def labels(kind: str) -> dict[str, str]:
+    """A kind's labels in the active language, for a page's json_script block."""
+    return {code: str(text) for code, text in KINDS[kind].items()}

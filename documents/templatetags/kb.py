@@ -1,0 +1,21 @@
+"""Template filters for what people read: labels for codes, Beijing time (common/labels.py,
+common/beijing.py)."""
+
+from django import template
+
+from common import beijing as bj
+from common.labels import label as catalogue_label
+
+register = template.Library()
+
+
+@register.filter
+def label(code, kind: str) -> str:
+    """``{{ lot.status|label:"lot_status" }}``: the catalogue's label of a code."""
+    return catalogue_label(kind, code)
+
+
+@register.filter
+def beijing(value, options: str = "") -> str:
+    """``{{ t|beijing }}``, ``{{ t|beijing:"zone" }}``, ``{{ t|beijing:"minutes" }}``."""
+    return bj.beijing(value, seconds="minutes" not in options, zone="zone" in options)

@@ -1,0 +1,79 @@
+"""The label catalogue covers every code the source defines, in Chinese and in English."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from django.utils import translation
+
+from accounts.roles import Role
+from bidding.lifecycle import Status
+from bidding.models_bids import BidSubmission
+from bidding.models_opening import RecordConfirmation
+from bidding.phases import Event
+from common import labels
+from common.beijing import beijing
+from common.errors import ErrorCode
+from evaluation.models import ReportSignature
+
+ROOT = Path(__file__).resolve().parents[2]
+APPS = ("accounts", "audit", "bidding", "evaluation", "realtime")
+
+
+def source_action_codes() -> set[str]:
+    """Every audit action code written in the apps' source, the f-string families expanded."""
+    codes: set[str] = set()
+    for app in APPS:
+        for path in (ROOT / app).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            text = path.read_text()
+            codes |= set(re.findall(r'log_action\(\s*"([a-z_]+\.[a-z_]+\.[a-z_]+)"', text))
+            codes |= set(re.findall(r'audit\(session, "(evaluation\.[a-z_]+\.[a-z_]+)"', text))
+            codes |= {f"bidding.opening.{a}" for a in re.findall(r'audit\(op, "([a-z_]+)"', text)}
+    codes |= {f"bidding.opening.{e.value}" for e in Event}
+    codes |= {f"bidding.opening.bid_{s}" for s in ("revoked", "withdrawn")}
+    codes |= {f"bidding.opening.record_{s}" for s in RecordConfirmation.State.values}
+    codes |= {f"evaluation.report.{k}" for k in ReportSignature.Kind.values}
+    return {c for c in codes if not c.startswith(("realtime.demo.", "bench."))}
+
+
+@pytest.mark.parametrize("kind, codes", [
+    ("error", [c.value for c in ErrorCode]),
+    ("lot_status", [s.value for s in Status]),
+    ("submission_status", list(BidSubmission.Status.values)),
+    ("role", [r.value for r in Role]),
+    ("decided_by", ["score", "price", "evaluated_price", "draw", "last"]),
+    ("action", sorted(source_action_codes())),
+])
+def test_every_code_has_a_label(kind, codes):
+    missing = [c for c in codes if c not in labels.KINDS[kind]]
+    assert not missing, f"{kind} codes without a label in common/labels.py: {missing}"
+
+
+def test_every_label_is_translated_into_chinese_and_differs_from_its_code():
+    untranslated = []
+    for kind, table in labels.KINDS.items():
+        for code in table:
+            with translation.override("en"):
+                english = labels.label(kind, code)
+            with translation.override("zh-hans"):
+                chinese = labels.label(kind, code)
+            if chinese == english or not re.search(r"[\u4e00-\u9fff]", chinese) or english == code:
+                untranslated.append((kind, code, english, chinese))
+    assert not untranslated, untranslated
+
+
+def test_an_unknown_code_comes_back_as_itself():
+    assert labels.label("action", "x.y.z") == "x.y.z" and labels.label("lot_status", None) == ""
+
+
+def test_times_read_in_beijing_time_with_the_zone_where_asked():
+    with translation.override("zh-hans"):
+        assert beijing("2026-12-03T07:12:00.000000Z") == "2026年12月03日 15:12:00"
+        assert beijing("2026-12-03T07:12:00Z", seconds=False, zone=True) == "2026年12月03日 15:12（北京时间，UTC+8）"
+    with translation.override("en"):
+        assert beijing("2026-12-03T07:12:00+00:00", zone=True) == "2026-12-03 15:12:00 (Beijing time, UTC+8)"
+    assert beijing(None) == "—"
