@@ -8,6 +8,7 @@ upload id; ``PATCH /uploads/{id}`` with ``Upload-Offset`` and at most ``max_chun
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -117,6 +118,13 @@ def list_certificates(request, status: str | None = None):
     if status:
         certs = certs.filter(status=status)
     return list(certs[:500])
+
+
+@router.get("/certificates/keys/{key_id}", summary="Whether a key is certified to your organisation or another")
+def certificate_key_holder(request, key_id: str):
+    if not re.fullmatch(r"[0-9a-f]{16}", key_id):
+        raise BadRequest("a key id is 16 lower-case hex digits")
+    return {"key_id": key_id, "holder": certificates.key_holder(request.user, key_id)}
 
 
 @router.get("/certificates/{cert_id}", response=CertOut)

@@ -51,6 +51,17 @@ def current_certificate(organisation_id: int, now: datetime) -> BidderCertificat
     return cert if cert is not None and cert.is_current(now) else None
 
 
+def key_holder(user, key_id: str) -> str:
+    """Whose certificate requests name the key ``key_id``: "yours" (the user's organisation's, at any
+    status), "another" (only another organisation's), or "none". A bidder's page asks before it
+    imports a key backup, so that another company's key is refused with a clear message."""
+    require_cap(user, Cap.BID_SUBMIT)
+    orgs = set(BidderCertificate.objects.filter(key_id=key_id).values_list("organisation_id", flat=True))
+    if not orgs:
+        return "none"
+    return "yours" if user.organisation_id in orgs else "another"
+
+
 def request_certificate(user, actor: Actor, *, csr_pem: str, now: datetime) -> BidderCertificate:
     """A bidder submits a CSR for its organisation. Renewal is the same: a new CSR (same key or a
     new one); its approval supersedes the current certificate."""
@@ -65,6 +76,9 @@ def request_certificate(user, actor: Actor, *, csr_pem: str, now: datetime) -> B
     if info.credit_code != org.credit_code:
         raise PlatformError(ErrorCode.INVALID_CSR, "the CSR names another organisation's credit code",
                             details={"expected": org.credit_code, "got": info.credit_code})
+    if key_holder(user, info.key_id) == "another":
+        # One key, one company: a key another organisation has had certified cannot become ours.
+        raise PlatformError(ErrorCode.INVALID_CSR, "this key belongs to another organisation's certificate")
     with transaction.atomic():
         cert = BidderCertificate.objects.create(
             organisation=org, requested_by=user, csr_pem=csr_pem, key_id=info.key_id,

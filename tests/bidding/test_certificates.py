@@ -84,3 +84,21 @@ def test_a_host_rejects_with_a_reason(people):
                {"reason": "营业执照不符"})
     assert res.json()["status"] == "rejected" and res.json()["reason"] == "营业执照不符"
     assert current_certificate(people["alice"].organisation_id, clock.now() + timedelta(0)) is None
+
+
+def test_another_companys_key_is_named_as_such_and_cannot_be_certified_to_us(people):
+    """Bob holding alice's key backup: the key page asks whose it is before importing it, and a
+    certificate request for it in bob's name is refused even without the page."""
+    alice, bob = token_client(people["alice"]), token_client(people["bob"])
+    key, csr = csr_for(people["alice"])
+    assert post(alice, "/api/v1/certificates", {"csr_pem": csr}).status_code == 201
+    kid = keys.key_id(key.public_key())
+    assert alice.get(f"/api/v1/certificates/keys/{kid}").json() == {"key_id": kid, "holder": "yours"}
+    assert bob.get(f"/api/v1/certificates/keys/{kid}").json() == {"key_id": kid, "holder": "another"}
+    assert bob.get(f"/api/v1/certificates/keys/{'0' * 16}").json()["holder"] == "none"
+    assert bob.get("/api/v1/certificates/keys/NOT-A-KEY").status_code == 400
+    assert token_client(people["host"]).get(f"/api/v1/certificates/keys/{kid}").status_code == 403
+    _, bobs = csr_for(people["bob"], key)
+    res = post(bob, "/api/v1/certificates", {"csr_pem": bobs})
+    assert res.status_code == 400 and res.json()["error"]["code"] == "invalid_csr"
+    assert BidderCertificate.objects.filter(key_id=kid).count() == 1

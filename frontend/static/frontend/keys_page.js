@@ -1,9 +1,10 @@
 // The bidder's key set-up: generate (with a backup the user must save before going on) or import a
 // key, request its certificate (PKCS#10 built and signed here), show the certificates' status.
-import { api, pageData, say, el, beijing, download } from "./util.js";
+import { api, pageData, say, el, beijing, download, failure } from "./util.js";
 import { generateBidderKey, importBidderKey, listKeys } from "./signkeys.js";
 import { buildCsrPem } from "./csr.js";
 import { requestPersistence } from "./crypto/keystore.js";
+import { readKeyFilePublic } from "./crypto/keyfile.js";
 
 const ctx = pageData("page-ctx");
 const t = pageData("page-labels");
@@ -53,7 +54,7 @@ document.getElementById("gen").addEventListener("submit", async (ev) => {
     root.dataset.generated = key.keyId;
     await refresh();
   } catch (err) {
-    say(status, `${t.failed}: ${err.message}`, "error");
+    say(status, failure(t, err), "error");
   } finally {
     button.disabled = false;
   }
@@ -72,15 +73,22 @@ document.getElementById("imp").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const file = document.getElementById("imp-file").files[0];
   try {
-    const key = await importBidderKey(new Uint8Array(await file.arrayBuffer()),
-                                      document.getElementById("imp-pw").value, { label: ctx.organisation });
+    const data = new Uint8Array(await file.arrayBuffer());
+    // Another company's key is refused before it enters this browser (its certificate names them).
+    const { keyId } = await readKeyFilePublic(data);
+    const { holder } = await api("GET", `/certificates/keys/${keyId}`);
+    if (holder === "another") {
+      root.dataset.refused = keyId;
+      return say(status, t.other_company.replace("{key}", keyId).replace("{org}", ctx.organisation), "error");
+    }
+    const key = await importBidderKey(data, document.getElementById("imp-pw").value, { label: ctx.organisation });
     say(status, `${t.imported} ${key.keyId}`, "imported");
     root.dataset.imported = key.keyId;
     await refresh();
     csrKey.value = key.keyId;
   } catch (err) {
     say(status, err.name === "WrongPassword" ? t.wrong_password
-      : err.name === "InvalidKeyFile" ? t.not_key_file : `${t.failed}: ${err.message}`, "error");
+      : err.name === "InvalidKeyFile" ? t.not_key_file : failure(t, err), "error");
   }
 });
 
@@ -93,10 +101,10 @@ csrBtn.addEventListener("click", async () => {
     say(status, `${t.requested} (${cert.key_id})`, "requested");
     await refresh();
   } catch (err) {
-    say(status, `${t.failed}: ${err.message} [${err.code || ""}]`, "error");
+    say(status, failure(t, err), "error");
   } finally {
     csrBtn.disabled = blocked || !csrKey.options.length;
   }
 });
 
-refresh().then(() => { root.dataset.ready = "1"; }, (err) => say(status, `${t.failed}: ${err.message}`, "error"));
+refresh().then(() => { root.dataset.ready = "1"; }, (err) => say(status, failure(t, err), "error"));

@@ -8,13 +8,14 @@
 // IndexedDB (`kaibiao-uploads`/`uploads`, one record per lot, until the receipt is in) keeps what
 // a reload needs, once: the sealer's state (with its non-extractable payload key), the manifest
 // (a few hundred bytes) and the File handles — not the package.
-import { api, pageData, say, el, fenToYuan, yuanToFen, clock } from "./util.js";
+import { api, pageData, say, el, fenToYuan, yuanToFen, clock, failure } from "./util.js";
 import { announcedValues, buildPackage, packageBlob, FieldError } from "./bidpackage.js";
 import { seal, Sealer } from "./crypto/envelope.js";
 import { decode as unb64 } from "./crypto/b64.js";
 import { getKey } from "./signkeys.js";
 import { Hasher } from "./hasher.js";
 import { Cancelled, sendEnvelope } from "./uploader.js";
+import { checkFiles, closeAtDeadline, confirmReplace, rememberSubmitted, showCurrent } from "./submit_guard.js";
 
 const ctx = pageData("page-ctx");
 const t = pageData("page-labels");
@@ -29,7 +30,8 @@ const continueBtn = document.getElementById("continue-btn");
 const cancelBtn = document.getElementById("cancel-btn");
 const hasher = new Hasher();
 let cert = null;
-let job = null; // {sealer, uploadId, controller, running, work}
+let job = null; // {sealer, uploadId, names, controller, running, work}
+let currentBid = null; // the bid a new submission would replace
 
 // --- IndexedDB: the unfinished upload of this lot -------------------------------------------------
 function db() {
@@ -84,11 +86,12 @@ function showFieldError(err) {
   for (const i of form.querySelectorAll("[aria-invalid]")) i.removeAttribute("aria-invalid");
   if (!(err instanceof FieldError)) return false;
   const input = document.getElementById(`f-${err.key}`) || document.getElementById("files");
-  const span = document.getElementById(`f-${err.key}-err`);
-  if (span) span.textContent = t.field_errors[err.problem] || err.problem;
+  const span = document.getElementById(`f-${err.key}-err`) || document.getElementById("f-files-err");
+  const text = (t.field_errors[err.problem] || err.problem).replace("{file}", err.file || "");
+  if (span) span.textContent = text;
   input.setAttribute("aria-invalid", "true");
   input.focus();
-  say(status, t.field_errors[err.problem] || err.problem, "error");
+  say(status, text, "error");
   return true;
 }
 
@@ -167,6 +170,9 @@ async function run() {
     say(status, t.completing, "completing");
     const submission = await api("POST", `/uploads/${uploadId}/complete`);
     await dropPending();
+    rememberSubmitted(lot.id, submission, job.names || []);
+    currentBid = submission;
+    showCurrent(t, lot.id, submission);
     stopTicker();
     buttons({ running: true });
     pauseBtn.hidden = true;
@@ -183,7 +189,7 @@ async function run() {
     stopTicker();
     buttons({ running: false });
     if (err instanceof Cancelled) say(status, t.paused, "paused");
-    else say(status, err.network ? t.network : `${t.failed}: ${err.message} [${err.code || ""}]`, "error");
+    else say(status, err.network ? t.network : failure(t, err), "error");
   } finally {
     job.running = false;
   }
@@ -220,6 +226,8 @@ form.addEventListener("submit", async (ev) => {
     const fields = announcedValues(lot.announced_fields, given);
     showFieldError(null);
     if (!files.length) { document.getElementById("files").focus(); return say(status, t.no_files, "error"); }
+    await checkFiles(files);
+    if (currentBid && !(await confirmReplace(t, lot.id, currentBid))) return say(status, t.kept, "kept");
     button.disabled = true;
     const ids = { tender: lot.tender, lot: lot.code, bidder: ctx.credit_code, fields, files };
     // The bar starts now: its total is known before anything is read (the manifest's length
@@ -241,13 +249,13 @@ form.addEventListener("submit", async (ev) => {
                         names: files.map((f) => f.name), envelopeSize: sealer.envelopeSize,
                         createdAt: new Date().toISOString() });
     form.hidden = true;
-    Object.assign(job, { sealer, uploadId: upload.id, hashedDocs: docBytes });
+    Object.assign(job, { sealer, uploadId: upload.id, hashedDocs: docBytes, names: files.map((f) => f.name) });
     await run();
   } catch (err) {
     stopTicker();
-    if (!showFieldError(err)) say(status, `${t.failed}: ${err.message} [${err.code || ""}]`, "error");
+    if (!showFieldError(err)) say(status, failure(t, err), "error");
   } finally {
-    button.disabled = false;
+    button.disabled = Boolean(form.dataset.closed);
   }
 });
 
@@ -270,10 +278,10 @@ async function offerResume(rec) {
       // A record from before the manifest was kept holds the package Blob itself.
       const source = rec.manifest ? packageBlob(rec.manifest, rec.files) : rec.source;
       const sealer = await Sealer.resume(rec.state, source);
-      job = { sealer, uploadId: rec.uploadId, hashedDocs: 0 };
+      job = { sealer, uploadId: rec.uploadId, hashedDocs: 0, names: rec.names };
       await run();
     } catch (err) {
-      say(status, `${t.failed}: ${err.message}`, "error");
+      say(status, failure(t, err), "error");
     }
   };
   document.getElementById("discard-btn").onclick = async () => {
@@ -293,15 +301,14 @@ async function init() {
   else if (!key) say(keyInfo, `${cert.key_id} — ${t.no_key}`, "error");
   else { say(keyInfo, cert.key_id, "ok"); document.getElementById("seal-btn").disabled = false; }
   try {
-    const bid = await api("GET", `/lots/${lot.id}/bid`);
-    const current = document.getElementById("current");
-    current.hidden = false;
-    current.textContent = `${bid.status} · ${bid.received_at} · SHA-256 ${bid.sha256}`;
+    currentBid = await api("GET", `/lots/${lot.id}/bid`);
+    showCurrent(t, lot.id, currentBid);
     document.getElementById("done").hidden = false;
   } catch { /* no bid yet */ }
+  closeAtDeadline(t, ctx, form);
   const rec = await loadPending();
-  if (rec) await offerResume(rec);
+  if (rec && !form.dataset.closed) await offerResume(rec);
   root.dataset.ready = "1";
 }
 
-init().catch((err) => say(status, `${t.failed}: ${err.message}`, "error"));
+init().catch((err) => say(status, failure(t, err), "error"));
