@@ -48,6 +48,7 @@ class CertOut(Schema):
     id: int
     organisation_id: int
     organisation: str = Field(..., alias="organisation.name")
+    credit_code: str = Field(..., alias="organisation.credit_code")  # the CSR names the same code
     key_id: str
     status: str
     serial: str

@@ -135,6 +135,7 @@ def bid_receipt(request, lot_id: int):
         "ok": _("verified"), "bad": _("FAILED"), "skipped": _("not checked"),
         "all_ok": _("The receipt verifies."), "not_ok": _("The receipt does NOT verify."),
         "none": _("No bid on this lot yet."), "failed": _("Failed"),
+        "fields": catalogue("receipt_field"), "beijing": _("Beijing time"),
     }
     return TemplateResponse(request, "frontend/receipts.html",
                             {"lot": lot, "ctx": {"lot": _lot_ctx(lot)}, "labels": labels})
@@ -166,6 +167,10 @@ def hall(request, lot_id: int):
         "progress": _("{decrypted} of {total} decrypted, {pending} waiting"),
         "signed_in": _("Signed in"), "users": _("online"),
         "host_online": _("Host online"), "host_offline": _("Host offline"),
+        "col_bidder": _("Bidder"), "col_credit_code": _("Unified social credit code"), "col_status": _("Status"),
+        "unknown_bidder": _("a bidder"), "decrypt_error": _("the last attempt failed; try again"),
+        "roles": {**catalogue("role"), "other": _("other")},
+        "coef_seed": _("seed"), "coef_step": _("step"), "coef_commitment": _("seed commitment SHA-256"),
     }
     ctx = {"lot": _lot_ctx(lot), "role": role, "room": f"hall:{lot.pk}", **_org_ctx(request.user)}
     return TemplateResponse(request, "frontend/hall.html", {"lot": lot, "role": role, "ctx": ctx, "labels": labels})

@@ -8,6 +8,8 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop  # msgids translated where shown
 
+from common.labels import labels as catalogue
+
 from .labels import conn_labels
 
 
@@ -59,6 +61,7 @@ def _venue_labels() -> dict:
         "returned_to_you": _("The chair returned your score of {bidder} ({item}) for correction: {reason}"),
         "whole_sheet": _("stated total"), "correct": _("Submit the correction"), "new_value": _("Corrected value"),
         "rank": _("Rank"), "candidate": _("Recommended candidate"), "decided_by": _("Decided by"),
+        "decided": catalogue("decided_by"), "decided_other": _("a criterion the tender sets"),
         "asked": _("Asked"), "deadline": _("Reply by"), "answer": _("Answer"), "no_answer": _("No answer yet"),
         "report_hash": _("Report SHA-256"), "signing_deadline": _("Signing closes"),
         "signature": {"signed": _("signed"), "dissent": _("dissented"), "deemed": _("deemed to agree")},

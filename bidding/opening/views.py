@@ -112,7 +112,9 @@ def objection_payload(o: Objection) -> dict[str, Any]:
 
 
 def chat_payload(m: ChatMessage) -> dict[str, Any]:
-    return {"id": m.pk, "org": str(m.organisation_id), "from": m.from_role,
+    # The org's name travels only on the chat's own streams (that bidder, the host, supervisors),
+    # so the host can name whom it answers before the bidders on file are published.
+    return {"id": m.pk, "org": str(m.organisation_id), "org_name": m.organisation.name, "from": m.from_role,
             "by": m.sender.get_username(), "text": m.text, "sent_at": _t(m.sent_at)}
 
 
@@ -153,7 +155,7 @@ def snapshot(lot_id: int, role: str, org_id: int | None) -> dict[str, Any]:
         return snap
     snap["confirmations"] = {str(c.organisation_id): c.state for c in op.confirmations.all()}
     snap["objections"] = [objection_payload(o) for o in op.objections.select_related("organisation")]
-    chat = op.chat.select_related("sender")
+    chat = op.chat.select_related("sender", "organisation")
     if role not in HOST_VIEW_ROLES:
         chat = chat.filter(organisation_id=org_id)
     snap["chat"] = [chat_payload(m) for m in chat]

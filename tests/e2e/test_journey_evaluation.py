@@ -23,10 +23,10 @@ import pytest
 from tests.conftest import need_tool
 from tests.e2e.conftest import ticker_process, ROOT
 from tests.e2e.evaluation_setup import Remote
+from tests.e2e.test_journey_opening import SHOTS, shot
 
 pytestmark = pytest.mark.e2e
 
-SHOTS = ROOT / "docs" / "screenshots"
 WAIT = 30_000
 SCORES = {"T1": "18.5", "T2": "36", "B1": "8.5"}  # everyone; expert B's T1 for B01 differs (then corrected)
 DISSENT = "对B02的技术评分有不同意见：施工组织设计评分偏高。"
@@ -37,11 +37,6 @@ def manage(env, *args, extra_env=None, timeout=120) -> str:
                          capture_output=True, text=True, timeout=timeout)
     assert res.returncode == 0, res.stdout + res.stderr
     return res.stdout
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture(scope="module")

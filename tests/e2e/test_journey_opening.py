@@ -23,6 +23,7 @@ import pytest
 
 from tests.conftest import need_tool
 from tests.e2e.conftest import ticker_process, ROOT
+from tests.e2e.screen import check_screen
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +42,10 @@ def manage(env, *args, timeout=120) -> str:
     return res.stdout
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, *, check: bool = True) -> None:
+    """A screenshot for the guide, of a screen that passes the journeys' checks."""
+    if check:
+        check_screen(page, name)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
@@ -125,13 +129,15 @@ def test_money_is_converted_exactly_both_ways(crypto_page):
 
 # --- the journey ----------------------------------------------------------------------------------
 
-def _generate_key(page, base: str) -> str:
+def _generate_key(page, base: str, save_to: Path | None = None) -> str:
     page.goto(base + "/keys/")
     page.wait_for_selector("#keys-page[data-ready='1']")
     page.fill("#gen-pw", KEY_PASSWORD)
     page.fill("#gen-pw2", KEY_PASSWORD)
     with page.expect_download() as dl:
         page.click("#gen-btn")
+    if save_to is not None:
+        dl.value.save_as(save_to)
     backup = json.loads(Path(dl.value.path()).read_text())
     assert backup["format"] == "tender-key/v1"
     assert page.is_disabled("#csr-btn"), "no certificate request before the backup is confirmed saved"

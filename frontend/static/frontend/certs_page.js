@@ -25,6 +25,7 @@ function row(c) {
     el("button", { type: "button", class: "danger", onclick: () => decide(c, false, reason.value), text: t.reject }))
     : el("td", { text: c.reason || "" });
   return el("tr", { "data-status": c.status }, el("td", { text: c.organisation }),
+            el("td", { class: "credit-code", text: c.credit_code }),
             el("td", { class: "mono", text: c.key_id }), el("td", { text: beijing(c.created_at) }),
             el("td", {}, el("span", { class: `badge ${c.status}`, text: t.cert[c.status] || c.status })), actions);
 }

@@ -52,11 +52,23 @@ function object(value) {
   return `${t.objects[kind] || kind} ${value.slice(i + 1)}`;
 }
 
+/** The account name (as people signed in with it) and the role's label. */
+function actor(e) {
+  const span = document.createElement("span");
+  const user = document.createElement("span");
+  user.className = "user";
+  user.dataset.user = "";
+  user.textContent = e.actor || "—";
+  span.append(user);
+  if (e.role) span.append(` · ${t.roles[e.role] || e.role}`);
+  return span;
+}
+
 function row(e) {
   const tr = document.createElement("tr");
   if (e.alert) tr.className = `alert-${e.alert.level}`;
   const cells = [e.index, beijing(e.time), e.alert ? e.alert.label : "", labelled(t.actions[e.action], e.action),
-                 `${e.actor || "—"}${e.role ? ` · ${t.roles[e.role] || e.role}` : ""}`, e.org || "", e.ip || "",
+                 actor(e), e.org || "", e.ip || "",
                  e.tender ?? "", room(e.room), object(e.object)];
   for (const value of cells) {
     const td = document.createElement("td");
@@ -72,7 +84,7 @@ function render() {
   alerts.replaceChildren(...recent.map((e) => {
     const li = document.createElement("li");
     li.className = `alert-${e.alert.level}`;
-    li.textContent = `${beijing(e.time)} ${e.alert.label} · ${e.actor || "—"} · ${t.actions[e.action] || e.action}`;
+    li.append(`${beijing(e.time)} ${e.alert.label} · `, actor(e), ` · ${t.actions[e.action] || e.action}`);
     return li;
   }));
 }

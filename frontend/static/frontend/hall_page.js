@@ -43,8 +43,11 @@ function apply(s, event, p) {
 }
 
 // --- rendering ------------------------------------------------------------------------------------
+// One name for an organisation everywhere on the page: the bidders on file, the announcement, or
+// (before the deadline, for the host) the chat's own org_name.
 const orgName = (org) => (state?.bidders || []).find((b) => b.org === org)?.name
-  || (state?.announcement || []).find((b) => b.org === org)?.name || `#${org}`;
+  || (state?.announcement || []).find((b) => b.org === org)?.name
+  || (state?.chat || []).find((m) => m.org === org && m.org_name)?.org_name || t.unknown_bidder;
 
 function shownValue(f) {
   return f.key && (state.lot.announced_fields.find((d) => d.key === f.key)?.type === "money_fen")
@@ -63,16 +66,27 @@ function render() {
   const p = state.progress;
   $("progress").textContent = p ? t.progress.replace("{decrypted}", p.decrypted).replace("{total}", p.total)
     .replace("{pending}", p.pending) : (state.bidders === null ? t.bidders_hidden : "");
+  // The decryption progress bar: the whole (decrypted or classified of all) and each bid's state.
+  const bar = $("progress-bar");
+  bar.hidden = !p || !p.total;
+  if (p && p.total) {
+    bar.max = p.total;
+    bar.value = p.total - p.pending;
+    bar.setAttribute("aria-valuetext", $("progress").textContent);
+  }
   $("bidders").replaceChildren(...(state.bidders || []).map((b) => {
-    const st = state.statuses?.[b.org];
-    return el("li", { "data-org": b.org }, b.name, st ? el("span", { class: `badge ${st.status}`, text: ` ${t.bid_status[st.status] || st.status}` }) : null);
+    const st = state.statuses?.[b.org] || (state.announcement || []).find((a) => a.org === b.org);
+    const mine = role === "bidder" && b.org === ctx.org_id ? state.mine : null;
+    const status = st?.status || mine?.status;
+    return el("li", { "data-org": b.org, "data-status": status || "" }, el("span", { class: "org", text: b.name }),
+      status ? el("span", { class: `badge ${status}`, text: t.bid_status[status] || "" }) : null);
   }));
   // coefficient
   const c = state.coefficient;
   $("coef-panel").hidden = !c?.enabled;
   if (c?.enabled) {
-    $("coef").textContent = c.value ? `K = ${c.value}（seed ${c.seed}; SHA-256 = ${c.commitment}）`
-      : `${c.k_min} … ${c.k_max}, step ${c.k_step}; commitment ${c.commitment || "—"}`;
+    $("coef").textContent = c.value ? `K = ${c.value}（${t.coef_seed} ${c.seed}；${t.coef_commitment} ${c.commitment}）`
+      : `${c.k_min} … ${c.k_max}，${t.coef_step} ${c.k_step}；${t.coef_commitment} ${c.commitment || "—"}`;
   }
   renderAnnouncement();
   renderMine();
@@ -85,15 +99,18 @@ function render() {
 
 function renderAnnouncement() {
   const fields = state.lot.announced_fields;
-  $("ann-head").replaceChildren(el("tr", {}, el("th", { scope: "col", text: "#" }), el("th", { scope: "col", text: "投标人 / Bidder" }),
-    el("th", { scope: "col", text: "统一社会信用代码" }), el("th", { scope: "col", text: "状态 / Status" }),
+  $("ann-head").replaceChildren(el("tr", {}, el("th", { scope: "col", text: "#" }), el("th", { scope: "col", text: t.col_bidder }),
+    el("th", { scope: "col", text: t.col_credit_code }), el("th", { scope: "col", text: t.col_status }),
     ...fields.map((d) => el("th", { scope: "col", class: d.type === "money_fen" ? "num" : "", text: `${d.label}${d.unit ? `（${d.unit}）` : ""}` }))));
-  const rows = (state.announcement || []).map((b, i) => el("tr", { "data-org": b.org }, el("td", { text: String(i + 1) }),
-    el("td", { text: b.name }), el("td", { class: "mono", text: b.credit_code }),
-    el("td", { text: t.bid_status[b.status] || b.status }),
+  // Each cell carries its column's name: at a phone's width the rows become cards (site.css).
+  const rows = (state.announcement || []).map((b, i) => el("tr", { "data-org": b.org }, el("td", { text: String(i + 1), "data-label": "#" }),
+    el("th", { scope: "row", text: b.name, "data-label": t.col_bidder }),
+    el("td", { class: "mono", text: b.credit_code, "data-label": t.col_credit_code }),
+    el("td", { text: t.bid_status[b.status] || "", "data-label": t.col_status }),
     ...fields.map((d) => {
       const f = (b.fields || []).find((x) => x.key === d.key);
-      return el("td", { class: d.type === "money_fen" ? "num mono" : "", "data-key": d.key, text: f ? shownValue(f) : "—" });
+      return el("td", { class: d.type === "money_fen" ? "num price" : "", "data-key": d.key,
+                        "data-label": `${d.label}${d.unit ? `（${d.unit}）` : ""}`, text: f ? shownValue(f) : "—" });
     })));
   $("ann-body").replaceChildren(...rows);
   root.dataset.announced = state.announcement ? "1" : "0";
@@ -102,7 +119,7 @@ function renderAnnouncement() {
 function renderMine() {
   if (role !== "bidder") return;
   const m = state.mine;
-  $("mine").textContent = m ? `${t.bid_status[m.status] || m.status}${m.last_error ? ` — ${m.last_error}` : ""}` : "";
+  $("mine").textContent = m ? `${t.bid_status[m.status] || ""}${m.last_error ? ` — ${t.decrypt_error}` : ""}` : "";
   root.dataset.mine = m ? m.status : "";
   $("decrypt").disabled = !(state.phase.phase === "decrypting" && !state.phase.paused && m && m.status === "pending");
   $("mine-fields").replaceChildren(...(m?.fields || []).map((f) => el("li", { text: `${f.label}：${shownValue(f)}${f.unit ? ` ${f.unit}` : ""}` })));
@@ -114,7 +131,7 @@ function renderRecord() {
   if (!r) return;
   $("record-hash").textContent = r.hash;
   $("confirmations").replaceChildren(...Object.entries(state.confirmations).map(([org, s]) =>
-    el("li", { "data-org": org, "data-state": s, text: `${orgName(org)}：${t.confirm_state[s] || s}` })));
+    el("li", { "data-org": org, "data-state": s, text: `${orgName(org)}：${t.confirm_state[s] || ""}` })));
   if (role === "bidder") {
     $("confirm").disabled = !(state.phase.phase === "confirming" && !state.phase.paused && !state.confirmations[ctx.org_id]);
   }
@@ -166,7 +183,7 @@ function renderHost() {
 function renderPresence() {
   if (role === "bidder" || !presence) return;
   $("presence").replaceChildren(...presence.users.map((u) => el("li", { "data-role": u.role },
-    `${u.name}（${u.role}）`, u.connections > 1 ? ` ×${u.connections}` : "")));
+    `${u.name}（${t.roles[u.role] || t.roles.other}）`, u.connections > 1 ? ` ×${u.connections}` : "")));
 }
 
 // A bidder sees only whether the host side is online (the hall's presence view for bidders:

@@ -8,12 +8,18 @@ const root = document.getElementById("receipt-page");
 let doc = null, vkey = null;
 
 function showBody(body) {
-  const rows = [["submission", body.submission], ["tender", `${body.tender} / ${body.lot}`],
-                ["bidder", `${body.bidder.name}（${body.bidder.credit_code}）`],
-                ["received_at", beijing(body.received_at)], ["envelope SHA-256", body.envelope.sha256],
-                ["size", body.envelope.size.toLocaleString()], ["commitment", body.commitment],
-                ["key_id", body.key_id], ["audit_index", body.audit_index]];
-  document.getElementById("body").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { class: "mono", text: String(v) })]));
+  // Labels from the catalogue (common/labels.py RECEIPT_FIELD); the receipt's own field names stay
+  // in the downloaded JSON, and small beside each label, for whoever checks it by hand.
+  const f = t.fields;
+  const rows = [["submission", body.submission, true], ["tender", `${body.tender} / ${body.lot}`, false],
+                ["bidder", `${body.bidder.name}（${body.bidder.credit_code}）`, false],
+                ["received_at", `${beijing(body.received_at)}（${t.beijing}）`, false],
+                ["envelope_sha256", body.envelope.sha256, true],
+                ["size", body.envelope.size.toLocaleString(), false], ["commitment", body.commitment, true],
+                ["key_id", body.key_id, true], ["audit_index", body.audit_index, false]];
+  document.getElementById("body").replaceChildren(...rows.flatMap(([k, v, mono]) => [
+    el("dt", {}, f[k] || k, " ", el("small", { class: "code", text: k === "envelope_sha256" ? "envelope.sha256" : k })),
+    el("dd", { class: mono ? "mono" : "", text: String(v) })]));
 }
 
 async function verify(envelope) {

@@ -178,7 +178,7 @@ function renderRanking() {
     h("td", { class: "num", text: S.summary?.evaluated?.[o.bidder] != null ? fenToYuan(S.summary.evaluated[o.bidder])
       : S.summary?.bidders?.[o.bidder]?.total ?? "—" }),
     h("td", { text: r.candidates.includes(o.bidder) ? `${r.candidates.indexOf(o.bidder) + 1}` : "" }),
-    h("td", { text: o.decided_by || "" })))));
+    h("td", { text: t.decided[o.decided_by] || t.decided_other })))));
 }
 
 function renderReport() {

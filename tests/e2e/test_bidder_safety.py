@@ -1,0 +1,128 @@
+"""What keeps a bidder from losing a bid by mistake, in the browser: an empty document is refused
+before sealing; replacing a submitted bid asks first and shows what would be replaced (documents,
+size, Beijing time, hash), and "keep" sends nothing; the form closes at the deadline and says why;
+another company's key backup is refused on import. Each screen passes the journeys' checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.screen import check_screen
+from tests.e2e.test_journey_opening import (KEY_PASSWORD, PULL_DEADLINE, _generate_key, manage, person,
+                                          shot)
+
+pytestmark = pytest.mark.e2e
+
+CREATE_LOT = """
+from datetime import timedelta
+from bidding.models import Lot, Project
+from common import clock
+now = clock.now()
+project = Project.objects.get(code="NJSZ-2026-0188")
+lot = Lot.objects.create(project=project, code="SAFE", title="投标安全演示标段", bid_deadline=now + timedelta(minutes=20),
+    signin_opens_at=now, status="published", published_at=now, min_bids=1)
+print(lot.pk)
+"""
+
+MY_BID = """async (lot) => {
+  const res = await fetch(`/api/v1/lots/${lot}/bid`, { credentials: "same-origin" });
+  return res.ok ? (await res.json()).sha256 : res.status;
+}"""
+
+
+def _fill(page, base, lot, price, files):
+    page.goto(f"{base}/tenders/{lot}/bid/")
+    page.wait_for_selector("#submit-page[data-ready='1']")
+    page.wait_for_selector("#seal-btn:not([disabled])")
+    page.fill("#f-price", price)
+    page.fill("#f-duration_days", "300")
+    page.select_option("#f-quality", "合格")
+    page.set_input_files("#files", [str(f) for f in files])
+
+
+def test_a_bidder_cannot_lose_a_bid_by_mistake(browser, platform_server, tmp_path):
+    base, env = platform_server, platform_server.env
+    lot = int(manage(env, "shell", "-c", CREATE_LOT).strip().splitlines()[-1])
+    (bctx, bidder), (hctx, host), (octx, other) = (person(browser, base, n) for n in ("bidder4", "host", "bidder5"))
+    try:
+        # A key and its certificate, approved by the host; the backup file is kept for later.
+        backup = tmp_path / "bidder4-key.json"
+        key_id = _generate_key(bidder, base, save_to=backup)
+        bidder.click("#csr-btn")
+        bidder.wait_for_selector("#status[data-state='requested']")
+        host.goto(base + "/certificates/")
+        host.wait_for_selector(f"#certs-page[data-ready='1'] tr:has-text('{key_id}') button[data-approve]")
+        check_screen(host, "host: certificate requests")
+        host.click(f"tr:has-text('{key_id}') button[data-approve]")
+        bidder.reload()
+        bidder.wait_for_selector("#certs tr[data-status='issued']")
+
+        docs = tmp_path / "docs"
+        docs.mkdir()
+        (docs / "投标函.pdf").write_bytes(b"%PDF-1.4 first bid " * 500)
+        (docs / "空白.pdf").write_bytes(b"")
+        (docs / "投标函-修正.pdf").write_bytes(b"%PDF-1.4 second bid " * 700)
+
+        # An empty document is refused before anything is sealed or sent.
+        _fill(bidder, base, lot, "1000000", [docs / "投标函.pdf", docs / "空白.pdf"])
+        bidder.click("#seal-btn")
+        bidder.wait_for_selector("#status[data-state='error']")
+        assert "空白.pdf" in bidder.inner_text("#f-files-err") and "0 字节" in bidder.inner_text("#f-files-err")
+        assert bidder.evaluate(MY_BID, lot) == 404
+        check_screen(bidder, "bidder: empty document refused")
+
+        # The first bid goes in without a question.
+        bidder.set_input_files("#files", [str(docs / "投标函.pdf")])
+        bidder.click("#seal-btn")
+        bidder.wait_for_selector("#status[data-state='done']")
+        first = bidder.evaluate(MY_BID, lot)
+
+        # Again, with a new price: the dialog shows what would be replaced; "keep" sends nothing.
+        _fill(bidder, base, lot, "990000", [docs / "投标函-修正.pdf"])
+        current = bidder.inner_text("#current")
+        assert "有效（当前）" in current and first in current and "投标函.pdf" in current, current
+        bidder.click("#seal-btn")
+        bidder.wait_for_selector("#replace-dialog[open]")
+        facts = bidder.inner_text("#replace-facts")
+        assert "投标函.pdf" in facts and first in facts and "北京时间" in facts and "年" in facts, facts
+        check_screen(bidder, "bidder: replace dialog")
+        shot(bidder, "bidder-02-replace-confirm")
+        bidder.click("#replace-no")
+        bidder.wait_for_selector("#status[data-state='kept']")
+        assert bidder.evaluate(MY_BID, lot) == first
+        bidder.click("#seal-btn")
+        bidder.wait_for_selector("#replace-dialog[open]")
+        bidder.click("#replace-yes")
+        bidder.wait_for_selector("#status[data-state='done']")
+        second = bidder.evaluate(MY_BID, lot)
+        assert second != first and second in bidder.inner_text("#current")
+
+        # The deadline comes while the page is open: the form closes and says why.
+        manage(env, "shell", "-c", PULL_DEADLINE.format(lot=lot, seconds=3))
+        bidder.reload()
+        bidder.wait_for_selector("#submit-page[data-ready='1']")
+        bidder.wait_for_selector("#closed-reason:not([hidden])", timeout=15_000)
+        assert bidder.is_disabled("#seal-btn") and bidder.is_disabled("#files")
+        assert "截止" in bidder.inner_text("#closed-reason")
+        check_screen(bidder, "bidder: closed at the deadline")
+        shot(bidder, "bidder-03-closed-at-deadline")
+        bidder.reload()  # and the server says so too, after a reload
+        bidder.wait_for_selector("#closed-reason:not([hidden])")
+        assert bidder.is_disabled("#seal-btn")
+
+        # Another company's key backup is refused on import, with the reason.
+        other.goto(base + "/keys/")
+        other.wait_for_selector("#keys-page[data-ready='1']")
+        other.set_input_files("#imp-file", str(backup))
+        other.fill("#imp-pw", KEY_PASSWORD)
+        other.click("#imp button[type=submit]")
+        other.wait_for_selector("#status[data-state='error']")
+        assert other.get_attribute("#keys-page", "data-refused") == key_id
+        assert "其他单位" in other.inner_text("#status")
+        assert other.locator(f"#csr-key option[value='{key_id}']").count() == 0
+        check_screen(other, "bidder: another company's key refused")
+        for page in (bidder, host, other):
+            assert not page.js_errors, page.js_errors
+    finally:
+        for context in (bctx, hctx, octx):
+            context.close()

@@ -1,0 +1,39 @@
+"""The journeys' screen checks catch what they claim to: axe-core finds a serious violation, and the
+text rules find raw codes, UTC times and English on a Chinese page (and leave labels alone)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.screen import axe_violations, check_screen, text_problems
+
+pytestmark = pytest.mark.e2e
+
+
+def test_axe_finds_a_serious_violation_and_passes_a_clean_page(page):
+    page.set_content('<html lang="zh-hans"><head><title>t</title></head><body><main>'
+                     '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="><button></button></main></body></html>')
+    found = " ".join(axe_violations(page))
+    assert "image-alt" in found and "button-name" in found, found
+    page.set_content('<html lang="zh-hans"><head><title>t</title></head><body><main><h1>开标大厅</h1>'
+                     '<p>投标截止：2026年12月03日 15:12（北京时间，UTC+8）</p></main></body></html>')
+    check_screen(page, "a clean page")
+
+
+@pytest.mark.parametrize("text, chinese, found", [
+    ("失败: this tender is not open for bids [invalid_state]", True, "bracketed"),
+    ("操作 bidding.opening.record_confirmed", True, "audit action"),
+    ("状态 draft", True, "status"),
+    ("received_at 2026-12-03T07:12:00.000000Z", False, "machine time"),
+    ("接收 07:12:00Z", True, "UTC time"),
+    ("bidder3 (bidder)", True, "role"),
+    ("hall not found or not yours", True, "English sentence"),
+])
+def test_the_text_rules_catch_raw_codes_and_utc(text, chinese, found):
+    assert any(found in p for p in text_problems(text, chinese=chinese)), text_problems(text, chinese=chinese)
+
+
+def test_the_text_rules_leave_labels_alone():
+    text = "状态：投标中 · 操作：确认开标记录 · 2026年12月03日 15:12:00（北京时间，UTC+8）· SHA-256 · Ed25519"
+    assert text_problems(text, chinese=True) == []
+    assert text_problems("Status: Open for bids · 2026-12-03 15:12:00 (Beijing time, UTC+8)", chinese=False) == []
