@@ -225,9 +225,21 @@ ACTION = {
     "evaluation.time.extended": _("Step time extended"),
 }
 
+STEP = {
+    "sign_in": _("Sign-in"), "pledge": _("Integrity pledge"), "chair_election": _("Chair election"),
+    "compliance": _("Compliance review"), "scoring": _("Scoring"), "summary": _("Summary check"),
+    "ranking": _("Ranking"), "signing": _("Report signing"), "done": _("Done"),
+}
+
+REPLACEMENT_REASON = {
+    "recusal": _("Must withdraw (recusal)"), "illness": _("Illness"), "absent": _("Absent"),
+    "misconduct": _("Misconduct"), "other": _("Other"),
+}
+
 KINDS = {"error": ERROR, "lot_status": LOT_STATUS, "submission_status": SUBMISSION_STATUS,
          "cert_status": CERT_STATUS, "role": ROLE, "decided_by": DECIDED_BY,
-         "receipt_field": RECEIPT_FIELD, "action": ACTION}
+         "receipt_field": RECEIPT_FIELD, "action": ACTION, "step": STEP,
+         "replacement_reason": REPLACEMENT_REASON}
 
 
 def label(kind: str, code: str | None) -> str:

@@ -22,7 +22,7 @@ from common.errors import BadRequest, ErrorCode, NotFound, PlatformError
 from common.roles import Cap
 from evaluation.access import access_draw, access_session, can_see_expert_names
 
-from . import actions, actions_clarify, actions_draw, actions_replace, actions_report, workflow
+from . import actions, actions_clarify, actions_draw, actions_replace, actions_report, actions_setup, workflow
 from . import state as st
 from .models import Expert, Venue
 from .rules import draw as rules_draw
@@ -131,16 +131,7 @@ def _session_out(session, role: str) -> dict:
 
 @router.post("/evaluation/sessions", response={201: dict}, summary="Create the session (host/admin)")
 def create_session(request, body: SessionIn):
-    draw = access_draw(request.user, body.draw_id, manage=True)
-    lot = draw.lot
-    settings = lot.evaluation_settings or {}
-    scoring = {"items": body.items if body.items is not None else settings.get("items"),
-               "criteria": body.criteria if body.criteria is not None else settings.get("criteria")}
-    with transaction.atomic():
-        session = actions.do_create_session(
-            lot=lot, draw=draw, main_venue_id=body.main_venue_id, sub_venue_ids=body.sub_venue_ids,
-            scoring=scoring, blind=body.blind, tenderer_reps=body.tenderer_reps, k_percent=body.k_percent,
-            call=_call(request))
+    session = actions_setup.check_create_session(request.user, **body.model_dump(), call=_call(request))
     return Status(201, _session_out(session, "host"))
 
 

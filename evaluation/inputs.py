@@ -1,8 +1,7 @@
 """The seam between the opening and the evaluation: the bids the committee evaluates.
 
 ``bids_for_evaluation(lot)`` is the only way the evaluation reads bids. Today it reads
-``EvaluationBid`` rows; the opening (issue of the opening hall) fills them from the decrypted bids,
-so nothing in the evaluation changes when it lands. A session copies these into its own
+``EvaluationBid`` rows when a lot has them, else the bids its closed online opening decrypted. A session copies these into its own
 ``SessionBidder`` rows when it is created: later changes to the inputs do not move a running
 evaluation.
 """
@@ -23,8 +22,25 @@ class BidInput:
 
 
 def bids_for_evaluation(lot) -> list[BidInput]:
+    """``EvaluationBid`` rows when the lot has them (a tender whose bids came in another way);
+    otherwise the bids its online opening decrypted, once that opening is closed — revoked and
+    withdrawn bids are not evaluated."""
     from .models import EvaluationBid
 
     rows = EvaluationBid.objects.filter(lot=lot).order_by("bidder_org_id")
-    return [BidInput(r.bidder_org_id, r.bidder_name, r.credit_code, int(r.price_fen), dict(r.announced))
-            for r in rows]
+    if rows.exists():
+        return [BidInput(r.bidder_org_id, r.bidder_name, r.credit_code, int(r.price_fen), dict(r.announced))
+                for r in rows]
+    return _opened_bids(lot)
+
+
+def _opened_bids(lot) -> list[BidInput]:
+    from bidding.models import Opening, OpeningBid
+
+    opening = Opening.objects.filter(lot=lot).first()
+    if opening is None or opening.phase != "closed":
+        return []
+    bids = opening.bids.filter(status=OpeningBid.Status.DECRYPTED).select_related("organisation")
+    return [BidInput(b.organisation_id, b.organisation.name, b.organisation.credit_code or "",
+                     int(b.values["price"]), dict(b.values))
+            for b in sorted(bids, key=lambda b: b.organisation_id) if "price" in b.values]

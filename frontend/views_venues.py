@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop  # msgids translated where shown
 
+from common.labels import label
 from common.labels import labels as catalogue
 
 from .labels import conn_labels
@@ -17,16 +17,11 @@ from .labels import conn_labels
 # The page renders its context and labels; venue_page.js does the rest through the venue room
 # ``venue:<session>:<venue>`` and the evaluation API. Access is the room's own rule.
 
-_STEP_LABELS = (("sign_in", gettext_noop("Sign-in")), ("pledge", gettext_noop("Integrity pledge")),
-                ("chair_election", gettext_noop("Chair election")), ("compliance", gettext_noop("Compliance review")),
-                ("scoring", gettext_noop("Scoring")), ("summary", gettext_noop("Summary check")), ("ranking", gettext_noop("Ranking")),
-                ("signing", gettext_noop("Report signing")), ("done", gettext_noop("Done")))
-
 
 def _venue_labels() -> dict:
     return {
         "state": conn_labels(),
-        "steps": {key: _(text) for key, text in _STEP_LABELS},
+        "steps": catalogue("step"),
         "roles": {"expert": _("Expert"), "main_staff": _("Main venue staff"), "staff": _("Sub venue staff"),
                   "supervisor": _("Supervisor (read-only)")},
         "main": _("main venue"), "sub": _("sub venue"), "up": _("present"), "down": _("missing"),
@@ -102,8 +97,7 @@ def _venue_labels() -> dict:
         "time_claims": _("{n} of {total} members say the time is insufficient"),
         "time_short": _("The time is insufficient"), "time_short_sent": _("You said the time is insufficient"),
         "time_extended": _("{step}: extended from {from} to {to} ({codes})"),
-        "replacement_reasons": {"recusal": _("Must withdraw (recusal)"), "illness": _("Illness"),
-                                "absent": _("Absent"), "misconduct": _("Misconduct"), "other": _("Other")},
+        "replacement_reasons": catalogue("replacement_reason"),
         "replacement_waiting": _("waiting for a supervisor"), "replacement_rejected": _("rejected"),
         "replacement_done": _("replaced by {code}, drawn again"),
         "price_yuan": _("Price (元)"), "adjustments_h": _("Adjustments and reasons"),
@@ -142,7 +136,7 @@ def evaluation_sessions(request):
                 venues.append({"id": sv.venue_id, "name": sv.venue.name, "main": sv.is_main, "role": role})
         if venues:
             step = session.state.get("step")
-            rows.append({"session": session, "venues": venues, "step": _(dict(_STEP_LABELS).get(step, step))})
+            rows.append({"session": session, "venues": venues, "step": label("step", step)})
     return TemplateResponse(request, "frontend/evaluation_sessions.html", {"rows": rows})
 
 

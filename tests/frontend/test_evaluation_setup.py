@@ -1,0 +1,121 @@
+"""The host's evaluation set-up page: the draw, the venues and seats, the session — each through the
+API's action, refused with the reason next to the form and nothing half-made; then following it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from accounts.models import Organisation, User
+from audit.models import AuditEntry
+from bidding.models import Lot, Project
+from common import clock
+from evaluation.models import Draw, EvaluationBid, EvaluationSession, Expert, Region, Venue
+
+pytestmark = pytest.mark.django_db
+ITEMS = {"items-TOTAL_FORMS": "2", "items-INITIAL_FORMS": "0", "items-MIN_NUM_FORMS": "1",
+         "items-MAX_NUM_FORMS": "1000",
+         "items-0-id": "T1", "items-0-category": "technical", "items-0-kind": "objective", "items-0-max": "40",
+         "items-0-step": "0.5",
+         "items-1-id": "B1", "items-1-category": "business", "items-1-kind": "subjective", "items-1-max": "30",
+         "items-1-step": "0.5"}
+
+
+@pytest.fixture
+def world(people, orgs):
+    centre = Organisation.objects.create(name="交易中心", kind="trading_centre")
+    venues = {}
+    for code, name, count in (("320100", "南京", 3), ("320500", "苏州", 2), ("320300", "徐州", 0)):
+        region = Region.objects.create(code=code, name=name)
+        venues[code] = Venue.objects.create(name=f"{name}评标室", region=region, centre=centre, seats=3)
+        for n in range(count + 1):  # one more than the quota: the draw has a choice
+            user = User.objects.create(username=f"e{code}{n}", role="expert", display_name=f"{name}专家{n}")
+            Expert.objects.create(user=user, region=region, category="technical", title="高级工程师")
+    project = Project.objects.create(code="P-EV", title="评标项目", tenderee=orgs["tenderee"], agency=orgs["agency"])
+    now = clock.now()
+    lot = Lot.objects.create(project=project, code="01", title="施工", bid_deadline=now, signin_opens_at=now,
+                             status="evaluating",
+                             evaluation_settings={"weights": {"price": "30", "technical": "40", "business": "30"}})
+    for n, org in enumerate((orgs["alice_co"], orgs["bob_co"])):
+        EvaluationBid.objects.create(lot=lot, bidder_org=org, bidder_name=org.name, credit_code=org.credit_code,
+                                     price_fen=100_000_000 + n, announced={})
+    client = Client()
+    client.force_login(people["host"])
+    return {"lot": lot, "venues": venues, "host": client, "people": people}
+
+
+def url(lot) -> str:
+    return f"/tenders/{lot.pk}/evaluation/"
+
+
+def draw(world, **quotas):
+    data = {"action": "draw", "min_size": "5", "required_specialties": ""}
+    data.update({f"quota_{code}": str(n) for code, n in quotas.items()})
+    return world["host"].post(url(world["lot"]), data)
+
+
+def session(world, main, *subs, **extra):
+    data = {"action": "session", "main_venue": world["venues"][main].pk,
+            "sub_venues": [world["venues"][s].pk for s in subs], "criteria": "资格审查\n符合性审查", **ITEMS}
+    data.update(extra)
+    return world["host"].post(url(world["lot"]), data)
+
+
+def test_the_host_draws_seats_and_creates_the_session_then_follows_it(world):
+    lot = world["lot"]
+    page = world["host"].get(url(lot)).content.decode()
+    assert "南京" in page and 'name="quota_320100"' in page
+    res = draw(world, **{"320100": 3, "320500": 2})
+    assert res.status_code == 302, res.content.decode()[:2000]
+    row = Draw.objects.get(lot=lot)
+    assert len(row.committee) == 5
+    page = world["host"].get(url(lot)).content.decode()
+    assert page.count("<th scope=\"row\">") >= 5 and "南京专家" in page
+    assert AuditEntry.objects.filter(action="evaluation.expert.viewed").exists()  # the names were read
+
+    # Venues chosen without Suzhou: its two drawn experts have no venue; nothing is created.
+    res = session(world, "320100", "320300")
+    html = res.content.decode()
+    assert res.status_code == 200 and not EvaluationSession.objects.exists()
+    assert "苏州" in html and "资格审查" in html  # the plan names the unserved region; input kept
+    assert "[bad_request]" not in html and re.search(r'role="alert"', html)
+
+    res = session(world, "320100", "320500", blind="on")
+    assert res.status_code == 302, res.content.decode()[:3000]
+    created = EvaluationSession.objects.get(lot=lot)
+    assert created.blind and created.main_venue_id == world["venues"]["320100"].pk
+    assert [i["id"] for i in created.scoring["items"]] == ["T1", "B1"]
+    assert sorted(created.members.values_list("venue__region__code", flat=True)) == \
+        ["320100"] * 3 + ["320500"] * 2
+    page = world["host"].get(url(lot)).content.decode()
+    assert re.search(r"id=\"session-step\">签到<", page) and "苏州评标室" in page
+    assert AuditEntry.objects.filter(action="evaluation.session.created").count() == 1
+
+
+def test_more_members_than_seats_is_refused_with_the_venue_named(world):
+    world["venues"]["320100"].seats = 2
+    world["venues"]["320100"].save()
+    draw(world, **{"320100": 3, "320500": 2})
+    html = session(world, "320100", "320500").content.decode()
+    assert "南京评标室" in html and "座位" in html and not EvaluationSession.objects.exists()
+
+
+def test_a_draw_short_of_the_minimum_is_refused_in_chinese(world):
+    html = draw(world, **{"320100": 2, "320500": 1}).content.decode()
+    assert "少于" in html and not Draw.objects.exists()
+
+
+def test_before_the_opening_closes_there_is_nothing_to_set_up(world):
+    Lot.objects.filter(pk=world["lot"].pk).update(status="published")
+    html = world["host"].get(url(world["lot"])).content.decode()
+    assert 'id="not-ready"' in html and 'id="draw-form"' not in html
+    assert draw(world, **{"320100": 3, "320500": 2}).status_code == 200 and not Draw.objects.exists()
+
+
+def test_another_host_and_a_bidder_cannot_see_it(world):
+    for who in ("other_host", "alice"):
+        client = Client()
+        client.force_login(world["people"][who])
+        assert client.get(url(world["lot"])).status_code in (403, 404)
