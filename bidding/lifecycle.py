@@ -154,28 +154,30 @@ FIELD_TYPES = frozenset({"money_fen", "integer", "decimal", "text", "choice"})
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
+def _announced(message: str, **details: Any) -> BadRequest:
+    """A problem of the announced fields, named as the tender form's field (``details.field``)."""
+    return BadRequest(message, details={"field": "announced_fields", **details})
+
+
 def validate_announced_fields(fields: Any) -> list[dict[str, Any]]:
     """The announced fields of the bid summary (唱标内容): a list of definitions with exactly one
     ``price`` of type ``money_fen`` (integer fen, never a float). Returns the normalised list."""
     if not isinstance(fields, list) or not fields:
-        raise BadRequest("announced fields must be a non-empty list")
+        raise _announced(_("announced fields must be a non-empty list"))
     out, seen = [], set()
     for i, field in enumerate(fields):
         if not isinstance(field, dict):
-            raise BadRequest("each announced field is an object", details={"index": i})
+            raise _announced(_("each announced field is an object"), index=i)
         key, kind = field.get("key"), field.get("type")
         label = field.get("label")
         if not isinstance(key, str) or not _KEY.match(key):
-            raise BadRequest("an announced field key is lower_snake_case, up to 40 characters",
-                             details={"index": i, "key": key})
+            raise _announced(_("an announced field key is lower_snake_case, up to 40 characters"), index=i, key=key)
         if key in seen:
-            raise BadRequest("announced field keys are unique", details={"key": key})
+            raise _announced(_("announced field keys are unique"), key=key)
         if kind not in FIELD_TYPES:
-            raise BadRequest("unknown announced field type",
-                             details={"key": key, "type": kind, "allowed": sorted(FIELD_TYPES)})
+            raise _announced(_("unknown announced field type"), key=key, type=kind, allowed=sorted(FIELD_TYPES))
         if not isinstance(label, str) or not label.strip() or len(label) > 40:
-            raise BadRequest("an announced field needs a label of 1 to 40 characters",
-                             details={"key": key})
+            raise _announced(_("an announced field needs a label of 1 to 40 characters"), key=key)
         item = {"key": key, "type": kind, "label": label.strip(),
                 "required": bool(field.get("required", True))}
         if "unit" in field:
@@ -184,13 +186,13 @@ def validate_announced_fields(fields: Any) -> list[dict[str, Any]]:
             choices = field.get("choices")
             if not isinstance(choices, list) or not choices or \
                     not all(isinstance(c, str) and c for c in choices):
-                raise BadRequest("a choice field lists its choices", details={"key": key})
+                raise _announced(_("a choice field lists its choices"), key=key)
             item["choices"] = list(choices)
         seen.add(key)
         out.append(item)
     price = [f for f in out if f["key"] == "price"]
     if len(price) != 1 or price[0]["type"] != "money_fen" or not price[0]["required"]:
-        raise BadRequest("the announced fields include a required 'price' of type money_fen")
+        raise _announced(_("the announced fields include a required 'price' of type money_fen"))
     return out
 
 

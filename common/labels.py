@@ -10,6 +10,10 @@ source defines.
 
 from __future__ import annotations
 
+import re
+
+from django.utils.translation import get_language
+from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -253,3 +257,22 @@ def label(kind: str, code: str | None) -> str:
 def labels(kind: str) -> dict[str, str]:
     """A kind's labels in the active language, for a page's json_script block."""
     return {code: str(text) for code, text in KINDS[kind].items()}
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def error_message(error) -> str:
+    """A ``PlatformError``'s message when it speaks the active language (a translated message), else
+    "": an English message on a Chinese page says nothing the label does not."""
+    message = str(error.message or "")
+    if not message or message == error.code.value:
+        return ""
+    chinese = (get_language() or "zh-hans").lower().startswith("zh")
+    return message if bool(_CJK.search(message)) == chinese else ""
+
+
+def error_text(error) -> str:
+    """What a person reads for an error: the catalogue's label, then the message when it says more."""
+    title, message = label("error", error.code.value), error_message(error)
+    return gettext_now("%(label)s: %(message)s") % {"label": title, "message": message} if message else title

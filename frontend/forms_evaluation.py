@@ -110,4 +110,5 @@ class SessionForm(forms.Form):
 
 
 def _venue_label(venue) -> str:
-    return f"{venue.name}（{venue.region.name}，{venue.seats} {_('seats')}）"
+    return _("%(name)s (%(region)s, %(seats)d seats)") % {"name": venue.name, "region": venue.region.name,
+                                                          "seats": venue.seats}

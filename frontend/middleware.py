@@ -2,6 +2,7 @@ from django.template.response import TemplateResponse
 
 from audit.denials import record_denial
 from common.errors import PlatformError
+from common.labels import error_message, label
 
 
 class PlatformErrorMiddleware:
@@ -19,6 +20,7 @@ class PlatformErrorMiddleware:
             return None
         record_denial(request, exception)
         response = TemplateResponse(request, "frontend/error.html",
-                                    {"title": exception.message, "code": exception.code.value},
+                                    {"title": label("error", exception.code.value),
+                                     "message": error_message(exception), "code": exception.code.value},
                                     status=exception.http_status)
         return response.render()

@@ -17,7 +17,7 @@ from bidding.lifecycle import EDITABLE_FIELDS, Status
 from common import clock
 from common.actor import Actor
 from common.beijing import beijing
-from common.labels import label
+from common.labels import error_text, label
 from common.labels import labels as catalogue
 from common.errors import ErrorCode, PlatformError
 from common.roles import Cap, has_cap
@@ -39,18 +39,15 @@ def tender_list(request):
     return TemplateResponse(request, "frontend/tender_list.html", {"lots": lots, "can_create": can_create})
 
 
-def error_text(error: PlatformError) -> str:
-    """What a person reads for an error: the catalogue's label, then the message when it says more."""
-    title, message = label("error", error.code.value), str(error.message)
-    return title if message in ("", error.code.value) else _("%(label)s: %(message)s") % {
-        "label": title, "message": message}
-
-
 def _error_into(form, error: PlatformError, fields: dict[str, str] | None = None) -> None:
     """Each problem the action names goes next to its field (``fields`` maps the action's names to the
     form's); what belongs to no field goes above the form, as a label with its message."""
     fields = fields or {}
     placed = False
+    named = (error.details or {}).get("field")  # a problem of one field as a whole
+    if isinstance(named, str) and named in form.fields:
+        form.add_error(named, str(error.message))
+        return
     for key, problem in (error.details or {}).items():
         name = fields.get(key, key)
         if name not in form.fields or not isinstance(problem, str):
@@ -88,7 +85,16 @@ def tender_create(request):
         else:
             messages.success(request, _("The tender was created as a draft."))
             return redirect("frontend:tender_detail", lot_id=created.pk)
-    return TemplateResponse(request, "frontend/tender_form.html", {"form": form})
+    return TemplateResponse(request, "frontend/tender_form.html", {"form": form, "announced_labels": _announced_labels()})
+
+
+def _announced_labels() -> dict:
+    return {"cols": {"label": _("Name read out"), "key": _("Field code (a-z, 0-9, _)"), "type": _("Type"),
+                     "unit": _("Unit"), "required": _("Required"), "choices": _("Choices (for a choice)")},
+            "types": {"money_fen": _("Amount in yuan"), "integer": _("Whole number"), "decimal": _("Decimal number"),
+                      "text": _("Text"), "choice": _("One of the choices")},
+            "remove": _("Remove"), "add": _("Add a field"), "caption": _("Announced fields"),
+            "help": _("The bid price (code price, amount in yuan, required) must be one of them.")}
 
 
 def _initial(lot) -> dict:
@@ -121,7 +127,8 @@ def tender_detail(request, lot_id: int):
             return redirect("frontend:tender_detail", lot_id=lot.pk)
     return TemplateResponse(request, "frontend/tender_detail.html", {
         "lot": lot, "manage": manage, "form": form, "now": clock.now(),
-        "cancel_form": ReasonForm(), "amendments": _amendments_shown(lot)})
+        "cancel_form": ReasonForm(), "amendments": _amendments_shown(lot),
+        "announced_labels": _announced_labels() if form is not None else None})
 
 
 def _amendments_shown(lot) -> list:

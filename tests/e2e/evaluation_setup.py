@@ -65,7 +65,7 @@ def build_session() -> None:
                         "cookie": session_cookie(m.expert.user)}
                for m in session.members.select_related("expert__user").order_by("code")}
     people = {u.username: session_cookie(u) for u in User.objects.filter(
-        username__in=["supervisor", f"venue_{MAIN_REGION}", f"venue_{SUB_REGION}"])}
+        username__in=["supervisor", "host", f"venue_{MAIN_REGION}", f"venue_{SUB_REGION}"])}
     names = dict(session.bidders.values_list("code", "name"))
     assert Organisation.objects.filter(name__in=names.values()).count() == 3
     print(json.dumps({"session": session.pk, "lot": lot.pk, "main": main.pk, "sub": sub.pk,

@@ -8,8 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.screen import check_screen
-from tests.e2e.test_journey_opening import (KEY_PASSWORD, PULL_DEADLINE, _generate_key, manage, person,
-                                          shot)
+from tests.e2e.test_journey_opening import PULL_DEADLINE, _generate_key, import_key, manage, person, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -111,12 +110,7 @@ def test_a_bidder_cannot_lose_a_bid_by_mistake(browser, platform_server, tmp_pat
         assert bidder.is_disabled("#seal-btn")
 
         # Another company's key backup is refused on import, with the reason.
-        other.goto(base + "/keys/")
-        other.wait_for_selector("#keys-page[data-ready='1']")
-        other.set_input_files("#imp-file", str(backup))
-        other.fill("#imp-pw", KEY_PASSWORD)
-        other.click("#imp button[type=submit]")
-        other.wait_for_selector("#status[data-state='error']")
+        import_key(other, base, backup, "error")
         assert other.get_attribute("#keys-page", "data-refused") == key_id
         assert "其他单位" in other.inner_text("#status")
         assert other.locator(f"#csr-key option[value='{key_id}']").count() == 0

@@ -298,6 +298,18 @@ def test_remote_evaluation_in_two_venues(browser, platform_server, evaluation):
         assert "已签名" in flat and "持不同意见" in flat
         assert ev["names"][first] in flat
 
+        # The host follows the session from the lot's set-up page and reaches the report.
+        host = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 900})
+        try:
+            host.add_cookies([{"name": "sessionid", "value": ev["cookies"]["host"], "url": base}])
+            hp = host.new_page()
+            hp.goto(f"{base}/tenders/{ev['lot']}/evaluation/")
+            hp.wait_for_selector("#report-pdf")
+            assert hp.inner_text("#session-step") == "结束"
+            shot(hp, "host-06-report-ready")
+            assert hp.request.get(base + hp.get_attribute("#report-pdf", "href")).ok
+        finally:
+            host.close()
         for p in people:
             assert p.errors == [], p.errors
     finally:

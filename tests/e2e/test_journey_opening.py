@@ -12,6 +12,7 @@ ticker`` runs next to the server for the hall's timers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -145,6 +146,31 @@ def _generate_key(page, base: str, save_to: Path | None = None) -> str:
     return backup["key_id"]
 
 
+def import_key(page, base: str, key_file, outcome: str) -> None:
+    """Import a key backup on the key page; ``outcome`` is the status state it ends in."""
+    page.goto(base + "/keys/")
+    page.wait_for_selector("#keys-page[data-ready='1']")
+    page.set_input_files("#imp-file", str(key_file))
+    page.fill("#imp-pw", KEY_PASSWORD)
+    page.click("#imp button[type=submit]")
+    page.wait_for_selector(f"#status[data-state='{outcome}']")
+
+
+@contextlib.contextmanager
+def hall_at_width(browser, base: str, lot_id: int, username: str, width: int, height: int):
+    """The announced hall as ``username`` sees it at ``width`` px: nothing wider than the screen."""
+    context, page = person(browser, base, username, width=width, height=height)
+    try:
+        page.goto(f"{base}/tenders/{lot_id}/hall/")
+        page.click("#signin")
+        page.wait_for_selector("#hall[data-announced='1']")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        yield page
+        assert not page.js_errors
+    finally:
+        context.close()
+
+
 def _request_certificate(page) -> None:
     page.click("#csr-btn")
     page.wait_for_selector("#status[data-state='requested']")
@@ -178,12 +204,7 @@ def test_the_whole_opening_journey(browser, platform_server, lot_id, ticker, tmp
         key_file = tmp_path / "sealbid-key.json"
         key_file.write_bytes(keys.private_key_to_file(key3, KEY_PASSWORD.encode(), iterations=100_000))
         p3 = pages["bidder3"]
-        p3.goto(base + "/keys/")
-        p3.wait_for_selector("#keys-page[data-ready='1']")
-        p3.set_input_files("#imp-file", str(key_file))
-        p3.fill("#imp-pw", KEY_PASSWORD)
-        p3.click("#imp button[type=submit]")
-        p3.wait_for_selector("#status[data-state='imported']")
+        import_key(p3, base, key_file, "imported")
         assert p3.get_attribute("#keys-page", "data-imported") == keys.key_id(key3.public_key())
         _request_certificate(p3)
 
@@ -310,23 +331,58 @@ def test_the_whole_opening_journey(browser, platform_server, lot_id, ticker, tmp
             assert name in text
         assert "1234567.89" in text.replace(",", "")
         assert "大写金额" in text
-        # 9. The supervisors' console, and the hall at a tablet's width.
+        # 9. The host sets up the evaluation of the opened lot: the draw, the venues and seats, the
+        # session; then follows it. The bids are the three the opening decrypted.
+        _set_up_evaluation(host, base, lot_id)
+        # 10. The supervisors' console, and the hall at a tablet's width.
         sup.goto(base + "/console/")
         sup.wait_for_selector("#conn[data-state='connected']")
         sup.wait_for_timeout(1500)  # the console's snapshot came back empty here: see the report
         shot(sup, "07-console")
-        ctx, tablet = person(browser, base, "bidder1", width=768, height=1024)
-        try:
-            tablet.goto(f"{base}/tenders/{lot_id}/hall/")
-            tablet.click("#signin")
-            tablet.wait_for_selector("#hall[data-announced='1']")
-            assert tablet.evaluate("document.documentElement.scrollWidth") <= 768
+        with hall_at_width(browser, base, lot_id, "bidder1", 768, 1024) as tablet:
             shot(tablet, "08-hall-tablet")
-            assert not tablet.js_errors
-        finally:
-            ctx.close()
+        # And at a phone's 390 px: the 唱标 table as cards, every price whole and on screen.
+        with hall_at_width(browser, base, lot_id, "bidder2", 390, 844) as phone:
+            boxes = phone.eval_on_selector_all("#announcement td.price", "(cells) => cells.map((c) => {"
+                                               " const r = c.getBoundingClientRect(); return [r.left, r.right,"
+                                               " c.scrollWidth <= c.clientWidth, c.textContent]; })")
+            assert len(boxes) == 3 and all(0 <= left and right <= 390 and whole for left, right, whole, _ in boxes), boxes
+            assert sorted(text for *_, text in boxes) == sorted(PRICES_SHOWN.values())
+            shot(phone, "09-hall-phone")
         for name, page in pages.items():
             assert not page.js_errors, (name, page.js_errors)
     finally:
         for context, _ in people.values():
             context.close()
+
+
+def _set_up_evaluation(host, base, lot_id) -> None:
+    host.goto(f"{base}/tenders/{lot_id}/")
+    host.click("#setup-link")
+    host.wait_for_selector("#draw-form")
+    host.fill("#id_quota_320100", "3")
+    host.fill("#id_quota_320500", "1")
+    host.click("#draw-form button[type=submit]")
+    host.wait_for_selector("#draw-form .error[role=alert]")  # 4 < 5: said above the form, kept
+    assert host.input_value("#id_quota_320100") == "3"
+    shot(host, "host-03-draw-refused")
+    host.fill("#id_quota_320500", "2")
+    host.click("#draw-form button[type=submit]")
+    host.wait_for_selector("#committee tbody tr >> nth=4")
+    shot(host, "host-04-committee-drawn")
+    host.select_option("#id_main_venue", label="南京市公共资源交易中心评标室（南京市，9 个座位）")
+    host.get_by_label("苏州市公共资源交易中心评标室（苏州市，9 个座位）").check()
+    host.fill("#id_criteria", "资格审查：营业执照、资质证书\n符合性审查：投标报价不超过最高限价")
+    host.fill("#id_items-0-id", "T1")
+    host.select_option("#id_items-0-category", "technical")
+    host.fill("#id_items-0-max", "60")
+    host.fill("#id_items-1-id", "B1")
+    host.select_option("#id_items-1-category", "business")
+    host.select_option("#id_items-1-kind", "subjective")
+    host.fill("#id_items-1-max", "10")
+    host.click("#session-form button[type=submit]")
+    host.wait_for_selector("#follow-panel")
+    assert host.inner_text("#session-step") == "签到"
+    assert host.locator("table.seating tbody tr").count() == 5
+    shot(host, "host-05-evaluation-follow")
+

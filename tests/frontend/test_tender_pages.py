@@ -53,6 +53,8 @@ def test_it_creates_a_tender_with_the_optional_sign_in_time_left_blank(people, o
     ({"bid_deadline": "2020-01-01T10:00"}, "bid_deadline", "晚于当前时间"),
     ({"signin_opens_at": "2099-01-01T10:00"}, "signin_opens_at", "不能晚于投标截止时间"),
     ({"announced_fields": "[{"}, "announced_fields", "JSON"),
+    ({"announced_fields": json.dumps([{"key": "days", "type": "integer", "label": "工期"}])}, "announced_fields",
+     "投标报价"),
 ])
 def test_a_failed_save_keeps_nothing_says_why_in_chinese_next_to_the_field_and_keeps_the_input(
         people, orgs, changes, field, words):

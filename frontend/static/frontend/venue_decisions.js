@@ -96,6 +96,8 @@ function renderReplacements(S, env) {
   const staff = ctx.role === "staff" || ctx.role === "main_staff";
   const open = !["signing", "done"].includes(S.session.step);
   $("replace-form").hidden = !(staff && open);
+  // Experts see the replacements that exist, never an empty form of someone else's task.
+  $("replace-box").hidden = !(staff && open) && rows.length === 0;
   if (!staff) return;
   const mine = Object.entries(S.members).filter(([, m]) => !m.replaced && (ctx.role === "main_staff" || m.venue === ctx.venue));
   fill($("replace-member"), mine.map(([c, m]) => [c, m.name ? `${c} ${m.name}` : c]));

@@ -153,7 +153,9 @@ function scoring(env, S) {
         input.setAttribute("aria-invalid", visible ? "true" : "false");
         if (p) bad += 1;
       }
-      total.textContent = sumDecimals(Object.values(inputs).map((x) => x.input.value));
+      // A total only of valid cells: with any cell invalid or missing, no number that could be misread.
+      total.textContent = bad === 0 ? sumDecimals(Object.values(inputs).map((x) => x.input.value)) : "—";
+      total.dataset.complete = bad === 0 ? "1" : "0";
       return bad === 0;
     };
     const form = h("form", { class: "sheet", "data-bidder": b, oninput: () => check(false), onsubmit: (ev) => {
