@@ -189,16 +189,32 @@ def console(request):
         "noted": _("Note recorded."), "failed": _("Failed"),
         "actions": catalogue("action"), "roles": catalogue("role"),
         "rooms": {"hall": _("Opening hall"), "venue": _("Evaluation venue"), "console": _("Supervision console")},
-        "objects": {"bidding.lot": _("Tender"), "bidding.project": _("Project"), "bidding.opening": _("Opening"),
-                    "bidding.bidsubmission": _("Bid"), "bidding.bidupload": _("Bid upload"),
-                    "bidding.biddercertificate": _("Certificate"), "bidding.escrowkey": _("Backup decryption"),
-                    "evaluation.evaluationsession": _("Evaluation session"), "audit.entry": _("Audit entry"),
-                    "accounts.user": _("User"), "accounts.apitoken": _("API token")},
+        "objects": _object_labels(), "object_other": _("Record"),
     }
     from audit.console import checkpoint_panel
 
     return TemplateResponse(request, "frontend/console.html",
                             {"labels": labels, "checkpoint": checkpoint_panel()})
+
+
+def _object_labels() -> dict:
+    """What each kind of audited object is called, by its model's ``app.model`` label."""
+    return {
+        "accounts.user": _("User"), "accounts.organisation": _("Organisation"), "accounts.apitoken": _("API token"),
+        "accounts.usersession": _("Sign-in session"), "bidding.project": _("Project"), "bidding.lot": _("Tender"),
+        "bidding.amendment": _("Amendment"), "bidding.biddercertificate": _("Certificate"),
+        "bidding.bidupload": _("Bid upload"), "bidding.bidsubmission": _("Bid"),
+        "bidding.custodian": _("Backup-decryption custodian"), "bidding.escrowkey": _("Backup decryption"),
+        "bidding.escrowshare": _("Custodian's share"), "bidding.opening": _("Opening"),
+        "bidding.openingbid": _("Bid at the opening"), "bidding.objection": _("Objection"),
+        "bidding.chatmessage": _("Private message"), "bidding.recordconfirmation": _("Record confirmation"),
+        "evaluation.region": _("Region"), "evaluation.venue": _("Venue"), "evaluation.expert": _("Expert"),
+        "evaluation.draw": _("Expert draw"), "evaluation.evaluationsession": _("Evaluation session"),
+        "evaluation.member": _("Committee member"), "evaluation.clarification": _("Clarification"),
+        "evaluation.replacement": _("Replacement of a member"), "evaluation.reportsignature": _("Report signature"),
+        "audit.entry": _("Audit entry"), "audit.auditentry": _("Audit entry"),
+        "audit.auditcheckpoint": _("Signed checkpoint"),
+    }
 
 
 def not_found(request, exception=None):

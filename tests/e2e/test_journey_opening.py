@@ -321,7 +321,7 @@ def test_the_whole_opening_journey(browser, platform_server, lot_id, ticker, tmp
         assert sup.locator("#host-panel").count() == 0 and sup.locator("#chat-form").count() == 0
 
         # 8. The record as a PDF.
-        with host.expect_download() as dl:
+        with host.expect_download(timeout=120_000) as dl:  # WeasyPrint: slow on a busy machine
             host.click("#record-pdf")
         pdf = tmp_path / "record.pdf"
         dl.value.save_as(pdf)

@@ -49,7 +49,7 @@ function object(value) {
   const i = (value || "").lastIndexOf(":");
   if (i < 0) return value || "";
   const kind = value.slice(0, i);
-  return `${t.objects[kind] || kind} ${value.slice(i + 1)}`;
+  return `${t.objects[kind] || t.object_other} ${value.slice(i + 1)}`;
 }
 
 /** The account name (as people signed in with it) and the role's label. */
