@@ -19,7 +19,7 @@ from common import clock
 now = clock.now()
 project = Project.objects.get(code="NJSZ-2026-0188")
 lot = Lot.objects.create(project=project, code="SAFE", title="投标安全演示标段", bid_deadline=now + timedelta(minutes=20),
-    signin_opens_at=now, status="published", published_at=now, min_bids=1)
+    signin_opens_at=now, status="published", published_at=now, min_bids=3)
 print(lot.pk)
 """
 
