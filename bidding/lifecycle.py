@@ -16,9 +16,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Mapping
 
-from django.utils.translation import gettext as _
-
 from common.errors import BadRequest, ErrorCode, PlatformError
+from common.i18n import _
 
 
 class Status(StrEnum):

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from django.utils import translation
 
-from accounts.roles import Role
 from bidding.lifecycle import Status
 from bidding.models_bids import BidSubmission
 from bidding.models_opening import RecordConfirmation
@@ -16,6 +15,7 @@ from bidding.phases import Event
 from common import labels
 from common.beijing import beijing
 from common.errors import ErrorCode
+from common.roles import Role
 from evaluation.models import ReportSignature
 
 ROOT = Path(__file__).resolve().parents[2]
