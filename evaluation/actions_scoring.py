@@ -18,6 +18,7 @@ from . import state as st
 from .models import ComplianceVote, Correction, ScoreSheet
 from .rules import aggregate as agg
 from .rules import alerts, compliance, price, ranking, steps
+from .rules.exact import approx_text, ratio_text, to_fraction
 from .rules.numbers import to_decimal
 from .workflow import (Call, audit, bidder_by_code, check_step, current_state, invalid,
                        member_by_code, member_of, seated_member)
@@ -160,10 +161,12 @@ def find_alerts(rules, items, sheets, totals) -> list[dict]:
 
 
 def _bidder_entry(r, settings) -> dict:
-    return {"per_expert": {e: str(v) for e, v in r.per_expert.items()}, "kept": list(r.kept_experts),
+    """Components rounded for display; the exact total ("p/q") beside the rounded one that decides."""
+    return {"per_expert": {e: approx_text(v) for e, v in r.per_expert.items()}, "kept": list(r.kept_experts),
             "dropped": list(r.dropped_experts),
             "categories": {c: str(settings.rounding.apply(v)) for c, v in r.categories.items()},
-            "price": str(settings.rounding.apply(r.price)), "total": str(r.total)}
+            "price": str(settings.rounding.apply(r.price)), "total": str(r.total),
+            "total_exact": ratio_text(r.total_exact)}
 
 
 def refresh_bidder(session, bidder: str, call: Call) -> st.Patch:
@@ -175,7 +178,7 @@ def refresh_bidder(session, bidder: str, call: Call) -> st.Patch:
     items = items_of(session)
     sheets, totals = load_sheets(session, bidder=bidder)
     settings = agg.AggregateSettings.from_settings(rules)
-    price_exact = {bidder: Decimal(session.summary["price"]["exact"][bidder])}
+    price_exact = {bidder: to_fraction(session.summary["price"]["exact"][bidder])}
     result = agg.aggregate(items, sheets, experts=sorted(sheets), price_scores=price_exact, settings=settings)
     entry = _bidder_entry(result[bidder], settings)
     found = find_alerts(rules, items, sheets, totals)
@@ -205,9 +208,10 @@ def compute_summary(session, call: Call | None, *, require_complete: bool) -> st
         scored = price.score_prices(rules, prices, k_percent=session.k_percent or None)
         settings = agg.AggregateSettings.from_settings(rules)
         result = agg.aggregate(items, sheets, experts=experts, price_scores=scored.exact, settings=settings)
-        summary["price"] = {"benchmark_fen": str(scored.benchmark),
+        summary["price"] = {"benchmark_fen": ratio_text(scored.benchmark),
                             "scores": {b: str(v) for b, v in sorted(scored.rounded.items())},
-                            "exact": {b: str(v) for b, v in sorted(scored.exact.items())}}
+                            "exact": {b: ratio_text(v) for b, v in sorted(scored.exact.items())},
+                            "detail": scored.record()}
         summary["bidders"] = {b: _bidder_entry(r, settings) for b, r in sorted(result.items())}
     found = find_alerts(rules, items, sheets, totals)
     summary["alerts"] = {b: [a for a in found if a["bidder"] == b] for b, _ in bidders}

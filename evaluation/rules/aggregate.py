@@ -17,8 +17,8 @@ Aggregation across experts (per the tender's ``aggregate`` setting):
   choice gives the same mean; the id makes the record deterministic).
 
 Rounding (``round_at``): item scores are never rounded (they are validated multiples of the step).
-- ``final`` (default): price score, category means and the total are carried exact (34 digits);
-  only the per-bidder total is rounded with the declared rule. Components are shown rounded in the
+- ``final`` (default): price score, category means and the total are carried exact (Fractions:
+  no intermediate precision at all); only the per-bidder total is rounded with the declared rule. Components are shown rounded in the
   report, so a displayed sum may differ from the total in the last place; the total decides.
 - ``components``: the price score and each category mean are rounded first, and the total is their
   sum (it then needs no further rounding and always equals the displayed components).
@@ -28,11 +28,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Mapping, Sequence
 
 from common.errors import BadRequest
 
-from .numbers import CALC, ZERO, Rounding, to_decimal
+from .numbers import ZERO, Rounding, to_decimal
 
 CATEGORIES = ("technical", "business")
 KINDS = frozenset({"subjective", "objective"})
@@ -152,13 +153,13 @@ class AggregateSettings:
 @dataclass(frozen=True)
 class BidderAggregate:
     bidder: str
-    per_expert: dict[str, Decimal]  # each expert's weighted total (technical + business), exact
+    per_expert: dict[str, Fraction]  # each expert's weighted total (technical + business), exact
     kept_experts: tuple[str, ...]
     dropped_experts: tuple[str, ...]
-    categories: dict[str, Decimal]  # category -> points (rounded iff round_at == components)
-    price: Decimal  # price points entering the total
-    total: Decimal  # rounded with the declared rule
-    total_exact: Decimal = field(default=ZERO)
+    categories: dict[str, Fraction]  # category -> points (rounded iff round_at == components)
+    price: Fraction  # price points entering the total
+    total: Decimal  # rounded with the declared rule, exactly once
+    total_exact: Fraction = field(default=Fraction(0))
 
 
 def expert_raw_totals(sheets: Mapping[str, Mapping[str, Mapping[str, Decimal]]]
@@ -171,8 +172,8 @@ def expert_raw_totals(sheets: Mapping[str, Mapping[str, Mapping[str, Decimal]]]
     return out
 
 
-def _category_factors(items: Sequence[Item], weights: Mapping[str, Decimal]) -> dict[str, Decimal]:
-    factors: dict[str, Decimal] = {}
+def _category_factors(items: Sequence[Item], weights: Mapping[str, Decimal]) -> dict[str, Fraction]:
+    factors: dict[str, Fraction] = {}
     for category in CATEGORIES:
         maximum = sum((i.max for i in items if i.category == category), ZERO)
         weight = weights.get(category, ZERO)
@@ -181,7 +182,7 @@ def _category_factors(items: Sequence[Item], weights: Mapping[str, Decimal]) -> 
         if maximum != 0 and weight == 0:
             raise BadRequest("a category with items has no weight", details={"category": category})
         if maximum:
-            factors[category] = CALC.divide(weight, maximum)
+            factors[category] = Fraction(weight) / Fraction(maximum)
     return factors
 
 
@@ -214,19 +215,18 @@ def aggregate(items: Sequence[Item], sheets: Sheets, *, experts: Sequence[str],
         raise BadRequest("the price weight needs price scores")
     rounding = settings.rounding
     out: dict[str, BidderAggregate] = {}
+    exact = {e: {b: {i: Fraction(v) for i, v in per.items()} for b, per in values[e].items()} for e in experts}
     for bidder in bidders:
-        per_category = {e: {c: CALC.multiply(sum((values[e][bidder][i.id] for i in items
-                                                  if i.category == c), ZERO), f)
+        per_category = {e: {c: sum((exact[e][bidder][i.id] for i in items if i.category == c), Fraction(0)) * f
                             for c, f in factors.items()} for e in experts}
-        per_expert = {e: sum(per_category[e].values(), ZERO) for e in experts}
+        per_expert = {e: sum(per_category[e].values(), Fraction(0)) for e in experts}
         kept, dropped = kept_experts(per_expert, method=settings.method,
                                      trim_from=settings.trim_experts_from)
-        n = Decimal(len(kept))
-        categories = {c: CALC.divide(sum((per_category[e][c] for e in kept), ZERO), n) for c in factors}
-        price = Decimal(price_scores[bidder]) if price_scores is not None else ZERO
+        categories = {c: sum((per_category[e][c] for e in kept), Fraction(0)) / len(kept) for c in factors}
+        price = Fraction(price_scores[bidder]) if price_scores is not None else Fraction(0)
         if settings.round_at == "components":
-            categories = {c: rounding.apply(v) for c, v in categories.items()}
-            price = rounding.apply(price)
+            categories = {c: Fraction(rounding.apply(v)) for c, v in categories.items()}
+            price = Fraction(rounding.apply(price))
         total_exact = sum(categories.values(), price)
         out[bidder] = BidderAggregate(bidder=bidder, per_expert=per_expert, kept_experts=kept,
                                       dropped_experts=dropped, categories=categories, price=price,

@@ -1,4 +1,7 @@
-"""Decimal arithmetic and the declared rounding rule.
+"""Decimal conversion and the declared rounding rule.
+
+Scores are computed with exact rationals (``exact.py``); ``Rounding.apply`` rounds a Fraction (or
+the rational a Decimal denotes) exactly once. ``CALC`` remains for the alerts' comparisons.
 
 Every score is a ``Decimal``; money is integer fen. Floats are refused wherever a number enters,
 because ``Decimal(0.1)`` is not 0.1 and binary rounding would make two venues disagree.
@@ -13,17 +16,16 @@ from __future__ import annotations
 import decimal
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Mapping
 
 from common.errors import BadRequest
 
+from .exact import ROUNDING_MODES, round_exact
+
 CALC = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN,
                        traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
 
-ROUNDING_MODES = frozenset({
-    "ROUND_HALF_UP", "ROUND_HALF_EVEN", "ROUND_HALF_DOWN", "ROUND_DOWN", "ROUND_UP", "ROUND_FLOOR",
-    "ROUND_CEILING",
-})
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -79,9 +81,13 @@ class Rounding:
     def from_settings(cls, settings: Mapping[str, Any]) -> "Rounding":
         return cls(settings.get("rounding", "ROUND_HALF_UP"), settings.get("decimals", 2))
 
-    def apply(self, value: Decimal) -> Decimal:
-        exponent = Decimal(1).scaleb(-self.decimals)
-        return value.quantize(exponent, rounding=getattr(decimal, self.mode), context=CALC)
+    def apply(self, value: Decimal | Fraction | int) -> Decimal:
+        """``value`` rounded by the rule, exactly (``exact.round_exact``): a Decimal is converted
+        to the rational it denotes, so no precision is involved."""
+        return round_exact(Fraction(value), self.decimals, self.mode)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "decimals": self.decimals}
 
 
 def fen_to_yuan(fen: int) -> Decimal:

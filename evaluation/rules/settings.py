@@ -24,7 +24,8 @@ WEIGHT_KEYS = frozenset({"price", "technical", "business"})
 
 # Present only when the tender defines them: the scoring table, the compliance criteria, the step
 # of the drawn coefficient (docs/evaluation.md, docs/opening.md).
-OPTIONAL_EVALUATION_SETTINGS = frozenset({"items", "criteria", "k_step"})
+OPTIONAL_EVALUATION_SETTINGS = frozenset({"items", "criteria", "k_step", "price_rule", "sme", "abnormally_low",
+                                          "bill_layout"})
 
 # Flat values only: a lot's default is a shallow copy (``defaults``). The rules behind each key are in
 # docs/evaluation.md ("Evaluation rules") and evaluation/rules/.
@@ -129,7 +130,22 @@ def validate_evaluation_settings(settings: Any) -> dict[str, Any]:
         raise BadRequest("criteria is a list of the compliance review's criteria (text)")
     if "k_step" in merged:
         _decimal_setting(merged, "k_step", low=Decimal("0.0001"), high=Decimal(10))
+    _validate_price_rules(merged)
     return merged
+
+
+def _validate_price_rules(merged: dict[str, Any]) -> None:
+    """The declared price rule, SME deductions, abnormally-low threshold and bill layout
+    (docs/evaluation.md, "Price rules"); each parser refuses what it cannot read."""
+    from . import abnormal, bills, price_rule, sme
+
+    price_rule.rule_from_settings(merged)
+    if merged.get("sme") is not None:
+        sme.parse_sme_rule(merged["sme"])
+    if merged.get("abnormally_low") is not None:
+        abnormal.parse_low_price_rule(merged["abnormally_low"])
+    if merged.get("bill_layout") is not None:
+        bills.parse_layout(merged["bill_layout"])
 
 
 def defaults() -> dict[str, Any]:

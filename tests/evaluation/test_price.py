@@ -1,6 +1,7 @@
 """Price-score formulas on worked examples computed by hand (evaluation/rules/price.py)."""
 
 from decimal import Decimal as D
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -24,7 +25,7 @@ def test_f87_scores_the_lowest_price_full_marks_and_others_in_proportion():
     # b: 90 / 95 × 30 = 2700 / 95 = 28.42105263…  → 28.42 (ROUND_HALF_UP, 2 decimals)
     # c: 90 / 90 × 30 = 30             → 30.00
     assert result.rounded == {"a": D("27.00"), "b": D("28.42"), "c": D("30.00")}
-    assert str(result.exact["b"]).startswith("28.421052631578947368")
+    assert result.exact["b"] == Fraction(540, 19)  # 2700 / 95, exact
 
 
 def test_f87_rounds_half_up_not_half_even():
@@ -75,15 +76,15 @@ def test_construction_formula_worked_example_with_six_bids():
     # f  90: d = −8/98 × 100 = −8.163265…  → 30 − 0.5 × 8.163265… = 25.918367… → 25.92
     assert result.rounded == {"a": D("15.71"), "b": D("23.88"), "c": D("26.94"), "d": D("28.98"),
                               "e": D("28.98"), "f": D("25.92")}
-    assert str(result.deviations["a"]).startswith("14.28571428")
-    assert str(result.deviations["f"]).startswith("-8.16326530")
+    assert result.deviations["a"] == Fraction(100, 7)  # 14.285714…
+    assert result.deviations["f"] == Fraction(-400, 49)  # −8.163265…
 
 
 def test_construction_formula_does_not_trim_below_the_threshold():
     # 6 bids with trim_from = 7: mean = 602 / 6 = 100.333… 万元, benchmark = mean × 0.98 = 98.32666…
     result = construction_scores(SIX, full_marks=30, k_percent=-2, trim_from=7)
     assert result.dropped == ()
-    assert result.mean.quantize(D("0.0001")) == D("100333333.3333")  # fen
+    assert result.mean == Fraction(301_000_000, 3)  # fen, 100,333,333.33…
     # d: 99 vs 98.32666…: (99 − 98.326667) / 98.326667 × 100 = 0.684796…% → 30 − 0.684796 = 29.3152… → 29.32
     assert result.rounded["d"] == D("29.32")
 

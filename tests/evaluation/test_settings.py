@@ -44,3 +44,28 @@ def test_a_construction_tender_sets_its_rates_and_range():
                                            "rate_below": "1", "k_min": "-5", "k_max": "-1",
                                            "outlier_percent": None, "outlier_points": "10"})
     assert merged["rate_above"] == "2" and merged["outlier_points"] == "10"
+
+
+PRICE_RULE = {"benchmark": {"kind": "mean", "trim": [{"from": 7, "high": 1, "low": 1}], "k": {"min": "-3", "max": "0"}},
+              "score": {"kind": "deviation", "deduction": "stepped", "above": "2", "below": "1"},
+              "ceiling_fen": 500_000_000}
+
+
+def test_a_declared_price_rule_sme_rates_low_price_threshold_and_bill_layout_are_accepted():
+    from evaluation.testing_bills import LAYOUT
+    merged = validate_evaluation_settings({
+        "price_rule": PRICE_RULE, "sme": {"project": "works", "small_micro": "4", "consortium": "1.5"},
+        "abnormally_low": {"basis": "mean_of_others", "percent": "85"}, "bill_layout": LAYOUT})
+    assert merged["price_rule"] == PRICE_RULE
+
+
+@pytest.mark.parametrize("bad", [
+    {"price_rule": {**PRICE_RULE, "score": {"kind": "deviation", "deduction": "sometimes"}}},
+    {"price_rule": {**PRICE_RULE, "ceiling_fen": 1.5}},
+    {"sme": {"project": "goods_services", "small_micro": "8"}},  # 6–10 % was 46号; 19号 made it 10–20 %
+    {"abnormally_low": {"percent": "120"}},
+    {"bill_layout": {"columns": {}}},
+])
+def test_malformed_price_settings_are_refused(bad):
+    with pytest.raises(PlatformError):
+        validate_evaluation_settings(bad)
