@@ -205,6 +205,9 @@ def _before_leaving(session, state: steps.State, call: Call) -> st.Patch:
         return actions_scoring.decide_compliance(session, call)
     elif state.step == steps.Step.SCORING:
         actions_outcome.check_reject_all_decided(session)
+        from .actions_price_review import check_review_done
+
+        check_review_done(session, call)
         return actions_scoring.compute_summary(session, call, require_complete=True)
     elif state.step == steps.Step.SUMMARY:
         return actions_scoring.compute_ranking(session, call)
@@ -317,6 +320,10 @@ def _reopen(session, step: steps.Step, call: Call) -> st.Patch:
         session.compliance = None
         session.bidders.update(rejected=None)
         cleared.append("compliance")
+        if session.price_review:  # opened again when the review is decided again
+            session.price_review = {}
+            session.save(update_fields=["price_review"])
+            patch.append((["price_review"], {}))
     if order <= steps.ORDER.index(steps.Step.SCORING) and session.summary is not None:
         session.summary = None
         cleared.append("summary")

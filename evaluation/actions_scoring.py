@@ -15,11 +15,12 @@ from typing import Any
 from common.errors import BadRequest
 
 from . import state as st
+from .actions_price_review import ceiling_rejections, open_review, scoring_prices
 from .models import ComplianceVote, Correction, ScoreSheet
 from .rules import aggregate as agg
 from .rules import alerts, compliance, price, ranking, steps
 from .rules.exact import approx_text, ratio_text, to_fraction
-from .rules.numbers import to_decimal
+from .rules.numbers import Rounding, to_decimal
 from .workflow import (Call, audit, bidder_by_code, check_step, current_state, invalid,
                        member_by_code, member_of, seated_member)
 
@@ -66,15 +67,18 @@ def decide_compliance(session, call: Call) -> st.Patch:
     for b, c, m, p in rows.values_list("bidder__code", "criterion", "member__code", "passed"):
         votes[b].setdefault(c, {})[m] = p
     result = compliance.decide(votes, experts=members, criteria=session.scoring["criteria"])
-    session.compliance = {"passed": list(result.passed),
-                          "rejected": {b: list(c) for b, c in result.rejected.items()},
+    # Bids above the ceiling price are rejected before anything is scored (实施条例 51).
+    above = ceiling_rejections(session, list(result.passed))
+    passed = [b for b in result.passed if b not in above]
+    rejected = {**{b: list(c) for b, c in result.rejected.items()}, **{b: ["above_ceiling"] for b in above}}
+    session.compliance = {"passed": passed, "rejected": rejected,
                           "tallies": {b: {c: list(t) for c, t in per.items()} for b, per in result.tallies.items()},
-                          "may_reject_all": result.may_reject_all}
+                          "may_reject_all": len(passed) < 3 if above else result.may_reject_all}
     session.save(update_fields=["compliance"])
-    for code, failed in result.rejected.items():
+    for code, failed in rejected.items():
         session.bidders.filter(code=code).update(rejected=list(failed))
     audit(session, "evaluation.compliance.decided", call, **session.compliance)
-    return [(["compliance"], session.compliance)]
+    return [(["compliance"], session.compliance)] + open_review(session, call, above=above)
 
 
 # --- scores ---------------------------------------------------------------------------------------
@@ -205,13 +209,18 @@ def compute_summary(session, call: Call | None, *, require_complete: bool) -> st
 
         summary.update(evaluated_summary(session, prices))
     else:
-        scored = price.score_prices(rules, prices, k_percent=session.k_percent or None)
+        evaluated, factors, review = scoring_prices(session, prices)
+        scored = price.score_prices(rules, evaluated, k_percent=session.k_percent or None)
+        # 46号 Art. 9's price-score addition for works (1 otherwise): exact, before any rounding.
+        exact = {b: v * factors[b] for b, v in scored.exact.items()}
+        rounding = Rounding.from_settings(rules)
         settings = agg.AggregateSettings.from_settings(rules)
-        result = agg.aggregate(items, sheets, experts=experts, price_scores=scored.exact, settings=settings)
+        result = agg.aggregate(items, sheets, experts=experts, price_scores=exact, settings=settings)
         summary["price"] = {"benchmark_fen": ratio_text(scored.benchmark),
-                            "scores": {b: str(v) for b, v in sorted(scored.rounded.items())},
-                            "exact": {b: ratio_text(v) for b, v in sorted(scored.exact.items())},
-                            "detail": scored.record()}
+                            "scores": {b: str(rounding.apply(v)) for b, v in sorted(exact.items())},
+                            "exact": {b: ratio_text(v) for b, v in sorted(exact.items())},
+                            "detail": {**scored.record(), **review,
+                                       "score_factor": {b: ratio_text(f) for b, f in sorted(factors.items()) if f != 1}}}
         summary["bidders"] = {b: _bidder_entry(r, settings) for b, r in sorted(result.items())}
     found = find_alerts(rules, items, sheets, totals)
     summary["alerts"] = {b: [a for a in found if a["bidder"] == b] for b, _ in bidders}

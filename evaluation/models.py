@@ -139,6 +139,10 @@ class EvaluationSession(models.Model):
     reject_all = models.JSONField(null=True, blank=True)
     timing = models.JSONField(default=dict, blank=True)
     adjustments = models.JSONField(default=dict, blank=True)
+    # The price review (issue 13): bids rejected above the ceiling, SME declarations and rates,
+    # abnormally low flags with the committee's decisions, and 清标 corrections awaiting the
+    # bidder's confirmation (``actions_price_review``).
+    price_review = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
 
@@ -277,6 +281,42 @@ class Clarification(models.Model):
     answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
                                     blank=True, related_name="+")
     answered_at = models.DateTimeField(null=True, blank=True)
+    # What the question is for: a plain question, an abnormally low price to explain (87号令 Art. 60),
+    # or a correction of the bid's arithmetic to confirm (R12 Art. 19; ``proposal`` holds it and
+    # ``confirmed`` the bidder's yes or no).
+    purpose = models.CharField(max_length=20, default="question")
+    proposal = models.JSONField(null=True, blank=True)
+    confirmed = models.BooleanField(null=True, blank=True)
+
+
+class BidBill(models.Model):
+    """The seam for 清标: a bid's priced bill (xlsx bytes) as decrypted, or the tender's own bill
+    (``bidder_org`` empty). The opening fills it from the decrypted package's bill document; tests and
+    the demo create rows directly, as for ``EvaluationBid``."""
+
+    lot = models.ForeignKey("bidding.Lot", on_delete=models.PROTECT, related_name="bills")
+    bidder_org = models.ForeignKey(Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    data = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["lot", "bidder_org"], name="bidbill_unique"),
+                       models.UniqueConstraint(fields=["lot"], condition=models.Q(bidder_org__isnull=True),
+                                               name="bidbill_one_tender_bill")]
+
+
+class BillReport(models.Model):
+    """The 清标 report of one bid in a session (``rules.bills``): advisory findings and the proposed
+    correction; the committee's decision is in the session's ``price_review``."""
+
+    session = models.ForeignKey(EvaluationSession, on_delete=models.CASCADE, related_name="bill_reports")
+    bidder = models.ForeignKey(SessionBidder, on_delete=models.CASCADE, related_name="+")
+    bill_sha256 = models.CharField(max_length=64)
+    report = models.JSONField()
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "bidder"], name="billreport_unique")]
 
 
 class ReportSignature(models.Model):

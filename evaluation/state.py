@@ -142,6 +142,18 @@ def section_adjustments(session) -> dict[str, Any]:
     return dict(sorted((session.adjustments or {}).items()))
 
 
+def section_price_review(session) -> dict[str, Any]:
+    """The price review (``actions_price_review``) as every venue sees it. With 暗标 no price is
+    shown before the ranking: the ceiling's rejections by code, the flags without amounts."""
+    review = session.price_review or {}
+    if not session.blind or session.ranking is not None:
+        return review
+    flags = {b: {k: v for k, v in f.items() if k in ("bidder", "clarification", "decision")}
+             for b, f in review.get("low_price", {}).get("flags", {}).items()}
+    return {**review, "above_ceiling": sorted(review.get("above_ceiling", {})),
+            "low_price": {**review.get("low_price", {}), "flags": flags}}
+
+
 def section_venues(session) -> dict[str, Any]:
     out = {}
     for sv in session.venues.select_related("venue").order_by("-is_main", "venue_id"):
@@ -269,7 +281,7 @@ def build_snapshot(session, venue_id: int, viewer: Viewer) -> dict[str, Any]:
         "report": section_report(session), "corrections": section_corrections(session),
         "returned": section_returned(session), "clarifications": section_clarifications(session),
         "reject_all": section_reject_all(session), "replacements": section_replacements(session),
-        "adjustments": section_adjustments(session),
+        "adjustments": section_adjustments(session), "price_review": section_price_review(session),
     }
     if viewer.sees_all:
         codes = list(session.members.filter(venue_id=venue_id).values_list("code", flat=True))

@@ -202,8 +202,9 @@ def drive_to(sc: Scenario, target: str, *, score=None) -> None:
                     for crit in sc.criteria:
                         expert_act(sc, c, s.do_vote_compliance, bidder=b, criterion=crit, passed=True)
         elif current == "scoring":
+            valid = set(sc.session.bidders.filter(rejected__isnull=True).values_list("code", flat=True))
             for c in codes:
-                for b in sc.bidders:
+                for b in sorted(valid):
                     values = score(c, b) if score else {i["id"]: i["max"] for i in sc.items}
                     expert_act(sc, c, s.do_score, bidder=b, values=values)
         main_staff_act(sc, a.do_next)

@@ -36,6 +36,7 @@ bid is rejected); the committee decides — nothing here changes a price.
 
 from __future__ import annotations
 
+import decimal
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -115,7 +116,7 @@ class Row:
     bad: tuple[str, ...] = ()
 
 
-def to_number(value: Any) -> Decimal | None:
+def _to_number(value: Any) -> Decimal | None:
     """A cell's number, exactly as written: ints and decimal text as they are; a float (how xlsx
     stores every number) by its shortest round-trip text, which is what was typed (12.35, not
     12.3499999…). Thousands separators and ¥ are allowed in text. Raises ``ValueError``."""
@@ -145,13 +146,34 @@ def to_number(value: Any) -> Decimal | None:
     raise ValueError("not a number")
 
 
-def fen(yuan: Decimal | Fraction) -> Fraction:
-    return Fraction(yuan) * 100
+_LIMIT = Decimal(10) ** 15
 
 
-def product_fen(quantity: Decimal, unit_price: Decimal) -> Fraction:
-    """quantity × unit price in fen, rounded half up to the fen."""
-    return Fraction(round_exact(fen(Fraction(quantity) * Fraction(unit_price)), 0, "ROUND_HALF_UP"))
+def to_number(value: Any) -> Decimal | None:
+    """A cell's number (``_to_number``), bounded: |x| < 10^15 with at most 20 decimal places, so
+    every product of two of them is exact at ``_EXACT``'s precision."""
+    number = _to_number(value)
+    if number is not None and (abs(number) >= _LIMIT or number.as_tuple().exponent < -20):
+        raise ValueError("out of range")
+    return number
+
+
+# Exact decimal arithmetic: a product of two cell values (each at most 40 characters) needs at most
+# 80 digits, so with this precision no operation rounds; the Inexact trap makes sure of it.
+_EXACT = decimal.Context(prec=100, traps=[decimal.Inexact, decimal.InvalidOperation, decimal.Overflow])
+_FEN = Decimal(1)
+
+
+def fen(yuan: Decimal) -> int | Fraction:
+    """An amount in yuan as fen: an int for a whole number of fen, else the exact Fraction."""
+    amount = _EXACT.multiply(yuan, Decimal(100))
+    return int(amount) if amount == amount.to_integral_value() else Fraction(amount)
+
+
+def product_fen(quantity: Decimal, unit_price: Decimal) -> int:
+    """quantity × unit price in fen, rounded half up to the fen (exact: decimal products are)."""
+    exact = _EXACT.multiply(_EXACT.multiply(quantity, unit_price), Decimal(100))
+    return int(exact.quantize(_FEN, rounding=decimal.ROUND_HALF_UP, context=decimal.Context(prec=100)))
 
 
 @dataclass
@@ -171,6 +193,7 @@ class TenderItem:
     name: str
     unit: str
     quantity: Decimal | None
+    position: int = 0  # its place in the tender's bill: the bit that marks it seen
 
 
 def index_of(rows: Iterable[Row]) -> dict[str, TenderItem]:
@@ -180,12 +203,13 @@ def index_of(rows: Iterable[Row]) -> dict[str, TenderItem]:
         if row.code:
             if row.code in out:
                 raise BadRequest("the tender's bill lists an item code twice", details={"code": row.code})
-            out[row.code] = TenderItem(row.name, row.unit, row.quantity)
+            out[row.code] = TenderItem(row.name, row.unit, row.quantity, len(out))
     return out
 
 
-def _text(x: Fraction) -> str:
+def _text(x: int | Fraction) -> str:
     """Fen as yuan text: exact 2 decimals for whole fen, else the exact ratio of yuan."""
+    x = Fraction(x)
     return str(round_exact(x / 100, 2, "ROUND_HALF_UP")) if x.denominator == 1 else ratio_text(x / 100)
 
 
@@ -195,13 +219,15 @@ class BillCheck:
     def __init__(self, layout: Layout, tender: dict[str, TenderItem]) -> None:
         self.layout, self.tender = layout, tender
         self.findings = Findings()
-        self.seen: set[str] = set()
+        # Seen items: one bit per tender line, plus the codes the tender does not have.
+        self.seen = bytearray(len(tender))
+        self.seen_extra: set[str] = set()
         self.lines = 0
-        self.stated_sum = Fraction(0)  # Σ stated line totals, fen
-        self.corrected_sum = Fraction(0)  # Σ corrected line totals, fen
-        self.section_stated = Fraction(0)
+        self.stated_sum: int | Fraction = 0  # Σ stated line totals, fen
+        self.corrected_sum: int | Fraction = 0  # Σ corrected line totals, fen
+        self.section_stated: int | Fraction = 0
         self.section = ""
-        self.grand_stated: Fraction | None = None
+        self.grand_stated: int | Fraction | None = None
         self.changed_lines = 0
 
     def feed(self, row: Row) -> None:
@@ -217,7 +243,7 @@ class BillCheck:
                     self.findings.add("grand_total", row=row.number, stated=_text(self.grand_stated),
                                       computed=_text(self.stated_sum))
             elif label:
-                self.section, self.section_stated = label, Fraction(0)
+                self.section, self.section_stated = label, 0
             return
         self._line(row)
 
@@ -225,18 +251,21 @@ class BillCheck:
         if row.total is not None and fen(row.total) != self.section_stated:
             self.findings.add("section_total", row=row.number, section=self.section,
                               stated=_text(fen(row.total)), computed=_text(self.section_stated))
-        self.section_stated = Fraction(0)
+        self.section_stated = 0
 
     def _line(self, row: Row) -> None:
         self.lines += 1
         code = row.code
-        if code in self.seen:
-            self.findings.add("duplicate_item", row=row.number, code=code)
-        self.seen.add(code)
         item = self.tender.get(code)
         if item is None:
+            if code in self.seen_extra:
+                self.findings.add("duplicate_item", row=row.number, code=code)
+            self.seen_extra.add(code)
             self.findings.add("extra_item", row=row.number, code=code, name=row.name)
         else:
+            if self.seen[item.position]:
+                self.findings.add("duplicate_item", row=row.number, code=code)
+            self.seen[item.position] = 1
             if item.quantity is not None and row.quantity != item.quantity:
                 self.findings.add("quantity_changed", row=row.number, code=code, tender=str(item.quantity),
                                   bid=None if row.quantity is None else str(row.quantity))
@@ -253,7 +282,7 @@ class BillCheck:
         self.section_stated += stated or 0
         self.corrected_sum += corrected or 0
 
-    def _correct_line(self, row: Row, stated: Fraction | None, product: Fraction) -> Fraction:
+    def _correct_line(self, row: Row, stated: int | Fraction | None, product: int) -> int | Fraction:
         assert row.quantity is not None and row.unit_price is not None
         if stated is not None and row.quantity != 0:
             for shift in (1, 2, 3, 4, -1, -2, -3, -4):
@@ -272,8 +301,9 @@ class BillCheck:
 
     def finish(self, *, announced_fen: int, words: Any = None, figure: Any = None) -> dict[str, Any]:
         """The report: findings, totals, the proposed correction (None when nothing to correct)."""
-        for code in sorted(set(self.tender) - self.seen):
-            self.findings.add("missing_item", code=code, name=self.tender[code].name)
+        for code, item in self.tender.items():
+            if not self.seen[item.position]:
+                self.findings.add("missing_item", code=code, name=item.name)
         grand = self.grand_stated if self.grand_stated is not None else self.stated_sum
         if grand != announced_fen:
             self.findings.add("price_mismatch", bill_total=_text(grand), announced=_text(Fraction(announced_fen)))
