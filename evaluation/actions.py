@@ -235,7 +235,8 @@ def do_next(session, venue_id: int, call: Call) -> dict:
     issue_checkpoint(f"evaluation {session.pk} {new.step.value}", now=call.now)
     # The bidders' section after the new step: statuses, and names once 暗标 ends at the ranking.
     st.broadcast(session, "eval.step", st.session_patch(session) + list(extra)
-                 + [(["bidders"], st.section_bidders(session))], now=call.now)
+                 + [(["bidders"], st.section_bidders(session)),
+                    (["price_review"], st.section_price_review(session))], now=call.now)
     return {"step": new.step.value}
 
 
@@ -323,7 +324,6 @@ def _reopen(session, step: steps.Step, call: Call) -> st.Patch:
         if session.price_review:  # opened again when the review is decided again
             session.price_review = {}
             session.save(update_fields=["price_review"])
-            patch.append((["price_review"], {}))
     if order <= steps.ORDER.index(steps.Step.SCORING) and session.summary is not None:
         session.summary = None
         cleared.append("summary")
@@ -341,6 +341,8 @@ def _reopen(session, step: steps.Step, call: Call) -> st.Patch:
         patch.append(([name], None))
     if "compliance" in cleared or "ranking" in cleared:
         patch.append((["bidders"], st.section_bidders(session)))
+        # 暗标 hides the review's amounts again before the ranking
+        patch.append((["price_review"], st.section_price_review(session)))
     return patch
 
 

@@ -44,7 +44,8 @@ def bidder_view(clar) -> dict:
     lot = clar.session.lot
     return {"id": clar.pk, "lot_id": lot.pk, "lot": f"{lot.project.code}-{lot.code} {lot.title}",
             "question": clar.question, "asked_at": clar.asked_at, "deadline": clar.deadline,
-            "answer": clar.answer or None, "answered_at": clar.answered_at}
+            "answer": clar.answer or None, "answered_at": clar.answered_at, "purpose": clar.purpose,
+            "proposal": clar.proposal, "confirmed": clar.confirmed}
 
 
 def do_answer(clarification_id, call: Call) -> dict:
@@ -62,8 +63,12 @@ def do_answer(clarification_id, call: Call) -> dict:
             raise PlatformError(ErrorCode.CONFLICT, "this question is answered")
         if call.now > clar.deadline:
             raise PlatformError(ErrorCode.DEADLINE_PASSED, "the reply time is over")
+        if clar.purpose == "correction":  # R12 Art. 19: the bidder confirms the correction or not
+            from .actions_bills import record_confirmation
+
+            record_confirmation(session, clar, call.payload.get("confirm"), call)
         clar.answer, clar.answered_at, clar.answered_by = answer.strip(), call.now, call.user
-        clar.save(update_fields=["answer", "answered_at", "answered_by"])
+        clar.save(update_fields=["answer", "answered_at", "answered_by", "confirmed"])
         audit(session, "evaluation.clarification.answered", call, clarification=clar.pk, bidder=clar.bidder.code)
         st.broadcast(session, "eval.clarification",
                      [(["clarifications", str(clar.pk)], st.clarification_view(clar))], now=call.now)

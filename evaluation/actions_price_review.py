@@ -85,7 +85,8 @@ def open_review(session, call: Call, *, above: dict[str, int]) -> st.Patch:
     return [(["price_review"], st.section_price_review(session))]
 
 
-def _chair(session, call: Call):
+def chair_in_scoring(session, call: Call):
+    """The calling member, who must be the chair, while scoring."""
     state = check_step(session, *REVIEW_STEPS)
     member = seated_member(session, call.user)
     if state.chair != member.code:
@@ -103,7 +104,7 @@ def _flag(session, code: Any) -> tuple[Any, dict[str, Any]]:
 
 def do_low_price_ask(session, venue_id: int, call: Call) -> dict:
     """Ask the flagged bidder to show in writing that its price is reasonable (87号令 Art. 60)."""
-    member = _chair(session, call)
+    member = chair_in_scoring(session, call)
     bidder, flag = _flag(session, call.payload.get("bidder"))
     if flag["clarification"] is not None or flag["decision"] is not None:
         raise invalid("the bidder was asked already")
@@ -127,7 +128,7 @@ def do_low_price_ask(session, venue_id: int, call: Call) -> dict:
 
 def do_low_price_decide(session, venue_id: int, call: Call) -> dict:
     """The committee's decision on a flagged price, with reasons; ``rejected`` makes the bid invalid."""
-    member = _chair(session, call)
+    member = chair_in_scoring(session, call)
     bidder, flag = _flag(session, call.payload.get("bidder"))
     if flag["decision"] is not None:
         raise invalid("the committee has decided on this price")

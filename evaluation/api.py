@@ -68,6 +68,7 @@ class SignIn(Schema):
 
 class AnswerIn(Schema):
     answer: str
+    confirm: bool | None = None  # required when the question puts a correction to the bidder (R12 Art. 19)
 
 
 class ClarificationOut(Schema):
@@ -79,6 +80,9 @@ class ClarificationOut(Schema):
     deadline: datetime
     answer: str | None
     answered_at: datetime | None
+    purpose: str = "question"
+    proposal: dict | None = None
+    confirmed: bool | None = None
 
 
 @router.post("/evaluation/draws", response={201: dict}, summary="Draw the committee (host/admin)")
@@ -246,4 +250,5 @@ def my_clarifications(request):
 
 @router.post("/evaluation/clarifications/{clarification_id}/answer", response=ClarificationOut)
 def answer(request, clarification_id: int, body: AnswerIn):
-    return actions_clarify.do_answer(clarification_id, _call(request, {"answer": body.answer}))
+    return actions_clarify.do_answer(clarification_id, _call(request, {"answer": body.answer,
+                                                                      "confirm": body.confirm}))

@@ -24,6 +24,8 @@ from typing import Any
 
 from common.canonical import canonical_json, format_time
 
+from .report_prices import price_context
+
 FORMAT = "kaibiao/evaluation-report/v1"
 SIGNING_LABEL = FORMAT.encode() + b"\x00"
 
@@ -67,7 +69,8 @@ def build_report(session) -> dict[str, Any]:
                     for r in session.replacements.select_related("member", "new_member").order_by("id")]
     clar = [{"bidder": c.bidder.code, "asked_by": c.asked_by.code, "question": c.question,
              "asked_at": format_time(c.asked_at), "deadline": format_time(c.deadline),
-             "answer": c.answer or None, "answered_at": st._t(c.answered_at)}
+             "answer": c.answer or None, "answered_at": st._t(c.answered_at), "purpose": c.purpose,
+             "proposal": c.proposal, "confirmed": c.confirmed}
             for c in session.clarifications.select_related("bidder", "asked_by").order_by("id")]
     return {
         "format": FORMAT,
@@ -96,11 +99,19 @@ def build_report(session) -> dict[str, Any]:
         "replacements": replacements,
         "time_extensions": (session.timing or {}).get("extensions", []),
         "adjustments": session.adjustments or {},
+        "price_review": session.price_review or {},
+        "bills": bill_reports(session),
         "corrections": st.section_corrections(session),
         "clarifications": clar,
         "ranking": session.ranking,
         "tie_seed": session.tie_seed_hex,
     }
+
+
+def bill_reports(session) -> dict[str, Any]:
+    """清标 per bid: the bill's hash, when it was checked and the whole (advisory) report."""
+    return {r.bidder.code: {"bill_sha256": r.bill_sha256, "checked_at": format_time(r.checked_at), **r.report}
+            for r in session.bill_reports.select_related("bidder").order_by("bidder__code")}
 
 
 def fen_text(fen: int) -> str:
@@ -148,6 +159,7 @@ def pdf_context(session) -> dict[str, Any]:
             "score_rows": score_rows, "aggregate_rows": aggregate_rows, "vote_rows": vote_rows,
             "ranking": ranking, "signatures": signatures, "price_rows": price_rows, "void_rows": void_rows,
             "lowest_evaluated": report["settings"].get("method") == "lowest_evaluated_price",
+            **price_context(report),
             "alerts": [a for per in (summary.get("alerts") or {}).values() for a in per]}
 
 

@@ -16,8 +16,8 @@ from realtime.audience import Viewer
 from realtime.db import run_db
 from realtime.kinds import CommandContext, RoomKind
 
-from . import (actions, actions_clarify, actions_outcome, actions_price, actions_price_review, actions_replace,
-               actions_report, actions_scoring)
+from . import (actions, actions_bills, actions_clarify, actions_outcome, actions_price, actions_price_review,
+               actions_replace, actions_report, actions_scoring)
 from . import state as st
 from .workflow import EXPERT, MAIN_STAFF, STAFF, SUPERVISOR, Call
 
@@ -57,6 +57,8 @@ TABLE: dict[str, tuple[Any, frozenset[str]]] = {
     "eval.adjust_price": (actions_price.do_adjust_price, frozenset({EXPERT})),
     "eval.low_price_ask": (actions_price_review.do_low_price_ask, frozenset({EXPERT})),
     "eval.low_price_decide": (actions_price_review.do_low_price_decide, frozenset({EXPERT})),
+    "eval.check_bills": (actions_bills.do_check_bills, frozenset({EXPERT, MAIN_STAFF})),
+    "eval.propose_correction": (actions_bills.do_propose_correction, frozenset({EXPERT})),
     "eval.request_replacement": (actions_replace.do_request_replacement, frozenset({STAFF, MAIN_STAFF})),
     "eval.decide_replacement": (actions_replace.do_decide_replacement, frozenset({SUPERVISOR})),
 }

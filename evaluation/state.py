@@ -142,6 +142,13 @@ def section_adjustments(session) -> dict[str, Any]:
     return dict(sorted((session.adjustments or {}).items()))
 
 
+def section_bills(session) -> dict[str, Any]:
+    """清标 per bidder: the bill's hash, the counts of findings, the proposed correction."""
+    return {r.bidder.code: {"bill_sha256": r.bill_sha256, "counts": r.report["counts"], "lines": r.report["lines"],
+                            "proposed": r.report["proposed"], "checked_at": _t(r.checked_at)}
+            for r in session.bill_reports.select_related("bidder").order_by("bidder__code")}
+
+
 def section_price_review(session) -> dict[str, Any]:
     """The price review (``actions_price_review``) as every venue sees it. With 暗标 no price is
     shown before the ranking: the ceiling's rejections by code, the flags without amounts."""
@@ -150,7 +157,9 @@ def section_price_review(session) -> dict[str, Any]:
         return review
     flags = {b: {k: v for k, v in f.items() if k in ("bidder", "clarification", "decision")}
              for b, f in review.get("low_price", {}).get("flags", {}).items()}
-    return {**review, "above_ceiling": sorted(review.get("above_ceiling", {})),
+    corrections = {b: {k: v for k, v in c.items() if k in ("basis", "clarification", "status")}
+                   for b, c in review.get("corrections", {}).items()}
+    return {**review, "above_ceiling": sorted(review.get("above_ceiling", {})), "corrections": corrections,
             "low_price": {**review.get("low_price", {}), "flags": flags}}
 
 
@@ -282,6 +291,7 @@ def build_snapshot(session, venue_id: int, viewer: Viewer) -> dict[str, Any]:
         "returned": section_returned(session), "clarifications": section_clarifications(session),
         "reject_all": section_reject_all(session), "replacements": section_replacements(session),
         "adjustments": section_adjustments(session), "price_review": section_price_review(session),
+        "bills": section_bills(session),
     }
     if viewer.sees_all:
         codes = list(session.members.filter(venue_id=venue_id).values_list("code", flat=True))

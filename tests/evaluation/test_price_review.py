@@ -19,7 +19,7 @@ from evaluation import actions_clarify as c
 from evaluation import actions_price_review as pr
 from evaluation import actions_scoring as s
 from evaluation.models import Clarification, EvaluationSession
-from evaluation.testing import Call, build, drive_to, expert_act, main_staff_act
+from evaluation.testing import Call, build, drive_to, expert_act
 
 pytestmark = pytest.mark.django_db
 
@@ -159,3 +159,30 @@ def test_price_exact_values_read_back_as_fractions():
     drive_to(sc, "summary")
     exact = session_of(sc).summary["price"]["exact"]
     assert all(Fraction(v) > 0 for v in exact.values())
+
+
+def test_the_report_shows_benchmark_deviation_rule_and_rounding_for_each_price_score(tmp_path):
+    """A declared rule (trimmed mean, stepped deductions, the deviation kept to 2 places): the PDF
+    carries everything needed to recompute a price score by hand."""
+    rule = {"benchmark": {"kind": "mean", "trim": [{"from": 4, "high": 1, "low": 0}]},
+            "score": {"kind": "deviation", "deduction": "stepped", "above": "2", "below": "1",
+                      "deviation_rounding": {"mode": "ROUND_HALF_UP", "decimals": 2}}}
+    sc = build(settings={"price_rule": rule})
+    drive_to(sc, "signing")
+    session = session_of(sc)
+    detail = session.report["summary"]["price"]["detail"]
+    # 4 bids: the highest (1,030,000) dropped; mean = (1,000,000 + 1,010,000 + 1,020,000) / 3 = 1,010,000
+    assert detail["benchmark"]["exact"] == "101000000" and detail["dropped"] == ["103000000"]
+    low = by_price(sc)[0]
+    # 1,000,000: d = −0.990099…% → −0.99 → one started step below → 30 − 1 = 29
+    assert detail["bidders"][low]["deviation_used"]["exact"] == "-99/100"
+    assert detail["bidders"][low]["deduction"]["exact"] == "1" and detail["bidders"][low]["rounded"] == "29.00"
+    from evaluation.report import pdf_context
+    from frontend.pdf import render_pdf
+
+    from .test_api_and_access import pdf_text
+
+    text = pdf_text(render_pdf("frontend/pdf/evaluation_report.html", pdf_context(session)), tmp_path)
+    for expected in ("评标基准价：1,010,000.00元", "去掉最高1个、最低0个报价", "不足一档按一档计",
+                     "偏差率先保留2位小数（四舍五入）再计分", "得分保留2位小数（四舍五入），只舍入一次", "-0.9900"):
+        assert "".join(expected.split()) in text, expected

@@ -6,7 +6,7 @@ from decimal import Decimal as D
 from fractions import Fraction as F
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.errors import PlatformError
