@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from common.labels import label
 from common.labels import labels as catalogue
 
-from .labels import conn_labels
+from .labels import conn_labels, price_labels
 
 
 # --- Evaluation venues: experts, venue staff, supervisors (evaluation/room.py) ------------------
@@ -104,6 +104,7 @@ def _venue_labels() -> dict:
         "adjustment_total": _("Adjustment (元)"), "evaluated_price": _("Evaluated price (元)"),
         "no_adjustment": _("No adjustment"), "not_recorded": _("Not recorded yet"),
         "adjust_line_error": _("Line {n}: write a reason, a bar and a non-zero amount in yuan."),
+        "prices": price_labels(),
     }
 
 

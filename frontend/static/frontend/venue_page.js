@@ -8,6 +8,7 @@ import { beijing, clock, fenToYuan, pageData, failure } from "./util.js";
 import { fmt, h, renderTask } from "./venue_tasks.js";
 import { ensureKey, loadKey, signReport } from "./evalkey.js";
 import { renderDecisions, wireDecisions } from "./venue_decisions.js";
+import { renderPrices, wirePrices } from "./venue_prices.js";
 
 const ctx = pageData("venue-ctx");
 const t = pageData("venue-labels");
@@ -244,6 +245,7 @@ function render() {
   renderChair();
   renderClarifications();
   renderDecisions(S, decisionsEnv);
+  renderPrices(S, decisionsEnv);
   if (ctx.role === "expert") {
     $("me").hidden = false;
     renderTask($("task"), env, S);
@@ -283,6 +285,7 @@ window.kbVenue = { client, state: () => S };  // for diagnostics (and the browse
 // --- driving (main venue staff, or the chair) -------------------------------------------------------
 
 wireDecisions(decisionsEnv);
+wirePrices(decisionsEnv);
 const driveStatus = $("drive-status");
 $("next-step").addEventListener("click", () => send("eval.next", {}, driveStatus));
 $("clock-form").addEventListener("submit", (ev) => {
