@@ -14,7 +14,7 @@ from typing import Any
 from common.errors import BadRequest
 
 from . import state as st
-from .actions import MAIN_STAFF, Call, audit, bidder_by_code, check_step, invalid, seated_member
+from .workflow import MAIN_STAFF, Call, audit, bidder_by_code, check_step, invalid, seated_member
 from .actions_price_review import chair_in_scoring
 from .bill_reader import check_bill, read_tender_bill
 from .models import BidBill, BillReport, Clarification

@@ -50,7 +50,8 @@ function reviewLines(S, t) {
   for (const [b, f] of Object.entries(review.low_price?.flags || {})) {
     const d = f.decision;
     lines.push(d ? fmt(t.low_decided, { bidder: b, decision: t.decisions[d.decision], reasons: d.reasons })
-      : fmt(f.clarification ? t.low_asked : t.low_flagged, { bidder: b, percent: f.percent_of_basis ?? "" }));
+      : fmt(f.clarification ? t.low_asked : (f.percent_of_basis ? t.low_flagged : t.low_flagged_blind),
+        { bidder: b, percent: f.percent_of_basis }));
   }
   for (const [b, c] of Object.entries(review.corrections || {})) {
     lines.push(fmt(t.correction, { bidder: b, status: t.correction_status[c.status] || c.status,
