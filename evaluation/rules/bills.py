@@ -41,7 +41,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from common.errors import BadRequest
 
@@ -101,10 +101,9 @@ def parse_layout(raw: Any) -> Layout:
     return Layout(columns=dict(cols), first_row=first, sheet=sheet, **labels, **form_fields)
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     """One row as read: texts stripped, numbers as exact Decimals (None when empty), ``bad`` naming
-    the numeric fields whose cell held something else."""
+    the numeric fields whose cell held something else. (A tuple: one is made per line.)"""
 
     number: int
     code: str
