@@ -11,7 +11,7 @@ import json
 
 
 def _run(user, role, fn, session, venue, **payload):
-    from audit.log import Actor
+    from common.actor import Actor
     from common import clock
     from evaluation import actions
 
@@ -52,7 +52,7 @@ def build_priced_session() -> None:
 
 
 def answer(session_id: int, bidder: str) -> None:
-    from audit.log import Actor
+    from common.actor import Actor
     from common import clock
     from evaluation import actions, actions_clarify
     from evaluation.models import Clarification

@@ -9,7 +9,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from audit.log import Actor
+from common.actor import Actor
 from audit.models import AuditEntry
 from common import clock
 from common.errors import PlatformError

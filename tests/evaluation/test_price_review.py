@@ -10,7 +10,7 @@ from fractions import Fraction
 
 import pytest
 
-from audit.log import Actor
+from common.actor import Actor
 from audit.models import AuditEntry
 from common import clock
 from common.errors import PlatformError
@@ -178,11 +178,11 @@ def test_the_report_shows_benchmark_deviation_rule_and_rounding_for_each_price_s
     assert detail["bidders"][low]["deviation_used"]["exact"] == "-99/100"
     assert detail["bidders"][low]["deduction"]["exact"] == "1" and detail["bidders"][low]["rounded"] == "29.00"
     from evaluation.report import pdf_context
-    from frontend.pdf import render_pdf
+    from documents.pdf import render_pdf
 
     from .test_api_and_access import pdf_text
 
-    text = pdf_text(render_pdf("frontend/pdf/evaluation_report.html", pdf_context(session)), tmp_path)
+    text = pdf_text(render_pdf("documents/evaluation_report.html", pdf_context(session)), tmp_path)
     for expected in ("评标基准价：1,010,000.00元", "去掉最高1个、最低0个报价", "不足一档按一档计",
                      "偏差率先保留2位小数（四舍五入）再计分", "得分保留2位小数（四舍五入），只舍入一次", "-0.9900"):
         assert "".join(expected.split()) in text, expected
