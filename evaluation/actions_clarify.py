@@ -11,6 +11,7 @@ from django.db import transaction
 from common.errors import BadRequest, ErrorCode, PlatformError
 
 from . import state as st
+from .actions_bills import record_confirmation
 from .models import Clarification
 from .rules import steps
 from .workflow import Call, audit, bidder_by_code, check_step, current_state, invalid, lock_session, member_of
@@ -64,8 +65,6 @@ def do_answer(clarification_id, call: Call) -> dict:
         if call.now > clar.deadline:
             raise PlatformError(ErrorCode.DEADLINE_PASSED, "the reply time is over")
         if clar.purpose == "correction":  # R12 Art. 19: the bidder confirms the correction or not
-            from .actions_bills import record_confirmation
-
             record_confirmation(session, clar, call.payload.get("confirm"), call)
         clar.answer, clar.answered_at, clar.answered_by = answer.strip(), call.now, call.user
         clar.save(update_fields=["answer", "answered_at", "answered_by", "confirmed"])

@@ -14,6 +14,7 @@ from typing import Any
 
 from common.errors import BadRequest
 
+from . import abnormal, bills, price_rule, sme
 from .aggregate import AGGREGATES, ROUND_AT, parse_items
 from .numbers import ROUNDING_MODES
 
@@ -137,8 +138,6 @@ def validate_evaluation_settings(settings: Any) -> dict[str, Any]:
 def _validate_price_rules(merged: dict[str, Any]) -> None:
     """The declared price rule, SME deductions, abnormally-low threshold and bill layout
     (docs/evaluation.md, "Price rules"); each parser refuses what it cannot read."""
-    from . import abnormal, bills, price_rule, sme
-
     price_rule.rule_from_settings(merged)
     if merged.get("sme") is not None:
         sme.parse_sme_rule(merged["sme"])
