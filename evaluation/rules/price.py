@@ -172,7 +172,7 @@ def _banded(bands: tuple[Band, ...], size: Fraction, step: Fraction) -> Fraction
         if band.upto is None or size <= band.upto:
             break
         start = band.upto
-    else:  # the last band ended before |d|: its rate continues (parse_price_rule forbids this)
+    else:  # |d| beyond a bounded last band: that band's rate continues
         total += bands[-1].rate * (size - start) / step
     return total
 
