@@ -384,3 +384,11 @@ def test_constructed_exact_half_way_ratio_scores_round_as_declared(low, q, mode)
     upper = lower + 1
     expected = upper if mode == "ROUND_HALF_UP" or upper % 2 == 0 else lower
     assert result.rounded["x"] == D(expected).scaleb(-2)
+
+
+def test_beyond_a_bounded_last_band_its_rate_continues():
+    rule_ = rule({"kind": "mean"}, {"kind": "deviation", "deduction": "interpolated",
+                                   "above_bands": [{"upto": "2", "rate": "0.5"}, {"upto": "3", "rate": "1"}],
+                                   "below_bands": [{"rate": "1"}]})
+    assert deduction_for(rule_, F(5)) == F(1, 2) * 2 + 1 * 1 + 1 * 2  # 1 + 1 + 2 (the last rate beyond 3 %)
+    assert deduction_for(rule_, F(5, 2)) == F(3, 2)
