@@ -24,6 +24,7 @@ th { background: #eee; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 .mono { font-family: "DejaVu Sans Mono", monospace; font-size: 8pt; word-break: break-all; }
 .meta { font-size: 9pt; color: #333; }
+.nowrap { white-space: nowrap; }
 """
 
 
