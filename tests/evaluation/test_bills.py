@@ -236,3 +236,49 @@ def test_a_bad_layout_is_refused():
                 {**LAYOUT, "columns": {**LAYOUT["columns"], "name": "A"}}, {**LAYOUT, "form": {"words": "B"}}):
         with pytest.raises(PlatformError):
             parse_layout(bad)
+
+
+def test_a_workbook_that_inflates_beyond_the_bound_is_refused_before_it_is_parsed(monkeypatch):
+    """A zip bomb: the bound is on the bytes the parts actually inflate to, counted as they stream."""
+    from evaluation import bill_reader
+
+    data = to_xlsx(clean())
+    check_bill(data, L, TENDER_INDEX, announced_fen=100)  # within the real bound
+    monkeypatch.setattr(bill_reader, "MAX_EXPANDED_BYTES", 20_000)
+    with pytest.raises(BillUnreadable) as caught:
+        check_bill(data, L, TENDER_INDEX, announced_fen=100)
+    assert caught.value.details == {"reason": "its parts expand beyond 256 MiB", "code": "bill_unreadable"}
+
+
+def test_a_zip_whose_directory_understates_a_part_is_refused():
+    """The directory's sizes are the writer's word: a part that inflates to more than it declares fails
+    its check instead of being trusted."""
+    import struct
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"<x>" + b"0" * 100_000 + b"</x>")
+    data = bytearray(out.getvalue())
+    central = data.rindex(b"PK\x01\x02")
+    struct.pack_into("<I", data, central + 24, 10)  # uncompressed size in the central directory: 10 bytes
+    with pytest.raises(BillUnreadable):
+        check_bill(bytes(data), L, TENDER_INDEX, announced_fen=100)
+
+
+def test_cells_left_of_the_first_used_column_and_rows_above_it_keep_their_places():
+    """The reader maps a row's cells to the layout's columns by absolute position, whatever the
+    first used row and column of the sheet are."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "清单"
+    sheet.cell(row=9, column=2, value="合计")  # B9: the name column; column A and rows 1-8 unused
+    sheet.cell(row=9, column=6, value=1)  # F9: the total
+    form = book.create_sheet("投标函")
+    form["B2"], form["B3"] = "壹元整", 1
+    out = io.BytesIO()
+    book.save(out)
+    report = check_bill(out.getvalue(), L, TENDER_INDEX, announced_fen=100)
+    assert report["findings"]["grand_total"] == [{"row": 9, "stated": "1.00", "computed": "0.00"}]
