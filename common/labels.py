@@ -194,6 +194,7 @@ ACTION = {
     "evaluation.compliance.decided": _("Compliance review decided"),
     "evaluation.compliance.voted": _("Compliance review vote"),
     "evaluation.bills.checked": _("Priced bills checked (清标)"),
+    "evaluation.tender_bill.stored": _("Tender's bill of quantities filed"),
     "evaluation.correction.expired": _("Price correction unanswered in time"),
     "evaluation.correction.proposed": _("Price correction put to the bidder"),
     "evaluation.low_price.asked": _("Bidder asked to justify an abnormally low price"),

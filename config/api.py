@@ -19,6 +19,7 @@ from bidding.api_bids import router as bids_router
 from bidding.api_opening import router as opening_router
 from common.errors import BadRequest, ErrorCode, PlatformError
 from evaluation.api import router as evaluation_router
+from evaluation.api_bills import router as evaluation_bills_router
 
 log = logging.getLogger(__name__)
 
@@ -82,4 +83,5 @@ api.add_router("/", bidding_router)
 api.add_router("/", audit_router)
 api.add_router("/", bids_router)
 api.add_router("/", evaluation_router)
+api.add_router("/", evaluation_bills_router)
 api.add_router("/", opening_router)

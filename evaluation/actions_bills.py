@@ -16,6 +16,7 @@ from common.errors import BadRequest
 from . import state as st
 from .workflow import MAIN_STAFF, Call, audit, bidder_by_code, check_step, invalid, seated_member
 from .actions_price_review import chair_in_scoring
+from .bill_intake import bills_from_packages
 from .bill_reader import check_bill, read_tender_bill
 from .models import BidBill, BillReport, Clarification
 from .rules import bills, steps
@@ -36,9 +37,14 @@ def do_check_bills(session, venue_id: int, call: Call) -> dict:
     if tender_row is None:
         raise invalid("the tender's bill is not on file")
     tender = read_tender_bill(bytes(tender_row.data), layout)
+    valid = list(session.bidders.filter(rejected__isnull=True).order_by("code"))
+    problems = {}
+    if layout.document is not None:
+        by_org = bills_from_packages(session.lot_id, [b.bidder_org_id for b in valid], layout.document)
+        problems = {b.code: by_org[b.bidder_org_id] for b in valid if b.bidder_org_id in by_org}
     on_file = {b.bidder_org_id: b for b in BidBill.objects.filter(lot_id=session.lot_id, bidder_org__isnull=False)}
     checked, missing = {}, []
-    for bidder in session.bidders.filter(rejected__isnull=True).order_by("code"):
+    for bidder in valid:
         row = on_file.get(bidder.bidder_org_id)
         if row is None:
             missing.append(bidder.code)
@@ -56,9 +62,9 @@ def do_check_bills(session, venue_id: int, call: Call) -> dict:
             "bill_sha256": digest, "report": report, "checked_at": call.now})
         checked[bidder.code] = {"sha256": digest, "counts": report["counts"], "proposed": report["proposed"]}
     audit(session, "evaluation.bills.checked", call, tender_bill_sha256=tender_row.sha256, bills=checked,
-          missing=missing)
+          missing=missing, problems=problems)
     st.broadcast(session, "eval.bills", [(["bills"], st.section_bills(session))], now=call.now)
-    return {"checked": sorted(checked), "missing": missing}
+    return {"checked": sorted(checked), "missing": missing, "problems": problems}
 
 
 def do_propose_correction(session, venue_id: int, call: Call) -> dict:

@@ -82,6 +82,14 @@ def _opened_path(ob: OpeningBid) -> Path:
     return Path(settings.STORAGE_DIR) / "opened" / str(ob.opening.lot_id) / f"{ob.submission_id}.tar"
 
 
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _read_manifest(path: Path):
     try:
         with tarfile.open(path, mode="r:") as tar:
@@ -174,6 +182,7 @@ def _decrypt(ob: OpeningBid, file_key: bytes, *, by: str, actor: Actor, role: st
         raise PlatformError(ErrorCode.INVALID_ENVELOPE, "the key is right but the envelope does not "
                             "decrypt: it was damaged before it was sealed or sent")
     try:
+        package_sha256 = _file_sha256(path)  # in the audit entry: what apps later read is checked by it
         manifest, problems = _read_manifest(path)
         values, more = rules.check_manifest(manifest, lot.announced_fields, expected={
             "tender": lot.project.code, "lot": lot.code, "bidder": ob.organisation.credit_code})
@@ -199,7 +208,8 @@ def _decrypt(ob: OpeningBid, file_key: bytes, *, by: str, actor: Actor, role: st
             op.lot = lot
             notify_bid(op, ob, now=now)
             audit(op, "bid_decrypted", actor, now, organisation=ob.organisation_id,
-                  submission=str(ob.submission_id), by=by, values=values, problems=ob.problems)
+                  submission=str(ob.submission_id), by=by, values=values, problems=ob.problems,
+                  package_sha256=package_sha256)
             maybe_all_decrypted(op, actor=actor, now=now)
             return {"status": ob.status, "problems": ob.problems}
     finally:

@@ -51,6 +51,7 @@ from .exact import ratio_text, round_exact
 FIELDS = ("code", "name", "unit", "quantity", "unit_price", "total")
 MAX_ITEMS = 200
 _COLUMN = re.compile(r"^[A-Z]{1,2}$")
+_DOCUMENT = re.compile(r"[^/\\\x00-\x1f][^\\\x00-\x1f]{0,190}\.xlsx")
 _CELL = re.compile(r"^[A-Z]{1,2}[1-9][0-9]{0,5}$")
 
 
@@ -64,6 +65,7 @@ class Layout:
     form_sheet: str | None = None
     words_cell: str | None = None
     figure_cell: str | None = None
+    document: str | None = None  # the bill's name under documents/ in the bid package
 
     def column_index(self) -> dict[str, int]:
         def index(letters: str) -> int:
@@ -75,9 +77,10 @@ class Layout:
 
 
 def parse_layout(raw: Any) -> Layout:
-    allowed = {"columns", "first_row", "sheet", "section_total_label", "grand_total_label", "form"}
+    allowed = {"columns", "first_row", "sheet", "section_total_label", "grand_total_label", "form", "document"}
     if not isinstance(raw, dict) or set(raw) - allowed:
-        raise BadRequest("a bill layout is {columns, first_row, sheet?, section_total_label?, grand_total_label?, form?}")
+        raise BadRequest("a bill layout is {columns, first_row, sheet?, section_total_label?, grand_total_label?, "
+                         "form?, document?}")
     cols = raw.get("columns")
     if not isinstance(cols, dict) or set(cols) != set(FIELDS) or not all(
             isinstance(v, str) and _COLUMN.match(v) for v in cols.values()) or len(set(cols.values())) != 6:
@@ -98,7 +101,11 @@ def parse_layout(raw: Any) -> Layout:
     sheet = raw.get("sheet")
     if sheet is not None and (not isinstance(sheet, str) or not 0 < len(sheet) <= 31):
         raise BadRequest("sheet is a worksheet name")
-    return Layout(columns=dict(cols), first_row=first, sheet=sheet, **labels, **form_fields)
+    document = raw.get("document")
+    if document is not None and not (isinstance(document, str) and _DOCUMENT.fullmatch(document)
+                                     and ".." not in document.split("/")):
+        raise BadRequest("document is the bill's file name in the bid package's documents/, ending in .xlsx")
+    return Layout(columns=dict(cols), first_row=first, sheet=sheet, **labels, **form_fields, document=document)
 
 
 class Row(NamedTuple):

@@ -69,7 +69,7 @@ def test_the_bill_check_reports_and_only_a_confirmed_correction_changes_the_scor
     not_chair = next(m for m in sorted(sc.members) if m != chair)
     assert code_of(expert_act, sc, not_chair, ab.do_check_bills) == "invalid_state"  # the chair or main staff
     result = main_staff_act(sc, ab.do_check_bills)
-    assert result == {"checked": sorted(sc.bidders), "missing": []}
+    assert result == {"checked": sorted(sc.bidders), "missing": [], "problems": {}}
     session = EvaluationSession.objects.get(pk=sc.session.pk)
     reports = {r.bidder.code: r.report for r in session.bill_reports.select_related("bidder")}
     assert reports[wrong_line]["counts"] == {"line_arithmetic": 1}
@@ -107,3 +107,17 @@ def test_a_bill_check_needs_the_layout_and_the_tender_bill():
     sc = build()
     drive_to(sc, "compliance")
     assert code_of(main_staff_act, sc, ab.do_check_bills) == "invalid_state"
+
+
+def test_bills_named_by_the_layout_come_from_the_packages_and_a_bid_without_one_is_named():
+    """With ``document`` in the layout, a bid without a filed bill is looked up in its decrypted
+    package (bidding.opening.documents); these bids came in another way (no opening), so each is
+    reported as not decrypted rather than guessed."""
+    sc = build(settings={"bill_layout": {**LAYOUT, "document": "工程量清单.xlsx"}})
+    codes = setup_bills(sc)
+    BidBill.objects.filter(lot=sc.lot, bidder_org=sc.bidders[codes[-1]].bidder_org).delete()
+    drive_to(sc, "compliance")
+    result = main_staff_act(sc, ab.do_check_bills)
+    assert result == {"checked": codes[:-1], "missing": [codes[-1]], "problems": {codes[-1]: "not_decrypted"}}
+    entry = AuditEntry.objects.get(action="evaluation.bills.checked")
+    assert '"problems":{"%s":"not_decrypted"}' % codes[-1] in entry.body
