@@ -38,6 +38,21 @@ def _pair(p: dict | None, places: int = 4) -> str:
     return text if (x * 10 ** places).denominator == 1 else f"≈{text}"
 
 
+def _n(text: Any) -> str:
+    """An exact number as a tender writes it: 0.5, not 1/2 (a fraction only when no decimal is exact)."""
+    x = Fraction(str(text))
+    d = x.denominator
+    for p in (2, 5):
+        while d % p == 0:
+            d //= p
+    if d != 1:
+        return str(x)
+    places = 0
+    while (x * 10 ** places).denominator != 1:
+        places += 1
+    return f"{x.numerator / x.denominator:.{places}f}" if places else str(x.numerator)
+
+
 def rule_text(rule: dict | None, rounding: dict | None) -> list[str]:
     if not rule:
         return []
@@ -54,15 +69,15 @@ def rule_text(rule: dict | None, rounding: dict | None) -> list[str]:
     if score["kind"] == "ratio":
         lines.append("价格得分 = 评标基准价 / 评审价格 × 价格分值")
     else:
-        lines.append(f"偏差率 d = (评审价格 − 评标基准价) / 评标基准价 × 100%；每偏离 {score['step']}% 扣分，"
-                     f"{DEDUCTIONS[score['deduction']]}；最低 {score['floor']} 分")
+        lines.append(f"偏差率 d = (评审价格 − 评标基准价) / 评标基准价 × 100%；每偏离 {_n(score['step'])}% 扣分，"
+                     f"{DEDUCTIONS[score['deduction']]}；最低 {_n(score['floor'])} 分")
         if score["deduction"] == "interpolated":
             for side, word in (("above", "高于"), ("below", "低于")):
-                bands = "；".join(f"至 {b['upto']}% 每档 {b['rate']} 分" if b["upto"] else f"其后每档 {b['rate']} 分"
+                bands = "；".join(f"至 {_n(b['upto'])}% 每档 {_n(b['rate'])} 分" if b["upto"] else f"其后每档 {_n(b['rate'])} 分"
                                  for b in score[f"{side}_bands"])
                 lines.append(f"{word}基准价：{bands}")
         else:
-            lines.append(f"高于基准价每档扣 {score['above']} 分，低于基准价每档扣 {score['below']} 分")
+            lines.append(f"高于基准价每档扣 {_n(score['above'])} 分，低于基准价每档扣 {_n(score['below'])} 分")
         if score.get("deviation_rounding"):
             r = score["deviation_rounding"]
             lines.append(f"偏差率先保留 {r['decimals']} 位小数（{MODES[r['mode']]}）再计分")
@@ -103,3 +118,56 @@ def price_context(report: dict) -> dict[str, Any]:
                        "counts": "、".join(f"{k} {v}" for k, v in r["counts"].items()) or "无",
                        "sha256": r["bill_sha256"]} for b, r in sorted((report.get("bills") or {}).items())],
     }
+
+
+METHODS = {"comprehensive": "综合评估法", "lowest_evaluated_price": "经评审的最低投标价法"}
+SME_PROJECTS = {"goods_services": "货物和服务项目", "works": "工程项目"}
+SME_KINDS = {"small_micro": "小微企业", "consortium": "联合体（小微企业份额）"}
+LOW_BASES = {"mean_of_others": "其他有效投标报价的平均值", "mean": "有效投标报价的平均值", "benchmark": "评标基准价",
+             "ceiling": "最高投标限价"}
+
+
+def settings_text(settings: dict[str, Any]) -> list[str]:
+    """The tender's evaluation settings (评标办法), validated, in the words of a tender document: the
+    method, the weights, the price rule with its rounding, SME deductions, abnormally low prices and
+    the bill of quantities checked in 清标. Shown on the tender's page, so a bidder reads before it
+    bids exactly the rule its price will be scored by."""
+    from .rules import abnormal, bills, price_rule, sme
+    from .rules.numbers import Rounding
+
+    weights = settings.get("weights") or {}
+    lines = [f"评标办法：{METHODS.get(settings.get('method'), settings.get('method'))}",
+             "分值：价格 {price} 分，技术 {technical} 分，商务 {business} 分".format(
+                 **{k: weights.get(k, "—") for k in ("price", "technical", "business")})]
+    rule = price_rule.rule_from_settings(settings)
+    lines += rule_text(rule.as_dict(), Rounding.from_settings(settings).as_dict())
+    if settings.get("sme"):
+        r = sme.parse_sme_rule(settings["sme"]).as_dict()
+        way = "价格扣除" if r["mode"] == "price_deduction" else "加分"
+        for kind, rate in r["rates"].items():
+            lines.append(f"中小企业（{SME_PROJECTS[r['project']]}）：{SME_KINDS.get(kind, kind)}{way} {rate}%，"
+                         f"仅用于评审价格，不改变合同价格（{r['sources'][kind]}）")
+    if settings.get("abnormally_low"):
+        r = abnormal.parse_low_price_rule(settings["abnormally_low"]).as_dict()
+        after = "否决其投标" if r["no_answer"] == "reject" else "由评标委员会决定"
+        lines.append(f"异常低价：低于{LOW_BASES[r['basis']]}的 {r['percent']}% 的，评标委员会要求在 "
+                     f"{r['answer_minutes']} 分钟内说明报价合理性；逾期未说明的，{after}（87号令第六十条）")
+    if settings.get("bill_layout"):
+        layout = bills.parse_layout(settings["bill_layout"])
+        where = f"投标文件中的“{layout.document}”" if layout.document else "投标人提交的已标价工程量清单"
+        lines.append(f"清标：平台按招标工程量清单核对{where}的单价、合价、小计、合计与大写金额；"
+                     "修正依《评标委员会和评标方法暂行规定》第十九条，经投标人确认后生效")
+    return lines
+
+
+def evaluation_method_lines(stored: Any) -> list[str]:
+    """``settings_text`` of a lot's stored settings, or nothing when they do not validate (a tender
+    whose settings predate a rule shows no method rather than a wrong one)."""
+    from common.errors import BadRequest
+
+    from .rules.settings import validate_evaluation_settings
+
+    try:
+        return settings_text(validate_evaluation_settings(stored or {}))
+    except BadRequest:
+        return []

@@ -21,6 +21,7 @@ from common.labels import error_text, label
 from common.labels import labels as catalogue
 from common.errors import ErrorCode, PlatformError
 from common.roles import Cap, has_cap
+from evaluation.report_prices import evaluation_method_lines
 
 from .forms import AmendForm, LotEditForm, ProjectLotForm, ReasonForm
 
@@ -128,6 +129,7 @@ def tender_detail(request, lot_id: int):
     return TemplateResponse(request, "frontend/tender_detail.html", {
         "lot": lot, "manage": manage, "form": form, "now": clock.now(),
         "cancel_form": ReasonForm(), "amendments": _amendments_shown(lot),
+        "method_lines": evaluation_method_lines(lot.evaluation_settings),
         "announced_labels": _announced_labels() if form is not None else None})
 
 

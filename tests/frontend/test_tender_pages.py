@@ -94,3 +94,22 @@ def test_the_api_still_answers_in_one_json_shape_with_the_problem_per_field(peop
     assert res.status_code == 400 and error["code"] == "bad_request"
     assert error["details"]["decryption_window_minutes"] == "must be between 5 and 1440 minutes"
     assert error["details"]["bid_deadline"] == "must be in the future"
+
+
+def test_the_tender_page_states_the_price_rule_a_bid_will_be_scored_by(people, make_lot):
+    """The bidder reads the evaluation method before it bids: benchmark, trimming, K, deductions and
+    the single rounding, as the settings declare them (evaluation.report_prices.settings_text)."""
+    from evaluation.rules.settings import DEFAULT_EVALUATION_SETTINGS
+
+    lot = make_lot(evaluation_settings={**DEFAULT_EVALUATION_SETTINGS, "price_formula": "construction_mean",
+                                        "rate_below": "0.5", "rounding": "ROUND_HALF_EVEN", "decimals": 3,
+                                        "abnormally_low": {"basis": "mean_of_others", "percent": "85"}})
+    client = Client()
+    client.force_login(people["alice"])
+    html = client.get(f"/tenders/{lot.pk}/").content.decode()
+    section = html[html.index('id="evaluation-method"'):]
+    section = section[:section.index("</section>")]
+    for words in ("评标办法（招标文件载明）", "有效投标报价的算术平均值", "去掉最高 1 个、最低 1 个报价",
+                  "K 在 -3% 至 0% 之间随机抽取", "低于基准价每档扣 0.5 分",
+                  "得分保留 3 位小数（四舍六入五成双），只舍入一次", "低于其他有效投标报价的平均值的 85% 的"):
+        assert words in section, words
