@@ -1,0 +1,291 @@
+"""The header of ``tender-envelope/v1`` and ``/v2`` (docs/envelope.md): its grammar, its parser, the
+values derived from the file key, and the check of a released key against the header.
+
+v2 is v1 with one addition: after the bidder stanzas, the file key split k-of-n among the tender's
+custodians, one ``hpke-p256-share`` stanza per custodian (``crypto.escrow_shares``). A v2 header has
+no ``escrow`` stanza: each version has exactly one way to back a bid up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from . import keys
+from .keys import PublicKey, b64encode
+from .stream import check_chunk_size, line_reader
+
+FORMAT = "tender-envelope/v1"
+FORMAT_V2 = "tender-envelope/v2"
+VERSIONS = (FORMAT, FORMAT_V2)
+SUITE = "hpke-p256"  # DHKEM(P-256, HKDF-SHA256), HKDF-SHA256, AES-256-GCM
+SHARE_SUITE = "hpke-p256-share"  # the same HPKE suite, wrapping one Shamir share of the file key
+ROLES = ("bidder", "escrow")
+ROLES_BY_VERSION = {FORMAT: ROLES, FORMAT_V2: ("bidder",)}
+FILE_KEY_SIZE = 32
+NONCE_SIZE = 16
+MAX_RECIPIENTS = 8  # recipient (hpke-p256) stanzas
+MIN_THRESHOLD = 2  # a share set that one custodian alone could open is no split
+MAX_CUSTODIANS = 10  # share stanzas in a v2 header
+MAX_ID_LENGTH = 64
+MAX_HEADER_SIZE = 4096
+_MAX_LINE = 128  # longer than any valid line (the longest is "bidder " + 64 + LF)
+STANZA_BODY_SIZE = 65 + 48  # enc || HPKE ciphertext of 32 bytes (a file key, or a share's y)
+_BODY_LINES = (64, 64, 23)
+_ID = re.compile(rb"[\x21-\x7e]{1,64}")
+_CHUNK = re.compile(rb"[1-9][0-9]{0,7}")
+_KEY_ID = re.compile(rb"[0-9a-f]{16}")
+_SMALL = re.compile(rb"[1-9][0-9]?")  # share index, threshold, count: 1..99 without leading zeros
+FAILED = "the envelope failed verification"  # one message for every secret-dependent check
+
+
+class InvalidEnvelope(Exception):
+    """The envelope is malformed, was tampered with, or does not open with the given key."""
+
+
+def check_id(name: str, value: str) -> None:
+    if not isinstance(value, str) or not _ID.fullmatch(value.encode("utf-8")):
+        raise ValueError(f"{name} must be 1-{MAX_ID_LENGTH} printable ASCII characters, no spaces")
+
+
+@dataclass(frozen=True)
+class Binding:
+    """The tender, lot and bidder an envelope belongs to; bound into HPKE's info and the MAC."""
+
+    tender_id: str
+    lot_id: str
+    bidder_id: str
+
+    def __post_init__(self) -> None:
+        check_id("tender_id", self.tender_id)
+        check_id("lot_id", self.lot_id)
+        check_id("bidder_id", self.bidder_id)
+
+    def header_lines(self) -> bytes:
+        return f"tender {self.tender_id}\nlot {self.lot_id}\nbidder {self.bidder_id}\n".encode("ascii")
+
+    def hpke_info(self, role: str, version: str = FORMAT) -> bytes:
+        """HPKE ``info``: the first four header lines, then ``role <role>`` (no final LF)."""
+        return f"{version}\n".encode() + self.header_lines() + f"role {role}".encode()
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Someone the file key is wrapped to: ``role`` is "bidder" or "escrow"; a P-256 public key
+    (or its 65-byte uncompressed encoding)."""
+
+    role: str
+    public_key: PublicKey
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}")
+        key = self.public_key
+        if isinstance(key, (bytes, bytearray, memoryview)):
+            key = keys.load_public_key_bytes(bytes(key))
+        object.__setattr__(self, "public_key", keys.check_public_key(key))
+
+    @property
+    def key_id(self) -> str:
+        return keys.key_id(self.public_key)
+
+
+@dataclass(frozen=True)
+class Stanza:
+    """One parsed recipient stanza. ``body`` is HPKE's ``enc || ct`` (113 bytes)."""
+
+    role: str
+    key_id: str
+    body: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ShareStanza:
+    """One parsed ``hpke-p256-share`` stanza (v2): share ``index`` of a ``threshold``-of-``count``
+    split, wrapped to the custodian key ``key_id``. ``body`` is HPKE's ``enc || ct`` (113 bytes)."""
+
+    index: int
+    threshold: int
+    count: int
+    key_id: str
+    body: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class EnvelopeHeader:
+    """A structurally valid header. Its MAC is NOT verified: that takes the file key."""
+
+    binding: Binding
+    chunk_size: int
+    nonce: bytes
+    commitment: bytes
+    stanzas: tuple[Stanza, ...]
+    mac: bytes
+    raw: bytes = field(repr=False)  # the exact header bytes, MAC line included
+    version: str = FORMAT
+    suite: str = SUITE
+    shares: tuple[ShareStanza, ...] = ()  # v2 only
+
+    @property
+    def size(self) -> int:
+        return len(self.raw)
+
+    @property
+    def commitment_b64(self) -> str:
+        """The commitment as it appears in the header; what a receipt carries."""
+        return b64encode(self.commitment)
+
+    @property
+    def threshold(self) -> int | None:
+        return self.shares[0].threshold if self.shares else None
+
+    def key_ids(self, role: str | None = None) -> tuple[str, ...]:
+        return tuple(s.key_id for s in self.stanzas if role is None or s.role == role)
+
+    def share_key_ids(self) -> tuple[str, ...]:
+        """The custodians' key ids, in share-index order (index 1 first)."""
+        return tuple(s.key_id for s in self.shares)
+
+
+def derive(file_key: bytes, nonce: bytes, purpose: str, version: str = FORMAT) -> bytes:
+    info = f"{version} {purpose}".encode()
+    return HKDF(algorithm=SHA256(), length=32, salt=nonce, info=info).derive(file_key)
+
+
+def read_header(reader: BinaryIO) -> EnvelopeHeader:
+    """Read and structurally validate a v1 or v2 header, leaving ``reader`` at the first payload byte.
+
+    Needs no secret: this is the platform's check at submission. It does NOT verify the MAC (that
+    takes the file key). Raises ``InvalidEnvelope``; the message names the structural problem,
+    which reveals nothing an attacker could not see in the header itself.
+    """
+    readline = line_reader(reader)
+    raw = bytearray()
+
+    def line() -> bytes:
+        text = readline(min(_MAX_LINE, MAX_HEADER_SIZE - len(raw)))
+        if not text.endswith(b"\n"):
+            raise InvalidEnvelope("header line too long, or the header is truncated")
+        raw.extend(text)
+        return text[:-1]
+
+    def value(name: bytes) -> bytes:
+        parts = line().split(b" ")
+        if len(parts) != 2 or parts[0] != name:
+            raise InvalidEnvelope(f"expected the {name.decode()} line")
+        return parts[1]
+
+    # The version is checked before anything else is read (docs/envelope.md, "Versioning").
+    first = line()
+    if first not in (v.encode() for v in VERSIONS):
+        raise InvalidEnvelope(f"not a {FORMAT} or {FORMAT_V2} envelope")
+    version = first.decode()
+    ids = [value(name) for name in (b"tender", b"lot", b"bidder")]
+    if not all(_ID.fullmatch(i) for i in ids):
+        raise InvalidEnvelope("malformed id")
+    binding = Binding(*(i.decode("ascii") for i in ids))
+    chunk = value(b"chunk")
+    if not _CHUNK.fullmatch(chunk):
+        raise InvalidEnvelope("malformed chunk size")
+    chunk_size = int(chunk)
+    try:
+        check_chunk_size(chunk_size)
+        nonce = keys.b64decode(value(b"nonce"), NONCE_SIZE)
+        commitment = keys.b64decode(value(b"commit"), 32)
+    except ValueError:
+        raise InvalidEnvelope("malformed chunk size, nonce or commitment") from None
+    stanzas: list[Stanza] = []
+    shares: list[ShareStanza] = []
+    while True:
+        text = line()
+        if text.startswith(b"--- "):
+            break
+        if version == FORMAT_V2 and text.startswith(f"-> {SHARE_SUITE} ".encode()):
+            shares.append(_parse_share(text, line))
+            if len(shares) > MAX_CUSTODIANS:
+                raise InvalidEnvelope("too many share stanzas")
+            continue
+        if shares:
+            raise InvalidEnvelope("recipient stanzas come before the share stanzas")
+        stanzas.append(_parse_stanza(text, line, ROLES_BY_VERSION[version]))
+        if len(stanzas) > MAX_RECIPIENTS:
+            raise InvalidEnvelope("too many recipient stanzas")
+    try:
+        mac = keys.b64decode(text[4:], 32)
+    except ValueError:
+        raise InvalidEnvelope("malformed header MAC") from None
+    if not stanzas or not any(s.role == "bidder" for s in stanzas):
+        raise InvalidEnvelope("no bidder recipient")
+    all_ids = [s.key_id for s in stanzas] + [s.key_id for s in shares]
+    if len(set(all_ids)) != len(all_ids):
+        raise InvalidEnvelope("duplicate recipient key id")
+    if version == FORMAT_V2:
+        _check_share_set(shares)
+    return EnvelopeHeader(binding=binding, chunk_size=chunk_size, nonce=nonce, commitment=commitment,
+                          stanzas=tuple(stanzas), mac=mac, raw=bytes(raw), version=version,
+                          shares=tuple(shares))
+
+
+def _check_share_set(shares: list[ShareStanza]) -> None:
+    if not shares:
+        raise InvalidEnvelope("a v2 envelope carries its share stanzas")
+    k, n = shares[0].threshold, shares[0].count
+    if not MIN_THRESHOLD <= k <= n <= MAX_CUSTODIANS or len(shares) != n:
+        raise InvalidEnvelope("the share stanzas' threshold and count are out of range")
+    if [(s.index, s.threshold, s.count) for s in shares] != [(i, k, n) for i in range(1, n + 1)]:
+        raise InvalidEnvelope("the share stanzas are not shares 1..n of one split")
+
+
+def _body(line: Callable[[], bytes]) -> bytes:
+    body_lines = [line() for _ in _BODY_LINES]
+    if [len(b) for b in body_lines] != list(_BODY_LINES):
+        raise InvalidEnvelope("malformed stanza body")
+    try:
+        body = keys.b64decode(b"".join(body_lines), STANZA_BODY_SIZE)
+        keys.load_public_key_bytes(body[:65])  # enc must be a point on the curve
+    except ValueError:
+        raise InvalidEnvelope("malformed stanza body") from None
+    return body
+
+
+def _parse_stanza(text: bytes, line: Callable[[], bytes], roles: tuple[str, ...]) -> Stanza:
+    parts = text.split(b" ")
+    if (len(parts) != 4 or parts[0] != b"->" or parts[1] != SUITE.encode()
+            or parts[2].decode("ascii", "replace") not in roles or not _KEY_ID.fullmatch(parts[3])):
+        raise InvalidEnvelope("malformed recipient stanza")
+    return Stanza(role=parts[2].decode("ascii"), key_id=parts[3].decode("ascii"), body=_body(line))
+
+
+def _parse_share(text: bytes, line: Callable[[], bytes]) -> ShareStanza:
+    parts = text.split(b" ")
+    if (len(parts) != 6 or not all(_SMALL.fullmatch(p) for p in parts[2:5])
+            or not _KEY_ID.fullmatch(parts[5])):
+        raise InvalidEnvelope("malformed share stanza")
+    index, threshold, count = (int(p) for p in parts[2:5])
+    return ShareStanza(index=index, threshold=threshold, count=count, key_id=parts[5].decode("ascii"),
+                       body=_body(line))
+
+
+def payload_key(header: EnvelopeHeader, file_key: bytes) -> bytes:
+    """Check ``file_key`` against the header's commitment and MAC (constant time, both always
+    run), then return the payload key. ``InvalidEnvelope`` with one message on any mismatch."""
+    if not isinstance(file_key, (bytes, bytearray, memoryview)):
+        raise TypeError("file_key must be bytes")
+    file_key = bytes(file_key)
+    if len(file_key) != FILE_KEY_SIZE:
+        raise InvalidEnvelope(FAILED)
+    v = header.version
+    commitment = derive(file_key, header.nonce, "commitment", v)
+    mac_input = header.raw[:header.raw.rindex(b"\n---") + 4]
+    mac = hmac.digest(derive(file_key, header.nonce, "header", v), mac_input, hashlib.sha256)
+    ok = hmac.compare_digest(commitment, header.commitment) & hmac.compare_digest(mac, header.mac)
+    if not ok:
+        raise InvalidEnvelope(FAILED)
+    return derive(file_key, header.nonce, "payload", v)

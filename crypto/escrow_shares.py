@@ -1,0 +1,143 @@
+"""Backup decryption without a dealer: the bidder's sealer splits the file key k-of-n among the
+tender's custodians and wraps each share to one custodian's own key, inside the envelope
+(``hpke-p256-share`` stanzas of ``tender-envelope/v2``, docs/envelope.md).
+
+Nobody ever holds a key that opens every bid: each custodian's private key opens only its own
+share of each envelope, and k shares of one envelope give that envelope's file key and nothing
+else. Shamir's scheme is ``crypto.shamir`` (pycryptodome's GF(2^128), no field arithmetic here).
+
+Each share's HPKE ``info`` binds the envelope's identity (tender, lot, bidder, the envelope's
+commitment) and the share's place (index, threshold, count, custodian key id): a stanza copied into
+another envelope, or to another index, does not open. Every failure raises ``InvalidEnvelope``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hpke
+
+from . import keys, shamir
+from .envelope_header import (FAILED, FORMAT_V2, MAX_CUSTODIANS, MIN_THRESHOLD, SHARE_SUITE,
+                              STANZA_BODY_SIZE, Binding, EnvelopeHeader, InvalidEnvelope, ShareStanza,
+                              payload_key)
+from .keys import PrivateKey, PublicKey, b64encode
+
+_HPKE = hpke.Suite(hpke.KEM.P256, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+# enough to find k good shares among n released ones: C(10, 5) = 252 verifications at most
+MAX_COMBINATIONS = 252
+
+Wrap = Callable[[PublicKey, bytes, bytes], bytes]
+
+
+@dataclass(frozen=True)
+class Custodian:
+    """A custodian a tender names, at its share ``index`` (1..n): the public key its share is
+    wrapped to (its own key pair, made on its own machine)."""
+
+    index: int
+    public_key: PublicKey
+
+    def __post_init__(self) -> None:
+        if type(self.index) is not int or not 1 <= self.index <= MAX_CUSTODIANS:
+            raise ValueError(f"a custodian's index is 1..{MAX_CUSTODIANS}")
+        key = self.public_key
+        if isinstance(key, (bytes, bytearray, memoryview)):
+            key = keys.load_public_key_bytes(bytes(key))
+        object.__setattr__(self, "public_key", keys.check_public_key(key))
+
+    @property
+    def key_id(self) -> str:
+        return keys.key_id(self.public_key)
+
+
+def check_share_set(custodians: Sequence[Custodian], threshold: int) -> None:
+    """The sealer's check of what the tender asks for; ``ValueError`` if it is no proper split."""
+    if not all(isinstance(c, Custodian) for c in custodians):
+        raise TypeError("custodians must be Custodian instances")
+    n = len(custodians)
+    if type(threshold) is not int or not MIN_THRESHOLD <= threshold <= n <= MAX_CUSTODIANS:
+        raise ValueError(f"need {MIN_THRESHOLD} <= threshold <= custodians <= {MAX_CUSTODIANS}")
+    if [c.index for c in custodians] != list(range(1, n + 1)):
+        raise ValueError("custodians are given in index order 1..n")
+    if len({c.key_id for c in custodians}) != n:
+        raise ValueError("custodians' keys must be distinct")
+
+
+def share_info(binding: Binding, commitment: bytes, *, index: int, threshold: int, count: int,
+               key_id: str) -> bytes:
+    """HPKE ``info`` of one share stanza (docs/envelope.md, "Share stanzas")."""
+    return (f"{FORMAT_V2}\n".encode() + binding.header_lines()
+            + f"commit {b64encode(commitment)}\nshare {index} {threshold} {count} {key_id}".encode())
+
+
+def share_stanza_lines(binding: Binding, commitment: bytes, file_key: bytes,
+                       custodians: Sequence[Custodian], threshold: int, wrap: Wrap) -> list[bytes]:
+    """Split ``file_key`` and wrap share i to custodian i: the header lines of the share stanzas."""
+    check_share_set(custodians, threshold)
+    n = len(custodians)
+    shares = shamir.split(file_key, threshold, n)
+    lines: list[bytes] = []
+    for custodian, share in zip(custodians, shares):
+        info = share_info(binding, commitment, index=share.index, threshold=threshold, count=n,
+                          key_id=custodian.key_id)
+        body = wrap(custodian.public_key, info, bytes(share.value))
+        if len(body) != STANZA_BODY_SIZE:
+            raise ValueError("HPKE wrap produced an unexpected length")
+        lines.append(f"-> {SHARE_SUITE} {share.index} {threshold} {n} {custodian.key_id}\n".encode())
+        text = b64encode(body).encode()
+        lines.extend(text[i:i + 64] + b"\n" for i in range(0, len(text), 64))
+    return lines
+
+
+def unwrap_share(header: EnvelopeHeader, private_key: PrivateKey) -> shamir.Share:
+    """The custodian's side, on its own machine: open the share stanza addressed to its key.
+
+    ``InvalidEnvelope`` if the header has no share for this key or the stanza does not open (it
+    was moved from another envelope, or to another index). The share alone opens nothing.
+    """
+    keys.check_private_key(private_key)
+    kid = keys.key_id(private_key.public_key())
+    stanza = next((s for s in header.shares if s.key_id == kid), None)
+    if stanza is None:
+        raise InvalidEnvelope(FAILED)
+    info = share_info(header.binding, header.commitment, index=stanza.index, threshold=stanza.threshold,
+                      count=stanza.count, key_id=stanza.key_id)
+    try:
+        value = _HPKE.decrypt(stanza.body, private_key, info=info)
+    except (InvalidTag, ValueError):
+        raise InvalidEnvelope(FAILED) from None
+    return shamir.Share(stanza.index, value)
+
+
+def share_for(header: EnvelopeHeader, key_id: str) -> ShareStanza | None:
+    return next((s for s in header.shares if s.key_id == key_id), None)
+
+
+def recover_file_key(header: EnvelopeHeader, shares: Sequence[shamir.Share]) -> bytes:
+    """Combine released shares into the envelope's file key, verified against its commitment.
+
+    With more than k shares, k-subsets are tried until one verifies, so a custodian who releases a
+    wrong share cannot block the others. ``InvalidEnvelope`` if fewer than k are given, an index is
+    given twice or is not in the header, or no k of them make the committed key.
+    """
+    if not header.shares:
+        raise InvalidEnvelope("this envelope has no share stanzas")
+    k = header.threshold
+    indices = [s.index for s in shares]
+    if len(set(indices)) != len(indices) or not set(indices) <= {s.index for s in header.shares}:
+        raise InvalidEnvelope("a share index is given twice or is not in the envelope")
+    if len(shares) < k:
+        raise InvalidEnvelope(f"{k} shares are needed, got {len(shares)}")
+    for subset in itertools.islice(itertools.combinations(shares, k), MAX_COMBINATIONS):
+        secret = shamir.combine(list(subset), k)
+        try:
+            payload_key(header, bytes(secret))
+        except InvalidEnvelope:
+            secret[:] = bytes(len(secret))
+            continue
+        return bytes(secret)
+    raise InvalidEnvelope(FAILED)

@@ -1,0 +1,183 @@
+"""tender-envelope/v2: the bidder's sealer splits the file key k-of-n among the tender's custodians,
+each share wrapped to one custodian's own key, bound to this one envelope."""
+
+import io
+import itertools
+import os
+
+import pytest
+
+from crypto import envelope, escrow_shares, keys, shamir
+from crypto.envelope import InvalidEnvelope
+
+IDS = dict(tender_id="ZB-2026-0042", lot_id="1", bidder_id="91320000MA1XYZ0001")
+
+
+def _custodians(n):
+    private = [keys.generate_bidder_key() for _ in range(n)]
+    return private, [escrow_shares.Custodian(i + 1, k.public_key()) for i, k in enumerate(private)]
+
+
+def _seal(plaintext=b"price 123456 fen", k=3, n=5, custodians=None, **ids):
+    bidder = keys.generate_bidder_key()
+    private, public = custodians or _custodians(n)
+    env = envelope.seal_bytes(plaintext, **{**IDS, **ids}, chunk_size=64,
+                              recipients=[envelope.Recipient("bidder", bidder.public_key())],
+                              custodians=public, threshold=k)
+    return env, bidder, private
+
+
+def _header(env):
+    return envelope.read_header(io.BytesIO(env))
+
+
+def test_any_k_custodians_recover_and_k_minus_one_do_not():
+    env, bidder, private = _seal(k=3, n=5)
+    header = _header(env)
+    assert header.version == "tender-envelope/v2" and header.threshold == 3
+    assert header.share_key_ids() == tuple(keys.key_id(p.public_key()) for p in private)
+    file_key = envelope.unwrap_file_key(header, bidder, role="bidder")
+    shares = [escrow_shares.unwrap_share(header, p) for p in private]
+    assert [s.index for s in shares] == [1, 2, 3, 4, 5]
+    for subset in itertools.combinations(shares, 3):
+        assert escrow_shares.recover_file_key(header, list(subset)) == file_key
+    for subset in itertools.combinations(shares, 2):
+        with pytest.raises(InvalidEnvelope):
+            escrow_shares.recover_file_key(header, list(subset))
+    assert envelope.open_bytes(env, file_key=file_key) == b"price 123456 fen"
+
+
+def test_k_minus_one_shares_with_a_guessed_one_do_not_open():
+    env, _, private = _seal(k=2, n=3)
+    header = _header(env)
+    one = escrow_shares.unwrap_share(header, private[0])
+    for _ in range(20):
+        guess = shamir.Share(2, os.urandom(32))
+        with pytest.raises(InvalidEnvelope):
+            escrow_shares.recover_file_key(header, [one, guess])
+
+
+def test_a_wrong_share_among_more_than_k_does_not_block_recovery():
+    env, bidder, private = _seal(k=2, n=4)
+    header = _header(env)
+    shares = [escrow_shares.unwrap_share(header, p) for p in private]
+    bad = shamir.Share(1, os.urandom(32))
+    assert escrow_shares.recover_file_key(header, [bad] + shares[1:3]) == \
+        envelope.unwrap_file_key(header, bidder)
+    with pytest.raises(InvalidEnvelope):  # one index twice
+        escrow_shares.recover_file_key(header, [shares[0], shares[0]])
+
+
+def _with_stanza(target_env, source_env, index):
+    """``target_env`` with its share stanza ``index`` replaced by ``source_env``'s (same custodians)."""
+    def stanza_lines(env):
+        lines = env[:_header(env).size].split(b"\n")
+        at = lines.index(next(x for x in lines if x.startswith(f"-> hpke-p256-share {index} ".encode())))
+        return lines, at
+    target, at = stanza_lines(target_env)
+    source, src_at = stanza_lines(source_env)
+    target[at:at + 4] = source[src_at:src_at + 4]
+    return b"\n".join(target) + target_env[_header(target_env).size:]
+
+
+def test_a_share_moved_to_another_envelope_does_not_open():
+    custodians = _custodians(3)
+    env_a, _, private = _seal(b"alice", k=2, n=3, custodians=custodians)
+    env_b, _, _ = _seal(b"bob", k=2, n=3, custodians=custodians, bidder_id="91320000MA1XYZ0002")
+    env_a2, _, _ = _seal(b"alice again", k=2, n=3, custodians=custodians)  # same ids, other commitment
+    for other in (env_b, env_a2):
+        moved = _with_stanza(other, env_a, 1)
+        header = _header(moved)  # structurally fine: the platform cannot tell
+        with pytest.raises(InvalidEnvelope):
+            escrow_shares.unwrap_share(header, private[0])
+    # a released share of envelope A does not help recover B, even with B's other shares
+    share_a = escrow_shares.unwrap_share(_header(env_a), private[0])
+    share_b = escrow_shares.unwrap_share(_header(env_b), private[1])
+    with pytest.raises(InvalidEnvelope):
+        escrow_shares.recover_file_key(_header(env_b), [share_a, share_b])
+
+
+def test_a_share_relabelled_to_another_index_does_not_open():
+    env, _, private = _seal(k=2, n=3)
+    raw = bytearray(env)
+    a = raw.index(b"-> hpke-p256-share 1 2 3 ")
+    b = raw.index(b"-> hpke-p256-share 2 2 3 ")
+    # swap the two key ids: each stanza now names the other custodian
+    kid1, kid2 = bytes(raw[a + 25:a + 41]), bytes(raw[b + 25:b + 41])
+    raw[a + 25:a + 41], raw[b + 25:b + 41] = kid2, kid1
+    header = _header(bytes(raw))
+    for p in private[:2]:
+        with pytest.raises(InvalidEnvelope):
+            escrow_shares.unwrap_share(header, p)
+
+
+def test_a_stranger_and_the_bidder_hold_no_share():
+    env, bidder, _ = _seal(k=2, n=3)
+    for key in (keys.generate_bidder_key(), bidder):
+        with pytest.raises(InvalidEnvelope):
+            escrow_shares.unwrap_share(_header(env), key)
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda h: h.replace(b"-> hpke-p256-share 2 2 3", b"-> hpke-p256-share 2 2 4"),   # count differs
+    lambda h: h.replace(b"-> hpke-p256-share 2 2 3", b"-> hpke-p256-share 2 3 3"),   # threshold differs
+    lambda h: h.replace(b"-> hpke-p256-share 2 2 3", b"-> hpke-p256-share 02 2 3"),  # leading zero
+    lambda h: h.replace(b"-> hpke-p256-share 1 2 3", b"-> hpke-p256-share 3 2 3"),   # index twice
+    lambda h: h.replace(b"tender-envelope/v2", b"tender-envelope/v1"),              # share in v1
+    lambda h: h.replace(b"tender-envelope/v2", b"tender-envelope/v3"),              # unknown version
+])
+def test_malformed_share_sets_are_refused_without_a_key(mutate):
+    env, _, _ = _seal(k=2, n=3)
+    with pytest.raises(InvalidEnvelope):
+        _header(mutate(env))
+
+
+def test_a_v2_header_without_shares_and_a_share_before_a_recipient_are_refused():
+    env, _, _ = _seal(k=2, n=2)
+    text = env[:_header(env).size]
+    lines = text.split(b"\n")
+    starts = [i for i, x in enumerate(lines) if x.startswith(b"-> ")]
+    no_shares = lines[:starts[1]] + lines[-2:]  # keep the bidder stanza and the MAC line
+    with pytest.raises(InvalidEnvelope):
+        _header(b"\n".join(no_shares) + b"\n")
+    reordered = lines[:starts[0]] + lines[starts[1]:starts[2]] + lines[starts[0]:starts[1]] + lines[starts[2]:]
+    with pytest.raises(InvalidEnvelope):
+        _header(b"\n".join(reordered))
+
+
+def test_the_sealer_refuses_splits_that_are_no_split():
+    bidder = keys.generate_bidder_key()
+    _, cs = _custodians(3)
+    base = dict(IDS, recipients=[envelope.Recipient("bidder", bidder.public_key())])
+    for custodians, k in ((cs, 1), (cs, 4), (cs[:1], 1), ([cs[1], cs[0], cs[2]], 2),
+                          ([cs[0], escrow_shares.Custodian(2, cs[0].public_key)], 2)):
+        with pytest.raises(ValueError):
+            envelope.seal_bytes(b"x", **base, custodians=custodians, threshold=k)
+    escrow = keys.generate_bidder_key()
+    with pytest.raises(ValueError):  # one backup mechanism per version
+        envelope.seal_bytes(b"x", **dict(IDS, recipients=[envelope.Recipient("bidder", bidder.public_key()),
+                                                          envelope.Recipient("escrow", escrow.public_key())]),
+                            custodians=cs, threshold=2)
+    with pytest.raises(ValueError):  # the bidder is not its own custodian
+        envelope.seal_bytes(b"x", **base, custodians=[escrow_shares.Custodian(1, bidder.public_key()),
+                                                      cs[1]], threshold=2)
+
+
+def test_the_largest_share_set_fits_the_header_limit():
+    bidders = [envelope.Recipient("bidder", keys.generate_bidder_key().public_key()) for _ in range(8)]
+    _, cs = _custodians(envelope.MAX_CUSTODIANS)
+    env = envelope.seal_bytes(b"x", **dict(IDS, tender_id="T" * 64, lot_id="L" * 64, bidder_id="B" * 64),
+                              recipients=bidders, custodians=cs, threshold=envelope.MAX_CUSTODIANS)
+    assert _header(env).size < envelope.MAX_HEADER_SIZE
+
+
+def test_a_v1_envelope_with_an_escrow_key_still_opens():
+    bidder, escrow = keys.generate_bidder_key(), keys.generate_bidder_key()
+    env = envelope.seal_bytes(b"old", **IDS, recipients=[envelope.Recipient("bidder", bidder.public_key()),
+                                                         envelope.Recipient("escrow", escrow.public_key())])
+    header = _header(env)
+    assert header.version == "tender-envelope/v1" and header.shares == ()
+    key = envelope.unwrap_file_key(header, escrow, role="escrow")
+    assert envelope.open_bytes(env, file_key=key) == b"old"
+    with pytest.raises(InvalidEnvelope):
+        escrow_shares.recover_file_key(header, [])
