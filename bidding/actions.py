@@ -124,7 +124,7 @@ def publish_lot(user, actor: Actor, lot_id: int, *, now: datetime) -> Lot:
         lifecycle.validate_announced_fields(lot.announced_fields)
         evaluation_settings.validate(lot.evaluation_settings)
         if lot.escrow_required and not hasattr(lot, "escrow"):
-            # 备用解密: the escrow key is split among the custodians before bidders seal to it.
+            # 备用解密: the custodians and threshold are named before bidders seal to them.
             raise PlatformError(ErrorCode.ESCROW_NOT_READY,
                                 "this tender requires backup decryption: set up its escrow custodians "
                                 "before publishing")

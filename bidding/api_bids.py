@@ -242,33 +242,28 @@ def register_custodian(request, body: CustodianIn):
     return {"user_id": custodian.user_id, "key_id": custodian.key_id}
 
 
-def _escrow_json(key) -> dict[str, Any]:
-    from crypto.keys import b64encode
-
-    return {"key_id": key.key_id, "public_key": b64encode(bytes(key.public_key)),
-            "threshold": key.threshold, "count": key.count}
-
-
 @router.post("/lots/{lot_id}/escrow", response={201: dict},
-             summary="Set up the tender's escrow key, split among custodians (host)")
+             summary="Name the tender's custodians and threshold (host)")
 def provision_escrow(request, lot_id: int, body: EscrowIn):
     key = escrow.provision_escrow(request.user, Actor.from_request(request), lot_id,
                                   custodian_user_ids=body.custodian_user_ids, threshold=body.threshold,
                                   now=clock.now())
-    return Status(201, _escrow_json(key))
+    return Status(201, escrow.escrow_json(key))
 
 
-@router.get("/lots/{lot_id}/escrow", summary="The tender's escrow public key (bidders seal to it)")
+@router.get("/lots/{lot_id}/escrow", summary="The tender's custodians (their keys, threshold) bidders split their file keys among")
 def get_escrow(request, lot_id: int):
     from .models import EscrowKey
 
     lot = access_lot(request.user, lot_id)
     key = EscrowKey.objects.filter(lot=lot).first()
     if key is None:
-        raise PlatformError(ErrorCode.ESCROW_NOT_READY, "this tender has no escrow key yet")
-    return _escrow_json(key)
+        raise PlatformError(ErrorCode.ESCROW_NOT_READY, "this tender has no custodians yet")
+    return escrow.escrow_json(key)
 
 
-@router.get("/lots/{lot_id}/escrow/share", summary="Your sealed escrow share (custodians)")
+@router.get("/lots/{lot_id}/escrow/share",
+            summary="Your dealt escrow share (custodians of set-ups made before v2; backup window only)")
 def my_escrow_share(request, lot_id: int):
-    return escrow.share_context(access_escrow_share(request.user, lot_id))
+    return escrow.dealt_share(access_escrow_share(request.user, lot_id), Actor.from_request(request),
+                              now=clock.now())

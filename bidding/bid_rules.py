@@ -27,7 +27,9 @@ class Expected:
     lot: str
     bidder: str
     bidder_key_id: str  # the bidder's current certificate's key
-    escrow_key_id: str | None  # the tender's escrow key, when backup decryption is required
+    escrow_key_id: str | None  # the tender's dealt escrow key (v1 set-ups made before v2)
+    custodian_key_ids: tuple[str, ...] = ()  # the tender's custodians' keys, in share-index order (v2)
+    threshold: int | None = None  # of the custodians' split (v2)
 
 
 def check_before_deadline(deadline: datetime, now: datetime) -> None:
@@ -61,7 +63,9 @@ def check_header(header: EnvelopeHeader, expected: Expected, *, envelope_size: i
     """The platform's check at submission, without any secret: binding and recipients.
 
     The recipients must be exactly one ``bidder`` stanza addressed to the bidder's current
-    certificate, plus the tender's ``escrow`` stanza if and only if the tender requires it. A
+    certificate, plus the tender's backup: for a dealt escrow key (v1) its ``escrow`` stanza, for
+    custodians (v2) one share stanza per custodian in index order with the tender's threshold;
+    nothing of either if the tender has no backup decryption. A
     stanza to any other key (another bidder's, a revoked one) is refused: the platform could not
     vouch that the bidder alone can open it.
     """
@@ -86,5 +90,15 @@ def check_header(header: EnvelopeHeader, expected: Expected, *, envelope_size: i
                             "this tender requires its escrow recipient" if want_escrow
                             else "this tender has no escrow recipient",
                             details={"expected": list(want_escrow), "header": list(escrow_ids)})
+    # The custodians' split is checked without opening it: exactly the tender's custodians, in
+    # index order, and its threshold (docs/envelope.md, "Share stanzas").
+    got = {"key_ids": list(header.share_key_ids()), "threshold": header.threshold}
+    want = {"key_ids": list(expected.custodian_key_ids),
+            "threshold": expected.threshold if expected.custodian_key_ids else None}
+    if got != want:
+        raise PlatformError(ErrorCode.ESCROW_RECIPIENT_MISMATCH,
+                            "the envelope's shares must go to exactly this tender's custodians, with its "
+                            "threshold" if want["key_ids"] else "this tender has no custodians",
+                            details={"expected": want, "header": got})
     if envelope_size - header.size < MIN_PAYLOAD:
         raise PlatformError(ErrorCode.INVALID_ENVELOPE, "the envelope has no payload")

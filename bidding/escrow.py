@@ -1,10 +1,15 @@
-"""Backup decryption (备用解密, 电子招标投标办法 31): a tender's escrow key, split k-of-n among
-named custodians, and its use after the deadline for a bid its owner could not decrypt.
+"""Backup decryption (备用解密, 电子招标投标办法 31): who may be a custodian, a tender's custodians and
+threshold, and (for set-ups made before v2) the recovery with a dealt escrow key.
 
-The escrow private key exists only in memory, while it is split at provisioning and while it is
-recombined for a recovery; no row or file ever holds it (``tests/bidding/test_escrow.py`` scans
-for it). Each custodian's share is sealed to the custodian's own P-256 key (``crypto.shamir``).
-Every step, and every refused attempt, is audited.
+Scheme "shares" (every new set-up, docs/opening.md "Backup decryption"): there is no escrow key.
+Each custodian makes its own key pair on its own machine (``sealbid custodian keygen``) and
+registers only the public key; the tender names its custodians and a threshold; each bidder's
+sealer splits its own file key among them inside the envelope (``tender-envelope/v2``). Releases
+happen in the backup window, one bid at a time (``bidding.escrow_recovery``).
+
+Scheme "dealer" (read only): the platform once made an escrow key pair and dealt its private half
+as shares sealed to the custodians; ``recover_file_key_with_escrow`` still opens the v1 envelopes
+sealed to such a key. No new dealer set-up is made. Every step, and every refusal, is audited.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from audit.log import log_action
 from bidding.access import access_lot
@@ -28,75 +34,118 @@ from .models import BidSubmission, Custodian, EscrowKey, EscrowShare
 # a forgotten password) is not one: that bid counts as revoked.
 RECOVERY_REASONS = frozenset({"platform_failure", "ca_failure", "network_outage", "power_outage",
                               "force_majeure"})
+# Who may hold a share of other parties' bids' file keys (docs/opening.md, "Custodians").
 CUSTODIAN_ROLES = frozenset({"admin", "host", "supervisor", "venue_staff"})
 
 
+def _not_a_custodian(role: str) -> str:
+    """Why a role may not be a custodian, in the request's language."""
+    if role == "bidder":
+        return _("a bidder may not be a custodian: its share would open its competitors' bids")
+    if role == "expert":
+        return _("an expert may not be a custodian: experts evaluate the opened bids, and their names "
+                 "stay confidential while custodians are named to every bidder")
+    return _("this role may not be a custodian")
+
+
 def register_custodian(user, actor: Actor, *, public_key: bytes, now: datetime) -> Custodian:
-    """A custodian registers (or replaces) the public key its shares are sealed to. Shares already
-    sealed stay sealed to the old key."""
+    """A custodian registers (or replaces) its public key; the private key never leaves its machine.
+    Set-ups already made keep the key they were made with (``EscrowShare.public_key``)."""
     if user.role not in CUSTODIAN_ROLES:
-        raise PlatformError(ErrorCode.FORBIDDEN, "bidders cannot hold escrow shares")
+        raise PlatformError(ErrorCode.FORBIDDEN, _not_a_custodian(user.role), details={"role": user.role})
     try:
         key = keys.load_public_key_bytes(public_key)
     except ValueError:
         raise BadRequest("public_key is a 65-byte uncompressed P-256 point") from None
     with transaction.atomic():
-        custodian, _ = Custodian.objects.update_or_create(
+        old = Custodian.objects.filter(user=user).first()
+        custodian, _created = Custodian.objects.update_or_create(
             user=user, defaults={"public_key": public_key, "key_id": keys.key_id(key), "active": True,
                                  "created_at": now})
         log_action("bidding.escrow.custodian_registered", actor=actor, obj=custodian, now=now,
-                   data={"user": user.pk, "key_id": custodian.key_id})
+                   data={"user": user.pk, "key_id": custodian.key_id,
+                         "old_key_id": old.key_id if old else None})
     return custodian
 
 
 def provision_escrow(user, actor: Actor, lot_id: int, *, custodian_user_ids: Sequence[int],
                      threshold: int, now: datetime) -> EscrowKey:
-    """Make the lot's escrow key pair, split the private key among the custodians, seal each share
-    to its custodian, and forget the private key. Allowed before any bid exists (a draft, or a
-    published lot before its deadline); called at publication of a tender that requires escrow."""
+    """Name the lot's custodians (in share-index order) and the threshold; no key is made. Bidders
+    seal to these custodians' keys as registered now. Allowed before any bid exists (a draft, or a
+    published lot before its deadline)."""
     ids = list(dict.fromkeys(custodian_user_ids))
-    if len(ids) != len(custodian_user_ids) or not 1 <= threshold <= len(ids) <= shamir.MAX_SHARES:
-        raise BadRequest("name distinct custodians, and a threshold from 1 to their number")
+    if (len(ids) != len(custodian_user_ids)
+            or not envelope.MIN_THRESHOLD <= threshold <= len(ids) <= envelope.MAX_CUSTODIANS):
+        raise BadRequest(f"name {envelope.MIN_THRESHOLD} to {envelope.MAX_CUSTODIANS} distinct custodians "
+                         f"and a threshold from {envelope.MIN_THRESHOLD} to their number",
+                         details={"min_threshold": envelope.MIN_THRESHOLD,
+                                  "max_custodians": envelope.MAX_CUSTODIANS})
     with transaction.atomic():
         lot = access_lot(user, lot_id, manage=True, for_update=True)
         if not lot.escrow_required:
             raise PlatformError(ErrorCode.INVALID_STATE, "this tender does not require backup decryption")
         if lot.status not in (LotStatus.DRAFT, LotStatus.PUBLISHED) or now >= lot.bid_deadline:
-            raise PlatformError(ErrorCode.INVALID_STATE, "the escrow key is set up before the deadline")
+            raise PlatformError(ErrorCode.INVALID_STATE, "custodians are named before the deadline")
         if EscrowKey.objects.filter(lot=lot).exists() or BidSubmission.objects.filter(lot=lot).exists():
-            raise PlatformError(ErrorCode.CONFLICT, "this tender already has its escrow key")
+            raise PlatformError(ErrorCode.CONFLICT, "this tender already has its custodians")
         custodians = list(Custodian.objects.select_related("user").filter(user_id__in=ids, active=True))
         if len(custodians) != len(ids):
             raise BadRequest("every custodian must have registered a key",
                              details={"missing": sorted(set(ids) - {c.user_id for c in custodians})})
+        wrong = sorted(c.user_id for c in custodians if c.user.role not in CUSTODIAN_ROLES)
+        if wrong:  # a user whose role changed since it registered
+            raise BadRequest("these users' roles may not be custodians", details={"users": wrong})
         custodians.sort(key=lambda c: ids.index(c.user_id))
-        private_key = keys.generate_bidder_key()
-        public_key = private_key.public_key()
-        key_id = keys.key_id(public_key)
-        try:
-            shares = shamir.split_private_key(private_key, threshold, len(custodians))
-        finally:
-            del private_key  # the only reference: nothing below may keep it
-        escrow = EscrowKey.objects.create(lot=lot, public_key=keys.public_key_to_bytes(public_key),
-                                          key_id=key_id, threshold=threshold, count=len(custodians),
-                                          created_at=now)
-        for custodian, share in zip(custodians, shares):
-            sealed = shamir.seal_share(share, keys.load_public_key_bytes(bytes(custodian.public_key)),
-                                       tender=_tender(lot), escrow_key_id=key_id)
-            EscrowShare.objects.create(escrow=escrow, custodian=custodian, index=share.index, sealed=sealed)
-        shares.clear()
+        if len({c.key_id for c in custodians}) != len(custodians):
+            raise BadRequest("two custodians registered the same key")
+        escrow = EscrowKey.objects.create(lot=lot, scheme=EscrowKey.Scheme.SHARES, threshold=threshold,
+                                          count=len(custodians), created_at=now)
+        for index, custodian in enumerate(custodians, start=1):
+            EscrowShare.objects.create(escrow=escrow, custodian=custodian, index=index,
+                                       public_key=bytes(custodian.public_key), key_id=custodian.key_id)
         log_action("bidding.escrow.provisioned", actor=actor, obj=escrow, tender_id=lot.pk, now=now,
-                   data={"key_id": key_id, "threshold": threshold,
-                         "custodians": [c.user_id for c in custodians]})
+                   data={"scheme": escrow.scheme, "threshold": threshold,
+                         "custodians": [{"user": c.user_id, "index": i, "key_id": c.key_id}
+                                        for i, c in enumerate(custodians, start=1)]})
     return escrow
+
+
+def escrow_json(escrow: EscrowKey) -> dict:
+    """What a bidder's sealer needs (``GET /lots/{id}/escrow``, docs/opening.md)."""
+    if escrow.scheme == EscrowKey.Scheme.DEALER:
+        return {"scheme": "dealer", "key_id": escrow.key_id, "public_key": keys.b64encode(bytes(escrow.public_key)),
+                "threshold": escrow.threshold, "count": escrow.count}
+    shares = escrow.shares.order_by("index")
+    return {"scheme": "shares", "envelope": envelope.FORMAT_V2, "threshold": escrow.threshold,
+            "count": escrow.count,
+            "custodians": [{"index": s.index, "key_id": s.key_id,
+                            "public_key": keys.b64encode(bytes(s.public_key))} for s in shares]}
 
 
 def _tender(lot) -> str:
     return f"{lot.project.code}/{lot.code}"
 
 
-def share_context(share: EscrowShare) -> dict:
-    """What a custodian's tool needs to open its sealed share (``crypto.shamir.open_share``)."""
+def dealt_share(share: EscrowShare, actor: Actor, *, now: datetime) -> dict:
+    """What a custodian's tool needs to open its dealt share (``crypto.shamir.open_share``): dealer
+    scheme only, and only in the backup window (the lot's opening decrypting). A refusal is audited."""
+    from .models import Opening
+    from .phases import Phase
+
+    lot_id = share.escrow.lot_id
+    try:
+        if share.escrow.scheme != EscrowKey.Scheme.DEALER:
+            raise PlatformError(ErrorCode.INVALID_STATE, "this tender's custodians release shares per bid, "
+                                "in its recoveries")
+        op = Opening.objects.filter(lot_id=lot_id).first()
+        if (op is None or op.phase != Phase.DECRYPTING
+                or (op.decryption_ends_at is not None and now >= op.decryption_ends_at)):
+            raise PlatformError(ErrorCode.ESCROW_WINDOW_CLOSED, "shares are released only in the backup window")
+    except PlatformError as exc:
+        raise _refuse(actor, None, lot_id, exc, now) from None
+    with transaction.atomic():
+        log_action("bidding.escrow.share_released", actor=actor, obj=share.escrow, tender_id=lot_id, now=now,
+                   data={"scheme": "dealer", "custodian": share.custodian.user_id, "index": share.index})
     return {"tender": _tender(share.escrow.lot), "escrow_key_id": share.escrow.key_id,
             "index": share.index, "sealed": keys.b64encode(bytes(share.sealed)),
             "threshold": share.escrow.threshold}
@@ -115,7 +164,7 @@ def _refuse(actor: Actor, submission: BidSubmission | None, lot_id: int, error: 
 def recover_file_key_with_escrow(user, actor: Actor, submission_id, *,
                                  shares: Sequence[tuple[int, shamir.Share]], reason: str, note: str = "",
                                  now: datetime) -> bytes:
-    """Recover a bid's file key from its ``escrow`` stanza, with the opened shares of at least
+    """Dealer scheme (v1 envelopes): recover a bid's file key from its ``escrow`` stanza, with the opened shares of at least
     ``threshold`` custodians (``(custodian user id, Share)`` pairs, gathered at the opening).
 
     Only a manager of the tender, only after the deadline, only for a current bid carrying the
@@ -133,7 +182,7 @@ def recover_file_key_with_escrow(user, actor: Actor, submission_id, *,
         if reason not in RECOVERY_REASONS:
             raise BadRequest("backup decryption is only for causes outside the bidder's control",
                              details={"allowed": sorted(RECOVERY_REASONS)})
-        escrow = EscrowKey.objects.filter(lot=lot).first()
+        escrow = EscrowKey.objects.filter(lot=lot, scheme=EscrowKey.Scheme.DEALER).first()
         if (escrow is None or submission.status != BidSubmission.Status.CURRENT
                 or submission.escrow_key_id != escrow.key_id):
             raise PlatformError(ErrorCode.INVALID_STATE, "this bid has no escrow recipient")

@@ -128,24 +128,84 @@ class Custodian(models.Model):
 
 
 class EscrowKey(models.Model):
-    """A tender's escrow public key. Its private half exists only as sealed shares."""
+    """A tender's backup-decryption set-up (docs/opening.md, "Backup decryption").
+
+    ``scheme`` "shares" (tender-envelope/v2): no key at all; the tender names its custodians
+    (``EscrowShare`` rows, each with the custodian's own public key as it was at set-up) and the
+    threshold, and each bidder's sealer splits its own file key among them. ``public_key`` and
+    ``key_id`` are empty. ``scheme`` "dealer" (tender-envelope/v1, set-ups made before v2): a dealt
+    escrow key pair whose private half exists only as the custodians' sealed shares; read only.
+    """
+
+    class Scheme(models.TextChoices):
+        DEALER = "dealer"
+        SHARES = "shares"
 
     lot = models.OneToOneField("bidding.Lot", on_delete=models.PROTECT, related_name="escrow")
-    public_key = models.BinaryField(max_length=65)
-    key_id = models.CharField(max_length=16)
+    scheme = models.CharField(max_length=10, choices=Scheme.choices, default=Scheme.SHARES)
+    public_key = models.BinaryField(max_length=65, blank=True, default=b"")
+    key_id = models.CharField(max_length=16, blank=True)
     threshold = models.PositiveSmallIntegerField()
     count = models.PositiveSmallIntegerField()
     created_at = models.DateTimeField()
 
 
 class EscrowShare(models.Model):
+    """A custodian's place in a tender's set-up: its share ``index`` and the key its share of every
+    bid is wrapped to (``public_key``/``key_id``, fixed at set-up: re-registering a key later does
+    not change what bidders seal to). ``sealed`` is the dealt share of the "dealer" scheme only."""
+
     escrow = models.ForeignKey(EscrowKey, on_delete=models.PROTECT, related_name="shares")
     custodian = models.ForeignKey(Custodian, on_delete=models.PROTECT, related_name="shares")
     index = models.PositiveSmallIntegerField()
-    sealed = models.BinaryField()  # HPKE to the custodian's key (crypto.shamir.seal_share)
+    public_key = models.BinaryField(max_length=65, blank=True, default=b"")
+    key_id = models.CharField(max_length=16, blank=True)
+    sealed = models.BinaryField(blank=True, default=b"")  # dealer scheme: crypto.shamir.seal_share
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["escrow", "custodian"], name="one_share_per_custodian"),
             models.UniqueConstraint(fields=["escrow", "index"], name="one_share_per_index"),
+        ]
+
+
+class EscrowRecovery(models.Model):
+    """A backup-decryption session for one bid (shares scheme): opened by the host in the backup
+    window for a recorded reason; custodians release their shares of this one bid into it."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        RECOVERED = "recovered"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    lot = models.ForeignKey("bidding.Lot", on_delete=models.PROTECT, related_name="+")
+    submission = models.ForeignKey(BidSubmission, on_delete=models.PROTECT, related_name="recoveries")
+    reason = models.CharField(max_length=30)
+    note = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField()
+    recovered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["submission"], condition=models.Q(status="open"),
+                                               name="one_open_recovery_per_bid")]
+
+
+class EscrowRelease(models.Model):
+    """One custodian's released share of one bid's file key. ``share`` (the 32-byte y value) is
+    kept only while the recovery waits for the threshold, and erased once it recovered;
+    ``share_sha256`` stays as the record of what was released."""
+
+    recovery = models.ForeignKey(EscrowRecovery, on_delete=models.PROTECT, related_name="releases")
+    custodian = models.ForeignKey(Custodian, on_delete=models.PROTECT, related_name="+")
+    index = models.PositiveSmallIntegerField()
+    share = models.BinaryField(blank=True, default=b"")
+    share_sha256 = models.CharField(max_length=64)
+    released_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["recovery", "custodian"], name="one_release_per_custodian"),
+            models.UniqueConstraint(fields=["recovery", "index"], name="one_release_per_index"),
         ]

@@ -73,15 +73,20 @@ def _expected(lot: Lot, organisation, now: datetime) -> bid_rules.Expected:
     if cert is None:
         raise PlatformError(ErrorCode.NO_CURRENT_CERTIFICATE,
                             "your organisation has no valid certificate: request one, or renew it")
-    escrow_key_id = None
+    escrow_key_id, custodian_key_ids, threshold = None, (), None
     if lot.escrow_required:
         escrow = EscrowKey.objects.filter(lot=lot).first()
         if escrow is None:
             raise PlatformError(ErrorCode.ESCROW_NOT_READY,
-                                "this tender's escrow key is not set up yet; try later", temporary=True)
-        escrow_key_id = escrow.key_id
+                                "this tender's custodians are not named yet; try later", temporary=True)
+        if escrow.scheme == EscrowKey.Scheme.DEALER:
+            escrow_key_id = escrow.key_id
+        else:
+            custodian_key_ids = tuple(escrow.shares.order_by("index").values_list("key_id", flat=True))
+            threshold = escrow.threshold
     return bid_rules.Expected(tender=lot.project.code, lot=lot.code, bidder=organisation.credit_code,
-                              bidder_key_id=cert.key_id, escrow_key_id=escrow_key_id)
+                              bidder_key_id=cert.key_id, escrow_key_id=escrow_key_id,
+                              custodian_key_ids=custodian_key_ids, threshold=threshold)
 
 
 def check_can_bid(lot: Lot, now: datetime) -> None:

@@ -47,6 +47,7 @@ class ErrorCode(StrEnum):
     DEADLINE_NOT_REACHED = "deadline_not_reached"
     ESCROW_THRESHOLD_NOT_MET = "escrow_threshold_not_met"
     ESCROW_SHARE_INVALID = "escrow_share_invalid"
+    ESCROW_WINDOW_CLOSED = "escrow_window_closed"
     # The opening hall (docs/opening.md).
     INVALID_FILE_KEY = "invalid_file_key"
     DECRYPTION_FAILED = "decryption_failed"
@@ -85,6 +86,7 @@ HTTP_STATUS = {
     ErrorCode.DEADLINE_NOT_REACHED: 409,
     ErrorCode.ESCROW_THRESHOLD_NOT_MET: 409,
     ErrorCode.ESCROW_SHARE_INVALID: 422,
+    ErrorCode.ESCROW_WINDOW_CLOSED: 409,
     ErrorCode.INVALID_FILE_KEY: 422,
     ErrorCode.DECRYPTION_FAILED: 503,
     ErrorCode.INVALID_SIGNATURE: 422,

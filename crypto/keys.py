@@ -72,6 +72,19 @@ def b64decode(text: str | bytes, size: int | None = None) -> bytes:
     return data
 
 
+def b64decode_lenient(text: str | bytes, size: int | None = None) -> bytes:
+    """``b64decode`` that also accepts the padded form: exactly the ``=`` the length needs, and
+    still canonical. For API fields that clients have sent padded (docs/opening.md); never for a
+    header, where one value must have one encoding."""
+    raw = text.encode("ascii", "replace") if isinstance(text, str) else bytes(text)
+    if raw.endswith(b"="):
+        stripped = raw.rstrip(b"=")
+        if len(raw) % 4 or len(raw) - len(stripped) != -len(stripped) % 4:
+            raise ValueError("invalid base64 padding")
+        raw = stripped
+    return b64decode(raw, size)
+
+
 def generate_bidder_key() -> PrivateKey:
     """A new random P-256 private key (bidder or escrow)."""
     return ec.generate_private_key(ec.SECP256R1())

@@ -1,4 +1,5 @@
-"""``sealbid``: keygen, csr, seal, submit, status, withdraw, platform-keys, verify-receipt, open.
+"""``sealbid``: keygen, csr, seal, submit, status, withdraw, platform-keys, verify-receipt, open,
+custodian (keygen, register, recoveries, release: ``sealbid.custodian``).
 
 Every failure prints one line ``sealbid: error: ...`` and exits with a code from
 ``sealbid.errors`` (docs/sealbid.md has the table).
@@ -8,46 +9,19 @@ from __future__ import annotations
 
 import argparse
 import base64
-import getpass
 import io
 import json
 import os
 import sys
-import unicodedata
 from pathlib import Path
 
-from crypto import ca, envelope, keys
+from crypto import ca, envelope, escrow_shares, keys
 from crypto.receipt import ReceiptError, verify_receipt
 
-from . import bidpackage, errors, upload
+from . import bidpackage, custodian, errors, upload
 from .client import NETWORK_ERRORS, Client
 from .errors import CliError
-
-
-def _password(args, *, confirm: bool = False) -> bytes:
-    if args.password_file:
-        text = Path(args.password_file).read_text(encoding="utf-8").rstrip("\r\n")
-    else:
-        text = getpass.getpass("key file password: ")
-        if confirm and getpass.getpass("again: ") != text:
-            raise CliError("the passwords differ", errors.WRONG_PASSWORD)
-    if not text:
-        raise CliError("an empty password is not allowed", errors.WRONG_PASSWORD)
-    return unicodedata.normalize("NFC", text).encode("utf-8")
-
-
-def _private_key(args):
-    data = Path(args.key).read_bytes()
-    try:
-        return keys.load_private_key_file(data, _password(args))
-    except keys.WrongPassword:
-        raise CliError("wrong password (or a damaged key file)", errors.WRONG_PASSWORD) from None
-    except keys.InvalidKeyFile as exc:
-        raise CliError(f"not a usable key file: {exc}") from None
-
-
-def _client(args) -> Client:
-    return Client(args.server, args.token)
+from .prompts import ask_password as _password, load_private_key as _private_key, make_client as _client
 
 
 def _print(value) -> None:
@@ -87,6 +61,26 @@ def _current_certificate(client: Client):
     return ca.load_certificate(certs[0]["certificate_pem"])
 
 
+def _backup(client: Client, lot_id: int, lot: dict, recipients: list) -> tuple[list, int | None]:
+    """The tender's backup decryption: custodians to split the file key among (v2), or for a
+    set-up made before v2 its dealt escrow key appended to ``recipients`` (v1)."""
+    if not lot["escrow_required"]:
+        return [], None
+    escrow = client.json("GET", f"/lots/{lot_id}/escrow")
+    if escrow.get("scheme") == "dealer":
+        recipients.append(envelope.Recipient("escrow", keys.b64decode(escrow["public_key"], 65)))
+        return [], None
+    try:
+        custodians = [escrow_shares.Custodian(c["index"], keys.b64decode(c["public_key"], 65))
+                      for c in escrow["custodians"]]
+        if [c.key_id for c in custodians] != [c["key_id"] for c in escrow["custodians"]]:
+            raise ValueError("a custodian's key id is not its key's")
+        escrow_shares.check_share_set(custodians, escrow["threshold"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CliError(f"the tender's custodians are not usable: {exc}", errors.REFUSED) from None
+    return custodians, escrow["threshold"]
+
+
 def cmd_seal(args) -> None:
     client = _client(args)
     lot = client.json("GET", f"/lots/{args.lot}")
@@ -97,9 +91,7 @@ def cmd_seal(args) -> None:
                        f"{cert.key_id}: use that key, or request a certificate for this one",
                        errors.CERTIFICATE)
     recipients = [envelope.Recipient("bidder", public_key)]
-    if lot["escrow_required"]:
-        escrow = client.json("GET", f"/lots/{args.lot}/escrow")
-        recipients.append(envelope.Recipient("escrow", keys.b64decode(escrow["public_key"], 65)))
+    custodians, threshold = _backup(client, args.lot, lot, recipients)
     given = {}
     for item in args.field:
         name, sep, value = item.partition("=")
@@ -113,7 +105,8 @@ def cmd_seal(args) -> None:
     out = Path(args.out)
     result = bidpackage.seal_package(out, manifest_bytes=manifest, documents=documents,
                                      tender=lot["project_code"], lot=lot["code"],
-                                     bidder=cert.credit_code, recipients=recipients)
+                                     bidder=cert.credit_code, recipients=recipients,
+                                     custodians=custodians, threshold=threshold)
     if result.envelope_size > lot["max_bid_bytes"]:
         print(f"warning: {result.envelope_size} bytes is over this tender's limit of "
               f"{lot['max_bid_bytes']}", file=sys.stderr)
@@ -281,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--envelope", help="your envelope (default: fetch its header from the server)")
     with_password(sp)
     sp.set_defaults(func=cmd_open)
+    custodian.add_parser(sub, with_password)
     return p
 
 

@@ -35,7 +35,7 @@ from django.db import transaction
 
 from common.actor import Actor
 from common.errors import BadRequest, ErrorCode, PlatformError
-from crypto import envelope, shamir
+from crypto import envelope, keys, shamir
 
 from .. import storage
 from ..models import Lot, Opening, OpeningBid
@@ -238,9 +238,16 @@ def release_key(user, actor: Actor, lot_id: int, *, file_key, commitment=None, r
     return _decrypt(ob, key, by="bidder", actor=actor, role=role, now=now)
 
 
+def decrypt_recovered(ob: OpeningBid, file_key: bytes, *, actor: Actor, now: datetime) -> dict:
+    """Decrypt a bid with the file key its custodians' shares made (``bidding.escrow_recovery``),
+    already verified against the commitment: as if released, ``decrypted_by: "escrow"``."""
+    return _decrypt(ob, file_key, by="escrow", actor=actor, role="host", now=now)
+
+
 def backup_decrypt(user, actor: Actor, lot_id: int, *, submission_id, shares, reason: str, note: str = "",
                    now: datetime) -> dict:
-    """Backup decryption (备用解密): the host enters the shares the custodians opened in the hall;
+    """Backup decryption (备用解密) of a v1 envelope sealed to a dealt escrow key: the host enters
+    the shares the custodians opened in the hall;
     ``bidding.escrow.recover_file_key_with_escrow`` checks them (manager, reason, threshold) and
     audits; the bid is then decrypted as if released. No share is stored."""
     from ..escrow import recover_file_key_with_escrow
@@ -253,11 +260,11 @@ def backup_decrypt(user, actor: Actor, lot_id: int, *, submission_id, shares, re
     if ob.opening.phase != Phase.DECRYPTING or ob.status != OpeningBid.Status.PENDING:
         raise PlatformError(ErrorCode.INVALID_STATE, "backup decryption is for a pending bid while decrypting")
     parsed = []
-    try:
+    try:  # `share` is base64, padded or not (docs/opening.md)
         for item in shares:
             parsed.append((int(item["custodian"]),
-                           shamir.Share(int(item["index"]), base64.b64decode(item["share"], validate=True))))
-    except (KeyError, TypeError, ValueError, binascii.Error, shamir.ShareError):
+                           shamir.Share(int(item["index"]), keys.b64decode_lenient(item["share"], 32))))
+    except (KeyError, TypeError, ValueError, shamir.ShareError):
         raise BadRequest("shares are [{custodian, index, share (base64 of 32 bytes)}]") from None
     key = recover_file_key_with_escrow(user, actor, ob.submission_id, shares=parsed, reason=reason,
                                        note=note, now=now)

@@ -42,12 +42,60 @@ def certify(user, approver, key=None, now=None):
     return key, cert
 
 
-def seal(lot, org, key, plaintext: bytes, *, escrow_public=None, lot_code=None, chunk_size=65536):
+def seal(lot, org, key, plaintext: bytes, *, escrow_public=None, lot_code=None, chunk_size=65536,
+         custodians=(), threshold=None):
+    """An envelope as a sealer makes it: v1, or v2 with ``custodians`` (``escrow_shares.Custodian``)."""
     recipients = [envelope.Recipient("bidder", key.public_key())]
     if escrow_public is not None:
         recipients.append(envelope.Recipient("escrow", escrow_public))
     return envelope.seal_bytes(plaintext, tender_id=lot.project.code, lot_id=lot_code or lot.code,
-                               bidder_id=org.credit_code, recipients=recipients, chunk_size=chunk_size)
+                               bidder_id=org.credit_code, recipients=recipients, chunk_size=chunk_size,
+                               custodians=custodians, threshold=threshold)
+
+
+def register_custodians(people, names) -> dict:
+    """Each custodian makes its own key pair and registers the public key: ``{name: private key}``."""
+    out = {}
+    for name in names:
+        key = keys.generate_bidder_key()
+        res = token_client(people[name]).post(
+            "/api/v1/custodians/me", content_type="application/json",
+            data=json.dumps({"public_key": keys.b64encode(keys.public_key_to_bytes(key.public_key()))}))
+        assert res.status_code == 200, res.content
+        out[name] = key
+    return out
+
+
+def tender_custodians(client, lot_id):
+    """``GET /lots/{id}/escrow`` as a sealer reads it: (custodians, threshold)."""
+    from crypto import escrow_shares
+
+    body = client.get(f"/api/v1/lots/{lot_id}/escrow").json()
+    assert body["scheme"] == "shares", body
+    return [escrow_shares.Custodian(c["index"], keys.b64decode(c["public_key"], 65))
+            for c in body["custodians"]], body["threshold"]
+
+
+def deal_escrow(lot, custodian_keys: dict, users: dict, threshold: int, now):
+    """A set-up as the platform made it before v2 (a dealt escrow key, scheme "dealer"), written
+    as those rows are: the escrow key is split, each share sealed to its custodian, then forgotten.
+    Returns the escrow public key."""
+    from bidding.models import Custodian, EscrowKey, EscrowShare
+    from crypto import shamir
+
+    private = keys.generate_bidder_key()
+    public = private.public_key()
+    kid = keys.key_id(public)
+    shares = shamir.split_private_key(private, threshold, len(custodian_keys))
+    escrow = EscrowKey.objects.create(lot=lot, scheme="dealer", public_key=keys.public_key_to_bytes(public),
+                                      key_id=kid, threshold=threshold, count=len(shares), created_at=now)
+    for (name, ckey), share in zip(custodian_keys.items(), shares):
+        custodian = Custodian.objects.get(user=users[name])
+        sealed = shamir.seal_share(share, ckey.public_key(), tender=f"{lot.project.code}/{lot.code}",
+                                   escrow_key_id=kid)
+        EscrowShare.objects.create(escrow=escrow, custodian=custodian, index=share.index, sealed=sealed,
+                                   public_key=bytes(custodian.public_key), key_id=custodian.key_id)
+    return public
 
 
 def package(price_fen: int, marker: str) -> bytes:

@@ -1,5 +1,7 @@
-"""Backup decryption: the escrow key is split among custodians at set-up and never stored; k of
-them recover a bid's file key after the deadline, for a cause outside the bidder's control."""
+"""Backup decryption of set-ups made before v2 (scheme "dealer"): the escrow key was split among
+custodians at set-up and never stored; k of them still recover a v1 bid's file key after the
+deadline, for a cause outside the bidder's control. Their dealt shares are served only in the
+backup window."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from bidding.models import EscrowShare
 from common.actor import Actor
 from common.errors import PlatformError
 from crypto import envelope, keys, shamir
-from tests.bidding.conftest import certify, seal, token_client, upload
+from tests.bidding.conftest import certify, deal_escrow, register_custodians, seal, token_client, upload
 from tests.bidding.test_no_early_reading import database_bytes, encodings
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_hashing", "bid_storage")]
@@ -23,20 +25,11 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_hashing", "bi
 
 @pytest.fixture
 def setup(people, make_lot, tmp_path):
+    from common import clock
+
     lot = make_lot(escrow_required=True)
-    custodians = {}
-    for name in ("admin", "supervisor", "venue_staff"):
-        key = keys.generate_bidder_key()
-        res = token_client(people[name]).post(
-            "/api/v1/custodians/me", data=json.dumps({"public_key": keys.b64encode(
-                keys.public_key_to_bytes(key.public_key()))}), content_type="application/json")
-        assert res.status_code == 200, res.content
-        custodians[name] = key
-    host = token_client(people["host"])
-    res = host.post(f"/api/v1/lots/{lot.pk}/escrow", content_type="application/json", data=json.dumps(
-        {"custodian_user_ids": [people[n].pk for n in custodians], "threshold": 2}))
-    assert res.status_code == 201, res.content
-    escrow_public = keys.b64decode(res.json()["public_key"], 65)
+    custodians = register_custodians(people, ("admin", "supervisor", "venue_staff"))
+    escrow_public = deal_escrow(lot, custodians, people, 2, clock.now())
     alice_key, _ = certify(people["alice"], people["host"])
     plaintext = b"manifest: price 123456789 fen"
     env = seal(lot, people["alice"].organisation, alice_key, plaintext, escrow_public=escrow_public)
@@ -47,12 +40,13 @@ def setup(people, make_lot, tmp_path):
 
 
 def opened_shares(people, setup, names):
+    """Each custodian opens its dealt share on its own machine (the rows as its tool reads them)."""
     out = []
     for name in names:
-        ctx = token_client(people[name]).get(f"/api/v1/lots/{setup['lot'].pk}/escrow/share").json()
-        share = shamir.open_share(keys.b64decode(ctx["sealed"]), setup["custodians"][name],
-                                  tender=ctx["tender"], escrow_key_id=ctx["escrow_key_id"],
-                                  index=ctx["index"])
+        row = EscrowShare.objects.select_related("escrow").get(custodian__user=people[name])
+        share = shamir.open_share(bytes(row.sealed), setup["custodians"][name],
+                                  tender=f"{setup['lot'].project.code}/{setup['lot'].code}",
+                                  escrow_key_id=row.escrow.key_id, index=row.index)
         out.append((people[name].pk, share))
     return out
 
@@ -115,6 +109,14 @@ def test_a_bid_without_the_escrow_recipient_is_refused(people, setup):
     env = seal(setup["lot"], people["bob"].organisation, certify(people["bob"], people["host"])[0], b"x")
     res = upload(token_client(people["bob"]), setup["lot"].pk, env)
     assert res.json()["error"]["code"] == "escrow_recipient_mismatch"
+
+
+def test_a_dealt_share_is_served_only_in_the_backup_window(people, setup):
+    url = f"/api/v1/lots/{setup['lot'].pk}/escrow/share"
+    res = token_client(people["admin"]).get(url)  # before the deadline: no opening decrypting
+    assert res.status_code == 409 and res.json()["error"]["code"] == "escrow_window_closed"
+    refused = AuditEntry.objects.filter(action="bidding.escrow.refused").last()
+    assert json.loads(refused.body)["data"]["code"] == "escrow_window_closed"
 
 
 def test_a_bidder_cannot_fetch_shares_and_escrow_needs_its_key(people, setup, make_lot):
