@@ -31,7 +31,16 @@ project = Project.objects.create(code="ZB-2026-0042", title="道路工程", tend
 deadline = clock.now() + timedelta(days=2)
 lot = Lot.objects.create(project=project, code="01", title="施工", bid_deadline=deadline,
                          signin_opens_at=deadline, status="published")
-print(json.dumps({"lot": lot.pk, "credit_code": co.credit_code,
+bob_co = Organisation.objects.create(name="Bob 工程有限公司", kind="bidder", credit_code=make_code("91320100BB1"))
+bob = User.objects.create(username="bob", role="bidder", organisation=bob_co)
+custodians = [User.objects.create(username=n, role=r) for n, r in
+              (("supervisor", "supervisor"), ("venue_staff", "venue_staff"), ("expert", "expert"))]
+backup = Lot.objects.create(project=project, code="02", title="监理", bid_deadline=deadline,
+                            signin_opens_at=deadline, status="published", escrow_required=True)
+print(json.dumps({"lot": lot.pk, "credit_code": co.credit_code, "backup_lot": backup.pk,
+                  "bob_credit_code": bob_co.credit_code, "bob": ApiToken.issue(bob, "cli")[1],
+                  "custodian_ids": [u.pk for u in custodians[:2]],
+                  **{u.username: ApiToken.issue(u, "cli")[1] for u in custodians},
                   "alice": ApiToken.issue(alice, "cli")[1], "host": ApiToken.issue(host, "ui")[1]}))
 """
 
@@ -154,3 +163,56 @@ def test_failures_have_distinct_exit_codes(server, tmp_path):
     r = sealbid(server, "submit", "--lot", str(server["lot"]), "--quiet", str(junk))
     assert r.returncode in (4, 8), r.stderr  # refused: not an envelope (or no certificate yet)
     assert "invalid_envelope" in r.stderr or "certificate" in r.stderr
+
+
+def test_custodians_make_their_own_keys_and_sealbid_splits_the_file_key_among_them(server, tmp_path):
+    from crypto import envelope, keys
+
+    pw = tmp_path / "pw"
+    pw.write_text("保管人的密码 battery\n")
+    kids = []
+    for name in ("supervisor", "venue_staff"):
+        out = tmp_path / f"{name}.json"
+        r = sealbid(server, "custodian", "keygen", "--out", str(out), "--password-file", str(pw),
+                    "--iterations", "100000", "--register", token=name)
+        assert r.returncode == 0 and "registered custodian key" in r.stdout, r.stderr
+        kid, _ = keys.read_key_file_public(out.read_bytes())
+        assert kid in r.stdout
+        kids.append(kid)
+    r = sealbid(server, "custodian", "keygen", "--out", str(tmp_path / "e.json"), "--password-file", str(pw),
+                "--iterations", "100000", "--register", token="expert")
+    assert r.returncode != 0 and "expert" in r.stderr and "bidders cannot hold" not in r.stderr
+    lot = server["backup_lot"]
+    escrow = api(server, "POST", f"/lots/{lot}/escrow",
+                 body={"custodian_user_ids": server["custodian_ids"], "threshold": 2})
+    assert escrow["scheme"] == "shares" and [c["key_id"] for c in escrow["custodians"]] == kids
+    key = tmp_path / "bob.json"
+    assert sealbid(server, "keygen", "--out", str(key), "--password-file", str(pw), "--iterations", "100000",
+                   token="bob").returncode == 0
+    r = sealbid(server, "csr", "--key", str(key), "--organisation", "Bob 工程有限公司", "--credit-code",
+                server["bob_credit_code"], "--password-file", str(pw), "--submit", token="bob")
+    assert r.returncode == 0, r.stderr
+    pending = [c for c in api(server, "GET", "/certificates?status=pending")
+               if c["credit_code"] == server["bob_credit_code"]]
+    assert api(server, "POST", f"/certificates/{pending[-1]['id']}/approve")["status"] == "issued"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "技术标.txt").write_text("监理方案\n" * 100)
+    env_path = tmp_path / "bid.tenv"
+    r = sealbid(server, "seal", "--lot", str(lot), "--key", str(key), "--field", "price=99.50",
+                "--field", "duration_days=90", "--field", "quality=合格", "--out", str(env_path), str(docs),
+                token="bob")
+    assert r.returncode == 0, r.stderr
+    with open(env_path, "rb") as f:
+        header = envelope.read_header(f)
+    assert header.version == "tender-envelope/v2" and header.threshold == 2
+    assert header.share_key_ids() == tuple(kids)
+    r = sealbid(server, "submit", "--lot", str(lot), "--quiet", str(env_path), token="bob")
+    assert r.returncode == 0 and "receipt verified" in r.stdout, r.stderr
+    # before the deadline no bid is in its backup window
+    r = sealbid(server, "custodian", "recoveries", token="supervisor")
+    assert r.returncode == 0 and "no bid is in its backup window" in r.stdout, r.stderr
+    r = sealbid(server, "custodian", "release", "--lot", str(lot), "--recovery",
+                "00000000-0000-0000-0000-000000000000", "--key", str(tmp_path / "supervisor.json"),
+                "--password-file", str(pw), token="supervisor")
+    assert r.returncode == 10, r.stderr
