@@ -20,7 +20,6 @@ Faults (docs/opening.md, "Decryption"):
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import io
 import json
@@ -67,15 +66,13 @@ class _HashingReader(io.RawIOBase):
 
 
 def _decode_key(text) -> bytes:
+    """Standard base64 of 32 bytes, padded or not, canonical (docs/opening.md)."""
     if not isinstance(text, str) or len(text) > 100:
         raise PlatformError(ErrorCode.INVALID_FILE_KEY, "file_key is the base64 of 32 bytes")
     try:
-        key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        key = b""
-    if len(key) != envelope.FILE_KEY_SIZE:
-        raise PlatformError(ErrorCode.INVALID_FILE_KEY, "file_key is the base64 of 32 bytes")
-    return key
+        return keys.b64decode_lenient(text, envelope.FILE_KEY_SIZE)
+    except ValueError:
+        raise PlatformError(ErrorCode.INVALID_FILE_KEY, "file_key is the base64 of 32 bytes") from None
 
 
 def _opened_path(ob: OpeningBid) -> Path:

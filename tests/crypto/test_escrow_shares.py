@@ -181,3 +181,16 @@ def test_a_v1_envelope_with_an_escrow_key_still_opens():
     assert envelope.open_bytes(env, file_key=key) == b"old"
     with pytest.raises(InvalidEnvelope):
         escrow_shares.recover_file_key(header, [])
+
+
+def test_api_base64_takes_padded_and_unpadded_but_only_canonical():
+    value = os.urandom(32)
+    unpadded = keys.b64encode(value)
+    assert keys.b64decode_lenient(unpadded, 32) == value
+    assert keys.b64decode_lenient(unpadded + "=", 32) == value
+    for bad in (unpadded + "==", unpadded[:-1] + "B=" if unpadded[-1] != "B" else unpadded[:-1] + "C=",
+                unpadded + "=" * 4, "=" + unpadded, unpadded[:-2] + "=", unpadded + " "):
+        with pytest.raises(ValueError):
+            keys.b64decode_lenient(bad, 32)
+    with pytest.raises(ValueError):  # the header's decoder stays strict
+        keys.b64decode(unpadded + "=", 32)
