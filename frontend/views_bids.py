@@ -113,13 +113,26 @@ def bid_submit(request, lot_id: int):
         "receipt_mismatch": _("The receipt's SHA-256 is not that of the envelope this browser sealed: "
                               "do not rely on this submission, and tell the platform's operator"),
         "discarded": _("The unfinished upload was discarded."),
+        "needs_sealbid": _("This tender's backup decryption needs the sealbid tool: seal and submit with it."),
     }
     now = clock.now()
     closed = "" if lot.status == Status.PUBLISHED and now < lot.bid_deadline else (
         labels["deadline_passed"] if lot.status in (Status.PUBLISHED, Status.OPENING) or now >= lot.bid_deadline
         else _("This tender is not open for bids (%(status)s).") % {"status": label("lot_status", lot.status)})
+    if not closed and _splits_among_custodians(lot):
+        # tender-envelope/v2 needs Shamir's scheme, which no vetted browser module here offers yet
+        # (docs/browser-crypto.md, "Backup decryption"): say so before anything is sealed.
+        closed = _("This tender's backup decryption splits each bid's key among its custodians, which "
+                   "this browser cannot do yet: seal the bid with the sealbid tool (sealbid seal, then "
+                   "sealbid submit).")
     ctx = {"lot": _lot_ctx(lot), **_org_ctx(request.user), "server_now": now.isoformat(), "closed_reason": closed}
     return TemplateResponse(request, "frontend/bid_submit.html", {"lot": lot, "ctx": ctx, "labels": labels})
+
+
+def _splits_among_custodians(lot) -> bool:
+    from bidding.models import EscrowKey
+
+    return lot.escrow_required and EscrowKey.objects.filter(lot=lot, scheme=EscrowKey.Scheme.SHARES).exists()
 
 
 @login_required

@@ -303,3 +303,18 @@ def _values_32(blob: bytes) -> set[bytes]:
                 continue
             out.update(data[i:i + 32] for i in range(0, max(len(data) - 31, 0)))
     return out
+
+
+def test_the_browser_sealer_sends_a_tender_with_custodians_to_sealbid(tender):
+    """The browser cannot split a file key yet (docs/browser-crypto.md): its page says so, in both
+    languages, instead of sealing an envelope the upload would refuse."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(tender["people"]["dave"])
+    for language, words in (("en", "sealbid seal"), ("zh-hans", "请使用 sealbid 工具")):
+        res = client.get(f"/tenders/{tender['lot'].pk}/bid/", HTTP_ACCEPT_LANGUAGE=language)
+        assert res.status_code == 200
+        ctx = res.context["ctx"]
+        assert words in ctx["closed_reason"], ctx["closed_reason"]
+        assert "sealbid seal" in res.content.decode()  # the page carries it to the form it disables

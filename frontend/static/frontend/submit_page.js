@@ -1,6 +1,6 @@
 // Seal and upload a bid in the browser: announced fields + documents → the bid package
 // (bidpackage.js, a tar as sealbid makes it) → tender-envelope/v1 sealed to the certified key (and
-// the tender's escrow key) → a resumable upload, pipelined (uploader.js), with one progress bar
+// the dealt escrow key of a tender set up before v2; a tender with custodians needs sealbid) → a resumable upload, pipelined (uploader.js), with one progress bar
 // across hashing, sealing and sending (bytes, speed, time left), pause and resume — also after a
 // reload. The documents' and the envelope's SHA-256 are computed in a Worker (hasher.js) in
 // constant memory; the receipt's SHA-256 must be the one this browser computed.
@@ -212,6 +212,9 @@ async function recipientsFor() {
   const recipients = [{ role: "bidder", publicKey: key.publicKey }];
   if (lot.escrow_required) {
     const escrow = await api("GET", `/lots/${lot.id}/escrow`);
+    // A tender set up with custodians wants tender-envelope/v2 (the file key split among them),
+    // which this sealer cannot write yet (docs/browser-crypto.md): never seal it a v1 envelope.
+    if (escrow.scheme !== "dealer") throw new Error(t.needs_sealbid);
     recipients.push({ role: "escrow", publicKey: unb64(escrow.public_key, 65) });
   }
   return recipients;

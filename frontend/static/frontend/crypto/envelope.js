@@ -23,7 +23,7 @@ import {
 } from "./stream.js";
 
 export {
-  FILE_KEY_SIZE, FORMAT, InvalidEnvelope, MAX_HEADER_SIZE, MAX_RECIPIENTS, NONCE_SIZE, ROLES, SUITE, hpkeInfo,
+  FILE_KEY_SIZE, FORMAT, FORMAT_V2, InvalidEnvelope, MAX_HEADER_SIZE, MAX_RECIPIENTS, NONCE_SIZE, ROLES, SUITE, hpkeInfo,
   parseHeader, readHeader,
 } from "./header.js";
 export { keyId, publicKeyBytes };
@@ -31,22 +31,22 @@ const subtle = globalThis.crypto.subtle;
 
 // --- derived keys ------------------------------------------------------------------------------
 
-function hkdfParams(nonce, purpose) {
-  return { name: "HKDF", hash: "SHA-256", salt: nonce, info: utf8(`${FORMAT} ${purpose}`) };
+function hkdfParams(nonce, purpose, version = FORMAT) {
+  return { name: "HKDF", hash: "SHA-256", salt: nonce, info: utf8(`${version} ${purpose}`) };
 }
 
 async function fileKeyMaterial(fileKey) {
   return subtle.importKey("raw", fileKey, "HKDF", false, ["deriveBits", "deriveKey"]);
 }
 
-async function derivedKeys(fileKey, nonce) {
+async function derivedKeys(fileKey, nonce, version = FORMAT) {
   const material = await fileKeyMaterial(fileKey);
   return {
-    commitment: new Uint8Array(await subtle.deriveBits(hkdfParams(nonce, "commitment"), material, 256)),
-    headerKey: await subtle.deriveKey(hkdfParams(nonce, "header"), material,
+    commitment: new Uint8Array(await subtle.deriveBits(hkdfParams(nonce, "commitment", version), material, 256)),
+    headerKey: await subtle.deriveKey(hkdfParams(nonce, "header", version), material,
                                       { name: "HMAC", hash: "SHA-256", length: 256 }, false, ["sign", "verify"]),
     // Non-extractable: the payload key never exists as bytes in the page.
-    payloadKey: await subtle.deriveKey(hkdfParams(nonce, "payload"), material,
+    payloadKey: await subtle.deriveKey(hkdfParams(nonce, "payload", version), material,
                                        { name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]),
   };
 }
@@ -57,7 +57,7 @@ async function derivedKeys(fileKey, nonce) {
 async function payloadKeyFor(header, fileKey) {
   fileKey = asBytes(fileKey);
   if (fileKey.length !== FILE_KEY_SIZE) throw new InvalidEnvelope(FAILED);
-  const { commitment, headerKey, payloadKey } = await derivedKeys(fileKey, header.nonce);
+  const { commitment, headerKey, payloadKey } = await derivedKeys(fileKey, header.nonce, header.version);
   const macInput = header.raw.subarray(0, header.raw.length - 45); // up to and including "---"
   // Both checks always run: the error must not say which failed. subtle.verify compares the
   // HMAC in constant time.
@@ -106,7 +106,8 @@ export async function unwrapFileKey(header, key, { role } = {}) {
   if (!stanza) throw new InvalidEnvelope(FAILED);
   let fileKey;
   try {
-    fileKey = await openBase(stanza.body.subarray(0, 65), recipient, hpkeInfo(header.binding, stanza.role),
+    const info = hpkeInfo(header.binding, stanza.role, header.version);
+    fileKey = await openBase(stanza.body.subarray(0, 65), recipient, info,
                              new Uint8Array(0), stanza.body.subarray(65));
   } catch (error) {
     if (error instanceof HpkeError) throw new InvalidEnvelope(FAILED);

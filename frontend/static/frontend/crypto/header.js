@@ -1,14 +1,22 @@
-// The tender-envelope/v1 header (docs/envelope.md, "Header"): constants, the one error, and the
-// strict parser that the platform's submission check also applies (crypto/envelope.py
-// read_header). Parsing needs no secret and does not verify the MAC.
+// The tender-envelope/v1 and /v2 header (docs/envelope.md, "Header" and Appendix B): constants,
+// the one error, and the strict parser that the platform's submission check also applies
+// (crypto/envelope_header.py read_header). Parsing needs no secret and does not verify the MAC.
+// v2 adds the custodians' share stanzas; this module reads them (a bidder opens its own v2 bid
+// here) but the browser does not write v2 (docs/browser-crypto.md, "Backup decryption").
 
 import { concat, decode, encode, utf8 } from "./b64.js";
 import { importPublicKey } from "./hpke.js";
 import { ByteReader, checkChunkSize } from "./stream.js";
 
 export const FORMAT = "tender-envelope/v1";
+export const FORMAT_V2 = "tender-envelope/v2";
 export const SUITE = "hpke-p256"; // DHKEM(P-256, HKDF-SHA256), HKDF-SHA256, AES-256-GCM
+export const SHARE_SUITE = "hpke-p256-share";
 export const ROLES = Object.freeze(["bidder", "escrow"]);
+const ROLES_BY_VERSION = { [FORMAT]: ROLES, [FORMAT_V2]: Object.freeze(["bidder"]) };
+export const MIN_THRESHOLD = 2;
+export const MAX_CUSTODIANS = 10;
+const SMALL = /^[1-9][0-9]?$/;
 export const FILE_KEY_SIZE = 32;
 export const NONCE_SIZE = 16;
 export const MAX_RECIPIENTS = 8;
@@ -40,8 +48,8 @@ export function bindingLines({ tenderId, lotId, bidderId }) {
 }
 
 /** HPKE `info`: the first four header lines, then `role <role>` (no final LF). */
-export function hpkeInfo(binding, role) {
-  return utf8(`${FORMAT}\n${bindingLines(binding)}role ${role}`);
+export function hpkeInfo(binding, role, version = FORMAT) {
+  return utf8(`${version}\n${bindingLines(binding)}role ${role}`);
 }
 
 function latin1(bytes) {
@@ -74,7 +82,10 @@ export async function readHeader(reader) {
   }
 
   // The version is checked before anything else is read (docs/envelope.md, "Versioning").
-  if (await line() !== FORMAT) throw new InvalidEnvelope(`not a ${FORMAT} envelope`);
+  const version = await line();
+  if (version !== FORMAT && version !== FORMAT_V2) {
+    throw new InvalidEnvelope(`not a ${FORMAT} or ${FORMAT_V2} envelope`);
+  }
   const ids = [await value("tender"), await value("lot"), await value("bidder")];
   if (!ids.every((id) => ID.test(id))) throw new InvalidEnvelope("malformed id");
   const binding = Object.freeze({ tenderId: ids[0], lotId: ids[1], bidderId: ids[2] });
@@ -91,11 +102,18 @@ export async function readHeader(reader) {
     throw new InvalidEnvelope("malformed chunk size, nonce or commitment");
   }
   const stanzas = [];
+  const shares = [];
   let text;
   for (;;) {
     text = await line();
     if (text.startsWith("--- ")) break;
-    stanzas.push(await parseStanza(text, line));
+    if (version === FORMAT_V2 && text.startsWith(`-> ${SHARE_SUITE} `)) {
+      shares.push(await parseShare(text, line));
+      if (shares.length > MAX_CUSTODIANS) throw new InvalidEnvelope("too many share stanzas");
+      continue;
+    }
+    if (shares.length) throw new InvalidEnvelope("recipient stanzas come before the share stanzas");
+    stanzas.push(await parseStanza(text, line, ROLES_BY_VERSION[version]));
     if (stanzas.length > MAX_RECIPIENTS) throw new InvalidEnvelope("too many recipient stanzas");
   }
   let mac;
@@ -105,12 +123,14 @@ export async function readHeader(reader) {
     throw new InvalidEnvelope("malformed header MAC");
   }
   if (!stanzas.some((s) => s.role === "bidder")) throw new InvalidEnvelope("no bidder recipient");
-  if (new Set(stanzas.map((s) => s.keyId)).size !== stanzas.length) {
-    throw new InvalidEnvelope("duplicate recipient key id");
-  }
+  const allIds = [...stanzas, ...shares].map((s) => s.keyId);
+  if (new Set(allIds).size !== allIds.length) throw new InvalidEnvelope("duplicate recipient key id");
+  if (version === FORMAT_V2) checkShareSet(shares);
   const bytes = concat(...raw);
   return Object.freeze({
-    version: FORMAT,
+    version,
+    shares: Object.freeze(shares),
+    threshold: shares.length ? shares[0].threshold : null,
     suite: SUITE,
     binding,
     chunkSize,
@@ -127,12 +147,36 @@ export async function readHeader(reader) {
   });
 }
 
-async function parseStanza(text, line) {
+function checkShareSet(shares) {
+  if (!shares.length) throw new InvalidEnvelope("a v2 envelope carries its share stanzas");
+  const { threshold: k, count: n } = shares[0];
+  if (!(MIN_THRESHOLD <= k && k <= n && n <= MAX_CUSTODIANS) || shares.length !== n) {
+    throw new InvalidEnvelope("the share stanzas' threshold and count are out of range");
+  }
+  if (!shares.every((s, i) => s.index === i + 1 && s.threshold === k && s.count === n)) {
+    throw new InvalidEnvelope("the share stanzas are not shares 1..n of one split");
+  }
+}
+
+async function parseShare(text, line) {
   const parts = text.split(" ");
-  if (parts.length !== 4 || parts[0] !== "->" || parts[1] !== SUITE || !ROLES.includes(parts[2])
+  if (parts.length !== 6 || !parts.slice(2, 5).every((p) => SMALL.test(p)) || !KEY_ID.test(parts[5])) {
+    throw new InvalidEnvelope("malformed share stanza");
+  }
+  const [index, threshold, count] = parts.slice(2, 5).map(Number);
+  return Object.freeze({ index, threshold, count, keyId: parts[5], body: await stanzaBody(line) });
+}
+
+async function parseStanza(text, line, roles = ROLES) {
+  const parts = text.split(" ");
+  if (parts.length !== 4 || parts[0] !== "->" || parts[1] !== SUITE || !roles.includes(parts[2])
       || !KEY_ID.test(parts[3])) {
     throw new InvalidEnvelope("malformed recipient stanza");
   }
+  return Object.freeze({ role: parts[2], keyId: parts[3], body: await stanzaBody(line) });
+}
+
+async function stanzaBody(line) {
   const bodyLines = [];
   for (const _ of BODY_LINES) bodyLines.push(await line());
   if (!bodyLines.every((b, i) => b.length === BODY_LINES[i])) {
@@ -145,7 +189,7 @@ async function parseStanza(text, line) {
   } catch {
     throw new InvalidEnvelope("malformed recipient stanza body");
   }
-  return Object.freeze({ role: parts[2], keyId: parts[3], body });
+  return body;
 }
 
 /** Parse the header at the start of `source` (bytes, a Blob, a stream): reads only the header. */
