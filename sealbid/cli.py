@@ -92,6 +92,11 @@ def cmd_seal(args) -> None:
                        errors.CERTIFICATE)
     recipients = [envelope.Recipient("bidder", public_key)]
     custodians, threshold = _backup(client, args.lot, lot, recipients)
+    if args.custodian_key_ids is not None:
+        pinned = [k.strip() for k in args.custodian_key_ids.split(",") if k.strip()]
+        if pinned != [c.key_id for c in custodians]:
+            raise CliError("the platform names other custodians' keys than --custodian-key-ids: "
+                           f"{[c.key_id for c in custodians]}; nothing sealed", errors.REFUSED)
     given = {}
     for item in args.field:
         name, sep, value = item.partition("=")
@@ -239,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--key", required=True, help="your key file (only its public key is used)")
     sp.add_argument("--field", action="append", default=[], help="key=value, e.g. price=1234567.89")
     sp.add_argument("--out", required=True)
+    sp.add_argument("--custodian-key-ids", help="the custodians' key ids the tender documents publish, "
+                    "comma-separated in index order: refuse to seal to any others")
     sp.add_argument("documents", nargs="+")
     sp.set_defaults(func=cmd_seal)
 

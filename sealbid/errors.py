@@ -22,6 +22,7 @@ BY_SERVER_CODE = {
     "key_not_current": CERTIFICATE,
     "unauthenticated": UNAUTHENTICATED,
     "not_found": NOT_AVAILABLE,
+    "escrow_window_closed": NOT_AVAILABLE,  # a custodian outside the bid's backup window
     "internal_error": SERVER_ERROR,
     "unavailable": SERVER_ERROR,
 }

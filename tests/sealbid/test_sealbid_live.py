@@ -199,9 +199,11 @@ def test_custodians_make_their_own_keys_and_sealbid_splits_the_file_key_among_th
     docs.mkdir()
     (docs / "技术标.txt").write_text("监理方案\n" * 100)
     env_path = tmp_path / "bid.tenv"
-    r = sealbid(server, "seal", "--lot", str(lot), "--key", str(key), "--field", "price=99.50",
-                "--field", "duration_days=90", "--field", "quality=合格", "--out", str(env_path), str(docs),
-                token="bob")
+    seal_args = ["seal", "--lot", str(lot), "--key", str(key), "--field", "price=99.50", "--field",
+                 "duration_days=90", "--field", "quality=合格", "--out", str(env_path)]
+    r = sealbid(server, *seal_args, "--custodian-key-ids", ",".join(reversed(kids)), str(docs), token="bob")
+    assert r.returncode == 8 and "other custodians" in r.stderr and not env_path.exists(), r.stderr
+    r = sealbid(server, *seal_args, "--custodian-key-ids", ",".join(kids), str(docs), token="bob")
     assert r.returncode == 0, r.stderr
     with open(env_path, "rb") as f:
         header = envelope.read_header(f)
