@@ -125,3 +125,29 @@ def test_a_bidder_cannot_fetch_shares_and_escrow_needs_its_key(people, setup, ma
     res = token_client(people["alice"]).post(f"/api/v1/lots/{other.pk}/uploads", data=json.dumps({"size": 9}),
                                              content_type="application/json")
     assert res.json()["error"]["code"] == "escrow_not_ready"
+
+
+def test_the_migration_keeps_set_ups_made_before_v2_dealt(people, setup):
+    """0005 adds ``scheme`` with "dealer" for the rows that exist (then "shares" for new ones) and
+    gives each existing share row the custodian key its share was sealed to."""
+    import importlib
+
+    from django.apps import apps
+
+    from bidding.models import EscrowKey
+
+    migration = importlib.import_module("bidding.migrations.0005_dealerless_escrow")
+    ops = migration.Migration.operations
+    added = next(o for o in ops if getattr(o, "name", "") == "scheme" and o.__class__.__name__ == "AddField")
+    altered = next(o for o in ops if getattr(o, "name", "") == "scheme" and o.__class__.__name__ == "AlterField")
+    assert added.field.default == "dealer" and altered.field.default == "shares"
+    assert ops.index(added) < ops.index(altered)
+    assert EscrowKey._meta.get_field("scheme").default == "shares"
+    EscrowShare.objects.update(public_key=b"", key_id="")  # as the rows were before 0005
+    migration.keep_dealt_set_ups_readable(apps, None)
+    for share in EscrowShare.objects.select_related("custodian"):
+        assert share.key_id == share.custodian.key_id and bytes(share.public_key) == bytes(share.custodian.public_key)
+    # and the set-up still recovers its v1 bid
+    after = setup["lot"].bid_deadline + timedelta(minutes=1)
+    file_key = recover(people, setup, opened_shares(people, setup, ("admin", "venue_staff")), now=after)
+    assert envelope.open_bytes(setup["env"], file_key=file_key) == setup["plaintext"]
