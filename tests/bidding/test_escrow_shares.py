@@ -318,3 +318,27 @@ def test_the_browser_sealer_sends_a_tender_with_custodians_to_sealbid(tender):
         ctx = res.context["ctx"]
         assert words in ctx["closed_reason"], ctx["closed_reason"]
         assert "sealbid seal" in res.content.decode()  # the page carries it to the form it disables
+
+
+def test_a_recovery_is_reached_only_through_its_own_tender_and_bad_bodies_are_4xx(tender, make_lot):
+    people = tender["people"]
+    other = make_lot(escrow_required=True, status="draft")
+    res = _json(token_client(people["host"]), "post", f"/api/v1/lots/{other.pk}/escrow",
+                {"custodian_user_ids": [people["admin"].pk, people["supervisor"].pk], "threshold": 2})
+    assert res.status_code == 201, res.content
+    now = _decrypting(tender)
+    rid = _open(tender, "alice", now).json()["id"]
+    for who, lot_id in (("venue_staff", other.pk), ("admin", other.pk)):
+        with time_machine.travel(now, tick=False):
+            res = token_client(people[who]).get(f"/api/v1/lots/{lot_id}/opening/backup-recoveries/{rid}/share")
+        assert res.status_code == 404, (who, res.content)
+    base = f"/api/v1/lots/{tender['lot'].pk}/opening/backup-recoveries/{rid}/shares"
+    with time_machine.travel(now, tick=False):
+        for body in ({"index": 1, "share": "A" * 10_000}, {"index": 1, "share": "not base64!"},
+                     {"index": 1, "share": keys.b64encode(bytes(31))}, {"index": "x", "share": ""},
+                     {"index": 10**9, "share": keys.b64encode(bytes(32))}, {}):
+            res = _json(token_client(people["admin"]), "post", base, body)
+            assert 400 <= res.status_code < 500 and "error" in res.json(), (body, res.content)
+        res = token_client(people["admin"]).post(base, data=b"{" * 100_000, content_type="application/json")
+        assert 400 <= res.status_code < 500
+    assert not EscrowRelease.objects.filter(recovery_id=rid).exists()
