@@ -10,8 +10,10 @@ class BiddingConfig(AppConfig):
         from common import i18n
 
         from .archive import register as register_archive
+        from .escrow_recovery import register as register_recovery_timer
         from .opening.registry import register as register_hall
 
         register_archive()
         register_hall()  # the hall: room kind and timers
+        register_recovery_timer()  # a recovery lapses at its bid's window's end
         i18n.use(gettext)  # the pure rules' messages (bidding.lifecycle) in the request's language

@@ -7,7 +7,8 @@ The backup window for a bid is: its opening is decrypting (after the deadline, b
 decryption window closes), the bid is still pending, and a recovery is open for it. Outside it a
 custodian can neither fetch what it needs nor release, and every refusal is audited. Released
 shares are kept (fewer than k reveal nothing of the key) until the bid is recovered, then erased;
-their SHA-256 stays in the audit log.
+their SHA-256 stays in the audit log. A recovery whose window ends first lapses (the ticker's
+``bidding.escrow.recovery`` timer at the window's end): its released shares are erased too.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def open_recovery(user, actor: Actor, lot_id: int, *, submission_id, reason: str
                     submission=ob.submission, status=EscrowRecovery.Status.OPEN).exists():
                 raise PlatformError(ErrorCode.CONFLICT, "a recovery is already open for this bid")
             recovery = EscrowRecovery.objects.create(lot=lot, submission=ob.submission, reason=reason,
-                                                     note=note[:500], opened_by=user, opened_at=now)
+                                                     note=note[:500], opened_by=user, opened_at=now,
+                                                     next_check=ob.opening.decryption_ends_at)
             log_action("bidding.escrow.recovery_opened", actor=actor, obj=recovery, tender_id=lot.pk,
                        now=now, data={"recovery": str(recovery.pk), "submission": str(ob.submission_id),
                                       "organisation": ob.organisation_id, "reason": reason,
@@ -225,3 +227,28 @@ def _maybe_recover(recovery: EscrowRecovery, ob: OpeningBid, *, actor: Actor, no
                                       "reason": recovery.reason, "note": recovery.note,
                                       "custodians": sorted(r.custodian.user_id for r in releases)})
     return {**recovery_json(locked), "bid": result}
+
+
+def lapse_recovery(recovery: EscrowRecovery, now: datetime) -> None:
+    """Timer callback (row locked): at the end of the bid's window an open recovery lapses and its
+    released shares are erased; one whose window goes on is checked again at its new end."""
+    recovery.next_check = None
+    if recovery.status == EscrowRecovery.Status.OPEN:
+        ob = _opening_bid(recovery.lot_id, recovery.submission_id)
+        if in_window(ob, now):
+            recovery.next_check = ob.opening.decryption_ends_at
+        else:
+            recovery.status = EscrowRecovery.Status.LAPSED
+            erased = recovery.releases.exclude(share=b"").update(share=b"")
+            log_action("bidding.escrow.recovery_lapsed", actor=Actor.system("ticker"), obj=recovery,
+                       tender_id=recovery.lot_id, now=now,
+                       data={"recovery": str(recovery.pk), "submission": str(recovery.submission_id),
+                             "old_status": "open", "new_status": "lapsed", "shares_erased": erased,
+                             "bid_status": ob.status})
+    recovery.save(update_fields=["status", "next_check"])
+
+
+def register() -> None:
+    from realtime.timers import register_timer
+
+    register_timer("bidding.escrow.recovery", EscrowRecovery, lapse_recovery, status="open")

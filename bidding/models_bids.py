@@ -176,6 +176,7 @@ class EscrowRecovery(models.Model):
     class Status(models.TextChoices):
         OPEN = "open"
         RECOVERED = "recovered"
+        LAPSED = "lapsed"  # the bid's backup window ended before k shares made its key
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     lot = models.ForeignKey("bidding.Lot", on_delete=models.PROTECT, related_name="+")
@@ -186,6 +187,7 @@ class EscrowRecovery(models.Model):
     opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     opened_at = models.DateTimeField()
     recovered_at = models.DateTimeField(null=True, blank=True)
+    next_check = models.DateTimeField(null=True, blank=True, db_index=True)  # the window's end (ticker)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["submission"], condition=models.Q(status="open"),

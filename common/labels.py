@@ -148,6 +148,7 @@ ACTION = {
     "bidding.escrow.provisioned": _("Backup decryption set up"),
     "bidding.escrow.recovered": _("Bid recovered by backup decryption"),
     "bidding.escrow.recovery": _("Backup decryption started"),
+    "bidding.escrow.recovery_lapsed": _("Backup window of a bid ended without recovery"),
     "bidding.escrow.recovery_opened": _("Backup window opened for a bid"),
     "bidding.escrow.refused": _("Backup decryption refused"),
     "bidding.escrow.share_released": _("Custodian released a share of a bid's key"),

@@ -342,3 +342,25 @@ def test_a_recovery_is_reached_only_through_its_own_tender_and_bad_bodies_are_4x
         res = token_client(people["admin"]).post(base, data=b"{" * 100_000, content_type="application/json")
         assert 400 <= res.status_code < 500
     assert not EscrowRelease.objects.filter(recovery_id=rid).exists()
+
+
+def test_a_recovery_lapses_at_the_end_of_its_window_and_its_shares_are_erased(tender):
+    now = _decrypting(tender)
+    rid = _open(tender, "carol", now).json()["id"]
+    assert _release(tender, "admin", rid, now).json()["status"] == "open"
+    assert bytes(EscrowRelease.objects.get(recovery_id=rid).share)
+    recovery = EscrowRecovery.objects.get(pk=rid)
+    assert recovery.next_check == OpeningBid.objects.get(submission_id=tender["bids"]["carol"]["submission"]
+                                                         ).opening.decryption_ends_at
+    run_due_timers(now + timedelta(seconds=5))  # before the end: nothing happens to it
+    assert EscrowRecovery.objects.get(pk=rid).status == "open"
+    late = recovery.next_check + timedelta(seconds=1)
+    run_due_timers(late)
+    recovery.refresh_from_db()
+    assert recovery.status == "lapsed" and recovery.next_check is None
+    assert bytes(EscrowRelease.objects.get(recovery_id=rid).share) == b""
+    entry = json.loads(AuditEntry.objects.get(action="bidding.escrow.recovery_lapsed").body)["data"]
+    assert (entry["old_status"], entry["new_status"], entry["shares_erased"]) == ("open", "lapsed", 1)
+    assert _release(tender, "supervisor", rid, late).json()["error"]["code"] == "escrow_window_closed"
+    run_due_timers(late + timedelta(minutes=1))  # applied once
+    assert AuditEntry.objects.filter(action="bidding.escrow.recovery_lapsed").count() == 1
