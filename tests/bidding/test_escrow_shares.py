@@ -241,6 +241,19 @@ def test_a_set_up_needs_a_real_split(people, make_lot):
                    ([people["admin"].pk, people["admin"].pk], 2), ([people["admin"].pk, people["host"].pk], 2)):
         res = _json(host, "post", f"/api/v1/lots/{lot.pk}/escrow", {"custodian_user_ids": ids, "threshold": k})
         assert res.status_code == 400, (ids, k, res.content)
+    # the same key under two names is one custodian, not two
+    same = keys.b64encode(keys.public_key_to_bytes(keys.generate_bidder_key().public_key()))
+    for name in ("admin", "supervisor"):
+        assert _json(token_client(people[name]), "post", "/api/v1/custodians/me", {"public_key": same}).status_code == 200
+    res = _json(host, "post", f"/api/v1/lots/{lot.pk}/escrow",
+                {"custodian_user_ids": [people["admin"].pk, people["supervisor"].pk], "threshold": 2})
+    assert res.status_code == 400 and "same key" in res.json()["error"]["message"]
+    # a user whose role changed since it registered (venue staff who became an expert)
+    people["venue_staff"].role = "expert"
+    people["venue_staff"].save(update_fields=["role"])
+    res = _json(host, "post", f"/api/v1/lots/{lot.pk}/escrow",
+                {"custodian_user_ids": [people["admin"].pk, people["venue_staff"].pk], "threshold": 2})
+    assert res.status_code == 400 and res.json()["error"]["details"]["users"] == [people["venue_staff"].pk]
 
 
 def test_the_platforms_database_and_keys_alone_open_no_bid(tender, tmp_path, settings):
