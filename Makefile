@@ -6,7 +6,7 @@ PORT   ?= 8000
 STAMP  := $(VENV)/.installed-stamp
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: demo test test-fast bench messages migrate check-deploy clean vendor
+.PHONY: demo test test-fast bench messages migrate check-deploy prod-check clean vendor
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,13 @@ vendor:
 
 check-deploy: $(STAMP)
 	$(MANAGE) check --deploy
+
+# The production stack (deploy/Procfile: nginx with TLS, two Daphne workers, the ticker; Redis and a
+# fresh PostgreSQL database) started in a temporary directory, smoke-tested through the proxy,
+# `check --deploy`ed and stopped (tools/prod_check.py, docs/operations.md). Needs nginx, redis-server,
+# openssl and a PostgreSQL server (PROD_CHECK_DATABASE_URL).
+prod-check: $(STAMP)
+	$(BIN)/python -m tools.prod_check
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,35 @@
+"""``manage.py provision_keys``: create the platform's own keys where the settings say they live, once
+(docs/operations.md, "Keys"). A production server never creates them on first use (it refuses to
+start an action that needs a missing key), so an operator runs this once per installation and backs
+the files up; an existing file is never overwritten."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from common.files import create_secret_file
+from crypto import ca, signing
+
+
+class Command(BaseCommand):
+    help = "Create the platform signing key and the bidder CA key if they do not exist (mode 0600)."
+
+    def handle(self, *args, **options):
+        password = os.environ.get("PLATFORM_SIGNING_KEY_PASSWORD")
+        wanted = [
+            (Path(settings.PLATFORM_SIGNING_KEY_FILE), "the platform signing key",
+             lambda: signing.signing_key_to_pem(signing.generate_signing_key(),
+                                                password.encode() if password else None)),
+            (Path(settings.PLATFORM_CA_KEY_FILE), "the bidder CA key",
+             lambda: ca.ca_key_to_pem(ca.generate_ca_key())),
+        ]
+        for path, what, make in wanted:
+            if path.exists():
+                self.stdout.write(f"{what}: {path} exists, kept")
+                continue
+            create_secret_file(path, make())
+            self.stdout.write(f"{what}: created {path}")

@@ -1,0 +1,89 @@
+"""The proxy's configuration is rendered from the settings (``config/nginx.py``), and the service
+files of ``deploy/`` run the same processes the same way (``deploy/Procfile``, ``deploy/systemd/``)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from config.nginx import Site, render
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def site(**extra) -> Site:
+    return Site(upstreams=["unix:/run/kaibiao/web1.sock", "unix:/run/kaibiao/web2.sock"],
+                certificate="/etc/ssl/kb.crt", certificate_key="/etc/ssl/kb.key", **extra)
+
+
+def test_the_proxy_states_the_applications_body_limits(settings):
+    settings.BID_UPLOAD_MAX_CHUNK_BYTES = 3 * 2**20 + 7
+    settings.JSON_BODY_MAX_BYTES = 65_536
+    text = render(site())
+    server = text[text.index("listen 443 ssl"):]
+    assert re.search(r"^\s+client_max_body_size 65536;", server, re.M)
+    upload = server[server.index("location ~ ^/api/v1/uploads/"):]
+    assert re.search(r"client_max_body_size 3145735;", upload.split("}", 1)[0])
+    assert "proxy_request_buffering off;" in upload.split("}", 1)[0]
+    # Refusals in the platform's error envelope, with its stable codes.
+    assert '"code":"payload_too_large"' in text and '"code":"chunk_too_large"' in text
+
+
+def test_without_a_json_limit_setting_the_default_is_one_mebibyte(settings):
+    if hasattr(settings, "JSON_BODY_MAX_BYTES"):
+        del settings.JSON_BODY_MAX_BYTES
+    assert re.search(r"^\s+client_max_body_size 1048576;", render(site()), re.M)
+
+
+def test_the_client_address_is_replaced_never_appended():
+    text = render(site())
+    assert "$proxy_add_x_forwarded_for" not in text
+    assert text.count("proxy_set_header X-Forwarded-For $remote_addr;") == 3  # /ws/, uploads, /
+    assert text.count("proxy_set_header X-Forwarded-Proto $scheme;") == 3
+    ws = text[text.index("location /ws/"):].split("}", 1)[0]
+    assert "proxy_set_header Upgrade $http_upgrade;" in ws and "Connection $connection_upgrade" in ws
+
+
+def test_a_private_prefix_keeps_every_path_inside_it(tmp_path):
+    out = tmp_path / "nginx.conf"
+    call_command("nginx_config", upstream=["127.0.0.1:8001"], cert="/c.pem", key="/k.pem",
+                 listen="127.0.0.1:18443", prefix=str(tmp_path), out=str(out))
+    text = out.read_text()
+    paths = re.findall(r"^\s*(?:pid|error_log|access_log|\w+_temp_path) (\S+?);?(?:\s|$)", text, re.M)
+    assert len(paths) == 8 and all(p.startswith(str(tmp_path)) for p in paths), paths
+    assert (tmp_path / "logs").is_dir() and (tmp_path / "temp").is_dir()
+
+
+def test_no_worker_is_refused():
+    with pytest.raises(ValueError):
+        render(Site(upstreams=[], certificate="c", certificate_key="k"))
+
+
+def procfile() -> dict[str, list[str]]:
+    lines = (ROOT / "deploy" / "Procfile").read_text().splitlines()
+    return {name: shlex.split(cmd) for name, _, cmd in
+            (line.partition(": ") for line in lines if line and not line.startswith("#"))}
+
+
+def exec_start(unit: str) -> list[str]:
+    text = (ROOT / "deploy" / "systemd" / unit).read_text()
+    return shlex.split(re.search(r"^ExecStart=(.+)$", text, re.M).group(1))
+
+
+def test_the_procfile_and_the_systemd_units_run_the_same_workers_and_ticker():
+    procs = procfile()
+    assert set(procs) == {"web1", "web2", "ticker", "proxy"}
+    unit = exec_start("kaibiao-web@.service")
+    for i in ("1", "2"):
+        web = procs[f"web{i}"]
+        expected = [a.replace("$KAIBIAO_RUN_DIR", "/run/kaibiao") for a in web[1:]]
+        assert [a.replace("%i", i) for a in unit[1:]] == expected, (unit, web)
+        assert "--proxy-headers" in web and Path(unit[0]).name == web[0] == "daphne"
+    assert exec_start("kaibiao-ticker.service")[1:] == procs["ticker"][1:] == ["manage.py", "ticker"]
+    target = (ROOT / "deploy" / "systemd" / "kaibiao.target").read_text()
+    for wanted in ("kaibiao-web@1.service", "kaibiao-web@2.service", "kaibiao-ticker.service", "nginx.service"):
+        assert wanted in target
