@@ -8,6 +8,7 @@ upload id; ``PATCH /uploads/{id}`` with ``Upload-Offset`` and at most ``max_chun
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from ninja import Field, Router, Schema, Status
 from accounts.api_auth import session_auth, token_auth
 from audit.keys import platform_vkey
 from bidding.access import (access_certificate, access_escrow_share, access_lot, access_submission, access_upload, can_approve_certificates)
-from common import clock
+from common import clock, metrics
 from common.actor import Actor
 from common.errors import BadRequest, ErrorCode, PlatformError
 
@@ -151,7 +152,21 @@ def revoke_certificate(request, cert_id: int, body: ReasonIn):
                                            reason=body.reason, now=clock.now())
 
 
+def _counted(view):
+    """An upload request refused with a platform error counts, by code, in
+    ``kaibiao_upload_failures_total`` (docs/operations.md, "Metrics")."""
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except PlatformError as exc:
+            metrics.UPLOAD_FAILURES.labels(exc.code.value).inc()
+            raise
+    return wrapper
+
+
 @router.post("/lots/{lot_id}/uploads", summary="Start a resumable upload of a sealed bid")
+@_counted
 def start_upload(request, lot_id: int, body: UploadIn):
     upload = submissions.start_upload(request.user, Actor.from_request(request), lot_id,
                                       size=body.size, sha256=body.sha256, now=clock.now())
@@ -173,6 +188,7 @@ def _header_int(request, name: str) -> int:
 
 @router.api_operation(["PATCH", "PUT"], "/uploads/{upload_id}",
                       summary="Append bytes at Upload-Offset (application/octet-stream)")
+@_counted
 def upload_chunk(request, upload_id: str):
     offset = _header_int(request, "HTTP_UPLOAD_OFFSET")
     length = _header_int(request, "CONTENT_LENGTH")
@@ -180,6 +196,7 @@ def upload_chunk(request, upload_id: str):
     # DATA_UPLOAD_MAX_MEMORY_SIZE does not apply and memory does not grow with the chunk.
     upload = submissions.write_chunk(request.user, Actor.from_request(request), upload_id,
                                      offset=offset, length=length, read=request.read, now=clock.now())
+    metrics.UPLOAD_BYTES.inc(max(0, upload.offset - offset))
     return _upload_json(upload)
 
 
@@ -191,6 +208,7 @@ def abort_upload(request, upload_id: str):
 
 @router.post("/uploads/{upload_id}/complete", response={201: SubmissionOut},
              summary="Check the envelope, store it durably, return the signed receipt")
+@_counted
 def complete_upload(request, upload_id: str):
     submission = submissions.complete_upload(request.user, Actor.from_request(request), upload_id,
                                              now=clock.now())

@@ -210,6 +210,9 @@ AUDIT_WITNESS_GRACE = env_int("AUDIT_WITNESS_GRACE", 60)
 AUDIT_TSA_URL = env_str("AUDIT_TSA_URL", "")
 AUDIT_TSA_ROOTS = env_str("AUDIT_TSA_ROOTS", "")
 WEBSOCKET_ALLOWED_ORIGINS = env_list("WEBSOCKET_ALLOWED_ORIGINS", [])
+# The bearer token Prometheus scrapes /metrics with (docs/operations.md, "Metrics"); empty: /metrics
+# answers 404. Multiprocess aggregation is on when PROMETHEUS_MULTIPROC_DIR is set.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 
 LOGGING = {
     "version": 1,

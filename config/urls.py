@@ -4,11 +4,13 @@ from django.views.i18n import JavaScriptCatalog
 
 from .api import api
 from .health import healthz
+from .metrics import metrics_view
 
 admin.site.site_header = "不见面开标与远程异地评标平台 · 管理"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from common import clock
+from common import clock, metrics
 from common.actor import Actor
 from common.canonical import format_time
 from common.errors import BadRequest, ErrorCode, NotFound, PlatformError
@@ -107,6 +107,8 @@ async def cmd_room_join(conn, command: frames.Command) -> dict:
             conn.send_text(record.frame_text())
     if plan.events:
         conn.sender.allow_burst()
+    metrics.JOINS.labels(plan.mode).inc()
+    metrics.REPLAYED.inc(len(plan.events))
     reply = {"room": key, "mode": plan.mode, "epoch": plan.epoch, "role": plan.viewer.role,
              "positions": dict(member.positions), "replayed": len(plan.events)}
     if plan.snapshot is not None:
@@ -122,6 +124,7 @@ async def replay_missing(conn, member) -> None:
     if records is None:
         member.resync("too_far_behind")
         return
+    metrics.REPLAYED.inc(len(records))
     conn.sender.grace = 1 << 62
     for record in records:
         if record.sseq == member.positions.get(record.stream, 0) + 1:

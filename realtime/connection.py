@@ -13,7 +13,7 @@ import time
 
 from django.conf import settings
 
-from common import clock
+from common import clock, metrics
 from common.canonical import format_time
 from common.errors import ErrorCode, PlatformError
 
@@ -78,6 +78,7 @@ class Connection:
         if self.closed:
             return
         log.info("connection %s of user %s overflowed its send buffer", self.id, self.user_id)
+        metrics.RESYNCS.labels("slow_consumer").inc()
         self.send_frame(frames.resync(None, "slow_consumer"))
         self.close(4409)
 

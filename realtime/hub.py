@@ -24,9 +24,9 @@ import time
 
 from django.conf import settings
 
-from common import clock
+from common import clock, metrics
 
-from . import frames, hubs
+from . import frames, hub_metrics, hubs
 from .db import run_db
 from .doorbell import control_channel, room_channel
 from .gc_tuning import tune_gc
@@ -156,6 +156,8 @@ class Hub(PresenceMixin):
                 room.ready.set()
                 raise
         await room.ready.wait()
+        if member not in room.members:
+            hub_metrics.joined(key)
         room.members.add(member)
         room.empty_since = None
 
@@ -181,15 +183,21 @@ class Hub(PresenceMixin):
     def leave(self, key: str, member) -> None:
         room = self.rooms.get(key)
         if room is not None:
+            if member in room.members:
+                hub_metrics.left(key)
             room.members.discard(member)
             room.watching.discard(member)
             if not room.members:
                 room.empty_since = time.monotonic()
 
     def add_conn(self, conn) -> None:
+        if conn not in self.conns:
+            metrics.SOCKETS.inc()
         self.conns.add(conn)
 
     def remove_conn(self, conn) -> None:
+        if conn in self.conns:
+            metrics.SOCKETS.dec()
         self.conns.discard(conn)
 
     # --- doorbells ---------------------------------------------------------------------------
@@ -240,6 +248,7 @@ class Hub(PresenceMixin):
         for member in list(room.members):
             member.offer(item)
         self.stats["deliveries"] += len(room.members)
+        hub_metrics.delivered(room.key, item.text)
 
     def _on_epoch(self, room: HubRoom, epoch: str) -> None:
         if room.epoch == epoch:
@@ -251,6 +260,7 @@ class Hub(PresenceMixin):
         room.pending.clear()
         for member in list(room.members):
             member.resync("epoch")
+        hub_metrics.left(room.key, len(room.members))
         room.members.clear()
         room.watching.clear()
         room.empty_since = time.monotonic()
@@ -317,6 +327,7 @@ class Hub(PresenceMixin):
             await asyncio.sleep(settings.RT_POLL_SECONDS)
             try:
                 await self._poll_heads()
+                hub_metrics.sample_backlog(self.conns)
                 now_m = time.monotonic()
                 if now_m - last_hb >= settings.RT_HEARTBEAT_SECONDS:
                     last_hb = now_m

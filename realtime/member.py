@@ -3,6 +3,8 @@ and what a join, a replay and a resync act on."""
 
 from __future__ import annotations
 
+from common import metrics
+
 from . import frames
 from .audience import Viewer
 
@@ -61,5 +63,6 @@ class Member:
                 return
 
     def resync(self, reason: str) -> None:
+        metrics.RESYNCS.labels(reason).inc()
         self.conn.drop_member(self)
         self.conn.send_text(frames.dumps(frames.resync(self.key, reason)))

@@ -11,6 +11,8 @@ self-signed certificate, never to a worker directly (except the check that both 
    host through the API, seal, resumable upload in chunks, receipt verified offline).
 6. The proxy refuses a body over ``JSON_BODY_MAX_BYTES`` and a chunk over
    ``BID_UPLOAD_MAX_CHUNK_BYTES`` with the platform's JSON error envelope.
+7. ``/metrics`` refuses a scrape without the token and, with it, reports the upload's bytes summed
+   over both workers (multiprocess mode), the ticker's heartbeat, the join and the audit figures.
 """
 
 from __future__ import annotations
@@ -201,6 +203,26 @@ def check_limits(s: Session, info: dict, env: dict, root: Path) -> None:
     assert status == 413 and json.loads(body)["error"]["code"] == "chunk_too_large", (status, body[:200])
 
 
+def metric(text: str, name: str) -> list[float]:
+    return [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line.startswith(name + " ") or line.startswith(name + "{")]
+
+
+def check_metrics(s: Session, env: dict, envelope_bytes: int) -> None:
+    status, _, body = s.request("GET", "/metrics")
+    assert status == 401 and json.loads(body)["error"]["code"] == "unauthenticated", status
+    status, _, body = s.request("GET", "/metrics", headers={"Authorization": f"Bearer {env['METRICS_TOKEN']}"})
+    assert status == 200, status
+    text = body.decode()
+    # Summed over both workers, whichever answered: the chunks went to either.
+    assert metric(text, "kaibiao_upload_bytes_total") == [float(envelope_bytes)], metric(
+        text, "kaibiao_upload_bytes_total")
+    heartbeat = metric(text, "kaibiao_ticker_heartbeat_timestamp_seconds")
+    assert heartbeat and time.time() - heartbeat[0] < 15, heartbeat
+    assert metric(text, "kaibiao_room_joins_total"), "no join counted"
+    assert metric(text, "kaibiao_audit_pending_entries") and metric(text, "kaibiao_audit_log_entries")[0] > 0
+
+
 def check(*, base: str, cafile: Path, env: dict, root: Path, tmp: Path) -> None:
     info = json.loads(manage(env, root, TOKENS))
     s = Session(base, cafile)
@@ -209,7 +231,9 @@ def check(*, base: str, cafile: Path, env: dict, root: Path, tmp: Path) -> None:
                       ("sign-in, forged X-Forwarded-For", lambda: sign_in(s, env, root)),
                       ("WebSocket join over wss", lambda: check_hall(s, info["lot"])),
                       ("a bid uploaded with the API", lambda: check_upload(s, cafile, info, root, tmp)),
-                      ("body limits at the proxy", lambda: check_limits(s, info, env, root))):
+                      ("body limits at the proxy", lambda: check_limits(s, info, env, root)),
+                      ("metrics over both workers", lambda: check_metrics(
+                          s, env, (tmp / "bidder" / "bid.tenv").stat().st_size))):
         started = time.monotonic()
         try:
             run()

@@ -32,6 +32,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from common import metrics
 from common.actor import Actor
 from common.errors import BadRequest, ErrorCode, PlatformError
 from crypto import envelope, keys, shamir
@@ -166,6 +167,8 @@ def _record_failure(lot_id: int, ob_id: int, *, code: str, platform_error: str, 
         audit(op, "decryption_failed", actor, now, organisation=ob.organisation_id,
               submission=str(ob.submission_id), code=str(code), platform_error=platform_error,
               attempts=ob.attempts)
+        labels = (str(code), "platform" if platform_error else "bidder")
+        transaction.on_commit(lambda: metrics.DECRYPTION_FAILURES.labels(*labels).inc())
 
 
 def _decrypt(ob: OpeningBid, file_key: bytes, *, by: str, actor: Actor, role: str, now: datetime) -> dict:

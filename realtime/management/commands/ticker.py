@@ -6,7 +6,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from common import clock
+from common import clock, metrics
 
 
 class Command(BaseCommand):
@@ -28,6 +28,7 @@ class Command(BaseCommand):
             if rounds % 20 == 0:
                 purge_stale(now=now)
             rounds += 1
+            metrics.TICKER_HEARTBEAT.set(time.time())
             if once:
                 self.stdout.write(f"applied {applied}")
                 return
