@@ -1,4 +1,5 @@
-"""No test and no platform module runs an external program without ``tests.conftest.need_tool``.
+"""No test and no platform module runs an external program without ``tests.conftest.need_tool``
+(tests) or ``common.tools.find_tool`` (the platform's own modules, which cannot import the tests).
 
 A machine with only Python must pass ``make test``, skipping what needs a missing tool and saying
 why; CI must run every such test and fail on a missing tool. Both come from ``need_tool``, so a
@@ -62,7 +63,7 @@ class Checker(ast.NodeVisitor):
             return bool(node.elts) and self.allowed(node.elts[0], depth + 1)
         if isinstance(node, ast.Call):
             name = dotted(node.func)
-            if name.endswith("need_tool"):
+            if name.endswith("need_tool") or name.endswith("find_tool"):  # tests | common.tools
                 return True
             if name in ("str", "os.fspath", "Path") and node.args:  # str(path), Path(sys.executable)
                 return self.allowed(node.args[0], depth + 1)
@@ -122,6 +123,7 @@ def test_it_finds_a_program_run_without_the_helper(code):
 @pytest.mark.parametrize("code", [
     'subprocess.run([need_tool("pdftotext"), "-", "-"], input=b"")',
     'tool = need_tool("nginx")\nsubprocess.Popen([tool, "-t"])',
+    'pg_dump = find_tool("pg_dump")\nif pg_dump:\n    subprocess.run([pg_dump, "-Fc"])',
     'subprocess.run([sys.executable, "manage.py", "check"])',
     'subprocess.run([PY, "-m", "tests.x"])',
 ])
