@@ -227,6 +227,8 @@ ACTION = {
     "evaluation.report.downloaded": _("Report downloaded"),
     "evaluation.report.generated": _("Report generated"),
     "evaluation.report.signed": _("Report signed"),
+    "realtime.clock.unsynchronised": _("Server clock unsynchronised: deadlines held"),
+    "realtime.clock.resynchronised": _("Server clock synchronised again: deadlines applied"),
     "evaluation.report.dissent": _("Dissent recorded on the report"),
     "evaluation.summary.computed": _("Summary computed"),
     "evaluation.summary.refreshed": _("Summary recomputed"),

@@ -1,4 +1,7 @@
-"""``/healthz``: is the database answering, and does a message go round the channel layer?"""
+"""``/healthz``: is the database answering, and does a message go round the channel layer? It also
+reports the clock's synchronisation state (``common.clocksync``), which does not change the status:
+an unsynchronised clock holds the deadlines (the ticker), it does not take the workers out of the
+proxy."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection
 from django.http import JsonResponse
+
+from common import clocksync
 
 TIMEOUT_S = 2.0
 
@@ -41,7 +46,8 @@ async def _channel_layer() -> dict:
 
 
 async def healthz(request):
-    database, layer = await asyncio.gather(sync_to_async(_database)(), _channel_layer())
+    database, layer, clock = await asyncio.gather(sync_to_async(_database)(), _channel_layer(),
+                                                  sync_to_async(clocksync.current, thread_sensitive=False)())
     ok = database["ok"] and layer["ok"]
     return JsonResponse({"status": "ok" if ok else "degraded", "database": database,
-                         "channel_layer": layer}, status=200 if ok else 503)
+                         "channel_layer": layer, "clock": clock.as_dict()}, status=200 if ok else 503)

@@ -223,6 +223,12 @@ LOGGING = {
     "loggers": {"axes": {"level": "WARNING"}},
 }
 
+# --- Time --------------------------------------------------------------------------------------
+# Deadlines are the server's clock: beyond this offset from its time source (chrony), or when the
+# system says it is not synchronised, the ticker applies no deadline (docs/operations.md, "Time").
+CLOCK_MAX_OFFSET_MS = env_int("CLOCK_MAX_OFFSET_MS", 500)
+CLOCK_PROBE_SECONDS = env_int("CLOCK_PROBE_SECONDS", 10)  # how long one reading of the clock's state holds
+
 # --- Realtime ----------------------------------------------------------------------------------
 # The WebSocket room protocol (docs/protocol.md). Every value can be set from the environment.
 RT_REDIS_PREFIX = env_str("RT_REDIS_PREFIX", "kaibiao:rt:")

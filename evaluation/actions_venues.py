@@ -86,6 +86,6 @@ def register_timers() -> None:
 
     register_timer("evaluation.venues", EvaluationSession, check_venues)
     register_timer("evaluation.signing", EvaluationSession, actions_report.signing_time_over,
-                   field="signing_check")
+                   field="signing_check", deadline=True)
 
 

@@ -194,9 +194,10 @@ def console(request):
         "objects": _object_labels(), "object_other": _("Record"),
     }
     from audit.console import checkpoint_panel
+    from common import clocksync
 
     return TemplateResponse(request, "frontend/console.html",
-                            {"labels": labels, "checkpoint": checkpoint_panel()})
+                            {"labels": labels, "checkpoint": checkpoint_panel(), "clock": clocksync.current()})
 
 
 def _object_labels() -> dict:

@@ -30,15 +30,19 @@ class TimerKind:
     callback: Callable[[models.Model, datetime], None]
     field: str = "next_check"
     filters: tuple = ()
+    deadline: bool = False  # a legal deadline or window: held while the clock is unsynchronised
 
 
 _TIMERS: dict[str, TimerKind] = {}
 _ROOM_TIMER_CALLBACKS: dict[str, Callable[[RoomTimer, datetime], None]] = {}
 
 
-def register_timer(name: str, model, callback, *, field: str = "next_check", **filters) -> None:
-    """``callback(row, now)`` applies the overdue transition; the row is locked. Idempotent."""
-    _TIMERS[name] = TimerKind(name, model, callback, field, tuple(sorted(filters.items())))
+def register_timer(name: str, model, callback, *, field: str = "next_check", deadline: bool = False,
+                   **filters) -> None:
+    """``callback(row, now)`` applies the overdue transition; the row is locked. Idempotent.
+    ``deadline``: the timer applies a deadline the law reads from the server's clock (the bid
+    deadline, the decryption window, …); ``run_due_timers(..., hold_deadlines=True)`` skips it."""
+    _TIMERS[name] = TimerKind(name, model, callback, field, tuple(sorted(filters.items())), deadline)
 
 
 def unregister_timer(name: str) -> None:
@@ -75,10 +79,13 @@ def _kinds() -> list[TimerKind]:
     return kinds
 
 
-def run_due_timers(now: datetime, *, batch: int = 50) -> int:
-    """Apply every overdue timer once; returns how many this call applied."""
+def run_due_timers(now: datetime, *, batch: int = 50, hold_deadlines: bool = False) -> int:
+    """Apply every overdue timer once; returns how many this call applied. ``hold_deadlines``: not
+    the deadline timers (the clock is unsynchronised); they stay due and apply once it is back."""
     applied = 0
     for kind in _kinds():
+        if hold_deadlines and kind.deadline:
+            continue
         while True:
             done = 0
             with transaction.atomic():

@@ -52,6 +52,7 @@ def register() -> None:
     register_room_kind("hall", HallRoom())
     without_opening = _LotsWithoutOpening()
     register_timer("bidding.opening.signin", Lot, _signin, field="signin_opens_at", status="published",
-                   pk__in=without_opening)
-    register_timer("bidding.opening.deadline", Lot, _deadline, field="bid_deadline", status="published")
-    register_timer("bidding.opening.window", Opening, _window)
+                   pk__in=without_opening, deadline=True)
+    register_timer("bidding.opening.deadline", Lot, _deadline, field="bid_deadline", status="published",
+                   deadline=True)
+    register_timer("bidding.opening.window", Opening, _window, deadline=True)
