@@ -1,0 +1,96 @@
+"""Bench: what the TLS proxy costs. The one-hall fan-out (bench/fanout.py (a): one host posts, N
+bidders receive; the latency of an event is from the host's send to the last bidder's receipt)
+with the same two Daphne workers sharing Redis, measured directly (clients spread over the two
+workers' ports, plain ``ws://``) and through nginx (``wss://`` to the proxy rendered by
+``manage.py nginx_config``, ``least_conn`` over the two workers), alternately for each N in the
+same run, so both share the machine's conditions. Saves ``bench/results/proxy.json`` with the p99
+ratio proxied / direct per N. Goal: the proxy costs at most 20 % of p99 (ratio <= 1.2).
+
+Run: ``nice -n 10 python -m bench.proxy`` (``BENCH_PROXY_SIZES=500,1000``, ``BENCH_PROXY_EVENTS``,
+``BENCH_PROXY_REPEATS``). Needs nginx, redis-server and openssl; PostgreSQL when reachable.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+from .common import PY, ROOT, Stack, free_port, loadavg, save, wait_port
+from .fanout import SERVER_ENV, measure
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    if path is None:
+        sys.exit(f"bench.proxy: {name} not found (Debian: apt-get install {name})")
+    return path
+
+
+def start_proxy(stack: Stack, ports: list[int]) -> int:
+    """nginx as the current user in a private prefix, TLS with a self-signed certificate, in
+    front of ``ports``; returns its HTTPS port."""
+    nginx, openssl = _tool("nginx"), _tool("openssl")
+    prefix = stack.dir / "nginx"
+    prefix.mkdir()
+    cert, key = prefix / "tls.crt", prefix / "tls.key"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+    port = free_port()
+    upstreams = [a for p in ports for a in ("--upstream", f"127.0.0.1:{p}")]
+    subprocess.run([PY, "manage.py", "nginx_config", "--listen", f"127.0.0.1:{port}", *upstreams,
+                    "--cert", str(cert), "--key", str(key), "--prefix", str(prefix),
+                    "--out", str(prefix / "nginx.conf")], cwd=ROOT, env=stack.env, check=True, capture_output=True)
+    stack.procs.append(subprocess.Popen([nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", "stderr",
+                                         "-g", "daemon off;"], stderr=open(prefix / "stderr.log", "w")))
+    wait_port(port)
+    # The clients (subprocesses) and the host (this process) verify the proxy's certificate.
+    os.environ["SSL_CERT_FILE"] = str(cert)
+    return port
+
+
+def run() -> dict:
+    sizes = [int(n) for n in os.environ.get("BENCH_PROXY_SIZES", "500,1000,2000").split(",")]
+    events = int(os.environ.get("BENCH_PROXY_EVENTS", "20"))
+    repeats = int(os.environ.get("BENCH_PROXY_REPEATS", "1"))
+    stack = Stack(users=max(sizes), postgres=True)
+    try:
+        redis_url = stack.start_redis()
+        workers = [stack.start_server("daphne", redis_url, **SERVER_ENV) for _ in range(2)]
+        ports = [port for port, _ in workers]
+        proxy = start_proxy(stack, ports)
+        direct = [f"ws://127.0.0.1:{p}/ws/v1/" for p in ports]
+        proxied = f"wss://127.0.0.1:{proxy}/ws/v1/"
+        print(f"proxy bench: one hall, 2 Daphne workers + Redis ({stack.database}), direct vs nginx (TLS)",
+              flush=True)
+        rows = []
+        for n in sizes:
+            spacing = 0.4 + n / 2500
+            for r in range(repeats):
+                row = {"clients": n, "repeat": r}
+                for name, url in (("direct", direct), ("proxy", proxied)):
+                    row[name] = measure(url, stack.cookies, n, [f"demo:proxy-{name}-{n}-{r}"], events, spacing)
+                row["p99_ratio"] = round(row["proxy"]["p99_ms"] / max(row["direct"]["p99_ms"], 0.1), 2)
+                row["p50_ratio"] = round(row["proxy"]["p50_ms"] / max(row["direct"]["p50_ms"], 0.1), 2)
+                rows.append(row)
+                d, p = row["direct"], row["proxy"]
+                print(f"  N={n:5d} direct p50 {d['p50_ms']:6.1f} p99 {d['p99_ms']:6.1f} ms | nginx p50 "
+                      f"{p['p50_ms']:6.1f} p99 {p['p99_ms']:6.1f} ms | p99 x{row['p99_ratio']} | lost "
+                      f"{d['lost']}/{p['lost']} gaps {d['gaps_or_reorders']}/{p['gaps_or_reorders']} "
+                      f"| load {d['load_before'][0]:.2f}", flush=True)
+        worst = max(r["p99_ratio"] for r in rows)
+        result = {"goal": "proxy p99 <= 1.2 x direct p99 (the proxy costs <= 20 % of p99)",
+                  "goal_met": worst <= 1.2, "worst_p99_ratio": worst, "database": stack.database,
+                  "workers": 2, "events_per_size": events, "cores": os.cpu_count(),
+                  "nice": os.nice(0), "load_after": loadavg(), "rows": rows}
+        save("proxy", result)
+        print(f"  worst p99 ratio x{worst} (goal <= 1.2: {'met' if worst <= 1.2 else 'NOT met'})", flush=True)
+        return result
+    finally:
+        stack.close()
+
+
+if __name__ == "__main__":
+    run()
