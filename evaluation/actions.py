@@ -42,6 +42,8 @@ def do_create_session(*, lot, draw, main_venue_id: int, sub_venue_ids: list[int]
 
     if draw.lot_id != lot.pk or not draw.committee:
         raise invalid("the draw is not this lot's, or has no committee")
+    if draw.state != draw.State.DRAWN:  # a superseded draw's committee is no committee
+        raise invalid("only the lot's current, computed draw seats a committee")
     if hasattr(draw, "session"):
         raise PlatformError(ErrorCode.CONFLICT, "this draw already has a session")
     venue_ids = [main_venue_id] + [v for v in sub_venue_ids if v != main_venue_id]

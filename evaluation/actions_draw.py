@@ -1,15 +1,21 @@
-"""The expert draw of a lot (专家抽取), verifiable (``rules/draw.py``).
+"""The expert draw of a lot (专家抽取) in commit-reveal steps (docs/draw.md).
 
-``do_create_draw`` records the pool snapshot (canonical JSON and its SHA-256) and the seed's
-commitment (``evaluation.draw.committed``) before it computes the committee
-(``evaluation.draw.drawn``); the seed itself stays in the row, never shown, until the host reveals it
-(``do_reveal_seed``) — then anyone can recompute the committee with ``rules.draw.verify_draw``.
-The seed is 32 bytes from the operating system's CSPRNG. A drawn expert who declines is replaced by
-``do_decline`` (``rules.draw.replace_declined``), recorded and replayed by the verifier.
+1. ``do_open_draw``: the host fixes the parameters (quotas, specialties, size, reveal window); the
+   platform commits to its own 32-byte value at once (``evaluation.draw.opened``,
+   ``evaluation.draw.contribution_committed``).
+2. ``do_commit``: the supervisor on duty and the host commit to theirs, each once.
+3. ``do_publish_snapshot``: with all three commitments registered, the pool snapshot (experts,
+   avoidance inputs, the lot's actual bidders) is fixed and published with its SHA-256; commitments
+   are closed, the platform's value is published, the reveal window starts
+   (``evaluation.draw.snapshot_published``).
+4. ``do_reveal``: the supervisor and the host reveal; a value that does not give its commitment is
+   refused. Revealed values stay sealed until the draw is computed.
+5. ``do_finish`` (automatic on the last reveal, else after the deadline): the seed from every reveal,
+   a withheld one as ``null`` (``rules.draw_seed``), then the committee (``evaluation.draw.drawn``);
+   without any reveal besides the platform's the draw lapses (``evaluation.draw.lapsed``).
 
-Expert names appear only in ``draw_view(..., names=True)``, which the API gives to the users
-``evaluation.access.can_see_expert_names`` allows, and every such read is audited
-(``evaluation.expert.viewed``).
+One draw per lot: another one only through a redraw a supervisor approved (``actions_redraw``).
+Expert names appear only in ``draw_view(..., names=True)`` (audited, ``evaluation.expert.viewed``).
 """
 
 from __future__ import annotations
@@ -17,21 +23,23 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from datetime import date
+from datetime import date, timedelta
 
 from django.db import transaction
 
 from audit.checkpoints import issue_checkpoint
 from audit.log import log_action
+from bidding.access import can_manage_lot
 from bidding.lifecycle import Status as LotStatus
-from common.errors import ErrorCode, PlatformError
+from common.access import role_of
+from common.errors import BadRequest, ErrorCode, PlatformError
 
 from .inputs import bids_for_evaluation
-from .models import Draw, Expert
+from .models import Draw, DrawContribution, Expert, Redraw
 from .rules import draw as rules_draw
+from .rules import draw_seed
 from .rules.committee import Bidder, PoolExpert
 from .workflow import Call
-
 
 def pool_snapshot(lot, quotas: dict[str, int], *, required: dict[str, int], min_size: int,
                   today: date) -> rules_draw.PoolSnapshot:
@@ -49,8 +57,14 @@ def pool_snapshot(lot, quotas: dict[str, int], *, required: dict[str, int], min_
             authority_staff=e.employer is not None and e.employer.kind == "supervisory",
             penalised=e.penalised_until is not None and e.penalised_until >= today,
             available=e.available))
-    # The actual bidders: every organisation with a bid on file at the deadline, with the managers
-    # its decrypted bid names (an undecrypted bid still counts for the employer and relations checks).
+    bidders = actual_bidders(lot)
+    return rules_draw.PoolSnapshot(experts=tuple(experts), bidders=bidders, required_specialties=required,
+                                   min_size=min_size)
+
+
+def actual_bidders(lot) -> tuple[Bidder, ...]:
+    """Every organisation with a bid on file at the deadline, with the managers its decrypted bid
+    names (an undecrypted bid still counts for the employer and relations checks)."""
     from bidding.models import BidSubmission
 
     managers: dict[str, set[str]] = {}
@@ -59,9 +73,11 @@ def pool_snapshot(lot, quotas: dict[str, int], *, required: dict[str, int], min_
         managers.setdefault(str(org_id), set())
     for b in bids_for_evaluation(lot):
         managers.setdefault(str(b.bidder_org_id), set()).update(map(str, b.announced.get("managers", [])))
-    bidders = tuple(Bidder(org=org, managers=tuple(sorted(names))) for org, names in sorted(managers.items()))
-    return rules_draw.PoolSnapshot(experts=tuple(experts), bidders=bidders, required_specialties=required,
-                                   min_size=min_size)
+    return tuple(Bidder(org=org, managers=tuple(sorted(names))) for org, names in sorted(managers.items()))
+
+
+def _no_bidders() -> PlatformError:
+    return PlatformError(ErrorCode.INVALID_STATE, "no bidders on file: avoidance would check nothing")
 
 
 def parse_snapshot(text: str) -> rules_draw.PoolSnapshot:
@@ -69,50 +85,206 @@ def parse_snapshot(text: str) -> rules_draw.PoolSnapshot:
 
 
 DRAW_STATUSES = frozenset({LotStatus.OPENING, LotStatus.EVALUATING})
+REVEAL_MINUTES = (1, 24 * 60)
 
 
-def check_can_draw(lot, now) -> None:
+def current_draw(lot) -> Draw | None:
+    """The lot's draw that counts: the latest one not superseded by an approved redraw."""
+    return Draw.objects.filter(lot=lot).exclude(state=Draw.State.SUPERSEDED).order_by("-pk").first()
+
+
+def check_can_draw(lot, now) -> Draw | None:
     """No draw before the deadline (the bidders, whom avoidance checks, are known only then), and
-    one draw per lot: a second one only through an approved redraw."""
+    one draw per lot: another one only through an approved redraw of the current one (returned)."""
     if now < lot.bid_deadline:
         raise PlatformError(ErrorCode.DEADLINE_NOT_REACHED, "the committee is drawn after the bid deadline")
     if lot.status not in DRAW_STATUSES:
         raise PlatformError(ErrorCode.INVALID_STATE, "the committee is drawn once the lot is being opened "
                             "or evaluated", details={"status": lot.status})
-    if Draw.objects.filter(lot=lot).exists():
+    current = current_draw(lot)
+    if current is None:
+        return None
+    if not Redraw.objects.filter(draw=current, approved=True).exists():
         raise PlatformError(ErrorCode.CONFLICT, "this lot already has its draw: a redraw needs a reason "
-                            "from the rules and a supervisor's approval")
+                            "from the rules and a supervisor's approval", details={"draw_id": current.pk})
+    return current
 
 
-def do_create_draw(lot, *, quotas: dict[str, int], required: dict[str, int], min_size: int, call: Call) -> Draw:
+def party_of(user, row: Draw) -> str:
+    """The party a user contributes as: a supervisor as the supervisor on duty, the lot's host (or an
+    administrator) as the host."""
+    if role_of(user) == "supervisor":
+        return draw_seed.SUPERVISOR
+    if can_manage_lot(user, row.lot):
+        return draw_seed.HOST
+    raise PlatformError(ErrorCode.FORBIDDEN, "only the supervisor on duty and the host contribute to a draw")
+
+
+def _audit(action: str, row: Draw, call: Call, **data) -> None:
+    log_action(action, actor=call.actor, obj=row, tender_id=row.lot_id, now=call.now, data=data)
+
+
+def _set_state(row: Draw, state: str, call: Call, action: str, **data) -> None:
+    old, row.state = row.state, state
+    _audit(action, row, call, state={"old": old, "new": state}, **data)
+
+
+def do_open_draw(lot, *, quotas: dict[str, int], required: dict[str, int], min_size: int,
+                 reveal_minutes: int = 30, call: Call) -> Draw:
+    """Fix the draw's parameters and register the platform's commitment (step 1)."""
     from bidding.models import Lot
 
+    if isinstance(reveal_minutes, bool) or not isinstance(reveal_minutes, int) or not (
+            REVEAL_MINUTES[0] <= reveal_minutes <= REVEAL_MINUTES[1]):
+        raise BadRequest("the reveal window is 1 to 1440 minutes", details={"field": "reveal_minutes"})
+    # The sizes and quotas are checked now, against an empty pool, so a bad request fails before
+    # anyone commits (the pool itself is read only at the snapshot).
+    rules_draw.check_inputs(rules_draw.PoolSnapshot(experts=(), bidders=(), required_specialties=required,
+                                                    min_size=min_size), quotas)
     with transaction.atomic():
         lot = Lot.objects.select_for_update().get(pk=lot.pk)  # one draw per lot, even when racing
-        check_can_draw(lot, call.now)
-        snapshot = pool_snapshot(lot, quotas, required=required, min_size=min_size, today=call.now.date())
-        if not snapshot.bidders:
-            raise PlatformError(ErrorCode.INVALID_STATE, "no bidders on file: avoidance would check nothing")
-        canonical = rules_draw.canonical_snapshot(snapshot).decode("utf-8")
-        seed = secrets.token_bytes(32)
-        row = Draw.objects.create(lot=lot, snapshot=canonical, snapshot_sha256=hashlib.sha256(
-            canonical.encode()).hexdigest(), quotas=quotas, seed_commitment=rules_draw.commit(seed),
-            seed_hex=seed.hex(), created_by=call.user, created_at=call.now)
-        # Recorded before the committee exists: the snapshot and the commitment bind the draw.
-        log_action("evaluation.draw.committed", actor=call.actor, obj=row, tender_id=lot.pk, now=call.now,
-                   data={"snapshot_sha256": row.snapshot_sha256, "seed_commitment": row.seed_commitment,
-                         "quotas": quotas, "pool": len(snapshot.experts)})
-        issue_checkpoint(f"draw {row.pk} committed", now=call.now)
-    with transaction.atomic():
-        row = Draw.objects.select_for_update().get(pk=row.pk)
-        result = rules_draw.draw(parse_snapshot(row.snapshot), quotas, seed)
-        row.committee, row.excluded = list(result.committee), {k: list(v) for k, v in result.excluded.items()}
-        row.order_per_region = {k: list(v) for k, v in result.order_per_region.items()}
-        row.save(update_fields=["committee", "excluded", "order_per_region"])
-        log_action("evaluation.draw.drawn", actor=call.actor, obj=row, tender_id=lot.pk, now=call.now,
-                   data={"size": len(result.committee), "excluded": len(result.excluded)})
-        issue_checkpoint(f"draw {row.pk} drawn", now=call.now)
+        previous = check_can_draw(lot, call.now)
+        if not actual_bidders(lot):
+            raise _no_bidders()
+        if previous is not None:
+            _set_state(previous, Draw.State.SUPERSEDED, call, "evaluation.draw.superseded")
+            previous.save(update_fields=["state"])
+        row = Draw.objects.create(lot=lot, state=Draw.State.COMMITTING, quotas=quotas, redraw_of=previous,
+                                  params={"required_specialties": dict(sorted(required.items())),
+                                          "min_size": min_size},
+                                  reveal_minutes=reveal_minutes, created_by=call.user, created_at=call.now)
+        value = secrets.token_bytes(32)
+        platform = DrawContribution.objects.create(
+            draw=row, party=draw_seed.PLATFORM, commitment=draw_seed.commitment(row.pk, draw_seed.PLATFORM, value),
+            value_hex=value.hex(), committed_at=call.now)
+        _audit("evaluation.draw.opened", row, call, quotas=quotas, params=row.params, reveal_minutes=reveal_minutes,
+               redraw_of=None if previous is None else previous.pk, state={"old": None, "new": row.state})
+        _audit("evaluation.draw.contribution_committed", row, call, party=draw_seed.PLATFORM,
+               commitment=platform.commitment)
     return row
+
+
+def _locked(draw_id: int) -> Draw:
+    return Draw.objects.select_for_update().select_related("lot", "lot__project").get(pk=draw_id)
+
+
+def do_commit(draw_id: int, commitment: str, call: Call) -> DrawContribution:
+    """The supervisor's or the host's commitment (step 2): once, and only before the snapshot."""
+    commitment = draw_seed.parse_hex32(commitment, "commitment").hex()
+    with transaction.atomic():
+        row = _locked(draw_id)
+        party = party_of(call.user, row)
+        if row.state != Draw.State.COMMITTING:
+            raise PlatformError(ErrorCode.CONFLICT, "the pool snapshot is published: commitments are closed",
+                                details={"state": row.state})
+        if row.contributions.filter(party=party).exists():
+            raise PlatformError(ErrorCode.CONFLICT, "this party has committed already: a commitment cannot "
+                                "be changed", details={"party": party})
+        contribution = DrawContribution.objects.create(draw=row, party=party, user=call.user,
+                                                       commitment=commitment, committed_at=call.now)
+        _audit("evaluation.draw.contribution_committed", row, call, party=party, commitment=commitment)
+    return contribution
+
+
+def do_publish_snapshot(draw_id: int, call: Call) -> Draw:
+    """Fix and publish the pool snapshot (step 3), once every party has committed."""
+    with transaction.atomic():
+        row = _locked(draw_id)
+        if row.state != Draw.State.COMMITTING:
+            raise PlatformError(ErrorCode.CONFLICT, "the snapshot is published already", details={"state": row.state})
+        parties = dict(row.contributions.values_list("party", "commitment"))
+        missing = [p for p in draw_seed.PARTIES if p not in parties]
+        if missing:
+            raise PlatformError(ErrorCode.INVALID_STATE, "every party commits before the snapshot is published",
+                                details={"missing": missing})
+        snapshot = pool_snapshot(row.lot, row.quotas, required=row.params["required_specialties"],
+                                 min_size=row.params["min_size"], today=call.now.date())
+        if not snapshot.bidders:
+            raise _no_bidders()
+        row.snapshot = rules_draw.canonical_snapshot(snapshot).decode("utf-8")
+        row.snapshot_sha256 = hashlib.sha256(row.snapshot.encode("utf-8")).hexdigest()
+        row.snapshot_at, row.reveal_deadline = call.now, call.now + timedelta(minutes=row.reveal_minutes)
+        platform = row.contributions.get(party=draw_seed.PLATFORM)
+        platform.revealed_at = call.now
+        platform.save(update_fields=["revealed_at"])
+        _set_state(row, Draw.State.REVEALING, call, "evaluation.draw.snapshot_published",
+                   snapshot_sha256=row.snapshot_sha256, commitments=parties, pool=len(snapshot.experts),
+                   bidders=len(snapshot.bidders), reveal_deadline=row.reveal_deadline,
+                   platform_value=platform.value_hex)
+        row.save(update_fields=["snapshot", "snapshot_sha256", "snapshot_at", "reveal_deadline", "state"])
+        issue_checkpoint(f"draw {row.pk} snapshot", now=call.now)
+    return row
+
+
+def do_reveal(draw_id: int, value: str, call: Call) -> Draw:
+    """The supervisor's or the host's reveal (step 4): after the snapshot, by the deadline, matching
+    the commitment. The value stays sealed until the draw is computed; the last reveal computes it."""
+    raw = draw_seed.parse_hex32(value, "value")
+    with transaction.atomic():
+        row = _locked(draw_id)
+        party = party_of(call.user, row)
+        if row.state == Draw.State.COMMITTING:
+            raise PlatformError(ErrorCode.INVALID_STATE, "values are revealed after the snapshot is published")
+        if row.state != Draw.State.REVEALING:
+            raise PlatformError(ErrorCode.CONFLICT, "the draw is no longer taking reveals", details={"state": row.state})
+        if call.now > row.reveal_deadline:
+            raise PlatformError(ErrorCode.DEADLINE_PASSED, "the reveal window has closed: the draw proceeds "
+                                "without this contribution")
+        contribution = row.contributions.filter(party=party).first()
+        if contribution is None:
+            raise PlatformError(ErrorCode.CONFLICT, "this party did not commit before the snapshot",
+                                details={"party": party})
+        if contribution.user_id is not None and contribution.user_id != call.user.pk:
+            raise PlatformError(ErrorCode.FORBIDDEN, "the user who committed reveals", details={"party": party})
+        if contribution.revealed_at is not None:
+            raise PlatformError(ErrorCode.CONFLICT, "this party has revealed already", details={"party": party})
+        draw_seed.check_reveal(row.pk, party, raw, contribution.commitment)
+        contribution.value_hex, contribution.revealed_at = raw.hex(), call.now
+        contribution.save(update_fields=["value_hex", "revealed_at"])
+        _audit("evaluation.draw.contribution_revealed", row, call, party=party, commitment=contribution.commitment)
+        if not row.contributions.filter(revealed_at__isnull=True).exists():
+            _finish(row, call)
+    return row
+
+
+def do_finish(draw_id: int, call: Call) -> Draw:
+    """Compute the draw once the reveal window has closed (step 5): withheld values count as ``null``."""
+    with transaction.atomic():
+        row = _locked(draw_id)
+        if row.state != Draw.State.REVEALING:
+            raise PlatformError(ErrorCode.CONFLICT, "the draw is not waiting for reveals", details={"state": row.state})
+        if call.now <= row.reveal_deadline and row.contributions.filter(revealed_at__isnull=True).exists():
+            raise PlatformError(ErrorCode.DEADLINE_NOT_REACHED, "the reveal window is still open",
+                                details={"reveal_deadline": row.reveal_deadline.isoformat()})
+        _finish(row, call)
+    return row
+
+
+def reveals(row: Draw) -> dict[str, bytes | None]:
+    got = {c.party: bytes.fromhex(c.value_hex) for c in row.contributions.all() if c.revealed_at is not None}
+    return {p: got.get(p) for p in draw_seed.PARTIES}
+
+
+def _finish(row: Draw, call: Call) -> None:
+    """Row lock held. The seed and the committee, or the lapse when only the platform revealed."""
+    values = reveals(row)
+    published = {p: None if v is None else v.hex() for p, v in values.items()}
+    withheld = [p for p, v in values.items() if v is None]
+    row.drawn_at = call.now
+    if not draw_seed.enough_reveals(values):
+        _set_state(row, Draw.State.LAPSED, call, "evaluation.draw.lapsed", reveals=published, withheld=withheld)
+        row.save(update_fields=["state", "drawn_at"])
+        return
+    seed = draw_seed.derive_seed(row.pk, row.snapshot_sha256, values)
+    result = rules_draw.draw(parse_snapshot(row.snapshot), row.quotas, seed)
+    row.seed_hex, row.revealed_at = seed.hex(), call.now
+    row.committee, row.excluded = list(result.committee), {k: list(v) for k, v in result.excluded.items()}
+    row.order_per_region = {k: list(v) for k, v in result.order_per_region.items()}
+    _set_state(row, Draw.State.DRAWN, call, "evaluation.draw.drawn", reveals=published, withheld=withheld,
+               seed=row.seed_hex, size=len(result.committee), excluded=len(result.excluded))
+    row.save(update_fields=["state", "drawn_at", "seed_hex", "revealed_at", "committee", "excluded",
+                            "order_per_region"])
+    issue_checkpoint(f"draw {row.pk} drawn", now=call.now)
 
 
 def _result(row: Draw) -> rules_draw.Draw:
@@ -125,6 +297,8 @@ def _result(row: Draw) -> rules_draw.Draw:
 def do_decline(draw_id: int, expert_id: str, call: Call) -> Draw:
     with transaction.atomic():
         row = Draw.objects.select_for_update().get(pk=draw_id)
+        if row.state != Draw.State.DRAWN:
+            raise PlatformError(ErrorCode.INVALID_STATE, "only a drawn committee's members decline")
         if hasattr(row, "session"):
             raise PlatformError(ErrorCode.INVALID_STATE, "the session has started: replace through the session")
         result = rules_draw.replace_declined(parse_snapshot(row.snapshot), row.quotas, _result(row), str(expert_id))
@@ -137,33 +311,54 @@ def do_decline(draw_id: int, expert_id: str, call: Call) -> Draw:
     return row
 
 
-def do_reveal_seed(draw_id: int, call: Call) -> Draw:
-    with transaction.atomic():
-        row = Draw.objects.select_for_update().get(pk=draw_id)
-        if row.revealed_at is None:
-            row.revealed_at = call.now
-            row.save(update_fields=["revealed_at"])
-            log_action("evaluation.draw.revealed", actor=call.actor, obj=row, tender_id=row.lot_id, now=call.now,
-                       data={"seed": row.seed_hex, "seed_commitment": row.seed_commitment})
-    return row
-
-
 def verify(row: Draw) -> None:
-    """Recompute the committee from the snapshot, quotas and the revealed seed (``CONFLICT`` if not)."""
-    if row.revealed_at is None:
-        raise PlatformError(ErrorCode.INVALID_STATE, "the seed is not revealed yet")
-    rules_draw.verify_draw(parse_snapshot(row.snapshot), row.quotas, bytes.fromhex(row.seed_hex),
-                           row.seed_commitment, row.committee, declined=row.declined)
+    """Recompute the seed and the committee from the published material (``CONFLICT`` if not)."""
+    if row.state not in (Draw.State.DRAWN, Draw.State.SUPERSEDED) or not row.seed_hex:
+        raise PlatformError(ErrorCode.INVALID_STATE, "the draw is not computed yet")
+    if row.seed_commitment:  # a single-seed draw made before the commit-reveal steps
+        rules_draw.verify_draw(parse_snapshot(row.snapshot), row.quotas, bytes.fromhex(row.seed_hex),
+                               row.seed_commitment, row.committee, declined=row.declined)
+        return
+    values = reveals(row)
+    for c in row.contributions.all():
+        if values[c.party] is not None:
+            draw_seed.check_reveal(row.pk, c.party, values[c.party], c.commitment)
+    seed = draw_seed.derive_seed(row.pk, row.snapshot_sha256, values)
+    if hashlib.sha256(row.snapshot.encode("utf-8")).hexdigest() != row.snapshot_sha256 or seed.hex() != row.seed_hex:
+        raise PlatformError(ErrorCode.CONFLICT, "the seed is not the one the reveals give")
+    rules_draw.verify_draw(parse_snapshot(row.snapshot), row.quotas, seed, rules_draw.commit(seed),
+                           row.committee, declined=row.declined)
+
+
+def contributions_view(row: Draw) -> list[dict]:
+    """Each party's commitment, and its value once it may be public: the platform's from the snapshot
+    on, the others' once the draw is computed (until then a reveal only says that it happened)."""
+    final = row.state in (Draw.State.DRAWN, Draw.State.LAPSED, Draw.State.SUPERSEDED)
+    out = []
+    by_party = {c.party: c for c in row.contributions.all()}
+    for party in draw_seed.PARTIES:
+        c = by_party.get(party)
+        if c is None:
+            out.append({"party": party, "commitment": None, "committed_at": None, "revealed": False, "value": None})
+            continue
+        public = c.revealed_at is not None and (final or party == draw_seed.PLATFORM)
+        out.append({"party": party, "commitment": c.commitment, "committed_at": c.committed_at,
+                    "revealed": c.revealed_at is not None, "revealed_at": c.revealed_at,
+                    "value": c.value_hex if public else None,
+                    "withheld": final and c.revealed_at is None})
+    return out
 
 
 def draw_view(row: Draw, *, names: bool, call: Call) -> dict:
     """The draw as the API shows it. With ``names`` (an authorised viewer) the committee's names,
     regions and employers are included and the read is audited."""
-    out = {"id": row.pk, "lot_id": row.lot_id, "quotas": row.quotas, "snapshot_sha256": row.snapshot_sha256,
-           "seed_commitment": row.seed_commitment, "seed": row.seed_hex if row.revealed_at else None,
-           "revealed_at": row.revealed_at, "committee_size": len(row.committee),
+    out = {"id": row.pk, "lot_id": row.lot_id, "state": row.state, "quotas": row.quotas, "params": row.params,
+           "reveal_minutes": row.reveal_minutes, "reveal_deadline": row.reveal_deadline,
+           "snapshot_sha256": row.snapshot_sha256 or None, "snapshot_at": row.snapshot_at,
+           "contributions": contributions_view(row), "seed": row.seed_hex or None, "drawn_at": row.drawn_at,
+           "redraw_of": row.redraw_of_id, "committee_size": len(row.committee),
            "excluded": len(row.excluded), "replacements": len(row.replacements), "committee": None}
-    if names:
+    if names and row.committee:
         experts = {str(e.pk): e for e in Expert.objects.filter(pk__in=[int(i) for i in row.committee])
                    .select_related("user", "region")}
         out["committee"] = [{"expert_id": i, "name": str(experts[i].user), "region": experts[i].region.code,

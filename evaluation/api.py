@@ -22,9 +22,10 @@ from common.errors import BadRequest, ErrorCode, NotFound, PlatformError
 from common.roles import Cap
 from evaluation.access import access_draw, access_session, can_see_expert_names
 
-from . import actions, actions_clarify, actions_draw, actions_replace, actions_report, actions_setup, workflow
+from . import (actions, actions_clarify, actions_draw, actions_redraw, actions_replace, actions_report, actions_setup,
+               draw_public, workflow)
 from . import state as st
-from .models import Expert, Venue
+from .models import Expert, Redraw, Venue
 from .rules import draw as rules_draw
 
 router = Router(tags=["evaluation"])
@@ -40,10 +41,29 @@ class DrawIn(Schema):
     quotas: dict[str, int]
     required_specialties: dict[str, int] = {}
     min_size: int = 5
+    reveal_minutes: int = 30
 
 
 class DeclineIn(Schema):
     expert_id: str
+
+
+class CommitIn(Schema):
+    commitment: str  # 64 hex digits (docs/draw.md)
+
+
+class RevealIn(Schema):
+    value: str  # the 32-byte value as 64 hex digits
+
+
+class RedrawIn(Schema):
+    reason: str
+    note: str
+
+
+class DecideIn(Schema):
+    approve: bool
+    note: str
 
 
 class SessionIn(Schema):
@@ -85,19 +105,62 @@ class ClarificationOut(Schema):
     confirmed: bool | None = None
 
 
-@router.post("/evaluation/draws", response={201: dict}, summary="Draw the committee (host/admin)")
+@router.post("/evaluation/draws", response={201: dict}, summary="Open a draw (host/admin)")
 def create_draw(request, body: DrawIn):
     lot = access_lot(request.user, body.lot_id, manage=True)
     call = _call(request)
-    row = actions_draw.do_create_draw(lot, quotas=body.quotas, required=body.required_specialties,
-                                      min_size=body.min_size, call=call)
-    return Status(201, actions_draw.draw_view(row, names=True, call=call))
+    row = actions_draw.do_open_draw(lot, quotas=body.quotas, required=body.required_specialties,
+                                    min_size=body.min_size, reveal_minutes=body.reveal_minutes, call=call)
+    return Status(201, actions_draw.draw_view(row, names=False, call=call))
 
 
 @router.get("/evaluation/draws/{draw_id}", response=dict)
 def get_draw(request, draw_id: int):
     row = access_draw(request.user, draw_id)
     return actions_draw.draw_view(row, names=can_see_expert_names(request.user, row), call=_call(request))
+
+
+@router.post("/evaluation/draws/{draw_id}/commit", response={201: dict}, summary="Commit a contribution")
+def commit(request, draw_id: int, body: CommitIn):
+    access_draw(request.user, draw_id)
+    c = actions_draw.do_commit(draw_id, body.commitment, _call(request))
+    return Status(201, {"draw_id": draw_id, "party": c.party, "commitment": c.commitment,
+                        "committed_at": c.committed_at})
+
+
+@router.post("/evaluation/draws/{draw_id}/snapshot", response=dict, summary="Fix and publish the pool snapshot")
+def publish_snapshot(request, draw_id: int):
+    access_draw(request.user, draw_id, manage=True)
+    call = _call(request)
+    return actions_draw.draw_view(actions_draw.do_publish_snapshot(draw_id, call), names=False, call=call)
+
+
+@router.get("/evaluation/draws/{draw_id}/snapshot", summary="The pool snapshot itself (canonical JSON)")
+def get_snapshot(request, draw_id: int):
+    row = access_draw(request.user, draw_id)
+    if not row.snapshot:
+        raise PlatformError(ErrorCode.INVALID_STATE, "the snapshot is published once every party has committed")
+    return HttpResponse(row.snapshot.encode("utf-8"), content_type="application/json; charset=utf-8")
+
+
+@router.post("/evaluation/draws/{draw_id}/reveal", response=dict, summary="Reveal a contribution")
+def reveal(request, draw_id: int, body: RevealIn):
+    access_draw(request.user, draw_id)
+    call = _call(request)
+    return actions_draw.draw_view(actions_draw.do_reveal(draw_id, body.value, call), names=False, call=call)
+
+
+@router.post("/evaluation/draws/{draw_id}/finish", response=dict, summary="Compute the draw after the reveal window")
+def finish(request, draw_id: int):
+    row = access_draw(request.user, draw_id)
+    actions_draw.party_of(request.user, row)  # the host or the supervisor on duty
+    call = _call(request)
+    return actions_draw.draw_view(actions_draw.do_finish(draw_id, call), names=False, call=call)
+
+
+@router.get("/evaluation/draws/{draw_id}/published", response=dict, summary="Everything a verifier needs")
+def published(request, draw_id: int):
+    return draw_public.published(access_draw(request.user, draw_id))
 
 
 @router.post("/evaluation/draws/{draw_id}/decline", response=dict, summary="A drawn expert declines")
@@ -108,19 +171,28 @@ def decline(request, draw_id: int, body: DeclineIn):
     return actions_draw.draw_view(row, names=True, call=call)
 
 
-@router.post("/evaluation/draws/{draw_id}/reveal", response=dict, summary="Reveal the draw's seed")
-def reveal(request, draw_id: int):
-    access_draw(request.user, draw_id, manage=True)
-    row = actions_draw.do_reveal_seed(draw_id, _call(request))
-    return {"id": row.pk, "seed": row.seed_hex, "seed_commitment": row.seed_commitment,
-            "snapshot_sha256": row.snapshot_sha256, "revealed_at": row.revealed_at}
-
-
 @router.get("/evaluation/draws/{draw_id}/verify", response=dict, summary="Recompute the committee")
 def verify(request, draw_id: int):
     row = access_draw(request.user, draw_id)
     actions_draw.verify(row)
     return {"id": row.pk, "verified": True}
+
+
+@router.post("/evaluation/draws/{draw_id}/redraw", response={201: dict}, summary="Ask for a redraw (host)")
+def request_redraw(request, draw_id: int, body: RedrawIn):
+    access_draw(request.user, draw_id, manage=True)
+    return Status(201, actions_redraw.redraw_view(
+        actions_redraw.do_request_redraw(draw_id, body.reason, body.note, _call(request))))
+
+
+@router.post("/evaluation/redraws/{redraw_id}/decide", response=dict, summary="Approve or refuse a redraw (supervisor)")
+def decide_redraw(request, redraw_id: int, body: DecideIn):
+    redraw = Redraw.objects.filter(pk=redraw_id).first()
+    if redraw is None:
+        raise NotFound("redraw")
+    access_draw(request.user, redraw.draw_id)
+    return actions_redraw.redraw_view(actions_redraw.do_decide_redraw(redraw_id, body.approve, body.note,
+                                                                      _call(request)))
 
 
 def _session_out(session, role: str) -> dict:

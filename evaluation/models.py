@@ -89,23 +89,81 @@ class EvaluationBid(models.Model):
 
 
 class Draw(models.Model):
-    """The verifiable expert draw of a lot (``rules/draw.py``): snapshot and seed commitment are
-    written (and audited) before the committee is computed; the seed is revealed afterwards."""
+    """The verifiable expert draw of a lot (``rules/draw.py``, ``rules/draw_seed.py``, docs/draw.md).
+
+    ``committing``: the parameters are fixed and the platform, the supervisor and the host commit to
+    their contributions; ``revealing``: the pool snapshot is published (commitments closed) and the
+    parties reveal until ``reveal_deadline``; ``drawn``: the seed and the committee are computed;
+    ``lapsed``: no party besides the platform revealed; ``superseded``: replaced by an approved redraw."""
+
+    class State(models.TextChoices):
+        COMMITTING = "committing"
+        REVEALING = "revealing"
+        DRAWN = "drawn"
+        LAPSED = "lapsed"
+        SUPERSEDED = "superseded"
 
     lot = models.ForeignKey("bidding.Lot", on_delete=models.PROTECT, related_name="draws")
-    snapshot = models.TextField()  # canonical JSON (rules.draw.canonical_snapshot)
-    snapshot_sha256 = models.CharField(max_length=64)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.DRAWN)
+    params = models.JSONField(default=dict)  # {"required_specialties": {...}, "min_size": n}
+    reveal_minutes = models.PositiveIntegerField(default=30)
+    snapshot = models.TextField(blank=True)  # canonical JSON (rules.draw.canonical_snapshot)
+    snapshot_sha256 = models.CharField(max_length=64, blank=True)
+    snapshot_at = models.DateTimeField(null=True, blank=True)
+    reveal_deadline = models.DateTimeField(null=True, blank=True)
+    drawn_at = models.DateTimeField(null=True, blank=True)
     quotas = models.JSONField()  # region code -> seats
-    seed_commitment = models.CharField(max_length=64)
-    seed_hex = models.CharField(max_length=128)  # secret until revealed_at (never sent before)
-    committee = models.JSONField(default=list)  # expert ids (str), draw order
+    seed_commitment = models.CharField(max_length=64, blank=True)  # the single-seed draws before v1 seeds
+    seed_hex = models.CharField(max_length=128, blank=True)  # the derived seed, set when drawn
+    committee = models.JSONField(default=list)  # expert ids (str), region then draw order
     excluded = models.JSONField(default=dict)  # expert id -> avoidance reasons
     order_per_region = models.JSONField(default=dict)
     declined = models.JSONField(default=list)  # expert ids, in order
     replacements = models.JSONField(default=list)  # [declined, replacement]
+    redraw_of = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="redrawn_by")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
     revealed_at = models.DateTimeField(null=True, blank=True)
+
+
+class DrawContribution(models.Model):
+    """One party's commit-reveal contribution to a draw's seed (``rules.draw_seed``). The platform's
+    value is stored at commit time and published with the snapshot; the others' values arrive at
+    their reveal and are published when the draw is computed."""
+
+    draw = models.ForeignKey(Draw, on_delete=models.PROTECT, related_name="contributions")
+    party = models.CharField(max_length=12)  # platform | supervisor | host
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="+")
+    commitment = models.CharField(max_length=64)
+    value_hex = models.CharField(max_length=64, blank=True)
+    committed_at = models.DateTimeField()
+    revealed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["draw", "party"], name="one_contribution_per_party")]
+
+
+class Redraw(models.Model):
+    """A request to replace a lot's draw with a new one, for a reason the rules allow, decided by a
+    supervisor (docs/draw.md)."""
+
+    class Reason(models.TextChoices):
+        TOO_FEW_ACCEPTED = "too_few_accepted"
+        LEGAL_RECUSAL = "legal_recusal"
+        REVEALS_MISSING = "reveals_missing"
+
+    draw = models.ForeignKey(Draw, on_delete=models.PROTECT, related_name="redraws")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    note = models.TextField()
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    approved = models.BooleanField(null=True, blank=True)  # None: waiting for a supervisor
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
 
 
 class EvaluationSession(models.Model):

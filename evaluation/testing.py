@@ -71,7 +71,7 @@ def build(*, per_venue: tuple[int, ...] = (3, 1, 1), n_bidders: int = 4, n_items
     from accounts.models import Organisation, User
     from bidding.models import Lot, Project
 
-    from . import actions, actions_draw
+    from . import actions
     from .models import EvaluationBid, Expert, Region, Venue
 
     _counter["n"] += 1
@@ -118,7 +118,7 @@ def build(*, per_venue: tuple[int, ...] = (3, 1, 1), n_bidders: int = 4, n_items
         EvaluationBid.objects.create(lot=lot, bidder_org=org, bidder_name=org.name, credit_code=org.credit_code,
                                      price_fen=100_000_000 + 1_000_000 * b, announced={})
     call = Call(user=host, role="host", actor=Actor.of(host), now=now)
-    draw = actions_draw.do_create_draw(lot, quotas=quotas, required={}, min_size=min(5, sum(per_venue)), call=call)
+    draw = run_draw(lot, quotas=quotas, min_size=min(5, sum(per_venue)), host=host, supervisor=supervisor, now=now)
     items = default_items(n_items)
     criteria = ["资格", "符合性"]
     reps = [draw.committee[-1]] if tenderer_rep else []
@@ -135,6 +135,48 @@ def build(*, per_venue: tuple[int, ...] = (3, 1, 1), n_bidders: int = 4, n_items
                     experts={c: m.expert.user for c, m in members.items()}, members=members, bidders=bidders,
                     bidder_users={b.code: bidder_users[b.bidder_org_id] for b in bidders.values()},
                     supervisor=supervisor, host=host, items=items, criteria=criteria)
+
+
+def contribution(draw_id: int, party: str) -> tuple[str, str]:
+    """A party's value and its commitment for a draw, as a party's own machine makes them: (value hex,
+    commitment hex)."""
+    import secrets
+
+    from .rules import draw_seed
+
+    value = secrets.token_bytes(32)
+    return value.hex(), draw_seed.commitment(draw_id, party, value)
+
+
+def run_draw(lot, *, quotas: dict, host, supervisor, required: dict | None = None, min_size: int = 5,
+             now=None, withhold: tuple[str, ...] = ()):
+    """Every step of a draw (docs/draw.md): open, the supervisor's and the host's commitments, the
+    snapshot, their reveals (except the parties in ``withhold``), and the committee (after the
+    reveal window when someone withholds)."""
+    from datetime import timedelta
+
+    from . import actions_draw
+
+    now = now or clock.now()
+
+    def call(u, at=now):
+        return Call(user=u, role="", actor=Actor.of(u), now=at)
+
+    draw = actions_draw.do_open_draw(lot, quotas=quotas, required=required or {}, min_size=min_size,
+                                     call=call(host))
+    values = {}
+    for party, u in (("supervisor", supervisor), ("host", host)):
+        values[party], commitment = contribution(draw.pk, party)
+        actions_draw.do_commit(draw.pk, commitment, call(u))
+    actions_draw.do_publish_snapshot(draw.pk, call(host))
+    for party, u in (("supervisor", supervisor), ("host", host)):
+        if party not in withhold:
+            actions_draw.do_reveal(draw.pk, values[party], call(u))
+    draw.refresh_from_db()
+    if draw.state == draw.State.REVEALING:
+        actions_draw.do_finish(draw.pk, call(host, draw.reveal_deadline + timedelta(seconds=1)))
+        draw.refresh_from_db()
+    return draw
 
 
 def sibling_lot(sc: Scenario, code: str = "02", **fields: Any):

@@ -56,7 +56,7 @@ def evaluation_setup(request, lot_id: int):
     if action == "draw" and draw_form.is_valid():
         data = draw_form.cleaned_data
         try:
-            actions_draw.do_create_draw(lot, quotas=data["quotas"], required=data["required_specialties"],
+            actions_draw.do_open_draw(lot, quotas=data["quotas"], required=data["required_specialties"],
                                         min_size=data["min_size"], call=_call(request))
         except PlatformError as error:
             _error_into(draw_form, error)

@@ -91,7 +91,7 @@ def canonical_snapshot(snapshot: PoolSnapshot) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def _check_inputs(snapshot: PoolSnapshot, quotas: Mapping[str, int]) -> int:
+def check_inputs(snapshot: PoolSnapshot, quotas: Mapping[str, int]) -> int:
     ids = [e.id for e in snapshot.experts]
     if len(set(ids)) != len(ids):
         raise BadRequest("expert ids in a pool snapshot are unique")
@@ -120,7 +120,7 @@ def _requirements_met(members: Sequence[PoolExpert], required: Mapping[str, int]
 
 def draw(snapshot: PoolSnapshot, quotas: Mapping[str, int], seed: bytes) -> Draw:
     seed = check_seed(seed)
-    size = _check_inputs(snapshot, quotas)
+    size = check_inputs(snapshot, quotas)
     max_other = size // 3
     excluded: dict[str, tuple[str, ...]] = {}
     eligible: dict[str, list[PoolExpert]] = {region: [] for region in quotas}

@@ -47,25 +47,26 @@ def test_the_draw_is_committed_before_hidden_from_bidders_audited_and_verifiable
     draw = sc.session.draw
     actions = list(AuditEntry.objects.filter(action__startswith="evaluation.draw.").order_by("index")
                    .values_list("action", flat=True))
-    assert actions[:2] == ["evaluation.draw.committed", "evaluation.draw.drawn"]
+    assert actions[:6] == ["evaluation.draw.opened"] + ["evaluation.draw.contribution_committed"] * 3 + [
+        "evaluation.draw.snapshot_published", "evaluation.draw.contribution_revealed"]
+    assert actions[7] == "evaluation.draw.drawn"
     host = client_for(sc.host)
     viewed = AuditEntry.objects.filter(action="evaluation.expert.viewed").count()
     res = host.get(f"/api/v1/evaluation/draws/{draw.pk}")
-    assert res.status_code == 200 and res.json()["committee"] and res.json()["seed"] is None
+    assert res.status_code == 200 and res.json()["committee"] and len(res.json()["seed"]) == 64
     assert AuditEntry.objects.filter(action="evaluation.expert.viewed").count() == viewed + 1
     sup = client_for(sc.supervisor).get(f"/api/v1/evaluation/draws/{draw.pk}")
     assert sup.status_code == 200 and sup.json()["committee"] is None  # names only after the result
     bidder = client_for(next(iter(sc.bidder_users.values())))
-    assert bidder.get(f"/api/v1/evaluation/draws/{draw.pk}").status_code == 404
-    assert client_for(sc.experts["E1"]).get(f"/api/v1/evaluation/draws/{draw.pk}").status_code == 404
-    assert host.get(f"/api/v1/evaluation/draws/{draw.pk}/verify").status_code == 409  # not revealed
-    res = post(host, f"/api/v1/evaluation/draws/{draw.pk}/reveal")
-    assert res.status_code == 200 and len(res.json()["seed"]) == 64
+    for path in ("", "/snapshot", "/published", "/verify"):
+        assert bidder.get(f"/api/v1/evaluation/draws/{draw.pk}{path}").status_code == 404
+        assert client_for(sc.experts["E1"]).get(f"/api/v1/evaluation/draws/{draw.pk}{path}").status_code == 404
     assert host.get(f"/api/v1/evaluation/draws/{draw.pk}/verify").json() == {"id": draw.pk, "verified": True}
 
 
 def test_a_host_draws_and_an_expert_who_declines_is_replaced(db):
     from evaluation.models import Expert
+    from evaluation.testing import run_draw
 
     sc = build()
     region = sc.venues[0].region
@@ -73,15 +74,13 @@ def test_a_host_draws_and_an_expert_who_declines_is_replaced(db):
                           region=region, category="technical")
     host = client_for(sc.host)
     lot = sibling_lot(sc)
-    res = post(host, "/api/v1/evaluation/draws", {"lot_id": lot.pk,
-                                                 "quotas": {v.region.code: 1 if i else 3 for i, v in enumerate(sc.venues)}})
-    assert res.status_code == 201, res.content
-    body = res.json()
+    draw = run_draw(lot, quotas={v.region.code: 1 if i else 3 for i, v in enumerate(sc.venues)}, host=sc.host,
+                    supervisor=sc.supervisor)
+    body = host.get(f"/api/v1/evaluation/draws/{draw.pk}").json()
     first = body["committee"][0]["expert_id"]
     res = post(host, f"/api/v1/evaluation/draws/{body['id']}/decline", {"expert_id": first})
     assert res.status_code == 200, res.content
     assert first not in [m["expert_id"] for m in res.json()["committee"]] and res.json()["replacements"] == 1
-    post(host, f"/api/v1/evaluation/draws/{body['id']}/reveal")
     assert host.get(f"/api/v1/evaluation/draws/{body['id']}/verify").status_code == 200
     other = client_for(sc.bidder_users["B01"])
     assert post(other, "/api/v1/evaluation/draws", {"lot_id": lot.pk, "quotas": {}}).status_code in (403, 404)

@@ -3,6 +3,7 @@ shop for a committee by asking twice, nor draw while bids can still arrive."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ import pytest
 from django.test import Client
 
 from evaluation.models import Draw, EvaluationBid
-from evaluation.testing import build, sibling_lot
+from evaluation.testing import build, run_draw, sibling_lot
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +33,7 @@ def test_a_host_asking_twice_gets_no_second_committee(db):
     lot = sibling_lot(sc)
     first = ask(sc, lot)
     assert first.status_code == 201, first.content
+    assert first.json()["state"] == "committing" and first.json()["committee"] is None
     second = ask(sc, lot)
     assert second.status_code == 409 and second.json()["error"]["code"] == "conflict"
     assert "committee" not in second.content.decode()
@@ -69,7 +71,10 @@ def test_no_draw_without_the_bidders_avoidance_checks(db):
 def test_the_snapshot_carries_the_actual_bidders(db):
     sc = build(n_bidders=4)
     lot = sibling_lot(sc)
-    assert ask(sc, lot).status_code == 201
-    snapshot = json.loads(Draw.objects.get(lot=lot).snapshot)
+    quotas = {v.region.code: 1 if i else 3 for i, v in enumerate(sc.venues)}
+    draw = run_draw(lot, quotas=quotas, host=sc.host, supervisor=sc.supervisor)
+    served = client_for(sc.supervisor).get(f"/api/v1/evaluation/draws/{draw.pk}/snapshot")
+    assert served.status_code == 200 and hashlib.sha256(served.content).hexdigest() == draw.snapshot_sha256
+    snapshot = json.loads(served.content)
     orgs = {str(o) for o in EvaluationBid.objects.filter(lot=lot).values_list("bidder_org_id", flat=True)}
     assert {b["org"] for b in snapshot["bidders"]} == orgs and len(orgs) == 4

@@ -32,6 +32,7 @@ def source_action_codes() -> set[str]:
             text = path.read_text()
             codes |= set(re.findall(r'log_action\(\s*"([a-z_]+\.[a-z_]+\.[a-z_]+)"', text))
             codes |= set(re.findall(r'audit\(session, "(evaluation\.[a-z_]+\.[a-z_]+)"', text))
+            codes |= set(re.findall(r'"(evaluation\.draw\.[a-z_]+)"', text))  # the draw's steps name theirs
             codes |= {f"bidding.opening.{a}" for a in re.findall(r'audit\(op, "([a-z_]+)"', text)}
     codes |= {f"bidding.opening.{e.value}" for e in Event}
     codes |= {f"bidding.opening.bid_{s}" for s in ("revoked", "withdrawn")}
