@@ -25,9 +25,26 @@ from typing import Any
 from common.canonical import canonical_json, format_time
 
 from .report_prices import price_context
+from .rules.draw_seed import PARTIES
 
 FORMAT = "kaibiao/evaluation-report/v1"
 SIGNING_LABEL = FORMAT.encode() + b"\x00"
+
+
+def _draw_section(draw) -> dict:
+    """The draw as the report keeps it (docs/draw.md): the snapshot's hash, every party's commitment
+    and reveal (``null``: withheld), the seed, and every redraw of the lot with its reason and who
+    decided."""
+    from .actions_redraw import lot_redraws
+
+    contributions = {c.party: c for c in draw.contributions.all()}
+    return {"id": draw.pk, "snapshot_sha256": draw.snapshot_sha256, "seed_commitment": draw.seed_commitment,
+            "seed": draw.seed_hex or None, "redraw_of": draw.redraw_of_id,
+            "contributions": [{"party": p, "commitment": c.commitment,
+                               "value": c.value_hex if c.revealed_at else None}
+                              for p, c in sorted(contributions.items(), key=lambda pc: PARTIES.index(pc[0]))],
+            "redraws": [{k: (format_time(v) if k.endswith("_at") and v else v) for k, v in r.items()}
+                        for r in lot_redraws(draw.lot)]}
 
 
 def signing_message(report_sha256: str) -> bytes:
@@ -79,8 +96,7 @@ def build_report(session) -> dict[str, Any]:
         "settings": session.rules_settings,
         "scoring": session.scoring,
         "blind": session.blind,
-        "draw": {"id": session.draw_id, "snapshot_sha256": session.draw.snapshot_sha256,
-                 "seed_commitment": session.draw.seed_commitment},
+        "draw": _draw_section(session.draw),
         "venues": [{"id": sv.venue_id, "name": sv.venue.name, "main": sv.is_main}
                    for sv in session.venues.select_related("venue").order_by("-is_main", "venue_id")],
         "committee": [{"code": m.code, "name": str(m.expert.user), "title": m.expert.title,

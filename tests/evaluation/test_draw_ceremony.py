@@ -173,8 +173,14 @@ def test_when_only_the_platform_revealed_the_draw_lapses_and_a_redraw_needs_a_su
     assert post(host, "/api/v1/evaluation/draws", {"lot_id": lot.pk, "quotas": quotas}).status_code == 409
     record = host.get(f"/api/v1/evaluation/draws/{new.json()['id']}/published").json()
     assert [(r["reason"], r["approved"]) for r in record["redraws"]] == [("reveals_missing", True)]
-    assert "evaluation.draw.redraw_approved" in actions_of(redraw_id) or AuditEntry.objects.filter(
-        action="evaluation.draw.redraw_approved").exists()
+    assert AuditEntry.objects.filter(action="evaluation.draw.redraw_approved", object_id=str(redraw_id)).exists()
+    # The evaluation report keeps the draw's contributions and the lot's redraws.
+    from evaluation.report import _draw_section
+
+    section = _draw_section(Draw.objects.get(pk=new.json()["id"]))
+    assert section["redraw_of"] == draw_id and [p["party"] for p in section["contributions"]] == ["platform"]
+    assert [(r["reason"], r["approved"], r["note"]) for r in section["redraws"]] == [
+        ("reveals_missing", True, "主持人与监督人均未在截止前公开")]
 
 
 def test_a_refused_redraw_leaves_the_committee_in_place(db):

@@ -174,3 +174,39 @@ def test_the_committee_is_a_function_of_the_published_material_only(pool, quotas
         assert seed_out == seed
         record.update(seed=seed.hex(), committee=platform_side, declined=declined)
         assert verify_draw.verify(record) == platform_side
+
+
+def test_the_worked_example_of_the_spec():
+    """docs/draw.md's worked example, computed by the platform and by the verifier."""
+    from evaluation.rules.committee import PoolExpert as E
+
+    doc = (ROOT / "docs" / "draw.md").read_text(encoding="utf-8")
+    pool = (E("11", "320100", "technical", specialties=("civil",)), E("12", "320100", "economic"),
+            E("13", "320100", "technical", employer="501"), E("14", "320100", "technical"),
+            E("15", "320100", "other"), E("21", "320500", "technical"),
+            E("22", "320500", "technical", related_people=("李 四",)), E("23", "320500", "economic"))
+    snapshot = rules_draw.PoolSnapshot(experts=pool, bidders=(Bidder("501", ("张三",)), Bidder("502", ("李四",)),
+                                                              Bidder("503")), required_specialties={"civil": 1})
+    text = rules_draw.canonical_snapshot(snapshot).decode("utf-8")
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    assert text in doc and sha == "4bfef90fedfc0f3060bae4938653b61a45aef1361741efe920e504bd86271686"
+    quotas = {"320100": 3, "320500": 2}
+    values = {p: hashlib.sha256(f"example {p}".encode()).digest() for p in draw_seed.PARTIES}
+    for p, v in values.items():
+        assert f"| {p} | `{v.hex()}` | `{draw_seed.commitment(7, p, v)}` |" in doc
+        assert verify_draw.commitment(7, p, v) == draw_seed.commitment(7, p, v)
+    for withheld, seed_hex, committee in (
+            (None, "c4f1e46d1eaf683e617fe906bd017cc9fc77b5d45af049613c1db2ef23b3d1f5", ["11", "14", "12", "21", "23"]),
+            ("host", "bfcef691f5a305e3ec23396dc33eaa03c142552cc6d7c70a166f71d295972777", ["15", "14", "11", "23", "21"])):
+        reveals = {p: None if p == withheld else v for p, v in values.items()}
+        seed = draw_seed.derive_seed(7, sha, reveals)
+        assert seed.hex() == seed_hex and seed_hex in doc
+        assert list(rules_draw.draw(snapshot, quotas, seed).committee) == committee
+        record = {"format": "kaibiao/draw-record/v1", "draw_id": 7, "quotas": quotas, "beacon": None, "snapshot": text,
+                  "snapshot_sha256": sha, "seed": seed_hex, "declined": [], "committee": committee,
+                  "commitments": [{"party": p, "commitment": draw_seed.commitment(7, p, v)} for p, v in values.items()],
+                  "reveals": [{"party": p, "value": None if v is None else v.hex()} for p, v in reveals.items()]}
+        assert verify_draw.verify(record) == committee
+    assert draw_seed.seed_message(7, sha, values).decode() in doc
+    first = rules_draw.draw(snapshot, quotas, draw_seed.derive_seed(7, sha, values))
+    assert list(rules_draw.replace_declined(snapshot, quotas, first, "14").committee) == ["11", "12", "15", "21", "23"]
