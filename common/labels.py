@@ -266,10 +266,23 @@ REPLACEMENT_REASON = {
     "misconduct": _("Misconduct"), "other": _("Other"),
 }
 
+DRAW_STATE = {
+    "committing": _("Committing (before the pool snapshot)"), "revealing": _("Revealing (the snapshot is published)"),
+    "drawn": _("Drawn"), "lapsed": _("Lapsed (nobody revealed in time)"), "superseded": _("Superseded by a redraw"),
+}
+
+DRAW_PARTY = {"platform": _("Platform"), "supervisor": _("Supervisor on duty"), "host": _("Host")}
+
+REDRAW_REASON = {
+    "too_few_accepted": _("Too few drawn experts accepted"), "legal_recusal": _("A member must withdraw by law"),
+    "reveals_missing": _("The draw lapsed: nobody revealed in time"),
+}
+
 KINDS = {"error": ERROR, "lot_status": LOT_STATUS, "submission_status": SUBMISSION_STATUS,
          "cert_status": CERT_STATUS, "role": ROLE, "decided_by": DECIDED_BY,
          "receipt_field": RECEIPT_FIELD, "action": ACTION, "step": STEP,
-         "replacement_reason": REPLACEMENT_REASON}
+         "replacement_reason": REPLACEMENT_REASON, "draw_state": DRAW_STATE, "draw_party": DRAW_PARTY,
+         "redraw_reason": REDRAW_REASON}
 
 
 def label(kind: str, code: str | None) -> str:

@@ -17,6 +17,10 @@ class DrawForm(forms.Form):
         help_text=_("Optional. One a line: specialty, then how many members, e.g. 市政道路 2"))
     min_size = forms.IntegerField(label=_("minimum committee size"), initial=5, min_value=5, max_value=49,
                                   help_text=_("At least 5 (Tendering Law art. 37)."))
+    reveal_minutes = forms.IntegerField(
+        label=_("reveal window (minutes)"), initial=30, min_value=1, max_value=1440,
+        help_text=_("After the pool snapshot is published, the supervisor and the host reveal their values "
+                    "within this time; a value not revealed in time is left out."))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -112,3 +116,31 @@ class SessionForm(forms.Form):
 def _venue_label(venue) -> str:
     return _("%(name)s (%(region)s, %(seats)d seats)") % {"name": venue.name, "region": venue.region.name,
                                                           "seats": venue.seats}
+
+
+class CommitForm(forms.Form):
+    """A party's commitment (docs/draw.md): the page computes it in the browser from a value it keeps."""
+
+    commitment = forms.RegexField(label=_("commitment (SHA-256, 64 hex digits)"), regex=r"^[0-9a-fA-F]{64}$",
+                                  error_messages={"invalid": _("64 hexadecimal digits.")})
+
+
+class RevealForm(forms.Form):
+    value = forms.RegexField(label=_("your value (64 hex digits)"), regex=r"^[0-9a-fA-F]{64}$",
+                             error_messages={"invalid": _("64 hexadecimal digits.")})
+
+
+REDRAW_REASONS = [("too_few_accepted", _("too few drawn experts accepted")),
+                  ("legal_recusal", _("a member must withdraw by law (回避)")),
+                  ("reveals_missing", _("the draw lapsed: nobody revealed in time"))]
+
+
+class RedrawForm(forms.Form):
+    reason = forms.ChoiceField(label=_("reason from the rules"), choices=REDRAW_REASONS)
+    note = forms.CharField(label=_("written reasons"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DecideRedrawForm(forms.Form):
+    approve = forms.TypedChoiceField(label=_("decision"), coerce=lambda v: v == "yes",
+                                     choices=[("yes", _("approve the redraw")), ("no", _("refuse the redraw"))])
+    note = forms.CharField(label=_("written reasons"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))

@@ -4,7 +4,7 @@ from django.views.generic import TemplateView
 
 from accounts.views import LoginView, LogoutView
 
-from . import views, views_bids, views_evaluation, views_venues
+from . import views, views_bids, views_draws, views_evaluation, views_venues
 
 app_name = "frontend"
 
@@ -24,6 +24,7 @@ urlpatterns = [
     path("tenders/<int:lot_id>/receipt/", views_bids.bid_receipt, name="bid_receipt"),
     path("tenders/<int:lot_id>/hall/", views_bids.hall, name="hall"),
     path("tenders/<int:lot_id>/evaluation/", views_evaluation.evaluation_setup, name="evaluation_setup"),
+    path("evaluation/draws/", views_draws.supervisor_draws, name="supervisor_draws"),
     path("evaluation/", views_venues.evaluation_sessions, name="evaluation_sessions"),
     path("evaluation/<int:session_id>/venues/<int:venue_id>/", views_venues.venue, name="venue"),
 ]

@@ -195,9 +195,12 @@ def console(request):
     }
     from audit.console import checkpoint_panel
     from common import clocksync
+    from evaluation.models import Redraw
 
-    return TemplateResponse(request, "frontend/console.html",
-                            {"labels": labels, "checkpoint": checkpoint_panel(), "clock": clocksync.current()})
+    redraws = list(Redraw.objects.select_related("draw__lot__project").order_by("-pk")[:20])
+    return TemplateResponse(request, "frontend/console.html", {
+        "labels": labels, "checkpoint": checkpoint_panel(), "clock": clocksync.current(), "redraws": redraws,
+        "waiting": sum(1 for r in redraws if r.approved is None)})
 
 
 def _object_labels() -> dict:
@@ -213,7 +216,8 @@ def _object_labels() -> dict:
         "bidding.openingbid": _("Bid at the opening"), "bidding.objection": _("Objection"),
         "bidding.chatmessage": _("Private message"), "bidding.recordconfirmation": _("Record confirmation"),
         "evaluation.region": _("Region"), "evaluation.venue": _("Venue"), "evaluation.expert": _("Expert"),
-        "evaluation.draw": _("Expert draw"), "evaluation.evaluationsession": _("Evaluation session"),
+        "evaluation.draw": _("Expert draw"), "evaluation.redraw": _("Redraw of the experts"),
+        "evaluation.evaluationsession": _("Evaluation session"),
         "evaluation.member": _("Committee member"), "evaluation.clarification": _("Clarification"),
         "evaluation.replacement": _("Replacement of a member"), "evaluation.reportsignature": _("Report signature"),
         "audit.entry": _("Audit entry"), "audit.auditentry": _("Audit entry"),

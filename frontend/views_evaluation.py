@@ -1,4 +1,5 @@
-"""The host's evaluation set-up of an opened lot, on one page: draw the committee, choose the venues
+"""The host's evaluation set-up of an opened lot, on one page: draw the committee (open the draw,
+commit, publish the pool snapshot, reveal, compute: ``views_draws``), choose the venues
 (the members are seated by region), create the session, follow it and reach the report. Thin: each
 POST parses a form and calls the same action as the API (``evaluation.actions_draw``,
 ``evaluation.actions_setup``); a refusal goes back to the form with the typed data."""
@@ -16,11 +17,12 @@ from bidding.lifecycle import Status
 from common import clock
 from common.actor import Actor
 from common.errors import PlatformError
-from evaluation import actions_draw, actions_setup
+from evaluation import actions_draw, actions_redraw, actions_setup
 from evaluation.models import Draw, EvaluationSession
 from evaluation.workflow import Call
 
-from .forms_evaluation import DrawForm, ItemFormSet, SessionForm
+from . import views_draws
+from .forms_evaluation import DrawForm, ItemFormSet, RedrawForm, SessionForm
 from .views import _error_into
 
 # A lot reaches its evaluation once its opening closes.
@@ -41,7 +43,7 @@ def _draw_context(draw: Draw | None, request) -> dict:
 @login_required
 def evaluation_setup(request, lot_id: int):
     lot = access_lot(request.user, lot_id, manage=True)
-    draw = lot.draws.order_by("-created_at", "-pk").first()
+    draw = actions_draw.current_draw(lot)
     session = EvaluationSession.objects.filter(lot=lot).order_by("-created_at").first()
     # Nothing is drawn or created before the opening closes: the page says why instead.
     action = request.POST.get("action") if request.method == "POST" and lot.status in READY else None
@@ -53,17 +55,23 @@ def evaluation_setup(request, lot_id: int):
     items = ItemFormSet(request.POST if action == "session" else None, prefix="items",
                         initial=settings.get("items") or [{"id": "T1", "category": "technical",
                                                            "kind": "subjective", "step": "0.5"}])
+    if action in views_draws.HOST_ACTIONS and draw is not None:
+        views_draws.run_step(request, draw.pk, action)
+        return redirect("frontend:evaluation_setup", lot_id=lot.pk)
     if action == "draw" and draw_form.is_valid():
         data = draw_form.cleaned_data
         try:
             actions_draw.do_open_draw(lot, quotas=data["quotas"], required=data["required_specialties"],
-                                        min_size=data["min_size"], call=_call(request))
+                                      min_size=data["min_size"], reveal_minutes=data["reveal_minutes"],
+                                      call=_call(request))
         except PlatformError as error:
             _error_into(draw_form, error)
         else:
-            messages.success(request, _("The committee is drawn; the draw is recorded and can be verified."))
+            messages.success(request, _("The draw is opened: the platform has committed; now the supervisor "
+                                        "on duty and you commit to your own random values."))
             return redirect("frontend:evaluation_setup", lot_id=lot.pk)
-    if action == "session" and draw is not None and session_form.is_valid() & items.is_valid():
+    drawn = draw is not None and draw.state == Draw.State.DRAWN
+    if action == "session" and drawn and session_form.is_valid() & items.is_valid():
         data = session_form.cleaned_data
         rows = [{k: str(v) for k, v in f.cleaned_data.items() if k != "DELETE"}
                 for f in items.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
@@ -78,9 +86,16 @@ def evaluation_setup(request, lot_id: int):
         else:
             messages.success(request, _("The evaluation session is created; the venues can sign their members in."))
             return redirect("frontend:evaluation_setup", lot_id=lot.pk)
-    context = {"lot": lot, "ready": lot.status in READY, "draw": draw, "session": session,
-               "draw_form": draw_form, "session_form": session_form, "items": items}
-    if draw is not None and session is None:
+    context = {"lot": lot, "ready": lot.status in READY, "draw": draw, "session": session, "drawn": drawn,
+               "draw_form": draw_form, "session_form": session_form, "items": items,
+               "redraw_form": RedrawForm(), "redraws": actions_redraw.lot_redraws(lot),
+               "may_redraw": draw is not None and session is None and draw.state in (Draw.State.DRAWN,
+                                                                                     Draw.State.LAPSED)
+               and not draw.redraws.filter(approved__isnull=True).exists(),
+               "approved_redraw": draw is not None and draw.redraws.filter(approved=True).exists()}
+    if draw is not None:
+        context["steps"] = views_draws.steps_context(request, draw)
+    if drawn and session is None:
         context.update(_draw_context(draw, request))
         names = {m["expert_id"]: f"{m['name']}（{m['region']}）" for m in context["draw_view"]["committee"]}
         session_form.fields["tenderer_reps"].choices = [(i, names.get(i, i)) for i, _n in committee]

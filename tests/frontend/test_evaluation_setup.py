@@ -13,6 +13,7 @@ from audit.models import AuditEntry
 from bidding.models import Lot, Project
 from common import clock
 from evaluation.models import Draw, EvaluationBid, EvaluationSession, Expert, Region, Venue
+from evaluation.testing import contribution
 
 pytestmark = pytest.mark.django_db
 ITEMS = {"items-TOTAL_FORMS": "2", "items-INITIAL_FORMS": "0", "items-MIN_NUM_FORMS": "1",
@@ -50,10 +51,33 @@ def url(lot) -> str:
     return f"/tenders/{lot.pk}/evaluation/"
 
 
-def draw(world, **quotas):
-    data = {"action": "draw", "min_size": "5", "required_specialties": ""}
+def open_draw(world, **quotas):
+    data = {"action": "draw", "min_size": "5", "required_specialties": "", "reveal_minutes": "30"}
     data.update({f"quota_{code}": str(n) for code, n in quotas.items()})
     return world["host"].post(url(world["lot"]), data)
+
+
+def supervisor(world) -> Client:
+    client = Client()
+    client.force_login(world["people"]["supervisor"])
+    return client
+
+
+def draw(world, **quotas):
+    """Every step of the draw through the pages: the host opens it, the supervisor (on the
+    supervisor's draws page) and the host commit, the host publishes the snapshot, both reveal."""
+    res = open_draw(world, **quotas)
+    if res.status_code != 302:
+        return res
+    row = Draw.objects.get(lot=world["lot"], state="committing")
+    sup = supervisor(world)
+    values = {}
+    for party, client, path in (("supervisor", sup, "/evaluation/draws/"), ("host", world["host"], url(world["lot"]))):
+        values[party], commitment = contribution(row.pk, party)
+        assert client.post(path, {"action": "commit", "target": row.pk, "commitment": commitment}).status_code == 302
+    assert world["host"].post(url(world["lot"]), {"action": "snapshot"}).status_code == 302
+    sup.post("/evaluation/draws/", {"action": "reveal", "target": row.pk, "value": values["supervisor"]})
+    return world["host"].post(url(world["lot"]), {"action": "reveal", "value": values["host"]})
 
 
 def session(world, main, *subs, **extra):
@@ -70,7 +94,8 @@ def test_the_host_draws_seats_and_creates_the_session_then_follows_it(world):
     res = draw(world, **{"320100": 3, "320500": 2})
     assert res.status_code == 302, res.content.decode()[:2000]
     row = Draw.objects.get(lot=lot)
-    assert len(row.committee) == 5
+    assert len(row.committee) == 5 and row.state == "drawn"
+    assert all(c.revealed_at for c in row.contributions.all())
     page = world["host"].get(url(lot)).content.decode()
     assert page.count("<th scope=\"row\">") >= 5 and "南京专家" in page
     assert AuditEntry.objects.filter(action="evaluation.expert.viewed").exists()  # the names were read
@@ -100,6 +125,58 @@ def test_more_members_than_seats_is_refused_with_the_venue_named(world):
     draw(world, **{"320100": 3, "320500": 2})
     html = session(world, "320100", "320500").content.decode()
     assert "南京评标室" in html and "座位" in html and not EvaluationSession.objects.exists()
+
+
+def test_each_step_of_the_draw_shows_on_the_pages_in_order(world):
+    lot = world["lot"]
+    assert open_draw(world, **{"320100": 3, "320500": 2}).status_code == 302
+    row = Draw.objects.get(lot=lot)
+    page = world["host"].get(url(lot)).content.decode()
+    assert 'class="stack draw-commit"' in page and "承诺中" in page and 'id="draw-form"' not in page
+    assert f'data-storage-key="kaibiao:draw:{row.pk}:host:' in page and "draw_contribution.js" in page
+    # Publishing before the supervisor committed is refused, said on the page; nothing changes.
+    world["host"].post(url(lot), {"action": "commit", "commitment": contribution(row.pk, "host")[1]})
+    res = world["host"].post(url(lot), {"action": "snapshot"}, follow=True)
+    assert '<li class="error">当前阶段不能进行此操作' in res.content.decode()
+    assert Draw.objects.get(pk=row.pk).state == "committing"
+    sup = supervisor(world)
+    listing = sup.get("/evaluation/draws/").content.decode()
+    assert f'id="draw-{row.pk}"' in listing and 'class="stack draw-commit"' in listing
+    sup_value, sup_commitment = contribution(row.pk, "supervisor")
+    sup.post("/evaluation/draws/", {"action": "commit", "target": row.pk, "commitment": sup_commitment})
+    assert world["host"].post(url(lot), {"action": "snapshot"}).status_code == 302
+    page = world["host"].get(url(lot)).content.decode()
+    assert "公开中" in page and 'class="stack draw-reveal"' in page and "/snapshot" in page
+    # A changed value is refused with the reason; the right one goes through.
+    res = sup.post("/evaluation/draws/", {"action": "reveal", "target": row.pk, "value": "ab" * 32}, follow=True)
+    assert '<li class="error">与当前状态冲突' in res.content.decode()
+    assert not row.contributions.get(party="supervisor").revealed_at
+    sup.post("/evaluation/draws/", {"action": "reveal", "target": row.pk, "value": sup_value})
+    assert row.contributions.get(party="supervisor").revealed_at
+    # The host withholds; a bidder cannot reach the supervisor's page.
+    bidder = Client()
+    bidder.force_login(world["people"]["alice"])
+    assert bidder.get("/evaluation/draws/").status_code in (403, 404)
+
+
+def test_a_redraw_is_asked_on_the_host_page_and_decided_on_the_supervisor_page(world):
+    lot = world["lot"]
+    draw(world, **{"320100": 3, "320500": 2})
+    first = Draw.objects.get(lot=lot)
+    res = world["host"].post(url(lot), {"action": "redraw", "reason": "legal_recusal", "note": "南京专家0须回避"})
+    assert res.status_code == 302
+    sup = supervisor(world)
+    listing = sup.get("/evaluation/draws/").content.decode()
+    assert "南京专家0须回避" in listing and 'class="stack decide-form"' in listing
+    console = sup.get("/console/").content.decode()
+    assert 'id="console-redraws"' in console and "依法须回避" in console
+    redraw = first.redraws.get()
+    sup.post("/evaluation/draws/", {"action": "decide", "target": redraw.pk, "approve": "yes", "note": "同意"})
+    page = world["host"].get(url(lot)).content.decode()
+    assert 'id="draw-form"' in page and 'id="redraws"' in page and "已批准" in page
+    assert draw(world, **{"320100": 3, "320500": 2}).status_code == 302
+    assert Draw.objects.get(pk=first.pk).state == "superseded"
+    assert Draw.objects.get(lot=lot, redraw_of=first).state == "drawn"
 
 
 def test_a_draw_short_of_the_minimum_is_refused_in_chinese(world):
