@@ -35,10 +35,10 @@ def build_session() -> None:
     from common.actor import Actor
     from bidding.models import Lot, Project
     from common import clock
-    from evaluation import actions, actions_draw
+    from evaluation import actions
     from evaluation.workflow import Call
     from evaluation.models import EvaluationBid, Venue
-    from evaluation.testing import session_cookie
+    from evaluation.testing import run_draw, session_cookie
 
     now = clock.now()
     project = Project.objects.get(code="NJSZ-2026-0188")
@@ -53,8 +53,8 @@ def build_session() -> None:
                                      price_fen=fen, announced={})
     host = User.objects.get(username="host")
     call = Call(user=host, role="host", actor=Actor.of(host), now=now)
-    draw = actions_draw.do_create_draw(lot, quotas={MAIN_REGION: 3, SUB_REGION: 2}, required={}, min_size=5,
-                                       call=call)
+    draw = run_draw(lot, quotas={MAIN_REGION: 3, SUB_REGION: 2}, min_size=5, host=host,
+                    supervisor=User.objects.get(username="supervisor"), now=now)
     main = Venue.objects.get(region__code=MAIN_REGION)
     sub = Venue.objects.get(region__code=SUB_REGION)
     with transaction.atomic():

@@ -333,7 +333,7 @@ def test_the_whole_opening_journey(browser, platform_server, lot_id, ticker, tmp
         assert "大写金额" in text
         # 9. The host sets up the evaluation of the opened lot: the draw, the venues and seats, the
         # session; then follows it. The bids are the three the opening decrypted.
-        _set_up_evaluation(host, base, lot_id)
+        _set_up_evaluation(host, sup, base, lot_id)
         # 10. The supervisors' console, and the hall at a tablet's width.
         sup.goto(base + "/console/")
         sup.wait_for_selector("#conn[data-state='connected']")
@@ -356,7 +356,15 @@ def test_the_whole_opening_journey(browser, platform_server, lot_id, ticker, tmp
             context.close()
 
 
-def _set_up_evaluation(host, base, lot_id) -> None:
+def _commit_from_the_page(page, form: str) -> None:
+    """The page's script made a value and filled in its commitment; send it."""
+    page.wait_for_function(f"() => (document.querySelector('{form} input[name=commitment]')?.value || '').length === 64")
+    value = page.inner_text(f"{form} .draw-value")
+    assert len(value) == 64 and value not in page.input_value(f"{form} input[name=commitment]")
+    page.click(f"{form} button[type=submit]")
+
+
+def _set_up_evaluation(host, sup, base, lot_id) -> None:
     host.goto(f"{base}/tenders/{lot_id}/")
     host.click("#setup-link")
     host.wait_for_selector("#draw-form")
@@ -368,6 +376,27 @@ def _set_up_evaluation(host, base, lot_id) -> None:
     shot(host, "host-03-draw-refused")
     host.fill("#id_quota_320500", "2")
     host.click("#draw-form button[type=submit]")
+    # The draw in its steps (docs/draw.md): both commit, the host publishes the snapshot, both reveal.
+    host.wait_for_selector("form.draw-commit")
+    draw_id = host.get_attribute("#setup-page", "data-draw")
+    shot(host, "host-04-draw-commit")
+    _commit_from_the_page(host, "form.draw-commit")
+    host.wait_for_selector("#snapshot-form")
+    sup.goto(base + "/evaluation/draws/")
+    _commit_from_the_page(sup, f"#draw-{draw_id} form.draw-commit")
+    sup.wait_for_selector(f"#draw-{draw_id} tr[data-party='supervisor'] .mono")
+    host.reload()
+    host.click("#snapshot-form button[type=submit]")
+    host.wait_for_selector("form.draw-reveal")
+    assert len(host.input_value("form.draw-reveal input[name=value]")) == 64  # kept by the browser
+    host.click("form.draw-reveal button[type=submit]")
+    host.wait_for_selector("tr[data-party='host'] >> text=是")
+    sup.goto(base + "/evaluation/draws/")
+    sup.wait_for_selector(f"#draw-{draw_id} form.draw-reveal")
+    shot(sup, "supervisor-01-draw-reveal")
+    sup.click(f"#draw-{draw_id} form.draw-reveal button[type=submit]")
+    sup.wait_for_selector("#no-open-draws")
+    host.reload()
     host.wait_for_selector("#committee tbody tr >> nth=4")
     shot(host, "host-04-committee-drawn")
     host.select_option("#id_main_venue", label="南京市公共资源交易中心评标室（南京市，9 个座位）")
