@@ -311,25 +311,6 @@ def do_decline(draw_id: int, expert_id: str, call: Call) -> Draw:
     return row
 
 
-def verify(row: Draw) -> None:
-    """Recompute the seed and the committee from the published material (``CONFLICT`` if not)."""
-    if row.state not in (Draw.State.DRAWN, Draw.State.SUPERSEDED) or not row.seed_hex:
-        raise PlatformError(ErrorCode.INVALID_STATE, "the draw is not computed yet")
-    if row.seed_commitment:  # a single-seed draw made before the commit-reveal steps
-        rules_draw.verify_draw(parse_snapshot(row.snapshot), row.quotas, bytes.fromhex(row.seed_hex),
-                               row.seed_commitment, row.committee, declined=row.declined)
-        return
-    values = reveals(row)
-    for c in row.contributions.all():
-        if values[c.party] is not None:
-            draw_seed.check_reveal(row.pk, c.party, values[c.party], c.commitment)
-    seed = draw_seed.derive_seed(row.pk, row.snapshot_sha256, values)
-    if hashlib.sha256(row.snapshot.encode("utf-8")).hexdigest() != row.snapshot_sha256 or seed.hex() != row.seed_hex:
-        raise PlatformError(ErrorCode.CONFLICT, "the seed is not the one the reveals give")
-    rules_draw.verify_draw(parse_snapshot(row.snapshot), row.quotas, seed, rules_draw.commit(seed),
-                           row.committee, declined=row.declined)
-
-
 def contributions_view(row: Draw) -> list[dict]:
     """Each party's commitment, and its value once it may be public: the platform's from the snapshot
     on, the others' once the draw is computed (until then a reveal only says that it happened)."""

@@ -23,7 +23,7 @@ from common.roles import Cap
 from evaluation.access import access_draw, access_session, can_see_expert_names
 
 from . import (actions, actions_clarify, actions_draw, actions_redraw, actions_replace, actions_report, actions_setup,
-               draw_public, workflow)
+               draw_check, draw_public, workflow)
 from . import state as st
 from .models import Expert, Redraw, Venue
 from .rules import draw as rules_draw
@@ -174,7 +174,7 @@ def decline(request, draw_id: int, body: DeclineIn):
 @router.get("/evaluation/draws/{draw_id}/verify", response=dict, summary="Recompute the committee")
 def verify(request, draw_id: int):
     row = access_draw(request.user, draw_id)
-    actions_draw.verify(row)
+    draw_check.verify(row)
     return {"id": row.pk, "verified": True}
 
 

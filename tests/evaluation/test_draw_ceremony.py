@@ -243,3 +243,38 @@ def test_a_bad_request_is_refused_before_anyone_commits(db):
     for bad in ("", "00" * 31, "g" * 64, "00" * 33):
         res = post(host, f"/api/v1/evaluation/draws/{draw_id}/commit", {"commitment": bad})
         assert res.status_code == 400 and code(res) == "bad_request"
+
+
+FLIP = "UPDATE evaluation_draw SET snapshot = replace(snapshot, '\"available\":true', '\"available\":false') WHERE id = %s"
+
+
+@pytest.mark.parametrize("edits, mismatch", [
+    ([FLIP], "snapshot"),
+    # The hash recomputed too: the audit log still names the snapshot that was published.
+    ([FLIP, "UPDATE evaluation_draw SET snapshot_sha256 = encode(sha256(convert_to(snapshot, 'UTF8')), 'hex') "
+            "WHERE id = %s"], "snapshot"),
+    (["UPDATE evaluation_draw SET quotas = '{\"R0\": 5}' WHERE id = %s"], "parameters"),
+    (["UPDATE evaluation_drawcontribution SET value_hex = repeat('0', 64) WHERE draw_id = %s AND party = 'host'"],
+     "reveals"),
+    (["UPDATE evaluation_drawcontribution SET commitment = repeat('a', 64) WHERE draw_id = %s AND party = 'platform'"],
+     "commitments"),
+    (["UPDATE evaluation_drawcontribution SET revealed_at = NULL WHERE draw_id = %s AND party = 'supervisor'"],
+     "reveals"),
+    (["UPDATE evaluation_draw SET seed_hex = repeat('1', 64) WHERE id = %s"], "seed"),
+    (["UPDATE evaluation_draw SET committee = '[\"1\", \"2\", \"3\", \"4\", \"5\"]' WHERE id = %s"], "committee"),
+    (["UPDATE evaluation_draw SET declined = '[\"1\"]' WHERE id = %s"], "declines"),
+])
+def test_an_insider_editing_the_draw_in_the_database_is_caught(db, edits, mismatch):
+    from django.db import connection
+
+    sc = build()
+    lot = sibling_lot(sc)
+    quotas = {v.region.code: 1 if i else 3 for i, v in enumerate(sc.venues)}
+    draw = run_draw(lot, quotas=quotas, host=sc.host, supervisor=sc.supervisor)
+    host = client_for(sc.host)
+    assert host.get(f"/api/v1/evaluation/draws/{draw.pk}/verify").status_code == 200
+    with connection.cursor() as cursor:
+        for edit in edits:
+            cursor.execute(edit, [draw.pk])
+    res = host.get(f"/api/v1/evaluation/draws/{draw.pk}/verify")
+    assert res.status_code == 409 and res.json()["error"]["details"]["mismatch"] == mismatch, res.content
