@@ -32,6 +32,7 @@ from audit.log import log_action
 from bidding.access import can_manage_lot
 from bidding.lifecycle import Status as LotStatus
 from common.access import role_of
+from common.actor import Actor
 from common.errors import BadRequest, ErrorCode, PlatformError
 
 from .inputs import bids_for_evaluation
@@ -227,7 +228,7 @@ def do_reveal(draw_id: int, value: str, call: Call) -> Draw:
             raise PlatformError(ErrorCode.INVALID_STATE, "values are revealed after the snapshot is published")
         if row.state != Draw.State.REVEALING:
             raise PlatformError(ErrorCode.CONFLICT, "the draw is no longer taking reveals", details={"state": row.state})
-        if call.now > row.reveal_deadline:
+        if call.now >= row.reveal_deadline:
             raise PlatformError(ErrorCode.DEADLINE_PASSED, "the reveal window has closed: the draw proceeds "
                                 "without this contribution")
         contribution = row.contributions.filter(party=party).first()
@@ -253,11 +254,25 @@ def do_finish(draw_id: int, call: Call) -> Draw:
         row = _locked(draw_id)
         if row.state != Draw.State.REVEALING:
             raise PlatformError(ErrorCode.CONFLICT, "the draw is not waiting for reveals", details={"state": row.state})
-        if call.now <= row.reveal_deadline and row.contributions.filter(revealed_at__isnull=True).exists():
+        if call.now < row.reveal_deadline and row.contributions.filter(revealed_at__isnull=True).exists():
             raise PlatformError(ErrorCode.DEADLINE_NOT_REACHED, "the reveal window is still open",
                                 details={"reveal_deadline": row.reveal_deadline.isoformat()})
         _finish(row, call)
     return row
+
+
+def reveal_window_closed(row: Draw, now) -> None:
+    """The reveal deadline's timer (``realtime.timers``, field ``reveal_deadline``): compute the draw
+    once the window has closed, without the values not revealed. Row lock held."""
+    if row.state == Draw.State.REVEALING and now >= row.reveal_deadline:
+        _finish(row, Call(user=None, role="system", actor=Actor.system("evaluation.draw"), now=now))
+
+
+def register_timers() -> None:
+    from realtime.timers import register_timer
+
+    register_timer("evaluation.draw.reveals", Draw, reveal_window_closed, field="reveal_deadline",
+                   state=Draw.State.REVEALING)
 
 
 def reveals(row: Draw) -> dict[str, bytes | None]:

@@ -8,6 +8,7 @@ class EvaluationConfig(AppConfig):
         from bidding import evaluation_settings
         from realtime.kinds import register_room_kind
 
+        from .actions_draw import register_timers as register_draw_timers
         from .actions_venues import register_timers
         from .archive import register as register_archive
         from .room import VENUE_ROOM
@@ -17,4 +18,5 @@ class EvaluationConfig(AppConfig):
         evaluation_settings.register(defaults=settings.defaults, validate=settings.validate_evaluation_settings)
         register_room_kind("venue", VENUE_ROOM)
         register_timers()
+        register_draw_timers()
         register_archive()

@@ -83,8 +83,8 @@ def steps_context(request, draw: Draw) -> dict:
     return {"draw": draw, "contributions": actions_draw.contributions_view(draw), "party": party,
             "mine": mine, "may_commit": draw.state == Draw.State.COMMITTING and party is not None and mine is None,
             "may_reveal": (draw.state == Draw.State.REVEALING and mine is not None and mine.revealed_at is None
-                           and (mine.user_id in (None, request.user.pk)) and now <= draw.reveal_deadline),
-            "window_closed": draw.reveal_deadline is not None and now > draw.reveal_deadline,
+                           and (mine.user_id in (None, request.user.pk)) and now < draw.reveal_deadline),
+            "window_closed": draw.reveal_deadline is not None and now >= draw.reveal_deadline,
             "commit_form": CommitForm(), "reveal_form": RevealForm(),
             "storage_key": f"kaibiao:draw:{draw.pk}:{party}:{request.user.pk}"}
 

@@ -278,3 +278,24 @@ def test_an_insider_editing_the_draw_in_the_database_is_caught(db, edits, mismat
             cursor.execute(edit, [draw.pk])
     res = host.get(f"/api/v1/evaluation/draws/{draw.pk}/verify")
     assert res.status_code == 409 and res.json()["error"]["details"]["mismatch"] == mismatch, res.content
+
+
+def test_the_reveal_deadline_computes_the_draw_by_itself(ceremony):
+    """Nobody has to press anything after the window: the ticker's timer computes the draw without
+    the value not revealed (timers are data, realtime.timers)."""
+    from realtime.timers import run_due_timers
+
+    sc, lot, draw_id, host, sup, values = ceremony
+    post(host, f"/api/v1/evaluation/draws/{draw_id}/snapshot")
+    assert post(host, f"/api/v1/evaluation/draws/{draw_id}/reveal", {"value": values["host"]}).status_code == 200
+    deadline = Draw.objects.get(pk=draw_id).reveal_deadline
+    run_due_timers(deadline - timedelta(seconds=1))
+    assert Draw.objects.get(pk=draw_id).state == "revealing"
+    run_due_timers(deadline)
+    row = Draw.objects.get(pk=draw_id)
+    assert row.state == "drawn" and len(row.committee) == 5
+    entry = AuditEntry.objects.get(action="evaluation.draw.drawn", object_id=str(draw_id))
+    assert json.loads(entry.body)["data"]["withheld"] == ["supervisor"]
+    run_due_timers(deadline + timedelta(minutes=1))
+    assert AuditEntry.objects.filter(action="evaluation.draw.drawn", object_id=str(draw_id)).count() == 1  # once
+    assert host.get(f"/api/v1/evaluation/draws/{draw_id}/verify").json()["verified"] is True
