@@ -147,6 +147,10 @@ def do_open_draw(lot, *, quotas: dict[str, int], required: dict[str, int], min_s
         previous = check_can_draw(lot, call.now)
         if not actual_bidders(lot):
             raise _no_bidders()
+        # The pool as it is now must be able to give the committee, so nobody commits to a draw that
+        # cannot succeed; the snapshot itself is read later, at step 3.
+        rules_draw.check_pool(pool_snapshot(lot, quotas, required=required, min_size=min_size,
+                                            today=call.now.date()), quotas)
         if previous is not None:
             _set_state(previous, Draw.State.SUPERSEDED, call, "evaluation.draw.superseded")
             previous.save(update_fields=["state"])
@@ -287,12 +291,19 @@ def _finish(row: Draw, call: Call) -> None:
     withheld = [p for p, v in values.items() if v is None]
     row.drawn_at = call.now
     if not draw_seed.enough_reveals(values):
-        _set_state(row, Draw.State.LAPSED, call, "evaluation.draw.lapsed", reveals=published, withheld=withheld)
+        _set_state(row, Draw.State.LAPSED, call, "evaluation.draw.lapsed", reveals=published, withheld=withheld,
+                   reason="reveals_missing")
         row.save(update_fields=["state", "drawn_at"])
         return
     seed = draw_seed.derive_seed(row.pk, row.snapshot_sha256, values)
-    result = rules_draw.draw(parse_snapshot(row.snapshot), row.quotas, seed)
     row.seed_hex, row.revealed_at = seed.hex(), call.now
+    try:
+        result = rules_draw.draw(parse_snapshot(row.snapshot), row.quotas, seed)
+    except PlatformError as error:  # the pool gives no committee: recorded, never retried in a loop
+        _set_state(row, Draw.State.LAPSED, call, "evaluation.draw.lapsed", reveals=published, withheld=withheld,
+                   seed=row.seed_hex, reason="pool_too_small", problem=str(error.message))
+        row.save(update_fields=["state", "drawn_at", "seed_hex", "revealed_at"])
+        return
     row.committee, row.excluded = list(result.committee), {k: list(v) for k, v in result.excluded.items()}
     row.order_per_region = {k: list(v) for k, v in result.order_per_region.items()}
     _set_state(row, Draw.State.DRAWN, call, "evaluation.draw.drawn", reveals=published, withheld=withheld,

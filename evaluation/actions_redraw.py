@@ -3,7 +3,8 @@ and a supervisor approves it.
 
 Reasons: ``too_few_accepted`` (too few drawn experts accepted and the pool gives no replacement),
 ``legal_recusal`` (a member must withdraw by law, R12 12, Reg 46, found after the draw), both for a
-computed draw; ``reveals_missing`` only for a draw that lapsed (nobody besides the platform revealed).
+computed draw; ``reveals_missing`` (nobody besides the platform revealed) and ``too_few_accepted``
+(the pool gave no committee) for a draw that lapsed.
 The host asks with a written note (``evaluation.draw.redraw_requested``); a supervisor approves or
 refuses with a note (``evaluation.draw.redraw_approved`` / ``…redraw_refused``); once approved the host
 opens the new draw (``actions_draw.do_open_draw``), which supersedes the old one. A draw whose session
@@ -22,7 +23,7 @@ from .models import Draw, Redraw
 from .workflow import Call
 
 REASONS_FOR = {Draw.State.DRAWN: {Redraw.Reason.TOO_FEW_ACCEPTED, Redraw.Reason.LEGAL_RECUSAL},
-               Draw.State.LAPSED: {Redraw.Reason.REVEALS_MISSING}}
+               Draw.State.LAPSED: {Redraw.Reason.REVEALS_MISSING, Redraw.Reason.TOO_FEW_ACCEPTED}}
 NOTE_MAX = 2000
 
 

@@ -108,6 +108,24 @@ def check_inputs(snapshot: PoolSnapshot, quotas: Mapping[str, int]) -> int:
     return size
 
 
+def check_pool(snapshot: PoolSnapshot, quotas: Mapping[str, int]) -> None:
+    """What any seed needs, checked before a draw is opened: each quota region has at least its
+    quota of eligible experts, each required specialty enough eligible holders in those regions, and
+    enough technical and economic experts for the two-thirds rule (``conflict`` otherwise)."""
+    check_inputs(snapshot, quotas)
+    size = sum(quotas.values())
+    eligible = [e for e in snapshot.experts if e.region in quotas and not avoidance_reasons(e, snapshot.bidders)]
+    for region in sorted(quotas):
+        have = sum(1 for e in eligible if e.region == region)
+        if have < quotas[region]:
+            raise _too_small("a region's quota cannot be filled", region=region, missing=quotas[region] - have)
+    for spec, count in sorted(snapshot.required_specialties.items()):
+        if sum(1 for e in eligible if spec in e.specialties) < count:
+            raise _too_small("a required specialty cannot be met", specialty=spec)
+    if sum(1 for e in eligible if e.category != "other") < size - size // 3:
+        raise _too_small("too few technical and economic experts")
+
+
 def _too_small(message: str, **details: Any) -> PlatformError:
     return PlatformError(ErrorCode.CONFLICT, f"the pool is too small: {message}", details=details)
 

@@ -237,9 +237,11 @@ def test_a_bad_request_is_refused_before_anyone_commits(db):
                  {"quotas": {"x": 5}, "reveal_minutes": 100000}, {"quotas": {"x": 4}}, {"quotas": {"x": 5}, "min_size": 7}):
         res = post(host, "/api/v1/evaluation/draws", {"lot_id": lot.pk, **body})
         assert res.status_code in (400, 422), (body, res.content)
-    assert not Draw.objects.filter(lot=lot).exists()
     res = post(host, "/api/v1/evaluation/draws", {"lot_id": lot.pk, "quotas": {"x": 5}})
-    draw_id = res.json()["id"]
+    assert res.status_code == 409 and code(res) == "conflict"  # no region x: no committee, nobody commits
+    assert not Draw.objects.filter(lot=lot).exists()
+    quotas = {v.region.code: 1 if i else 3 for i, v in enumerate(sc.venues)}
+    draw_id = post(host, "/api/v1/evaluation/draws", {"lot_id": lot.pk, "quotas": quotas}).json()["id"]
     for bad in ("", "00" * 31, "g" * 64, "00" * 33):
         res = post(host, f"/api/v1/evaluation/draws/{draw_id}/commit", {"commitment": bad})
         assert res.status_code == 400 and code(res) == "bad_request"
@@ -299,3 +301,18 @@ def test_the_reveal_deadline_computes_the_draw_by_itself(ceremony):
     run_due_timers(deadline + timedelta(minutes=1))
     assert AuditEntry.objects.filter(action="evaluation.draw.drawn", object_id=str(draw_id)).count() == 1  # once
     assert host.get(f"/api/v1/evaluation/draws/{draw_id}/verify").json()["verified"] is True
+
+
+def test_a_pool_that_shrank_before_the_snapshot_lapses_the_draw_once(ceremony):
+    from evaluation.models import Expert
+
+    sc, lot, draw_id, host, sup, values = ceremony
+    Expert.objects.filter(region=sc.venues[1].region).update(available=False)  # after the opening
+    post(host, f"/api/v1/evaluation/draws/{draw_id}/snapshot")
+    post(sup, f"/api/v1/evaluation/draws/{draw_id}/reveal", {"value": values["supervisor"]})
+    res = post(host, f"/api/v1/evaluation/draws/{draw_id}/reveal", {"value": values["host"]})
+    assert res.status_code == 200 and res.json()["state"] == "lapsed" and res.json()["committee_size"] == 0
+    entry = AuditEntry.objects.get(action="evaluation.draw.lapsed", object_id=str(draw_id))
+    assert json.loads(entry.body)["data"]["reason"] == "pool_too_small"
+    asked = post(host, f"/api/v1/evaluation/draws/{draw_id}/redraw", {"reason": "too_few_accepted", "note": "专家不足"})
+    assert asked.status_code == 201
