@@ -195,6 +195,7 @@ def test_members_sign_or_dissent_the_rest_are_deemed_to_agree_and_the_pdf_reads_
     text = pdf_text(res.content, tmp_path)
     for expected in ("评标报告", "资格审查与符合性审查", "专家评分明细", "价格得分与评分汇总", "排序与推荐中标候选人",
                      "持不同意见", "视为同意", "对第二名的技术评分有不同意见", digest[:16],
+                     "随机数提供方", "值班监督人", sc.session.draw.seed_hex[:16],
                      str(sc.experts["E1"]), sc.bidders["B01"].name):
         assert "".join(expected.split()) in text, expected
     # People read Beijing time and labels: no UTC machine time, no ranking-basis code.
