@@ -275,7 +275,7 @@ def reveal_window_closed(row: Draw, now) -> None:
 def register_timers() -> None:
     from realtime.timers import register_timer
 
-    register_timer("evaluation.draw.reveals", Draw, reveal_window_closed, field="reveal_deadline",
+    register_timer("evaluation.draw_reveals", Draw, reveal_window_closed, field="reveal_deadline",
                    state=Draw.State.REVEALING)
 
 
