@@ -196,3 +196,14 @@ def test_another_host_and_a_bidder_cannot_see_it(world):
         client = Client()
         client.force_login(world["people"][who])
         assert client.get(url(world["lot"])).status_code in (403, 404)
+
+
+def test_the_draw_pages_speak_english_too(world):
+    assert open_draw(world, **{"320100": 3, "320500": 2}).status_code == 302
+    for client, path, words in ((world["host"], url(world["lot"]), ("Commit my contribution", "Supervisor on duty")),
+                                (supervisor(world), "/evaluation/draws/", ("Expert draws and redraws", "Draws in progress"))):
+        html = client.get(path, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        missing = [w for w in words if w not in html]
+        assert not missing, (path, missing)
+        html = client.get(path, HTTP_ACCEPT_LANGUAGE="en").content.decode()  # the flash message read
+        assert "提交我的承诺" not in html and "值班监督人" not in html, html[html.find("值班"):][:200]
