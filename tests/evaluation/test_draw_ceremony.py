@@ -253,17 +253,16 @@ FLIP = "UPDATE evaluation_draw SET snapshot = replace(snapshot, '\"available\":t
 @pytest.mark.parametrize("edits, mismatch", [
     ([FLIP], "snapshot"),
     # The hash recomputed too: the audit log still names the snapshot that was published.
-    ([FLIP, "UPDATE evaluation_draw SET snapshot_sha256 = encode(sha256(convert_to(snapshot, 'UTF8')), 'hex') "
-            "WHERE id = %s"], "snapshot"),
+    ([FLIP, "rehash"], "snapshot"),
     (["UPDATE evaluation_draw SET quotas = '{\"R0\": 5}' WHERE id = %s"], "parameters"),
-    (["UPDATE evaluation_drawcontribution SET value_hex = repeat('0', 64) WHERE draw_id = %s AND party = 'host'"],
+    (["UPDATE evaluation_drawcontribution SET value_hex = '0000000000000000000000000000000000000000000000000000000000000000' WHERE draw_id = %s AND party = 'host'"],
      "reveals"),
-    (["UPDATE evaluation_drawcontribution SET commitment = repeat('a', 64) WHERE draw_id = %s AND party = 'platform'"],
+    (["UPDATE evaluation_drawcontribution SET commitment = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' WHERE draw_id = %s AND party = 'platform'"],
      "commitments"),
     (["UPDATE evaluation_drawcontribution SET revealed_at = NULL WHERE draw_id = %s AND party = 'supervisor'"],
      "reveals"),
-    (["UPDATE evaluation_draw SET seed_hex = repeat('1', 64) WHERE id = %s"], "seed"),
-    (["UPDATE evaluation_draw SET committee = '[\"1\", \"2\", \"3\", \"4\", \"5\"]' WHERE id = %s"], "committee"),
+    (["UPDATE evaluation_draw SET seed_hex = '1111111111111111111111111111111111111111111111111111111111111111' WHERE id = %s"], "seed"),
+    (["UPDATE evaluation_draw SET committee = '[\"999999\", \"2\", \"3\", \"4\", \"5\"]' WHERE id = %s"], "committee"),
     (["UPDATE evaluation_draw SET declined = '[\"1\"]' WHERE id = %s"], "declines"),
 ])
 def test_an_insider_editing_the_draw_in_the_database_is_caught(db, edits, mismatch):
@@ -277,7 +276,12 @@ def test_an_insider_editing_the_draw_in_the_database_is_caught(db, edits, mismat
     assert host.get(f"/api/v1/evaluation/draws/{draw.pk}/verify").status_code == 200
     with connection.cursor() as cursor:
         for edit in edits:
-            cursor.execute(edit, [draw.pk])
+            if edit == "rehash":  # as an insider would: the stored hash made to match the edited snapshot
+                cursor.execute("SELECT snapshot FROM evaluation_draw WHERE id = %s", [draw.pk])
+                digest = hashlib.sha256(cursor.fetchone()[0].encode()).hexdigest()
+                cursor.execute("UPDATE evaluation_draw SET snapshot_sha256 = %s WHERE id = %s", [digest, draw.pk])
+            else:
+                cursor.execute(edit, [draw.pk])
     res = host.get(f"/api/v1/evaluation/draws/{draw.pk}/verify")
     assert res.status_code == 409 and res.json()["error"]["details"]["mismatch"] == mismatch, res.content
 
