@@ -109,6 +109,12 @@ class ConsoleRoom(RoomKind):
     commands = {"console.annotate": cmd_annotate}
     command_roles = {"console.annotate": frozenset({"supervisor"})}
 
+    def canonical_id(self, raw: str) -> str:
+        """One console, ``console:all``: any other id is no room of this kind."""
+        if raw != ROOM.split(":", 1)[1]:
+            raise ValueError("the console's only room is console:all")
+        return raw
+
     def authorise(self, user, room_key: str) -> str:
         if room_key != ROOM or not has_cap(getattr(user, "role", None), Cap.AUDIT_READ):
             raise NotFound("room not found")

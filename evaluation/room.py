@@ -14,7 +14,7 @@ from typing import Any
 
 from realtime.audience import Viewer
 from realtime.db import run_db
-from realtime.kinds import CommandContext, RoomKind
+from realtime.kinds import CommandContext, RoomKind, decimal_id
 
 from . import (actions, actions_bills, actions_clarify, actions_outcome, actions_price, actions_price_review,
                actions_replace, actions_report, actions_scoring)
@@ -69,6 +69,11 @@ class VenueRoom(RoomKind):
     presence_roles = frozenset({MAIN_STAFF, STAFF, SUPERVISOR})
     commands = {name: command(fn) for name, (fn, _) in TABLE.items()}
     command_roles = {name: roles for name, (_, roles) in TABLE.items()}
+
+    def canonical_id(self, raw: str) -> str:
+        """``venue:<session id>:<venue id>``, both in decimal, as ``state.room_key`` writes them."""
+        session_id, venue_id = raw.split(":") if raw.count(":") == 1 else ("", "")
+        return f"{decimal_id(session_id)}:{decimal_id(venue_id)}"
 
     def authorise(self, user, room_key: str) -> str:
         from evaluation.access import access_venue_room

@@ -7,12 +7,13 @@ never reaches the channel layer or ``getattr``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Awaitable, Callable
 
 from common.actor import Actor
-from common.errors import ErrorCode, NotFound, PlatformError
+from common.errors import BadRequest, ErrorCode, NotFound, PlatformError
 
 from .audience import Viewer
 
@@ -45,6 +46,15 @@ class RoomKind:
     commands: dict[str, CommandFn] = {}
     #: command name → roles in the room allowed to send it (phase rules live in the actions)
     command_roles: dict[str, frozenset[str]] = {}
+
+    def canonical_id(self, raw: str) -> str:
+        """The canonical form of the id part of a room key (after ``<kind>:``), or ``ValueError``.
+
+        Parse, then print: a key is served only when it equals its canonical form, so two strings
+        never name one room (``hall:02`` and ``hall:2`` would otherwise be one lot's two rooms, each
+        with its own epoch and log). The default is for free-form names, where every string is its
+        own room; a kind whose ids are numbers overrides it (``decimal_id``). Pure."""
+        return raw
 
     def authorise(self, user, room_key: str) -> str:
         """The user's role in the room, or raise ``NotFound`` (also for "not yours"). Sync, ORM."""
@@ -81,6 +91,17 @@ class RoomKind:
         return fn
 
 
+_DECIMAL_RE = re.compile(r"^[1-9][0-9]{0,17}$")
+
+
+def decimal_id(text: str) -> int:
+    """A positive integer in its one canonical spelling (ASCII digits, no sign, no leading zero, no
+    ``_``: ``int()`` accepts ``02``, ``+2``, ``1_0`` and ``٢``), else ``ValueError``."""
+    if not isinstance(text, str) or not _DECIMAL_RE.match(text):
+        raise ValueError(f"not a canonical positive integer: {text!r}")
+    return int(text)
+
+
 _KINDS: dict[str, RoomKind] = {}
 
 
@@ -96,14 +117,24 @@ def unregister_room_kind(prefix: str) -> None:
 
 
 def resolve_room_kind(room_key: str) -> RoomKind:
-    """The kind serving ``room_key``, or ``NotFound`` (an unknown kind answers like a missing room)."""
+    """The kind serving ``room_key``: ``bad_request`` for a key that is malformed (the grammar of
+    docs/protocol.md §2) or not in its kind's canonical form, ``NotFound`` for an unknown kind (it
+    answers like a missing room). Pure: nothing is read or created before the key is canonical."""
     from .log import check_room_key
 
     try:
         check_room_key(room_key)
     except ValueError:
-        raise NotFound("room not found", why="malformed room key") from None
-    kind = _KINDS.get(room_key.split(":", 1)[0])
+        raise BadRequest("'room' is <kind>:<id>, at most 183 characters (docs/protocol.md §2)") from None
+    prefix, raw = room_key.split(":", 1)
+    kind = _KINDS.get(prefix)
     if kind is None:
         raise NotFound("room not found", why="unknown room kind")
+    try:
+        canonical = kind.canonical_id(raw)
+    except ValueError:
+        raise BadRequest(f"not a room id of kind {prefix!r}") from None
+    if canonical != raw:
+        raise BadRequest("the room id is not in its canonical form",
+                         details={"canonical": f"{prefix}:{canonical}"})
     return kind

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from realtime.audience import Viewer
 from realtime.db import run_db
-from realtime.kinds import CommandContext, RoomKind
+from realtime.kinds import CommandContext, RoomKind, decimal_id
 
 BIDDER, HOST, SUPERVISOR = frozenset({"bidder"}), frozenset({"host"}), frozenset({"supervisor"})
 
@@ -97,6 +97,10 @@ class HallRoom(RoomKind):
         "hall.pause": HOST, "hall.resume": HOST, "hall.start_decryption": HOST,
         "hall.draw_coefficient": HOST, "hall.start_confirmation": HOST,
     }
+
+    def canonical_id(self, raw: str) -> str:
+        """``hall:<lot id>``: the lot's primary key in decimal, as ``views.room_key`` writes it."""
+        return str(decimal_id(raw))
 
     def authorise(self, user, room_key: str) -> str:
         from bidding.access import access_hall

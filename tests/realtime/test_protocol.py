@@ -138,7 +138,7 @@ async def test_commands_are_authorised_by_role_in_the_room(people, connect):
     reply = await alice.command("room.join", "nosuchkind:1")
     assert reply["error"]["code"] == "not_found"
     reply = await alice.command("room.join", "bad key")
-    assert reply["error"]["code"] == "not_found"
+    assert reply["error"]["code"] == "bad_request"  # docs/protocol.md §4: a malformed room
     reply = await alice.command("demo.fail", ROOM)
     assert reply["error"]["code"] == "invalid_state"
     reply = await alice.command("room.join", ROOM, last_seq={"secret": 1})
