@@ -30,6 +30,8 @@ class ErrorCode(StrEnum):
     LOCKED_OUT = "locked_out"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal_error"
+    # The real-time protocol (docs/protocol.md §4).
+    UNSUPPORTED_VERSION = "unsupported_version"
     # Sealed bids (docs/sealbid.md lists what each means for a bidder).
     INVALID_ENVELOPE = "invalid_envelope"
     ENVELOPE_BINDING_MISMATCH = "envelope_binding_mismatch"
@@ -70,6 +72,7 @@ HTTP_STATUS = {
     ErrorCode.LOCKED_OUT: 429,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.UNSUPPORTED_VERSION: 400,
     ErrorCode.INVALID_ENVELOPE: 422,
     ErrorCode.ENVELOPE_BINDING_MISMATCH: 422,
     ErrorCode.KEY_NOT_CURRENT: 422,

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.errors import BadRequest, PlatformError
+from common.errors import BadRequest, ErrorCode, PlatformError
 
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 64 * 1024
@@ -44,6 +44,13 @@ def parse_command(text: str | None) -> Command:
     cid, cmd = data.get("id"), data.get("cmd")
     if not isinstance(cid, str) or not cid or len(cid) > MAX_ID_LENGTH:
         raise BadRequest(f"'id' is a string of 1 to {MAX_ID_LENGTH} characters")
+    version = data.get("v")
+    if type(version) is not int or version != PROTOCOL_VERSION:
+        # Checked before anything else is read: a frame of another version is never executed,
+        # whatever its other members mean there (docs/protocol.md §2).
+        raise PlatformError(ErrorCode.UNSUPPORTED_VERSION,
+                            f"frames carry \"v\": {PROTOCOL_VERSION} on this endpoint",
+                            details={"supported": [PROTOCOL_VERSION]})
     if not isinstance(cmd, str) or not cmd:
         raise BadRequest("'cmd' is a non-empty string", details={"id": cid})
     room = data.get("room", "")

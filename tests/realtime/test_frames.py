@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
@@ -10,12 +11,39 @@ from realtime import frames
 
 
 def test_parse_refuses_what_is_not_a_command():
-    bad = [None, "", "{", "[]", '"x"', '{"cmd":"ping"}', '{"id":"","cmd":"ping"}', '{"id":"a"}',
-           '{"id":"a","cmd":"ping","payload":[]}', '{"id":"' + "x" * 65 + '","cmd":"ping"}',
-           '{"id":"a","cmd":"ping","pad":"' + "x" * frames.MAX_FRAME_BYTES + '"}']
+    bad = [None, "", "{", "[]", '"x"', '{"v":1,"cmd":"ping"}', '{"v":1,"id":"","cmd":"ping"}',
+           '{"v":1,"id":"a"}', '{"v":1,"id":"a","cmd":"ping","payload":[]}',
+           '{"v":1,"id":"' + "x" * 65 + '","cmd":"ping"}',
+           '{"v":1,"id":"a","cmd":"ping","pad":"' + "x" * frames.MAX_FRAME_BYTES + '"}']
     for text in bad:
         with pytest.raises(frames.BadRequest):
             frames.parse_command(text)
+
+
+def test_a_frame_of_another_version_or_none_is_refused_unexecuted():
+    for v in ("", '"v":2,', '"v":0,', '"v":"1",', '"v":1.0,', '"v":true,', '"v":null,', '"v":[1],'):
+        with pytest.raises(frames.PlatformError) as err:
+            frames.parse_command('{' + v + '"id":"c1","cmd":"ping"}')
+        assert err.value.code == "unsupported_version" and err.value.details == {"supported": [1]}
+    assert frames.parse_command('{"v":1,"id":"c1","cmd":"ping"}').cmd == "ping"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_versionless_or_v2_command_gets_unsupported_version_and_does_nothing(people, connect):
+    from realtime.models import RoomEvent
+
+    host = await connect(people["host"])
+    assert (await host.join("demo:v"))["ok"]
+    for frame in ({"id": "x1", "cmd": "demo.post", "room": "demo:v", "payload": {"text": "no v"}},
+                  {"v": 2, "id": "x2", "cmd": "demo.post", "room": "demo:v", "payload": {"text": "v2"}},
+                  {"v": 2, "id": "x3", "cmd": "room.leave", "room": "demo:v", "payload": {}}):
+        await host.ws.send_to(text_data=json.dumps(frame))
+        reply = await host.ws.receive_json_from()
+        assert reply["id"] == frame["id"] and reply["ok"] is False, reply
+        assert reply["error"]["code"] == "unsupported_version" and reply["error"]["temporary"] is False
+    assert not await database_sync_to_async(RoomEvent.objects.filter(room__key="demo:v").exists)()
+    posted = await host.command("demo.post", "demo:v", text="v1")  # still joined: the leave was refused
+    assert posted["ok"]
 
 
 def test_a_failed_parse_still_echoes_the_id_when_it_can():
@@ -38,7 +66,7 @@ async def test_commands_get_exactly_one_reply_in_the_documented_shape(people):
     hello = await ws.receive_json_from()
     assert hello["hello"]["role"] == "bidder"
 
-    await ws.send_to(text_data=json.dumps({"id": "t1", "cmd": "time.sync", "payload": {"client_sent": 5}}))
+    await ws.send_to(text_data=json.dumps({"v": 1, "id": "t1", "cmd": "time.sync", "payload": {"client_sent": 5}}))
     reply = await ws.receive_json_from()
     assert reply["id"] == "t1" and reply["ok"] is True and reply["payload"]["client_sent"] == 5
     assert reply["payload"]["server_time"].endswith("Z")
@@ -48,7 +76,7 @@ async def test_commands_get_exactly_one_reply_in_the_documented_shape(people):
     assert reply["ok"] is False and reply["error"]["code"] == "bad_request"
     assert reply["error"]["temporary"] is False
 
-    await ws.send_to(text_data=json.dumps({"id": "t2", "cmd": "websocket.disconnect"}))
+    await ws.send_to(text_data=json.dumps({"v": 1, "id": "t2", "cmd": "websocket.disconnect"}))
     reply = await ws.receive_json_from()
     assert reply["id"] == "t2" and reply["error"]["code"] == "unknown_command"
     assert await ws.receive_nothing()

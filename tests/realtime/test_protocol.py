@@ -150,7 +150,7 @@ async def test_rate_and_size_limits(people, connect, settings):
     settings.RT_RATE_BURST = 3
     settings.RT_RATE_PER_SECOND = 1.0
     alice = await connect(people["alice"])
-    big = json.dumps({"id": "big", "cmd": "ping", "payload": {"pad": "x" * frames.MAX_FRAME_BYTES}})
+    big = json.dumps({"v": 1, "id": "big", "cmd": "ping", "payload": {"pad": "x" * frames.MAX_FRAME_BYTES}})
     await alice.ws.send_to(text_data=big)
     reply = await alice.recv()
     assert reply["id"] is None or reply["id"] == "big"
@@ -159,7 +159,7 @@ async def test_rate_and_size_limits(people, connect, settings):
     for _ in range(4):
         codes.append((await alice.command("ping"))["ok"])
     assert codes[:2] == [True, True] and codes[-1] is False
-    await alice.ws.send_to(text_data=json.dumps({"id": "r", "cmd": "ping"}))
+    await alice.ws.send_to(text_data=json.dumps({"v": 1, "id": "r", "cmd": "ping"}))
     reply = await alice.recv()
     assert reply["error"]["code"] == "rate_limited" and reply["error"]["temporary"] is True
     assert reply["error"]["details"]["retry_after_ms"] > 0
