@@ -77,7 +77,9 @@ class Stack:
         self.database = "postgresql" if database_url.startswith("postgres") else "sqlite"
         self.env = dict(os.environ, KAIBIAO_VAR_DIR=str(self.dir), DJANGO_SETTINGS_MODULE="config.settings",
                         DATABASE_URL=database_url or f"sqlite:///{self.dir / 'bench.sqlite3'}",
-                        LOG_LEVEL="WARNING", RT_DEMO_ROOMS="1", PYTHONPATH=str(ROOT))
+                        LOG_LEVEL="WARNING", RT_DEMO_ROOMS="1", PYTHONPATH=str(ROOT),
+                        # the clients' Origin (bench.fanout.ORIGIN, tests.realtime_client)
+                        WEBSOCKET_ALLOWED_ORIGINS="http://127.0.0.1")
         self.env.pop("REDIS_URL", None)
         self.procs: list[subprocess.Popen] = []
         subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env, check=True)

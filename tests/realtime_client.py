@@ -99,7 +99,8 @@ async def connect():
         client = Client()
         await database_sync_to_async(client.force_login)(user)
         cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
-        ws = WebsocketCommunicator(application, "/ws/v1/", headers=[(b"origin", origin), (b"cookie", cookie)])
+        ws = WebsocketCommunicator(application, "/ws/v1/", headers=[(b"host", b"127.0.0.1:8000"), (b"origin", origin),
+                                                                     (b"cookie", cookie)])
         connected, _ = await ws.connect()
         assert connected
         pc = ProtocolClient(ws)

@@ -60,7 +60,8 @@ async def test_commands_get_exactly_one_reply_in_the_documented_shape(people):
     await database_sync_to_async(client.force_login)(people["alice"])
     cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
     ws = WebsocketCommunicator(application, "/ws/v1/",
-                               headers=[(b"origin", b"http://127.0.0.1:8000"), (b"cookie", cookie)])
+                               headers=[(b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000"),
+                                        (b"cookie", cookie)])
     connected, _ = await ws.connect()
     assert connected
     hello = await ws.receive_json_from()
@@ -85,7 +86,8 @@ async def test_commands_get_exactly_one_reply_in_the_documented_shape(people):
 
 @pytest.mark.django_db(transaction=True)
 async def test_an_anonymous_socket_is_closed_with_4401():
-    ws = WebsocketCommunicator(application, "/ws/v1/", headers=[(b"origin", b"http://127.0.0.1:8000")])
+    ws = WebsocketCommunicator(application, "/ws/v1/", headers=[(b"host", b"127.0.0.1:8000"),
+                                                              (b"origin", b"http://127.0.0.1:8000")])
     connected, _ = await ws.connect()
     assert connected
     out = await ws.receive_output()
@@ -97,3 +99,58 @@ async def test_a_foreign_origin_is_refused():
     ws = WebsocketCommunicator(application, "/ws/v1/", headers=[(b"origin", b"https://evil.example")])
     connected, _ = await ws.connect()
     assert not connected
+
+
+def test_an_origin_is_parsed_as_scheme_host_and_port():
+    from realtime.origin import parse_origin
+
+    assert parse_origin("https://KB.example.cn") == ("https", "kb.example.cn", 443)
+    assert parse_origin("http://127.0.0.1:8000") == ("http", "127.0.0.1", 8000)
+    assert parse_origin("http://[::1]:8000") == ("http", "::1", 8000)
+    for text in ("null", "", "kb.example.cn", "ftp://kb.example.cn", "https://u@kb.example.cn",
+                 "https://kb.example.cn/path", "https://kb.example.cn:99999", "https://:443", "*"):
+        assert parse_origin(text) is None, text
+
+
+async def _handshake(origin: bytes | None, host: bytes | None = b"127.0.0.1:8000", scheme: str = "ws") -> bool:
+    headers = [(b"host", host)] if host is not None else []
+    headers += [(b"origin", origin)] if origin is not None else []
+    ws = WebsocketCommunicator(application, "/ws/v1/", headers=headers)
+    ws.scope["scheme"] = scheme  # read by the application when the handshake starts
+    connected, _ = await ws.connect()
+    if connected:
+        await ws.disconnect()
+    return connected
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_by_default_only_the_sockets_own_origin_is_allowed(settings):
+    settings.WEBSOCKET_ALLOWED_ORIGINS = []
+    assert await _handshake(b"http://127.0.0.1:8000")
+    assert await _handshake(b"http://localhost:8000", host=b"localhost:8000")
+    assert await _handshake(b"https://127.0.0.1:8000", scheme="wss")
+    for origin, host, scheme in (
+            (b"https://127.0.0.1:8001", b"127.0.0.1:8000", "ws"),   # another port, another scheme
+            (b"http://127.0.0.1:8001", b"127.0.0.1:8000", "ws"),    # another port
+            (b"http://localhost:1", b"127.0.0.1:8000", "ws"),       # another host and port
+            (b"http://localhost:1", b"localhost:8000", "ws"),
+            (b"http://127.0.0.1", b"127.0.0.1:8000", "ws"),         # port 80 is not 8000
+            (b"https://127.0.0.1:8000", b"127.0.0.1:8000", "ws"),   # https page, plain socket
+            (b"http://127.0.0.1:8000", b"127.0.0.1:8000", "wss"),
+            (b"http://evil.example", b"evil.example", "ws"),        # a host Django does not serve
+            (b"null", b"127.0.0.1:8000", "ws"),
+            (None, b"127.0.0.1:8000", "ws"),
+            (b"http://127.0.0.1:8000", None, "ws")):
+        assert not await _handshake(origin, host=host, scheme=scheme), (origin, host, scheme)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_allow_list_compares_scheme_host_and_port(settings):
+    settings.WEBSOCKET_ALLOWED_ORIGINS = ["https://kb.example.cn", "http://127.0.0.1:8000"]
+    assert await _handshake(b"https://kb.example.cn", host=b"anything")
+    assert await _handshake(b"https://kb.example.cn:443")
+    assert await _handshake(b"http://127.0.0.1:8000")
+    for origin in (b"https://kb.example.cn:8443", b"http://kb.example.cn", b"https://sub.kb.example.cn",
+                   b"https://127.0.0.1:8000", b"http://127.0.0.1:8001", b"http://localhost:1",
+                   b"http://localhost:8000", b"https://kb.example.cn.evil.example", b"null"):
+        assert not await _handshake(origin), origin

@@ -15,6 +15,7 @@ from config.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+HOST = (b"host", b"127.0.0.1:8000")
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +39,7 @@ def _sign_in(user) -> str:
 async def _open(session_key: str) -> tuple[WebsocketCommunicator, dict]:
     """The socket and its first output: the hello frame, or the close of an anonymous socket."""
     ws = WebsocketCommunicator(application, "/ws/v1/",
-                               headers=[ORIGIN, (b"cookie", f"sessionid={session_key}".encode())])
+                               headers=[HOST, ORIGIN, (b"cookie", f"sessionid={session_key}".encode())])
     connected, _ = await ws.connect()
     assert connected  # accepted, then closed with an application code the client can show
     return ws, await ws.receive_output(timeout=3)

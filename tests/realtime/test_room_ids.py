@@ -37,7 +37,7 @@ class RawClient:
         client = Client()
         await database_sync_to_async(client.force_login)(user)
         ws = WebsocketCommunicator(application, "/ws/v1/", headers=[
-            (b"origin", b"http://127.0.0.1:8000"),
+            (b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000"),
             (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())])
         connected, _ = await ws.connect()
         assert connected
