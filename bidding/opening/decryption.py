@@ -163,7 +163,7 @@ def _record_failure(lot_id: int, ob_id: int, *, code: str, platform_error: str, 
         if platform_error:
             ob.platform_error = platform_error
         ob.save(update_fields=["attempts", "last_error", "platform_error"])
-        notify_bid(op, ob, now=now)
+        notify_bid(op, ob, now=now, status_changed=False)  # still pending: the counts did not move
         audit(op, "decryption_failed", actor, now, organisation=ob.organisation_id,
               submission=str(ob.submission_id), code=str(code), platform_error=platform_error,
               attempts=ob.attempts)

@@ -61,10 +61,15 @@ def do_move(op: Opening, event: Event, *, actor: Actor, now: datetime, **kwargs)
     issue_checkpoint(f"opening {op.lot_id} {event.value}"[:100], now=now)
 
 
-def notify_bid(op: Opening, ob: OpeningBid, *, now: datetime) -> None:
-    """A bid's state changed: its owner (details), the host (state only), everyone (counts)."""
+def notify_bid(op: Opening, ob: OpeningBid, *, now: datetime, status_changed: bool = True) -> None:
+    """A bid's state changed: its owner (details), the host (state only), everyone (counts).
+
+    The counts go to everyone only when the bid's status changed (``status_changed``): a failed
+    attempt leaves them as they were, and an unchanged ``hall.progress`` to ``all`` would tell every
+    bidder that some bidder's key just failed. Its owner and the host still hear of it."""
     emit(op, "hall.my_bid", {"org": str(ob.organisation_id), "mine": views.mine_payload(ob, op.lot)},
          audience=to_org(ob.organisation_id), now=now)
     emit(op, "hall.bid_status", {"org": str(ob.organisation_id), "status": views.status_payload(ob)},
          audience=to_role("host"), now=now)
-    emit(op, "hall.progress", {"progress": views.progress_payload(op)}, now=now)
+    if status_changed:
+        emit(op, "hall.progress", {"progress": views.progress_payload(op)}, now=now)

@@ -265,3 +265,32 @@ def test_sealbid_open_posts_the_key_to_the_decryption_endpoint(hall):
         assert res.status_code == 200 and "98765400" not in res.content.decode()
         res = token_client(hall["people"]["host"]).post(url, data=body, content_type="application/json")
         assert res.status_code == 403
+
+
+def test_a_failed_key_release_tells_only_its_bidder_and_the_host(hall):
+    """#19: the counts (``hall.progress`` to ``all``) do not move when a key fails, so no push tells
+    the other bidders that somebody's key failed; the bidder gets its error, the host the state."""
+    people = hall["people"]
+    _, now = to_deadline(hall)
+    wrong = base64.b64encode(b"\x01" * 32).decode()
+
+    def bad():
+        with pytest.raises(PlatformError) as err:
+            release(hall, "bob", now, key=wrong)
+        assert err.value.code == "invalid_file_key"
+    pushes = act(hall, bad)
+    for viewer, got in pushes.items():
+        events = sorted(p["event"] for p in got)
+        if viewer.role == "bidder" and viewer.org_id == people["bob"].organisation_id:
+            assert events == ["hall.my_bid"] and got[0]["payload"]["mine"]["last_error"] == "invalid_file_key"
+        elif viewer.role == "bidder":
+            assert events == [], (viewer, got)  # carol, dave... learn nothing
+        elif viewer.role == "host":
+            assert events == ["hall.bid_status"]
+        else:
+            assert events == ["hall.bid_status", "hall.my_bid"]  # supervisors see every stream
+    # A release that changes the counts still reaches everyone.
+    pushes = act(hall, lambda: release(hall, "bob", now))
+    carol = next(v for v in pushes if v.org_id == people["carol"].organisation_id)
+    assert [p["event"] for p in pushes[carol]] == ["hall.progress"]
+    assert pushes[carol][0]["payload"]["progress"]["decrypted"] == 1
