@@ -36,9 +36,40 @@ def _unsafe_settings() -> list[Error]:
             "WEBSOCKET_ALLOWED_ORIGINS is empty: browsers on any site could open sockets.",
             hint="Set WEBSOCKET_ALLOWED_ORIGINS=https://your.host (comma-separated).",
             id="kaibiao.E005"))
+    errors += _socket_and_proxy_settings()
     if getattr(settings, "E2E_TEST_PAGES", False):
         errors.append(Error("E2E_TEST_PAGES is on: the browser-test pages are served.",
                             hint="Unset E2E_TEST_PAGES outside the test suite.", id="kaibiao.E006"))
+    return errors
+
+
+def _socket_and_proxy_settings() -> list[Error]:
+    from realtime.origin import parse_origin
+
+    errors: list[Error] = []
+    unsafe = [o for o in settings.WEBSOCKET_ALLOWED_ORIGINS
+              if o == "*" or (parse_origin(o) or ("",))[0] != "https"]
+    if unsafe:
+        errors.append(Error(
+            f"WEBSOCKET_ALLOWED_ORIGINS has entries that are a wildcard, not https or no origin: "
+            f"{', '.join(map(repr, unsafe))}.",
+            hint="List each full origin the pages are served from, https only, e.g. "
+                 "WEBSOCKET_ALLOWED_ORIGINS=https://kb.example.cn (docs/operations.md).",
+            id="kaibiao.E007"))
+    if settings.RT_DEMO_ROOMS:
+        errors.append(Error(
+            "RT_DEMO_ROOMS is on: any signed-in user can open and post in demo rooms.",
+            hint="Unset RT_DEMO_ROOMS or set RT_DEMO_ROOMS=0.", id="kaibiao.E008"))
+    proxy_headers = [name for name, on in (
+        ("SECURE_PROXY_SSL_HEADER", settings.SECURE_PROXY_SSL_HEADER),
+        ("USE_X_FORWARDED_HOST", settings.USE_X_FORWARDED_HOST),
+        ("USE_X_FORWARDED_PORT", settings.USE_X_FORWARDED_PORT)) if on]
+    if proxy_headers and settings.AXES_IPWARE_PROXY_COUNT < 1:
+        errors.append(Error(
+            f"{', '.join(proxy_headers)} trusts a proxy, but PROXY_COUNT is 0: every client then has "
+            "the proxy's address, in the audit log and in sign-in throttling.",
+            hint="Set PROXY_COUNT to the number of proxies in front of the workers that append to "
+                 "X-Forwarded-For (1 for the one nginx of docs/operations.md).", id="kaibiao.E009"))
     return errors
 
 

@@ -33,7 +33,10 @@ def parse_origin(text: str) -> tuple[str, str, int] | None:
     if scheme not in DEFAULT_PORTS or not parts.hostname or parts.username is not None \
             or parts.password is not None or parts.path not in ("", "/") or parts.query or parts.fragment:
         return None
-    return scheme, parts.hostname.lower(), DEFAULT_PORTS[scheme] if port is None else port
+    host = parts.hostname.lower()
+    if ":" not in host and "" in host.split("."):
+        return None  # ".example.cn" is a pattern of other validators, not a host
+    return scheme, host, DEFAULT_PORTS[scheme] if port is None else port
 
 
 def configured_origins() -> list[tuple[str, str, int]] | None:

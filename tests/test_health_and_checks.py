@@ -1,6 +1,7 @@
 """/healthz, the production system checks, and the language of the pages."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "x9Vt3-kq2P_aLm8Rz7YwQe4Nc6Hs1Jb5Ud0Fg-Ko3Ti9Ml2Xp7Sv4Wr6Yn8Zq1Ac5Ee",
     "ALLOWED_HOSTS": "kb.example.cn",
     "WEBSOCKET_ALLOWED_ORIGINS": "https://kb.example.cn",
+    "PROXY_COUNT": "1",  # the one TLS proxy of docs/operations.md (production trusts its headers)
 }
 
 
@@ -41,6 +43,13 @@ def test_check_deploy_is_clean_with_a_production_environment():
     ({"SECRET_KEY": ""}, "kaibiao.E004"),
     ({"WEBSOCKET_ALLOWED_ORIGINS": ""}, "kaibiao.E005"),
     ({"E2E_TEST_PAGES": "1"}, "kaibiao.E006"),
+    ({"WEBSOCKET_ALLOWED_ORIGINS": "*"}, "kaibiao.E007"),
+    ({"WEBSOCKET_ALLOWED_ORIGINS": "https://kb.example.cn,*"}, "kaibiao.E007"),
+    ({"WEBSOCKET_ALLOWED_ORIGINS": "http://kb.example.cn"}, "kaibiao.E007"),
+    ({"WEBSOCKET_ALLOWED_ORIGINS": "kb.example.cn"}, "kaibiao.E007"),
+    ({"WEBSOCKET_ALLOWED_ORIGINS": "https://.example.cn"}, "kaibiao.E007"),
+    ({"RT_DEMO_ROOMS": "1"}, "kaibiao.E008"),
+    ({"PROXY_COUNT": "0"}, "kaibiao.E009"),
 ])
 def test_production_refuses_unsafe_settings(change, check_id):
     env = dict(PRODUCTION_ENV, **change)
@@ -50,6 +59,17 @@ def test_production_refuses_unsafe_settings(change, check_id):
     assert result.returncode != 0
     assert check_id in result.stderr + result.stdout
     assert "HINT" in result.stderr + result.stdout
+
+
+def test_each_refusal_is_the_only_one_for_its_setting():
+    """The production environment above passes; each of E007-E009 is caused by its own setting
+    alone, so the hint an operator reads is the one that fixes it."""
+    for change, check_id in (({"WEBSOCKET_ALLOWED_ORIGINS": "https://kb.example.cn,http://kb.example.cn"},
+                              "kaibiao.E007"), ({"RT_DEMO_ROOMS": "1"}, "kaibiao.E008"),
+                             ({"PROXY_COUNT": "0"}, "kaibiao.E009")):
+        result = run_check(dict(PRODUCTION_ENV, **change))
+        output = result.stderr + result.stdout
+        assert result.returncode != 0 and re.findall(r"kaibiao\.E\d+", output) == [check_id], output
 
 
 def test_the_embedded_defaults_are_flagged_under_deploy():

@@ -108,7 +108,8 @@ def test_an_origin_is_parsed_as_scheme_host_and_port():
     assert parse_origin("http://127.0.0.1:8000") == ("http", "127.0.0.1", 8000)
     assert parse_origin("http://[::1]:8000") == ("http", "::1", 8000)
     for text in ("null", "", "kb.example.cn", "ftp://kb.example.cn", "https://u@kb.example.cn",
-                 "https://kb.example.cn/path", "https://kb.example.cn:99999", "https://:443", "*"):
+                 "https://kb.example.cn/path", "https://kb.example.cn:99999", "https://:443", "*",
+                 "https://.example.cn", "https://kb..example.cn"):
         assert parse_origin(text) is None, text
 
 
