@@ -69,6 +69,12 @@ def untrack_session(sender, request, user, **kwargs):
 @receiver(user_login_failed)
 def audit_failed_login(sender, credentials, request=None, **kwargs):
     username = str((credentials or {}).get("username", ""))[:150]
+    if request is not None and not getattr(request, "axes_locked_out", False):
+        # A password was checked and failed: it counts against the account's and the address's
+        # budgets (a locked-out attempt checked nothing).
+        from .throttle import record_failure
+
+        record_failure(username, client_ip(request))
     with transaction.atomic():
         log_action("accounts.session.sign_in_failed",
                    actor=Actor(ip=client_ip(request) if request is not None else ""),

@@ -57,6 +57,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "frontend.middleware.PlatformErrorMiddleware",
+    # Budgets of failed sign-ins per account and per address, checked before the form is.
+    "accounts.throttle.SignInThrottleMiddleware",
     # Last, as django-axes requires: it turns lockouts into responses.
     "axes.middleware.AxesMiddleware",
 ]
@@ -137,6 +139,14 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.lockout_response"
 AXES_IPWARE_PROXY_COUNT = env_int("PROXY_COUNT", 0)
 AXES_VERBOSE = False
+# Beyond the (account, address) lockout above: budgets of failed sign-ins per account over every
+# address and per address over every account (accounts/throttle.py, docs/operations.md).
+LOGIN_ACCOUNT_FAILURES = env_int("LOGIN_ACCOUNT_FAILURES", 20)
+LOGIN_ACCOUNT_FAILURES_PER_HOUR = env_int("LOGIN_ACCOUNT_FAILURES_PER_HOUR", 60)
+LOGIN_ADDRESS_FAILURES = env_int("LOGIN_ADDRESS_FAILURES", 100)
+LOGIN_ADDRESS_FAILURES_PER_HOUR = env_int("LOGIN_ADDRESS_FAILURES_PER_HOUR", 600)
+# Token buckets shared by the workers through Redis when REDIS_URL is set (common/ratelimit.py).
+RATE_LIMIT_REDIS_PREFIX = env_str("RATE_LIMIT_REDIS_PREFIX", "kaibiao:rl:")
 
 LOGIN_URL = "frontend:login"
 LOGIN_REDIRECT_URL = "frontend:home"

@@ -53,6 +53,15 @@ def need_tool(name: str) -> str:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Every test starts with full budgets (common.ratelimit keeps them in memory or Redis)."""
+    from common import ratelimit
+
+    ratelimit.clear()
+    yield
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup):
     """The test database, and at its teardown the connections other threads opened to it closed

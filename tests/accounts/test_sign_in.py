@@ -71,3 +71,45 @@ def test_sign_out_is_audited(people):
     client.post("/logout/")
     assert AuditEntry.objects.filter(action="accounts.session.signed_out").exists()
     assert not UserSession.objects.exists()
+
+
+def _sign_in(ip: str, username: str, password: str) -> int:
+    return Client(REMOTE_ADDR=ip).post("/login/", {"username": username, "password": password}).status_code
+
+
+def test_failures_from_a_shared_address_lock_only_that_account_there(people):
+    """Behind one proxy address (or one office's NAT) an attacker's five wrong passwords for alice
+    lock alice at that address only: bob signs in from the same address, alice from another."""
+    shared = "203.0.113.7"
+    assert [_sign_in(shared, "alice", "wrong") for _ in range(5)] == [200, 200, 200, 200, 429]
+    assert _sign_in(shared, "alice", PASSWORD) == 429
+    assert _sign_in(shared, "bob", PASSWORD) == 302
+    assert _sign_in("198.51.100.20", "alice", PASSWORD) == 302
+
+
+def test_hammering_one_account_from_many_addresses_is_throttled(people, settings):
+    settings.LOGIN_ACCOUNT_FAILURES = 8
+    assert _sign_in("192.0.2.50", "alice", PASSWORD) == 302  # alice's usual address
+    addresses = [f"198.51.100.{i}" for i in range(1, 5)]
+    for ip in addresses:  # two guesses from each: no pair ever reaches its lockout
+        assert [_sign_in(ip, "ALICE" if ip.endswith("1") else "alice", "wrong") for _ in range(2)] == [200, 200]
+    # The account's budget is spent: from a new address even the right password is not checked.
+    res = Client(REMOTE_ADDR="198.51.100.99").post("/login/", {"username": "alice", "password": PASSWORD})
+    assert res.status_code == 429 and int(res["Retry-After"]) > 0
+    assert "该账号或该地址登录失败次数过多" in res.content.decode()
+    signed_in = AuditEntry.objects.filter(action="accounts.session.signed_in", actor_id=people["alice"].pk)
+    assert signed_in.count() == 1
+    assert _sign_in("198.51.100.98", "alice", "guess") == 429
+    # Other accounts are not concerned; alice at an address she signed in from before still can.
+    assert _sign_in("198.51.100.99", "bob", PASSWORD) == 302
+    assert _sign_in("192.0.2.50", "alice", PASSWORD) == 302
+    assert signed_in.count() == 2
+
+
+def test_one_address_spraying_many_accounts_is_throttled(people, settings):
+    settings.LOGIN_ADDRESS_FAILURES = 6
+    sprayer = "198.51.100.77"
+    for name in ("alice", "bob", "host", "expert", "supervisor", "venue_staff"):
+        assert _sign_in(sprayer, name, "wrong") == 200
+    assert _sign_in(sprayer, "other_host", PASSWORD) == 429
+    assert _sign_in("198.51.100.78", "other_host", PASSWORD) == 302
