@@ -11,6 +11,7 @@ clock (``TIME``), so workers with skewed clocks agree, and a bucket left alone e
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -37,6 +38,7 @@ end
 return tostring(wait)
 """
 
+log = logging.getLogger(__name__)
 _memory: dict[str, tuple[float, float]] = {}
 _lock = threading.Lock()
 _clients: dict[str, object] = {}
@@ -72,7 +74,12 @@ def take(key: str, *, rate: float, burst: float, cost: float = 1, dry: bool = Fa
     if client is None:
         client = _clients["sync"] = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2,
                                                          socket_connect_timeout=2)
-    return float(client.eval(_SCRIPT, 1, _key(key), rate, burst, cost, int(dry)))
+    try:
+        return float(client.eval(_SCRIPT, 1, _key(key), rate, burst, cost, int(dry)))
+    except redis.RedisError as exc:
+        # Redis is down: count in this process until it is back, rather than refuse everyone.
+        log.warning("rate limit %s counted in memory: %s", key, exc)
+        return _take_memory(key, rate, burst, cost, dry)
 
 
 async def take_async(key: str, *, rate: float, burst: float, cost: float = 1, dry: bool = False) -> float:
@@ -89,7 +96,11 @@ async def take_async(key: str, *, rate: float, burst: float, cost: float = 1, dr
     if client is None:
         client = _clients[name] = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=2,
                                                           socket_connect_timeout=2)
-    return float(await client.eval(_SCRIPT, 1, _key(key), rate, burst, cost, int(dry)))
+    try:
+        return float(await client.eval(_SCRIPT, 1, _key(key), rate, burst, cost, int(dry)))
+    except aioredis.RedisError as exc:
+        log.warning("rate limit %s counted in memory: %s", key, exc)
+        return _take_memory(key, rate, burst, cost, dry)
 
 
 def clear() -> None:

@@ -147,6 +147,8 @@ LOGIN_ADDRESS_FAILURES = env_int("LOGIN_ADDRESS_FAILURES", 100)
 LOGIN_ADDRESS_FAILURES_PER_HOUR = env_int("LOGIN_ADDRESS_FAILURES_PER_HOUR", 600)
 # Token buckets shared by the workers through Redis when REDIS_URL is set (common/ratelimit.py).
 RATE_LIMIT_REDIS_PREFIX = env_str("RATE_LIMIT_REDIS_PREFIX", "kaibiao:rl:")
+# A socket ticket (POST /api/v1/realtime/token) opens one WebSocket within this many seconds.
+SOCKET_TOKEN_SECONDS = env_int("SOCKET_TOKEN_SECONDS", 60)
 
 LOGIN_URL = "frontend:login"
 LOGIN_REDIRECT_URL = "frontend:home"
@@ -242,8 +244,10 @@ CLOCK_PROBE_SECONDS = env_int("CLOCK_PROBE_SECONDS", 10)  # how long one reading
 # --- Realtime ----------------------------------------------------------------------------------
 # The WebSocket room protocol (docs/protocol.md). Every value can be set from the environment.
 RT_REDIS_PREFIX = env_str("RT_REDIS_PREFIX", "kaibiao:rt:")
-RT_RATE_PER_SECOND = float(env_int("RT_RATE_PER_SECOND", 20))  # commands per connection
+RT_RATE_PER_SECOND = float(env_int("RT_RATE_PER_SECOND", 20))  # frames per user, all sockets together
 RT_RATE_BURST = env_int("RT_RATE_BURST", 40)
+RT_ANON_HANDSHAKES_PER_MINUTE = env_int("RT_ANON_HANDSHAKES_PER_MINUTE", 60)  # per address
+RT_ANON_HANDSHAKE_BURST = env_int("RT_ANON_HANDSHAKE_BURST", 30)
 RT_MAX_BACKLOG_BYTES = env_int("RT_MAX_BACKLOG_BYTES", 4 * 1024 * 1024)  # then resync + close 4409
 RT_MAX_REPLAY = env_int("RT_MAX_REPLAY", 1000)  # more missing events than this: a snapshot
 RT_REPAIR_BATCH = env_int("RT_REPAIR_BATCH", 500)

@@ -13,7 +13,7 @@ import time
 
 from django.conf import settings
 
-from common import clock, metrics
+from common import clock, metrics, ratelimit
 from common.canonical import format_time
 from common.errors import ErrorCode, PlatformError
 
@@ -26,21 +26,35 @@ from .transport import make_sender
 log = logging.getLogger(__name__)
 
 
-class TokenBucket:
-    def __init__(self, rate: float, burst: int):
-        self.rate, self.burst = rate, burst
-        self.tokens = float(burst)
-        self.at = time.monotonic()
+#: The subprotocol a client may offer to say it speaks this protocol; the server then selects it.
+SUBPROTOCOL = "kaibiao.v1"
+#: A socket ticket travels as the subprotocol ``kaibiao.token.<ticket>`` (or ``?token=<ticket>``).
+TOKEN_SUBPROTOCOL = "kaibiao.token."
+_TOKEN_AUTH: list = []
 
-    def take(self) -> float:
-        """0 when a token was taken, else the seconds until one is available."""
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
-        self.at = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
+
+def register_socket_token_auth(fn) -> None:
+    """``fn(ticket, ip)`` → the user a one-time socket ticket signs in, or None (sync, ORM; it uses
+    the ticket up). Registered by the app that issues tickets: realtime knows no accounts."""
+    _TOKEN_AUTH[:] = [fn]
+
+
+def offered_token(scope) -> str | None:
+    """The socket ticket a handshake offers, from its subprotocols or its query, else None."""
+    for proto in scope.get("subprotocols") or ():
+        if proto.startswith(TOKEN_SUBPROTOCOL):
+            return proto[len(TOKEN_SUBPROTOCOL):]
+    from urllib.parse import parse_qs
+
+    found = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
+    return found[0] if found else None
+
+
+def _accept(scope) -> dict:
+    message = {"type": "websocket.accept"}
+    if SUBPROTOCOL in (scope.get("subprotocols") or ()):
+        message["subprotocol"] = SUBPROTOCOL  # never the ticket's: it is not echoed
+    return message
 
 
 class Connection:
@@ -53,7 +67,6 @@ class Connection:
         self.sender = None
         self.hub: Hub | None = None
         self.rooms: dict[str, Member] = {}
-        self.bucket = TokenBucket(settings.RT_RATE_PER_SECOND, settings.RT_RATE_BURST)
         self.last_recv = time.monotonic()
         self.tasks: set[asyncio.Task] = set()
         self.closed = False
@@ -94,10 +107,10 @@ class Connection:
             return
         if self.user is None or not self.user.is_authenticated:
             # Accept then close with an application code the client can show (4401 = sign in).
-            await self.raw_send({"type": "websocket.accept"})
+            await self.raw_send(_accept(self.scope))
             await self.raw_send({"type": "websocket.close", "code": 4401})
             return
-        await self.raw_send({"type": "websocket.accept"})
+        await self.raw_send(_accept(self.scope))
         self.sender = make_sender(self.raw_send, limit_bytes=settings.RT_MAX_BACKLOG_BYTES,
                                   on_overflow=self.on_overflow)
         self.hub = await get_hub()
@@ -148,7 +161,10 @@ class Connection:
 
     # --- input -------------------------------------------------------------------------------
     async def on_frame(self, text: str | None, data: bytes | None) -> None:
-        wait = self.bucket.take()
+        # One budget per user, whatever the number of sockets or workers (Redis when REDIS_URL is
+        # set): five sockets of one bidder share it.
+        wait = await ratelimit.take_async(f"rt:user:{self.user_id}", rate=settings.RT_RATE_PER_SECOND,
+                                          burst=settings.RT_RATE_BURST)
         if wait:
             error = PlatformError(ErrorCode.RATE_LIMITED, "too many frames",
                                   details={"retry_after_ms": int(wait * 1000) + 1})
@@ -226,8 +242,32 @@ class SessionAuthMiddleware:
 
         from .db import run_db
 
-        header = b"; ".join(v for k, v in scope.get("headers", ()) if k.lower() == b"cookie")
-        cookies = parse_cookie(header.decode("latin-1"))
-        user, session = await run_db(_user_of_session, cookies.get(settings.SESSION_COOKIE_NAME))
+        ip = (scope.get("client") or ("",))[0] or ""
+        ticket = offered_token(scope)
+        if ticket is not None:
+            # A ticket signs the socket in, and only the ticket: the cookies are not read, so a
+            # handshake without an Origin (a program, not a page) cannot ride on a session.
+            cookies, session = {}, None
+            user = await run_db(_TOKEN_AUTH[0], ticket, ip) if _TOKEN_AUTH else None
+        else:
+            header = b"; ".join(v for k, v in scope.get("headers", ()) if k.lower() == b"cookie")
+            cookies = parse_cookie(header.decode("latin-1"))
+            session_key = cookies.get(settings.SESSION_COOKIE_NAME)
+            user, session = await run_db(_user_of_session, session_key) if session_key else (None, None)
+        if user is None or not user.is_authenticated:
+            # Anonymous handshakes cost a socket (and a session lookup) each: a budget per address,
+            # shared by the workers; over it the handshake is refused (HTTP 403).
+            wait = await ratelimit.take_async(
+                f"rt:anon:{ip}", rate=settings.RT_ANON_HANDSHAKES_PER_MINUTE / 60,
+                burst=settings.RT_ANON_HANDSHAKE_BURST)
+            if wait:
+                from channels.security.websocket import WebsocketDenier
+
+                log.info("anonymous handshakes from %s over budget", ip)
+                return await WebsocketDenier()(scope, receive, send)
+            if user is None:
+                from django.contrib.auth.models import AnonymousUser
+
+                user = AnonymousUser()
         scope = dict(scope, cookies=cookies, user=user, session=session)
         return await self.app(scope, receive, send)
