@@ -99,3 +99,28 @@ def revoke_token(request, token_id: int):
             log_action("accounts.token.revoked", actor=Actor.from_request(request), obj=token,
                        data={"key_id": token.key_id})
     return Status(204, None)
+
+
+class SocketTokenOut(Schema):
+    token: str
+    expires_at: datetime
+    expires_in: int
+    subprotocols: list[str]
+
+
+@router.post("/realtime/token", response={201: SocketTokenOut},
+             summary="A one-time ticket that opens one WebSocket for the caller within 60 s")
+def create_socket_token(request):
+    """For programs without a browser session (docs/protocol.md §1): authenticate with the API
+    token (or a session), then open ``/ws/v1/`` offering the returned subprotocols."""
+    from django.conf import settings as dj_settings
+
+    from realtime.connection import SUBPROTOCOL, TOKEN_SUBPROTOCOL
+
+    from . import socket_tokens
+
+    now = clock.now()
+    token, ticket = socket_tokens.issue(request.user, Actor.from_request(request), now=now)
+    return Status(201, {"token": ticket, "expires_at": token.expires_at,
+                        "expires_in": dj_settings.SOCKET_TOKEN_SECONDS,
+                        "subprotocols": [SUBPROTOCOL, TOKEN_SUBPROTOCOL + ticket]})

@@ -6,4 +6,8 @@ class AccountsConfig(AppConfig):
     verbose_name = "账户 / Accounts"
 
     def ready(self) -> None:
-        from . import views  # noqa: F401  (connects the sign-in signal receivers)
+        from realtime.connection import register_socket_token_auth
+
+        from . import socket_tokens, views  # noqa: F401  (views connects the sign-in signal receivers)
+
+        register_socket_token_auth(socket_tokens.consume_now)

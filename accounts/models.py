@@ -128,3 +128,23 @@ class ApiToken(models.Model):
     def is_usable(self, now) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now) \
             and self.user.is_active
+
+
+SOCKET_TOKEN_PREFIX = "kbs"
+
+
+class SocketToken(models.Model):
+    """A one-time ticket that signs a non-browser client's WebSocket in (docs/protocol.md §1):
+    issued to a signed-in user or an API token's user, valid for one handshake within
+    ``SOCKET_TOKEN_SECONDS``. Only its SHA-256 is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="socket_tokens")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_ip = models.CharField(max_length=45, blank=True)
+
+    @staticmethod
+    def hash_secret(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()

@@ -127,6 +127,8 @@ ACTION = {
     "accounts.session.sign_in_failed": _("Sign-in failed"),
     "accounts.session.signed_in": _("Signed in"),
     "accounts.session.signed_out": _("Signed out"),
+    "accounts.socket_token.issued": _("WebSocket ticket issued"),
+    "accounts.socket_token.used": _("WebSocket ticket used"),
     "accounts.token.created": _("API token created"),
     "accounts.token.revoked": _("API token revoked"),
     "audit.annotation.added": _("Supervisor's note added"),

@@ -7,7 +7,8 @@ is not ``https://kb.example.cn``, and no pattern matches subdomains. The allow-l
 ``WEBSOCKET_ALLOWED_ORIGINS`` (full origins such as ``https://kb.example.cn``; production requires
 it, ``config.checks``); without it (the embedded defaults) the one allowed origin is the socket's
 own: the scheme of the connection and the ``Host`` of the handshake, that host being one Django
-serves (``ALLOWED_HOSTS``). A handshake without an acceptable Origin is refused (HTTP 403).
+serves (``ALLOWED_HOSTS``). A handshake without an acceptable Origin is refused (HTTP 403), except
+one with no Origin at all that signs in with a socket ticket (a program; docs/protocol.md §1).
 """
 
 from __future__ import annotations
@@ -61,6 +62,12 @@ def own_origin(scope) -> tuple[str, str, int] | None:
 
 def origin_allowed(scope) -> bool:
     origins = [v for k, v in scope.get("headers", ()) if k.lower() == b"origin"]
+    if not origins:
+        # No Origin: not a page, a program. It may sign in with a socket ticket only (the session
+        # middleware then reads no cookie), so no user's cookie can be ridden this way.
+        from .connection import offered_token
+
+        return offered_token(scope) is not None
     if len(origins) != 1:
         return False
     try:
