@@ -164,6 +164,17 @@ def test_a_full_opening_decrypts_classifies_announces_and_records(hall):
     with pytest.raises(PlatformError) as err:  # bob's key is not alice's certificate
         record.confirm_record(alice, Actor.of(alice), lot.pk, role="bidder", signature=forged, now=close)
     assert err.value.code == "invalid_signature"
+    # docs/protocol.md: the signature is standard base64 *with* its padding; r‖s (64 bytes) or DER.
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    r, s_ = decode_dss_signature(base64.b64decode(good))
+    raw = base64.b64encode(r.to_bytes(32, "big") + s_.to_bytes(32, "big")).decode()
+    assert raw.endswith("==")
+    for text in (raw.rstrip("="), raw.replace("+", "-").replace("/", "_") if ("+" in raw or "/" in raw)
+                 else raw[:-2]):
+        with pytest.raises(PlatformError) as err:
+            record.confirm_record(alice, Actor.of(alice), lot.pk, role="bidder", signature=text, now=close)
+        assert err.value.code == "invalid_signature"
     act(hall, lambda: record.confirm_record(alice, Actor.of(alice), lot.pk, role="bidder", signature=good,
                                             now=close))
     act(hall, lambda: talk.raise_objection(bob, Actor.of(bob), lot.pk, role="bidder",
@@ -289,8 +300,11 @@ def test_a_failed_key_release_tells_only_its_bidder_and_the_host(hall):
             assert events == ["hall.bid_status"]
         else:
             assert events == ["hall.bid_status", "hall.my_bid"]  # supervisors see every stream
-    # A release that changes the counts still reaches everyone.
-    pushes = act(hall, lambda: release(hall, "bob", now))
+    # A release that changes the counts still reaches everyone (the key without its base64 padding,
+    # which docs/protocol.md allows).
+    unpadded = file_key_of(hall["bidders"], "bob").rstrip("=")
+    assert len(unpadded) == 43
+    pushes = act(hall, lambda: release(hall, "bob", now, key=unpadded))
     carol = next(v for v in pushes if v.org_id == people["carol"].organisation_id)
     assert [p["event"] for p in pushes[carol]] == ["hall.progress"]
     assert pushes[carol][0]["payload"]["progress"]["decrypted"] == 1
