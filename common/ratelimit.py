@@ -39,7 +39,7 @@ return tostring(wait)
 """
 
 log = logging.getLogger(__name__)
-_memory: dict[str, tuple[float, float]] = {}
+_memory: dict[str, tuple[float, float, float]] = {}  # key → (tokens, at, when full again)
 _lock = threading.Lock()
 _clients: dict[str, object] = {}
 
@@ -48,10 +48,16 @@ def _key(key: str) -> str:
     return settings.RATE_LIMIT_REDIS_PREFIX + key
 
 
+MEMORY_KEYS = 10_000  # beyond this many buckets, the full ones are forgotten (a full one is no news)
+
+
 def _take_memory(key: str, rate: float, burst: float, cost: float, dry: bool) -> float:
     now = time.monotonic()
     with _lock:
-        tokens, at = _memory.get(key, (burst, now))
+        if len(_memory) > MEMORY_KEYS:
+            for name in [k for k, (_, _, full_at) in _memory.items() if full_at <= now]:
+                del _memory[name]
+        tokens, at, _ = _memory.get(key, (burst, now, now))
         tokens = min(burst, tokens + max(0.0, now - at) * rate)
         wait = 0.0
         if tokens >= cost:
@@ -60,7 +66,7 @@ def _take_memory(key: str, rate: float, burst: float, cost: float, dry: bool) ->
         else:
             wait = (cost - tokens) / rate
         if not dry or key in _memory:
-            _memory[key] = (tokens, now)
+            _memory[key] = (tokens, now, now + (burst - tokens) / rate)
         return wait
 
 

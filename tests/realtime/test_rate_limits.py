@@ -110,3 +110,18 @@ def test_a_redis_outage_counts_in_memory_instead_of_refusing(settings):
         ratelimit._clients.pop("sync", None)
         settings.REDIS_URL = ""
         ratelimit.clear()
+
+
+def test_memory_forgets_full_buckets_only_when_it_holds_many(settings, monkeypatch):
+    settings.REDIS_URL = ""
+    ratelimit.clear()
+    monkeypatch.setattr(ratelimit, "MEMORY_KEYS", 5)
+    for i in range(6):
+        ratelimit.take(f"t:full{i}", rate=1000, burst=1)  # full again within a millisecond
+    ratelimit.take("t:spent", rate=0.001, burst=1)
+    import time
+
+    time.sleep(0.01)
+    ratelimit.take("t:other", rate=1000, burst=1)  # over the size: the full ones go
+    assert "t:spent" in ratelimit._memory and not any(k.startswith("t:full") for k in ratelimit._memory)
+    assert ratelimit.take("t:spent", rate=0.001, burst=1) > 0  # a spent budget is never forgotten
