@@ -101,6 +101,13 @@ def can_approve_certificates(user) -> bool:
     return role_of(user) in CERTIFICATE_APPROVERS
 
 
+def can_read_all_certificates(user) -> bool:
+    """Hosts and admins (to decide on them) and supervisors (who watch everything: one certificate
+    used by two bidders is a collusion signal) read every certificate; everyone else only their
+    organisation's. The list and the single certificate answer by this same rule."""
+    return role_of(user) in CERTIFICATE_VIEWERS
+
+
 def access_certificate(user, cert_id, *, approve: bool = False, for_update: bool = False):
     """A bidder certificate: bidders see their organisation's; hosts and admins see (and, with
     ``approve``, decide on) any; supervisors see any."""
@@ -115,7 +122,7 @@ def access_certificate(user, cert_id, *, approve: bool = False, for_update: bool
     except (TypeError, ValueError):
         cert = None
     own = cert is not None and role is not None and cert.organisation_id == user.organisation_id
-    if cert is None or not (own or role in CERTIFICATE_VIEWERS):
+    if cert is None or not (own or can_read_all_certificates(user)):
         raise deny("certificate", cert_id, user, "missing" if cert is None else "not visible")
     if approve and not can_approve_certificates(user):
         raise PlatformError(ErrorCode.FORBIDDEN, "only a host or an administrator decides on certificates")

@@ -18,7 +18,8 @@ from ninja import Field, Router, Schema, Status
 
 from accounts.api_auth import session_auth, token_auth
 from audit.keys import platform_vkey
-from bidding.access import (access_certificate, access_escrow_share, access_lot, access_submission, access_upload, can_approve_certificates)
+from bidding.access import (access_certificate, access_escrow_share, access_lot, access_submission, access_upload,
+                            can_read_all_certificates)
 from common import clock, metrics
 from common.actor import Actor
 from common.errors import BadRequest, ErrorCode, PlatformError
@@ -112,10 +113,10 @@ def request_certificate(request, body: CsrIn):
 
 
 @router.get("/certificates", response=list[CertOut],
-            summary="Your organisation's certificates (hosts and admins: all, to approve)")
+            summary="Your organisation's certificates (hosts, admins and supervisors: all)")
 def list_certificates(request, status: str | None = None):
     certs = BidderCertificate.objects.select_related("organisation")
-    if not can_approve_certificates(request.user):
+    if not can_read_all_certificates(request.user):  # the same rule as GET /certificates/{id}
         certs = certs.filter(organisation_id=request.user.organisation_id or -1)
     if status:
         certs = certs.filter(status=status)

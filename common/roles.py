@@ -48,6 +48,7 @@ class Cap(StrEnum):
     EVALUATION_WATCH = "evaluation.watch"
     AUDIT_READ = "audit.read"
     AUDIT_ANNOTATE = "audit.annotate"
+    AUDIT_CHECKPOINT = "audit.checkpoint"  # issue a checkpoint on request (the platform's operator)
     ORGANISATION_MANAGE = "organisation.manage"
     SESSION_END_ANY = "session.end_any"
 
@@ -55,7 +56,7 @@ class Cap(StrEnum):
 CAPABILITIES: dict[Role, frozenset[Cap]] = {
     Role.ADMIN: frozenset({
         Cap.TENDER_VIEW_PUBLISHED, Cap.TENDER_VIEW_ANY, Cap.TENDER_MANAGE_ANY,
-        Cap.ORGANISATION_MANAGE, Cap.SESSION_END_ANY, Cap.AUDIT_READ,
+        Cap.ORGANISATION_MANAGE, Cap.SESSION_END_ANY, Cap.AUDIT_READ, Cap.AUDIT_CHECKPOINT,
     }),
     Role.HOST: frozenset({
         Cap.TENDER_VIEW_PUBLISHED, Cap.TENDER_VIEW_OWN_DRAFTS, Cap.TENDER_MANAGE_OWN, Cap.HALL_HOST,

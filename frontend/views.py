@@ -35,8 +35,7 @@ def home(request):
 @login_required
 def tender_list(request):
     lots = visible_lots(request.user).order_by("-bid_deadline")
-    can_create = has_cap(request.user.role, Cap.TENDER_MANAGE_OWN) or \
-        has_cap(request.user.role, Cap.TENDER_MANAGE_ANY)
+    can_create = _can_create_tenders(request.user)
     return TemplateResponse(request, "frontend/tender_list.html", {"lots": lots, "can_create": can_create})
 
 
@@ -64,9 +63,27 @@ _TENDER_FIELDS = {"project": {"code": "project_code", "title": "project_title", 
                   "lot": {"code": "lot_code", "title": "lot_title"}}
 
 
+def _can_create_tenders(user) -> bool:
+    return has_cap(user.role, Cap.TENDER_MANAGE_OWN) or has_cap(user.role, Cap.TENDER_MANAGE_ANY)
+
+
+def _tenderee_choices(user):
+    """The tenderees the form offers: every one to an administrator and to an agency's host (an
+    agency runs tenders for tenderees); a tenderee's own host only its organisation, as
+    ``actions.create_project`` would refuse any other."""
+    choices = ProjectLotForm.base_fields["tenderee"].queryset
+    organisation = user.organisation
+    if has_cap(user.role, Cap.TENDER_MANAGE_ANY) or (organisation and organisation.kind == "agency"):
+        return choices
+    return choices.filter(pk=organisation.pk if organisation else -1)
+
+
 @login_required
 def tender_create(request):
+    if not _can_create_tenders(request.user):  # the tenderee list is not for bidders, experts, ...
+        raise PlatformError(ErrorCode.FORBIDDEN, _("Only hosts and administrators create tenders."))
     form = ProjectLotForm(request.POST or None)
+    form.fields["tenderee"].queryset = _tenderee_choices(request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         organisation = request.user.organisation

@@ -18,11 +18,11 @@ def append(n, actor=Actor(username="t")):
 
 def test_anyone_can_check_a_checkpoint_and_a_consistency_proof_with_the_published_key(people):
     append(5)
-    supervisor = Client()
-    supervisor.force_login(people["supervisor"])
-    first = supervisor.post("/api/v1/audit/checkpoints").json()
+    operator = Client()
+    operator.force_login(people["admin"])
+    first = operator.post("/api/v1/audit/checkpoints").json()
     append(4)
-    second = supervisor.post("/api/v1/audit/checkpoints").json()
+    second = operator.post("/api/v1/audit/checkpoints").json()
     public = Client()
     verifier = NoteVerifier.from_vkey(public.get("/api/v1/audit/key").json()["vkey"])
     a, b = open_checkpoint(first["note"], verifier), open_checkpoint(second["note"], verifier)
