@@ -1,26 +1,16 @@
 from django.contrib import admin
 
+from .admin_audited import ViewOnlyAdmin
 from .models import AuditCheckpoint, AuditEntry
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
+class AuditEntryAdmin(ViewOnlyAdmin):
     list_display = ["index", "created_at", "action", "actor_name", "role", "ip", "object_type", "object_id"]
     list_filter = ["action", "role"]
     search_fields = ["action", "actor_name", "object_id"]
 
 
 @admin.register(AuditCheckpoint)
-class AuditCheckpointAdmin(ReadOnlyAdmin):
+class AuditCheckpointAdmin(ViewOnlyAdmin):
     list_display = ["size", "reason", "created_at"]

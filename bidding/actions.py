@@ -58,6 +58,35 @@ def create_project(user, actor: Actor, *, code: str, title: str, tenderee_id: in
     return project
 
 
+def edit_project(user, actor: Actor, project_id: int, **changes: Any) -> Project:
+    """A direct edit of a project (``lifecycle.check_project_edit``), audited with each field's old
+    and new value (the tenderee and agency as organisation ids)."""
+    with transaction.atomic():
+        project = access_project(user, project_id, manage=True)
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        values = {("tenderee_id" if k == "tenderee" else "agency_id" if k == "agency" else k):
+                  (v.pk if isinstance(v, Organisation) else v) for k, v in changes.items()}
+        changed = {k for k, v in values.items() if getattr(project, k, object()) != v}
+        names = {k.removesuffix("_id") for k in changed}
+        statuses = set(project.lots.select_for_update().values_list("status", flat=True))
+        lifecycle.check_project_edit(statuses, names)
+        if not changed:
+            return project
+        if "code" in changed:
+            values["code"] = values["code"].strip()
+            if Project.objects.filter(code=values["code"]).exclude(pk=project.pk).exists():
+                raise BadRequest(_("a project with this code exists"), details={"code": values["code"]})
+        if "tenderee_id" in changed and not Organisation.objects.filter(pk=values["tenderee_id"]).exists():
+            raise BadRequest("unknown tenderee or agency")
+        before = {k: getattr(project, k) for k in changed}
+        for key in changed:
+            setattr(project, key, values[key])
+        project.save(update_fields=sorted(changed))
+        log_action("bidding.project.edited", actor=actor, obj=project,
+                   data={k.removesuffix("_id"): [before[k], values[k]] for k in sorted(changed)})
+    return project
+
+
 def create_lot(user, actor: Actor, project_id: int, *, now: datetime, **values: Any) -> Lot:
     with transaction.atomic():
         project = access_project(user, project_id, manage=True)

@@ -1,69 +1,93 @@
-"""The Django admin for tenders obeys the same lifecycle rules as the host pages: material fields
-are read-only once published (amend them through the host page or the API), and every save is
-audited."""
+"""The Django admin for tenders obeys the same lifecycle rules as the host pages: every save goes
+through ``bidding.actions`` (``edit_project``, ``edit_lot``: the same checks, audited with old and
+new values), and what an action would refuse is read-only here. Material changes of a published lot
+are amendments (with their notice), made on the host page or the API; tenders are created there too,
+and cancelled there rather than deleted. The project's lots are listed read-only: each opens its own
+change form."""
 
-from django.contrib import admin
-from django.db import transaction
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 
-from audit.log import log_action
+from common import clock
 from common.actor import Actor
+from common.errors import PlatformError
+from common.labels import error_text
 
-from . import lifecycle
+from . import actions, lifecycle
 from .models import Amendment, Lot, Project
 
 
-class LotInline(admin.TabularInline):
+class NoAddNoDelete:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ThroughActions(NoAddNoDelete):
+    """An action's refusal (a rule, or a race with another change) is said on the form, not a 500;
+    the admin's transaction rolled back with it."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except PlatformError as error:
+            self.message_user(request, error_text(error), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
+class LotInline(NoAddNoDelete, admin.TabularInline):
     model = Lot
     extra = 0
+    can_delete = False
     fields = ["code", "title", "status", "bid_deadline"]
-    readonly_fields = ["status"]
+    readonly_fields = fields
     show_change_link = True
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(ThroughActions, admin.ModelAdmin):
     list_display = ["code", "title", "tenderee", "agency", "created_at"]
     search_fields = ["code", "title"]
+    fields = ["code", "title", "tenderee", "agency", "description", "created_by"]
     inlines = [LotInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        statuses = set(obj.lots.values_list("status", flat=True)) if obj is not None else set()
+        frozen = lifecycle.project_readonly_fields(statuses)
+        return ["created_by"] + [f for f in self.fields if f in frozen]
+
     def save_model(self, request, obj, form, change):
-        with transaction.atomic():
-            super().save_model(request, obj, form, change)
-            log_action("bidding.project.edited" if change else "bidding.project.created",
-                       actor=Actor.from_request(request), obj=obj,
-                       data={"fields": sorted(form.changed_data)})
+        if not form.changed_data:
+            return
+        actions.edit_project(request.user, Actor.from_request(request), obj.pk,
+                             **{f: form.cleaned_data[f] for f in form.changed_data})
 
 
 @admin.register(Lot)
-class LotAdmin(admin.ModelAdmin):
+class LotAdmin(ThroughActions, admin.ModelAdmin):
     list_display = ["__str__", "status", "bid_deadline", "min_bids"]
     list_filter = ["status"]
     search_fields = ["code", "title", "project__code", "project__title"]
-    readonly_fields = ["status", "published_at"]
 
     def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
-        if obj is not None and obj.status != lifecycle.Status.DRAFT:
-            editable = lifecycle.DESCRIPTIVE_FIELDS if obj.status == lifecycle.Status.PUBLISHED else set()
-            fields += [f.name for f in obj._meta.fields if f.name not in editable and f.name not in fields]
-        return fields
+        # Only what edit_lot changes directly in the lot's status is editable.
+        editable = lifecycle.EDITABLE_FIELDS - lifecycle.lot_readonly_fields(obj.status) if obj else set()
+        return [f.name for f in Lot._meta.fields if f.editable and f.name not in editable]
 
     def save_model(self, request, obj, form, change):
-        with transaction.atomic():
-            if change:
-                lifecycle.check_edit(Lot.objects.get(pk=obj.pk).status, set(form.changed_data))
-            super().save_model(request, obj, form, change)
-            log_action("bidding.lot.edited" if change else "bidding.lot.created",
-                       actor=Actor.from_request(request), obj=obj, tender_id=obj.pk,
-                       data={"fields": sorted(form.changed_data), "via": "admin"})
+        if not form.changed_data:
+            return
+        actions.edit_lot(request.user, Actor.from_request(request), obj.pk, now=clock.now(),
+                         **{f: form.cleaned_data[f] for f in form.changed_data})
 
 
 @admin.register(Amendment)
-class AmendmentAdmin(admin.ModelAdmin):
+class AmendmentAdmin(NoAddNoDelete, admin.ModelAdmin):
+    """Amendments are made by ``actions.amend_lot`` (the notice rule, the lot changed with it)."""
+
     list_display = ["lot", "number", "reason", "created_by", "created_at"]
 
     def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False

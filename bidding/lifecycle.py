@@ -89,6 +89,49 @@ def check_edit(status: Status | str, changed: set[str]) -> None:
                         details={"status": status.value})
 
 
+# The project's fields: its code names every bid sealed under it (the envelope's tender id, which
+# the opening compares with the current code), its tenderee and agency say who runs it.
+PROJECT_BINDING_FIELDS = frozenset({"code", "tenderee", "agency"})
+PROJECT_EDITABLE_FIELDS = PROJECT_BINDING_FIELDS | DESCRIPTIVE_FIELDS
+
+
+def check_project_edit(lot_statuses: set[Status | str], changed: set[str]) -> None:
+    """A direct edit of a project whose lots are in ``lot_statuses``: anything while every lot is a
+    draft; once any lot was published (cancelled and failed lots too: bids may have been sealed under
+    the code) only the descriptive fields, and nothing once a lot reached its opening."""
+    statuses = {Status(s) for s in lot_statuses}
+    unknown = changed - PROJECT_EDITABLE_FIELDS
+    if unknown:
+        raise BadRequest("these fields cannot be edited", details={"fields": sorted(unknown)})
+    binding = changed & PROJECT_BINDING_FIELDS
+    if binding and statuses - {Status.DRAFT}:
+        raise PlatformError(ErrorCode.INVALID_STATE,
+                            "a project's code, tenderee and agency are fixed once one of its lots "
+                            "was published", details={"fields": sorted(binding)})
+    if changed and statuses & {Status.OPENING, Status.EVALUATING, Status.COMPLETED}:
+        raise PlatformError(ErrorCode.INVALID_STATE,
+                            "a project with a lot at or past its opening cannot be edited",
+                            details={"fields": sorted(changed)})
+
+
+def project_readonly_fields(lot_statuses: set[Status | str]) -> set[str]:
+    """The project fields ``check_project_edit`` would refuse to change, for forms to show read-only."""
+    statuses = {Status(s) for s in lot_statuses}
+    if statuses & {Status.OPENING, Status.EVALUATING, Status.COMPLETED}:
+        return set(PROJECT_EDITABLE_FIELDS)
+    return set(PROJECT_BINDING_FIELDS) if statuses - {Status.DRAFT} else set()
+
+
+def lot_readonly_fields(status: Status | str) -> set[str]:
+    """The lot fields ``check_edit`` would refuse to change directly, for forms to show read-only."""
+    status = Status(status)
+    if status == Status.DRAFT:
+        return set()
+    if status == Status.PUBLISHED:
+        return set(MATERIAL_FIELDS)
+    return set(EDITABLE_FIELDS)
+
+
 def check_amendment(status: Status | str, before: Mapping[str, Any], after: Mapping[str, Any], *,
                     now: datetime, notice_days: int = DEFAULT_NOTICE_DAYS) -> set[str]:
     """Validate an amendment; return the set of fields it changes.

@@ -123,6 +123,9 @@ RECEIPT_FIELD = {
 
 ACTION = {
     "accounts.access.denied": _("Access denied"),
+    "admin.record.changed": _("Record changed in the administration"),
+    "admin.record.created": _("Record created in the administration"),
+    "admin.record.deleted": _("Record deleted in the administration"),
     "accounts.session.ended_by_admin": _("Session ended by an administrator"),
     "accounts.session.sign_in_failed": _("Sign-in failed"),
     "accounts.session.signed_in": _("Signed in"),

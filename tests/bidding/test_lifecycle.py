@@ -157,3 +157,25 @@ def test_bad_announced_fields_are_refused(fields):
 def test_the_default_announced_fields_are_valid():
     out = lifecycle.validate_announced_fields(lifecycle.DEFAULT_ANNOUNCED_FIELDS)
     assert [f["key"] for f in out] == ["price", "duration_days", "quality"]
+
+
+@pytest.mark.parametrize("statuses, changed, refused", [
+    (set(), {"code", "tenderee", "agency", "title"}, False),
+    ({"draft"}, {"code"}, False),
+    ({"draft", "published"}, {"code"}, True),
+    ({"cancelled"}, {"code"}, True),  # a cancelled lot may have been published, with bids sealed
+    ({"failed"}, {"tenderee"}, True),
+    ({"published"}, {"title", "description"}, False),
+    ({"published", "completed"}, {"title"}, True),
+    ({"draft"}, {"created_by"}, True),
+])
+def test_a_projects_code_tenderee_and_agency_are_fixed_once_a_lot_was_published(statuses, changed, refused):
+    from bidding.lifecycle import check_project_edit, project_readonly_fields
+
+    if refused:
+        with pytest.raises(PlatformError):
+            check_project_edit(statuses, changed)
+    else:
+        check_project_edit(statuses, changed)
+    if "created_by" not in changed:  # what a form shows read-only is exactly what the check refuses
+        assert refused == bool(changed & project_readonly_fields(statuses))
