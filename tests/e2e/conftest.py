@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -133,16 +134,58 @@ def chromium_path() -> str:
     return path
 
 
+# Chromium reports each thing the Content-Security-Policy blocked as a console error ("Refused to
+# execute inline script because it violates the following Content Security Policy directive ...").
+CSP_VIOLATION = re.compile(r"Content[- ]Security[- ]Policy", re.IGNORECASE)
+CSP_VIOLATIONS: list[str] = []
+
+
+# The page's own report of each violation, said on the console at once (the browser's message above
+# may reach the test only when the page closes). Injected through the DevTools protocol, so the
+# policy does not apply to it.
+CSP_REPORTER = """document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`Content-Security-Policy violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`
+                + ` at ${e.sourceFile || e.documentURI}:${e.lineNumber} ${e.sample || ""}`);
+});"""
+
+
+def _watch_csp(context) -> None:
+    def on_console(message):
+        if message.type in ("error", "warning") and CSP_VIOLATION.search(message.text):
+            CSP_VIOLATIONS.append(f"{message.page.url if message.page else '?'}: {message.text}")
+    context.add_init_script(CSP_REPORTER)
+    context.on("console", on_console)
+
+
 @pytest.fixture(scope="session")
 def browser(chromium_path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        # Every context any test opens (the fixtures' and the journeys' own) reports CSP violations.
+        new_context = browser.new_context
+
+        def watched_context(*args, **kwargs):
+            context = new_context(*args, **kwargs)
+            _watch_csp(context)
+            return context
+
+        browser.new_context = watched_context
         try:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations():
+    """A test fails on any Content-Security-Policy violation a page reported while it ran (a test that
+    provokes one on purpose takes the list from this fixture and empties it)."""
+    CSP_VIOLATIONS.clear()
+    yield CSP_VIOLATIONS
+    violations, CSP_VIOLATIONS[:] = list(CSP_VIOLATIONS), []
+    assert not violations, "the Content-Security-Policy blocked something:\n" + "\n".join(violations)
 
 
 @pytest.fixture

@@ -1,0 +1,43 @@
+"""The pages under their Content-Security-Policy in a real browser: the shared behaviour still works
+without inline handlers (the language switch), and the suite's violation check catches what the
+policy blocks (every other browser test then fails on any violation, tests/e2e/conftest.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_blocked_inline_script_and_handler_are_caught_by_the_suites_check(page, platform_server,
+                                                                           no_csp_violations):
+    reported = no_csp_violations
+    response = page.goto(platform_server + "/login/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page.evaluate("""() => {
+      const s = document.createElement("script");
+      s.textContent = "window.injected = 1";
+      document.body.append(s);
+      const b = document.createElement("button");
+      b.setAttribute("onclick", "window.clicked = 1");
+      document.body.append(b);
+      b.click();
+    }""")
+    assert page.evaluate("() => [window.injected, window.clicked]") == [None, None]
+    for _ in range(50):  # the browser's reports arrive as events, shortly after
+        if len(reported) >= 2:
+            break
+        page.wait_for_timeout(100)
+    caught = list(reported)
+    reported.clear()  # expected here; any other test fails on them
+    assert len(caught) >= 2, caught
+    assert any("inline" in text for text in caught), caught
+
+
+def test_the_language_switch_works_without_an_inline_handler(page, platform_server):
+    page.goto(platform_server + "/login/")
+    assert page.evaluate("document.documentElement.lang") == "zh-hans"
+    with page.expect_navigation():
+        page.select_option("#lang", "en")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert page.js_errors == []
