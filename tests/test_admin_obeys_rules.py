@@ -557,3 +557,15 @@ def test_a_user_deactivated_in_the_admin_is_signed_out_everywhere(people, world)
     assert not UserSession.objects.filter(user=alice).exists()
     actions = [e["action"] for e in entries_since(mark, alice)]
     assert "admin.record.changed" in actions and "accounts.session.ended_by_admin" in actions
+
+
+def test_an_action_refusing_an_admin_save_says_why_and_keeps_nothing(people, world):
+    lot, client = world["draft"], admin_client(people)
+    data = post_data(form_controls(client.get(url(type(lot), "change", lot.pk)).content.decode(), "lot_form"))
+    before, mark = state(lot), last_index()
+    res = client.post(url(type(lot), "change", lot.pk),
+                      {**data, "bid_deadline_0": "2020-01-01", "bid_deadline_1": "10:00:00", "_save": "Save"},
+                      follow=True)
+    assert res.status_code == 200 and state(lot) == before
+    assert "bidding.lot.edited" not in [e["action"] for e in entries_since(mark, lot)]
+    assert any(m.level_tag == "error" for m in res.context["messages"])
