@@ -125,6 +125,12 @@ def create_tender(user, actor: Actor, *, now: datetime, project: dict[str, Any],
             raise
 
 
+def _check_code_free(lot: Lot, code: str) -> None:
+    """A lot's new code is not another lot's of the same project (a 400, not the constraint's 500)."""
+    if Lot.objects.filter(project_id=lot.project_id, code=code).exclude(pk=lot.pk).exists():
+        raise BadRequest(_("a lot with this code exists in the project"), details={"code": code})
+
+
 def edit_lot(user, actor: Actor, lot_id: int, *, now: datetime, **changes: Any) -> Lot:
     """A direct edit: anything in a draft, descriptive fields once published."""
     with transaction.atomic():
@@ -134,6 +140,8 @@ def edit_lot(user, actor: Actor, lot_id: int, *, now: datetime, **changes: Any) 
         lifecycle.check_edit(lot.status, changed)
         if not changed:
             return lot
+        if "code" in changed:
+            _check_code_free(lot, changes["code"])
         before = {k: getattr(lot, k) for k in changed}
         for key in changed:
             setattr(lot, key, changes[key])
@@ -174,6 +182,8 @@ def amend_lot(user, actor: Actor, lot_id: int, *, reason: str, now: datetime,
         before = lot.material_values()
         changed = lifecycle.check_amendment(lot.status, before, changes, now=now,
                                             notice_days=lot.amendment_notice_days)
+        if "code" in changed:
+            _check_code_free(lot, changes["code"])
         for key in changed:
             setattr(lot, key, changes[key])
         lot.save(update_fields=sorted(changed))

@@ -569,3 +569,16 @@ def test_an_action_refusing_an_admin_save_says_why_and_keeps_nothing(people, wor
     assert res.status_code == 200 and state(lot) == before
     assert "bidding.lot.edited" not in [e["action"] for e in entries_since(mark, lot)]
     assert any(m.level_tag == "error" for m in res.context["messages"])
+
+
+def test_a_drafts_code_taken_by_another_lot_of_the_project_is_refused_not_a_500(people, world, make_lot):
+    from bidding.models import Lot
+
+    lot, client = world["draft"], admin_client(people)
+    Lot.objects.create(project=lot.project, code="02", title="监理", bid_deadline=lot.bid_deadline,
+                       signin_opens_at=lot.signin_opens_at)
+    data = post_data(form_controls(client.get(url(type(lot), "change", lot.pk)).content.decode(), "lot_form"))
+    res = client.post(url(type(lot), "change", lot.pk), {**data, "code": "02", "_save": "Save"}, follow=True)
+    assert res.status_code == 200
+    lot.refresh_from_db()
+    assert lot.code == "01"
