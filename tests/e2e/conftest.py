@@ -157,6 +157,35 @@ def _watch_csp(context) -> None:
     context.on("console", on_console)
 
 
+_JS_FUNCTION = re.compile(r"\s*(async\s+)?(function\b|\([^)]*\)\s*=>|[A-Za-z_$][\w$]*\s*=>)")
+
+
+def _as_function(expression):
+    """Playwright polls a ``wait_for_function`` *expression* by evaluating the string inside the page,
+    which the pages' CSP (no 'unsafe-eval') refuses; a function it calls instead."""
+    if isinstance(expression, str) and not _JS_FUNCTION.match(expression):
+        return f"() => ({expression})"
+    return expression
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _wait_for_function_under_csp():
+    try:
+        from playwright.sync_api import Frame, Page
+    except ImportError:  # chromium_path skips or fails those tests with the reason
+        yield
+        return
+
+    originals = {cls: cls.wait_for_function for cls in (Page, Frame)}
+    for cls, original in originals.items():
+        def wait_for_function(self, expression, *args, _original=original, **kwargs):
+            return _original(self, _as_function(expression), *args, **kwargs)
+        cls.wait_for_function = wait_for_function
+    yield
+    for cls, original in originals.items():
+        cls.wait_for_function = original
+
+
 @pytest.fixture(scope="session")
 def browser(chromium_path):
     from playwright.sync_api import sync_playwright
