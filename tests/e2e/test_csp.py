@@ -41,3 +41,26 @@ def test_the_language_switch_works_without_an_inline_handler(page, platform_serv
         page.select_option("#lang", "en")
     assert page.evaluate("document.documentElement.lang") == "en"
     assert page.js_errors == []
+
+
+ADMIN_PAGES = ["/admin/", "/admin/bidding/lot/", "/admin/bidding/lot/1/change/", "/admin/bidding/project/1/change/",
+               "/admin/evaluation/venue/1/change/", "/admin/accounts/user/", "/admin/accounts/user/1/change/"]
+
+
+def test_the_admins_pages_and_widgets_run_under_the_policy(page, platform_server):
+    from tests.e2e.test_journey_opening import PASSWORD
+
+    page.goto(platform_server + "/admin/login/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", PASSWORD)
+    with page.expect_navigation():
+        page.click("input[type=submit]")
+    for path in ADMIN_PAGES:
+        response = page.goto(platform_server + path)
+        assert response.status == 200, path
+        assert response.headers["content-security-policy"].startswith("default-src 'self'")
+        page.wait_for_load_state("networkidle")
+    # The venue's staff picker (filter_horizontal) is built by the admin's scripts: they ran.
+    page.goto(platform_server + "/admin/evaluation/venue/1/change/")
+    page.wait_for_selector("#id_staff_from", state="attached")
+    assert page.js_errors == []
