@@ -6,6 +6,7 @@ hall, the opening record (JSON, PDF) and its confirmation, backup decryption. Th
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from django.http import HttpResponse
 from ninja import Field, Router, Schema
@@ -42,7 +43,7 @@ class ShareIn(Schema):
 
 
 class BackupIn(Schema):
-    submission: str
+    submission: UUID = Field(..., description="the submission's id (a UUID)")
     reason: str
     note: str = Field("", max_length=500)
     shares: list[ShareIn]

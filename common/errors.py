@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal_error"
     # The real-time protocol (docs/protocol.md §4).
     UNSUPPORTED_VERSION = "unsupported_version"
+    BODY_TOO_LARGE = "body_too_large"  # the request body is over the endpoint's limit (config/limits.py)
     # Sealed bids (docs/sealbid.md lists what each means for a bidder).
     INVALID_ENVELOPE = "invalid_envelope"
     ENVELOPE_BINDING_MISMATCH = "envelope_binding_mismatch"
@@ -73,6 +74,7 @@ HTTP_STATUS = {
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
     ErrorCode.UNSUPPORTED_VERSION: 400,
+    ErrorCode.BODY_TOO_LARGE: 413,
     ErrorCode.INVALID_ENVELOPE: 422,
     ErrorCode.ENVELOPE_BINDING_MISMATCH: 422,
     ErrorCode.KEY_NOT_CURRENT: 422,

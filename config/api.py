@@ -6,6 +6,8 @@ Every error leaves in one shape with a stable code (``common.errors``); malforme
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -53,6 +55,20 @@ def validation_error(request, exc: ValidationError):
     details = {"errors": [{"loc": [str(p) for p in e.get("loc", [])], "msg": str(e.get("msg", ""))}
                           for e in exc.errors]}
     return _respond(request, BadRequest("the request is not valid", details=details))
+
+
+@api.exception_handler(RequestDataTooBig)
+def body_too_large(request, exc):
+    # Django's own in-memory ceiling (DATA_UPLOAD_MAX_MEMORY_SIZE); the ASGI edge refuses larger
+    # bodies before they are read (config/limits.py), so this answers only what slips past it.
+    return _respond(request, PlatformError(ErrorCode.BODY_TOO_LARGE, "the request body is too large"))
+
+
+@api.exception_handler(DjangoValidationError)
+def model_validation_error(request, exc):
+    # A value the ORM refused (a malformed UUID in a filter): the client's input, not a failure.
+    return _respond(request, BadRequest("a value in the request is malformed",
+                                        details={"errors": [str(m) for m in exc.messages][:10]}))
 
 
 @api.exception_handler(AuthenticationError)
