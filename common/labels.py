@@ -34,6 +34,7 @@ ERROR = {
     "unavailable": _("Temporarily unavailable: try again shortly"),
     "internal_error": _("Server error; it has been logged"),
     "unsupported_version": _("This client speaks another protocol version: update it"),
+    "body_too_large": _("The request is too large"),
     "invalid_envelope": _("The sealed bid file is not valid"),
     "envelope_binding_mismatch": _("The sealed bid belongs to another tender or bidder"),
     "key_not_current": _("The key is not your current certificate's"),

@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django, WebSockets behind an Origin allow-list and the session
+"""ASGI entry point: HTTP through Django behind the request body limits, WebSockets behind an Origin allow-list and the session
 check of ``realtime.connection.SessionAuthMiddleware`` (Django's own ``auth.get_user``, run on the
 realtime ORM threads that keep their database connections, so a reconnect storm's thousands of
 handshakes do not each open a connection). In production the system checks run first and refuse to
@@ -21,11 +21,18 @@ if settings.PRODUCTION:
 
     call_command("check", deploy=True, fail_level="ERROR")
 
+from config import daphne_guard  # noqa: E402
+from config.bodylimit import BodyLimit  # noqa: E402
 from realtime.connection import SessionAuthMiddleware  # noqa: E402
 from realtime.origin import origin_validator  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
+# Request bodies are limited per endpoint as they arrive (config/limits.py): in Daphne's own
+# request class, which holds a whole body before any application sees it, and again at the ASGI
+# edge for any other server.
+daphne_guard.install()
+
 application = ProtocolTypeRouter({
-    "http": get_asgi_application(),
+    "http": BodyLimit(get_asgi_application()),
     "websocket": origin_validator(SessionAuthMiddleware(URLRouter(websocket_urlpatterns))),
 })

@@ -12,6 +12,7 @@ from pathlib import Path
 import dj_database_url
 
 from common.env import env_bool, env_int, env_list, env_str
+from config import limits
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("KAIBIAO_VAR_DIR", str(BASE_DIR / "var")))
@@ -273,9 +274,12 @@ RT_GC_GEN0 = env_int("RT_GC_GEN0", 50_000)
 # issuing without it). Optional password in PLATFORM_CA_KEY_PASSWORD.
 PLATFORM_CA_KEY_FILE = Path(env_str("PLATFORM_CA_KEY_FILE", str(VAR_DIR / "platform-ca-key.pem")))
 BIDDER_CERT_VALIDITY_DAYS = env_int("BIDDER_CERT_VALIDITY_DAYS", 365)
-# One PATCH of a resumable upload: Daphne holds a request body in memory before the application
-# sees it, so the server's memory per upload is bounded by this, not by the bid's size.
-BID_UPLOAD_MAX_CHUNK_BYTES = env_int("BID_UPLOAD_MAX_CHUNK_BYTES", 8 * 2**20)
+# Request body limits (config/limits.py, enforced as the body arrives): one PATCH of a resumable
+# upload (so a worker's memory per upload is bounded by it, not by the bid's size), and every
+# other body. Django's own in-memory ceiling is the same small limit.
+BID_UPLOAD_MAX_CHUNK_BYTES = limits.BID_UPLOAD_MAX_CHUNK_BYTES
+JSON_BODY_MAX_BYTES = limits.JSON_BODY_MAX_BYTES
+DATA_UPLOAD_MAX_MEMORY_SIZE = JSON_BODY_MAX_BYTES
 
 # --- Frontend ----------------------------------------------------------------------------------
 # Test-only pages (the browser crypto self-test at /_test/crypto/) for the Playwright suite in
