@@ -22,6 +22,7 @@ from bidding.access import (access_certificate, access_escrow_share, access_lot,
                             can_read_all_certificates)
 from common import clock, metrics
 from common.actor import Actor
+from common.crash import crash_point
 from common.errors import BadRequest, ErrorCode, PlatformError
 
 from . import certificates, escrow, submissions
@@ -207,13 +208,16 @@ def abort_upload(request, upload_id: str):
     return Status(204, None)
 
 
-@router.post("/uploads/{upload_id}/complete", response={201: SubmissionOut},
-             summary="Check the envelope, store it durably, return the signed receipt")
+@router.post("/uploads/{upload_id}/complete", response={200: SubmissionOut, 201: SubmissionOut},
+             summary="Check the envelope, store it durably, return the signed receipt",
+             description="Idempotent: 201 with the new submission and its receipt; asked again for "
+                         "a completed upload (the answer was lost), 200 with the same submission.")
 @_counted
 def complete_upload(request, upload_id: str):
-    submission = submissions.complete_upload(request.user, Actor.from_request(request), upload_id,
-                                             now=clock.now())
-    return Status(201, submission)
+    submission, created = submissions.complete_upload(request.user, Actor.from_request(request),
+                                                      upload_id, now=clock.now())
+    crash_point("receipt")
+    return Status(201 if created else 200, submission)
 
 
 @router.get("/lots/{lot_id}/bid", response=SubmissionOut, summary="Your current bid on this lot")

@@ -16,7 +16,7 @@ def write_bids(writer, lot) -> None:
         writer.write(f"receipts/{name}.json", json.dumps(submission.receipt, ensure_ascii=False,
                                                          sort_keys=True, indent=1) + "\n")
         try:
-            envelope = open(storage.absolute(submission.path), "rb")
+            envelope = open(storage.stored_envelope(submission), "rb")
         except FileNotFoundError:
             # The platform lost it (a platform fault the opening classified): say so, verifiably
             # absent rather than silently missing.

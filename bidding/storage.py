@@ -2,8 +2,11 @@
 
 Partial uploads are ``partial/<upload id>.part``; completed envelopes are
 ``<lot id>/<organisation id>/<submission id>.tenv``. Every byte acknowledged to a client has been
-fsync'd; a completed envelope is fsync'd, renamed into place and its directory fsync'd before the
-database row that points at it commits (docs/envelope.md, "Submission and receipts").
+fsync'd. Completing is commit first, then move (docs/sealbid.md, "Crash safety"): the completed
+upload is fsync'd where it is, the submission row that names its final place commits, and only then
+is the file renamed into that place and both directories fsync'd. A file under its final name thus
+always has its row; a committed row whose file is still the partial one is finished by
+``finish_placement`` (a retried ``complete``, any reader, the deadline, ``manage.py sweep_uploads``).
 """
 
 from __future__ import annotations
@@ -125,15 +128,19 @@ def sha256_of(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def place(partial: Path, relpath: str) -> Path:
-    """fsync the completed upload, rename it to its final place, fsync both directories."""
-    final = absolute(relpath)
-    _makedirs(final.parent)
-    fd = os.open(partial, os.O_RDONLY)
+def sync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def place(partial: Path, relpath: str) -> Path:
+    """fsync the completed upload, rename it to its final place, fsync both directories."""
+    final = absolute(relpath)
+    _makedirs(final.parent)
+    sync(partial)
     os.replace(partial, final)
     fsync_dir(final.parent)
     fsync_dir(partial.parent)
@@ -146,3 +153,44 @@ def remove(path: Path) -> None:
     except FileNotFoundError:
         return
     fsync_dir(path.parent)
+
+
+def finish_placement(upload_id, relpath: str, sha256: str) -> Path:
+    """The final file of a committed submission, moving it from its partial place first if a crash
+    came between the commit and the move. The partial file must still have the receipted SHA-256;
+    anything else is a platform fault, reported as such (``internal_error``) and left in place."""
+    final = absolute(relpath)
+    if final.exists():
+        return final
+    partial = partial_path(upload_id)
+    try:
+        with locked(partial):
+            if final.exists():  # another request finished it while we waited for the lock
+                return final
+            digest, _ = sha256_of(partial)
+            if digest != sha256:
+                raise PlatformError(ErrorCode.INTERNAL, "the stored upload does not have the "
+                                    "receipted SHA-256", details={"upload": str(upload_id)})
+            return place(partial, relpath)
+    except PlatformError as exc:
+        if exc.code == ErrorCode.NOT_FOUND and final.exists():
+            return final  # moved between our two looks
+        if exc.code == ErrorCode.NOT_FOUND:
+            raise PlatformError(ErrorCode.INTERNAL, "the stored bid file is missing",
+                                details={"upload": str(upload_id), "path": relpath}) from None
+        raise
+
+
+def stored_envelope(submission) -> Path:
+    """The path to read a submission's envelope from, its move finished first if a crash
+    interrupted it. ``FileNotFoundError`` when neither the file nor a partial one with the
+    receipted bytes is there (the readers classify that as the platform's fault)."""
+    final = absolute(submission.path)
+    if final.exists() or not submission.upload_id:
+        return final
+    try:
+        return finish_placement(submission.upload_id, submission.path, submission.sha256)
+    except PlatformError as exc:
+        if exc.code == ErrorCode.UPLOAD_BUSY:
+            raise  # being moved right now: try again
+        raise FileNotFoundError(str(final)) from None

@@ -20,6 +20,7 @@ from django.db import transaction
 from audit.log import log_action
 from bidding.access import access_bid_lot, access_submission, access_upload
 from common.actor import Actor
+from common.crash import crash_point
 from common.errors import ErrorCode, PlatformError
 from crypto.envelope import InvalidEnvelope, read_header
 
@@ -111,7 +112,18 @@ def start_upload(user, actor: Actor, lot_id: int, *, size: int, sha256: str | No
         storage.create_partial(upload.pk)
         log_action("bidding.bid.upload_started", actor=actor, obj=upload, tender_id=lot.pk, now=now,
                    data={"upload": str(upload.pk), "size": size, "organisation": user.organisation_id})
+    crash_point("create")
     return upload
+
+
+def _locked_partial(upload: BidUpload):
+    """The open upload's partial file under its lock; ``upload_lost`` if its bytes are gone (a
+    platform fault, or a crash of an older version mid-complete): the client starts a new upload."""
+    partial = storage.partial_path(upload.pk)
+    if not partial.exists():
+        raise PlatformError(ErrorCode.UPLOAD_LOST, "this upload's bytes are not on the server any "
+                            "more: start a new upload", details={"upload": str(upload.pk)})
+    return storage.locked(partial)
 
 
 def _open_upload(user, upload_id, actor: Actor, now: datetime) -> BidUpload:
@@ -133,12 +145,17 @@ def write_chunk(user, actor: Actor, upload_id, *, offset: int, length: int,
     upload = _open_upload(user, upload_id, actor, now)
     bid_rules.check_chunk(offset=offset, expected_offset=upload.offset, length=length,
                           size=upload.size, max_chunk=settings.BID_UPLOAD_MAX_CHUNK_BYTES)
-    with storage.locked(storage.partial_path(upload.pk)) as fd:
+    with _locked_partial(upload) as fd:
         # Re-read under the file lock: a concurrent request may have moved the offset.
         upload.refresh_from_db(fields=["offset", "status"])
+        if upload.status != BidUpload.Status.OPEN:
+            raise PlatformError(ErrorCode.INVALID_STATE, f"the upload is {upload.status}",
+                                details={"status": upload.status})
         bid_rules.check_chunk(offset=offset, expected_offset=upload.offset, length=length,
                               size=upload.size, max_chunk=settings.BID_UPLOAD_MAX_CHUNK_BYTES)
+        crash_point("patch-before-write")
         written = storage.append(fd, offset, read, length)
+        crash_point("patch-after-write")
         upload.offset = offset + written
         BidUpload.objects.filter(pk=upload.pk, status=BidUpload.Status.OPEN).update(
             offset=upload.offset, updated_at=now)
@@ -158,13 +175,22 @@ def abort_upload(user, actor: Actor, upload_id, *, now: datetime) -> None:
         storage.remove(storage.partial_path(upload.pk))
 
 
-def complete_upload(user, actor: Actor, upload_id, *, now: datetime) -> BidSubmission:
-    """Check the envelope, store it durably, record it, and return it with its receipt."""
+def complete_upload(user, actor: Actor, upload_id, *, now: datetime) -> tuple[BidSubmission, bool]:
+    """Check the envelope, record it, store it durably, and return it with its receipt, and whether
+    this call created it. Idempotent: completing a completed upload returns its submission (and
+    finishes the file's move if a crash interrupted it), so a client that lost the answer asks
+    again. Commit first, then move (``bidding.storage``): a crash at any step leaves either an open
+    upload to complete again or a committed submission whose file a retry puts in place."""
+    upload = access_upload(user, upload_id)
+    if upload.status == BidUpload.Status.COMPLETE:
+        return _completed(upload), False
     upload = _open_upload(user, upload_id, actor, now)
     lot = upload.lot
     partial = storage.partial_path(upload.pk)
-    with storage.locked(partial), _refusing(actor, lot, now, upload):
+    with _locked_partial(upload), _refusing(actor, lot, now, upload):
         upload.refresh_from_db(fields=["offset", "status"])
+        if upload.status == BidUpload.Status.COMPLETE:  # a concurrent complete won the lock first
+            return _completed(upload), False
         if upload.offset != upload.size:
             # Not a refusal: the client sends the rest and completes again.
             raise PlatformError(ErrorCode.UPLOAD_INCOMPLETE, "the upload is not complete",
@@ -183,13 +209,19 @@ def complete_upload(user, actor: Actor, upload_id, *, now: datetime) -> BidSubmi
         bid_rules.check_header(header, expected, envelope_size=size)
         submission_id = uuid.uuid4()
         relpath = storage.final_relpath(lot.pk, upload.organisation_id, submission_id)
-        final = storage.place(partial, relpath)
-        try:
-            return _record(user, actor, upload, submission_id, relpath, header, sha256, size,
-                           expected, now)
-        except BaseException:
-            storage.remove(final)  # the row did not commit: no file without its record
-            raise
+        storage.sync(partial)  # durable before the receipt that the commit issues
+        submission = _record(user, actor, upload, submission_id, relpath, header, sha256, size,
+                             expected, now)
+        crash_point("complete-after-commit-before-move")
+        storage.place(partial, relpath)
+        crash_point("after-move")
+    return submission, True
+
+
+def _completed(upload: BidUpload) -> BidSubmission:
+    submission = BidSubmission.objects.get(upload=upload)
+    storage.finish_placement(upload.pk, submission.path, submission.sha256)
+    return submission
 
 
 def _record(user, actor, upload, submission_id, relpath, header, sha256, size, expected, now):
@@ -199,14 +231,18 @@ def _record(user, actor, upload, submission_id, relpath, header, sha256, size, e
         if locked.status != BidUpload.Status.OPEN:
             raise PlatformError(ErrorCode.INVALID_STATE, f"the upload is {locked.status}")
         check_can_bid(lot, now)
-        return do_submit(user, actor, lot, locked, submission_id=submission_id, relpath=relpath,
-                         header=header, sha256=sha256, size=size, expected=expected, now=now)
+        submission = do_submit(user, actor, lot, locked, submission_id=submission_id,
+                               relpath=relpath, header=header, sha256=sha256, size=size,
+                               expected=expected, now=now)
+        crash_point("complete-before-commit")
+        return submission
 
 
 def do_submit(user, actor, lot, upload, *, submission_id, relpath, header, sha256, size, expected,
               now) -> BidSubmission:
     """Record a stored envelope as the bidder's current bid. Assumes the lot row is locked, the
-    envelope checked, and its file in place."""
+    envelope checked, and its bytes fsync'd (at ``relpath`` or still in the upload's partial file,
+    which the caller moves there after the commit)."""
     previous = (BidSubmission.objects.select_for_update()
                 .filter(lot=lot, organisation_id=upload.organisation_id,
                         status=BidSubmission.Status.CURRENT).first())
@@ -253,7 +289,11 @@ def withdraw(user, actor: Actor, lot_id: int, *, now: datetime) -> BidSubmission
 
 def expire_uploads(now: datetime) -> int:
     """Void every upload still open at its lot's deadline (it counts as withdrawn) and remove its
-    bytes. Run by the ticker or before the opening; also applied lazily on each request."""
+    bytes; finish the move of every submission a crash left in its partial file. Run by the ticker
+    or before the opening; also applied lazily on each request."""
+    from .sweep import finish_placements
+
+    finish_placements(now)
     count = 0
     stale = BidUpload.objects.filter(status=BidUpload.Status.OPEN, lot__bid_deadline__lte=now)
     for upload in stale.select_related("lot"):

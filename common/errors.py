@@ -45,6 +45,7 @@ class ErrorCode(StrEnum):
     UPLOAD_OFFSET_MISMATCH = "upload_offset_mismatch"
     UPLOAD_INCOMPLETE = "upload_incomplete"
     UPLOAD_BUSY = "upload_busy"
+    UPLOAD_LOST = "upload_lost"
     SHA256_MISMATCH = "sha256_mismatch"
     INVALID_CSR = "invalid_csr"
     DEADLINE_NOT_REACHED = "deadline_not_reached"
@@ -86,6 +87,7 @@ HTTP_STATUS = {
     ErrorCode.UPLOAD_OFFSET_MISMATCH: 409,
     ErrorCode.UPLOAD_INCOMPLETE: 409,
     ErrorCode.UPLOAD_BUSY: 409,
+    ErrorCode.UPLOAD_LOST: 409,
     ErrorCode.SHA256_MISMATCH: 422,
     ErrorCode.INVALID_CSR: 400,
     ErrorCode.DEADLINE_NOT_REACHED: 409,

@@ -123,6 +123,7 @@ def cmd_submit(args) -> None:
     client = _client(args)
     path = Path(args.envelope)
     result = upload.submit(client, args.lot, path, retries=args.retries, backoff=args.backoff,
+                           max_backoff=args.max_backoff,
                            chunk_size=args.chunk_size, progress=not args.quiet)
     receipt = result["receipt"]
     rpath = upload.receipt_path(path)
@@ -253,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--lot", type=int, required=True)
     sp.add_argument("--retries", type=int, default=8)
     sp.add_argument("--backoff", type=float, default=1.0)
+    sp.add_argument("--max-backoff", type=float, default=60.0,
+                    help="the longest wait between retries (seconds); near a deadline, keep it short")
     sp.add_argument("--chunk-size", type=int, default=8 << 20)
     sp.add_argument("--quiet", action="store_true")
     sp.add_argument("envelope")

@@ -64,6 +64,7 @@ class Progress:
 
 
 def submit(client: Client, lot_id: int, envelope: Path, *, retries: int = 8, backoff: float = 1.0,
+           max_backoff: float = 60.0,
            chunk_size: int = 8 << 20, progress: bool = True) -> dict[str, Any]:
     """Upload (or resume uploading) ``envelope`` and complete it; return the submission JSON."""
     size = envelope.stat().st_size
@@ -88,6 +89,12 @@ def submit(client: Client, lot_id: int, envelope: Path, *, retries: int = 8, bac
                 spath.unlink(missing_ok=True)
                 state = None
                 continue
+            if status["status"] == "complete":
+                # Completed, but its answer was lost (the server or the link died): `complete` is
+                # idempotent and gives the same submission and receipt again.
+                _, _, result = client.request("POST", f"/uploads/{state['upload']}/complete")
+                spath.unlink(missing_ok=True)
+                return result
             offset, max_chunk = status["offset"], min(status["max_chunk_bytes"], chunk_size)
             with open(envelope, "rb") as f:
                 while offset < size:
@@ -112,13 +119,17 @@ def submit(client: Client, lot_id: int, envelope: Path, *, retries: int = 8, bac
             if attempt > retries:
                 raise CliError(f"network lost: {exc}; run the same command again to resume "
                                f"(state in {spath.name})", errors.NETWORK) from None
-            delay = min(backoff * 2 ** (attempt - 1), 60)
+            delay = min(backoff * 2 ** (attempt - 1), max_backoff)
             sys.stderr.write(f"\nnetwork error ({exc}); retrying in {delay:.1f} s "
                              f"({attempt}/{retries})\n")
             time.sleep(delay)
         except CliError as exc:
             if exc.code == "upload_offset_mismatch":
                 continue  # ask the server where it stands and go on from there
+            if exc.code == "upload_lost":  # the server lost the bytes: start a new upload
+                spath.unlink(missing_ok=True)
+                state = None
+                continue
             if exc.code in ("upload_busy",) and attempt < retries:
                 attempt += 1
                 time.sleep(backoff)
@@ -135,4 +146,4 @@ def _upload_status(client: Client, upload_id: str) -> dict[str, Any] | None:
         if exc.code == "not_found":
             return None
         raise
-    return status if status["status"] == "open" else None
+    return status if status["status"] in ("open", "complete") else None

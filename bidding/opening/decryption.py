@@ -114,7 +114,7 @@ def _decrypt_to_temp(ob: OpeningBid, file_key: bytes) -> tuple[Path | None, str,
     tmp = Path(tmp)
     expected = envelope.Binding(lot.project.code, lot.code, ob.organisation.credit_code)
     try:
-        with open(storage.absolute(sub.path), "rb") as raw, os.fdopen(fd, "wb") as out:
+        with open(storage.stored_envelope(sub), "rb") as raw, os.fdopen(fd, "wb") as out:
             reader = _HashingReader(raw)
             buffered = io.BufferedReader(reader, 1 << 20)
             try:
