@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Path, Query, Router, Schema, Status
 
 from common.access import require_cap
 from common.errors import BadRequest, NotFound
@@ -19,6 +19,7 @@ from .models import AuditEntry
 
 router = Router(tags=["audit"])
 MAX_PAGE = 500
+INDEX_MAX = 2**63 - 1  # entries are indexed by a 64-bit integer
 
 
 class KeyOut(Schema):
@@ -49,8 +50,8 @@ class EntryOut(Schema):
 
 
 class EntryFilter(Schema):
-    after: int = -1
-    limit: int = 100
+    after: int = Field(-1, ge=-1, le=INDEX_MAX)
+    limit: int = Field(100, ge=1, le=MAX_PAGE)
     tender: int | None = None
     action: str | None = None
     actor: str | None = None
@@ -118,7 +119,8 @@ def entries(request, filters: Query[EntryFilter]):
 
 @router.get("/audit/entries/{index}/inclusion", response=InclusionOut,
             summary="Proof that an entry is in the tree of a given size")
-def inclusion(request, index: int, size: int | None = None):
+def inclusion(request, index: int = Path(..., ge=0, le=INDEX_MAX),
+              size: int | None = Query(None, ge=1, le=INDEX_MAX)):
     entry = AuditEntry.objects.filter(index=index).only("actor_id").first()
     if entry is None or (entry.actor_id != request.user.pk and not _can_read(request.user)):
         raise NotFound("entry not found")
@@ -132,7 +134,10 @@ def inclusion(request, index: int, size: int | None = None):
 
 @router.get("/audit/consistency", response=ConsistencyOut, auth=None,
             summary="Proof that the tree of size `first` is a prefix of the tree of size `second`")
-def consistency(request, first: int, second: int):
+def consistency(request, first: int = Query(..., ge=1, le=INDEX_MAX,
+                                            description="the smaller tree's size (≥ 1)"),
+                second: int = Query(..., ge=1, le=INDEX_MAX,
+                                    description="the larger tree's size, at most the log's")):
     if not 0 <= first <= second <= tree.current_size():
         raise BadRequest("need 0 ≤ first ≤ second ≤ the log's size")
     if first == 0 < second:  # as RFC 9162 verifiers treat it (crypto.merkle.verify_consistency)

@@ -67,6 +67,16 @@ class UploadIn(Schema):
     sha256: str | None = None
 
 
+class UploadOut(Schema):
+    id: str
+    lot_id: int
+    size: int
+    offset: int = Field(..., ge=0, description="durable: every byte below it is on disk")
+    status: str = Field(..., description="open, complete, aborted or refused")
+    max_chunk_bytes: int
+    deadline: datetime
+
+
 class SubmissionOut(Schema):
     id: str
     lot_id: int
@@ -167,7 +177,8 @@ def _counted(view):
     return wrapper
 
 
-@router.post("/lots/{lot_id}/uploads", summary="Start a resumable upload of a sealed bid")
+@router.post("/lots/{lot_id}/uploads", response={201: UploadOut},
+             summary="Start a resumable upload of a sealed bid")
 @_counted
 def start_upload(request, lot_id: int, body: UploadIn):
     upload = submissions.start_upload(request.user, Actor.from_request(request), lot_id,
@@ -175,7 +186,8 @@ def start_upload(request, lot_id: int, body: UploadIn):
     return _upload_json(upload, status=201)
 
 
-@router.api_operation(["GET", "HEAD"], "/uploads/{upload_id}", summary="Where an upload stands")
+@router.api_operation(["GET", "HEAD"], "/uploads/{upload_id}", response=UploadOut,
+                      summary="Where an upload stands")
 def upload_status(request, upload_id: str):
     upload = access_upload(request.user, upload_id)
     return _upload_json(upload)
@@ -188,7 +200,7 @@ def _header_int(request, name: str) -> int:
     return int(raw)
 
 
-@router.api_operation(["PATCH", "PUT"], "/uploads/{upload_id}",
+@router.api_operation(["PATCH", "PUT"], "/uploads/{upload_id}", response=UploadOut,
                       summary="Append bytes at Upload-Offset (application/octet-stream)")
 @_counted
 def upload_chunk(request, upload_id: str):

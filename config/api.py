@@ -26,7 +26,14 @@ from evaluation.api_bills import router as evaluation_bills_router
 
 log = logging.getLogger(__name__)
 
-api = NinjaAPI(
+class PlatformAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        from .openapi import complete
+
+        return complete(super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params))
+
+
+api = PlatformAPI(
     title="不见面开标与远程异地评标平台 API",
     version="1",
     description="Integration API of the remote bid opening and evaluation platform. "
@@ -69,6 +76,12 @@ def model_validation_error(request, exc):
     # A value the ORM refused (a malformed UUID in a filter): the client's input, not a failure.
     return _respond(request, BadRequest("a value in the request is malformed",
                                         details={"errors": [str(m) for m in exc.messages][:10]}))
+
+
+@api.exception_handler(OverflowError)
+def number_out_of_range(request, exc):
+    # A number in the request too large for the database (SQLite's 64-bit integers).
+    return _respond(request, BadRequest("a number in the request is out of range"))
 
 
 @api.exception_handler(AuthenticationError)
