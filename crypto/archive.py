@@ -125,6 +125,19 @@ def verify_archive(source, *, vkey: str | None = None, trust_archive_key: bool =
                    tsa_max_delay: float = 3600) -> Result:
     """Verify an archive (a path or a binary file object). Raises ``ArchiveError`` at the first
     failure (``NotVerified`` when no key is trusted); returns what was checked."""
+    try:
+        return _verify(source, vkey=vkey, trust_archive_key=trust_archive_key, witnesses=witnesses,
+                       quorum=quorum, tsa_roots=tsa_roots, tsa_max_delay=tsa_max_delay)
+    except ArchiveError:
+        raise
+    except (TypeError, KeyError, AttributeError, ValueError, IndexError, zipfile.BadZipFile,
+            EOFError, NotImplementedError, RecursionError) as exc:
+        # Fail closed on any shape the checks did not foresee (a field of the wrong JSON type, a
+        # damaged member): the archive is not verified, and the caller gets the one error type.
+        raise ArchiveError(f"the archive is malformed ({type(exc).__name__}: {exc})"[:300]) from exc
+
+
+def _verify(source, *, vkey, trust_archive_key, witnesses, quorum, tsa_roots, tsa_max_delay) -> Result:
     result = Result()
     try:
         archive = zipfile.ZipFile(source)

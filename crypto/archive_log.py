@@ -4,7 +4,6 @@ complete (scope ``tender``). Pure: reads the ZIP, no Django, no database (docs/a
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 from dataclasses import dataclass, field
@@ -50,7 +49,11 @@ def jsonl(archive: zipfile.ZipFile, name: str) -> Iterator[dict]:
     if name not in archive.namelist():
         return
     with archive.open(name) as raw:
-        for number, line in enumerate(io.TextIOWrapper(raw, encoding="utf-8"), start=1):
+        for number, data in enumerate(raw, start=1):
+            try:
+                line = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ArchiveError(f"{name} line {number}: not UTF-8") from None
             if not line.strip():
                 continue
             try:
@@ -77,7 +80,8 @@ def read_checkpoints(archive: zipfile.ZipFile, verifier: NoteVerifier, origin: s
     if any(b <= a for a, b in zip(sizes, sizes[1:])):
         raise ArchiveError("checkpoints are not in strictly ascending size")
     lines.append(f"checkpoints: {len(signed)} signatures verified (sizes {sizes[0]}..{sizes[-1]})")
-    proofs = {(p.get("from"), p.get("to")): p.get("proof") for p in jsonl(archive, CONSISTENCY)}
+    proofs = {(p.get("from"), p.get("to")): p.get("proof") for p in jsonl(archive, CONSISTENCY)
+              if type(p.get("from")) is int and type(p.get("to")) is int}
     for old, new in zip(signed, signed[1:]):
         proof = proofs.get((old.size, new.size))
         if not isinstance(proof, list):

@@ -169,8 +169,13 @@ def _check_tender(archive: zipfile.ZipFile, ctx: Context) -> None:
     try:
         tender = json.loads(archive.read("tender.json"))
         lot = tender["lot"]
-    except (KeyError, ValueError, TypeError):
+        stated_amendments = tender.get("amendments", [])
+    except (KeyError, ValueError, TypeError, AttributeError):
         raise ArchiveError("tender.json: not the tender document") from None
+    if not isinstance(lot, dict) or not isinstance(stated_amendments, list) or not all(
+            isinstance(a, dict) for a in stated_amendments):
+        raise ArchiveError("tender.json: not the tender document (the lot is an object, the "
+                           "amendments a list of objects)")
     state, amendments = replay_lot(ctx.entries)
     if not state:
         raise ArchiveError("tender.json: no entry of the lot sets its fields")
@@ -178,7 +183,7 @@ def _check_tender(archive: zipfile.ZipFile, ctx: Context) -> None:
         if key in state and not _same(key, lot.get(key), state[key]):
             raise ArchiveError(f"tender.json: the lot's {key} is {lot.get(key)!r}, but the signed log "
                                f"sets {state[key]!r}")
-    stated = [{k: a.get(k) for k in ("number", "reason", "changes")} for a in tender.get("amendments", [])]
+    stated = [{k: a.get(k) for k in ("number", "reason", "changes")} for a in stated_amendments]
     if stated != amendments:
         raise ArchiveError("tender.json: its amendments differ from the amendments in the signed log")
     ctx.lines.append(f"tender: tender.json's {', '.join(k for k in CROSS_CHECKED if k in state)} and "
