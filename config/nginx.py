@@ -137,7 +137,7 @@ def render(site: Site) -> str:
         "    error_page 502 503 504 = @unavailable;",
         "    location @too_large {",
         "        default_type application/json;",
-        f"        return 413 '{_error('payload_too_large', 'request body too large', False)}';",
+        f"        return 413 '{_error('body_too_large', f'the request body is over the limit of {json_max} bytes', False)}';",
         "    }",
         "    location @unavailable {",
         "        default_type application/json;",

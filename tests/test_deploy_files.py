@@ -30,7 +30,7 @@ def test_the_proxy_states_the_applications_body_limits(settings):
     assert re.search(r"client_max_body_size 3145735;", upload.split("}", 1)[0])
     assert "proxy_request_buffering off;" in upload.split("}", 1)[0]
     # Refusals in the platform's error envelope, with its stable codes.
-    assert '"code":"payload_too_large"' in text and '"code":"chunk_too_large"' in text
+    assert '"code":"body_too_large"' in text and '"code":"chunk_too_large"' in text
 
 
 def test_without_a_json_limit_setting_the_default_is_one_mebibyte(settings):

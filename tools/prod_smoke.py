@@ -197,7 +197,7 @@ def check_limits(s: Session, info: dict, env: dict, root: Path) -> None:
     auth = {"Authorization": f"Bearer {info['bidder']}", "Content-Type": "application/json"}
     status, headers, body = s.request("POST", f"/api/v1/lots/{info['lot']}/uploads", b"{" + b" " * json_max + b"}",
                                       auth)
-    assert status == 413 and json.loads(body)["error"]["code"] == "payload_too_large", (status, body[:200])
+    assert status == 413 and json.loads(body)["error"]["code"] == "body_too_large", (status, body[:200])
     status, _, body = s.request("PATCH", "/api/v1/uploads/0123456789abcdef", b"x" * (chunk_max + 1),
                                 {**auth, "Content-Type": "application/offset+octet-stream"})
     assert status == 413 and json.loads(body)["error"]["code"] == "chunk_too_large", (status, body[:200])
