@@ -24,6 +24,13 @@ CHECKS = [schemathesis.checks.not_a_server_error, openapi_checks.status_code_con
           openapi_checks.response_schema_conformance]
 
 
+@schemathesis.serializer("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                         "application/octet-stream")
+def binary_body(ctx, value):
+    """Binary bodies (an xlsx bill, an upload chunk) as the bytes generated, or their text."""
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
 @pytest.fixture
 def fast_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
