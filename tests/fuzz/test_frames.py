@@ -1,5 +1,6 @@
 """Fuzzing the WebSocket frame parser (realtime/frames.py, docs/protocol.md): ``parse_command``
-either returns a ``Command`` or raises ``BadRequest`` — never anything else — and
+either returns a ``Command`` or raises ``BadRequest`` or, for a frame of another protocol version,
+``unsupported_version`` (docs/protocol.md §2) — never anything else — and
 ``command_id_of`` never raises, whatever text arrives."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from tests.conftest import IN_CI
 from hypothesis import strategies as st
 
-from common.errors import BadRequest
+from common.errors import PlatformError
 from realtime import frames
 from realtime.frames import Command, command_id_of, parse_command
 
@@ -26,8 +27,8 @@ FUZZ = settings(max_examples=200, deadline=None, derandomize=IN_CI)
 def parse(text):
     try:
         command = parse_command(text)
-    except BadRequest as exc:
-        assert exc.code.value == "bad_request"
+    except PlatformError as exc:
+        assert exc.code.value in ("bad_request", "unsupported_version")
         return None
     assert isinstance(command, Command) and isinstance(command.payload, dict)
     assert 1 <= len(command.id) <= frames.MAX_ID_LENGTH and command.cmd
@@ -53,7 +54,7 @@ def test_frame_shaped_json_parses_or_is_bad_request(frame):
 @given(st.integers(1, 3000))
 @settings(max_examples=20, deadline=None, derandomize=IN_CI)
 def test_deeply_nested_or_oversized_frames_are_bad_request(depth):
-    for text in ('{"id": "a", "cmd": "x", "payload": ' + "[" * depth + "]" * depth + "}",
+    for text in ('{"v": 1, "id": "a", "cmd": "x", "payload": ' + "[" * depth + "]" * depth + "}",
                  "[" * depth, '{"id": "' + "x" * (depth * 30) + '"}'):
         parse(text)
         command_id_of(text)
