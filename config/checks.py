@@ -5,6 +5,8 @@ operator sees exactly which embedded default is still in use. ``config/asgi.py``
 production server accepts a connection.
 """
 
+import os
+
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 
@@ -40,6 +42,11 @@ def _unsafe_settings() -> list[Error]:
     if getattr(settings, "E2E_TEST_PAGES", False):
         errors.append(Error("E2E_TEST_PAGES is on: the browser-test pages are served.",
                             hint="Unset E2E_TEST_PAGES outside the test suite.", id="kaibiao.E006"))
+    if os.environ.get("KAIBIAO_CRASH_AT"):
+        # Ignored in production (common/crash.py), but a deployment that sets it was copied from a
+        # fault test: say so rather than trust that nothing else reads it.
+        errors.append(Error("KAIBIAO_CRASH_AT is set: it is the fault tests' crash injection.",
+                            hint="Unset KAIBIAO_CRASH_AT outside the test suite.", id="kaibiao.E010"))
     return errors
 
 

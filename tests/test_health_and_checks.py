@@ -50,6 +50,7 @@ def test_check_deploy_is_clean_with_a_production_environment():
     ({"WEBSOCKET_ALLOWED_ORIGINS": "https://.example.cn"}, "kaibiao.E007"),
     ({"RT_DEMO_ROOMS": "1"}, "kaibiao.E008"),
     ({"PROXY_COUNT": "0"}, "kaibiao.E009"),
+    ({"KAIBIAO_CRASH_AT": "create"}, "kaibiao.E010"),
 ])
 def test_production_refuses_unsafe_settings(change, check_id):
     env = dict(PRODUCTION_ENV, **change)
