@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "audit",
     "bidding",
     "evaluation",
+    "collusion",
     "realtime",
     "documents",
     "frontend",

@@ -1,0 +1,141 @@
+"""The signals on the generated corpus: every planted signal is found with the right evidence,
+and honest bids that share only the tender's boilerplate (and the trade's vocabulary, the tender's
+logo, a default author name, the same office suite) raise nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from collusion.signals.extract import read_document
+from collusion.signals.identity import BidderIdentity, Observation
+from collusion.signals.leads import Signal, Strength
+from collusion.signals.run import TenderFacts, analyse
+
+from . import corpus
+
+
+def facts_of(bidders, tender) -> TenderFacts:
+    return TenderFacts(
+        bidders=[BidderIdentity(b.key, b.name, b.credit_code) for b in bidders],
+        documents={b.key: [read_document(n, d) for n, d in b.files.items()] for b in bidders},
+        tender_documents=[read_document(n, d) for n, d in tender.items()],
+        observations=[Observation(b.key, k, v, s) for b in bidders for k, v, s in b.observations],
+        prices={b.key: b.price_fen for b in bidders},
+        decrypted_at={b.key: b.decrypted_at for b in bidders})
+
+
+@pytest.fixture(scope="module")
+def leads():
+    bidders, tender = corpus.build()
+    return analyse(facts_of(bidders, tender))
+
+
+def of(leads, signal, **evidence):
+    return [x for x in leads if x.signal == signal and all(x.evidence.get(k) == v for k, v in evidence.items())]
+
+
+def test_honest_bidders_appear_in_no_lead(leads):
+    honest = [x for x in leads if any(b.startswith("h") for b in x.bidders)]
+    assert honest == []
+
+
+def test_every_lead_names_its_legal_item_and_a_strength(leads):
+    for x in leads:
+        d = x.as_dict()
+        assert d["articles"] and all(a.startswith("reg4") or a.startswith("reg39") for a in d["articles"])
+        assert d["strength"] in {"weak", "moderate", "strong"}
+        assert len(x.bidders) >= 2
+
+
+def test_it_finds_one_author_behind_three_bids(leads):
+    found = of(leads, Signal.SHARED_METADATA, field="last_modified_by", value=corpus.RIGGER_AUTHOR)
+    assert [x.bidders for x in found] == [("r1", "r2", "r3")]
+    assert found[0].strength == Strength.STRONG
+    assert "r3-技术标.docx" in found[0].evidence["documents"]["r3"]
+    author = of(leads, Signal.SHARED_METADATA, field="author", value=corpus.RIGGER_AUTHOR)
+    # r1's docx and xlsx, r2's PDF (document info) and xlsx, r3's xlsx
+    assert [x.bidders for x in author] == [("r1", "r2", "r3")]
+    assert "r2-技术标.pdf" in author[0].evidence["documents"]["r2"]
+
+
+def test_it_finds_the_shared_template_but_not_the_default_one(leads):
+    found = of(leads, Signal.SHARED_METADATA, field="template")
+    assert [(x.bidders, x.evidence["value"]) for x in found] == [(("r1", "r3"), "围标模板.dotx")]
+
+
+def test_it_finds_the_shared_image_but_not_the_tenders_logo(leads):
+    found = of(leads, Signal.SHARED_MEDIA)
+    assert [x.bidders for x in found] == [("r1", "r3")]
+    assert found[0].evidence["where"]["r1"] == ["r1-技术标.docx: word/media/image2.png"]
+
+
+def test_it_finds_the_paraphrased_copy_across_docx_and_pdf(leads):
+    found = of(leads, Signal.SIMILAR_TEXT)
+    assert [x.bidders for x in found] == [("r1", "r2")]
+    x = found[0]
+    assert x.strength == Strength.STRONG
+    assert x.evidence["windows"] >= 10 and x.evidence["share"] > 0.5
+    example = x.evidence["examples"][0]
+    assert example["ratio"] > 0.7 and example["a"] != example["b"]  # paraphrased, not identical
+    # the boilerplate every bid copied from the tender is not among the evidence
+    assert not any(corpus.TENDER_BOILERPLATE[0][:20] in e["a"] for e in x.evidence["examples"])
+
+
+def test_it_finds_the_misplaced_name(leads):
+    found = of(leads, Signal.MISPLACED_NAME)
+    assert [(x.bidders, x.evidence["in_documents_of"], x.evidence["names"]) for x in found] == [
+        (("r1", "r3"), "r3", "r1")]
+    assert "宏远建筑工程有限公司（盖章）" in found[0].evidence["context"]
+    assert found[0].evidence["document"] == "r3-技术标.docx"
+
+
+def test_it_finds_the_same_project_manager(leads):
+    found = of(leads, Signal.SHARED_PERSON)
+    assert [x.bidders for x in found] == [("r1", "r3")]
+    assert found[0].evidence["id_number"] == corpus.SHARED_PM[:6] + "********" + corpus.SHARED_PM[-4:]
+    assert corpus.SHARED_PM not in repr(found[0].evidence)  # never the full number in the lead
+
+
+def test_it_finds_the_regular_prices(leads):
+    found = of(leads, Signal.PRICE_PATTERN, pattern="equal_differences")
+    assert [x.bidders for x in found] == [("r1", "r2", "r3")]
+    assert found[0].evidence["differences"] == ["1234.56", "1234.56"] and found[0].evidence["exact"]
+    assert found[0].strength == Strength.MODERATE
+    cluster = of(leads, Signal.PRICE_PATTERN, pattern="tight_cluster")
+    assert [x.bidders for x in cluster] == [("r1", "r2", "r3")]
+
+
+def test_it_finds_the_shared_machine_and_address(leads):
+    machine = of(leads, Signal.SAME_MACHINE)
+    assert [(x.bidders, x.evidence["value"]) for x in machine] == [(("r1", "r2"), "m-rigger")]
+    net = of(leads, Signal.SAME_NETWORK)
+    assert [(x.bidders, x.evidence["value"], x.evidence["stages"]) for x in net] == [
+        (("r1", "r2"), "198.51.100.7", ["decryption", "upload"])]
+    assert of(leads, Signal.SAME_CERTIFICATE) == []
+
+
+def test_it_finds_decryptions_one_after_another(leads):
+    found = of(leads, Signal.CLOSE_DECRYPTION)
+    assert [x.bidders for x in found] == [("r1", "r2", "r3")]
+    assert found[0].strength == Strength.WEAK and found[0].evidence["span_seconds"] == 2.0
+
+
+def test_the_enabled_set_is_a_setting():
+    from collusion.signals.run import AnalysisSettings
+
+    bidders, tender = corpus.build(honest=3, paragraphs=8, with_pdf=False)
+    only = AnalysisSettings(enabled=frozenset({Signal.PRICE_PATTERN}))
+    assert {x.signal for x in analyse(facts_of(bidders, tender), only)} == {Signal.PRICE_PATTERN}
+
+
+def test_the_same_corpus_without_the_tenders_text_would_flag_the_boilerplate():
+    """The control: the boilerplate filter is what keeps honest bids quiet, not chance."""
+    bidders, tender = corpus.build(honest=3, paragraphs=8, with_pdf=False)
+    facts = facts_of(bidders, tender)
+    facts.tender_documents = []
+    from collusion.signals.run import AnalysisSettings
+    from collusion.signals.text import TextSettings
+
+    settings = AnalysisSettings(enabled=frozenset({Signal.SIMILAR_TEXT}), text=TextSettings(common_share=1.0))
+    pairs = {x.bidders for x in analyse(facts, settings)}
+    assert ("h1", "h2") in pairs
