@@ -6,3 +6,10 @@ class CollusionConfig(AppConfig):
     name = "collusion"
     verbose_name = _("Collusion analysis")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import conf
+
+        # Settings fail loudly: an unknown signal or threshold stops the start, not the first run.
+        conf.analysis_settings()
+        conf.graph_settings()

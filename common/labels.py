@@ -262,7 +262,44 @@ ACTION = {
     "evaluation.step.advanced": _("Step advanced"),
     "evaluation.step.back": _("Went back a step"),
     "evaluation.time.extended": _("Step time extended"),
+    "collusion.analysis.completed": _("Collusion analysis run"),
+    "collusion.history.analysed": _("Co-bidding history analysed"),
+    "collusion.tender_document.stored": _("Tender document filed for the collusion analysis"),
+    "collusion.lead.decided": _("Committee decision on a collusion lead"),
+    "collusion.case.opened": _("Collusion case opened"),
+    "collusion.case.updated": _("Collusion case updated"),
 }
+
+COLLUSION_SIGNAL = {
+    "same_machine": _("Same sealing machine"),
+    "same_network": _("Same network address"),
+    "same_certificate": _("Same certificate key"),
+    "shared_metadata": _("Same document metadata"),
+    "shared_media": _("Same embedded image or attachment"),
+    "similar_text": _("Look-alike text"),
+    "misplaced_name": _("Another bidder named in the file"),
+    "shared_person": _("Same person declared"),
+    "price_pattern": _("Prices in a regular pattern"),
+    "close_decryption": _("Decryptions one after another"),
+    "co_bidding": _("Bidding together repeatedly"),
+}
+
+COLLUSION_STRENGTH = {"weak": _("Weak"), "moderate": _("Moderate"), "strong": _("Strong")}
+
+COLLUSION_ARTICLE = {
+    "reg40.1": _("Reg. 40(1): bid files prepared by the same company or person"),
+    "reg40.2": _("Reg. 40(2): the same company or person handling several bidders' affairs"),
+    "reg40.3": _("Reg. 40(3): the same project manager named in several bids"),
+    "reg40.4": _("Reg. 40(4): bid files abnormally alike or prices in a regular pattern"),
+    "reg40.5": _("Reg. 40(5): bid files mixed up between bidders"),
+    "reg39.2": _("Reg. 39(2): bidders agreeing who wins"),
+}
+
+CASE_STATUS = {"open": _("Open"), "investigating": _("Under investigation"),
+               "referred": _("Referred to the authority"), "closed": _("Case closed")}
+
+LEAD_DECISION = {"noted": _("Taken into account"), "dismissed": _("Explained, not pursued"),
+                 "referred": _("Referred to the supervisors")}
 
 STEP = {
     "sign_in": _("Sign-in"), "pledge": _("Integrity pledge"), "chair_election": _("Chair election"),
@@ -291,7 +328,9 @@ KINDS = {"error": ERROR, "lot_status": LOT_STATUS, "submission_status": SUBMISSI
          "cert_status": CERT_STATUS, "role": ROLE, "decided_by": DECIDED_BY,
          "receipt_field": RECEIPT_FIELD, "action": ACTION, "step": STEP,
          "replacement_reason": REPLACEMENT_REASON, "draw_state": DRAW_STATE, "draw_party": DRAW_PARTY,
-         "redraw_reason": REDRAW_REASON}
+         "redraw_reason": REDRAW_REASON, "collusion_signal": COLLUSION_SIGNAL,
+         "collusion_strength": COLLUSION_STRENGTH, "collusion_article": COLLUSION_ARTICLE,
+         "case_status": CASE_STATUS, "lead_decision": LEAD_DECISION}
 
 
 def label(kind: str, code: str | None) -> str:

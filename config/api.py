@@ -23,6 +23,7 @@ from bidding.api_opening import router as opening_router
 from common.errors import BadRequest, ErrorCode, PlatformError
 from evaluation.api import router as evaluation_router
 from evaluation.api_bills import router as evaluation_bills_router
+from collusion.api import router as collusion_router
 
 log = logging.getLogger(__name__)
 
@@ -114,5 +115,6 @@ api.add_router("/", audit_router)
 api.add_router("/", bids_router)
 api.add_router("/", evaluation_router)
 api.add_router("/", evaluation_bills_router)
+api.add_router("/", collusion_router)
 api.add_router("/", opening_router)
 api.add_router("/", escrow_router)

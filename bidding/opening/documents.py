@@ -87,3 +87,33 @@ def _audited_package_sha256(ob: OpeningBid) -> str | None:
         if data.get("submission") == str(ob.submission_id):
             return data.get("package_sha256")
     return None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    data: dict | None
+    # "" or one of: not_decrypted, package_changed, unreadable, no_manifest
+    problem: str = ""
+
+
+def read_manifest(lot_id: int, organisation_id: int) -> Manifest:
+    """The ``manifest.json`` of the organisation's decrypted bid in the lot's opening (its listed
+    documents, its announced fields, the ``sealer`` the tool recorded), from the kept tar once its
+    SHA-256 matches the audited ``package_sha256``. Read the documents it lists with
+    ``read_document``, which checks each against the manifest."""
+    ob = (OpeningBid.objects.filter(opening__lot_id=lot_id, organisation_id=organisation_id,
+                                    status=OpeningBid.Status.DECRYPTED).exclude(plaintext_path="").first())
+    if ob is None:
+        return Manifest(None, "not_decrypted")
+    path = Path(settings.STORAGE_DIR) / ob.plaintext_path
+    try:
+        if _sha256_of(path) != _audited_package_sha256(ob):
+            return Manifest(None, "package_changed")
+        with tarfile.open(path, mode="r:") as tar:
+            for entry in tar:
+                if entry.name == "manifest.json" and entry.isfile() and entry.size <= MAX_MANIFEST_BYTES:
+                    data = json.loads(tar.extractfile(entry).read().decode("utf-8"))
+                    return Manifest(data if isinstance(data, dict) else None, "" if isinstance(data, dict) else "unreadable")
+    except (OSError, tarfile.TarError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return Manifest(None, "unreadable")
+    return Manifest(None, "no_manifest")

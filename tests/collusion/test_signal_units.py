@@ -141,3 +141,24 @@ def test_a_group_whose_wins_go_round_is_found():
     found = co_bidding(tenders, GraphSettings(min_together=4))
     assert [(x.bidders, x.evidence["pattern"]) for x in found] == [(("a", "b", "c"), "rotation")]
     assert found[0].strength == Strength.STRONG
+
+
+def test_settings_fail_loudly(settings):
+    import pytest
+    from django.core.exceptions import ImproperlyConfigured
+
+    from collusion import conf
+
+    settings.COLLUSION = {"enabled": ["same_machine", "telepathy"]}
+    with pytest.raises(ImproperlyConfigured):
+        conf.analysis_settings()
+    settings.COLLUSION = {"text": {"windw": 10}}
+    with pytest.raises(ImproperlyConfigured):
+        conf.analysis_settings()
+    settings.COLLUSION = {"colour": 1}
+    with pytest.raises(ImproperlyConfigured):
+        conf.raw()
+    settings.COLLUSION = {"enabled": ["price_pattern"], "prices": {"ring_margin": "1/50"}, "text": {"window": 200}}
+    a = conf.analysis_settings()
+    assert {s.value for s in a.enabled} == {"price_pattern"} and a.text.window == 200
+    assert str(a.prices.ring_margin) == "1/50"

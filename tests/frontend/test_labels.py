@@ -12,6 +12,8 @@ from bidding.lifecycle import Status
 from bidding.models_bids import BidSubmission
 from bidding.models_opening import RecordConfirmation
 from bidding.phases import Event
+from collusion.models import Case, Lead
+from collusion.signals.leads import Article, Signal, Strength
 from common import labels
 from common.beijing import beijing
 from common.errors import ErrorCode
@@ -19,7 +21,7 @@ from common.roles import Role
 from evaluation.models import ReportSignature
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("accounts", "audit", "bidding", "evaluation", "realtime")
+APPS = ("accounts", "audit", "bidding", "evaluation", "realtime", "collusion")
 
 
 def source_action_codes() -> set[str]:
@@ -48,6 +50,11 @@ def source_action_codes() -> set[str]:
     ("role", [r.value for r in Role]),
     ("decided_by", ["score", "price", "evaluated_price", "draw", "last"]),
     ("action", sorted(source_action_codes())),
+    ("collusion_signal", [s.value for s in Signal]),
+    ("collusion_article", [a.value for a in Article]),
+    ("collusion_strength", [s.value for s in Strength]),
+    ("case_status", list(Case.Status.values)),
+    ("lead_decision", [d for d in Lead.Decision.values if d]),
 ])
 def test_every_code_has_a_label(kind, codes):
     missing = [c for c in codes if c not in labels.KINDS[kind]]

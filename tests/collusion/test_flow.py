@@ -1,0 +1,211 @@
+"""The analysis end to end: five sealed bids (three riggers, two honest bidders, files from the
+generated corpus) uploaded from their addresses, decrypted at the opening, then analysed by a
+supervisor through the API — the leads come from the audited packages, the audit log's addresses
+and the sealer's machine hash — and who may see, decide and open a case."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import tarfile
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+
+from accounts.models import ApiToken
+from audit.models import AuditEntry
+from bidding.opening.decryption import release_key
+from collusion.models import AnalysisRun, Case, Lead
+from common.actor import Actor
+from crypto import envelope
+from tests.bidding.conftest import certify, seal, upload
+from tests.bidding.test_opening_actions import to_deadline
+from tests.bidding.test_opening_support import five  # noqa: F401
+
+from . import corpus
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_hashing", "bid_storage")]
+CAST = {"alice": "r1", "bob": "r2", "carol": "r3", "dave": "h1", "erin": "h2"}
+IPS = {"alice": "198.51.100.7", "bob": "198.51.100.7", "carol": "198.51.100.99", "dave": "203.0.113.10",
+       "erin": "203.0.113.11"}
+MACHINES = {"alice": "a" * 64, "bob": "a" * 64, "carol": "c" * 64, "dave": "d" * 64, "erin": None}
+
+
+def client(user, ip) -> Client:
+    _, secret = ApiToken.issue(user, "test")
+    return Client(HTTP_AUTHORIZATION=f"Bearer {secret}", REMOTE_ADDR=ip)
+
+
+def package(lot, org, price_fen, files, machine) -> bytes:
+    manifest = {"format": "tender-bid/v1", "tender": lot.project.code, "lot": lot.code, "bidder": org.credit_code,
+                "fields": {"price": price_fen, "duration_days": 180, "quality": "合格"},
+                "documents": [{"name": "documents/" + n, "size": len(d), "sha256": hashlib.sha256(d).hexdigest()}
+                              for n, d in files.items()]}
+    if machine:
+        manifest["sealer"] = {"tool": "sealbid", "version": "0.1.0", "machine": machine}
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, data in [("manifest.json", json.dumps(manifest, ensure_ascii=False).encode()),
+                           *(("documents/" + n, d) for n, d in files.items())]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def built():
+    return corpus.build(honest=2, paragraphs=16)
+
+
+@pytest.fixture
+def opened(five, make_lot, built):  # noqa: F811
+    cbidders, tender = built
+    by_key = {b.key: b for b in cbidders}
+    lot = make_lot(deadline_in=timedelta(hours=1))
+    envs = {}
+    for name, key in CAST.items():
+        user = five[name]
+        org = user.organisation
+        org.name = by_key[key].name
+        org.save(update_fields=["name"])
+        bidder_key, _ = certify(user, five["host"])
+        env = seal(lot, org, bidder_key, package(lot, org, by_key[key].price_fen, by_key[key].files, MACHINES[name]))
+        res = upload(client(user, IPS[name]), lot.pk, env)
+        assert res.status_code == 201, res.content
+        envs[name] = (env, bidder_key)
+    h = {"lot": lot, "people": five, "tender": tender}
+    _, now = to_deadline(h)
+    for n, name in enumerate(CAST):
+        env, bidder_key = envs[name]
+        header = envelope.read_header(io.BytesIO(env))
+        file_key = base64.b64encode(envelope.unwrap_file_key(header, bidder_key, role="bidder")).decode()
+        user = five[name]
+        # the riggers decrypt one after another; the honest bidders minutes apart
+        at = now + timedelta(seconds=60 + n) if CAST[name].startswith("r") else now + timedelta(minutes=5 + 3 * n)
+        release_key(user, Actor.of(user, IPS[name]), lot.pk, file_key=file_key, now=at)
+    return h
+
+
+def api(user, method, path, body=None):
+    c = client(user, "192.0.2.1")
+    kwargs = {"content_type": "application/json", "data": json.dumps(body)} if body is not None else {}
+    return getattr(c, method)(path, **kwargs)
+
+
+def test_the_supervisor_runs_the_analysis_and_sees_the_planted_signals(opened):
+    lot, people = opened["lot"], opened["people"]
+    host = people["host"]
+    doc = next(iter(opened["tender"].items()))
+    res = client(host, "192.0.2.9").put(f"/api/v1/lots/{lot.pk}/collusion/tender-documents/{doc[0]}", data=doc[1],
+                                        content_type="application/octet-stream")
+    assert res.status_code == 201, res.content
+    res = api(people["supervisor"], "post", f"/api/v1/lots/{lot.pk}/collusion/analyses")
+    assert res.status_code == 201, res.content
+    assert res.json()["run"]["problems"] == []
+    leads = api(people["supervisor"], "get", f"/api/v1/lots/{lot.pk}/collusion/leads").json()["leads"]
+    org = {n: people[n].organisation_id for n in CAST}
+
+    def found(signal, **ev):
+        return sorted(sorted(o["organisation"] for o in x["bidders"]) for x in leads
+                      if x["signal"] == signal and all(x["evidence"].get(k) == v for k, v in ev.items()))
+
+    riggers = sorted(org[n] for n in ("alice", "bob", "carol"))
+    assert found("same_machine", value="a" * 64) == [sorted([org["alice"], org["bob"]])]
+    assert found("same_network", value="198.51.100.7") == [sorted([org["alice"], org["bob"]])]
+    net = next(x for x in leads if x["signal"] == "same_network")
+    assert net["evidence"]["stages"] == ["decryption", "receipt", "upload"]
+    assert found("shared_metadata", field="last_modified_by", value=corpus.RIGGER_AUTHOR) == [riggers]
+    assert found("shared_media") == [sorted([org["alice"], org["carol"]])]
+    assert found("similar_text") == [sorted([org["alice"], org["bob"]])]
+    assert found("misplaced_name") == [sorted([org["alice"], org["carol"]])]
+    assert found("shared_person") == [sorted([org["alice"], org["carol"]])]
+    assert found("price_pattern", pattern="equal_differences") == [riggers]
+    assert found("close_decryption") == [riggers]
+    honest = {org["dave"], org["erin"]}
+    assert not [x for x in leads if honest & {o["organisation"] for o in x["bidders"]}]
+    # the run and every lead are in the audit log, with the leads' hash
+    entry = AuditEntry.objects.get(action="collusion.analysis.completed", tender_id=lot.pk)
+    data = json.loads(entry.body)["data"]
+    run = AnalysisRun.objects.get(lot=lot)
+    assert data["leads_sha256"] == run.leads_sha256 and len(data["leads"]) == len(leads)
+    assert data["settings"]["enabled"] and entry.actor_name == "supervisor"
+
+
+def test_the_host_runs_it_but_sees_no_lead_and_bidders_nothing(opened):
+    lot, people = opened["lot"], opened["people"]
+    res = api(people["host"], "post", f"/api/v1/lots/{lot.pk}/collusion/analyses")
+    assert res.status_code == 201 and set(res.json()) == {"run", "leads"} and res.json()["leads"] > 0
+    assert api(people["host"], "get", f"/api/v1/lots/{lot.pk}/collusion/leads").status_code == 404
+    for who in ("alice", "dave"):
+        assert api(people[who], "get", f"/api/v1/lots/{lot.pk}/collusion/leads").status_code == 404
+        assert api(people[who], "post", f"/api/v1/lots/{lot.pk}/collusion/analyses").status_code == 404
+    assert api(people["other_host"], "post", f"/api/v1/lots/{lot.pk}/collusion/analyses").status_code in (403, 404)
+    assert api(people["host"], "get", "/api/v1/collusion/leads").status_code == 403
+
+
+def test_a_swapped_package_on_disk_is_reported_not_read(opened, settings):
+    from pathlib import Path
+
+    from bidding.models import OpeningBid
+
+    lot, people = opened["lot"], opened["people"]
+    ob = OpeningBid.objects.get(opening__lot=lot, organisation=people["carol"].organisation)
+    path = Path(settings.STORAGE_DIR) / ob.plaintext_path
+    path.write_bytes(path.read_bytes() + b"\0" * 512)
+    res = api(people["supervisor"], "post", f"/api/v1/lots/{lot.pk}/collusion/analyses")
+    assert res.status_code == 201
+    problems = res.json()["run"]["problems"]
+    assert {"organisation": people["carol"].organisation_id, "document": "manifest.json",
+            "problem": "package_changed"} in problems
+    leads = Lead.objects.filter(run_id=res.json()["run"]["id"])
+    assert not [x for x in leads if x.signal == "misplaced_name"]  # carol's files were not read
+
+
+def test_before_the_announcement_there_is_no_analysis(five, make_lot):  # noqa: F811
+    lot = make_lot(deadline_in=timedelta(hours=1))
+    res = api(five["supervisor"], "post", f"/api/v1/lots/{lot.pk}/collusion/analyses")
+    assert res.status_code == 409 and res.json()["error"]["code"] == "invalid_state"
+
+
+def test_cases_are_opened_moved_and_audited_with_old_and_new(opened):
+    lot, people = opened["lot"], opened["people"]
+    sup = people["supervisor"]
+    api(sup, "post", f"/api/v1/lots/{lot.pk}/collusion/analyses")
+    ids = [x["id"] for x in api(sup, "get", "/api/v1/collusion/leads?strength=strong").json()["leads"]][:2]
+    assert ids
+    res = api(sup, "post", "/api/v1/collusion/cases", {"leads": ids, "title": "宏远等三家疑似围标", "note": "调取保证金流水"})
+    assert res.status_code == 201, res.content
+    case = res.json()
+    assert api(people["host"], "post", "/api/v1/collusion/cases", {"leads": ids, "title": "x"}).status_code == 403
+    res = api(sup, "patch", f"/api/v1/collusion/cases/{case['id']}", {"status": "investigating"})
+    assert res.status_code == 200 and res.json()["status"] == "investigating"
+    res = api(sup, "patch", f"/api/v1/collusion/cases/{case['id']}", {"status": "open"})
+    assert res.status_code == 409
+    res = api(sup, "patch", f"/api/v1/collusion/cases/{case['id']}", {"status": "nonsense"})
+    assert res.status_code == 400 and res.json()["error"]["code"] == "bad_request"
+    res = api(sup, "post", "/api/v1/collusion/cases", {"leads": [999999], "title": "x"})
+    assert res.status_code == 404
+    entry = AuditEntry.objects.filter(action="collusion.case.updated").get()
+    data = json.loads(entry.body)["data"]
+    assert data["old"]["status"] == "open" and data["new"]["status"] == "investigating"
+    assert json.loads(AuditEntry.objects.get(action="collusion.case.opened").body)["data"]["new"]["leads"] == sorted(ids)
+    assert Case.objects.get().status == "investigating"
+
+
+def test_malformed_input_is_a_400_never_a_500(opened):
+    lot, people = opened["lot"], opened["people"]
+    sup = people["supervisor"]
+    c = client(sup, "192.0.2.1")
+    assert c.post("/api/v1/collusion/cases", data="{not json", content_type="application/json").status_code == 400
+    assert c.post("/api/v1/collusion/cases", data=json.dumps({"leads": "x", "title": 1}),
+                  content_type="application/json").status_code == 400
+    assert c.get("/api/v1/lots/abc/collusion/leads").status_code in (400, 404)
+    host = client(people["host"], "192.0.2.9")
+    assert host.put(f"/api/v1/lots/{lot.pk}/collusion/tender-documents/..x", data=b"x",
+                    content_type="application/octet-stream").status_code == 400
+    assert host.put(f"/api/v1/lots/{lot.pk}/collusion/tender-documents/a.docx", data=b"",
+                    content_type="application/octet-stream").status_code == 400
