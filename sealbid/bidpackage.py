@@ -9,11 +9,13 @@ given in yuan ("1234567.89") and stored as integer fen; never a float.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import json
 import os
 import tarfile
 import threading
+import uuid
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,43 @@ from . import errors
 from .errors import CliError
 
 MANIFEST_FORMAT = "tender-bid/v1"
+MACHINE_LABEL = b"sealbid-machine/v1"
+MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
+
+
+def machine_identity(files: tuple[str, ...] = MACHINE_ID_FILES) -> bytes | None:
+    """What identifies this machine: the systemd/D-Bus machine id (128 random bits set at install),
+    else the MAC address of a network interface; None when neither is known. Never leaves the
+    machine: only ``machine_hash`` of it goes into the manifest."""
+    for name in files:
+        try:
+            text = Path(name).read_text().strip()
+        except OSError:
+            continue
+        if text:
+            return b"machine-id:" + text.encode()
+    node = uuid.getnode()
+    if node >> 40 & 1:  # the multicast bit: uuid made the number up, there is no MAC to read
+        return None
+    return b"mac:" + node.to_bytes(6, "big")
+
+
+def machine_hash(identity: bytes, *, tender: str, lot: str) -> str:
+    """HMAC-SHA256 of the machine identity keyed by the label and the tender's lot identity: the
+    same machine gives the same value within a lot (so two bids sealed on one computer show it),
+    different values in different lots (so a bidder's machines cannot be followed across tenders),
+    and the identity itself cannot be read back (docs/sealbid.md, "What the manifest says about the
+    sealing")."""
+    key = MACHINE_LABEL + b"\0" + tender.encode() + b"\0" + lot.encode()
+    return hmac.new(key, identity, hashlib.sha256).hexdigest()
+
+
+def sealer_info(*, tender: str, lot: str, version: str, identity: bytes | None = None) -> dict[str, str]:
+    identity = machine_identity() if identity is None else identity
+    info = {"tool": "sealbid", "version": version}
+    if identity:
+        info["machine"] = machine_hash(identity, tender=tender, lot=lot)
+    return info
 
 
 def yuan_to_fen(text: str) -> int:
@@ -103,10 +142,12 @@ def _sha256(path: Path) -> str:
 
 
 def manifest(*, tender: str, lot: str, bidder: str, fields: dict[str, Any],
-             documents: list[tuple[Path, str]]) -> bytes:
+             documents: list[tuple[Path, str]], sealer: dict[str, str] | None = None) -> bytes:
     doc = {"format": MANIFEST_FORMAT, "tender": tender, "lot": lot, "bidder": bidder, "fields": fields,
            "documents": [{"name": name, "size": path.stat().st_size, "sha256": _sha256(path)}
                          for path, name in documents]}
+    if sealer is not None:
+        doc["sealer"] = sealer
     return json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
 
 

@@ -105,8 +105,9 @@ def cmd_seal(args) -> None:
         given[name.strip()] = value
     fields = bidpackage.announced_values(lot["announced_fields"], given)
     documents = bidpackage.collect_documents(args.documents)
+    sealer = bidpackage.sealer_info(tender=lot["project_code"], lot=lot["code"], version=_version())
     manifest = bidpackage.manifest(tender=lot["project_code"], lot=lot["code"], bidder=cert.credit_code,
-                                   fields=fields, documents=documents)
+                                   fields=fields, documents=documents, sealer=sealer)
     out = Path(args.out)
     result = bidpackage.seal_package(out, manifest_bytes=manifest, documents=documents,
                                      tender=lot["project_code"], lot=lot["code"],
@@ -309,3 +310,12 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kaibiao")
+    except PackageNotFoundError:
+        return "unknown"
