@@ -4,7 +4,7 @@ from django.views.generic import TemplateView
 
 from accounts.views import LoginView, LogoutView
 
-from . import views, views_bids, views_draws, views_evaluation, views_venues
+from . import views, views_bids, views_collusion, views_draws, views_evaluation, views_venues
 
 app_name = "frontend"
 
@@ -27,6 +27,8 @@ urlpatterns = [
     path("evaluation/draws/", views_draws.supervisor_draws, name="supervisor_draws"),
     path("evaluation/", views_venues.evaluation_sessions, name="evaluation_sessions"),
     path("evaluation/<int:session_id>/venues/<int:venue_id>/", views_venues.venue, name="venue"),
+    path("evaluation/<int:session_id>/collusion/", views_collusion.committee_leads, name="collusion_committee"),
+    path("console/collusion/", views_collusion.supervisor_leads, name="collusion_leads"),
 ]
 
 if settings.DEBUG or settings.E2E_TEST_PAGES:

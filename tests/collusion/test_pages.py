@@ -1,0 +1,60 @@
+"""The pages: the supervisors' leads and cases, the committee's advisory page; in Chinese, no raw
+codes, and who may reach them."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from audit.models import AuditEntry
+from collusion.models import Case, Lead
+
+from .test_committee import with_lead
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user) -> Client:
+    c = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    c.force_login(user)
+    return c
+
+
+def test_the_committee_page_shows_leads_in_chinese_and_records_a_decision():
+    from evaluation.testing import build
+
+    sc = build()
+    lead, a, _ = with_lead(sc)
+    expert = signed_in(next(iter(sc.experts.values())))
+    url = f"/evaluation/{sc.session.pk}/collusion/"
+    page = expert.get(url).content.decode()
+    assert "文件中出现其他投标人名称" in page and "实施条例第四十条第（五）项" in page and "misplaced_name" not in page
+    assert a.code in page
+    res = expert.post(url, {"lead": lead.pk, "decision": "dismissed", "reason": ""})
+    assert res.status_code == 400
+    res = expert.post(url, {"lead": lead.pk, "decision": "dismissed", "reason": "系联合体成员，已说明"})
+    assert res.status_code == 302
+    assert Lead.objects.get(pk=lead.pk).decision == "dismissed"
+    assert "已作说明，不予追究" in expert.get(url).content.decode()
+    # the supervisor reads the page but gets no form; a bidder gets nothing
+    sup = signed_in(sc.supervisor).get(url).content.decode()
+    assert "文件中出现其他投标人名称" in sup and 'name="decision"' not in sup
+    assert signed_in(next(iter(sc.bidder_users.values()))).get(url).status_code == 404
+
+
+def test_the_supervisors_page_opens_and_moves_a_case():
+    from evaluation.testing import build
+
+    sc = build()
+    lead, _, _ = with_lead(sc)
+    sup = signed_in(sc.supervisor)
+    page = sup.get("/console/collusion/").content.decode()
+    assert "文件中出现其他投标人名称" in page and "中" in page
+    res = sup.post("/console/collusion/", {"form": "case", "lead": [lead.pk], "title": "疑似混装", "note": ""})
+    assert res.status_code == 302
+    case = Case.objects.get()
+    res = sup.post("/console/collusion/", {"form": "status", "case": case.pk, "status": "referred"})
+    assert res.status_code == 302 and Case.objects.get().status == "referred"
+    assert "已移送行政监督部门" in sup.get("/console/collusion/").content.decode()
+    assert AuditEntry.objects.filter(action__startswith="collusion.case.").count() == 2
+    assert signed_in(sc.host).get("/console/collusion/").status_code == 403
