@@ -7,10 +7,12 @@ copied or lightly paraphrased, in another bidder's.
 2. Boilerplate is removed: a window whose 5-character shingles come mostly from the tender's own
    documents (the forms, declarations and scope the bidders were told to copy) is dropped, so
    quoting the tender never counts.
-3. Candidates: MinHash signatures of the windows' shingles in an LSH index (``datasketch``) give
-   the pairs of windows, from different bidders, likely to be alike, without comparing every pair.
-   Shingles are hashed in bulk with numpy (a polynomial hash of the code points), and a window's
-   signature is the minimum of its two half-windows', so each shingle is permuted once.
+3. Candidates: MinHash signatures of the windows' shingles, banded for LSH (locality-sensitive
+   hashing), give the pairs of windows, from different bidders, likely to be alike, without
+   comparing every pair. All in numpy: shingles are hashed in bulk (a polynomial hash of the code
+   points), a window's signature is the minimum of its two half-windows' (each shingle is permuted
+   once), and each band is one sort. Shingles that most bidders use (the trade's vocabulary) are
+   left out of the signatures.
 4. Each candidate is aligned exactly (``difflib.SequenceMatcher``) against the other bid's window
    and its neighbours; it counts only when matched blocks of ``min_block`` characters or more cover
    ``align_min`` of the window. The evidence quotes the aligned passages.
@@ -37,7 +39,9 @@ class TextSettings:
     window: int = 120  # normalised characters
     boilerplate_share: float = 0.5  # of a window's shingles found in the tender's documents
     lsh_threshold: float = 0.3  # estimated Jaccard for a candidate
-    num_perm: int = 64
+    num_perm: int = 63
+    bands: int = 21  # 21 bands of 3 rows: half the pairs at J = 0.28 become candidates, 94 % at J = 0.5
+    rows: int = 3
     align_min: float = 0.6  # matched characters / the window
     min_block: int = 6  # matched blocks shorter than this are chance
     common_share: float = 0.5
@@ -46,28 +50,35 @@ class TextSettings:
     moderate_share: float = 0.10
     strong_share: float = 0.30
     max_examples: int = 5
+    max_aligned: int = 400  # candidate windows aligned exactly per pair of bidders, at most
+    sample_confirm: float = 0.5  # share of the aligned sample that must align for the rest to count
 
 
 _KEEP = re.compile(r"[^\s\W_]+", re.UNICODE)
+_DROP = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
 @dataclass
 class _Doc:
     norm: str
-    origin: list[int]  # normalised index → index in ``text``
-    text: str
+    text: str  # NFKC
+    _origin: list[int] | None = None
+
+    def origin(self) -> list[int]:
+        """Normalised index → index in ``text``; built only for documents quoted in evidence."""
+        if self._origin is None:
+            origin: list[int] = []
+            for m in _KEEP.finditer(self.text):
+                origin.extend(range(m.start(), m.end()))
+            if len(origin) != len(self.norm):  # lower() changed a length: keep positions approximate
+                origin = (origin + [len(self.text)] * len(self.norm))[:len(self.norm)]
+            self._origin = origin
+        return self._origin
 
 
 def normalise(text: str) -> _Doc:
     text = unicodedata.normalize("NFKC", text)
-    parts, origin = [], []
-    for m in _KEEP.finditer(text):
-        parts.append(m.group().lower())
-        origin.extend(range(m.start(), m.end()))
-    norm = "".join(parts)
-    if len(norm) != len(origin):  # lower() changed a length (rare letters): keep positions approximate
-        origin = (origin + [len(text)] * len(norm))[:len(norm)]
-    return _Doc(norm, origin, text)
+    return _Doc(_DROP.sub("", text).lower(), text)
 
 
 def _shingle_hashes(norm: str):
@@ -95,71 +106,142 @@ def _permutations(num_perm: int):
     return a, b
 
 
-def _block_minimums(hashes, starts, half: int, a, b):
-    """For each block [s, s+half) of shingle positions, the permuted minimum of its hashes."""
+def _block_minimums(hashes, usable, starts, half: int, a, b):
+    """For each block [s, s+half) of shingle positions, the permuted minimum of its usable hashes
+    (and how many usable positions it has): ``minimum.reduceat`` over chunks of blocks, so memory
+    stays at a chunk's positions × permutations."""
     import numpy as np
 
+    mask = np.uint64(_MASK32)
     out = np.full((len(starts), len(a)), _MASK32, dtype=np.uint64)
-    for n, s in enumerate(starts):
-        block = hashes[s:s + half]
-        if len(block):
-            out[n] = ((np.unique(block)[:, None] * a + b) & np.uint64(_MASK32)).min(axis=0)
-    return out
+    counts = np.add.reduceat(usable.astype(np.int64), starts) if len(hashes) else np.zeros(len(starts), dtype=np.int64)
+    per_chunk = max(1, 40_000 // max(1, half))
+    for k0 in range(0, len(starts), per_chunk):
+        k1 = min(len(starts), k0 + per_chunk)
+        p0, p1 = starts[k0], min(len(hashes), starts[k1 - 1] + half)
+        if p1 <= p0:
+            continue
+        permuted = (hashes[p0:p1, None] * a + b) & mask
+        permuted[~usable[p0:p1]] = mask
+        out[k0:k1] = np.minimum.reduceat(permuted, np.asarray(starts[k0:k1]) - p0, axis=0)
+    return out, counts.tolist()
+
+
+def _candidates(sig, owner, s: TextSettings, common_limit: float) -> set[tuple[int, int]]:
+    """LSH banding: windows whose signatures agree on all ``rows`` values of at least one of the
+    ``bands`` bands are candidates (the probability is 1 - (1 - J^rows)^bands for Jaccard J), then
+    kept when the signatures' estimated Jaccard reaches ``lsh_threshold``. Vectorised: each band's
+    rows are hashed into one key and the windows sorted by it; a bucket holding more bidders than
+    ``common_limit`` is the trade's common text and is skipped."""
+    import numpy as np
+
+    pairs: set[tuple[int, int]] = set()
+    mult = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5][:s.rows] +
+                    [1] * max(0, s.rows - 4), dtype=np.uint64)
+    for band in range(min(s.bands, sig.shape[1] // s.rows)):
+        keys = (sig[:, band * s.rows:(band + 1) * s.rows] * mult[:s.rows]).sum(axis=1, dtype=np.uint64)
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        bounds = np.concatenate(([0], np.flatnonzero(np.diff(sorted_keys)) + 1, [len(order)]))
+        lengths = np.diff(bounds)
+        for g in np.flatnonzero((lengths >= 2) & (lengths <= 4 * common_limit + 8)):
+            group = order[bounds[g]:bounds[g + 1]]
+            owners = owner[group]
+            if len(set(owners.tolist())) < 2 or len(set(owners.tolist())) > common_limit:
+                continue
+            members = sorted(group.tolist())
+            for i, n in enumerate(members):
+                for m in members[i + 1:]:
+                    if owner[n] != owner[m]:
+                        pairs.add((n, m))
+    if not pairs:
+        return pairs
+    ordered = sorted(pairs)
+    left = np.array([p[0] for p in ordered])
+    right = np.array([p[1] for p in ordered])
+    estimate = (sig[left] == sig[right]).mean(axis=1)
+    return {p for p, e in zip(ordered, estimate) if e >= s.lsh_threshold}
 
 
 def similar_text(bids: dict[str, str], tender_text: str, settings: TextSettings = TextSettings()) -> list[Lead]:
     """``bids``: bidder key → the text of its documents; ``tender_text``: the tender's documents."""
-    import numpy as np
-    from datasketch import MinHash, MinHashLSH  # imported when the signal runs
+    import numpy as np  # imported when the signal runs
 
     s = settings
     half = s.window // 2
     a, b = _permutations(s.num_perm)
     tender_hashes = np.unique(_shingle_hashes(normalise(tender_text).norm))
     docs: dict[str, _Doc] = {}
+    all_hashes = {}
+    for bidder, text in bids.items():
+        docs[bidder] = normalise(text)
+        all_hashes[bidder] = _shingle_hashes(docs[bidder].norm)
+    # The trade's vocabulary: shingles most bidders use are no evidence of copying, and would make
+    # every window a candidate of every other.
+    common_limit = max(3, s.common_share * len(bids))
+    if all_hashes:
+        values, counts = np.unique(np.concatenate([np.unique(h) for h in all_hashes.values()]), return_counts=True)
+        common = values[counts > common_limit]
+    else:
+        common = np.zeros(0, dtype=np.uint64)
     windows: list[tuple[str, int]] = []  # (bidder, start in norm)
     signatures = []
     own_chars: dict[str, int] = {}
-    for bidder, text in bids.items():
-        doc = normalise(text)
-        docs[bidder] = doc
-        hashes = _shingle_hashes(doc.norm)
+    for bidder in bids:
+        hashes = all_hashes.pop(bidder)
         boiler = np.isin(hashes, tender_hashes) if len(tender_hashes) else np.zeros(len(hashes), dtype=bool)
+        usable = ~boiler & ~np.isin(hashes, common)
         starts = list(range(0, max(1, len(hashes)), half))
-        blocks = _block_minimums(hashes, starts, half, a, b)
+        blocks, sizes = _block_minimums(hashes, usable, starts, half, a, b)
         own = 0
+        cumulative = np.concatenate(([0], np.cumsum(boiler)))
         for n, start in enumerate(starts):
             end = min(len(hashes), start + s.window)
-            if end - start < SHINGLE * 4:
-                continue
-            if boiler[start:end].mean() >= s.boilerplate_share:
+            if end - start < SHINGLE * 4 or (cumulative[end] - cumulative[start]) >= s.boilerplate_share * (end - start):
                 continue
             own += min(half, end - start)
-            sig = blocks[n] if n + 1 >= len(blocks) else np.minimum(blocks[n], blocks[n + 1])
+            pair = n + 1 < len(blocks)
+            if sizes[n] + (sizes[n + 1] if pair else 0) < SHINGLE * 4:
+                continue  # nothing left but vocabulary
+            sig = (np.minimum(blocks[n], blocks[n + 1]) if pair else blocks[n]).astype(np.uint32)
             windows.append((bidder, start))
             signatures.append(sig)
         own_chars[bidder] = own
     if not windows:
         return []
-    lsh = MinHashLSH(threshold=s.lsh_threshold, num_perm=s.num_perm)
-    hashes_of = [MinHash(num_perm=s.num_perm, hashvalues=sig, permutations=(a, b), scheme="affine32")
-                 for sig in signatures]
-    with lsh.insertion_session() as session:
-        for n, mh in enumerate(hashes_of):
-            session.insert(n, mh, check_duplication=False)
+    sig = np.vstack(signatures)
+    owner = np.array([hash(w[0]) for w in windows])
     matches: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
-    for n, mh in enumerate(hashes_of):
-        bidder, start = windows[n]
-        for m in lsh.query(mh):
-            if m <= n or windows[m][0] == bidder:
+    by_pair: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+    for n, m in sorted(_candidates(sig, owner, s, common_limit)):
+        by_pair[tuple(sorted((windows[n][0], windows[m][0])))].append((n, m))
+    sampled: dict[tuple[str, str], tuple[int, int, int]] = {}  # pair → (candidates, aligned, confirmed)
+    for pair, candidates in by_pair.items():
+        # Exact alignment is the costly step: a pair with thousands of candidate windows (one bid
+        # copied into another) is aligned on an even sample; if most of the sample aligns, the
+        # rest of its candidates count too, and the evidence says how many were aligned.
+        step = max(1, len(candidates) // s.max_aligned)
+        aligned = confirmed = 0
+        kept = []
+        for i, (n, m) in enumerate(candidates):
+            if i % step:
+                kept.append((n, m, None))
                 continue
+            bidder, start = windows[n]
             other, ostart = windows[m]
             span = _align(docs[bidder].norm[start:start + s.window],
                           docs[other].norm[max(0, ostart - half):ostart + s.window + half], s)
+            aligned += 1
+            confirmed += span is not None
             if span is not None:
-                matches[n][m] = span
-                matches[m][n] = (-1, -1)
-    common_limit = max(3, s.common_share * len(bids))
+                kept.append((n, m, span))
+        accept_rest = step > 1 and confirmed >= s.sample_confirm * aligned
+        for n, m, span in kept:
+            if span is None and not accept_rest:
+                continue
+            matches[n][m] = span or (0, 0)
+            matches[m][n] = (-1, -1)
+        sampled[pair] = (len(candidates), aligned, confirmed)
     pair_hits: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
     for n, others in matches.items():
         if len({windows[m][0] for m in others}) + 1 > common_limit:
@@ -183,9 +265,12 @@ def similar_text(bids: dict[str, str], tender_text: str, settings: TextSettings 
             continue
         strength = (Strength.STRONG if share >= s.strong_share
                     else Strength.MODERATE if share >= s.moderate_share else Strength.WEAK)
-        examples = [_example(docs, windows, n, m, s) for n, m in hits[:s.max_examples]]
+        shown = [h for h in hits if matches[h[0]].get(h[1]) != (0, 0)] or hits  # aligned ones first
+        examples = [_example(docs, windows, n, m, s) for n, m in shown[:s.max_examples]]
+        candidates, aligned, confirmed = sampled.get((x, y), (len(hits), len(hits), len(hits)))
         leads.append(lead(Signal.SIMILAR_TEXT, (x, y), strength, windows=len(hits), shared_chars=min(shared, min(
-            len(docs[x].norm), len(docs[y].norm))), share=round(min(1.0, share), 4), examples=examples))
+            len(docs[x].norm), len(docs[y].norm))), share=round(min(1.0, share), 4), candidates=candidates,
+            aligned=aligned, confirmed=confirmed, examples=examples))
     return leads
 
 
@@ -210,9 +295,10 @@ def _example(docs, windows, n, m, s: TextSettings) -> dict:
     ratio = SequenceMatcher(None, a, b, autojunk=False).ratio()
 
     def original(doc: _Doc, start: int, end: int) -> str:
-        if not doc.origin:
+        origin = doc.origin()
+        if not origin or end <= start:
             return ""
-        return doc.text[doc.origin[start]:doc.origin[min(end, len(doc.origin)) - 1] + 1].replace("\n", "")
+        return doc.text[origin[start]:origin[min(end, len(origin)) - 1] + 1].replace("\n", "")
 
     return {"a": original(dx, xs, xs + len(a)), "b": original(dy, lo + span[0], lo + span[1]),
             "ratio": round(ratio, 3)}
