@@ -239,6 +239,8 @@ def _object_labels() -> dict:
         "evaluation.replacement": _("Replacement of a member"), "evaluation.reportsignature": _("Report signature"),
         "audit.entry": _("Audit entry"), "audit.auditentry": _("Audit entry"),
         "audit.auditcheckpoint": _("Signed checkpoint"),
+        "collusion.analysisrun": _("Collusion analysis"), "collusion.lead": _("Collusion lead"),
+        "collusion.case": _("Collusion case"), "collusion.tenderdocument": _("Tender document"),
     }
 
 

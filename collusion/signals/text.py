@@ -88,13 +88,13 @@ def _shingle_hashes(norm: str):
     codes = np.frombuffer(norm.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     n = len(codes) - SHINGLE + 1
     if n <= 0:
-        return np.zeros(0, dtype=np.uint64)
+        return np.zeros(0, dtype=np.uint32)
     h = np.zeros(n, dtype=np.uint64)
     for k in range(SHINGLE):  # h = Σ c[i+k]·P^(4-k) mod 2^32
         h = (h * np.uint64(1_000_003) + codes[k:k + n]) & np.uint64(_MASK32)
     # mix, so neighbouring code points do not give neighbouring hashes
     h = (h * np.uint64(0x9E3779B1)) & np.uint64(_MASK32)
-    return h ^ (h >> np.uint64(15))
+    return (h ^ (h >> np.uint64(15))).astype(np.uint32)  # 32-bit values: half the memory
 
 
 def _permutations(num_perm: int):
@@ -121,7 +121,7 @@ def _block_minimums(hashes, usable, starts, half: int, a, b):
         p0, p1 = starts[k0], min(len(hashes), starts[k1 - 1] + half)
         if p1 <= p0:
             continue
-        permuted = (hashes[p0:p1, None] * a + b) & mask
+        permuted = (hashes[p0:p1, None].astype(np.uint64) * a + b) & mask
         permuted[~usable[p0:p1]] = mask
         out[k0:k1] = np.minimum.reduceat(permuted, np.asarray(starts[k0:k1]) - p0, axis=0)
     return out, counts.tolist()
@@ -183,7 +183,7 @@ def similar_text(bids: dict[str, str], tender_text: str, settings: TextSettings 
         values, counts = np.unique(np.concatenate([np.unique(h) for h in all_hashes.values()]), return_counts=True)
         common = values[counts > common_limit]
     else:
-        common = np.zeros(0, dtype=np.uint64)
+        common = np.zeros(0, dtype=np.uint32)
     windows: list[tuple[str, int]] = []  # (bidder, start in norm)
     signatures = []
     own_chars: dict[str, int] = {}
