@@ -9,6 +9,9 @@ class CollusionConfig(AppConfig):
 
     def ready(self) -> None:
         from . import conf
+        from .archive import register as register_archive
+
+        register_archive()
 
         # Settings fail loudly: an unknown signal or threshold stops the start, not the first run.
         conf.analysis_settings()

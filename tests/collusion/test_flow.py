@@ -209,3 +209,24 @@ def test_malformed_input_is_a_400_never_a_500(opened):
                     content_type="application/octet-stream").status_code == 400
     assert host.put(f"/api/v1/lots/{lot.pk}/collusion/tender-documents/a.docx", data=b"",
                     content_type="application/octet-stream").status_code == 400
+
+
+def test_the_tenders_archive_keeps_the_runs_and_still_verifies(opened):
+    import zipfile
+
+    from audit.archive import export_archive
+    from audit.checkpoints import issue_checkpoint
+    from audit.keys import platform_vkey
+    from crypto.archive import verify_archive
+
+    lot, people = opened["lot"], opened["people"]
+    api(people["supervisor"], "post", f"/api/v1/lots/{lot.pk}/collusion/analyses")
+    issue_checkpoint("collusion")
+    buffer = io.BytesIO()
+    export_archive(buffer, lot=lot)
+    run = AnalysisRun.objects.get(lot=lot)
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as z:
+        (member,) = [n for n in z.namelist() if n.endswith(f"collusion/run-{run.pk}.json")]
+        kept = json.loads(z.read(member))
+    assert kept["leads_sha256"] == run.leads_sha256 and len(kept["leads"]) == run.leads.count()
+    verify_archive(io.BytesIO(buffer.getvalue()), vkey=platform_vkey())
