@@ -23,6 +23,7 @@ from common.canonical import format_time
 
 from . import actions
 from .access import access_lot_leads, require_supervisor
+from .integrity import run_is_intact
 from .models import AnalysisRun, Case, Lead
 
 router = Router(tags=["collusion"])
@@ -52,7 +53,7 @@ def _names(leads) -> dict[int, str]:
 def run_view(run: AnalysisRun) -> dict:
     return {"id": run.pk, "kind": run.kind, "lot": run.lot_id, "started_at": format_time(run.started_at),
             "seconds": str(run.seconds), "leads_sha256": run.leads_sha256, "settings": run.settings,
-            "problems": run.problems, "bidders": len(run.bidders)}
+            "problems": run.problems, "bidders": len(run.bidders), "intact": run_is_intact(run)}
 
 
 def lot_leads(user, lot_id) -> dict:

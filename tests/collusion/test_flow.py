@@ -230,3 +230,23 @@ def test_the_tenders_archive_keeps_the_runs_and_still_verifies(opened):
         kept = json.loads(z.read(member))
     assert kept["leads_sha256"] == run.leads_sha256 and len(kept["leads"]) == run.leads.count()
     verify_archive(io.BytesIO(buffer.getvalue()), vkey=platform_vkey())
+
+
+@pytest.mark.parametrize("edit", [
+    "UPDATE collusion_lead SET strength = 'weak' WHERE id = %s",
+    "UPDATE collusion_lead SET evidence = '{}' WHERE id = %s",
+    "UPDATE collusion_lead SET organisations = '[1, 2]' WHERE id = %s",
+    "DELETE FROM collusion_lead WHERE id = %s",
+])
+def test_a_lead_edited_in_the_database_is_shown_as_changed(opened, edit):
+    from django.db import connection
+
+    lot, people = opened["lot"], opened["people"]
+    sup = people["supervisor"]
+    api(sup, "post", f"/api/v1/lots/{lot.pk}/collusion/analyses")
+    body = api(sup, "get", f"/api/v1/lots/{lot.pk}/collusion/leads").json()
+    assert body["run"]["intact"] is True
+    target = body["leads"][0]["id"]
+    with connection.cursor() as cursor:
+        cursor.execute(edit, [target])
+    assert api(sup, "get", f"/api/v1/lots/{lot.pk}/collusion/leads").json()["run"]["intact"] is False
