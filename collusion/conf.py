@@ -44,6 +44,8 @@ def _merge(cls, given: dict[str, Any], where: str):
 
 def raw() -> dict[str, Any]:
     given = getattr(settings, "COLLUSION", {}) or {}
+    if not isinstance(given, dict):
+        raise ImproperlyConfigured("COLLUSION is a JSON object of settings")
     unknown = set(given) - set(DEFAULTS)
     if unknown:
         raise ImproperlyConfigured(f"COLLUSION has unknown settings: {sorted(unknown)}")

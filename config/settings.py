@@ -6,10 +6,12 @@ layer, one process. Production sets ``KAIBIAO_ENV=production`` plus ``DATABASE_U
 combinations (see docs/operations.md).
 """
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from common.env import env_bool, env_int, env_list, env_str
 from config import limits
@@ -281,6 +283,13 @@ BIDDER_CERT_VALIDITY_DAYS = env_int("BIDDER_CERT_VALIDITY_DAYS", 365)
 BID_UPLOAD_MAX_CHUNK_BYTES = limits.BID_UPLOAD_MAX_CHUNK_BYTES
 JSON_BODY_MAX_BYTES = limits.JSON_BODY_MAX_BYTES
 DATA_UPLOAD_MAX_MEMORY_SIZE = JSON_BODY_MAX_BYTES
+
+# --- Collusion analysis (docs/collusion.md) ----------------------------------------------------
+# Which signals run and their thresholds, as a JSON object; unknown keys stop the start.
+try:
+    COLLUSION = json.loads(env_str("COLLUSION_SETTINGS", "{}"))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"COLLUSION_SETTINGS is not JSON: {exc}") from None
 
 # --- Frontend ----------------------------------------------------------------------------------
 # Test-only pages (the browser crypto self-test at /_test/crypto/) for the Playwright suite in
