@@ -81,6 +81,15 @@ def _backup(client: Client, lot_id: int, lot: dict, recipients: list) -> tuple[l
     return custodians, escrow["threshold"]
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kaibiao")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def cmd_seal(args) -> None:
     client = _client(args)
     lot = client.json("GET", f"/lots/{args.lot}")
@@ -310,12 +319,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("kaibiao")
-    except PackageNotFoundError:
-        return "unknown"
