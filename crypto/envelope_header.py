@@ -87,10 +87,7 @@ class Recipient:
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}")
-        key = self.public_key
-        if isinstance(key, (bytes, bytearray, memoryview)):
-            key = keys.load_public_key_bytes(bytes(key))
-        object.__setattr__(self, "public_key", keys.check_public_key(key))
+        object.__setattr__(self, "public_key", keys.as_public_key(self.public_key))
 
     @property
     def key_id(self) -> str:

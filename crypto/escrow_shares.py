@@ -44,10 +44,7 @@ class Custodian:
     def __post_init__(self) -> None:
         if type(self.index) is not int or not 1 <= self.index <= MAX_CUSTODIANS:
             raise ValueError(f"a custodian's index is 1..{MAX_CUSTODIANS}")
-        key = self.public_key
-        if isinstance(key, (bytes, bytearray, memoryview)):
-            key = keys.load_public_key_bytes(bytes(key))
-        object.__setattr__(self, "public_key", keys.check_public_key(key))
+        object.__setattr__(self, "public_key", keys.as_public_key(self.public_key))
 
     @property
     def key_id(self) -> str:

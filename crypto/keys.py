@@ -106,6 +106,13 @@ def check_public_key(public_key: Any) -> PublicKey:
     return public_key
 
 
+def as_public_key(key: Any) -> PublicKey:
+    """A P-256 public key given as a key object or its 65-byte encoding; ``ValueError`` otherwise."""
+    if isinstance(key, (bytes, bytearray, memoryview)):
+        key = load_public_key_bytes(bytes(key))
+    return check_public_key(key)
+
+
 def public_key_to_bytes(public_key: PublicKey) -> bytes:
     """The 65-byte uncompressed SEC1 encoding ``0x04 || X || Y``."""
     return check_public_key(public_key).public_bytes(

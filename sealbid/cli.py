@@ -21,7 +21,8 @@ from crypto.receipt import ReceiptError, verify_receipt
 from . import bidpackage, custodian, errors, upload
 from .client import NETWORK_ERRORS, Client
 from .errors import CliError
-from .prompts import ask_password as _password, load_private_key as _private_key, make_client as _client
+from .prompts import load_private_key as _private_key, make_client as _client
+from .prompts import write_new_key
 
 
 def _print(value) -> None:
@@ -29,15 +30,8 @@ def _print(value) -> None:
 
 
 def cmd_keygen(args) -> None:
-    out = Path(args.out)
-    if out.exists() and not args.force:
-        raise CliError(f"{out} exists; pass --force to overwrite it", errors.USAGE)
-    key = keys.generate_bidder_key()
-    data = keys.private_key_to_file(key, _password(args, confirm=True), iterations=args.iterations)
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    print(f"key id {keys.key_id(key.public_key())} written to {out}")
+    key = write_new_key(args)
+    print(f"key id {keys.key_id(key.public_key())} written to {args.out}")
 
 
 def cmd_csr(args) -> None:

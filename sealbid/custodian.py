@@ -12,27 +12,18 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 from pathlib import Path
 
 from crypto import envelope, escrow_shares, keys
 
 from . import errors
-from .prompts import ask_password, load_private_key, make_client
+from .prompts import load_private_key, make_client, write_new_key
 from .errors import CliError
 
 
 def cmd_keygen(args) -> None:
-    out = Path(args.out)
-    if out.exists() and not args.force:
-        raise CliError(f"{out} exists; pass --force to overwrite it", errors.USAGE)
-    key = keys.generate_bidder_key()
-    data = keys.private_key_to_file(key, ask_password(args, confirm=True), iterations=args.iterations)
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    kid = keys.key_id(key.public_key())
-    print(f"custodian key id {kid} written to {out}")
+    key = write_new_key(args)
+    print(f"custodian key id {keys.key_id(key.public_key())} written to {args.out}")
     if args.register:
         _register(make_client(args), key.public_key())
 

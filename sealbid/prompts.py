@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 import unicodedata
 from pathlib import Path
 
@@ -37,3 +38,17 @@ def load_private_key(args):
 
 def make_client(args) -> Client:
     return Client(args.server, args.token)
+
+
+def write_new_key(args):
+    """Make a P-256 key and write it, password-protected, to ``args.out`` (mode 0600; an existing
+    file only with ``--force``): ``keygen`` of a bidder and of a custodian."""
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise CliError(f"{out} exists; pass --force to overwrite it", errors.USAGE)
+    key = keys.generate_bidder_key()
+    data = keys.private_key_to_file(key, ask_password(args, confirm=True), iterations=args.iterations)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return key

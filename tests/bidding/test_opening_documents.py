@@ -5,9 +5,7 @@ the decryption audited, and the document must be the one its manifest lists."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import tarfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,29 +22,11 @@ from evaluation.rules.settings import DEFAULT_EVALUATION_SETTINGS
 from evaluation.testing_bills import LAYOUT, priced, tender_bill, to_xlsx
 from tests.bidding.conftest import certify, seal, token_client, upload
 from tests.bidding.test_opening_actions import release, to_deadline
-from tests.bidding.test_opening_support import PRICES, five  # noqa: F401
+from tests.bidding.test_opening_support import PRICES, five, package  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_hashing", "bid_storage")]
 BILL = "工程量清单.xlsx"
 NAMES = ("alice", "bob", "carol", "dave", "erin")
-
-
-def package(lot, org, price_fen: int, documents: dict[str, bytes], *, listed: dict[str, bytes] | None = None) -> bytes:
-    """A bid package as sealbid writes it: the manifest first, listing each document's SHA-256
-    (``listed`` overrides what the manifest says a document is)."""
-    listed = documents if listed is None else listed
-    manifest = {"format": "tender-bid/v1", "tender": lot.project.code, "lot": lot.code, "bidder": org.credit_code,
-                "fields": {"price": price_fen, "duration_days": 180, "quality": "合格"},
-                "documents": [{"name": "documents/" + n, "size": len(d), "sha256": hashlib.sha256(d).hexdigest()}
-                              for n, d in listed.items()]}
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, data in [("manifest.json", json.dumps(manifest, ensure_ascii=False).encode()),
-                           *(("documents/" + n, d) for n, d in documents.items())]:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
 
 
 @pytest.fixture

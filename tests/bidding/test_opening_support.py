@@ -5,6 +5,7 @@ package whose manifest carries the tender's announced fields."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import tarfile
@@ -32,6 +33,28 @@ def bid_package(lot, org, price_fen: int, *, fields=None) -> bytes:
     with tarfile.open(fileobj=out, mode="w") as tar:
         for name, data in (("manifest.json", json.dumps(manifest, ensure_ascii=False).encode()),
                            ("documents/技术标.txt", "技术方案\n".encode() * 100)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def package(lot, org, price_fen: int, documents: dict[str, bytes], *, listed: dict[str, bytes] | None = None,
+            sealer: dict | None = None) -> bytes:
+    """A bid package as sealbid writes it: the manifest first, listing each document's SHA-256
+    (``listed`` overrides what the manifest says a document is; ``sealer`` is the manifest's
+    sealing-tool entry, docs/sealbid.md)."""
+    listed = documents if listed is None else listed
+    manifest = {"format": "tender-bid/v1", "tender": lot.project.code, "lot": lot.code, "bidder": org.credit_code,
+                "fields": {"price": price_fen, "duration_days": 180, "quality": "合格"},
+                "documents": [{"name": "documents/" + n, "size": len(d), "sha256": hashlib.sha256(d).hexdigest()}
+                              for n, d in listed.items()]}
+    if sealer:
+        manifest["sealer"] = sealer
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, data in [("manifest.json", json.dumps(manifest, ensure_ascii=False).encode()),
+                           *(("documents/" + n, d) for n, d in documents.items())]:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))

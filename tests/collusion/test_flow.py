@@ -6,10 +6,8 @@ and the sealer's machine hash — and who may see, decide and open a case."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
-import tarfile
 from datetime import timedelta
 
 import pytest
@@ -23,7 +21,7 @@ from common.actor import Actor
 from crypto import envelope
 from tests.bidding.conftest import certify, seal, upload
 from tests.bidding.test_opening_actions import to_deadline
-from tests.bidding.test_opening_support import five  # noqa: F401
+from tests.bidding.test_opening_support import five, package  # noqa: F401
 
 from . import corpus
 
@@ -34,26 +32,13 @@ IPS = {"alice": "198.51.100.7", "bob": "198.51.100.7", "carol": "198.51.100.99",
 MACHINES = {"alice": "a" * 64, "bob": "a" * 64, "carol": "c" * 64, "dave": "d" * 64, "erin": None}
 
 
+def _sealer(machine: str | None) -> dict | None:
+    return {"tool": "sealbid", "version": "0.1.0", "machine": machine} if machine else None
+
+
 def client(user, ip) -> Client:
     _, secret = ApiToken.issue(user, "test")
     return Client(HTTP_AUTHORIZATION=f"Bearer {secret}", REMOTE_ADDR=ip)
-
-
-def package(lot, org, price_fen, files, machine) -> bytes:
-    manifest = {"format": "tender-bid/v1", "tender": lot.project.code, "lot": lot.code, "bidder": org.credit_code,
-                "fields": {"price": price_fen, "duration_days": 180, "quality": "合格"},
-                "documents": [{"name": "documents/" + n, "size": len(d), "sha256": hashlib.sha256(d).hexdigest()}
-                              for n, d in files.items()]}
-    if machine:
-        manifest["sealer"] = {"tool": "sealbid", "version": "0.1.0", "machine": machine}
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, data in [("manifest.json", json.dumps(manifest, ensure_ascii=False).encode()),
-                           *(("documents/" + n, d) for n, d in files.items())]:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +58,8 @@ def opened(five, make_lot, built):  # noqa: F811
         org.name = by_key[key].name
         org.save(update_fields=["name"])
         bidder_key, _ = certify(user, five["host"])
-        env = seal(lot, org, bidder_key, package(lot, org, by_key[key].price_fen, by_key[key].files, MACHINES[name]))
+        env = seal(lot, org, bidder_key, package(lot, org, by_key[key].price_fen, by_key[key].files,
+                                                  sealer=_sealer(MACHINES[name])))
         res = upload(client(user, IPS[name]), lot.pk, env)
         assert res.status_code == 201, res.content
         envs[name] = (env, bidder_key)
