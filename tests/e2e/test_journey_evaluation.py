@@ -28,6 +28,22 @@ from tests.e2e.test_journey_opening import SHOTS, shot
 pytestmark = pytest.mark.e2e
 
 WAIT = 30_000
+
+
+def confirm_member(page, code: str) -> None:
+    """The venue staff confirm a member's identity, as a person would: click, and click again if the
+    button is still there after a while (the member table is redrawn on every push, and a click
+    can land on the row being replaced). The confirmation is idempotent on the page's side: the
+    button only exists while the member is unconfirmed."""
+    selector = f'[data-confirm="{code}"]'
+    for _ in range(3):
+        page.click(selector, timeout=WAIT)
+        try:
+            page.wait_for_selector(selector, state="detached", timeout=8_000)
+            return
+        except Exception:  # noqa: BLE001 - still there: say what the page said, then try again
+            print(f"confirm {code}: still unconfirmed; the page says {page.inner_text('#confirm-status')!r}")
+    page.wait_for_selector(selector, state="detached", timeout=WAIT)
 SCORES = {"T1": "18.5", "T2": "36", "B1": "8.5"}  # everyone; expert B's T1 for B01 differs (then corrected)
 DISSENT = "对B02的技术评分有不同意见：施工组织设计评分偏高。"
 
@@ -113,7 +129,7 @@ def test_remote_evaluation_in_two_venues(browser, platform_server, evaluation):
             r.call("eval.sign_in")
         for staff, codes in ((staff_main, main_codes), (staff_sub, sub_codes)):
             for code in codes:
-                staff.page.click(f'[data-confirm="{code}"]', timeout=WAIT)
+                confirm_member(staff.page, code)
         staff_sub.page.wait_for_function(
             "[...document.querySelectorAll('[data-confirm]')].length === 0", timeout=WAIT)
         # Other venues see codes only: the sub venue's staff page shows no main-venue names.
