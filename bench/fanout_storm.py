@@ -80,17 +80,21 @@ APPS = {"channels": "bench.fanout_asgi:application", "realtime": "config.asgi:ap
 
 
 def storm(stack: Stack, kind: str = "daphne", n: int = CLIENTS, timeout: float = 90,
-          auth: str = "channels", workers: int = 1) -> dict:
+          auth: str = "channels", workers: int = 1, via=None) -> dict:
     """``auth``: "realtime" is config.asgi as deployed (realtime.connection.SessionAuthMiddleware);
     "channels" authenticates the handshake with Channels' AuthMiddlewareStack (bench/fanout_asgi.py).
     ``workers`` > 1: that many server processes sharing a Redis this bench starts, the clients spread
-    over them (each reconnects to the worker it had)."""
+    over them (each reconnects to the worker it had). ``via``: a function of the workers' ports
+    returning the one URL every client uses instead (bench/proxy.py: nginx in front of them; a
+    reconnecting client then lands on whichever worker the proxy picks)."""
     redis_url = stack.start_redis() if workers > 1 else ""
     servers = [stack.start_server(kind, redis_url, app=APPS[auth], RT_DB_THREADS=DB_THREADS,
                                   RT_GC_TUNING=1, RT_CLIENT_IDLE_SECONDS=3600) for _ in range(workers)]
     urls = [f"ws://127.0.0.1:{port}/ws/v1/" for port, _ in servers]
+    if via is not None:
+        urls = [via([port for port, _ in servers])]
     url = urls[0]
-    room = f"demo:storm-{kind}-{auth}-{workers}"
+    room = f"demo:storm-{kind}-{auth}-{workers}{'-proxied' if via else ''}"
     clients = start_clients(urls, stack.cookies["bidders"], n, [room], storm_concurrency=n)
     stop, posted = threading.Event(), []
     host = threading.Thread(target=lambda: asyncio.run(_host(url, stack.cookies["host"], room, stop, posted)))
@@ -122,7 +126,7 @@ def storm(stack: Stack, kind: str = "daphne", n: int = CLIENTS, timeout: float =
     last = max(posted) if posted else 0
     after = sorted(t - drop_at for t in result["rejoined"])
     complete = sum(1 for held in result["final"] if held == last)
-    out = {"server": kind, "workers": workers, "handshake_auth": auth, "clients": n, "database": stack.database, "events_per_second": RATE,
+    out = {"server": kind, "workers": workers, "proxied": via is not None, "handshake_auth": auth, "clients": n, "database": stack.database, "events_per_second": RATE,
            "rejoined": len(after), "all_rejoined_s": round(after[-1], 2) if len(after) == n else None,
            "p50_rejoin_s": round(percentile(after, 50), 2), "p99_rejoin_s": round(percentile(after, 99), 2),
            "modes": result["rejoin_modes"], "replayed_events": result["replayed"],
