@@ -19,7 +19,7 @@ import time
 
 from websockets.asyncio.client import connect
 
-from .common import PY, ROOT, Stack, loadavg, percentile, save, server_kinds
+from .common import PY, ROOT, Stack, cpu_seconds, loadavg, percentile, save, server_kinds
 
 ORIGIN = "http://127.0.0.1"
 # As production runs (config/settings.py, KAIBIAO_ENV=production): own ORM threads, GC tuning,
@@ -147,9 +147,13 @@ def measure(url: str | list[str], cookies: dict, n: int, rooms: list[str], event
             stagger: bool = False) -> dict:
     clients = start_clients(url, cookies.get("bidders", []), n, rooms)
     load_before = loadavg()
+    cpu_before = sum(cpu_seconds(c.pid) for c in clients)
     try:
         host_cookies = cookies.get("hosts") if len(rooms) > 1 else cookies.get("host", "")
         sent, errors = asyncio.run(post_events(url, host_cookies or "", rooms, events, spacing, stagger))
+        # The load generator's own CPU while the events went out: on this machine the clients share
+        # the cores with the servers, so a client-side cost (TLS, for one) shows in the latencies.
+        clients_cpu = sum(cpu_seconds(c.pid) for c in clients) - cpu_before
     finally:
         result = stop_clients(clients)
     lat, lost = [], 0
@@ -164,7 +168,7 @@ def measure(url: str | list[str], cookies: dict, n: int, rooms: list[str], event
             "p99_ms": round(percentile(lat, 99), 1), "max_ms": round(max(lat) if lat else float("nan"), 1),
             "lost": lost, "gaps_or_reorders": result["gaps"] + result["repeats"],
             "resyncs": result["resyncs"], "client_errors": result["errors"], "refused_commands": len(errors),
-            "load_before": load_before, "load_after": loadavg()}
+            "clients_cpu_s": round(clients_cpu, 2), "load_before": load_before, "load_after": loadavg()}
 
 
 def one_hall(stack: Stack, sizes=(500, 1000, 3000), events: int = 25, servers=None) -> dict:
