@@ -40,6 +40,9 @@ RESYNCS = Counter("kaibiao_resyncs_total", "Resync notices sent (the client take
 UPLOAD_BYTES = Counter("kaibiao_upload_bytes_total", "Bytes of sealed bids written by upload chunks")
 UPLOAD_FAILURES = Counter("kaibiao_upload_failures_total", "Refused upload requests by error code",
                           ["code"])
+BODIES_REFUSED = Counter("kaibiao_request_bodies_refused_total",
+                        "Request bodies refused at the edge (413) by error code and where",
+                        ["code", "edge"])
 DECRYPTION_FAILURES = Counter("kaibiao_decryption_failures_total",
                               "Failed decryptions at openings, by error code and whose fault",
                               ["code", "fault"])

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 
+from common import metrics
+
 from .limits import body_limit, refusal
 
 
 async def send_refusal(send, limit) -> None:
+    metrics.BODIES_REFUSED.labels(limit.code.value, "asgi").inc()
     body = json.dumps(refusal(limit)).encode()
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"),

@@ -23,6 +23,8 @@ import logging
 from io import BytesIO
 from urllib.parse import unquote, urlsplit
 
+from common import metrics
+
 from .limits import body_limit, refusal
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,7 @@ def _request_class():
             self._linger = reactor.callLater(LINGER_SECONDS, self._close_refused)
             log.info("refused a request body over %d bytes (%s)", self._body_limit.max_bytes,
                      self._body_limit.code.value)
+            metrics.BODIES_REFUSED.labels(self._body_limit.code.value, "daphne").inc()
 
         def _close_refused(self):
             transport = getattr(self.channel, "transport", None)

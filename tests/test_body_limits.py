@@ -14,15 +14,18 @@ import urllib.request
 
 import pytest
 
-from tests.test_smoke_demo import ROOT, demo_env, free_port
+from tests.test_smoke_demo import ROOT, demo_env, free_port, manage
 
 MiB = 2**20
+METRICS_TOKEN = "body-limits-test-token"
 PIECE = b"\0" * (64 * 1024)
 
 
 @pytest.fixture(scope="module")
 def daphne(tmp_path_factory):
     env = demo_env(tmp_path_factory.mktemp("var"))
+    env["METRICS_TOKEN"] = METRICS_TOKEN
+    manage(env, "migrate", "--noinput", "-v", "0")  # /metrics reads the audit log's figures
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                              "config.asgi:application"], cwd=ROOT, env=env,
@@ -163,6 +166,34 @@ def test_a_too_large_patch_is_refused_before_its_body_is_read(daphne):
     assert_not_grown(daphne["pid"], before)
 
 
+def refused_count(port: int, code: str, edge: str) -> float:
+    """``kaibiao_request_bodies_refused_total{code,edge}`` as the worker's /metrics reports it."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics",
+                                     headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    text = urllib.request.urlopen(request, timeout=10).read().decode()
+    for line in text.splitlines():
+        if line.startswith("kaibiao_request_bodies_refused_total{") and f'code="{code}"' in line \
+                and f'edge="{edge}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_refusals_at_the_edge_are_counted_in_the_metrics(daphne):
+    port = daphne["port"]
+    before = refused_count(port, "body_too_large", "daphne"), refused_count(port, "chunk_too_large", "daphne")
+    assert stream(port, "POST", "/api/v1/time", 2 * MiB)[0] == 413
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(f"PATCH /api/v1/uploads/0b6c1a4e-3f0e-4a57-9d2b-5f1e8c7d6a90 HTTP/1.1\r\nHost: x\r\n"
+                 f"Content-Type: application/octet-stream\r\nContent-Length: {300 * MiB}\r\n\r\n".encode())
+    assert read_response(sock)[0] == 413
+    sock.close()
+    assert refused_count(port, "body_too_large", "daphne") == before[0] + 1
+    assert refused_count(port, "chunk_too_large", "daphne") == before[1] + 1
+    # A body within its limit is not counted.
+    stream(port, "POST", "/api/v1/time", 1024)
+    assert refused_count(port, "body_too_large", "daphne") == before[0] + 1
+
+
 def test_a_body_within_its_limit_reaches_the_application(daphne):
     status, body, sent = stream(daphne["port"], "POST", "/api/v1/time", 64 * 1024)
     assert status == 405 and sent == 64 * 1024  # the application answered: GET only
@@ -194,7 +225,11 @@ async def _run(app, scope, chunks):
 
 
 async def test_the_asgi_wrapper_refuses_by_length_and_by_count(settings):
+    from common import metrics
     from config.bodylimit import BodyLimit
+
+    counted = metrics.BODIES_REFUSED.labels("body_too_large", "asgi")
+    before = counted._value.get()
 
     settings.JSON_BODY_MAX_BYTES = 1000
     scope = {"type": "http", "method": "POST", "path": "/api/v1/time",
@@ -208,3 +243,4 @@ async def test_the_asgi_wrapper_refuses_by_length_and_by_count(settings):
     assert seen[-1]["type"] == "http.disconnect" and len(seen) == 2
     sent, seen = await _run(BodyLimit, scope, [b"x" * 500, b"x" * 500])
     assert sent[0]["status"] == 200
+    assert counted._value.get() == before + 2  # the two refusals, not the body within the limit
