@@ -1,4 +1,4 @@
-"""The ``tender-envelope/v1`` and ``/v2`` sealed-bid formats (specified in docs/envelope.md).
+"""The ``tender-envelope/v1``, ``/v2`` and ``/v3`` sealed-bid formats (specified in docs/envelope.md).
 
 Who calls what:
 
@@ -6,8 +6,8 @@ Who calls what:
 - the platform at submission: ``read_header`` (no secret needed) and checks the binding and the
   recipients' key ids against its records;
 - the platform at the opening: ``verify_file_key`` on the released key, then ``open_envelope``;
-- backup decryption, v2 (no dealer): each custodian's ``escrow_shares.unwrap_share`` on its own
-  machine, then ``escrow_shares.recover_file_key`` with k released shares of this one envelope;
+- backup decryption, v3 and v2 (no dealer): each custodian's ``escrow_shares.unwrap_share`` on its
+  own machine, then ``escrow_shares.recover_file_key`` with k released shares of this one envelope;
 - backup decryption, v1 (a dealt escrow key): ``unwrap_file_key(header, escrow_key, role="escrow")``.
 
 The header's grammar and parser are ``crypto.envelope_header``; its names are re-exported here.
@@ -32,8 +32,9 @@ from cryptography.hazmat.primitives import hpke
 
 from . import escrow_shares, keys
 from .envelope_header import (FAILED as _FAILED, FILE_KEY_SIZE, FORMAT, FORMAT_V2,  # noqa: F401
-                              MAX_CUSTODIANS, MAX_HEADER_SIZE, MAX_ID_LENGTH, MAX_RECIPIENTS,
-                              MIN_THRESHOLD, NONCE_SIZE, ROLES, SHARE_SUITE, STANZA_BODY_SIZE, SUITE,
+                              FORMAT_V3, MAX_CUSTODIANS, MAX_CUSTODIANS_V3, MAX_HEADER_SIZE,
+                              MAX_HEADER_SIZE_V3, MAX_ID_LENGTH, MAX_RECIPIENTS, MIN_THRESHOLD,
+                              NONCE_SIZE, ROLES, RSS_SUITE, SHARE_SUITE, SHARE_SUITES, STANZA_BODY_SIZE, SUITE,
                               VERSIONS, Binding, EnvelopeHeader, InvalidEnvelope, Recipient, ShareStanza,
                               Stanza, derive as _derive, payload_key as _payload_key, read_header)
 from .escrow_shares import Custodian
@@ -71,20 +72,23 @@ def _hpke_wrap(public_key: PublicKey, info: bytes, file_key: bytes) -> bytes:
 
 def seal(reader: BinaryIO, writer: BinaryIO, *, tender_id: str, lot_id: str, bidder_id: str,
          recipients: Sequence[Recipient], chunk_size: int = DEFAULT_CHUNK_SIZE,
-         custodians: Sequence[Custodian] = (), threshold: int | None = None) -> SealResult:
+         custodians: Sequence[Custodian] = (), threshold: int | None = None,
+         version: str | None = None) -> SealResult:
     """Seal everything ``reader`` yields into an envelope written to ``writer``.
 
     A fresh random file key and nonce are drawn for each call. ``recipients`` holds one to eight
     ``Recipient``s with distinct keys, at least one of role "bidder". With ``custodians`` (the
-    tender's, in index order) and ``threshold``, the envelope is ``tender-envelope/v2``: the file
-    key is also split ``threshold``-of-``len(custodians)``, one share wrapped to each custodian;
-    recipients are then bidder keys only. Memory is bounded by about two chunks. Raises
-    ``ValueError`` for bad ids, recipients, custodians or chunk size, before writing anything.
+    tender's, in index order) and ``threshold``, the file key is also split
+    ``threshold``-of-``len(custodians)``, one share wrapped to each custodian, recipients are then
+    bidder keys only, and the envelope is ``version``: ``tender-envelope/v3`` (replicated XOR
+    sharing, at most 7 custodians) or ``/v2`` (Shamir's scheme); by default v3, or v2 for 8 to 10
+    custodians (``escrow_shares.version_for``). Memory is bounded by about two chunks. Raises ``ValueError`` for bad ids,
+    recipients, custodians, version or chunk size, before writing anything.
     """
     return _seal(reader, writer, binding=Binding(tender_id, lot_id, bidder_id), recipients=recipients,
                  chunk_size=chunk_size, file_key=os.urandom(FILE_KEY_SIZE),
                  nonce=os.urandom(NONCE_SIZE), wrap=_hpke_wrap, custodians=custodians,
-                 threshold=threshold)
+                 threshold=threshold, version=version)
 
 
 def seal_bytes(plaintext: bytes, **kwargs) -> bytes:
@@ -96,15 +100,21 @@ def seal_bytes(plaintext: bytes, **kwargs) -> bytes:
 
 def _seal(reader: BinaryIO, writer: BinaryIO, *, binding: Binding, recipients: Sequence[Recipient],
           chunk_size: int, file_key: bytes, nonce: bytes, wrap: Wrap,
-          custodians: Sequence[Custodian] = (), threshold: int | None = None) -> SealResult:
-    """``seal`` with the file key, nonce and HPKE wrap given: only for deterministic test vectors."""
+          custodians: Sequence[Custodian] = (), threshold: int | None = None,
+          version: str | None = None, shares=None) -> SealResult:
+    """``seal`` with the file key, nonce and HPKE wrap (and the split's ``shares``) given: only for
+    deterministic test vectors."""
     check_chunk_size(chunk_size)
     _check_recipients(recipients)
-    version = FORMAT_V2 if custodians or threshold is not None else FORMAT
-    if version == FORMAT_V2:
-        escrow_shares.check_share_set(custodians, threshold)
+    split = bool(custodians) or threshold is not None
+    if version is None:
+        version = escrow_shares.version_for(len(custodians)) if split else FORMAT
+    if version not in VERSIONS or split != (version in SHARE_SUITES):
+        raise ValueError("custodians' shares go in a v2 or v3 envelope, and only there")
+    if split:
+        escrow_shares.check_share_set(custodians, threshold, version)
         if any(r.role != "bidder" for r in recipients):
-            raise ValueError("a v2 envelope backs up through its custodians' shares, not an escrow key")
+            raise ValueError("a v2 or v3 envelope backs up through its custodians' shares, not an escrow key")
         if {r.key_id for r in recipients} & {c.key_id for c in custodians}:
             raise ValueError("recipients' and custodians' keys must be distinct")
     if len(file_key) != FILE_KEY_SIZE or len(nonce) != NONCE_SIZE:
@@ -119,8 +129,9 @@ def _seal(reader: BinaryIO, writer: BinaryIO, *, binding: Binding, recipients: S
         lines.append(f"-> {SUITE} {r.role} {r.key_id}\n".encode())
         text = b64encode(body).encode()
         lines.extend(text[i:i + 64] + b"\n" for i in range(0, len(text), 64))
-    if version == FORMAT_V2:
-        lines += escrow_shares.share_stanza_lines(binding, commitment, file_key, custodians, threshold, wrap)
+    if split:
+        lines += escrow_shares.share_stanza_lines(binding, commitment, file_key, custodians, threshold, wrap,
+                                                  version, shares)
     mac_input = b"".join(lines) + b"---"
     mac = hmac.digest(_derive(file_key, nonce, "header", version), mac_input, hashlib.sha256)
     raw = mac_input + b" " + b64encode(mac).encode() + b"\n"

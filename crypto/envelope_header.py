@@ -1,9 +1,11 @@
-"""The header of ``tender-envelope/v1`` and ``/v2`` (docs/envelope.md): its grammar, its parser, the
-values derived from the file key, and the check of a released key against the header.
+"""The header of ``tender-envelope/v1``, ``/v2`` and ``/v3`` (docs/envelope.md): its grammar, its
+parser, the values derived from the file key, and the check of a released key against the header.
 
 v2 is v1 with one addition: after the bidder stanzas, the file key split k-of-n among the tender's
-custodians, one ``hpke-p256-share`` stanza per custodian (``crypto.escrow_shares``). A v2 header has
-no ``escrow`` stanza: each version has exactly one way to back a bid up.
+custodians, one ``hpke-p256-share`` stanza per custodian (Shamir's scheme, ``crypto.escrow_shares``).
+v3 is v2 with the split made by replicated XOR sharing instead (``hpke-p256-rss`` stanzas,
+``crypto.replicated``), whose stanza bodies are longer: its header limit is larger. Neither has an
+``escrow`` stanza: each version has exactly one way to back a bid up.
 """
 
 from __future__ import annotations
@@ -18,27 +20,34 @@ from typing import BinaryIO
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from . import keys
+from . import keys, replicated
 from .keys import PublicKey, b64encode
 from .stream import check_chunk_size, line_reader
 
 FORMAT = "tender-envelope/v1"
 FORMAT_V2 = "tender-envelope/v2"
-VERSIONS = (FORMAT, FORMAT_V2)
+FORMAT_V3 = "tender-envelope/v3"
+VERSIONS = (FORMAT, FORMAT_V2, FORMAT_V3)
 SUITE = "hpke-p256"  # DHKEM(P-256, HKDF-SHA256), HKDF-SHA256, AES-256-GCM
 SHARE_SUITE = "hpke-p256-share"  # the same HPKE suite, wrapping one Shamir share of the file key
+RSS_SUITE = "hpke-p256-rss"  # the same HPKE suite, wrapping one custodian's replicated XOR parts
+SHARE_SUITES = {FORMAT_V2: SHARE_SUITE, FORMAT_V3: RSS_SUITE}  # the share stanza type of each version
 ROLES = ("bidder", "escrow")
-ROLES_BY_VERSION = {FORMAT: ROLES, FORMAT_V2: ("bidder",)}
+ROLES_BY_VERSION = {FORMAT: ROLES, FORMAT_V2: ("bidder",), FORMAT_V3: ("bidder",)}
 FILE_KEY_SIZE = 32
 NONCE_SIZE = 16
 MAX_RECIPIENTS = 8  # recipient (hpke-p256) stanzas
 MIN_THRESHOLD = 2  # a share set that one custodian alone could open is no split
 MAX_CUSTODIANS = 10  # share stanzas in a v2 header
+MAX_CUSTODIANS_V3 = replicated.MAX_COUNT  # in a v3 header: the share's size grows as C(n-1, k-1)
 MAX_ID_LENGTH = 64
-MAX_HEADER_SIZE = 4096
+MAX_HEADER_SIZE = 4096  # v1 and v2
+MAX_HEADER_SIZE_V3 = 16384  # the largest valid v3 header is 9,029 bytes (docs/envelope.md)
+MAX_SHARES_BY_VERSION = {FORMAT_V2: MAX_CUSTODIANS, FORMAT_V3: MAX_CUSTODIANS_V3}
 _MAX_LINE = 128  # longer than any valid line (the longest is "bidder " + 64 + LF)
 STANZA_BODY_SIZE = 65 + 48  # enc || HPKE ciphertext of 32 bytes (a file key, or a share's y)
 _BODY_LINES = (64, 64, 23)
+_B64_LINE = 64
 _ID = re.compile(rb"[\x21-\x7e]{1,64}")
 _CHUNK = re.compile(rb"[1-9][0-9]{0,7}")
 _KEY_ID = re.compile(rb"[0-9a-f]{16}")
@@ -105,8 +114,9 @@ class Stanza:
 
 @dataclass(frozen=True)
 class ShareStanza:
-    """One parsed ``hpke-p256-share`` stanza (v2): share ``index`` of a ``threshold``-of-``count``
-    split, wrapped to the custodian key ``key_id``. ``body`` is HPKE's ``enc || ct`` (113 bytes)."""
+    """One parsed share stanza: ``hpke-p256-share`` (v2) or ``hpke-p256-rss`` (v3), share ``index``
+    of a ``threshold``-of-``count`` split, wrapped to the custodian key ``key_id``. ``body`` is
+    HPKE's ``enc || ct``: 113 bytes in v2, 65 + C(n-1, k-1) x 32 + 16 in v3."""
 
     index: int
     threshold: int
@@ -157,7 +167,7 @@ def derive(file_key: bytes, nonce: bytes, purpose: str, version: str = FORMAT) -
 
 
 def read_header(reader: BinaryIO) -> EnvelopeHeader:
-    """Read and structurally validate a v1 or v2 header, leaving ``reader`` at the first payload byte.
+    """Read and structurally validate a v1, v2 or v3 header, leaving ``reader`` at the first payload byte.
 
     Needs no secret: this is the platform's check at submission. It does NOT verify the MAC (that
     takes the file key). Raises ``InvalidEnvelope``; the message names the structural problem,
@@ -165,9 +175,10 @@ def read_header(reader: BinaryIO) -> EnvelopeHeader:
     """
     readline = line_reader(reader)
     raw = bytearray()
+    limit = MAX_HEADER_SIZE
 
     def line() -> bytes:
-        text = readline(min(_MAX_LINE, MAX_HEADER_SIZE - len(raw)))
+        text = readline(min(_MAX_LINE, limit - len(raw)))
         if not text.endswith(b"\n"):
             raise InvalidEnvelope("header line too long, or the header is truncated")
         raw.extend(text)
@@ -182,8 +193,10 @@ def read_header(reader: BinaryIO) -> EnvelopeHeader:
     # The version is checked before anything else is read (docs/envelope.md, "Versioning").
     first = line()
     if first not in (v.encode() for v in VERSIONS):
-        raise InvalidEnvelope(f"not a {FORMAT} or {FORMAT_V2} envelope")
+        raise InvalidEnvelope(f"not a {', '.join(VERSIONS)} envelope")
     version = first.decode()
+    if version == FORMAT_V3:
+        limit = MAX_HEADER_SIZE_V3
     ids = [value(name) for name in (b"tender", b"lot", b"bidder")]
     if not all(_ID.fullmatch(i) for i in ids):
         raise InvalidEnvelope("malformed id")
@@ -204,9 +217,10 @@ def read_header(reader: BinaryIO) -> EnvelopeHeader:
         text = line()
         if text.startswith(b"--- "):
             break
-        if version == FORMAT_V2 and text.startswith(f"-> {SHARE_SUITE} ".encode()):
-            shares.append(_parse_share(text, line))
-            if len(shares) > MAX_CUSTODIANS:
+        share_suite = SHARE_SUITES.get(version)
+        if share_suite and text.startswith(f"-> {share_suite} ".encode()):
+            shares.append(_parse_share(text, line, version))
+            if len(shares) > MAX_SHARES_BY_VERSION[version]:
                 raise InvalidEnvelope("too many share stanzas")
             continue
         if shares:
@@ -223,29 +237,37 @@ def read_header(reader: BinaryIO) -> EnvelopeHeader:
     all_ids = [s.key_id for s in stanzas] + [s.key_id for s in shares]
     if len(set(all_ids)) != len(all_ids):
         raise InvalidEnvelope("duplicate recipient key id")
-    if version == FORMAT_V2:
-        _check_share_set(shares)
+    if version in SHARE_SUITES:
+        _check_share_set(shares, MAX_SHARES_BY_VERSION[version])
     return EnvelopeHeader(binding=binding, chunk_size=chunk_size, nonce=nonce, commitment=commitment,
                           stanzas=tuple(stanzas), mac=mac, raw=bytes(raw), version=version,
                           shares=tuple(shares))
 
 
-def _check_share_set(shares: list[ShareStanza]) -> None:
+def _check_share_set(shares: list[ShareStanza], max_count: int) -> None:
     if not shares:
-        raise InvalidEnvelope("a v2 envelope carries its share stanzas")
+        raise InvalidEnvelope("a v2 or v3 envelope carries its share stanzas")
     k, n = shares[0].threshold, shares[0].count
-    if not MIN_THRESHOLD <= k <= n <= MAX_CUSTODIANS or len(shares) != n:
+    if not MIN_THRESHOLD <= k <= n <= max_count or len(shares) != n:
         raise InvalidEnvelope("the share stanzas' threshold and count are out of range")
     if [(s.index, s.threshold, s.count) for s in shares] != [(i, k, n) for i in range(1, n + 1)]:
         raise InvalidEnvelope("the share stanzas are not shares 1..n of one split")
 
 
-def _body(line: Callable[[], bytes]) -> bytes:
-    body_lines = [line() for _ in _BODY_LINES]
-    if [len(b) for b in body_lines] != list(_BODY_LINES):
+def body_line_lengths(size: int) -> tuple[int, ...]:
+    """The lines of a ``size``-byte stanza body: its unpadded base64 cut at 64 columns, the last
+    line shorter (never empty: when the base64 fills whole lines, the last is 64 characters)."""
+    chars = (4 * size + 2) // 3
+    return (_B64_LINE,) * (chars // _B64_LINE) + ((chars % _B64_LINE,) if chars % _B64_LINE else ())
+
+
+def _body(line: Callable[[], bytes], size: int = STANZA_BODY_SIZE) -> bytes:
+    lengths = _BODY_LINES if size == STANZA_BODY_SIZE else body_line_lengths(size)
+    body_lines = [line() for _ in lengths]
+    if [len(b) for b in body_lines] != list(lengths):
         raise InvalidEnvelope("malformed stanza body")
     try:
-        body = keys.b64decode(b"".join(body_lines), STANZA_BODY_SIZE)
+        body = keys.b64decode(b"".join(body_lines), size)
         keys.load_public_key_bytes(body[:65])  # enc must be a point on the curve
     except ValueError:
         raise InvalidEnvelope("malformed stanza body") from None
@@ -260,14 +282,24 @@ def _parse_stanza(text: bytes, line: Callable[[], bytes], roles: tuple[str, ...]
     return Stanza(role=parts[2].decode("ascii"), key_id=parts[3].decode("ascii"), body=_body(line))
 
 
-def _parse_share(text: bytes, line: Callable[[], bytes]) -> ShareStanza:
+def share_body_size(version: str, threshold: int, count: int) -> int:
+    """A share stanza's body in bytes: ``enc`` (65), the share, the AEAD tag (16)."""
+    if version == FORMAT_V3:
+        return 65 + replicated.share_size(threshold, count) + 16
+    return STANZA_BODY_SIZE
+
+
+def _parse_share(text: bytes, line: Callable[[], bytes], version: str) -> ShareStanza:
     parts = text.split(b" ")
     if (len(parts) != 6 or not all(_SMALL.fullmatch(p) for p in parts[2:5])
             or not _KEY_ID.fullmatch(parts[5])):
         raise InvalidEnvelope("malformed share stanza")
     index, threshold, count = (int(p) for p in parts[2:5])
+    if version == FORMAT_V3:  # the body's size follows from k and n: they are checked first
+        if not MIN_THRESHOLD <= threshold <= count <= MAX_CUSTODIANS_V3 or index > count:
+            raise InvalidEnvelope("the share stanzas' threshold and count are out of range")
     return ShareStanza(index=index, threshold=threshold, count=count, key_id=parts[5].decode("ascii"),
-                       body=_body(line))
+                       body=_body(line, share_body_size(version, threshold, count)))
 
 
 def payload_key(header: EnvelopeHeader, file_key: bytes) -> bytes:

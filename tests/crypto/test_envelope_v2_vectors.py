@@ -39,7 +39,7 @@ def test_each_custodian_unwraps_the_share_the_spec_computes():
         assert stanza.key_id == INDEX["keys"][f"custodian{i}"]["key_id"]
         # the spec's info, opened with the independent RFC 9180 code
         assert gen.v1.hpke_open_base(stanza.body, custodian, spec_share["info"].encode()) == bytes.fromhex(spec_share["y"])
-        assert escrow_shares.unwrap_share(header, custodian) == shamir.Share(i, bytes.fromhex(spec_share["y"]))
+        assert escrow_shares.unwrap_share(header, custodian) == escrow_shares.Share(i, bytes.fromhex(spec_share["y"]))
     # the spec's field: y_i = p(i) from the coefficients, and any k of them interpolate to the key
     coeffs = {h: [bytes.fromhex(c) for c in cs] for h, cs in INDEX["shamir_coefficients"].items()}
     for i, spec_share in enumerate(INDEX["shares"], start=1):

@@ -1,5 +1,7 @@
-"""tender-envelope/v2: the bidder's sealer splits the file key k-of-n among the tender's custodians,
-each share wrapped to one custodian's own key, bound to this one envelope."""
+"""tender-envelope/v2: the bidder's sealer splits the file key k-of-n among the tender's custodians
+(Shamir's scheme), each share wrapped to one custodian's own key, bound to this one envelope. v2 is
+no longer the default sealing (v3 is: tests/crypto/test_escrow_replicated.py); it still reads and
+recovers, and sealbid writes it for a tender with more than 7 custodians."""
 
 import io
 import itertools
@@ -23,7 +25,7 @@ def _seal(plaintext=b"price 123456 fen", k=3, n=5, custodians=None, **ids):
     private, public = custodians or _custodians(n)
     env = envelope.seal_bytes(plaintext, **{**IDS, **ids}, chunk_size=64,
                               recipients=[envelope.Recipient("bidder", bidder.public_key())],
-                              custodians=public, threshold=k)
+                              custodians=public, threshold=k, version=envelope.FORMAT_V2)
     return env, bidder, private
 
 
@@ -124,7 +126,7 @@ def test_a_stranger_and_the_bidder_hold_no_share():
     lambda h: h.replace(b"-> hpke-p256-share 2 2 3", b"-> hpke-p256-share 02 2 3"),  # leading zero
     lambda h: h.replace(b"-> hpke-p256-share 1 2 3", b"-> hpke-p256-share 3 2 3"),   # index twice
     lambda h: h.replace(b"tender-envelope/v2", b"tender-envelope/v1"),              # share in v1
-    lambda h: h.replace(b"tender-envelope/v2", b"tender-envelope/v3"),              # unknown version
+    lambda h: h.replace(b"tender-envelope/v2", b"tender-envelope/v3"),              # v2 shares under v3
 ])
 def test_malformed_share_sets_are_refused_without_a_key(mutate):
     env, _, _ = _seal(k=2, n=3)
@@ -151,8 +153,14 @@ def test_the_sealer_refuses_splits_that_are_no_split():
     base = dict(IDS, recipients=[envelope.Recipient("bidder", bidder.public_key())])
     for custodians, k in ((cs, 1), (cs, 4), (cs[:1], 1), ([cs[1], cs[0], cs[2]], 2),
                           ([cs[0], escrow_shares.Custodian(2, cs[0].public_key)], 2)):
-        with pytest.raises(ValueError):
-            envelope.seal_bytes(b"x", **base, custodians=custodians, threshold=k)
+        for version in (envelope.FORMAT_V2, envelope.FORMAT_V3):
+            with pytest.raises(ValueError):
+                envelope.seal_bytes(b"x", **base, custodians=custodians, threshold=k, version=version)
+    for version, custodians in ((envelope.FORMAT, cs), (envelope.FORMAT_V2, ()), (envelope.FORMAT_V3, ()),
+                                ("tender-envelope/v4", cs)):
+        with pytest.raises(ValueError):  # shares in v2 and v3 only, and there always
+            envelope.seal_bytes(b"x", **base, custodians=custodians, threshold=2 if custodians else None,
+                                version=version)
     escrow = keys.generate_bidder_key()
     with pytest.raises(ValueError):  # one backup mechanism per version
         envelope.seal_bytes(b"x", **dict(IDS, recipients=[envelope.Recipient("bidder", bidder.public_key()),
@@ -167,7 +175,8 @@ def test_the_largest_share_set_fits_the_header_limit():
     bidders = [envelope.Recipient("bidder", keys.generate_bidder_key().public_key()) for _ in range(8)]
     _, cs = _custodians(envelope.MAX_CUSTODIANS)
     env = envelope.seal_bytes(b"x", **dict(IDS, tender_id="T" * 64, lot_id="L" * 64, bidder_id="B" * 64),
-                              recipients=bidders, custodians=cs, threshold=envelope.MAX_CUSTODIANS)
+                              recipients=bidders, custodians=cs, threshold=envelope.MAX_CUSTODIANS,
+                              version=envelope.FORMAT_V2)
     assert _header(env).size < envelope.MAX_HEADER_SIZE
 
 

@@ -107,7 +107,8 @@ def build() -> tuple[bytes, dict]:
                                 recipients=[envelope.Recipient("bidder", bidder.public_key())],
                                 file_key=file_key, nonce=nonce, wrap=wrap,
                                 custodians=[escrow_shares.Custodian(i + 1, c.public_key())
-                                            for i, c in enumerate(custodians)], threshold=K)
+                                            for i, c in enumerate(custodians)], threshold=K,
+                                version=envelope.FORMAT_V2)
     finally:
         SecretSharing.rng = real_rng
     assert not draws and not remaining
