@@ -28,7 +28,8 @@ class RecoveryIn(Schema):
 
 class ReleaseIn(Schema):
     index: int = Field(..., ge=1, le=99)
-    share: str = Field(..., max_length=64, description="base64 of the 32-byte share, padded or not")
+    share: str = Field(..., max_length=856, description="base64 of the unwrapped share, padded or not: "
+                       "32 bytes (tender-envelope/v2) or C(n-1, k-1) x 32 bytes, at most 640 (v3)")
 
 
 @router.post("/lots/{lot_id}/opening/backup-recoveries", response={201: dict},

@@ -4,8 +4,9 @@ threshold, and (for set-ups made before v2) the recovery with a dealt escrow key
 Scheme "shares" (every new set-up, docs/opening.md "Backup decryption"): there is no escrow key.
 Each custodian makes its own key pair on its own machine (``sealbid custodian keygen``) and
 registers only the public key; the tender names its custodians and a threshold; each bidder's
-sealer splits its own file key among them inside the envelope (``tender-envelope/v2``). Releases
-happen in the backup window, one bid at a time (``bidding.escrow_recovery``).
+sealer splits its own file key among them inside the envelope (``tender-envelope/v3``, which the
+browser writes; ``/v2`` from older sealers, and for set-ups made with 8 to 10 custodians before v3).
+Releases happen in the backup window, one bid at a time (``bidding.escrow_recovery``).
 
 Scheme "dealer" (read only): the platform once made an escrow key pair and dealt its private half
 as shares sealed to the custodians; ``recover_file_key_with_escrow`` still opens the v1 envelopes
@@ -74,12 +75,13 @@ def provision_escrow(user, actor: Actor, lot_id: int, *, custodian_user_ids: Seq
     seal to these custodians' keys as registered now. Allowed before any bid exists (a draft, or a
     published lot before its deadline)."""
     ids = list(dict.fromkeys(custodian_user_ids))
+    # At most 7: every bidder can then seal in the browser (tender-envelope/v3, docs/envelope.md).
     if (len(ids) != len(custodian_user_ids)
-            or not envelope.MIN_THRESHOLD <= threshold <= len(ids) <= envelope.MAX_CUSTODIANS):
-        raise BadRequest(f"name {envelope.MIN_THRESHOLD} to {envelope.MAX_CUSTODIANS} distinct custodians "
+            or not envelope.MIN_THRESHOLD <= threshold <= len(ids) <= envelope.MAX_CUSTODIANS_V3):
+        raise BadRequest(f"name {envelope.MIN_THRESHOLD} to {envelope.MAX_CUSTODIANS_V3} distinct custodians "
                          f"and a threshold from {envelope.MIN_THRESHOLD} to their number",
                          details={"min_threshold": envelope.MIN_THRESHOLD,
-                                  "max_custodians": envelope.MAX_CUSTODIANS})
+                                  "max_custodians": envelope.MAX_CUSTODIANS_V3})
     with transaction.atomic():
         lot = access_lot(user, lot_id, manage=True, for_update=True)
         if not lot.escrow_required:
@@ -116,7 +118,9 @@ def escrow_json(escrow: EscrowKey) -> dict:
         return {"scheme": "dealer", "key_id": escrow.key_id, "public_key": keys.b64encode(bytes(escrow.public_key)),
                 "threshold": escrow.threshold, "count": escrow.count}
     shares = escrow.shares.order_by("index")
-    return {"scheme": "shares", "envelope": envelope.FORMAT_V2, "threshold": escrow.threshold,
+    # v3 unless the set-up predates its bound of 7 custodians (those bidders seal v2 with sealbid)
+    version = envelope.FORMAT_V3 if escrow.count <= envelope.MAX_CUSTODIANS_V3 else envelope.FORMAT_V2
+    return {"scheme": "shares", "envelope": version, "threshold": escrow.threshold,
             "count": escrow.count,
             "custodians": [{"index": s.index, "key_id": s.key_id,
                             "public_key": keys.b64encode(bytes(s.public_key))} for s in shares]}

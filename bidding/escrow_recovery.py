@@ -1,4 +1,4 @@
-"""The backup window of the "shares" scheme (tender-envelope/v2; docs/opening.md, "Backup
+"""The backup window of the "shares" scheme (tender-envelope/v3 and /v2; docs/opening.md, "Backup
 decryption"): one recovery per bid, opened by the host for a recorded reason; each custodian's
 client unwraps its share of that one bid on its own machine and releases it; k releases make that
 bid's file key and no other.
@@ -24,7 +24,7 @@ from audit.log import log_action
 from bidding.access import access_lot
 from common.actor import Actor
 from common.errors import BadRequest, ErrorCode, NotFound, PlatformError
-from crypto import envelope, escrow_shares, keys, shamir
+from crypto import envelope, escrow_shares, keys
 
 from .escrow import RECOVERY_REASONS
 from .models import EscrowKey, EscrowRecovery, EscrowRelease, EscrowShare, OpeningBid
@@ -161,14 +161,18 @@ def custodian_context(user, actor: Actor, lot_id: int, recovery_id, *, now: date
             "bidder": ob.organisation.credit_code}
 
 
+MAX_SHARE_TEXT = 856  # padded base64 of the largest share: 640 bytes (v3, 4-of-7)
+
+
 def decode_share(text) -> bytes:
-    """A share's 32 bytes from base64, padded or not (docs/opening.md: both are accepted)."""
-    if not isinstance(text, str) or len(text) > 64:
-        raise BadRequest("share is the base64 of 32 bytes")
+    """A share's bytes from base64, padded or not (docs/opening.md: both are accepted). Its size is
+    checked against the bid's envelope when it is released (``escrow_shares.share_size``)."""
+    if not isinstance(text, str) or not 0 < len(text) <= MAX_SHARE_TEXT:
+        raise BadRequest("share is the base64 of the share's bytes")
     try:
-        return keys.b64decode_lenient(text, shamir.SECRET_SIZE)
+        return keys.b64decode_lenient(text)
     except ValueError:
-        raise BadRequest("share is the base64 of 32 bytes") from None
+        raise BadRequest("share is the base64 of the share's bytes") from None
 
 
 def release_share(user, actor: Actor, lot_id: int, recovery_id, *, index: int, share: str,
@@ -186,6 +190,10 @@ def release_share(user, actor: Actor, lot_id: int, recovery_id, *, index: int, s
             recovery = _recovery(lot_id, recovery_id, lock=True)
             ob = _opening_bid(lot_id, recovery.submission_id)
             _check_window(recovery, ob, now)
+            size = escrow_shares.share_size(_header(ob.submission))
+            if len(value) != size:
+                raise PlatformError(ErrorCode.ESCROW_SHARE_INVALID, f"a share of this bid is {size} bytes",
+                                    details={"size": size})
             if recovery.releases.filter(custodian=mine.custodian).exists():
                 raise PlatformError(ErrorCode.CONFLICT, "you have released your share of this bid")
             EscrowRelease.objects.create(recovery=recovery, custodian=mine.custodian, index=mine.index,
@@ -208,7 +216,7 @@ def _maybe_recover(recovery: EscrowRecovery, ob: OpeningBid, *, actor: Actor, no
         return recovery_json(recovery)
     try:
         file_key = escrow_shares.recover_file_key(
-            _header(ob.submission), [shamir.Share(r.index, bytes(r.share)) for r in releases])
+            _header(ob.submission), [escrow_shares.Share(r.index, bytes(r.share)) for r in releases])
     except envelope.InvalidEnvelope:
         error = PlatformError(ErrorCode.ESCROW_SHARE_INVALID, "the released shares do not make this "
                               "bid's committed key; the other custodians may release theirs")

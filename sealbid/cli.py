@@ -56,7 +56,8 @@ def _current_certificate(client: Client):
 
 
 def _backup(client: Client, lot_id: int, lot: dict, recipients: list) -> tuple[list, int | None]:
-    """The tender's backup decryption: custodians to split the file key among (v2), or for a
+    """The tender's backup decryption: custodians to split the file key among (v3, or v2 for more
+    than 7 custodians: ``escrow_shares.version_for``), or for a
     set-up made before v2 its dealt escrow key appended to ``recipients`` (v1)."""
     if not lot["escrow_required"]:
         return [], None
@@ -69,7 +70,7 @@ def _backup(client: Client, lot_id: int, lot: dict, recipients: list) -> tuple[l
                       for c in escrow["custodians"]]
         if [c.key_id for c in custodians] != [c["key_id"] for c in escrow["custodians"]]:
             raise ValueError("a custodian's key id is not its key's")
-        escrow_shares.check_share_set(custodians, escrow["threshold"])
+        escrow_shares.check_share_set(custodians, escrow["threshold"])  # in version_for's version
     except (KeyError, TypeError, ValueError) as exc:
         raise CliError(f"the tender's custodians are not usable: {exc}", errors.REFUSED) from None
     return custodians, escrow["threshold"]

@@ -4,8 +4,8 @@
   machine; ``--register`` sends the platform the public key only. The private key never leaves.
 - ``recoveries``: the bids whose backup window is open and that this custodian holds a share of.
 - ``release``: fetch one bid's envelope header, check that it is the bid the recovery names, unwrap
-  this custodian's share locally, and release that share (32 bytes of one bid's file key split;
-  fewer than the threshold of them reveal nothing).
+  this custodian's share locally, and release that share (of one bid's file key split: 32 bytes in
+  a v2 envelope, C(n-1, k-1) x 32 in v3; fewer than the threshold of them reveal nothing).
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def certify(user, approver, key=None, now=None):
 
 def seal(lot, org, key, plaintext: bytes, *, escrow_public=None, lot_code=None, chunk_size=65536,
          custodians=(), threshold=None):
-    """An envelope as a sealer makes it: v1, or v2 with ``custodians`` (``escrow_shares.Custodian``)."""
+    """An envelope as a sealer makes it: v1, or v3 with ``custodians`` (``escrow_shares.Custodian``)."""
     recipients = [envelope.Recipient("bidder", key.public_key())]
     if escrow_public is not None:
         recipients.append(envelope.Recipient("escrow", escrow_public))

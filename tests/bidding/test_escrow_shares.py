@@ -1,6 +1,6 @@
-"""Backup decryption without a dealer (tender-envelope/v2): custodians make their own keys, each
-bidder's sealer splits its file key among them, shares are released per bid in the backup window,
-k releases open that one bid, and the platform alone opens nothing."""
+"""Backup decryption without a dealer (tender-envelope/v3, and v2 from older sealers): custodians
+make their own keys, each bidder's sealer splits its file key among them, shares are released per
+bid in the backup window, k releases open that one bid, and the platform alone opens nothing."""
 
 from __future__ import annotations
 
@@ -191,6 +191,49 @@ def test_a_share_of_another_bid_does_not_open_this_one(tender):
     assert res.status_code == 404
 
 
+def test_the_bids_are_v3_and_a_share_of_the_wrong_size_is_refused_and_audited(tender):
+    now = _decrypting(tender)
+    people, lot = tender["people"], tender["lot"]
+    header = envelope.read_header(io.BytesIO(tender["bids"]["alice"]["env"]))
+    assert header.version == "tender-envelope/v3" and escrow_shares.share_size(header) == 64  # 2-of-3
+    rid = _open(tender, "alice", now).json()["id"]
+    base = f"/api/v1/lots/{lot.pk}/opening/backup-recoveries/{rid}/shares"
+    with time_machine.travel(now, tick=False):
+        for size in (32, 63, 65, 640):  # a v2-sized share, one byte short or over, the largest
+            res = _json(token_client(people["admin"]), "post", base,
+                        {"index": 1, "share": keys.b64encode(bytes(size))})
+            assert res.status_code == 422 and res.json()["error"]["code"] == "escrow_share_invalid", size
+            assert res.json()["error"]["details"]["size"] == 64
+        res = _json(token_client(people["admin"]), "post", base, {"index": 1, "share": "A" * 857})
+        assert res.status_code in (400, 422)
+    assert not EscrowRelease.objects.filter(recovery_id=rid).exists()
+    refused = [json.loads(e.body)["data"] for e in AuditEntry.objects.filter(action="bidding.escrow.refused")]
+    assert [r["code"] for r in refused if r.get("step") == "release"] == ["escrow_share_invalid"] * 4
+    assert _release(tender, "admin", rid, now).json()["status"] == "open"  # the right size still goes in
+
+
+def test_a_v2_bid_from_an_older_sealer_is_accepted_and_recovers(tender):
+    """sealbid before v3 wrote v2 (Shamir's scheme) for the same custodians: the platform takes it
+    and its custodians recover it through the same operations."""
+    people, lot = tender["people"], tender["lot"]
+    key, _ = certify(people["dave"], people["host"])
+    env = envelope.seal_bytes(bid_package(lot, people["dave"].organisation, PRICES["dave"]),
+                              tender_id=lot.project.code, lot_id=lot.code,
+                              bidder_id=people["dave"].organisation.credit_code, chunk_size=65536,
+                              recipients=[envelope.Recipient("bidder", key.public_key())],
+                              custodians=tender["custodians"], threshold=2, version=envelope.FORMAT_V2)
+    res = upload(token_client(people["dave"]), lot.pk, env)
+    assert res.status_code == 201, res.content
+    tender["bids"]["dave"] = {"env": env, "key": key, "submission": res.json()["id"]}
+    now = _decrypting(tender)
+    rid = _open(tender, "dave", now).json()["id"]
+    assert _release(tender, "venue_staff", rid, now).json()["status"] == "open"
+    res = _release(tender, "admin", rid, now)
+    assert res.json()["status"] == "recovered", res.content
+    ob = OpeningBid.objects.get(submission_id=tender["bids"]["dave"]["submission"])
+    assert ob.status == "decrypted" and ob.values["price"] == PRICES["dave"]
+
+
 def test_the_upload_must_split_to_exactly_the_tenders_custodians(tender):
     people, lot, cs = tender["people"], tender["lot"], tender["custodians"]
     stranger = escrow_shares.Custodian(3, keys.generate_bidder_key().public_key())
@@ -318,19 +361,42 @@ def _values_32(blob: bytes) -> set[bytes]:
     return out
 
 
-def test_the_browser_sealer_sends_a_tender_with_custodians_to_sealbid(tender):
-    """The browser cannot split a file key yet (docs/browser-crypto.md): its page says so, in both
-    languages, instead of sealing an envelope the upload would refuse."""
+def test_the_browser_seals_for_a_tender_with_custodians_and_only_an_old_large_set_up_needs_sealbid(
+        tender, make_lot, people):
+    """The submit page of a tender with custodians is open (the browser writes tender-envelope/v3);
+    only a set-up made before v3 with more than 7 custodians (which takes v2) is sent to sealbid, in
+    both languages. New set-ups cannot name more than 7."""
     from django.test import Client
+
+    from bidding.models import Custodian, EscrowKey, EscrowShare
 
     client = Client()
     client.force_login(tender["people"]["dave"])
-    for language, words in (("en", "sealbid seal"), ("zh-hans", "请使用 sealbid 工具")):
-        res = client.get(f"/tenders/{tender['lot'].pk}/bid/", HTTP_ACCEPT_LANGUAGE=language)
+    res = client.get(f"/tenders/{tender['lot'].pk}/bid/", HTTP_ACCEPT_LANGUAGE="en")
+    assert res.status_code == 200 and res.context["ctx"]["closed_reason"] == ""
+    body = token_client(people["dave"]).get(f"/api/v1/lots/{tender['lot'].pk}/escrow").json()
+    assert body["envelope"] == "tender-envelope/v3" and len(body["custodians"]) == 3
+    # an old set-up with eight custodians, as its rows were written before v3
+    old = make_lot(escrow_required=True, deadline_in=timedelta(hours=1))
+    now = old.bid_deadline - timedelta(minutes=30)
+    escrow = EscrowKey.objects.create(lot=old, scheme="shares", threshold=5, count=8, created_at=now)
+    for i in range(1, 9):
+        user = type(people["admin"]).objects.create(username=f"old-custodian-{i}", role="venue_staff")
+        key = keys.public_key_to_bytes(keys.generate_bidder_key().public_key())
+        custodian = Custodian.objects.create(user=user, public_key=key, key_id=keys.key_id(key), created_at=now)
+        EscrowShare.objects.create(escrow=escrow, custodian=custodian, index=i, public_key=key, key_id=custodian.key_id)
+    for language, words in (("en", "sealbid seal"), ("zh-hans", "sealbid")):
+        with time_machine.travel(now, tick=False):
+            res = client.get(f"/tenders/{old.pk}/bid/", HTTP_ACCEPT_LANGUAGE=language)
         assert res.status_code == 200
-        ctx = res.context["ctx"]
-        assert words in ctx["closed_reason"], ctx["closed_reason"]
-        assert "sealbid seal" in res.content.decode()  # the page carries it to the form it disables
+        assert words in res.context["ctx"]["closed_reason"], res.context["ctx"]["closed_reason"]
+    assert token_client(people["dave"]).get(f"/api/v1/lots/{old.pk}/escrow").json()["envelope"] == "tender-envelope/v2"
+    # a new set-up may name at most 7
+    lot = make_lot(escrow_required=True, status="draft")
+    res = _json(token_client(people["host"]), "post", f"/api/v1/lots/{lot.pk}/escrow",
+                {"custodian_user_ids": [u.pk for u in type(people["admin"]).objects.filter(
+                    username__startswith="old-custodian-")], "threshold": 5})
+    assert res.status_code == 400 and res.json()["error"]["details"]["max_custodians"] == 7
 
 
 def test_a_recovery_is_reached_only_through_its_own_tender_and_bad_bodies_are_4xx(tender, make_lot):

@@ -207,7 +207,7 @@ def test_custodians_make_their_own_keys_and_sealbid_splits_the_file_key_among_th
     assert r.returncode == 0, r.stderr
     with open(env_path, "rb") as f:
         header = envelope.read_header(f)
-    assert header.version == "tender-envelope/v2" and header.threshold == 2
+    assert header.version == "tender-envelope/v3" and header.threshold == 2
     assert header.share_key_ids() == tuple(kids)
     r = sealbid(server, "submit", "--lot", str(lot), "--quiet", str(env_path), token="bob")
     assert r.returncode == 0 and "receipt verified" in r.stdout, r.stderr
