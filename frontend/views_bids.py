@@ -119,20 +119,21 @@ def bid_submit(request, lot_id: int):
     closed = "" if lot.status == Status.PUBLISHED and now < lot.bid_deadline else (
         labels["deadline_passed"] if lot.status in (Status.PUBLISHED, Status.OPENING) or now >= lot.bid_deadline
         else _("This tender is not open for bids (%(status)s).") % {"status": label("lot_status", lot.status)})
-    if not closed and _splits_among_custodians(lot):
-        # tender-envelope/v2 needs Shamir's scheme, which no vetted browser module here offers yet
-        # (docs/browser-crypto.md, "Backup decryption"): say so before anything is sealed.
-        closed = _("This tender's backup decryption splits each bid's key among its custodians, which "
-                   "this browser cannot do yet: seal the bid with the sealbid tool (sealbid seal, then "
-                   "sealbid submit).")
+    if not closed and _custodians_beyond_the_browser(lot):
+        # A set-up made before tender-envelope/v3 with 8 to 10 custodians takes v2 (Shamir's
+        # scheme), which only sealbid writes (docs/browser-crypto.md, "Backup decryption").
+        closed = _("This tender splits each bid's key among more custodians than this browser can "
+                   "(at most 7): seal the bid with the sealbid tool (sealbid seal, then sealbid submit).")
     ctx = {"lot": _lot_ctx(lot), **_org_ctx(request.user), "server_now": now.isoformat(), "closed_reason": closed}
     return TemplateResponse(request, "frontend/bid_submit.html", {"lot": lot, "ctx": ctx, "labels": labels})
 
 
-def _splits_among_custodians(lot) -> bool:
+def _custodians_beyond_the_browser(lot) -> bool:
     from bidding.models import EscrowKey
+    from crypto.envelope import MAX_CUSTODIANS_V3
 
-    return lot.escrow_required and EscrowKey.objects.filter(lot=lot, scheme=EscrowKey.Scheme.SHARES).exists()
+    return lot.escrow_required and EscrowKey.objects.filter(
+        lot=lot, scheme=EscrowKey.Scheme.SHARES, count__gt=MAX_CUSTODIANS_V3).exists()
 
 
 @login_required

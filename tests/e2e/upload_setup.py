@@ -35,3 +35,40 @@ def build_upload(tag: str) -> None:
     print(json.dumps({"lot": lot.pk, "cookie": session_cookie(user), "credit_code": org.credit_code,
                       "key_file": keys.b64encode(key_file),
                       "scalar": key.private_numbers().private_value.to_bytes(32, "big").hex()}))
+
+
+def build_custodian_upload(tag: str, count: int = 4, threshold: int = 3) -> None:
+    """``build_upload``, and the lot requires backup decryption: ``count`` custodians (venue staff
+    of their own) each make a key pair and register its public key, and the host names them with
+    ``threshold``. Prints the custodians' private scalars too (the test plays each custodian's own
+    machine: nothing of them is on the server)."""
+    import io
+    from contextlib import redirect_stdout
+
+    from accounts.models import User
+    from bidding import escrow
+    from bidding.models import Lot
+    from common import clock
+    from common.actor import Actor
+    from crypto import keys
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        build_upload(tag)
+    result = json.loads(out.getvalue().strip().splitlines()[-1])
+    now = clock.now()
+    lot = Lot.objects.get(pk=result["lot"])
+    lot.escrow_required = True
+    lot.save(update_fields=["escrow_required"])
+    host = User.objects.get(username="host")
+    users, scalars = [], []
+    for i in range(1, count + 1):
+        user = User.objects.create(username=f"custodian-{tag}-{lot.pk}-{i}", role="venue_staff",
+                                   display_name=f"备用解密保管人{i}")
+        key = keys.generate_bidder_key()
+        escrow.register_custodian(user, Actor.of(user), public_key=keys.public_key_to_bytes(key.public_key()),
+                                  now=now)
+        users.append(user.pk)
+        scalars.append(keys.private_key_to_scalar(key).hex())
+    escrow.provision_escrow(host, Actor.of(host), lot.pk, custodian_user_ids=users, threshold=threshold, now=now)
+    print(json.dumps({**result, "custodians": scalars, "threshold": threshold}))

@@ -6,6 +6,7 @@ import * as stream from "./crypto/stream.js";
 import * as envelope from "./crypto/envelope.js";
 import * as keyfile from "./crypto/keyfile.js";
 import * as keystore from "./crypto/keystore.js";
+import * as escrow from "./crypto/escrow.js";
 
 async function roundTrip() {
   const pair = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, false, ["deriveBits"]);
@@ -31,4 +32,4 @@ button.addEventListener("click", async () => {
   }
 });
 button.disabled = false;
-window.kb = { b64, hpke, stream, envelope, keyfile, keystore, roundTrip, ready: true };
+window.kb = { b64, hpke, stream, envelope, escrow, keyfile, keystore, roundTrip, ready: true };

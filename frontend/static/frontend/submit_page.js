@@ -1,6 +1,7 @@
 // Seal and upload a bid in the browser: announced fields + documents → the bid package
 // (bidpackage.js, a tar as sealbid makes it) → tender-envelope/v1 sealed to the certified key (and
-// the dealt escrow key of a tender set up before v2; a tender with custodians needs sealbid) → a resumable upload, pipelined (uploader.js), with one progress bar
+// the dealt escrow key of a tender set up before v2), or v3 with the file key split among the
+// tender's custodians (crypto/escrow.js) → a resumable upload, pipelined (uploader.js), with one progress bar
 // across hashing, sealing and sending (bytes, speed, time left), pause and resume — also after a
 // reload. The documents' and the envelope's SHA-256 are computed in a Worker (hasher.js) in
 // constant memory; the receipt's SHA-256 must be the one this browser computed.
@@ -11,6 +12,7 @@
 import { api, pageData, say, el, fenToYuan, yuanToFen, clock, failure } from "./util.js";
 import { announcedValues, buildPackage, packageBlob, FieldError } from "./bidpackage.js";
 import { seal, Sealer } from "./crypto/envelope.js";
+import { custodiansFromEscrow } from "./crypto/escrow.js";
 import { decode as unb64 } from "./crypto/b64.js";
 import { getKey } from "./signkeys.js";
 import { Hasher } from "./hasher.js";
@@ -207,17 +209,18 @@ cancelBtn.addEventListener("click", async () => {
   say(status, t.discarded, "discarded");
 });
 
+/** seal()'s recipients, and for a tender with custodians the split among them (v3). */
 async function recipientsFor() {
   const key = await getKey(cert.key_id);
   const recipients = [{ role: "bidder", publicKey: key.publicKey }];
-  if (lot.escrow_required) {
-    const escrow = await api("GET", `/lots/${lot.id}/escrow`);
-    // A tender set up with custodians wants tender-envelope/v2 (the file key split among them),
-    // which this sealer cannot write yet (docs/browser-crypto.md): never seal it a v1 envelope.
-    if (escrow.scheme !== "dealer") throw new Error(t.needs_sealbid);
-    recipients.push({ role: "escrow", publicKey: unb64(escrow.public_key, 65) });
+  if (!lot.escrow_required) return { recipients };
+  const escrow = await api("GET", `/lots/${lot.id}/escrow`);
+  if (escrow.scheme === "dealer") return { recipients: [...recipients, { role: "escrow", publicKey: unb64(escrow.public_key, 65) }] };
+  try {
+    return { recipients, ...custodiansFromEscrow(escrow) };
+  } catch {
+    throw new Error(t.needs_sealbid); // more than 7 custodians: v2, which only sealbid writes
   }
-  return recipients;
 }
 
 form.addEventListener("submit", async (ev) => {
@@ -246,7 +249,7 @@ form.addEventListener("submit", async (ev) => {
     job.work.phase = "sealing";
     say(status, t.sealing, "sealing");
     const sealer = await seal(blob, { tenderId: lot.tender, lotId: lot.code, bidderId: ctx.credit_code,
-                                      recipients: await recipientsFor() });
+                                      ...(await recipientsFor()) });
     const upload = await api("POST", `/lots/${lot.id}/uploads`, { json: { size: sealer.envelopeSize } });
     await savePending({ lotId: lot.id, state: sealer.state(), manifest, files, uploadId: upload.id,
                         names: files.map((f) => f.name), envelopeSize: sealer.envelopeSize,

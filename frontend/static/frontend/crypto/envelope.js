@@ -1,5 +1,6 @@
-// The tender-envelope/v1 sealed-bid format (docs/envelope.md) in the browser, byte-compatible
-// with crypto/envelope.py.
+// The tender-envelope sealed-bid format (docs/envelope.md) in the browser, byte-compatible with
+// crypto/envelope.py: v1, and v3 for a tender with custodians (the file key also split among them,
+// escrow.js); v2 envelopes (sealbid's, Shamir's scheme) are read.
 //
 // Who calls what:
 // - the bidder's page: `seal(file, ...)` then uploads `sealer.pieces({offset})`; at the opening
@@ -12,9 +13,10 @@
 
 import { asBytes, concat, encode, equalConstantTime, utf8, wipe } from "./b64.js";
 import {
-  FAILED, FILE_KEY_SIZE, FORMAT, InvalidEnvelope, MAX_RECIPIENTS, NONCE_SIZE, ROLES, SUITE, bindingLines,
-  checkId, hpkeInfo, parseHeader, readHeader,
+  FAILED, FILE_KEY_SIZE, FORMAT, FORMAT_V3, InvalidEnvelope, MAX_RECIPIENTS, NONCE_SIZE, ROLES, SUITE, VERSIONS,
+  bindingLines, checkId, hpkeInfo, parseHeader, readHeader,
 } from "./header.js";
+import { checkSplit, shareStanzas } from "./escrow.js";
 import { HpkeError, importPublicKey, openBase, sealBase } from "./hpke.js";
 import { keyId, publicKeyBytes } from "./keyfile.js";
 import {
@@ -23,7 +25,7 @@ import {
 } from "./stream.js";
 
 export {
-  FILE_KEY_SIZE, FORMAT, FORMAT_V2, InvalidEnvelope, MAX_HEADER_SIZE, MAX_RECIPIENTS, NONCE_SIZE, ROLES, SUITE, hpkeInfo,
+  FILE_KEY_SIZE, FORMAT, FORMAT_V2, FORMAT_V3, InvalidEnvelope, MAX_HEADER_SIZE, MAX_RECIPIENTS, NONCE_SIZE, ROLES, SUITE, hpkeInfo,
   parseHeader, readHeader,
 } from "./header.js";
 export { keyId, publicKeyBytes };
@@ -149,39 +151,50 @@ async function checkRecipients(recipients) {
 /**
  * Seal `source` (a File, a Blob, or bytes) for the given tender, lot and bidder.
  * `recipients`: one to eight `{role: "bidder" | "escrow", publicKey: 65-byte point | CryptoKey}`,
- * at least one bidder. Draws a fresh file key and nonce, writes the header (wrapping the file key
- * to each recipient) and returns a Sealer that produces the envelope's bytes on demand. The file
- * key is wiped once the header is written; the Sealer keeps only the non-extractable payload key.
+ * at least one bidder. With `custodians` (the tender's, `[{index, publicKey, keyId?}]` in index
+ * order: escrow.custodiansFromEscrow) and `threshold`, the envelope is tender-envelope/v3: the
+ * file key is also split k-of-n among them (escrow.js), and recipients are bidder keys only.
+ * Draws a fresh file key and nonce, writes the header (wrapping the file key to each recipient)
+ * and returns a Sealer that produces the envelope's bytes on demand. The file key is wiped once
+ * the header is written; the Sealer keeps only the non-extractable payload key.
  */
-export async function seal(source, { tenderId, lotId, bidderId, recipients, chunkSize = DEFAULT_CHUNK_SIZE }) {
-  return sealWith(source, { tenderId, lotId, bidderId, recipients, chunkSize },
+export async function seal(source, { tenderId, lotId, bidderId, recipients, chunkSize = DEFAULT_CHUNK_SIZE,
+                                     custodians, threshold }) {
+  return sealWith(source, { tenderId, lotId, bidderId, recipients, chunkSize, custodians, threshold },
                   crypto.getRandomValues(new Uint8Array(FILE_KEY_SIZE)),
                   crypto.getRandomValues(new Uint8Array(NONCE_SIZE)), []);
 }
 
-/** `seal` with the file key, nonce and HPKE ephemeral keys given: only for the test vectors. */
-async function sealWith(source, options, fileKey, nonce, ephemerals) {
-  const { tenderId, lotId, bidderId, recipients, chunkSize } = options;
+/** `seal` with the file key, nonce and HPKE ephemeral keys (bidder stanzas, then custodians') and
+ *  the split's randomness given: only for the test vectors. */
+async function sealWith(source, options, fileKey, nonce, ephemerals, random) {
+  const { tenderId, lotId, bidderId, recipients, chunkSize, custodians, threshold } = options;
   const blob = asBlob(source);
   checkId("tenderId", tenderId);
   checkId("lotId", lotId);
   checkId("bidderId", bidderId);
   checkChunkSize(chunkSize);
   const checked = await checkRecipients(recipients);
+  const split = await checkSplit(checked, custodians, threshold);
+  const version = split ? FORMAT_V3 : FORMAT;
   if (asBytes(fileKey).length !== FILE_KEY_SIZE || asBytes(nonce).length !== NONCE_SIZE) {
     throw new RangeError("file key must be 32 bytes and nonce 16 bytes");
   }
   const binding = { tenderId, lotId, bidderId };
   try {
-    const { commitment, headerKey, payloadKey } = await derivedKeys(fileKey, nonce);
-    let text = `${FORMAT}\n${bindingLines(binding)}chunk ${chunkSize}\nnonce ${encode(nonce)}\n`
+    const { commitment, headerKey, payloadKey } = await derivedKeys(fileKey, nonce, version);
+    let text = `${version}\n${bindingLines(binding)}chunk ${chunkSize}\nnonce ${encode(nonce)}\n`
       + `commit ${encode(commitment)}\n`;
     for (const [i, r] of checked.entries()) {
-      const { enc, ct } = await sealBase(r.publicKey, hpkeInfo(binding, r.role), new Uint8Array(0), fileKey,
+      const { enc, ct } = await sealBase(r.publicKey, hpkeInfo(binding, r.role, version), new Uint8Array(0), fileKey,
                                          { ephemeral: ephemerals[i] });
       const body = encode(concat(enc, ct));
       text += `-> ${SUITE} ${r.role} ${r.keyId}\n`;
       for (let at = 0; at < body.length; at += 64) text += body.slice(at, at + 64) + "\n";
+    }
+    if (split) {
+      text += await shareStanzas(binding, commitment, fileKey, split, threshold,
+                                 { ephemerals: ephemerals.slice(checked.length), random });
     }
     const macInput = utf8(text + "---");
     const mac = new Uint8Array(await subtle.sign("HMAC", headerKey, macInput));
@@ -305,7 +318,7 @@ export class Sealer {
   state() {
     const file = this.source instanceof File
       ? { name: this.source.name, size: this.source.size, lastModified: this.source.lastModified } : null;
-    return { format: FORMAT, header: this.header.raw.slice(), payloadKey: this.#payloadKey,
+    return { format: this.header.version, header: this.header.raw.slice(), payloadKey: this.#payloadKey,
              plaintextSize: this.source.size, file };
   }
 
@@ -318,13 +331,15 @@ export class Sealer {
    */
   static async resume(state, source) {
     const blob = asBlob(source);
-    if (state?.format !== FORMAT || !(state.payloadKey instanceof CryptoKey)) throw new TypeError("not a sealer state");
+    if (!VERSIONS.includes(state?.format) || !(state.payloadKey instanceof CryptoKey)) throw new TypeError("not a sealer state");
     if (blob.size !== state.plaintextSize) throw new RangeError("not the file that was sealed");
     if (state.file && !(blob instanceof File && blob.name === state.file.name
                         && blob.lastModified === state.file.lastModified)) {
       throw new RangeError("not the file that was sealed");
     }
-    return new Sealer(await parseHeader(state.header), state.payloadKey, blob);
+    const header = await parseHeader(state.header);
+    if (header.version !== state.format) throw new TypeError("not a sealer state");
+    return new Sealer(header, state.payloadKey, blob);
   }
 }
 

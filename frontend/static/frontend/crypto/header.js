@@ -1,8 +1,8 @@
-// The tender-envelope/v1 and /v2 header (docs/envelope.md, "Header" and Appendix B): constants,
-// the one error, and the strict parser that the platform's submission check also applies
-// (crypto/envelope_header.py read_header). Parsing needs no secret and does not verify the MAC.
-// v2 adds the custodians' share stanzas; this module reads them (a bidder opens its own v2 bid
-// here) but the browser does not write v2 (docs/browser-crypto.md, "Backup decryption").
+// The tender-envelope/v1, /v2 and /v3 header (docs/envelope.md, "Header" and Appendices B, C):
+// constants, the one error, and the strict parser that the platform's submission check also
+// applies (crypto/envelope_header.py read_header). Parsing needs no secret and does not verify the
+// MAC. v2 and v3 add the custodians' share stanzas (v2: Shamir's scheme, read only here; v3:
+// replicated XOR sharing, which escrow.js writes).
 
 import { concat, decode, encode, utf8 } from "./b64.js";
 import { importPublicKey } from "./hpke.js";
@@ -10,17 +10,25 @@ import { ByteReader, checkChunkSize } from "./stream.js";
 
 export const FORMAT = "tender-envelope/v1";
 export const FORMAT_V2 = "tender-envelope/v2";
+export const FORMAT_V3 = "tender-envelope/v3";
+export const VERSIONS = Object.freeze([FORMAT, FORMAT_V2, FORMAT_V3]);
 export const SUITE = "hpke-p256"; // DHKEM(P-256, HKDF-SHA256), HKDF-SHA256, AES-256-GCM
-export const SHARE_SUITE = "hpke-p256-share";
+export const SHARE_SUITE = "hpke-p256-share"; // v2: one Shamir share
+export const RSS_SUITE = "hpke-p256-rss"; // v3: one custodian's replicated XOR parts
+const SHARE_SUITES = { [FORMAT_V2]: SHARE_SUITE, [FORMAT_V3]: RSS_SUITE };
 export const ROLES = Object.freeze(["bidder", "escrow"]);
-const ROLES_BY_VERSION = { [FORMAT]: ROLES, [FORMAT_V2]: Object.freeze(["bidder"]) };
+const BIDDER_ONLY = Object.freeze(["bidder"]);
+const ROLES_BY_VERSION = { [FORMAT]: ROLES, [FORMAT_V2]: BIDDER_ONLY, [FORMAT_V3]: BIDDER_ONLY };
 export const MIN_THRESHOLD = 2;
-export const MAX_CUSTODIANS = 10;
+export const MAX_CUSTODIANS = 10; // v2
+export const MAX_CUSTODIANS_V3 = 7; // the share grows as C(n-1, k-1)
+const MAX_SHARES = { [FORMAT_V2]: MAX_CUSTODIANS, [FORMAT_V3]: MAX_CUSTODIANS_V3 };
 const SMALL = /^[1-9][0-9]?$/;
 export const FILE_KEY_SIZE = 32;
 export const NONCE_SIZE = 16;
 export const MAX_RECIPIENTS = 8;
-export const MAX_HEADER_SIZE = 4096;
+export const MAX_HEADER_SIZE = 4096; // v1 and v2
+export const MAX_HEADER_SIZE_V3 = 16384;
 const MAX_LINE = 128; // longer than any valid line (the longest is "bidder " + 64 + LF)
 const STANZA_BODY_SIZE = 65 + 48; // enc || HPKE ciphertext of the 32-byte file key
 const BODY_LINES = [64, 64, 23];
@@ -47,6 +55,26 @@ export function bindingLines({ tenderId, lotId, bidderId }) {
   return `tender ${tenderId}\nlot ${lotId}\nbidder ${bidderId}\n`;
 }
 
+/** Bytes of one custodian's v3 share: C(n-1, k-1) parts of 32 bytes. */
+export function rssShareSize(k, n) {
+  let c = 1; // C(n-1, k-1), exact in doubles for n <= 7
+  for (let i = 1; i < k; i++) c = (c * (n - i)) / i;
+  return c * 32;
+}
+
+/** A share stanza's body: enc (65) || the share || the AEAD tag (16). */
+export function shareBodySize(version, k, n) {
+  return version === FORMAT_V3 ? 65 + rssShareSize(k, n) + 16 : STANZA_BODY_SIZE;
+}
+
+/** The line lengths of a stanza body of `size` bytes: unpadded base64 cut at 64 columns. */
+export function bodyLineLengths(size) {
+  const chars = Math.floor((4 * size + 2) / 3);
+  const out = new Array(Math.floor(chars / 64)).fill(64);
+  if (chars % 64) out.push(chars % 64);
+  return out;
+}
+
 /** HPKE `info`: the first four header lines, then `role <role>` (no final LF). */
 export function hpkeInfo(binding, role, version = FORMAT) {
   return utf8(`${version}\n${bindingLines(binding)}role ${role}`);
@@ -64,9 +92,10 @@ function latin1(bytes) {
 export async function readHeader(reader) {
   const raw = [];
   let rawSize = 0;
+  let limit = MAX_HEADER_SIZE;
 
   async function line() {
-    const text = await reader.readLine(Math.min(MAX_LINE, MAX_HEADER_SIZE - rawSize));
+    const text = await reader.readLine(Math.min(MAX_LINE, limit - rawSize));
     if (text.length === 0 || text[text.length - 1] !== 0x0a) {
       throw new InvalidEnvelope("header line too long, or the header is truncated");
     }
@@ -83,9 +112,8 @@ export async function readHeader(reader) {
 
   // The version is checked before anything else is read (docs/envelope.md, "Versioning").
   const version = await line();
-  if (version !== FORMAT && version !== FORMAT_V2) {
-    throw new InvalidEnvelope(`not a ${FORMAT} or ${FORMAT_V2} envelope`);
-  }
+  if (!VERSIONS.includes(version)) throw new InvalidEnvelope(`not a ${VERSIONS.join(", ")} envelope`);
+  if (version === FORMAT_V3) limit = MAX_HEADER_SIZE_V3;
   const ids = [await value("tender"), await value("lot"), await value("bidder")];
   if (!ids.every((id) => ID.test(id))) throw new InvalidEnvelope("malformed id");
   const binding = Object.freeze({ tenderId: ids[0], lotId: ids[1], bidderId: ids[2] });
@@ -107,9 +135,10 @@ export async function readHeader(reader) {
   for (;;) {
     text = await line();
     if (text.startsWith("--- ")) break;
-    if (version === FORMAT_V2 && text.startsWith(`-> ${SHARE_SUITE} `)) {
-      shares.push(await parseShare(text, line));
-      if (shares.length > MAX_CUSTODIANS) throw new InvalidEnvelope("too many share stanzas");
+    const shareSuite = SHARE_SUITES[version];
+    if (shareSuite && text.startsWith(`-> ${shareSuite} `)) {
+      shares.push(await parseShare(text, line, version));
+      if (shares.length > MAX_SHARES[version]) throw new InvalidEnvelope("too many share stanzas");
       continue;
     }
     if (shares.length) throw new InvalidEnvelope("recipient stanzas come before the share stanzas");
@@ -125,7 +154,7 @@ export async function readHeader(reader) {
   if (!stanzas.some((s) => s.role === "bidder")) throw new InvalidEnvelope("no bidder recipient");
   const allIds = [...stanzas, ...shares].map((s) => s.keyId);
   if (new Set(allIds).size !== allIds.length) throw new InvalidEnvelope("duplicate recipient key id");
-  if (version === FORMAT_V2) checkShareSet(shares);
+  if (SHARE_SUITES[version]) checkShareSet(shares, MAX_SHARES[version]);
   const bytes = concat(...raw);
   return Object.freeze({
     version,
@@ -147,10 +176,10 @@ export async function readHeader(reader) {
   });
 }
 
-function checkShareSet(shares) {
-  if (!shares.length) throw new InvalidEnvelope("a v2 envelope carries its share stanzas");
+function checkShareSet(shares, maxCount) {
+  if (!shares.length) throw new InvalidEnvelope("a v2 or v3 envelope carries its share stanzas");
   const { threshold: k, count: n } = shares[0];
-  if (!(MIN_THRESHOLD <= k && k <= n && n <= MAX_CUSTODIANS) || shares.length !== n) {
+  if (!(MIN_THRESHOLD <= k && k <= n && n <= maxCount) || shares.length !== n) {
     throw new InvalidEnvelope("the share stanzas' threshold and count are out of range");
   }
   if (!shares.every((s, i) => s.index === i + 1 && s.threshold === k && s.count === n)) {
@@ -158,13 +187,19 @@ function checkShareSet(shares) {
   }
 }
 
-async function parseShare(text, line) {
+async function parseShare(text, line, version) {
   const parts = text.split(" ");
   if (parts.length !== 6 || !parts.slice(2, 5).every((p) => SMALL.test(p)) || !KEY_ID.test(parts[5])) {
     throw new InvalidEnvelope("malformed share stanza");
   }
   const [index, threshold, count] = parts.slice(2, 5).map(Number);
-  return Object.freeze({ index, threshold, count, keyId: parts[5], body: await stanzaBody(line) });
+  // v3: the body's size follows from k and n, so they are checked before it is read
+  if (version === FORMAT_V3 && !(MIN_THRESHOLD <= threshold && threshold <= count
+                                 && count <= MAX_CUSTODIANS_V3 && index <= count)) {
+    throw new InvalidEnvelope("the share stanzas' threshold and count are out of range");
+  }
+  const body = await stanzaBody(line, shareBodySize(version, threshold, count));
+  return Object.freeze({ index, threshold, count, keyId: parts[5], body });
 }
 
 async function parseStanza(text, line, roles = ROLES) {
@@ -176,15 +211,16 @@ async function parseStanza(text, line, roles = ROLES) {
   return Object.freeze({ role: parts[2], keyId: parts[3], body: await stanzaBody(line) });
 }
 
-async function stanzaBody(line) {
+async function stanzaBody(line, size = STANZA_BODY_SIZE) {
+  const lengths = size === STANZA_BODY_SIZE ? BODY_LINES : bodyLineLengths(size);
   const bodyLines = [];
-  for (const _ of BODY_LINES) bodyLines.push(await line());
-  if (!bodyLines.every((b, i) => b.length === BODY_LINES[i])) {
+  for (const _ of lengths) bodyLines.push(await line());
+  if (!bodyLines.every((b, i) => b.length === lengths[i])) {
     throw new InvalidEnvelope("malformed recipient stanza body");
   }
   let body;
   try {
-    body = decode(bodyLines.join(""), STANZA_BODY_SIZE);
+    body = decode(bodyLines.join(""), size);
     await importPublicKey(body.subarray(0, 65)); // enc must be a point on the curve
   } catch {
     throw new InvalidEnvelope("malformed recipient stanza body");
@@ -194,7 +230,7 @@ async function stanzaBody(line) {
 
 /** Parse the header at the start of `source` (bytes, a Blob, a stream): reads only the header. */
 export async function parseHeader(source) {
-  const reader = new ByteReader(source, { readSize: MAX_HEADER_SIZE });
+  const reader = new ByteReader(source, { readSize: MAX_HEADER_SIZE_V3 });
   try {
     return await readHeader(reader);
   } finally {
