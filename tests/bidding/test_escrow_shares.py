@@ -382,8 +382,9 @@ def test_the_browser_seals_for_a_tender_with_custodians_and_only_an_old_large_se
     escrow = EscrowKey.objects.create(lot=old, scheme="shares", threshold=5, count=8, created_at=now)
     for i in range(1, 9):
         user = type(people["admin"]).objects.create(username=f"old-custodian-{i}", role="venue_staff")
-        key = keys.public_key_to_bytes(keys.generate_bidder_key().public_key())
-        custodian = Custodian.objects.create(user=user, public_key=key, key_id=keys.key_id(key), created_at=now)
+        public = keys.generate_bidder_key().public_key()
+        key = keys.public_key_to_bytes(public)
+        custodian = Custodian.objects.create(user=user, public_key=key, key_id=keys.key_id(public), created_at=now)
         EscrowShare.objects.create(escrow=escrow, custodian=custodian, index=i, public_key=key, key_id=custodian.key_id)
     for language, words in (("en", "sealbid seal"), ("zh-hans", "sealbid")):
         with time_machine.travel(now, tick=False):
