@@ -19,7 +19,7 @@ import { keyId, publicKeyBytes } from "./keyfile.js";
 
 const PART = 32;
 
-function checkSplit(k, n) {
+function checkCounts(k, n) {
   if (!Number.isInteger(k) || !Number.isInteger(n) || !(MIN_THRESHOLD <= k && k <= n && n <= MAX_CUSTODIANS_V3)) {
     throw new RangeError(`need ${MIN_THRESHOLD} <= threshold <= custodians <= ${MAX_CUSTODIANS_V3}`);
   }
@@ -27,7 +27,7 @@ function checkSplit(k, n) {
 
 /** The k-subsets of 1..n in lexicographic order. */
 export function subsets(k, n) {
-  checkSplit(k, n);
+  checkCounts(k, n);
   const out = [];
   const walk = (from, chosen) => {
     if (chosen.length === k) { out.push(chosen); return; }
@@ -91,7 +91,7 @@ export function combine(shares, k, n) {
  */
 export async function checkCustodians(custodians, threshold) {
   if (!Array.isArray(custodians)) throw new RangeError("custodians must be an array");
-  checkSplit(threshold, custodians.length);
+  checkCounts(threshold, custodians.length);
   const checked = [];
   for (const [at, c] of custodians.entries()) {
     if (c?.index !== at + 1) throw new RangeError("custodians are given in index order 1..n");
