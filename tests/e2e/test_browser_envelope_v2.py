@@ -1,7 +1,7 @@
 """The browser reads ``tender-envelope/v2`` (docs/envelope.md, Appendix B): a bidder opens its own
 v2 bid, sealed by ``sealbid`` with the file key split among custodians, in Chromium; the share set's
-rules are enforced as in Python; a v1 envelope still opens. (The browser does not write v2:
-docs/browser-crypto.md.)"""
+rules are enforced as in Python; a v1 envelope still opens. (The browser writes v3, not v2:
+test_browser_envelope_v3.py.)"""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def _v2(plaintext=b"price 42 fen", k=2, n=3):
     env = envelope.seal_bytes(plaintext, **IDS, chunk_size=64,
                               recipients=[envelope.Recipient("bidder", bidder.public_key())],
                               custodians=[escrow_shares.Custodian(i + 1, c.public_key())
-                                          for i, c in enumerate(custodians)], threshold=k)
+                                          for i, c in enumerate(custodians)], threshold=k,
+                              version=envelope.FORMAT_V2)
     return env, bidder, custodians
 
 
