@@ -55,6 +55,16 @@ def test_custodians_recover_in_python_what_the_browser_sealed(crypto_page, k, n)
         with pytest.raises(envelope.InvalidEnvelope):
             escrow_shares.recover_file_key(header, list(subset))
     assert envelope.open_bytes(env, file_key=file_key) == plaintext
+    # the bidder opens its own v3 bid in the browser, as in the hall; a custodian's key is no recipient
+    opened = crypto_page.evaluate("""async ({data, bidder, custodian}) => {
+      const e = kb.envelope, env = t.bytes(data), header = await e.parseHeader(env);
+      const fileKey = await e.unwrapFileKey(header, await t.key(bidder), {role: "bidder"});
+      return {version: header.version, shares: header.shares.map((s) => [s.index, s.threshold, s.count, s.keyId]),
+              plaintext: t.b64(await e.openToBytes(env, {fileKey, expected: header.binding})),
+              custodian: await t.error(async () => e.unwrapFileKey(header, await t.key(custodian)))};
+    }""", {"data": b64(env), "bidder": pkcs8(bidder), "custodian": pkcs8(custodians[0])})
+    assert opened == {"version": "tender-envelope/v3", "plaintext": b64(plaintext), "custodian": "InvalidEnvelope",
+                      "shares": [[s.index, s.threshold, s.count, s.key_id] for s in header.shares]}
     assert not crypto_page.js_errors
 
 
