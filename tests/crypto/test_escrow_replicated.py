@@ -212,3 +212,18 @@ def test_the_largest_v3_header_fits_its_limit():
     env = envelope.seal_bytes(b"x", **long_ids, recipients=bidders, custodians=cs, threshold=4)
     with pytest.raises(InvalidEnvelope):  # and no v2 reading of it
         _header(env.replace(b"tender-envelope/v3", b"tender-envelope/v2", 1))
+
+
+def test_a_share_body_cut_at_other_columns_or_lengths_is_refused():
+    env, _, _ = _seal(k=2, n=3)
+    lines, at, end = _stanza_at(env, 1)
+    body = b"".join(lines[at + 1:end])
+    assert [len(x) for x in lines[at + 1:end]] == [64, 64, 64, 2]  # 65 + 64 + 16 bytes: 194 characters
+    for cut in (63, 65, 194):
+        rewrapped = lines[:at + 1] + [body[i:i + cut] for i in range(0, len(body), cut)] + lines[end:]
+        with pytest.raises(InvalidEnvelope):
+            _header(b"\n".join(rewrapped) + env[_header(env).size:])
+    for extra in (b"A", b""):  # one character more, or an empty line before the next stanza
+        longer = lines[:end - 1] + [lines[end - 1] + extra] + ([b""] if not extra else []) + lines[end:]
+        with pytest.raises(InvalidEnvelope):
+            _header(b"\n".join(longer))
