@@ -111,7 +111,8 @@ def start_upload(user, actor: Actor, lot_id: int, *, size: int, sha256: str | No
                                           sha256=sha256 or "", created_at=now, updated_at=now)
         storage.create_partial(upload.pk)
         log_action("bidding.bid.upload_started", actor=actor, obj=upload, tender_id=lot.pk, now=now,
-                   data={"upload": str(upload.pk), "size": size, "organisation": user.organisation_id})
+                   data={"upload": str(upload.pk), "size": size, "organisation": user.organisation_id,
+                         "user_agent": actor.user_agent})
     crash_point("create")
     return upload
 
@@ -264,7 +265,8 @@ def do_submit(user, actor, lot, upload, *, submission_id, relpath, header, sha25
     entry = log_action("bidding.bid.submitted", actor=actor, obj=submission, tender_id=lot.pk, now=now,
                        data={"submission": str(submission.pk), "organisation": upload.organisation_id,
                              "sha256": sha256, "size": size, "commitment": submission.commitment,
-                             "key_id": submission.key_id, "replaces": str(previous.pk) if previous else None},
+                             "key_id": submission.key_id, "replaces": str(previous.pk) if previous else None,
+                             "certificate": cert.serial, "user_agent": actor.user_agent},
                        sequenced=True)
     submission.audit_index = entry.index
     submission.receipt = issue_receipt(submission, entry, now=now)

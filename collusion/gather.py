@@ -4,15 +4,19 @@
 - Their documents: the manifest of each decrypted package and every document it lists, read with
   ``bidding.opening.documents`` (the package must be the one whose hash the decryption audited,
   each document the one the manifest lists), one at a time; only their facts are kept.
-- Where things happened: the network address of each upload, receipt and (the bidder's own)
-  decryption, from the audit log's entries of the lot; the certificate key that sealed each bid;
-  the salted machine hash ``sealbid`` records in the manifest (docs/sealbid.md).
+- Where things happened: the network address and user agent of each upload, receipt and (the
+  bidder's own) decryption, from the audit log's entries of the lot; the certificate and key that
+  sealed each bid and the key that opened it; the sealing tool, its version and the salted machine
+  hash ``sealbid`` records in the manifest (docs/sealbid.md). Kept per bidder with the run (and so
+  in the tender's archive) as ``bidders[key]["sealing"|"decryption"|"events"]``.
 - The announced price (the tender's first ``money_fen`` field) and the decryption times.
 - The tender's own documents: the ones the host filed for the analysis, the tender's bill, and the
   lot's description.
 """
 
 from __future__ import annotations
+
+import json
 
 from audit.models import AuditEntry
 from bidding.models import BidSubmission, OpeningBid
@@ -56,24 +60,46 @@ def gather(lot, *, max_document_bytes: int, max_documents: int) -> tuple[TenderF
             docs.append(f)
         facts.documents[key] = docs
         sealer = (manifest.data or {}).get("sealer")
+        machine = ""
         if isinstance(sealer, dict) and isinstance(sealer.get("machine"), str) and sealer["machine"]:
-            facts.observations.append(Observation(key, "machine", sealer["machine"][:128], "sealing"))
-        cert = ob.submission.certificate
-        facts.observations.append(Observation(key, "certificate", cert.key_id, "sealing",
-                                              format_time(ob.submission.received_at)))
+            machine = sealer["machine"][:128]
+            facts.observations.append(Observation(key, "machine", machine, "sealing"))
+        sub = ob.submission
+        cert = sub.certificate
+        received = format_time(sub.received_at)
+        facts.observations.append(Observation(key, "certificate", cert.key_id, "sealing", received))
+        decrypted = format_time(ob.decrypted_at) if ob.decrypted_at else None
+        opened_with = sub.key_id if ob.decrypted_by == "bidder" else (sub.escrow_key_id or "")
         if price_key and isinstance(ob.values.get(price_key), int):
             facts.prices[key] = ob.values[price_key]
         if ob.decrypted_by == "bidder" and ob.decrypted_at:
             facts.decrypted_at[key] = ob.decrypted_at
-        recorded[key] = {"organisation": org.pk, "name": org.name, "documents": len(docs),
-                         "sealer": {k: str(v)[:64] for k, v in sealer.items() if k in ("tool", "version")}
-                         if isinstance(sealer, dict) else None}
+            if sub.key_id != cert.key_id:  # the same key is one observation, seen at both stages below
+                facts.observations.append(Observation(key, "certificate", sub.key_id, "decryption", decrypted))
+        recorded[key] = {
+            "organisation": org.pk, "name": org.name, "documents": len(docs),
+            "sealer": {k: str(v)[:64] for k, v in sealer.items() if k in ("tool", "version")}
+            if isinstance(sealer, dict) else None,
+            "sealing": {"machine": machine or None, "certificate": cert.serial, "certificate_key": cert.key_id,
+                        "key_id": sub.key_id, "received_at": received},
+            "decryption": {"by": ob.decrypted_by, "key_id": opened_with, "at": decrypted},
+            "events": []}
     keys = {b.key for b in facts.bidders}
-    for action, org_id, ip, created in (AuditEntry.objects.filter(tender_id=lot.pk, action__in=list(STAGES))
-                                        .values_list("action", "organisation_id", "ip", "created_at")):
+    for action, org_id, ip, created, body in (AuditEntry.objects.filter(tender_id=lot.pk, action__in=list(STAGES))
+                                              .order_by("index")
+                                              .values_list("action", "organisation_id", "ip", "created_at", "body")):
         # the bidder's own actions only: a host's backup decryption says nothing about the bidder
-        if ip and str(org_id) in keys:
-            facts.observations.append(Observation(str(org_id), "ip", ip, STAGES[action], format_time(created)))
+        if str(org_id) not in keys:
+            continue
+        agent = _user_agent(body)
+        at = format_time(created)
+        recorded[str(org_id)]["events"].append({"stage": STAGES[action], "action": action, "at": at,
+                                                "ip": ip, "user_agent": agent})
+        if ip:
+            facts.observations.append(Observation(str(org_id), "ip", ip, STAGES[action], at, user_agent=agent))
+        if STAGES[action] == "decryption" and action.endswith("bid_decrypted"):
+            recorded[str(org_id)]["decryption"]["ip"] = ip
+            recorded[str(org_id)]["decryption"]["user_agent"] = agent
     for td in TenderDocument.objects.filter(lot=lot).order_by("name"):
         facts.tender_documents.append(facts_of(td.name, bytes(td.data)))
     bill = _tender_bill(lot)
@@ -82,6 +108,15 @@ def gather(lot, *, max_document_bytes: int, max_documents: int) -> tuple[TenderF
     if lot.description:
         facts.tender_documents.append(DocFacts("description", "text", text=lot.description))
     return facts, recorded, problems
+
+
+def _user_agent(body: str) -> str:
+    """The user agent an entry's data recorded (entries written before it was kept have none)."""
+    try:
+        value = json.loads(body).get("data", {}).get("user_agent", "")
+    except (ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
 
 
 def _tender_bill(lot):

@@ -124,8 +124,19 @@ def bid_submit(request, lot_id: int):
         # scheme), which only sealbid writes (docs/browser-crypto.md, "Backup decryption").
         closed = _("This tender splits each bid's key among more custodians than this browser can "
                    "(at most 7): seal the bid with the sealbid tool (sealbid seal, then sealbid submit).")
-    ctx = {"lot": _lot_ctx(lot), **_org_ctx(request.user), "server_now": now.isoformat(), "closed_reason": closed}
+    ctx = {"lot": _lot_ctx(lot), **_org_ctx(request.user), "server_now": now.isoformat(), "closed_reason": closed,
+           "sealer": {"tool": "kaibiao-web", "version": platform_version()}}
     return TemplateResponse(request, "frontend/bid_submit.html", {"lot": lot, "ctx": ctx, "labels": labels})
+
+
+def platform_version() -> str:
+    """The platform's release: the browser's sealing code is the platform's own, served with it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kaibiao")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _custodians_beyond_the_browser(lot) -> bool:

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from common import clock, metrics
-from common.actor import Actor
+from common.actor import Actor, scope_user_agent
 from common.canonical import format_time
 from common.errors import BadRequest, ErrorCode, NotFound, PlatformError
 
@@ -195,7 +195,7 @@ async def dispatch(conn, command: frames.Command) -> dict | None:
     fn = kind.check_command(command.cmd, member.role)
     if conn.actor is None:
         ip = (conn.scope.get("client") or ("",))[0] or ""
-        conn.actor = await run_db(Actor.of, conn.user, ip)  # reads the organisation: ORM
+        conn.actor = await run_db(Actor.of, conn.user, ip, scope_user_agent(conn.scope))  # reads the organisation: ORM
     ctx = CommandContext(user=conn.user, viewer=member.viewer, room=command.room, role=member.role,
                          cmd=command.cmd, payload=command.payload, actor=conn.actor,
                          now=clock.now())

@@ -77,12 +77,9 @@ def _backup(client: Client, lot_id: int, lot: dict, recipients: list) -> tuple[l
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from .client import tool_version
 
-    try:
-        return version("kaibiao")
-    except PackageNotFoundError:
-        return "unknown"
+    return tool_version()
 
 
 def cmd_seal(args) -> None:

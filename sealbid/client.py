@@ -17,6 +17,15 @@ NETWORK_ERRORS = (urllib.error.URLError, ConnectionError, socket.timeout, Timeou
                   http.client.HTTPException)
 
 
+def tool_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kaibiao")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 class Client:
     def __init__(self, server: str, token: str | None, *, timeout: float = 60.0):
         if not server:
@@ -24,12 +33,15 @@ class Client:
         self.base = server.rstrip("/") + "/api/v1"
         self.token = token
         self.timeout = timeout
+        # The tool names itself on every request: the platform keeps it with the upload, the
+        # receipt and the decryption (docs/sealbid.md), where a browser's requests carry its own.
+        self.user_agent = f"sealbid/{tool_version()}"
 
     def request(self, method: str, path: str, *, body: Any = None, data: bytes | None = None,
                 headers: dict[str, str] | None = None, auth: bool = True):
         """(status, headers, parsed JSON or raw bytes). Raises ``CliError`` for HTTP errors and
         lets network errors (``NETWORK_ERRORS``) through so callers can retry."""
-        hdrs = dict(headers or {})
+        hdrs = {"User-Agent": self.user_agent, **(headers or {})}
         if body is not None:
             data = json.dumps(body).encode()
             hdrs["Content-Type"] = "application/json"

@@ -166,7 +166,7 @@ def _record_failure(lot_id: int, ob_id: int, *, code: str, platform_error: str, 
         notify_bid(op, ob, now=now, status_changed=False)  # still pending: the counts did not move
         audit(op, "decryption_failed", actor, now, organisation=ob.organisation_id,
               submission=str(ob.submission_id), code=str(code), platform_error=platform_error,
-              attempts=ob.attempts)
+              attempts=ob.attempts, user_agent=actor.user_agent)
         labels = (str(code), "platform" if platform_error else "bidder")
         transaction.on_commit(lambda: metrics.DECRYPTION_FAILURES.labels(*labels).inc())
 
@@ -209,12 +209,19 @@ def _decrypt(ob: OpeningBid, file_key: bytes, *, by: str, actor: Actor, role: st
             notify_bid(op, ob, now=now)
             audit(op, "bid_decrypted", actor, now, organisation=ob.organisation_id,
                   submission=str(ob.submission_id), by=by, values=values, problems=ob.problems,
-                  package_sha256=package_sha256)
+                  package_sha256=package_sha256, key_id=_opening_key_id(ob, by), user_agent=actor.user_agent)
             maybe_all_decrypted(op, actor=actor, now=now)
             return {"status": ob.status, "problems": ob.problems}
     finally:
         if path is not None:
             Path(path).unlink(missing_ok=True)
+
+
+def _opening_key_id(ob: OpeningBid, by: str) -> str:
+    """The key whose holder opened the bid: the bidder's (its file key was wrapped to it), or the
+    tender's escrow key for a backup decryption."""
+    sub = ob.submission
+    return sub.key_id if by == "bidder" else (sub.escrow_key_id or "")
 
 
 def release_key(user, actor: Actor, lot_id: int, *, file_key, commitment=None, role: str = "bidder",

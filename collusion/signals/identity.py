@@ -24,6 +24,7 @@ class Observation:
     value: str
     stage: str
     at: str = ""  # ISO time, for the evidence
+    user_agent: str = ""  # the client's User-Agent at that step, for the evidence (never matched on its own)
 
 
 _KIND_SIGNAL = {"machine": Signal.SAME_MACHINE, "ip": Signal.SAME_NETWORK, "certificate": Signal.SAME_CERTIFICATE}
@@ -47,9 +48,15 @@ def shared_observations(observations: Iterable[Observation], *, ignored_networks
             continue
         stages = sorted({o.stage for obs in by_bidder.values() for o in obs})
         leads.append(lead(_KIND_SIGNAL[kind], by_bidder, _KIND_STRENGTH[kind], kind=kind, value=value,
-                          stages=stages, seen={b: [{"stage": o.stage, "at": o.at} for o in obs[:10]]
-                                               for b, obs in sorted(by_bidder.items())}))
+                          stages=stages, seen={b: [_seen(o) for o in obs[:10]] for b, obs in sorted(by_bidder.items())}))
     return leads
+
+
+def _seen(o: Observation) -> dict:
+    out = {"stage": o.stage, "at": o.at}
+    if o.user_agent:
+        out["user_agent"] = o.user_agent
+    return out
 
 
 def _ignored(value: str, nets) -> bool:
@@ -184,15 +191,52 @@ def mask_id(number: str) -> str:
     return number[:6] + "*" * 8 + number[-4:]
 
 
-def shared_persons(docs: dict[str, list[DocFacts]], tender_text: str = "") -> list[Lead]:
-    """The same identity number in two bidders' documents (项目管理成员为同一人, 40(三)). The
-    evidence shows the number masked; the committee reads it in full in the documents named."""
-    in_tender = id_numbers(tender_text)
-    seen: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for bidder, facts in docs.items():
-        for f in facts:
-            for number in id_numbers(f.text) - in_tender:
-                seen[number][bidder].append(f.name)
-    return [lead(Signal.SHARED_PERSON, by_bidder, Strength.STRONG, id_number=mask_id(number),
-                 documents={b: sorted(set(n))[:10] for b, n in sorted(by_bidder.items())})
-            for number, by_bidder in sorted(seen.items()) if len(by_bidder) >= 2]
+# Certificate numbers of the declared staff (项目管理机构组成表, 拟派项目负责人): a registered
+# constructor's or engineer's registration number (注册编号: the province's one-character name and
+# 11–16 digits, e.g. 苏132060801234), a safety certificate (安全生产考核合格证书: 苏建安B（2019）0012345),
+# and any value labelled as a certificate's number (证书编号, 注册编号, 证号, 执业印章号 …) with at
+# least six digits. Read after NFKC, so full-width digits and brackets compare alike.
+_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_CERT_PATTERNS = (
+    re.compile(rf"(?<![\w])([{_PROVINCES}]\d{{11,16}})(?!\d)"),
+    re.compile(rf"(?<![\w])([{_PROVINCES}]建安[ABC]\(\d{{4}}\)\d{{5,8}})(?!\d)"),
+    re.compile(r"(?:证书编号|证书号码|证书号|注册编号|注册号|证号|执业印章号|印章编号|合格证编号)[ \t]*[:：]?[ \t]*"
+               rf"([{_PROVINCES}A-Za-z0-9](?:建安)?[A-Za-z0-9()\-]{{5,31}})"),
+)
+
+
+def certificate_numbers(text: str) -> set[str]:
+    """The staff certificate numbers in the text (upper case, NFKC), each with six digits or more."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", text)
+    out = set()
+    for pattern in _CERT_PATTERNS:
+        for m in pattern.finditer(text):
+            value = m.group(1).upper().rstrip("-(")
+            if sum(ch.isdigit() for ch in value) >= 6 and not _ID_NUMBER.fullmatch(value):
+                out.add(value)
+    return out
+
+
+def shared_persons(docs: dict[str, list[DocFacts]], tender_text: str = "", *, common_share: float = 0.5) -> list[Lead]:
+    """The same person declared by two bidders (项目管理成员为同一人, 40(三)): the same identity
+    number, or the same staff certificate number, in two bidders' documents and not in the tender's.
+    The evidence shows an identity number masked (the committee reads it in full in the documents
+    named); a certificate number, public in the registers, in full. A number more than
+    ``common_share`` of the bidders (and more than three) carry is a form's example that the tender
+    did not file, not one person lent to several."""
+    common_limit = max(3, common_share * len(docs))
+    found: list[Lead] = []
+    for kind, numbers, shown in (("id_number", id_numbers, mask_id), ("certificate", certificate_numbers, str)):
+        in_tender = numbers(tender_text)
+        seen: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        for bidder, facts in docs.items():
+            for f in facts:
+                for number in numbers(f.text) - in_tender:
+                    seen[number][bidder].append(f.name)
+        key = "id_number" if kind == "id_number" else "certificate_number"
+        found += [lead(Signal.SHARED_PERSON, by_bidder, Strength.STRONG, kind=kind, **{key: shown(number)},
+                       documents={b: sorted(set(n))[:10] for b, n in sorted(by_bidder.items())})
+                  for number, by_bidder in sorted(seen.items()) if 2 <= len(by_bidder) <= common_limit]
+    return found

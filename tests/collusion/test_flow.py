@@ -36,9 +36,13 @@ def _sealer(machine: str | None) -> dict | None:
     return {"tool": "sealbid", "version": "0.1.0", "machine": machine} if machine else None
 
 
-def client(user, ip) -> Client:
+AGENTS = {name: f"sealbid/0.1.0 ({name}'s computer)" for name in CAST}
+AGENTS["bob"] = AGENTS["alice"]  # one computer behind two bidders
+
+
+def client(user, ip, agent: str = "") -> Client:
     _, secret = ApiToken.issue(user, "test")
-    return Client(HTTP_AUTHORIZATION=f"Bearer {secret}", REMOTE_ADDR=ip)
+    return Client(HTTP_AUTHORIZATION=f"Bearer {secret}", REMOTE_ADDR=ip, HTTP_USER_AGENT=agent)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +64,7 @@ def opened(five, make_lot, built):  # noqa: F811
         bidder_key, _ = certify(user, five["host"])
         env = seal(lot, org, bidder_key, package(lot, org, by_key[key].price_fen, by_key[key].files,
                                                   sealer=_sealer(MACHINES[name])))
-        res = upload(client(user, IPS[name]), lot.pk, env)
+        res = upload(client(user, IPS[name], AGENTS[name]), lot.pk, env)
         assert res.status_code == 201, res.content
         envs[name] = (env, bidder_key)
     h = {"lot": lot, "people": five, "tender": tender}
@@ -72,7 +76,7 @@ def opened(five, make_lot, built):  # noqa: F811
         user = five[name]
         # the riggers decrypt one after another; the honest bidders minutes apart
         at = now + timedelta(seconds=60 + n) if CAST[name].startswith("r") else now + timedelta(minutes=5 + 3 * n)
-        release_key(user, Actor.of(user, IPS[name]), lot.pk, file_key=file_key, now=at)
+        release_key(user, Actor.of(user, IPS[name], AGENTS[name]), lot.pk, file_key=file_key, now=at)
     return h
 
 
@@ -108,7 +112,10 @@ def test_the_supervisor_runs_the_analysis_and_sees_the_planted_signals(opened):
     assert found("shared_media") == [sorted([org["alice"], org["carol"]])]
     assert found("similar_text") == [sorted([org["alice"], org["bob"]])]
     assert found("misplaced_name") == [sorted([org["alice"], org["carol"]])]
-    assert found("shared_person") == [sorted([org["alice"], org["carol"]])]
+    assert found("shared_person", kind="id_number") == [sorted([org["alice"], org["carol"]])]
+    # the lent safety certificate in bob's and carol's staff lists; the tender form's example number,
+    # left in every bidder's copy of the form (the form was not filed here), is everybody's: no lead
+    assert found("shared_person", kind="certificate") == [sorted([org["bob"], org["carol"]])]
     assert found("price_pattern", pattern="equal_differences") == [riggers]
     assert found("close_decryption") == [riggers]
     honest = {org["dave"], org["erin"]}
@@ -119,6 +126,43 @@ def test_the_supervisor_runs_the_analysis_and_sees_the_planted_signals(opened):
     run = AnalysisRun.objects.get(lot=lot)
     assert data["leads_sha256"] == run.leads_sha256 and len(data["leads"]) == len(leads)
     assert data["settings"]["enabled"] and entry.actor_name == "supervisor"
+
+
+def test_where_each_bid_was_sealed_sent_and_opened_from_is_kept_with_the_run(opened):
+    """The issue's evidence, captured as it happened: the address and user agent of every upload,
+    receipt and decryption (from the audit entries' data), the sealing tool, its version and the
+    machine hash, the certificate and key that sealed each bid and the key that opened it — kept
+    per bidder with the run, and so in the tender's archive."""
+    lot, people = opened["lot"], opened["people"]
+    res = api(people["supervisor"], "post", f"/api/v1/lots/{lot.pk}/collusion/analyses")
+    assert res.status_code == 201, res.content
+    run = AnalysisRun.objects.get(lot=lot)
+    from bidding.models import BidSubmission
+
+    for name in CAST:
+        org = people[name].organisation
+        rec = run.bidders[str(org.pk)]
+        sub = BidSubmission.objects.get(lot=lot, organisation=org, status="current")
+        stages = {(e["stage"], e["ip"], e["user_agent"]) for e in rec["events"]}
+        assert stages == {(s, IPS[name], AGENTS[name]) for s in ("upload", "receipt", "decryption")}, rec["events"]
+        assert rec["sealer"] == ({"tool": "sealbid", "version": "0.1.0"} if MACHINES[name] else None)
+        assert rec["sealing"]["machine"] == MACHINES[name]
+        assert rec["sealing"]["certificate"] == sub.certificate.serial and rec["sealing"]["certificate"]
+        assert rec["sealing"]["key_id"] == sub.key_id == rec["decryption"]["key_id"]
+        assert rec["decryption"]["by"] == "bidder"
+        assert (rec["decryption"]["ip"], rec["decryption"]["user_agent"]) == (IPS[name], AGENTS[name])
+    # the audit entries themselves carry the user agent in their (hashed) data
+    for action in ("bidding.bid.upload_started", "bidding.bid.submitted", "bidding.opening.bid_decrypted"):
+        entry = AuditEntry.objects.filter(action=action, tender_id=lot.pk,
+                                          organisation_id=people["carol"].organisation_id).get()
+        assert json.loads(entry.body)["data"]["user_agent"] == AGENTS["carol"]
+    decrypted = AuditEntry.objects.get(action="bidding.opening.bid_decrypted", tender_id=lot.pk,
+                                       organisation_id=people["carol"].organisation_id)
+    assert json.loads(decrypted.body)["data"]["key_id"] == BidSubmission.objects.get(
+        lot=lot, organisation_id=people["carol"].organisation_id, status="current").key_id
+    # the same network's lead shows the user agent beside each sighting
+    net = Lead.objects.get(run=run, signal="same_network")
+    assert {s.get("user_agent") for seen in net.evidence["seen"].values() for s in seen} == {AGENTS["alice"]}
 
 
 def test_the_host_runs_it_but_sees_no_lead_and_bidders_nothing(opened):

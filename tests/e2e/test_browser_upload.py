@@ -122,6 +122,8 @@ def test_a_large_bid_seals_uploads_resumes_after_a_reload_and_its_receipt_verifi
     assert members[f"documents/{document.name}"] == {"size": LARGE, "sha256": digest}
     assert members["manifest"]["documents"] == [{"name": f"documents/{document.name}", "size": LARGE, "sha256": digest}]
     assert members["manifest"]["fields"]["price"] == 123456789
+    # the sealing tool names itself in the manifest (docs/sealbid.md); a browser hashes no machine
+    assert members["manifest"]["sealer"]["tool"] == "kaibiao-web" and "machine" not in members["manifest"]["sealer"]
     envelope.unlink()  # a gigabyte less in the suite's temporary folders
     document.unlink()
     # Bounds that hold on a loaded shared machine and still catch the design failing: a page that

@@ -66,11 +66,15 @@ export function pythonJson(doc) {
  * computes them in constant memory, hasher.js): `{manifest, blob}`. The tar is a Blob of
  * references to the files: nothing is read here.
  */
-export function buildPackage({ tender, lot, bidder, fields, files, hashes }) {
+export function buildPackage({ tender, lot, bidder, fields, files, hashes, sealer }) {
   const names = documentNames(files);
   if (hashes.length !== files.length) throw new RangeError("one SHA-256 per document");
   const documents = files.map((file, i) => ({ name: names[i], size: file.size, sha256: hashes[i] }));
-  const manifest = pythonJson({ format: MANIFEST_FORMAT, tender, lot, bidder, fields, documents });
+  // `sealer`: the program that wrote the package ({tool, version}, docs/sealbid.md). A browser
+  // has no machine identity to hash (and must not read one): it records none.
+  const doc = { format: MANIFEST_FORMAT, tender, lot, bidder, fields, documents };
+  if (sealer) doc.sealer = { tool: String(sealer.tool), version: String(sealer.version) };
+  const manifest = pythonJson(doc);
   return { manifest, blob: packageBlob(manifest, files) };
 }
 

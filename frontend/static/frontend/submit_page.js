@@ -235,7 +235,7 @@ form.addEventListener("submit", async (ev) => {
     await checkFiles(files);
     if (currentBid && !(await confirmReplace(t, lot.id, currentBid))) return say(status, t.kept, "kept");
     button.disabled = true;
-    const ids = { tender: lot.tender, lot: lot.code, bidder: ctx.credit_code, fields, files };
+    const ids = { tender: lot.tender, lot: lot.code, bidder: ctx.credit_code, fields, files, sealer: ctx.sealer };
     // The bar starts now: its total is known before anything is read (the manifest's length
     // does not depend on the hashes' values).
     const docBytes = files.reduce((n, f) => n + f.size, 0);
