@@ -90,10 +90,30 @@ def test_it_finds_the_misplaced_name(leads):
 
 
 def test_it_finds_the_same_project_manager(leads):
-    found = of(leads, Signal.SHARED_PERSON)
+    found = of(leads, Signal.SHARED_PERSON, kind="id_number")
     assert [x.bidders for x in found] == [("r1", "r3")]
     assert found[0].evidence["id_number"] == corpus.SHARED_PM[:6] + "********" + corpus.SHARED_PM[-4:]
     assert corpus.SHARED_PM not in repr(found[0].evidence)  # never the full number in the lead
+
+
+def test_it_finds_the_lent_certificate_in_two_staff_lists(leads):
+    """The same safety certificate number in r2's and r3's declared staff lists (xlsx), under a
+    different way of writing the brackets; the tender form's example number, kept in every bidder's
+    copy of the form, and the honest bidders' own numbers raise nothing."""
+    found = of(leads, Signal.SHARED_PERSON, kind="certificate")
+    assert [(x.bidders, x.evidence["certificate_number"]) for x in found] == [
+        (("r2", "r3"), "苏建安C(2020)0034567")]
+    assert found[0].strength == Strength.STRONG
+    assert found[0].evidence["documents"] == {"r2": ["r2-项目管理机构组成表.xlsx"], "r3": ["r3-项目管理机构组成表.xlsx"]}
+
+
+def test_certificate_numbers_are_read_from_labels_and_known_shapes():
+    from collusion.signals.identity import certificate_numbers
+
+    text = ("项目经理：张三，一级注册建造师，注册编号：苏１３２０６０８０１２３４，安全生产考核合格证书："
+            "苏建安B（2019）0012345。证书编号：BJ-2019-004567。证号 A1234567有效。"
+            f"身份证号 {corpus.SHARED_PM}，合同总价 1234567890123 元，电话 13912345678，证书编号：第12号")
+    assert certificate_numbers(text) == {"苏132060801234", "苏建安B(2019)0012345", "BJ-2019-004567", "A1234567"}
 
 
 def test_it_finds_the_regular_prices(leads):
