@@ -29,7 +29,7 @@ MAX_TENDER_DOCUMENT = 256 << 20
 MAX_REASON = 2000
 
 
-def _store_leads(run: AnalysisRun, leads, *, lot, actor: Actor, now: datetime, action: str, extra: dict) -> list[Lead]:
+def store_leads(run: AnalysisRun, leads, *, lot, actor: Actor, now: datetime, action: str, extra: dict) -> list[Lead]:
     dicts = [x.as_dict() for x in leads]
     run.leads_sha256 = hashlib.sha256(canonical_json(dicts).encode()).hexdigest()
     run.save()
@@ -61,7 +61,7 @@ def run_analysis(user, actor: Actor, lot_id, *, now: datetime) -> AnalysisRun:
     with transaction.atomic():
         run = AnalysisRun(kind=AnalysisRun.Kind.TENDER, lot=lot, started_at=now, seconds=seconds,
                           requested_by=user, settings=conf.snapshot(), bidders=bidders, problems=problems)
-        _store_leads(run, leads, lot=lot, actor=actor, now=now, action="collusion.analysis.completed",
+        store_leads(run, leads, lot=lot, actor=actor, now=now, action="collusion.analysis.completed",
                      extra={"bidders": sorted(bidders), "problems": problems, "seconds": str(seconds)})
     return run
 
@@ -77,7 +77,7 @@ def analyse_history(user, actor: Actor, *, now: datetime, limit: int = 10_000) -
         run = AnalysisRun(kind=AnalysisRun.Kind.HISTORY, lot=None, started_at=now, seconds=seconds,
                           requested_by=user, settings={"graph": {k: v for k, v in vars(conf.graph_settings()).items()}},
                           bidders={}, problems=[])
-        _store_leads(run, leads, lot=None, actor=actor, now=now, action="collusion.history.analysed",
+        store_leads(run, leads, lot=None, actor=actor, now=now, action="collusion.history.analysed",
                      extra={"tenders": len(tenders), "seconds": str(seconds)})
     return run
 
@@ -123,6 +123,10 @@ def decide_lead(user, actor: Actor, lead_id, *, decision: str, reason: str, now:
         lot, role, session = access_lot_leads(user, lead.lot_id)
         if role != "committee":
             raise PlatformError(ErrorCode.FORBIDDEN, "the committee decides on a lead")
+        if session.report_sha256:
+            # the report records the decisions and is what the members sign: no change after it
+            raise PlatformError(ErrorCode.INVALID_STATE, "the evaluation report is generated: the "
+                                "committee's decisions on the leads are recorded in it")
         old = {"decision": lead.decision, "reason": lead.reason}
         lead.decision, lead.reason, lead.decided_by, lead.decided_at = decision, reason, user, now
         lead.save(update_fields=["decision", "reason", "decided_by", "decided_at"])

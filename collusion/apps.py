@@ -10,8 +10,10 @@ class CollusionConfig(AppConfig):
     def ready(self) -> None:
         from . import conf
         from .archive import register as register_archive
+        from .report import register as register_report
 
         register_archive()
+        register_report()
 
         # Settings fail loudly: an unknown signal or threshold stops the start, not the first run.
         conf.analysis_settings()

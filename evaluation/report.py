@@ -20,7 +20,7 @@ same tables and the hash, and is rendered by ``documents.pdf.render_pdf``.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Callable
 
 from common.canonical import canonical_json, format_time
 
@@ -29,6 +29,11 @@ from .rules.draw_seed import PARTIES
 
 FORMAT = "kaibiao/evaluation-report/v1"
 SIGNING_LABEL = FORMAT.encode() + b"\x00"
+
+# Sections that apps above evaluation add to the report, registered at start-up (they may import
+# evaluation; evaluation may not import them): name → function(session) → JSON. The collusion app
+# adds ``collusion``: the lot's leads and what the committee decided on each, and why.
+EXTRA_SECTIONS: dict[str, Callable[[Any], Any]] = {}
 
 
 def _draw_section(draw) -> dict:
@@ -121,6 +126,7 @@ def build_report(session) -> dict[str, Any]:
         "clarifications": clar,
         "ranking": session.ranking,
         "tie_seed": session.tie_seed_hex,
+        **{name: section(session) for name, section in sorted(EXTRA_SECTIONS.items())},
     }
 
 
@@ -170,7 +176,9 @@ def pdf_context(session) -> dict[str, Any]:
     signatures = [{"member": s.member.code, "name": str(s.member.expert.user), "kind": s.kind,
                    "reason": s.reason, "at": format_time(s.at), "signature": s.signature}
                   for s in session.signatures.select_related("member", "member__expert__user").order_by("member__code")]
+    collusion = report.get("collusion") or {}
     return {"report": report, "sha256": session.report_sha256 or report_hash(report), "items": items,
+            "collusion_run": collusion.get("run"), "collusion_leads": collusion.get("leads", []),
             "bidders": [{**b, "price": fen_text(b["price_fen"])} for b in report["bidders"]],
             "score_rows": score_rows, "aggregate_rows": aggregate_rows, "vote_rows": vote_rows,
             "ranking": ranking, "signatures": signatures, "price_rows": price_rows, "void_rows": void_rows,

@@ -85,6 +85,67 @@ def test_the_committee_decides_with_a_reason_and_it_is_audited():
     assert client(stranger).get(f"/api/v1/lots/{sc.lot.pk}/collusion/leads").status_code == 404
 
 
+def test_the_report_records_the_committees_decision_and_then_closes_it(tmp_path):
+    """The report the members sign carries the lot's leads — by the session's codes — with what
+    the committee decided and why; the PDF prints them; once it is generated, no decision changes."""
+    import subprocess
+
+    from evaluation.models import EvaluationSession
+    from evaluation.report import pdf_context
+    from evaluation.testing import build, drive_to
+    from tests.conftest import need_tool
+
+    sc = build()
+    lead, a, c = with_lead(sc)
+    other = Lead.objects.create(run=lead.run, lot=sc.lot, signal="price_pattern", strength="weak",
+                                articles=["reg40.4"], organisations=lead.organisations, evidence={})
+    expert = next(iter(sc.experts.values()))
+    url = f"/api/v1/collusion/leads/{lead.pk}/decision"
+    res = client(expert).post(url, data=json.dumps({"decision": "dismissed", "reason": "联合体成员，已书面说明"}),
+                              content_type="application/json")
+    assert res.status_code == 200, res.content
+    drive_to(sc, "signing")
+    session = EvaluationSession.objects.get(pk=sc.session.pk)
+    section = session.report["collusion"]
+    assert section["run"]["id"] == lead.run_id and section["run"]["leads_sha256"] == lead.run.leads_sha256
+    assert section["leads"] == [
+        {"id": lead.pk, "signal": "misplaced_name", "strength": "moderate", "articles": ["reg40.5"],
+         "bidders": sorted([a.code, c.code]), "decision": "dismissed", "reason": "联合体成员，已书面说明",
+         "decided_at": section["leads"][0]["decided_at"]},
+        {"id": other.pk, "signal": "price_pattern", "strength": "weak", "articles": ["reg40.4"],
+         "bidders": sorted([a.code, c.code]), "decision": None, "reason": "", "decided_at": None}]
+    assert section["leads"][0]["decided_at"]
+    # part of what is signed: the hash covers it
+    from evaluation.report import report_hash
+
+    assert report_hash(session.report) == session.report_sha256
+    # after the report, the decisions are closed (the signed report would no longer say them)
+    res = client(expert).post(url, data=json.dumps({"decision": "referred", "reason": "改为移交"}),
+                              content_type="application/json")
+    assert res.status_code == 409 and res.json()["error"]["code"] == "invalid_state"
+    assert Lead.objects.get(pk=lead.pk).decision == "dismissed"
+    # the PDF prints the section in words
+    from documents.pdf import render_pdf
+
+    data = render_pdf("documents/evaluation_report.html", pdf_context(session))
+    path = tmp_path / "r.pdf"
+    path.write_bytes(data)
+    text = "".join(subprocess.run([need_tool("pdftotext"), str(path), "-"], capture_output=True, text=True,
+                                  check=True).stdout.split())
+    for expected in ("围标串标分析线索", "文件中出现其他投标人名称", "已作说明，不予追究", "联合体成员，已书面说明",
+                     "未作处理"):
+        assert expected in text, expected
+
+
+def test_a_session_without_an_analysis_says_so_in_its_report():
+    from evaluation.models import EvaluationSession
+    from evaluation.testing import build, drive_to
+
+    sc = build()
+    drive_to(sc, "signing")
+    assert EvaluationSession.objects.get(pk=sc.session.pk).report["collusion"] == {"run": None, "leads": []}
+
+
 def test_the_history_graph_finds_a_ring_that_always_lets_one_win():
     """Six lots in which the same three companies bid, the first always ranked first."""
     from bidding.models import BidSubmission
