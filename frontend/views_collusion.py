@@ -19,10 +19,16 @@ from collusion.models import Case, Lead
 from common import clock
 from common.actor import Actor
 from common.errors import PlatformError
+from common.labels import error_text
+
+from .collusion_evidence import evidence_rows
 
 
 def _pretty(lead: dict) -> dict:
-    return {**lead, "evidence_json": json.dumps(lead["evidence"], ensure_ascii=False, indent=1)}
+    names = {(str(b["organisation"]) if "organisation" in b else b["code"]): b.get("name") or b.get("code", "")
+             for b in lead["bidders"]}
+    return {**lead, "evidence_rows": evidence_rows(lead["evidence"], names),
+            "evidence_json": json.dumps(lead["evidence"], ensure_ascii=False, indent=1)}
 
 
 @login_required
@@ -42,7 +48,7 @@ def supervisor_leads(request):
                                     status=request.POST.get("status") or None, note=None, now=clock.now())
             return HttpResponseRedirect(reverse("frontend:collusion_leads"))
         except PlatformError as exc:
-            error = exc.message
+            error = error_text(exc)
     signal, strength = request.GET.get("signal", ""), request.GET.get("strength", "")
     leads = Lead.objects.select_related("lot", "lot__project").order_by("-id")
     if signal:
@@ -76,9 +82,10 @@ def committee_leads(request, session_id: int):
                                 now=clock.now())
             return HttpResponseRedirect(reverse("frontend:collusion_committee", args=[session.pk]))
         except PlatformError as exc:
-            error = exc.message
+            error = error_text(exc)
     data = lot_leads(request.user, session.lot_id)
     return TemplateResponse(request, "frontend/collusion_committee.html", {
         "session": session, "run": data["run"], "rows": [_pretty(x) for x in data["leads"]],
-        "can_decide": role == "expert", "error": error,
+        # once the report is generated it records the decisions, and they are closed
+        "can_decide": role == "expert" and not session.report_sha256, "error": error,
         "decisions": [d for d in Lead.Decision.values if d]}, status=400 if error else 200)
