@@ -22,6 +22,7 @@ from common.errors import BadRequest, ErrorCode, PlatformError
 from . import conf
 from .access import access_lot_for_run, access_lot_leads, require_supervisor
 from .gather import gather, tender_outcomes
+from .integrity import bidders_sha256
 from .models import CASE_TRANSITIONS, AnalysisRun, Case, Lead, TenderDocument
 
 AFTER_OPENING = {"announced", "confirming", "closed"}
@@ -62,7 +63,8 @@ def run_analysis(user, actor: Actor, lot_id, *, now: datetime) -> AnalysisRun:
         run = AnalysisRun(kind=AnalysisRun.Kind.TENDER, lot=lot, started_at=now, seconds=seconds,
                           requested_by=user, settings=conf.snapshot(), bidders=bidders, problems=problems)
         store_leads(run, leads, lot=lot, actor=actor, now=now, action="collusion.analysis.completed",
-                     extra={"bidders": sorted(bidders), "problems": problems, "seconds": str(seconds)})
+                     extra={"bidders": sorted(bidders), "bidders_sha256": bidders_sha256(bidders),
+                            "problems": problems, "seconds": str(seconds)})
     return run
 
 

@@ -20,7 +20,7 @@ def report_section(session) -> dict[str, Any]:
     codes = dict(session.bidders.values_list("bidder_org_id", "code"))
     return {"run": {"id": run.pk, "started_at": format_time(run.started_at), "leads_sha256": run.leads_sha256},
             "leads": [{"id": x.pk, "signal": x.signal, "strength": x.strength, "articles": x.articles,
-                       "bidders": [codes.get(o, "?") for o in x.organisations], "decision": x.decision or None,
+                       "bidders": sorted(codes.get(o, "?") for o in x.organisations), "decision": x.decision or None,
                        "reason": x.reason, "decided_at": format_time(x.decided_at) if x.decided_at else None}
                       for x in run.leads.order_by("id")]}
 

@@ -195,25 +195,26 @@ def mask_id(number: str) -> str:
 # constructor's or engineer's registration number (注册编号: the province's one-character name and
 # 11–16 digits, e.g. 苏132060801234), a safety certificate (安全生产考核合格证书: 苏建安B（2019）0012345),
 # and any value labelled as a certificate's number (证书编号, 注册编号, 证号, 执业印章号 …) with at
-# least six digits. Read after NFKC, so full-width digits and brackets compare alike.
+# least six digits. Full-width digits, letters and brackets are matched as they stand (``\d`` is
+# any decimal digit) and only the match is normalised (NFKC), so they compare alike.
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_ALNUM = "A-Za-z\uFF21-\uFF3A\uFF41-\uFF5A\d"
 _CERT_PATTERNS = (
     re.compile(rf"(?<![\w])([{_PROVINCES}]\d{{11,16}})(?!\d)"),
-    re.compile(rf"(?<![\w])([{_PROVINCES}]建安[ABC]\(\d{{4}}\)\d{{5,8}})(?!\d)"),
-    re.compile(r"(?:证书编号|证书号码|证书号|注册编号|注册号|证号|执业印章号|印章编号|合格证编号)[ \t]*[:：]?[ \t]*"
-               rf"([{_PROVINCES}A-Za-z0-9](?:建安)?[A-Za-z0-9()\-]{{5,31}})"),
+    re.compile(rf"(?<![\w])([{_PROVINCES}]建安[ABCＡＢＣ][(（]\d{{4}}[)）]\d{{5,8}})(?!\d)"),
+    re.compile(r"(?:证书编号|证书号码|证书号|注册编号|注册号|证号|执业印章号|印章编号|合格证编号)[ \t\u3000]*[:：]?[ \t\u3000]*"
+               rf"([{_PROVINCES}{_ALNUM}](?:建安)?[{_ALNUM}()（）\-－]{{5,31}})"),
 )
 
 
 def certificate_numbers(text: str) -> set[str]:
-    """The staff certificate numbers in the text (upper case, NFKC), each with six digits or more."""
+    """The staff certificate numbers in the text (NFKC, upper case), each with six digits or more."""
     import unicodedata
 
-    text = unicodedata.normalize("NFKC", text)
     out = set()
     for pattern in _CERT_PATTERNS:
         for m in pattern.finditer(text):
-            value = m.group(1).upper().rstrip("-(")
+            value = unicodedata.normalize("NFKC", m.group(1)).upper().rstrip("-(")
             if sum(ch.isdigit() for ch in value) >= 6 and not _ID_NUMBER.fullmatch(value):
                 out.add(value)
     return out

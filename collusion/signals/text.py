@@ -107,24 +107,46 @@ def _permutations(num_perm: int):
 
 
 def _block_minimums(hashes, usable, starts, half: int, a, b):
-    """For each block [s, s+half) of shingle positions, the permuted minimum of its usable hashes
-    (and how many usable positions it has): ``minimum.reduceat`` over chunks of blocks, so memory
+    """For each block [s, s+half) of shingle positions (``starts`` are the multiples of ``half``),
+    the permuted minimum of its usable hashes, and how many usable positions it has.
+
+    Only the usable positions are permuted (boilerplate and the trade's vocabulary are not), in
+    32-bit arithmetic: (h·a + b) mod 2^32 wraps exactly as the 64-bit product masked to 32 bits
+    would, at half the memory traffic. ``minimum.reduceat`` runs over chunks of blocks, so memory
     stays at a chunk's positions × permutations."""
     import numpy as np
 
-    mask = np.uint64(_MASK32)
-    out = np.full((len(starts), len(a)), _MASK32, dtype=np.uint64)
-    counts = np.add.reduceat(usable.astype(np.int64), starts) if len(hashes) else np.zeros(len(starts), dtype=np.int64)
+    n_blocks = len(starts)
+    out = np.full((n_blocks, len(a)), _MASK32, dtype=np.uint32)
+    where = np.flatnonzero(usable)
+    block_of = where // half
+    counts = np.bincount(block_of, minlength=n_blocks)[:n_blocks]
+    used = hashes[where].astype(np.uint32)
+    a32, b32 = a.astype(np.uint32), b.astype(np.uint32)
     per_chunk = max(1, 40_000 // max(1, half))
-    for k0 in range(0, len(starts), per_chunk):
-        k1 = min(len(starts), k0 + per_chunk)
-        p0, p1 = starts[k0], min(len(hashes), starts[k1 - 1] + half)
+    bounds = np.searchsorted(block_of, np.arange(0, n_blocks + per_chunk, per_chunk))
+    for c, k0 in enumerate(range(0, n_blocks, per_chunk)):
+        p0, p1 = bounds[c], bounds[c + 1]
         if p1 <= p0:
             continue
-        permuted = (hashes[p0:p1, None].astype(np.uint64) * a + b) & mask
-        permuted[~usable[p0:p1]] = mask
-        out[k0:k1] = np.minimum.reduceat(permuted, np.asarray(starts[k0:k1]) - p0, axis=0)
+        permuted = used[p0:p1, None] * a32  # uint32: wraps mod 2^32
+        permuted += b32
+        local = block_of[p0:p1]
+        firsts = np.flatnonzero(np.concatenate(([True], local[1:] != local[:-1])))
+        out[local[firsts]] = np.minimum.reduceat(permuted, firsts, axis=0)
     return out, counts.tolist()
+
+
+def _members(values, sorted_set):
+    """``np.isin(values, sorted_set)`` for a sorted, unique ``sorted_set`` (what ``np.unique``
+    returns): one binary search per value, no sort of the values."""
+    import numpy as np
+
+    if not len(sorted_set) or not len(values):
+        return np.zeros(len(values), dtype=bool)
+    at = np.searchsorted(sorted_set, values)
+    at[at == len(sorted_set)] = 0
+    return sorted_set[at] == values
 
 
 def _candidates(sig, owner, s: TextSettings, common_limit: float) -> set[tuple[int, int]]:
@@ -184,32 +206,37 @@ def similar_text(bids: dict[str, str], tender_text: str, settings: TextSettings 
         common = values[counts > common_limit]
     else:
         common = np.zeros(0, dtype=np.uint32)
+    excluded = np.union1d(tender_hashes, common)
+    from_tender = _members(excluded, tender_hashes)
     windows: list[tuple[str, int]] = []  # (bidder, start in norm)
     signatures = []
     own_chars: dict[str, int] = {}
     for bidder in bids:
         hashes = all_hashes.pop(bidder)
-        boiler = np.isin(hashes, tender_hashes) if len(tender_hashes) else np.zeros(len(hashes), dtype=bool)
-        usable = ~boiler & ~np.isin(hashes, common)
-        starts = list(range(0, max(1, len(hashes)), half))
-        blocks, sizes = _block_minimums(hashes, usable, starts, half, a, b)
-        own = 0
-        cumulative = np.concatenate(([0], np.cumsum(boiler)))
-        for n, start in enumerate(starts):
-            end = min(len(hashes), start + s.window)
-            if end - start < SHINGLE * 4 or (cumulative[end] - cumulative[start]) >= s.boilerplate_share * (end - start):
-                continue
-            own += min(half, end - start)
-            pair = n + 1 < len(blocks)
-            if sizes[n] + (sizes[n + 1] if pair else 0) < SHINGLE * 4:
-                continue  # nothing left but vocabulary
-            sig = (np.minimum(blocks[n], blocks[n + 1]) if pair else blocks[n]).astype(np.uint32)
-            windows.append((bidder, start))
-            signatures.append(sig)
-        own_chars[bidder] = own
+        # one binary search per shingle against tender ∪ common, then which of the two it was
+        at = np.searchsorted(excluded, hashes) if len(excluded) else np.zeros(len(hashes), dtype=np.intp)
+        at[at == len(excluded)] = 0
+        hit = excluded[at] == hashes if len(excluded) else np.zeros(len(hashes), dtype=bool)
+        boiler = hit & from_tender[at] if len(excluded) else hit
+        usable = ~hit
+        starts = np.arange(0, max(1, len(hashes)), half)
+        blocks, sizes = _block_minimums(hashes, usable, starts.tolist(), half, a, b)
+        # Window n is blocks n and n + 1 (the last window is its block alone), all at once.
+        cumulative = np.concatenate(([0], np.cumsum(boiler, dtype=np.int64)))
+        ends = np.minimum(len(hashes), starts + s.window)
+        lengths = ends - starts
+        own_text = (lengths >= SHINGLE * 4) & ((cumulative[ends] - cumulative[starts])
+                                              < s.boilerplate_share * lengths)
+        own_chars[bidder] = int(np.minimum(half, lengths)[own_text].sum())
+        sizes = np.asarray(sizes, dtype=np.int64)
+        following = np.concatenate((sizes[1:], [0]))
+        kept = own_text & (sizes + following >= SHINGLE * 4)  # else nothing left but vocabulary
+        nxt = np.concatenate((blocks[1:], np.full((1, blocks.shape[1]), _MASK32, dtype=blocks.dtype)))
+        signatures.append(np.minimum(blocks, nxt)[kept].astype(np.uint32))
+        windows.extend((bidder, int(start)) for start in starts[kept])
     if not windows:
         return []
-    sig = np.vstack(signatures)
+    sig = np.concatenate(signatures)
     owner = np.array([hash(w[0]) for w in windows])
     matches: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
     by_pair: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)

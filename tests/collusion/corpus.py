@@ -153,6 +153,9 @@ def sheet(rows: list[list[str]], *, author: str, modified_by: str) -> bytes:
         ws.append(row)
     wb.properties.creator = author
     wb.properties.lastModifiedBy = modified_by
+    # the staff-list form's own creation time, as every copy of it keeps (never "now": a second
+    # boundary crossed while the corpus is written would split the bidders into chance groups)
+    wb.properties.created = datetime(2026, 11, 20, 9, 0)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

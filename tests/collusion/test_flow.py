@@ -165,6 +165,23 @@ def test_where_each_bid_was_sealed_sent_and_opened_from_is_kept_with_the_run(ope
     assert {s.get("user_agent") for seen in net.evidence["seen"].values() for s in seen} == {AGENTS["alice"]}
 
 
+def test_the_settings_choose_which_signals_run_and_their_thresholds(opened, settings):
+    """``settings.COLLUSION`` through a real run: only the enabled signals, a threshold that
+    changes a finding (the riggers' decryptions 1 s apart, with 0.5 s allowed, are not close),
+    an ignored network; the run and its audit entry record the settings used."""
+    lot, people = opened["lot"], opened["people"]
+    settings.COLLUSION = {"enabled": ["same_network", "close_decryption", "same_machine"],
+                          "decryption_within_seconds": 0.5, "ignored_networks": ["198.51.100.0/24"]}
+    res = api(people["supervisor"], "post", f"/api/v1/lots/{lot.pk}/collusion/analyses")
+    assert res.status_code == 201, res.content
+    run = AnalysisRun.objects.get(lot=lot)
+    assert sorted(run.leads.values_list("signal", flat=True)) == ["same_machine"]
+    assert run.settings["enabled"] == ["close_decryption", "same_machine", "same_network"]
+    assert run.settings["ignored_networks"] == ["198.51.100.0/24"] and run.settings["decryption_within_seconds"] == 0.5
+    entry = AuditEntry.objects.get(action="collusion.analysis.completed", tender_id=lot.pk)
+    assert json.loads(entry.body)["data"]["settings"] == run.settings
+
+
 def test_the_host_runs_it_but_sees_no_lead_and_bidders_nothing(opened):
     lot, people = opened["lot"], opened["people"]
     res = api(people["host"], "post", f"/api/v1/lots/{lot.pk}/collusion/analyses")
@@ -259,6 +276,9 @@ def test_the_tenders_archive_keeps_the_runs_and_still_verifies(opened):
         (member,) = [n for n in z.namelist() if n.endswith(f"collusion/run-{run.pk}.json")]
         kept = json.loads(z.read(member))
     assert kept["leads_sha256"] == run.leads_sha256 and len(kept["leads"]) == run.leads.count()
+    # where each bid was sealed, sent and opened from is kept with the tender
+    carol = kept["bidders"][str(people["carol"].organisation_id)]
+    assert {e["user_agent"] for e in carol["events"]} == {AGENTS["carol"]} and carol["sealing"]["key_id"]
     verify_archive(io.BytesIO(buffer.getvalue()), vkey=platform_vkey())
 
 
@@ -267,6 +287,8 @@ def test_the_tenders_archive_keeps_the_runs_and_still_verifies(opened):
     "UPDATE collusion_lead SET evidence = '{}' WHERE id = %s",
     "UPDATE collusion_lead SET organisations = '[1, 2]' WHERE id = %s",
     "DELETE FROM collusion_lead WHERE id = %s",
+    # where a bid was sent from, rewritten in the run's record (the audit entry carries its hash)
+    "UPDATE collusion_analysisrun SET bidders = '{}' WHERE id = (SELECT run_id FROM collusion_lead WHERE id = %s)",
 ])
 def test_a_lead_edited_in_the_database_is_shown_as_changed(opened, edit):
     from django.db import connection

@@ -7,6 +7,8 @@ import random
 import zipfile
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from collusion.signals.extract import read_document
 from collusion.signals.graph import GraphSettings, TenderOutcome, co_bidding
 from collusion.signals.identity import Observation, id_numbers, shared_observations
@@ -36,6 +38,25 @@ def test_an_entity_bomb_is_unreadable_not_expanded():
            b"</dc:creator></cp:coreProperties>")
     facts = read_document("x.docx", _zip({"docProps/core.xml": lol}))
     assert facts.problem == "unreadable" and facts.metadata == {}
+
+
+@pytest.mark.parametrize("part", ["word/document.xml", "docProps/app.xml"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_any_dtd_makes_a_part_unreadable_whatever_its_encoding(part, encoding):
+    """A DTD (an internal entity, an external one reading a local file) in the body or in the
+    properties, in UTF-8 or hidden in UTF-16: never expanded, never fetched — the document is
+    unreadable; the same part without the DTD reads."""
+    def xml(doctype: str) -> bytes:
+        text = (f'<?xml version="1.0" encoding="{encoding}"?>{doctype}'
+                '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+                "<w:body><w:p><w:r><w:t>正文</w:t></w:r></w:p></w:body></w:document>")
+        return text.encode(encoding)
+
+    for doctype in ('<!DOCTYPE d [<!ENTITY x "xxxxxxxxxx">]>', '<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>',
+                    '<!DOCTYPE d SYSTEM "http://127.0.0.1:9/evil.dtd">'):
+        facts = read_document("x.docx", _zip({part: xml(doctype)}))
+        assert facts.problem == "unreadable" and facts.text == "", doctype
+    assert read_document("x.docx", _zip({"word/document.xml": xml("")})).text == "正文"
 
 
 def test_garbage_and_unknown_types_are_problems():
@@ -68,6 +89,9 @@ def test_random_honest_prices_rarely_make_a_pattern():
         for x in price_patterns(prices):
             flagged[x.evidence["pattern"]] += 1
     print(flagged)
+    from .docfigures import price_rows
+
+    assert price_rows() == flagged  # the figures docs/collusion.md quotes are these
     assert flagged["equal_differences"] <= 4 and flagged["equal_ratios"] <= 4
     assert flagged["tight_cluster"] <= 60 and flagged["ring_above_low"] <= 60
 

@@ -39,6 +39,23 @@ def test_honest_bidders_appear_in_no_lead(leads):
     assert honest == []
 
 
+def test_the_false_positive_figures_in_the_docs_are_the_measured_ones(leads):
+    """Per signal, on this corpus: how many leads name an honest bidder (the false positives) and
+    how many stand among the riggers only — the table docs/collusion.md prints."""
+    from .docfigures import signal_rows
+
+    measured = {s.value: (0, 0) for s in Signal if s != Signal.CO_BIDDING}
+    for x in leads:
+        honest, riggers = measured[x.signal.value]
+        if any(b.startswith("h") for b in x.bidders):
+            honest += 1
+        else:
+            riggers += 1
+        measured[x.signal.value] = (honest, riggers)
+    print(measured)
+    assert signal_rows() == measured
+
+
 def test_every_lead_names_its_legal_item_and_a_strength(leads):
     for x in leads:
         d = x.as_dict()
