@@ -198,7 +198,7 @@ def mask_id(number: str) -> str:
 # least six digits. Full-width digits, letters and brackets are matched as they stand (``\d`` is
 # any decimal digit) and only the match is normalised (NFKC), so they compare alike.
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
-_ALNUM = "A-Za-z\uFF21-\uFF3A\uFF41-\uFF5A\d"
+_ALNUM = "A-Za-z\uFF21-\uFF3A\uFF41-\uFF5A" + r"\d"
 _CERT_PATTERNS = (
     re.compile(rf"(?<![\w])([{_PROVINCES}]\d{{11,16}})(?!\d)"),
     re.compile(rf"(?<![\w])([{_PROVINCES}]建安[ABCＡＢＣ][(（]\d{{4}}[)）]\d{{5,8}})(?!\d)"),
