@@ -271,6 +271,20 @@ RT_TICKER_SECONDS = env_int("RT_TICKER_MS", 500) / 1000
 RT_GC_TUNING = env_bool("RT_GC_TUNING", PRODUCTION)
 RT_GC_GEN0 = env_int("RT_GC_GEN0", 50_000)
 
+# --- Media (docs/media.md) ---------------------------------------------------------------------
+# The SFU (Janus) the venues and halls use. Without MEDIA_JANUS_WS the pages say "video unavailable"
+# and `media.token` answers `media_unavailable`; everything else works.
+MEDIA_JANUS_WS = env_str("MEDIA_JANUS_WS", "")  # the browsers' WebSocket URL (also in connect-src)
+MEDIA_JANUS_API = env_str("MEDIA_JANUS_API", "http://127.0.0.1:8088/janus")  # the platform's calls
+MEDIA_TOKEN_SECRET = env_str("MEDIA_TOKEN_SECRET", "")  # Janus's token_auth_secret (HMAC)
+MEDIA_ADMIN_KEY = env_str("MEDIA_ADMIN_KEY", "")  # the VideoRoom's admin_key (room creation)
+MEDIA_ROOM_SECRET = env_str("MEDIA_ROOM_SECRET", "")  # each room's secret (destroy, moderate)
+MEDIA_TOKEN_SECONDS = env_int("MEDIA_TOKEN_SECONDS", 120)  # a room token: join within this
+MEDIA_SESSION_SECONDS = env_int("MEDIA_SESSION_SECONDS", 10 * 3600)  # a Janus session token
+MEDIA_TURN_URLS = env_list("MEDIA_TURN_URLS", [])  # turn:host:3478?transport=udp, …
+MEDIA_TURN_SECRET = env_str("MEDIA_TURN_SECRET", "")  # coturn's static-auth-secret
+MEDIA_RECORDINGS_DIR = Path(env_str("MEDIA_RECORDINGS_DIR", str(VAR_DIR / "recordings")))
+
 # --- Sealed bids -------------------------------------------------------------------------------
 # The platform CA that certifies bidder keys (ECDSA P-256, PEM). Embedded default: created under
 # var/ on first use; production: provisioned by the operator (the platform refuses to start
