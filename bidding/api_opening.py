@@ -92,6 +92,26 @@ def record_pdf(request, lot_id: int):
     return response
 
 
+@router.get("/lots/{lot_id}/opening/announcement.wav", summary="The announcement (唱标) read aloud")
+def announcement_audio(request, lot_id: int):
+    from documents.speech import SpeechUnavailable
+
+    from .opening.speech import announcement_audio as spoken
+
+    access_hall(request.user, lot_id)
+    op = Opening.objects.select_related("lot", "lot__project").filter(lot_id=lot_id).first()
+    if op is None or not op.announcement:
+        raise PlatformError(ErrorCode.INVALID_STATE, "nothing is announced yet")
+    try:
+        audio, digest = spoken(op.announcement, op.lot)
+    except SpeechUnavailable:
+        raise PlatformError(ErrorCode.UNAVAILABLE, "speech is unavailable on this server") from None
+    response = HttpResponse(audio, content_type="audio/wav")
+    response["Content-Disposition"] = f'inline; filename="announcement-{lot_id}.wav"'
+    response["X-Text-SHA256"] = digest
+    return response
+
+
 @router.post("/lots/{lot_id}/opening/record/confirmation", summary="Confirm the record (signature)")
 def confirmation(request, lot_id: int, body: ConfirmIn) -> dict[str, Any]:
     role = _bidder(request, lot_id)

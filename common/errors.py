@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal_error"
     # The real-time protocol (docs/protocol.md §4).
     UNSUPPORTED_VERSION = "unsupported_version"
+    MEDIA_UNAVAILABLE = "media_unavailable"  # no media server configured, or it does not answer
     BODY_TOO_LARGE = "body_too_large"  # the request body is over the endpoint's limit (config/limits.py)
     # Sealed bids (docs/sealbid.md lists what each means for a bidder).
     INVALID_ENVELOPE = "invalid_envelope"
@@ -75,6 +76,7 @@ HTTP_STATUS = {
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
     ErrorCode.UNSUPPORTED_VERSION: 400,
+    ErrorCode.MEDIA_UNAVAILABLE: 503,
     ErrorCode.BODY_TOO_LARGE: 413,
     ErrorCode.INVALID_ENVELOPE: 422,
     ErrorCode.ENVELOPE_BINDING_MISMATCH: 422,
@@ -100,7 +102,7 @@ HTTP_STATUS = {
 }
 
 TEMPORARY = {ErrorCode.RATE_LIMITED, ErrorCode.LOCKED_OUT, ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL,
-             ErrorCode.UPLOAD_BUSY}
+             ErrorCode.UPLOAD_BUSY, ErrorCode.MEDIA_UNAVAILABLE}
 
 
 class PlatformError(Exception):

@@ -14,6 +14,8 @@ and for markup the policy would block; the browser suite fails on any violation 
 
 from __future__ import annotations
 
+import re
+
 HEADER = "Content-Security-Policy"
 
 POLICY = "; ".join([
@@ -31,6 +33,31 @@ POLICY = "; ".join([
 ])
 
 
+def media_origin(url: str) -> str:
+    """The origin (``ws://host:port``, ``wss://host``) of the media server's WebSocket URL, or ""
+    for none or anything that is not a plain ws/wss URL (nothing else may enter the policy)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ""
+    host = parts.hostname or ""
+    if parts.scheme not in ("ws", "wss") or not re.fullmatch(r"[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]", host):
+        return ""
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+
+
+def policy(media_url: str = "") -> str:
+    """The policy, with the media server's WebSocket origin added to ``connect-src`` when the
+    platform has one (``MEDIA_JANUS_WS``, docs/media.md): the pages' janus.js connects there."""
+    origin = media_origin(media_url)
+    if not origin:
+        return POLICY
+    return POLICY.replace("connect-src 'self'", f"connect-src 'self' {origin}", 1)
+
+
 class ContentSecurityPolicyMiddleware:
     """Adds the policy to every response."""
 
@@ -38,6 +65,8 @@ class ContentSecurityPolicyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        from django.conf import settings
+
         response = self.get_response(request)
-        response[HEADER] = POLICY
+        response[HEADER] = policy(getattr(settings, "MEDIA_JANUS_WS", ""))
         return response

@@ -280,6 +280,7 @@ MEDIA_TOKEN_SECRET = env_str("MEDIA_TOKEN_SECRET", "")  # Janus's token_auth_sec
 MEDIA_ADMIN_KEY = env_str("MEDIA_ADMIN_KEY", "")  # the VideoRoom's admin_key (room creation)
 MEDIA_ROOM_SECRET = env_str("MEDIA_ROOM_SECRET", "")  # each room's secret (destroy, moderate)
 MEDIA_TOKEN_SECONDS = env_int("MEDIA_TOKEN_SECONDS", 120)  # a room token: join within this
+MEDIA_PATROL_SECONDS = env_int("MEDIA_PATROL_SECONDS", 10)  # unauthorised senders out, segments sealed
 MEDIA_SESSION_SECONDS = env_int("MEDIA_SESSION_SECONDS", 10 * 3600)  # a Janus session token
 MEDIA_TURN_URLS = env_list("MEDIA_TURN_URLS", [])  # turn:host:3478?transport=udp, …
 MEDIA_TURN_SECRET = env_str("MEDIA_TURN_SECRET", "")  # coturn's static-auth-secret

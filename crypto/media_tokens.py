@@ -73,6 +73,21 @@ def check_janus_token(secret: str, token: str, *, now: int) -> tuple[int, str, l
     return expires, fields[1], fields[2:]
 
 
+def feed_id(secret: str, *, room: str, user: int) -> str:
+    """The sender id a user with a publishing grant joins ``room`` with: ``u<user>-<16 hex>``, the
+    hex an HMAC-SHA256 of the room and the user under the token secret. A sender whose id does not
+    verify was not granted publishing by the platform (``check_feed_id``)."""
+    mac = hmac.new(secret.encode(), f"feed|{room}|{user}".encode(), hashlib.sha256).hexdigest()[:16]
+    return f"u{user}-{mac}"
+
+
+def check_feed_id(secret: str, *, room: str, feed: str) -> bool:
+    head, sep, _ = str(feed).partition("-")
+    if not sep or not head.startswith("u") or not head[1:].isdigit():
+        return False
+    return hmac.compare_digest(feed_id(secret, room=room, user=int(head[1:])), str(feed))
+
+
 def turn_credential(secret: str, *, expires: int, user: str) -> tuple[str, str]:
     """``(username, credential)`` for coturn's shared-secret authentication, valid until
     ``expires`` (Unix seconds)."""

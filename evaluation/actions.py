@@ -220,6 +220,18 @@ def _before_leaving(session, state: steps.State, call: Call) -> st.Patch:
     return []
 
 
+def close_session_media(session, call: Call) -> None:
+    """The evaluation is done: after the commit, the session's media room is closed and its
+    recordings' hashes go into the audit log under the lot (``realtime.recordings``, docs/media.md)."""
+    from functools import partial
+
+    from realtime.recordings import close_media_room
+
+    transaction.on_commit(partial(close_media_room, f"eval-{session.pk}",
+                                  room_key=st.room_key(session.pk, session.main_venue_id),
+                                  tender_id=session.lot_id, actor=call.actor, now=call.now), robust=True)
+
+
 def do_next(session, venue_id: int, call: Call) -> dict:
     by = driver(session, call)
     state = check_unlocked(session)
@@ -233,6 +245,7 @@ def do_next(session, venue_id: int, call: Call) -> dict:
     if new.step == steps.Step.DONE:
         session.next_check = None
         session.save(update_fields=["next_check"])
+        close_session_media(session, call)
     audit(session, "evaluation.step.advanced", call, step_from=state.step.value, step=new.step.value, by=by)
     issue_checkpoint(f"evaluation {session.pk} {new.step.value}", now=call.now)
     # The bidders' section after the new step: statuses, and names once 暗标 ends at the ranking.

@@ -85,6 +85,31 @@ class VenueRoom(RoomKind):
             raise NotFound("room not found", why="malformed venue room") from None
         return access_venue_room(user, session_id, venue_id)[1]
 
+    def media_grant(self, user, room_key: str, role: str):
+        """The session's one media room (docs/media.md): the main venue and every sub venue see and
+        hear each other; members and venue staff send, supervisors watch and listen, muted. Only
+        while the evaluation runs (not after ``done``)."""
+        from common.errors import ErrorCode, PlatformError
+        from realtime.media import MediaGrant
+
+        from .models import EvaluationSession, Member, Venue
+        from .rules.steps import Step
+
+        session_id, venue_id = st.parse_room_key(room_key)
+        session = EvaluationSession.objects.get(pk=session_id)
+        if st.load_state(session.state).step == Step.DONE:
+            raise PlatformError(ErrorCode.INVALID_STATE, "the evaluation has ended: no media any more")
+        venue = Venue.objects.get(pk=venue_id)
+        if role == EXPERT:
+            code = Member.objects.filter(session=session, expert__user=user).values_list(
+                "code", flat=True).first() or ""
+            display = f"{venue.name} · {code}"
+        else:
+            display = f"{venue.name} · {role}"
+        return MediaGrant(room=f"eval-{session_id}", publish=role != SUPERVISOR, display=display,
+                          description=f"evaluation session {session_id}",
+                          publishers=max(16, session.venues.count() * 8), tender_id=session.lot_id)
+
     def snapshot(self, room_key: str, viewer: Viewer) -> dict:
         from .models import EvaluationSession
 

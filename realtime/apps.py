@@ -7,6 +7,10 @@ class RealtimeConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from .media_patrol import register
+
+        register()  # the media rooms' patrol timer (docs/media.md)
+
         if getattr(settings, "RT_DEMO_ROOMS", False):
             from .demo import DemoRoom
             from .kinds import register_room_kind

@@ -19,6 +19,7 @@ from . import frames
 from .audience import Viewer, check_stream
 from .db import run_db
 from .kinds import CommandContext, resolve_room_kind
+from .media import cmd_media_token
 from .log import EventRecord, lock_room, positions, replay_after
 from .member import Member
 from .presence import entry
@@ -174,6 +175,7 @@ BUILTIN = {
     "time.sync": cmd_time_sync,
     "ping": cmd_ping,
     "presence.get": cmd_presence_get,
+    "media.token": cmd_media_token,
 }
 
 

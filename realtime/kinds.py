@@ -77,6 +77,13 @@ class RoomKind:
         Roles sharing a view should get the same object, so the hub serialises it once for all."""
         return data if role in self.presence_roles else None
 
+    def media_grant(self, user, room_key: str, role: str):
+        """What ``user`` (with ``role`` in the room) may do in the room's media room: a
+        ``realtime.media.MediaGrant``, or None for no media (the default). Asked on every
+        ``media.token`` (docs/media.md); may raise ``NotFound`` or ``PlatformError`` (the session
+        ended, …). Sync, ORM."""
+        return None
+
     def viewer(self, user, role: str) -> Viewer:
         return Viewer(user_id=user.pk, org_id=getattr(user, "organisation_id", None), role=role,
                       sees_all=role in self.sees_all_roles)

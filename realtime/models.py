@@ -67,3 +67,27 @@ class RoomTimer(models.Model):
     next_check = models.DateTimeField(null=True, db_index=True)
     fired_at = models.DateTimeField(null=True)
     fire_count = models.IntegerField(default=0)
+
+
+class MediaSegment(models.Model):
+    """A closed recording file of a media room (Janus's ``.mjr``, one per sender and track and
+    join), sealed by ``realtime.recordings``: its SHA-256 is in the audit log (``audit_index``:
+    the entry's index, once sequenced, or null while batched), its bytes stay where Janus wrote them
+    (``location``, under ``MEDIA_RECORDINGS_DIR``). ``room_key`` and ``tender_id`` are what the
+    domain passed when it closed the room; realtime knows nothing more of them."""
+
+    media_room = models.CharField(max_length=64, db_index=True)
+    room_key = models.CharField(max_length=200, blank=True)
+    tender_id = models.BigIntegerField(null=True, db_index=True)
+    name = models.CharField(max_length=255)
+    location = models.CharField(max_length=1000)
+    kind = models.CharField(max_length=10)  # audio, video, data
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    started_at = models.DateTimeField(null=True)  # from Janus's file name (its clock, µs)
+    closed_at = models.DateTimeField()
+    converted = models.CharField(max_length=1000, blank=True)  # a playable file (janus-pp-rec), if made
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["media_room", "name"], name="mediasegment_unique")]
+        ordering = ["media_room", "started_at", "name"]

@@ -36,7 +36,8 @@ def need_service(what: str, reason: str) -> None:
 TOOL_PACKAGES = {
     "pdftotext": "poppler-utils", "pdffonts": "poppler-utils", "chromium": "chromium",
     "redis-server": "redis-server", "nginx": "nginx", "openssl": "openssl", "msgfmt": "gettext",
-    "softhsm2-util": "softhsm2", "janus": "janus", "turnserver": "coturn", "psql": "postgresql-client",
+    "softhsm2-util": "softhsm2", "janus": "janus", "janus-pp-rec": "janus-tools", "turnserver": "coturn",
+    "espeak-ng": "espeak-ng", "psql": "postgresql-client",
     "pg_dump": "postgresql-client", "pg_restore": "postgresql-client",
 }
 

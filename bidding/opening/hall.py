@@ -107,6 +107,23 @@ class HallRoom(RoomKind):
 
         return access_hall(user, room_key.split(":", 1)[1])[1]
 
+    def media_grant(self, user, room_key: str, role: str):
+        """The hall's stream (docs/media.md): the host sends audio and video one-to-many, bidders
+        and supervisors watch and listen. Until the opening closes or fails."""
+        from common.errors import ErrorCode, PlatformError
+        from realtime.media import MediaGrant
+
+        from bidding.models_opening import Opening
+        from bidding.phases import TERMINAL, Phase
+
+        lot_id = _lot_id(room_key)
+        phase = Opening.objects.filter(lot_id=lot_id).values_list("phase", flat=True).first()
+        if phase is not None and Phase(phase) in TERMINAL:
+            raise PlatformError(ErrorCode.INVALID_STATE, "the opening has ended: no stream any more")
+        return MediaGrant(room=f"hall-{lot_id}", publish=role in HOST,
+                          display="host" if role in HOST else "watcher",
+                          description=f"hall {lot_id}", publishers=2, tender_id=lot_id)
+
     def presence_view(self, role: str, data: dict) -> dict | None:
         if role in BIDDER:
             return host_presence(data)

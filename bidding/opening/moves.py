@@ -59,6 +59,21 @@ def do_move(op: Opening, event: Event, *, actor: Actor, now: datetime, **kwargs)
     audit(op, event.value, actor, now, **{"from": before.phase.value, "to": after.phase.value,
                                           "paused": after.paused, "reason": kwargs.get("reason", "")})
     issue_checkpoint(f"opening {op.lot_id} {event.value}"[:100], now=now)
+    if after.phase in phases.TERMINAL and before.phase not in phases.TERMINAL:
+        close_hall_media(op.lot_id, actor=actor, now=now)
+
+
+def close_hall_media(lot_id: int, *, actor: Actor, now: datetime) -> None:
+    """The opening ended: after the commit, the hall's media room is closed and its recordings'
+    hashes go into the audit log under the lot (``realtime.recordings``, docs/media.md)."""
+    from functools import partial
+
+    from django.db import transaction
+
+    from realtime.recordings import close_media_room
+
+    transaction.on_commit(partial(close_media_room, f"hall-{lot_id}", room_key=views.room_key(lot_id),
+                                  tender_id=lot_id, actor=actor, now=now), robust=True)
 
 
 def notify_bid(op: Opening, ob: OpeningBid, *, now: datetime, status_changed: bool = True) -> None:

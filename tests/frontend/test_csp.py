@@ -123,3 +123,27 @@ def test_no_template_holds_what_the_policy_blocks_even_on_pages_not_walked_above
     for path in templates:
         found = blocked(path.read_text())
         assert not found.problems, (path.name, found.problems)
+
+
+@pytest.mark.parametrize("url, origin", [
+    ("ws://127.0.0.1:8188", "ws://127.0.0.1:8188"),
+    ("wss://media.kb.example.cn/janus", "wss://media.kb.example.cn"),
+    ("wss://media.kb.example.cn:8989/x?y=1", "wss://media.kb.example.cn:8989"),
+    ("", ""), ("https://media.example.cn", ""), ("ws://a b/", ""), ("ws://x'; script-src *", ""),
+    ("javascript:alert(1)", ""), ("ws://:80", ""),
+])
+def test_only_the_media_servers_websocket_origin_enters_connect_src(url, origin):
+    from config.csp import media_origin, policy
+
+    assert media_origin(url) == origin
+    directives = dict(d.strip().split(" ", 1) for d in policy(url).split(";"))
+    base = dict(d.strip().split(" ", 1) for d in POLICY.split(";"))
+    assert directives["connect-src"] == ("'self' " + origin if origin else "'self'")
+    assert {k: v for k, v in directives.items() if k != "connect-src"} == \
+        {k: v for k, v in base.items() if k != "connect-src"}
+
+
+def test_pages_allow_the_configured_media_server(client, settings):
+    settings.MEDIA_JANUS_WS = "ws://127.0.0.1:9301"
+    header = client.get("/")["Content-Security-Policy"]
+    assert "connect-src 'self' ws://127.0.0.1:9301;" in header

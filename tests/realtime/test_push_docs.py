@@ -63,3 +63,39 @@ def test_a_documented_event_has_its_payload_and_stream():
     rows = [line.split("|")[1:-1] for line in section.splitlines() if line.startswith("| `")]
     for event, room, stream, payload in rows:
         assert room.strip() and stream.strip() and payload.strip().startswith("`{"), (event, payload)
+
+
+def section(title: str) -> str:
+    text = (ROOT / "docs" / "protocol.md").read_text()
+    return text.split(title, 1)[1].split("\n#", 1)[0]
+
+
+def test_every_builtin_command_is_in_the_command_table_and_no_other():
+    from realtime.commands import BUILTIN
+
+    rows = [line.split("|")[1] for line in section("## 3. Commands").splitlines() if line.startswith("| `")]
+    documented = {re.findall(r"`([^`]+)`", cell)[0] for cell in rows} - {"<kind>.<name>"}
+    assert documented == set(BUILTIN), (sorted(documented), sorted(BUILTIN))
+
+
+def test_the_media_token_reply_has_exactly_the_documented_fields():
+    import ast
+
+    tree = ast.parse((ROOT / "realtime" / "media.py").read_text())
+    fn = next(n for n in ast.walk(tree) if isinstance(n, ast.AsyncFunctionDef) and n.name == "cmd_media_token")
+    returned = [n.value for n in ast.walk(fn) if isinstance(n, ast.Return) and isinstance(n.value, ast.Dict)]
+    assert len(returned) == 1
+    keys = {k.value for k in returned[0].keys}
+    rows = [line.split("|")[1].strip() for line in section("### Media tokens").splitlines()
+            if line.startswith("| `")]
+    assert {r.strip("`") for r in rows} == keys
+
+
+def test_every_error_code_the_protocol_names_is_in_the_error_table():
+    from common.errors import ErrorCode
+
+    table = {re.findall(r"`([a-z_]+)`", line)[0] for line in section("## 4. Error codes").splitlines()
+             if line.startswith("| `")}
+    media = section("### Media tokens")
+    named = set(re.findall(r"`([a-z_]+)`", media)) & {c.value for c in ErrorCode}
+    assert named and named <= table, named - table

@@ -1,0 +1,78 @@
+"""The media rooms' patrol (docs/media.md, "The patrol"): a ``RoomTimer`` of kind ``media.patrol``
+per media room, scheduled when the platform creates the room, run by the ticker every
+``MEDIA_PATROL_SECONDS`` while the room exists on the media server. Each round:
+
+- **senders the platform did not grant are removed**: a participant that publishes with an id that
+  is not a platform-issued feed id (``crypto.media_tokens.check_feed_id``: only publishing grants
+  get one) is kicked with the room's secret and audited (``realtime.media.sender_removed``) — so a
+  supervisor's or a bidder's crafted client cannot send into a venue or a hall;
+- **recordings are sealed as they close**: the files of senders no longer in the room are hashed
+  into the audit log (``realtime.recordings.seal_segments``), not only when the room ends.
+
+Without an answer from the media server the round is retried later; a room gone from the server
+ends its timer.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+
+from common.actor import Actor
+from crypto.media_tokens import check_feed_id
+
+from .audit_hook import audit
+from .janus import MediaUnavailable
+from .models import RoomTimer
+from .recordings import seal_segments
+from .timers import register_room_timer, schedule_room_timer
+
+KIND = "media.patrol"
+
+
+def schedule_patrol(room_key: str, media_room: str, tender_id: int | None, now) -> None:
+    if RoomTimer.objects.filter(kind=KIND, payload__media_room=media_room, next_check__isnull=False).exists():
+        return
+    schedule_room_timer(room_key, KIND, now + timedelta(seconds=settings.MEDIA_PATROL_SECONDS),
+                        {"media_room": media_room, "tender_id": tender_id})
+
+
+def patrol_room(api, media_room: str, *, room_key: str, tender_id: int | None, now) -> dict:
+    """One round on ``media_room``; returns what it did (for the timer and the tests)."""
+    actor = Actor.system("media")
+    if not api.request({"request": "exists", "room": media_room}).get("exists"):
+        return {"exists": False, "removed": [], "sealed": 0}
+    participants = api.participants(media_room)
+    removed = []
+    for p in participants:
+        if p.get("publisher") and not check_feed_id(settings.MEDIA_TOKEN_SECRET, room=media_room, feed=p.get("id")):
+            api.kick(media_room, p.get("id"))
+            removed.append(str(p.get("id")))
+            audit("realtime.media.sender_removed", actor=actor, room=room_key, tender_id=tender_id, now=now,
+                  data={"media_room": media_room, "feed": str(p.get("id")), "display": str(p.get("display", ""))[:100]})
+    from .media import recordings_dir
+
+    still_open = {str(p.get("id")) for p in participants if str(p.get("id")) not in removed}
+    sealed = seal_segments(recordings_dir(media_room), media_room, room_key=room_key, tender_id=tender_id,
+                           actor=actor, now=now, still_open=still_open)
+    return {"exists": True, "removed": removed, "sealed": len(sealed)}
+
+
+def run_patrol(timer: RoomTimer, now) -> None:
+    from .media import janus_api, media_configured
+
+    if not media_configured():
+        return
+    try:
+        done = patrol_room(janus_api(), timer.payload["media_room"], room_key=timer.room_key,
+                           tender_id=timer.payload.get("tender_id"), now=now)
+    except MediaUnavailable:
+        timer.next_check = now + timedelta(seconds=settings.MEDIA_PATROL_SECONDS * 3)
+        return
+    if done["exists"]:
+        timer.next_check = now + timedelta(seconds=settings.MEDIA_PATROL_SECONDS)
+
+
+def register() -> None:
+    register_room_timer(KIND, run_patrol)
