@@ -9,6 +9,16 @@ def conn_labels() -> dict:
             "reconnecting": _("Reconnecting…"), "resynced": _("Resynced"), "signed_out": _("Signed out")}
 
 
+def media_labels() -> dict:
+    """The audio and video panel (media.js) of the venues and the hall."""
+    return {"connecting": _("Connecting audio and video…"), "live": _("Audio and video on"),
+            "watching": _("Watching and listening (muted)"), "reconnecting": _("Audio and video interrupted: reconnecting…"),
+            "dropped": _("audio and video dropped"), "failed": _("this stream failed"),
+            "refused": _("The media server refused this room"), "unavailable": _("Video unavailable"),
+            "no_camera": _("No camera or microphone: watching only"), "you": _("you"),
+            "tts": _("Bid announcement read aloud"), "tts_unavailable": _("Speech unavailable")}
+
+
 def price_labels() -> dict:
     """The price panel (venue_prices.js): price scores as computed, and the price review."""
     return {

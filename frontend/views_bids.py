@@ -15,7 +15,7 @@ from common.labels import labels as catalogue
 from common.errors import ErrorCode, PlatformError
 from common.roles import Cap, has_cap
 
-from .labels import conn_labels
+from .labels import conn_labels, media_labels
 
 
 # --- Bidder keys, sealed bids, receipts and the opening hall (browser crypto pages) -------------
@@ -173,6 +173,7 @@ def hall(request, lot_id: int):
     lot, role = access_hall(request.user, lot_id)
     labels = {
         "state": conn_labels(),
+        "media": media_labels(),
         "phase": {"scheduled": _("Scheduled"), "signin_open": _("Sign-in open"),
                   "deadline_passed": _("Deadline passed"), "decrypting": _("Decrypting"),
                   "announced": _("Announced"), "confirming": _("Confirming the record"),

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from common.labels import label
 from common.labels import labels as catalogue
 
-from .labels import conn_labels, price_labels
+from .labels import conn_labels, media_labels, price_labels
 
 
 # --- Evaluation venues: experts, venue staff, supervisors (evaluation/room.py) ------------------
@@ -21,6 +21,7 @@ from .labels import conn_labels, price_labels
 def _venue_labels() -> dict:
     return {
         "state": conn_labels(),
+        "media": media_labels(),
         "steps": catalogue("step"),
         "roles": {"expert": _("Expert"), "main_staff": _("Main venue staff"), "staff": _("Sub venue staff"),
                   "supervisor": _("Supervisor (read-only)")},

@@ -8,6 +8,7 @@ import { api, pageData, say, el, beijing, clock, fenToYuan, b64padded, failure }
 import { parseHeader, unwrapFileKey } from "./crypto/envelope.js";
 import { encode as b64, wipe } from "./crypto/b64.js";
 import { getKey, signWith } from "./signkeys.js";
+import { startMedia } from "./media.js";
 
 const ctx = pageData("page-ctx");
 const t = pageData("page-labels");
@@ -114,6 +115,7 @@ function renderAnnouncement() {
     })));
   $("ann-body").replaceChildren(...rows);
   root.dataset.announced = state.announcement ? "1" : "0";
+  renderSpeech();
 }
 
 function renderMine() {
@@ -292,14 +294,29 @@ function wireChat() {
   });
 }
 
+// The 唱标 read aloud (espeak-ng on the server): offered once the announcement is published. The host
+// plays it into the hall; everyone can replay it.
+function renderSpeech() {
+  const box = $("tts");
+  if (!state?.announcement || box.dataset.src) return;
+  const audio = $("tts-audio");
+  box.dataset.src = `/api/v1/lots/${ctx.lot.id}/opening/announcement.wav`;
+  audio.src = box.dataset.src;
+  audio.addEventListener("error", () => { $("tts-status").textContent = t.media.tts_unavailable; });
+  box.hidden = false;
+  if (role === "host") audio.play().catch(() => { /* the host presses play */ });
+}
+
 // --- the room -------------------------------------------------------------------------------------
 let joined = false;
+const media = startMedia({ client, room: ROOM, panel: $("media"), labels: t.media });
 function join() {
   if (joined) return;
   joined = true;
   if (role === "bidder") $("signin-row").hidden = true;
   client.join(ROOM, {
     onSnapshot(snapshot) { state = snapshot; render(); root.dataset.ready = "1"; },
+    onJoined() { media.start(); },
     onEvent(frame) { state = apply(state, frame.event, frame.payload); render(); },
     onPresence(p) {
       presence = p;

@@ -9,6 +9,7 @@ import { fmt, h, renderTask } from "./venue_tasks.js";
 import { ensureKey, loadKey, signReport } from "./evalkey.js";
 import { renderDecisions, wireDecisions } from "./venue_decisions.js";
 import { renderPrices, wirePrices } from "./venue_prices.js";
+import { startMedia } from "./media.js";
 
 const ctx = pageData("venue-ctx");
 const t = pageData("venue-labels");
@@ -259,8 +260,10 @@ function render() {
 const client = new RealtimeClient();
 connectionBadge(client, $("conn"), t.state);
 $("my-role").textContent = t.roles[ctx.role] || ctx.role;
+const media = startMedia({ client, room: ctx.room, panel: $("media"), labels: t.media });
 client.join(ctx.room, {
   onSnapshot(snapshot) { S = snapshot; render(); },
+  onJoined() { media.start(); },
   onEvent(frame) {
     if (!S) return;
     S = applyPatch(S, frame.payload);
