@@ -15,6 +15,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from accounts.api import router as accounts_router
 from accounts.api_auth import session_auth, token_auth
 from audit.api import router as audit_router
+from audit.api_recordings import router as recordings_router
 from audit.denials import record_denial
 from bidding.api import router as bidding_router
 from bidding.api_bids import router as bids_router
@@ -112,6 +113,7 @@ def unexpected(request, exc: Exception):
 api.add_router("/", accounts_router)
 api.add_router("/", bidding_router)
 api.add_router("/", audit_router)
+api.add_router("/", recordings_router)
 api.add_router("/", bids_router)
 api.add_router("/", evaluation_router)
 api.add_router("/", evaluation_bills_router)

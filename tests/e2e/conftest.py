@@ -88,17 +88,10 @@ class ServerUrl(str):
     env: dict[str, str]
 
 
-@pytest.fixture(scope="session")
-def platform_server(chromium_path, tmp_path_factory):
-    """Base URL of the platform served by Daphne with the demo data and the test pages.
-
-    Asks for ``chromium_path`` first so that a machine without Chromium skips at once, before
-    spending seconds on migrations.
-    """
-    var_dir = tmp_path_factory.mktemp("e2e-var")
-    env = _server_env(var_dir)
-    _manage(env, "migrate", "--noinput", "-v", "0")
-    _manage(env, "load_demo")
+@contextlib.contextmanager
+def serve(env: dict[str, str], var_dir: Path):
+    """Daphne on a free port with ``env``'s configuration, for as long as the block runs: yields
+    the base URL (a ``ServerUrl`` carrying ``env``)."""
     port = _free_port()
     log_path = var_dir / "daphne.log"
     with open(log_path, "wb") as log:
@@ -122,6 +115,21 @@ def platform_server(chromium_path, tmp_path_factory):
         yield base
     finally:
         _stop(server)
+
+
+@pytest.fixture(scope="session")
+def platform_server(chromium_path, tmp_path_factory):
+    """Base URL of the platform served by Daphne with the demo data and the test pages.
+
+    Asks for ``chromium_path`` first so that a machine without Chromium skips at once, before
+    spending seconds on migrations.
+    """
+    var_dir = tmp_path_factory.mktemp("e2e-var")
+    env = _server_env(var_dir)
+    _manage(env, "migrate", "--noinput", "-v", "0")
+    _manage(env, "load_demo")
+    with serve(env, var_dir) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

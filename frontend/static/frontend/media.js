@@ -51,6 +51,7 @@ export function startMedia({ client, room, panel, labels }) {
   let publisher = null;
   let retry = null;
   let myFeed = null;
+  let startedAt = 0; // performance.now() when start() asked for a token: join-to-first-frame
 
   const say = (text, state) => { status.textContent = text; panel.dataset.media = state; };
 
@@ -93,8 +94,10 @@ export function startMedia({ client, room, panel, labels }) {
 
   async function subscribe(feed) {
     if (feeds.has(feed.id) || feed.id === myFeed) return;
-    const entry = { display: feed.display, stream: new MediaStream(), handle: null, tile: tile(feed.id, feed.display) };
+    const entry = { display: feed.display, stream: new MediaStream(), handle: null, tile: tile(feed.id, feed.display),
+                    firstFrameMs: null };
     entry.tile.video.srcObject = entry.stream;
+    entry.tile.video.requestVideoFrameCallback?.(() => { entry.firstFrameMs = performance.now() - startedAt; });
     feeds.set(feed.id, entry);
     const fresh = await token();
     janus.attach({
@@ -195,6 +198,7 @@ export function startMedia({ client, room, panel, labels }) {
 
   async function start() {
     if (janus) return;
+    startedAt = performance.now();
     say(labels.connecting, "connecting");
     try {
       grant = await token();
@@ -229,7 +233,8 @@ export function startMedia({ client, room, panel, labels }) {
             if (r.type === "inbound-rtp" && r.kind === "audio") audioSamples += r.totalSamplesReceived || 0;
           });
         }
-        out.push({ id, display: feed.display, framesDecoded, audioSamples, brightness: brightness(feed.tile.video) });
+        out.push({ id, display: feed.display, framesDecoded, audioSamples, brightness: brightness(feed.tile.video),
+                   firstFrameMs: feed.firstFrameMs });
       }
       return out;
     },

@@ -1,0 +1,35 @@
+"""Set-up of the media browser test (``test_media.py``), run inside ``manage.py shell`` (the ORM
+does not work under Playwright's sync API): an evaluation session with a main venue and two sub
+venues (``evaluation.testing.build``), a hall with two bids (``hall_setup``), and a session cookie
+for each person the test opens a page for. Prints one JSON line."""
+
+from __future__ import annotations
+
+import json
+
+
+def build_media() -> None:
+    from accounts.models import User
+    from evaluation.testing import build, session_cookie
+
+    sc = build(per_venue=(1, 1, 1), n_bidders=3)
+    venues = [{"id": v.pk, "name": v.name, "staff": session_cookie(sc.staff[v.pk])} for v in sc.venues]
+    outsider = next(iter(sc.bidder_users.values()))
+    print(json.dumps({
+        "session": sc.session.pk, "lot": sc.lot.pk, "venues": venues,
+        "supervisor": session_cookie(sc.supervisor), "outsider": session_cookie(outsider),
+        "staff_ids": [sc.staff[v.pk].pk for v in sc.venues],
+        "supervisor_id": sc.supervisor.pk, "demo_host": session_cookie(User.objects.get(username="host")),
+    }, ensure_ascii=False))
+
+
+def segments(lot: int) -> None:
+    """The sealed segments of a tender with their audit entries, as JSON (for the test's checks)."""
+    from audit.models import AuditEntry
+    from realtime.models import MediaSegment
+
+    logged = {json.loads(e.body)["data"]["file"]: json.loads(e.body)["data"]
+              for e in AuditEntry.objects.filter(action="realtime.media.recording_closed", tender_id=lot)}
+    print(json.dumps([{"name": s.name, "location": s.location, "sha256": s.sha256, "kind": s.kind,
+                       "size": s.size, "logged": logged.get(s.name)}
+                      for s in MediaSegment.objects.filter(tender_id=lot)]))
