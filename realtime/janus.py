@@ -15,7 +15,10 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from django.conf import settings
 
 from crypto.media_tokens import session_token
 
@@ -94,3 +97,17 @@ class JanusApi:
         data = self.request({"request": "destroy", "room": room, "secret": self.room_secret,
                              "_ok_errors": (426,)})
         return data.get("videoroom") == "destroyed"
+
+
+def janus_api() -> JanusApi:
+    return JanusApi(url=settings.MEDIA_JANUS_API, token_secret=settings.MEDIA_TOKEN_SECRET,
+                    admin_key=settings.MEDIA_ADMIN_KEY, room_secret=settings.MEDIA_ROOM_SECRET)
+
+
+def media_configured() -> bool:
+    return bool(settings.MEDIA_JANUS_WS and settings.MEDIA_TOKEN_SECRET and settings.MEDIA_ADMIN_KEY
+                and settings.MEDIA_ROOM_SECRET)
+
+
+def recordings_dir(room: str) -> Path:
+    return Path(settings.MEDIA_RECORDINGS_DIR) / room

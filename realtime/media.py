@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -27,8 +26,9 @@ from crypto.media_tokens import feed_id, room_token, session_token, turn_credent
 from . import frames
 from .audit_hook import audit
 from .db import run_db
-from .janus import PLUGIN, JanusApi, MediaUnavailable
+from .janus import PLUGIN, MediaUnavailable, janus_api, media_configured, recordings_dir
 from .kinds import resolve_room_kind
+from .media_patrol import schedule_patrol
 
 MEDIA_ROOM_RE = r"^[a-z][a-z0-9-]{0,40}$"
 
@@ -45,23 +45,9 @@ class MediaGrant:
     tender_id: int | None = None  # what the room's audit entries (recordings) are filed under
 
 
-def janus_api() -> JanusApi:
-    return JanusApi(url=settings.MEDIA_JANUS_API, token_secret=settings.MEDIA_TOKEN_SECRET,
-                    admin_key=settings.MEDIA_ADMIN_KEY, room_secret=settings.MEDIA_ROOM_SECRET)
-
-
-def media_configured() -> bool:
-    return bool(settings.MEDIA_JANUS_WS and settings.MEDIA_TOKEN_SECRET and settings.MEDIA_ADMIN_KEY
-                and settings.MEDIA_ROOM_SECRET)
-
-
 def unavailable(why: str) -> PlatformError:
     return PlatformError(ErrorCode.MEDIA_UNAVAILABLE, "video is unavailable: the media server "
                          "is not configured or does not answer", temporary=True, details={"why": why})
-
-
-def recordings_dir(room: str) -> Path:
-    return Path(settings.MEDIA_RECORDINGS_DIR) / room
 
 
 def ice_servers(user_id: int, expires: int) -> list[dict]:
@@ -72,8 +58,6 @@ def ice_servers(user_id: int, expires: int) -> list[dict]:
 
 
 def record_issue(actor, room_key: str, grant: MediaGrant, expires_at, now, created: bool) -> None:
-    from .media_patrol import schedule_patrol
-
     with transaction.atomic():
         if created:
             schedule_patrol(room_key, grant.room, grant.tender_id, now)

@@ -23,7 +23,7 @@ from common.actor import Actor
 from crypto.media_tokens import check_feed_id
 
 from .audit_hook import audit
-from .janus import MediaUnavailable
+from .janus import MediaUnavailable, janus_api, media_configured, recordings_dir
 from .models import RoomTimer
 from .recordings import seal_segments
 from .timers import register_room_timer, schedule_room_timer
@@ -51,8 +51,6 @@ def patrol_room(api, media_room: str, *, room_key: str, tender_id: int | None, n
             removed.append(str(p.get("id")))
             audit("realtime.media.sender_removed", actor=actor, room=room_key, tender_id=tender_id, now=now,
                   data={"media_room": media_room, "feed": str(p.get("id")), "display": str(p.get("display", ""))[:100]})
-    from .media import recordings_dir
-
     still_open = {str(p.get("id")) for p in participants if str(p.get("id")) not in removed}
     sealed = seal_segments(recordings_dir(media_room), media_room, room_key=room_key, tender_id=tender_id,
                            actor=actor, now=now, still_open=still_open)
@@ -60,8 +58,6 @@ def patrol_room(api, media_room: str, *, room_key: str, tender_id: int | None, n
 
 
 def run_patrol(timer: RoomTimer, now) -> None:
-    from .media import janus_api, media_configured
-
     if not media_configured():
         return
     try:

@@ -30,7 +30,7 @@ from django.db import transaction
 from common.tools import find_tool
 
 from .audit_hook import audit
-from .janus import MediaUnavailable
+from .janus import MediaUnavailable, janus_api, media_configured, recordings_dir
 from .models import MediaSegment
 
 NAME_RE = re.compile(r"^videoroom-(?P<room>[a-z0-9-]+)-user-(?P<feed>[A-Za-z0-9_.-]+?)-(?P<us>\d{13,17})"
@@ -92,8 +92,6 @@ def close_media_room(room: str, *, room_key: str, tender_id: int | None, actor, 
     """Destroy ``room`` on the media server (its recordings close) and seal its files. Without a
     media server the files already closed are sealed all the same. Sync; run after the commit that
     ended the platform room (``transaction.on_commit``)."""
-    from .media import janus_api, media_configured, recordings_dir
-
     still_open: set[str] = set()
     if media_configured():
         try:

@@ -95,7 +95,7 @@ async def test_the_media_room_admits_the_token_the_platform_issued_and_nothing_e
                                                   got["media_room"], feed=got["feed"])
     assert ok.get("videoroom") == "joined" and ok["id"] == got["feed"], ok
     # The patrol sees it (a participant, not sending yet) and leaves it alone.
-    from realtime.media import janus_api
+    from realtime.janus import janus_api
     from realtime.media_patrol import patrol_room
 
     listed = await database_sync_to_async(janus_api().participants)(got["media_room"])
@@ -146,7 +146,7 @@ def audited(action: str) -> list[dict]:
 
 
 def _create_room(janus, room: str) -> None:
-    from realtime.media import janus_api
+    from realtime.janus import janus_api
 
     assert janus_api().ensure_room(room, description="guessed", publishers=4, rec_dir="")
 
