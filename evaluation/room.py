@@ -105,7 +105,7 @@ class VenueRoom(RoomKind):
                 "code", flat=True).first() or ""
             display = f"{venue.name} · {code}"
         else:
-            display = f"{venue.name} · {role}"
+            display = venue.name  # the venue's own camera (its staff)
         return MediaGrant(room=f"eval-{session_id}", publish=role != SUPERVISOR, display=display,
                           description=f"evaluation session {session_id}",
                           publishers=max(16, session.venues.count() * 8), tender_id=session.lot_id)

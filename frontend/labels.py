@@ -15,7 +15,7 @@ def media_labels() -> dict:
             "watching": _("Watching and listening (muted)"), "reconnecting": _("Audio and video interrupted: reconnecting…"),
             "dropped": _("audio and video dropped"), "failed": _("this stream failed"),
             "refused": _("The media server refused this room"), "unavailable": _("Video unavailable"),
-            "no_camera": _("No camera or microphone: watching only"), "you": _("you"),
+            "no_camera": _("No camera or microphone: watching only"), "you": _("you"), "host": _("Host"),
             "tts": _("Bid announcement read aloud"), "tts_unavailable": _("Speech unavailable")}
 
 

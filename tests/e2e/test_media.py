@@ -23,6 +23,7 @@ import pytest
 
 from tests.conftest import need_tool
 from tests.e2e.conftest import CHROMIUM_ARGS, ROOT, _manage, _server_env, _watch_csp, serve, ticker_process
+from tests.e2e.screen import check_screen
 
 pytestmark = pytest.mark.e2e
 WAIT = 30_000
@@ -117,6 +118,7 @@ def test_venues_see_and_hear_each_other_the_hall_streams_and_recordings_are_seal
         main = pages[venues[0]["id"]]
         assert main.page.inner_text("#media .media-status") == "音视频已接通"
         assert main.page.locator("#media figure[data-local]").count() == 1  # its own camera, muted
+        check_screen(main.page, "the main venue with its media")
 
         # The supervisor watches all three, muted: no sender of its own, nobody receives it.
         sup = Person(media_browser, base, ev["supervisor"], f"/evaluation/{session}/venues/{venues[1]['id']}/")
@@ -152,6 +154,8 @@ def test_venues_see_and_hear_each_other_the_hall_streams_and_recordings_are_seal
         bidder.page.click("#signin")
         (feed,) = bidder.receiving(1)
         assert feed["display"] == "host"
+        assert "主持人" in bidder.page.inner_text("#media figcaption")
+        check_screen(bidder.page, "a bidder watching the hall")
         assert bidder.page.locator("#media figure[data-local]").count() == 0
         for p in pages.values():
             assert not p.errors, p.errors

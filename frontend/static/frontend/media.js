@@ -59,10 +59,13 @@ export function startMedia({ client, room, panel, labels }) {
     return client.command("media.token", room, {});
   }
 
+  // The hall's sender is "host" on the media server; people read the label.
+  const shown = (display) => (display === "host" ? labels.host : display);
+
   function tile(id, display, { local = false } = {}) {
     const video = el("video", { autoplay: "", playsinline: "", "data-feed": String(id) });
     video.muted = local; // never hear oneself
-    const caption = el("figcaption", { text: local ? `${display} (${labels.you})` : display });
+    const caption = el("figcaption", { text: local ? `${shown(display)} (${labels.you})` : shown(display) });
     const note = el("p", { class: "media-note", role: "status", hidden: "" });
     const figure = el("figure", { class: "media-tile", "data-feed": String(id) }, video, caption, note);
     tiles.append(figure);
@@ -80,11 +83,11 @@ export function startMedia({ client, room, panel, labels }) {
   function removeFeed(id) {
     const feed = feeds.get(id);
     if (!feed) return;
-    dropped(id, `${feed.display}: ${labels.dropped}`);
+    dropped(id, `${shown(feed.display)}: ${labels.dropped}`);
     try { feed.handle?.detach(); } catch (_) { /* already gone */ }
     feeds.delete(id);
     setTimeout(() => { if (!feeds.has(id)) feed.tile.figure.remove(); }, 8000);
-    announceDrop(feed.display);
+    announceDrop(shown(feed.display));
   }
 
   function announceDrop(display) {
@@ -129,7 +132,7 @@ export function startMedia({ client, room, panel, labels }) {
           entry.stream.getTracks().filter((t) => t.id === track.id).forEach((t) => entry.stream.removeTrack(t));
         }
       },
-      iceState(state) { if (state === "disconnected" || state === "failed") dropped(feed.id, `${feed.display}: ${labels.dropped}`); },
+      iceState(state) { if (state === "disconnected" || state === "failed") dropped(feed.id, `${shown(feed.display)}: ${labels.dropped}`); },
       oncleanup() { /* the feed left; removeFeed shows it */ },
     });
   }
