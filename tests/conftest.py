@@ -37,7 +37,7 @@ TOOL_PACKAGES = {
     "pdftotext": "poppler-utils", "pdffonts": "poppler-utils", "chromium": "chromium",
     "redis-server": "redis-server", "nginx": "nginx", "openssl": "openssl", "msgfmt": "gettext",
     "softhsm2-util": "softhsm2", "janus": "janus", "janus-pp-rec": "janus-tools", "turnserver": "coturn",
-    "espeak-ng": "espeak-ng", "psql": "postgresql-client",
+    "espeak-ng": "espeak-ng", "turnutils_uclient": "coturn", "psql": "postgresql-client",
     "pg_dump": "postgresql-client", "pg_restore": "postgresql-client",
 }
 
