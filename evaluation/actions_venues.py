@@ -1,8 +1,9 @@
 """Venue presence and the lock (807: locked and sealed on a failure, continue when restored).
 
 The presence timer (``check_venues``, a ``realtime.timers`` timer on ``EvaluationSession.next_check``,
-every ``EVAL_PRESENCE_CHECK_MS``) reads ``realtime.presence`` for each venue room. A venue with no
-expert or staff connection for ``EVAL_VENUE_DROP_SECONDS`` is *down*: the session locks
+every ``EVAL_PRESENCE_CHECK_MS``) reads ``realtime.presence`` for each venue room, and the media
+patrol's view of the session's media room (``media_lost``). A venue with no expert or staff
+connection — or whose audio and video were up and are gone — for ``EVAL_VENUE_DROP_SECONDS`` is *down*: the session locks
 (``rules.steps.VenueDown``; no step and no score can change) and every venue is told which venue
 and which members are missing. When it is back the session resumes (``VenueUp``) and the lock's
 length is recorded. Both are audited and appended to every venue room in the ticker's transaction.
@@ -26,7 +27,25 @@ def venue_present(session_id: int, venue_id: int, *, now: datetime) -> bool:
     from realtime.presence import summary
 
     roles = summary(st.room_key(session_id, venue_id), now=now)["roles"]
-    return any(roles.get(r, {}).get("users") for r in PRESENT_ROLES)
+    return any(roles.get(r, {}).get("users") for r in PRESENT_ROLES) and not media_lost(session_id, venue_id, now=now)
+
+
+def media_lost(session_id: int, venue_id: int, *, now: datetime) -> bool:
+    """The venue's audio and video were up and are gone (docs/media.md): someone of the venue (its
+    staff, its members) sent in the session's media room and nobody of it sends now, as the media
+    patrol last saw it. Unknown (no media, no recent patrol) is not lost."""
+    from realtime.media_patrol import media_senders
+
+    from .models import Member, Venue
+
+    seen = media_senders(f"eval-{session_id}", now=now)
+    if seen is None:
+        return False
+    sending, ever = seen
+    people = set(Venue.objects.get(pk=venue_id).staff.values_list("pk", flat=True))
+    people |= set(Member.objects.filter(session_id=session_id, venue_id=venue_id)
+                  .values_list("expert__user_id", flat=True))
+    return bool(people & ever) and not people & sending
 
 
 def check_venues(session: EvaluationSession, now: datetime) -> None:

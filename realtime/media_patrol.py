@@ -7,7 +7,9 @@ per media room, scheduled when the platform creates the room, run by the ticker 
   get one) is kicked with the room's secret and audited (``realtime.media.sender_removed``) — so a
   supervisor's or a bidder's crafted client cannot send into a venue or a hall;
 - **recordings are sealed as they close**: the files of senders no longer in the room are hashed
-  into the audit log (``realtime.recordings.seal_segments``), not only when the room ends.
+  into the audit log (``realtime.recordings.seal_segments``), not only when the room ends;
+- **who sends is recorded** on the timer (``media_senders``): the evaluation treats a venue whose
+  media were up and are gone like a venue that dropped off the platform (its lock and resume).
 
 Without an answer from the media server the round is retried later; a room gone from the server
 ends its timer.
@@ -52,9 +54,11 @@ def patrol_room(api, media_room: str, *, room_key: str, tender_id: int | None, n
             audit("realtime.media.sender_removed", actor=actor, room=room_key, tender_id=tender_id, now=now,
                   data={"media_room": media_room, "feed": str(p.get("id")), "display": str(p.get("display", ""))[:100]})
     still_open = {str(p.get("id")) for p in participants if str(p.get("id")) not in removed}
+    senders = sorted({int(str(p["id"]).split("-")[0][1:]) for p in participants
+                      if p.get("publisher") and str(p.get("id")) not in removed})
     sealed = seal_segments(recordings_dir(media_room), media_room, room_key=room_key, tender_id=tender_id,
                            actor=actor, now=now, still_open=still_open)
-    return {"exists": True, "removed": removed, "sealed": len(sealed)}
+    return {"exists": True, "removed": removed, "sealed": len(sealed), "senders": senders}
 
 
 def run_patrol(timer: RoomTimer, now) -> None:
@@ -68,6 +72,25 @@ def run_patrol(timer: RoomTimer, now) -> None:
         return
     if done["exists"]:
         timer.next_check = now + timedelta(seconds=settings.MEDIA_PATROL_SECONDS)
+        # Who is sending now, and who ever sent: a venue that had media and lost it is a venue
+        # down for the evaluation's lock (``media_senders``).
+        ever = sorted(set(timer.payload.get("ever", [])) | set(done["senders"]))
+        timer.payload = {**timer.payload, "senders": done["senders"], "ever": ever, "at": now.isoformat()}
+
+
+def media_senders(media_room: str, *, now) -> tuple[set[int], set[int]] | None:
+    """``(users sending now, users who ever sent)`` in ``media_room`` as the patrol last saw it, or
+    None when the room has no patrol or its last round is older than three periods (unknown: a
+    caller must not conclude that media were lost)."""
+    from datetime import datetime
+
+    timer = (RoomTimer.objects.filter(kind=KIND, payload__media_room=media_room)
+             .order_by("-pk").values_list("payload", flat=True).first())
+    if not timer or "at" not in timer:
+        return None
+    if (now - datetime.fromisoformat(timer["at"])).total_seconds() > 3 * settings.MEDIA_PATROL_SECONDS:
+        return None
+    return set(timer.get("senders", [])), set(timer.get("ever", []))
 
 
 def register() -> None:

@@ -102,7 +102,7 @@ async def test_the_media_room_admits_the_token_the_platform_issued_and_nothing_e
     assert [p["id"] for p in listed] == [got["feed"]]
     done = await database_sync_to_async(patrol_room)(janus_api(), got["media_room"], room_key="x",
                                                      tender_id=None, now=None)
-    assert done == {"exists": True, "removed": [], "sealed": 0}
+    assert done == {"exists": True, "removed": [], "sealed": 0, "senders": []}  # joined, not sending yet
 
     # Another session's room (the id guessed): the token does not name it.
     other = f"eval-{sc.session.pk + 1000}"
