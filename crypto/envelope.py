@@ -10,6 +10,10 @@ Who calls what:
   machine, then ``escrow_shares.recover_file_key`` with k released shares of this one envelope;
 - backup decryption, v1 (a dealt escrow key): ``unwrap_file_key(header, escrow_key, role="escrow")``.
 
+``seal(..., suite="gm")`` writes ``tender-envelope/gm-v1``, the 国密 suite (SM2 stanzas, SM4-GCM chunks,
+HKDF/HMAC-SM3; ``crypto.envelope_gm``): recipients and custodians then hold ``gm.SM2PublicKey``s, and
+the one who unwraps an ``gm.SM2PrivateKey``. Everything else reads the same for both suites.
+
 The header's grammar and parser are ``crypto.envelope_header``; its names are re-exported here.
 
 Every failure to parse, verify or decrypt an envelope raises the one ``InvalidEnvelope``; messages
@@ -19,8 +23,6 @@ caller (a wrong key type, bad ids when sealing) raises ``ValueError``/``TypeErro
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import os
 from collections.abc import Callable, Sequence
@@ -30,8 +32,10 @@ from typing import BinaryIO
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
 
-from . import escrow_shares, keys
-from .envelope_header import (FAILED as _FAILED, FILE_KEY_SIZE, FORMAT, FORMAT_V2,  # noqa: F401
+from . import escrow_shares, gm, keys
+from .envelope_gm import sm2_unwrap, sm2_wrap
+from .envelope_header import (FAILED as _FAILED, FILE_KEY_SIZE, FORMAT, FORMAT_GM, FORMAT_V2,  # noqa: F401
+                              PROFILES, header_mac,
                               MAX_CUSTODIANS, MAX_HEADER_SIZE, MAX_ID_LENGTH, MAX_RECIPIENTS,
                               MIN_THRESHOLD, NONCE_SIZE, ROLES, SHARE_SUITE, STANZA_BODY_SIZE, SUITE,
                               VERSIONS, Binding, EnvelopeHeader, InvalidEnvelope, Recipient, ShareStanza,
@@ -71,20 +75,24 @@ def _hpke_wrap(public_key: PublicKey, info: bytes, file_key: bytes) -> bytes:
 
 def seal(reader: BinaryIO, writer: BinaryIO, *, tender_id: str, lot_id: str, bidder_id: str,
          recipients: Sequence[Recipient], chunk_size: int = DEFAULT_CHUNK_SIZE,
-         custodians: Sequence[Custodian] = (), threshold: int | None = None) -> SealResult:
+         custodians: Sequence[Custodian] = (), threshold: int | None = None,
+         suite: str = "intl") -> SealResult:
     """Seal everything ``reader`` yields into an envelope written to ``writer``.
 
     A fresh random file key and nonce are drawn for each call. ``recipients`` holds one to eight
     ``Recipient``s with distinct keys, at least one of role "bidder". With ``custodians`` (the
     tender's, in index order) and ``threshold``, the envelope is ``tender-envelope/v2``: the file
     key is also split ``threshold``-of-``len(custodians)``, one share wrapped to each custodian;
-    recipients are then bidder keys only. Memory is bounded by about two chunks. Raises
+    recipients are then bidder keys only. ``suite`` is the tender's: "intl" (v1/v2) or "gm"
+    (gm-v1, with or without custodians). Memory is bounded by about two chunks. Raises
     ``ValueError`` for bad ids, recipients, custodians or chunk size, before writing anything.
     """
+    if suite not in ("intl", "gm"):
+        raise ValueError('suite is "intl" or "gm"')
     return _seal(reader, writer, binding=Binding(tender_id, lot_id, bidder_id), recipients=recipients,
                  chunk_size=chunk_size, file_key=os.urandom(FILE_KEY_SIZE),
-                 nonce=os.urandom(NONCE_SIZE), wrap=_hpke_wrap, custodians=custodians,
-                 threshold=threshold)
+                 nonce=os.urandom(NONCE_SIZE), wrap=sm2_wrap if suite == "gm" else _hpke_wrap,
+                 custodians=custodians, threshold=threshold, suite=suite)
 
 
 def seal_bytes(plaintext: bytes, **kwargs) -> bytes:
@@ -96,12 +104,23 @@ def seal_bytes(plaintext: bytes, **kwargs) -> bytes:
 
 def _seal(reader: BinaryIO, writer: BinaryIO, *, binding: Binding, recipients: Sequence[Recipient],
           chunk_size: int, file_key: bytes, nonce: bytes, wrap: Wrap,
-          custodians: Sequence[Custodian] = (), threshold: int | None = None) -> SealResult:
-    """``seal`` with the file key, nonce and HPKE wrap given: only for deterministic test vectors."""
+          custodians: Sequence[Custodian] = (), threshold: int | None = None,
+          suite: str = "intl") -> SealResult:
+    """``seal`` with the file key, nonce and wrap given: only for deterministic test vectors."""
     check_chunk_size(chunk_size)
     _check_recipients(recipients)
-    version = FORMAT_V2 if custodians or threshold is not None else FORMAT
-    if version == FORMAT_V2:
+    split = bool(custodians) or threshold is not None
+    if suite == "gm":
+        version = FORMAT_GM
+        if not all(isinstance(k, gm.SM2PublicKey)
+                   for k in [r.public_key for r in recipients] + [c.public_key for c in custodians]):
+            raise ValueError("the gm suite seals to SM2 keys only")
+    else:
+        version = FORMAT_V2 if split else FORMAT
+        if any(isinstance(r.public_key, gm.SM2PublicKey) for r in recipients):
+            raise ValueError("the international suite seals to P-256 keys only")
+    profile = PROFILES[version]
+    if split:
         escrow_shares.check_share_set(custodians, threshold)
         if any(r.role != "bidder" for r in recipients):
             raise ValueError("a v2 envelope backs up through its custodians' shares, not an escrow key")
@@ -113,21 +132,25 @@ def _seal(reader: BinaryIO, writer: BinaryIO, *, binding: Binding, recipients: S
     lines = [f"{version}\n".encode(), binding.header_lines(), f"chunk {chunk_size}\n".encode(),
              f"nonce {b64encode(nonce)}\n".encode(), f"commit {b64encode(commitment)}\n".encode()]
     for r in recipients:
+        if r.role not in profile.roles:
+            raise ValueError(f"{version} has no {r.role} stanza")
         body = wrap(r.public_key, binding.hpke_info(r.role, version), file_key)
-        if len(body) != STANZA_BODY_SIZE:
-            raise ValueError("HPKE wrap produced an unexpected length")
-        lines.append(f"-> {SUITE} {r.role} {r.key_id}\n".encode())
+        if len(body) != profile.body_size:
+            raise ValueError("the wrap produced an unexpected length")
+        lines.append(f"-> {profile.suite} {r.role} {r.key_id}\n".encode())
         text = b64encode(body).encode()
         lines.extend(text[i:i + 64] + b"\n" for i in range(0, len(text), 64))
-    if version == FORMAT_V2:
-        lines += escrow_shares.share_stanza_lines(binding, commitment, file_key, custodians, threshold, wrap)
+    if split:
+        lines += escrow_shares.share_stanza_lines(binding, commitment, file_key, custodians, threshold, wrap,
+                                                  version=version)
     mac_input = b"".join(lines) + b"---"
-    mac = hmac.digest(_derive(file_key, nonce, "header", version), mac_input, hashlib.sha256)
+    mac = header_mac(file_key, nonce, mac_input, version)
     raw = mac_input + b" " + b64encode(mac).encode() + b"\n"
     header = read_header(io.BytesIO(raw))  # self-check: what we write, we can read
     write_all(writer, memoryview(raw))
     payload_size, payload_bytes = encrypt_stream(
-        _derive(file_key, nonce, "payload", version), reader, writer, chunk_size)
+        _derive(file_key, nonce, "payload", version), reader, writer, chunk_size,
+        aead=gm.SM4GCM if profile.is_gm else None)
     return SealResult(header=header, payload_size=payload_size, envelope_size=len(raw) + payload_bytes)
 
 
@@ -156,22 +179,32 @@ def unwrap_file_key(header: EnvelopeHeader, private_key: PrivateKey, *, role: st
 
     The key is verified against the header (``verify_file_key``) before it is returned. Raises
     ``InvalidEnvelope`` if no stanza is addressed to this key, or if it does not unwrap or verify;
-    ``ValueError`` if ``private_key`` is not a P-256 private key or ``role`` is unknown.
+    ``ValueError`` if ``private_key`` is not a private key of the envelope's suite (P-256, or SM2
+    for gm-v1) or ``role`` is unknown.
     """
-    keys.check_private_key(private_key)
+    gm_suite = header.profile.is_gm
+    if gm_suite:
+        if not isinstance(private_key, gm.SM2PrivateKey):
+            raise ValueError("a gm-v1 envelope opens with an SM2 private key")
+        kid = private_key.key_id
+    else:
+        keys.check_private_key(private_key)
+        kid = keys.key_id(private_key.public_key())
     if role is not None and role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
-    kid = keys.key_id(private_key.public_key())
     for stanza in header.stanzas:
         if stanza.key_id == kid and (role is None or stanza.role == role):
             break
     else:
         raise InvalidEnvelope(_FAILED)
-    try:
-        file_key = _HPKE.decrypt(stanza.body, private_key,
-                                 info=header.binding.hpke_info(stanza.role, header.version))
-    except (InvalidTag, ValueError):
-        raise InvalidEnvelope(_FAILED) from None
+    info = header.binding.hpke_info(stanza.role, header.version)
+    if gm_suite:
+        file_key = sm2_unwrap(private_key, info, stanza.body)
+    else:
+        try:
+            file_key = _HPKE.decrypt(stanza.body, private_key, info=info)
+        except (InvalidTag, ValueError):
+            raise InvalidEnvelope(_FAILED) from None
     verify_file_key(header, file_key)
     return file_key
 
@@ -194,7 +227,8 @@ def open_envelope(reader: BinaryIO, writer: BinaryIO, *, file_key: bytes,
             raise InvalidEnvelope("the envelope belongs to another tender, lot or bidder")
     payload_key = _payload_key(header, file_key)
     try:
-        size = decrypt_stream(payload_key, reader, writer, header.chunk_size)
+        size = decrypt_stream(payload_key, reader, writer, header.chunk_size,
+                              aead=gm.SM4GCM if header.profile.is_gm else None)
     except StreamError:
         raise InvalidEnvelope(_FAILED) from None
     return OpenResult(header=header, payload_size=size)

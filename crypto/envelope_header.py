@@ -4,6 +4,10 @@ values derived from the file key, and the check of a released key against the he
 v2 is v1 with one addition: after the bidder stanzas, the file key split k-of-n among the tender's
 custodians, one ``hpke-p256-share`` stanza per custodian (``crypto.escrow_shares``). A v2 header has
 no ``escrow`` stanza: each version has exactly one way to back a bid up.
+
+``tender-envelope/gm-v1`` is the 国密 suite (docs/envelope.md, Appendix C): v2's shape with SM2
+stanzas (``sm2``, ``sm2-share``), the share set optional, HKDF-SM3 and HMAC-SM3 for the derived values
+and the MAC, and SM4-GCM chunks. ``PROFILES`` holds what differs between the versions.
 """
 
 from __future__ import annotations
@@ -18,17 +22,20 @@ from typing import BinaryIO
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from . import keys
+from . import gm, keys
 from .keys import PublicKey, b64encode
 from .stream import check_chunk_size, line_reader
 
 FORMAT = "tender-envelope/v1"
 FORMAT_V2 = "tender-envelope/v2"
-VERSIONS = (FORMAT, FORMAT_V2)
+FORMAT_GM = "tender-envelope/gm-v1"
+VERSIONS = (FORMAT, FORMAT_V2, FORMAT_GM)
+# A tender's cipher suite and the envelope versions its bids may use (docs/envelope.md).
+CIPHER_SUITES = {"intl": (FORMAT, FORMAT_V2), "gm": (FORMAT_GM,)}
 SUITE = "hpke-p256"  # DHKEM(P-256, HKDF-SHA256), HKDF-SHA256, AES-256-GCM
 SHARE_SUITE = "hpke-p256-share"  # the same HPKE suite, wrapping one Shamir share of the file key
 ROLES = ("bidder", "escrow")
-ROLES_BY_VERSION = {FORMAT: ROLES, FORMAT_V2: ("bidder",)}
+ROLES_BY_VERSION = {FORMAT: ROLES, FORMAT_V2: ("bidder",), FORMAT_GM: ("bidder",)}
 FILE_KEY_SIZE = 32
 NONCE_SIZE = 16
 MAX_RECIPIENTS = 8  # recipient (hpke-p256) stanzas
@@ -38,7 +45,36 @@ MAX_ID_LENGTH = 64
 MAX_HEADER_SIZE = 4096
 _MAX_LINE = 128  # longer than any valid line (the longest is "bidder " + 64 + LF)
 STANZA_BODY_SIZE = 65 + 48  # enc || HPKE ciphertext of 32 bytes (a file key, or a share's y)
-_BODY_LINES = (64, 64, 23)
+GM_STANZA_BODY_SIZE = 65 + 32 + 64  # SM2 C1 || C3 || C2 of (secret || SM3(context)), 32 + 32 bytes
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What one envelope version fixes: stanza type names, stanza body size and line widths, roles,
+    whether the custodians' share set is required, allowed, or absent."""
+
+    version: str
+    suite: str  # the recipient stanza type
+    share_suite: str | None  # the share stanza type, None if the version has none
+    body_size: int
+    body_lines: tuple[int, ...]
+    roles: tuple[str, ...]
+    shares: str  # "required" | "optional" | "none"
+    cipher_suite: str  # "intl" | "gm"
+
+    @property
+    def is_gm(self) -> bool:
+        return self.cipher_suite == "gm"
+
+
+PROFILES = {
+    FORMAT: Profile(FORMAT, "hpke-p256", None, STANZA_BODY_SIZE, (64, 64, 23), ("bidder", "escrow"),
+                    "none", "intl"),
+    FORMAT_V2: Profile(FORMAT_V2, "hpke-p256", "hpke-p256-share", STANZA_BODY_SIZE, (64, 64, 23),
+                       ("bidder",), "required", "intl"),
+    FORMAT_GM: Profile(FORMAT_GM, "sm2", "sm2-share", GM_STANZA_BODY_SIZE, (64, 64, 64, 23),
+                       ("bidder",), "optional", "gm"),
+}
 _ID = re.compile(rb"[\x21-\x7e]{1,64}")
 _CHUNK = re.compile(rb"[1-9][0-9]{0,7}")
 _KEY_ID = re.compile(rb"[0-9a-f]{16}")
@@ -72,26 +108,35 @@ class Binding:
         return f"tender {self.tender_id}\nlot {self.lot_id}\nbidder {self.bidder_id}\n".encode("ascii")
 
     def hpke_info(self, role: str, version: str = FORMAT) -> bytes:
-        """HPKE ``info``: the first four header lines, then ``role <role>`` (no final LF)."""
+        """HPKE ``info`` (for gm-v1: the SM2 wrap's context): the first four header lines, then
+        ``role <role>`` (no final LF)."""
         return f"{version}\n".encode() + self.header_lines() + f"role {role}".encode()
 
 
 @dataclass(frozen=True)
 class Recipient:
     """Someone the file key is wrapped to: ``role`` is "bidder" or "escrow"; a P-256 public key
-    (or its 65-byte uncompressed encoding)."""
+    (or its 65-byte uncompressed encoding), or for the gm suite a ``gm.SM2PublicKey``."""
 
     role: str
-    public_key: PublicKey
+    public_key: PublicKey | gm.SM2PublicKey
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}")
-        object.__setattr__(self, "public_key", keys.as_public_key(self.public_key))
+        if not isinstance(self.public_key, gm.SM2PublicKey):
+            object.__setattr__(self, "public_key", keys.as_public_key(self.public_key))
 
     @property
     def key_id(self) -> str:
-        return keys.key_id(self.public_key)
+        return any_key_id(self.public_key)
+
+
+def any_key_id(public_key) -> str:
+    """The key id of a P-256 key (SHA-256) or an SM2 key (SM3), as docs/envelope.md defines them."""
+    if isinstance(public_key, gm.SM2PublicKey):
+        return public_key.key_id
+    return keys.key_id(public_key)
 
 
 @dataclass(frozen=True)
@@ -128,7 +173,16 @@ class EnvelopeHeader:
     raw: bytes = field(repr=False)  # the exact header bytes, MAC line included
     version: str = FORMAT
     suite: str = SUITE
-    shares: tuple[ShareStanza, ...] = ()  # v2 only
+    shares: tuple[ShareStanza, ...] = ()  # v2 and gm-v1 only
+
+    @property
+    def profile(self) -> Profile:
+        return PROFILES[self.version]
+
+    @property
+    def cipher_suite(self) -> str:
+        """"intl" or "gm": the tender-level suite this envelope's version belongs to."""
+        return PROFILES[self.version].cipher_suite
 
     @property
     def size(self) -> int:
@@ -153,7 +207,18 @@ class EnvelopeHeader:
 
 def derive(file_key: bytes, nonce: bytes, purpose: str, version: str = FORMAT) -> bytes:
     info = f"{version} {purpose}".encode()
+    if version == FORMAT_GM:
+        # SM4 takes a 16-byte key; the header key and the commitment stay 32 bytes.
+        return gm.hkdf_sm3(file_key, salt=nonce, info=info, length=16 if purpose == "payload" else 32)
     return HKDF(algorithm=SHA256(), length=32, salt=nonce, info=info).derive(file_key)
+
+
+def header_mac(file_key: bytes, nonce: bytes, mac_input: bytes, version: str = FORMAT) -> bytes:
+    """HMAC-SHA-256 (HMAC-SM3 for gm-v1) under the header key, over the header up to ``---``."""
+    key = derive(file_key, nonce, "header", version)
+    if version == FORMAT_GM:
+        return gm.hmac_sm3(key, mac_input)
+    return hmac.digest(key, mac_input, hashlib.sha256)
 
 
 def read_header(reader: BinaryIO) -> EnvelopeHeader:
@@ -182,8 +247,10 @@ def read_header(reader: BinaryIO) -> EnvelopeHeader:
     # The version is checked before anything else is read (docs/envelope.md, "Versioning").
     first = line()
     if first not in (v.encode() for v in VERSIONS):
-        raise InvalidEnvelope(f"not a {FORMAT} or {FORMAT_V2} envelope")
+        raise InvalidEnvelope(f"not a {', '.join(VERSIONS)} envelope")
     version = first.decode()
+    profile = PROFILES[version]
+    share_prefix = f"-> {profile.share_suite} ".encode() if profile.share_suite else None
     ids = [value(name) for name in (b"tender", b"lot", b"bidder")]
     if not all(_ID.fullmatch(i) for i in ids):
         raise InvalidEnvelope("malformed id")
@@ -204,14 +271,14 @@ def read_header(reader: BinaryIO) -> EnvelopeHeader:
         text = line()
         if text.startswith(b"--- "):
             break
-        if version == FORMAT_V2 and text.startswith(f"-> {SHARE_SUITE} ".encode()):
-            shares.append(_parse_share(text, line))
+        if share_prefix is not None and text.startswith(share_prefix):
+            shares.append(_parse_share(text, line, profile))
             if len(shares) > MAX_CUSTODIANS:
                 raise InvalidEnvelope("too many share stanzas")
             continue
         if shares:
             raise InvalidEnvelope("recipient stanzas come before the share stanzas")
-        stanzas.append(_parse_stanza(text, line, ROLES_BY_VERSION[version]))
+        stanzas.append(_parse_stanza(text, line, profile))
         if len(stanzas) > MAX_RECIPIENTS:
             raise InvalidEnvelope("too many recipient stanzas")
     try:
@@ -223,11 +290,11 @@ def read_header(reader: BinaryIO) -> EnvelopeHeader:
     all_ids = [s.key_id for s in stanzas] + [s.key_id for s in shares]
     if len(set(all_ids)) != len(all_ids):
         raise InvalidEnvelope("duplicate recipient key id")
-    if version == FORMAT_V2:
+    if profile.shares == "required" or (profile.shares == "optional" and shares):
         _check_share_set(shares)
     return EnvelopeHeader(binding=binding, chunk_size=chunk_size, nonce=nonce, commitment=commitment,
                           stanzas=tuple(stanzas), mac=mac, raw=bytes(raw), version=version,
-                          shares=tuple(shares))
+                          suite=profile.suite, shares=tuple(shares))
 
 
 def _check_share_set(shares: list[ShareStanza]) -> None:
@@ -240,34 +307,40 @@ def _check_share_set(shares: list[ShareStanza]) -> None:
         raise InvalidEnvelope("the share stanzas are not shares 1..n of one split")
 
 
-def _body(line: Callable[[], bytes]) -> bytes:
-    body_lines = [line() for _ in _BODY_LINES]
-    if [len(b) for b in body_lines] != list(_BODY_LINES):
+def _body(line: Callable[[], bytes], profile: Profile) -> bytes:
+    body_lines = [line() for _ in profile.body_lines]
+    if [len(b) for b in body_lines] != list(profile.body_lines):
         raise InvalidEnvelope("malformed stanza body")
     try:
-        body = keys.b64decode(b"".join(body_lines), STANZA_BODY_SIZE)
-        keys.load_public_key_bytes(body[:65])  # enc must be a point on the curve
+        body = keys.b64decode(b"".join(body_lines), profile.body_size)
+        # enc (HPKE) or C1 (SM2) must be a point on the suite's curve
+        if profile.is_gm:
+            gm.SM2PublicKey(body[:65])
+        else:
+            keys.load_public_key_bytes(body[:65])
     except ValueError:
         raise InvalidEnvelope("malformed stanza body") from None
     return body
 
 
-def _parse_stanza(text: bytes, line: Callable[[], bytes], roles: tuple[str, ...]) -> Stanza:
+def _parse_stanza(text: bytes, line: Callable[[], bytes], profile: Profile) -> Stanza:
     parts = text.split(b" ")
-    if (len(parts) != 4 or parts[0] != b"->" or parts[1] != SUITE.encode()
-            or parts[2].decode("ascii", "replace") not in roles or not _KEY_ID.fullmatch(parts[3])):
+    if (len(parts) != 4 or parts[0] != b"->" or parts[1] != profile.suite.encode()
+            or parts[2].decode("ascii", "replace") not in profile.roles
+            or not _KEY_ID.fullmatch(parts[3])):
         raise InvalidEnvelope("malformed recipient stanza")
-    return Stanza(role=parts[2].decode("ascii"), key_id=parts[3].decode("ascii"), body=_body(line))
+    return Stanza(role=parts[2].decode("ascii"), key_id=parts[3].decode("ascii"),
+                  body=_body(line, profile))
 
 
-def _parse_share(text: bytes, line: Callable[[], bytes]) -> ShareStanza:
+def _parse_share(text: bytes, line: Callable[[], bytes], profile: Profile) -> ShareStanza:
     parts = text.split(b" ")
     if (len(parts) != 6 or not all(_SMALL.fullmatch(p) for p in parts[2:5])
             or not _KEY_ID.fullmatch(parts[5])):
         raise InvalidEnvelope("malformed share stanza")
     index, threshold, count = (int(p) for p in parts[2:5])
     return ShareStanza(index=index, threshold=threshold, count=count, key_id=parts[5].decode("ascii"),
-                       body=_body(line))
+                       body=_body(line, profile))
 
 
 def payload_key(header: EnvelopeHeader, file_key: bytes) -> bytes:
@@ -281,7 +354,7 @@ def payload_key(header: EnvelopeHeader, file_key: bytes) -> bytes:
     v = header.version
     commitment = derive(file_key, header.nonce, "commitment", v)
     mac_input = header.raw[:header.raw.rindex(b"\n---") + 4]
-    mac = hmac.digest(derive(file_key, header.nonce, "header", v), mac_input, hashlib.sha256)
+    mac = header_mac(file_key, header.nonce, mac_input, v)
     ok = hmac.compare_digest(commitment, header.commitment) & hmac.compare_digest(mac, header.mac)
     if not ok:
         raise InvalidEnvelope(FAILED)

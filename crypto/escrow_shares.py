@@ -9,6 +9,9 @@ else. Shamir's scheme is ``crypto.shamir`` (pycryptodome's GF(2^128), no field a
 Each share's HPKE ``info`` binds the envelope's identity (tender, lot, bidder, the envelope's
 commitment) and the share's place (index, threshold, count, custodian key id): a stanza copied into
 another envelope, or to another index, does not open. Every failure raises ``InvalidEnvelope``.
+
+The gm suite (``tender-envelope/gm-v1``) has the same share stanzas as ``sm2-share``: SM2 keys, the
+same context bound as in ``crypto.envelope_gm``.
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
 
-from . import keys, shamir
-from .envelope_header import (FAILED, FORMAT_V2, MAX_CUSTODIANS, MIN_THRESHOLD, SHARE_SUITE,
-                              STANZA_BODY_SIZE, Binding, EnvelopeHeader, InvalidEnvelope, ShareStanza,
-                              payload_key)
+from . import gm, keys, shamir
+from .envelope_gm import sm2_unwrap
+from .envelope_header import (FAILED, FORMAT_V2, MAX_CUSTODIANS, MIN_THRESHOLD, PROFILES, Binding,
+                              EnvelopeHeader, InvalidEnvelope, ShareStanza, any_key_id, payload_key)
 from .keys import PrivateKey, PublicKey, b64encode
 
 _HPKE = hpke.Suite(hpke.KEM.P256, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
@@ -39,16 +42,17 @@ class Custodian:
     wrapped to (its own key pair, made on its own machine)."""
 
     index: int
-    public_key: PublicKey
+    public_key: PublicKey | gm.SM2PublicKey
 
     def __post_init__(self) -> None:
         if type(self.index) is not int or not 1 <= self.index <= MAX_CUSTODIANS:
             raise ValueError(f"a custodian's index is 1..{MAX_CUSTODIANS}")
-        object.__setattr__(self, "public_key", keys.as_public_key(self.public_key))
+        if not isinstance(self.public_key, gm.SM2PublicKey):
+            object.__setattr__(self, "public_key", keys.as_public_key(self.public_key))
 
     @property
     def key_id(self) -> str:
-        return keys.key_id(self.public_key)
+        return any_key_id(self.public_key)
 
 
 def check_share_set(custodians: Sequence[Custodian], threshold: int) -> None:
@@ -65,26 +69,29 @@ def check_share_set(custodians: Sequence[Custodian], threshold: int) -> None:
 
 
 def share_info(binding: Binding, commitment: bytes, *, index: int, threshold: int, count: int,
-               key_id: str) -> bytes:
-    """HPKE ``info`` of one share stanza (docs/envelope.md, "Share stanzas")."""
-    return (f"{FORMAT_V2}\n".encode() + binding.header_lines()
+               key_id: str, version: str = FORMAT_V2) -> bytes:
+    """HPKE ``info`` of one share stanza (docs/envelope.md, "Share stanzas"); for gm-v1 the context
+    its SM2 wrap carries."""
+    return (f"{version}\n".encode() + binding.header_lines()
             + f"commit {b64encode(commitment)}\nshare {index} {threshold} {count} {key_id}".encode())
 
 
 def share_stanza_lines(binding: Binding, commitment: bytes, file_key: bytes,
-                       custodians: Sequence[Custodian], threshold: int, wrap: Wrap) -> list[bytes]:
+                       custodians: Sequence[Custodian], threshold: int, wrap: Wrap, *,
+                       version: str = FORMAT_V2) -> list[bytes]:
     """Split ``file_key`` and wrap share i to custodian i: the header lines of the share stanzas."""
     check_share_set(custodians, threshold)
+    profile = PROFILES[version]
     n = len(custodians)
     shares = shamir.split(file_key, threshold, n)
     lines: list[bytes] = []
     for custodian, share in zip(custodians, shares):
         info = share_info(binding, commitment, index=share.index, threshold=threshold, count=n,
-                          key_id=custodian.key_id)
+                          key_id=custodian.key_id, version=version)
         body = wrap(custodian.public_key, info, bytes(share.value))
-        if len(body) != STANZA_BODY_SIZE:
-            raise ValueError("HPKE wrap produced an unexpected length")
-        lines.append(f"-> {SHARE_SUITE} {share.index} {threshold} {n} {custodian.key_id}\n".encode())
+        if len(body) != profile.body_size:
+            raise ValueError("the wrap produced an unexpected length")
+        lines.append(f"-> {profile.share_suite} {share.index} {threshold} {n} {custodian.key_id}\n".encode())
         text = b64encode(body).encode()
         lines.extend(text[i:i + 64] + b"\n" for i in range(0, len(text), 64))
     return lines
@@ -96,13 +103,21 @@ def unwrap_share(header: EnvelopeHeader, private_key: PrivateKey) -> shamir.Shar
     ``InvalidEnvelope`` if the header has no share for this key or the stanza does not open (it
     was moved from another envelope, or to another index). The share alone opens nothing.
     """
-    keys.check_private_key(private_key)
-    kid = keys.key_id(private_key.public_key())
+    gm_suite = header.profile.is_gm
+    if gm_suite:
+        if not isinstance(private_key, gm.SM2PrivateKey):
+            raise ValueError("a gm-v1 share opens with an SM2 private key")
+        kid = private_key.key_id
+    else:
+        keys.check_private_key(private_key)
+        kid = keys.key_id(private_key.public_key())
     stanza = next((s for s in header.shares if s.key_id == kid), None)
     if stanza is None:
         raise InvalidEnvelope(FAILED)
     info = share_info(header.binding, header.commitment, index=stanza.index, threshold=stanza.threshold,
-                      count=stanza.count, key_id=stanza.key_id)
+                      count=stanza.count, key_id=stanza.key_id, version=header.version)
+    if gm_suite:
+        return shamir.Share(stanza.index, sm2_unwrap(private_key, info, stanza.body))
     try:
         value = _HPKE.decrypt(stanza.body, private_key, info=info)
     except (InvalidTag, ValueError):
