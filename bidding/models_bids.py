@@ -34,6 +34,9 @@ class BidderCertificate(models.Model):
     csr_pem = models.TextField()
     public_key = models.BinaryField(max_length=65)
     key_id = models.CharField(max_length=16, db_index=True)
+    # The key's suite (docs/envelope.md): "intl" a P-256 key, "gm" an SM2 key; a tender accepts only
+    # certificates of its own cipher suite.
+    suite = models.CharField(max_length=8, default="intl")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING,
                               db_index=True)
     serial = models.CharField(max_length=40, blank=True)

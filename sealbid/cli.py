@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from crypto import ca, envelope, escrow_shares, keys
+from crypto import ca, envelope, escrow_shares, gm, gm_keys, keys, sm2_x509
 from crypto.receipt import ReceiptError, verify_receipt
 
 from . import bidpackage, custodian, errors, upload
@@ -31,12 +31,14 @@ def _print(value) -> None:
 
 def cmd_keygen(args) -> None:
     key = write_new_key(args)
-    print(f"key id {keys.key_id(key.public_key())} written to {args.out}")
+    key_id = key.key_id if isinstance(key, gm.SM2PrivateKey) else keys.key_id(key.public_key())
+    print(f"key id {key_id} written to {args.out}")
 
 
 def cmd_csr(args) -> None:
     key = _private_key(args)
-    pem = ca.make_csr(key, organisation=args.organisation, credit_code=args.credit_code.strip().upper())
+    make_csr = sm2_x509.make_csr if isinstance(key, gm.SM2PrivateKey) else ca.make_csr
+    pem = make_csr(key, organisation=args.organisation, credit_code=args.credit_code.strip().upper())
     if args.out:
         Path(args.out).write_bytes(pem)
     if args.submit:
@@ -52,7 +54,10 @@ def _current_certificate(client: Client):
     if not certs:
         raise CliError("your organisation has no issued certificate: run `sealbid csr --submit` and "
                        "ask for approval", errors.CERTIFICATE)
-    return ca.load_certificate(certs[0]["certificate_pem"])
+    pem = certs[0]["certificate_pem"]
+    if certs[0].get("suite") == "gm":
+        return sm2_x509.load_certificate(pem)
+    return ca.load_certificate(pem)
 
 
 def _backup(client: Client, lot_id: int, lot: dict, recipients: list) -> tuple[list, int | None]:
@@ -87,7 +92,12 @@ def _version() -> str:
 def cmd_seal(args) -> None:
     client = _client(args)
     lot = client.json("GET", f"/lots/{args.lot}")
-    key_id, public_key = keys.read_key_file_public(Path(args.key).read_bytes())
+    key_id, public_key, key_suite = gm_keys.read_any_key_file_public(Path(args.key).read_bytes())
+    suite = lot.get("cipher_suite", "intl")
+    if key_suite != suite:
+        raise CliError(f"this tender's cipher suite is {suite!r} but the key file is a {key_suite!r} key: "
+                       + ("make an SM2 key (`sealbid keygen --suite gm`) and have it certified"
+                          if suite == "gm" else "use your P-256 key"), errors.CERTIFICATE)
     cert = _current_certificate(client)
     if cert.key_id != key_id:
         raise CliError(f"the key file holds key {key_id}, but your current certificate is for "
@@ -115,7 +125,7 @@ def cmd_seal(args) -> None:
     result = bidpackage.seal_package(out, manifest_bytes=manifest, documents=documents,
                                      tender=lot["project_code"], lot=lot["code"],
                                      bidder=cert.credit_code, recipients=recipients,
-                                     custodians=custodians, threshold=threshold)
+                                     custodians=custodians, threshold=threshold, suite=suite)
     if result.envelope_size > lot["max_bid_bytes"]:
         print(f"warning: {result.envelope_size} bytes is over this tender's limit of "
               f"{lot['max_bid_bytes']}", file=sys.stderr)
@@ -228,8 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     def with_password(sp):
         sp.add_argument("--password-file", help="read the key file password from this file")
 
-    sp = sub.add_parser("keygen", help="make a password-protected P-256 key file")
+    sp = sub.add_parser("keygen", help="make a password-protected key file (P-256, or SM2 with --suite gm)")
     sp.add_argument("--out", default="bidder-key.json")
+    sp.add_argument("--suite", choices=("intl", "gm"), default="intl",
+                    help="intl: P-256 (tender-key/v1); gm: SM2 for 国密 tenders (tender-key/sm2-v1)")
     sp.add_argument("--force", action="store_true")
     sp.add_argument("--iterations", type=int, default=keys.DEFAULT_ITERATIONS, help=argparse.SUPPRESS)
     with_password(sp)

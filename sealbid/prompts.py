@@ -7,7 +7,7 @@ import os
 import unicodedata
 from pathlib import Path
 
-from crypto import keys
+from crypto import gm, gm_keys, keys
 
 from . import errors
 from .client import Client
@@ -29,7 +29,7 @@ def ask_password(args, *, confirm: bool = False) -> bytes:
 def load_private_key(args):
     data = Path(args.key).read_bytes()
     try:
-        return keys.load_private_key_file(data, ask_password(args))
+        return gm_keys.load_any_private_key_file(data, ask_password(args))
     except keys.WrongPassword:
         raise CliError("wrong password (or a damaged key file)", errors.WRONG_PASSWORD) from None
     except keys.InvalidKeyFile as exc:
@@ -41,13 +41,18 @@ def make_client(args) -> Client:
 
 
 def write_new_key(args):
-    """Make a P-256 key and write it, password-protected, to ``args.out`` (mode 0600; an existing
-    file only with ``--force``): ``keygen`` of a bidder and of a custodian."""
+    """Make a key and write it, password-protected, to ``args.out`` (mode 0600; an existing file only
+    with ``--force``): ``keygen`` of a bidder and of a custodian. P-256 (``tender-key/v1``), or SM2
+    (``tender-key/sm2-v1``) with ``--suite gm``."""
     out = Path(args.out)
     if out.exists() and not args.force:
         raise CliError(f"{out} exists; pass --force to overwrite it", errors.USAGE)
-    key = keys.generate_bidder_key()
-    data = keys.private_key_to_file(key, ask_password(args, confirm=True), iterations=args.iterations)
+    if getattr(args, "suite", "intl") == "gm":
+        key = gm.generate_sm2_key()
+        data = gm_keys.private_key_to_file(key, ask_password(args, confirm=True), iterations=args.iterations)
+    else:
+        key = keys.generate_bidder_key()
+        data = keys.private_key_to_file(key, ask_password(args, confirm=True), iterations=args.iterations)
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
