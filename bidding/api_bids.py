@@ -91,10 +91,18 @@ class SubmissionOut(Schema):
     received_at: datetime
     withdrawn_at: datetime | None
     receipt: dict[str, Any]
+    sealed_to_current_certificate: bool = Field(
+        ..., description="false when the certificate changed after sealing: the opening needs the key "
+        "this bid is sealed to (key_id), or seal and submit again before the deadline")
 
     @staticmethod
     def resolve_id(obj) -> str:
         return str(obj.id)
+
+    @staticmethod
+    def resolve_sealed_to_current_certificate(obj) -> bool:
+        cert = certificates.current_certificate(obj.organisation_id, clock.now())
+        return cert is not None and cert.key_id == obj.key_id
 
 
 def _upload_json(upload: BidUpload, status: int = 200) -> JsonResponse:

@@ -169,13 +169,19 @@ def decide_certificate(user, actor: Actor, cert_id: int, *, approve: bool, now: 
         for old in previous:
             old.status = Status.SUPERSEDED
             old.save(update_fields=["status"])
+        from .models import BidSubmission  # the bids this renewal leaves sealed to another key
+
+        stale = [{"submission": str(s.pk), "lot": s.lot_id, "key_id": s.key_id} for s in
+                 BidSubmission.objects.filter(organisation=org, status=BidSubmission.Status.CURRENT)
+                 .exclude(key_id=cert.key_id)]
         info = x509_of.load_certificate(pem, ca_pem)
         cert.status, cert.certificate_pem, cert.serial = Status.ISSUED, pem.decode("ascii"), info.serial
         cert.not_before, cert.not_after = info.not_before, info.not_after
         cert.save()
         log_action("bidding.certificate.issued", actor=actor, obj=cert, now=now,
                    data={"organisation": org.pk, "key_id": cert.key_id, "suite": cert.suite, "serial": cert.serial,
-                         "not_after": cert.not_after, "supersedes": [c.pk for c in previous]})
+                         "not_after": cert.not_after, "supersedes": [c.pk for c in previous],
+                         "bids_sealed_to_other_keys": stale})
     return cert
 
 

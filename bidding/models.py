@@ -125,7 +125,7 @@ class Amendment(models.Model):
 
 
 # Sealed bids live in their own module; importing them here registers them with the app.
-from .models_bids import (BidderCertificate, BidSubmission, BidUpload, Custodian,  # noqa: E402,F401
+from .models_bids import (BidderCertificate, BidSubmission, BidUpload, Custodian, KeyCheck,  # noqa: E402,F401
                           EscrowKey, EscrowRecovery, EscrowRelease, EscrowShare)
 # The opening hall (bidding.opening) keeps its records in their own module too.
 from .models_opening import (ChatMessage, Objection, Opening, OpeningBid,  # noqa: E402,F401

@@ -229,6 +229,32 @@ def cmd_open(args) -> None:
     print("file key released" + (f": {json.dumps(result, ensure_ascii=False)}" if result else ""))
 
 
+def cmd_key_check(args) -> None:
+    """Before the deadline: open a test envelope sealed to the current certificate with the key
+    that will be used at the opening, and tell the platform (docs/sealbid.md)."""
+    client = _client(args)
+    check = client.json("POST", f"/lots/{args.lot}/key-checks")
+    try:
+        header = envelope.read_header(io.BytesIO(base64.b64decode(check["envelope"])))
+    except (envelope.InvalidEnvelope, ValueError, KeyError) as exc:
+        raise CliError(f"the platform's test envelope is not readable: {exc}", errors.REFUSED) from None
+    key = _private_key(args)
+    try:
+        file_key = envelope.unwrap_file_key(header, key, role="bidder")
+    except (envelope.InvalidEnvelope, ValueError):
+        raise CliError(f"this key does NOT open an envelope sealed to your current certificate (key "
+                       f"{check['key_id']}): bring that certificate's key to the opening, or renew "
+                       "and seal again", errors.CERTIFICATE) from None
+    result = client.json("POST", f"/key-checks/{check['id']}/answer",
+                         body={"file_key": base64.b64encode(file_key).decode()})
+    if result["status"] != "passed":
+        raise CliError("the platform did not accept the answer", errors.CERTIFICATE)
+    print(f"key check passed: your key opens envelopes sealed to your current certificate ({result['key_id']})")
+    for bid in result["bids_sealed_to_other_keys"]:
+        print(f"warning: your current bid {bid['submission']} is sealed to another key ({bid['key_id']}): "
+              "the opening needs that key, or seal and submit again before the deadline", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sealbid", description="Seal, submit and open bids (不见面开标).")
     p.add_argument("--server", default=os.environ.get("SEALBID_SERVER", ""))
@@ -293,6 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--vkey-file")
     sp.add_argument("--envelope", help="also check that this envelope is the one receipted")
     sp.set_defaults(func=cmd_verify_receipt)
+
+    sp = sub.add_parser("key-check", help="before the deadline: check that your key opens what is sealed "
+                        "to your current certificate")
+    sp.add_argument("--lot", type=int, required=True)
+    sp.add_argument("--key", required=True)
+    with_password(sp)
+    sp.set_defaults(func=cmd_key_check)
 
     sp = sub.add_parser("open", help="release your file key at the opening")
     sp.add_argument("--lot", type=int, required=True)
