@@ -32,7 +32,7 @@ from typing import BinaryIO
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
 
-from . import escrow_shares, gm, keys
+from . import escrow_shares, gm, hpke_dh, keys
 from .envelope_gm import sm2_unwrap, sm2_wrap
 from .envelope_header import (FAILED as _FAILED, FILE_KEY_SIZE, FORMAT, FORMAT_GM, FORMAT_V2,  # noqa: F401
                               PROFILES, header_mac,
@@ -180,13 +180,17 @@ def unwrap_file_key(header: EnvelopeHeader, private_key: PrivateKey, *, role: st
     The key is verified against the header (``verify_file_key``) before it is returned. Raises
     ``InvalidEnvelope`` if no stanza is addressed to this key, or if it does not unwrap or verify;
     ``ValueError`` if ``private_key`` is not a private key of the envelope's suite (P-256, or SM2
-    for gm-v1) or ``role`` is unknown.
+    for gm-v1) or ``role`` is unknown. A P-256 key on a PKCS#11 token (``crypto.token``) unwraps
+    through the token; its ``TokenError`` passes through.
     """
     gm_suite = header.profile.is_gm
+    on_token = hasattr(private_key, "exchange_point")  # crypto.token.TokenPrivateKey: ECDH on a token
     if gm_suite:
         if not isinstance(private_key, gm.SM2PrivateKey):
             raise ValueError("a gm-v1 envelope opens with an SM2 private key")
         kid = private_key.key_id
+    elif on_token:
+        kid = keys.key_id(keys.check_public_key(private_key.public_key()))
     else:
         keys.check_private_key(private_key)
         kid = keys.key_id(private_key.public_key())
@@ -200,6 +204,14 @@ def unwrap_file_key(header: EnvelopeHeader, private_key: PrivateKey, *, role: st
     info = header.binding.hpke_info(stanza.role, header.version)
     if gm_suite:
         file_key = sm2_unwrap(private_key, info, stanza.body)
+    elif on_token:
+        # The token computes the ECDH and nothing else leaves it; its errors (a removed token, a
+        # wrong PIN) are not the envelope's and pass through.
+        try:
+            file_key = hpke_dh.open_base(stanza.body, dh=private_key.exchange_point, info=info,
+                                         recipient_public=keys.public_key_to_bytes(private_key.public_key()))
+        except (InvalidTag, ValueError):
+            raise InvalidEnvelope(_FAILED) from None
     else:
         try:
             file_key = _HPKE.decrypt(stanza.body, private_key, info=info)

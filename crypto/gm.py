@@ -96,6 +96,7 @@ class SM4GCM:
         n = len(data)
         if len(out) < n + TAG_SIZE:
             raise ValueError("output buffer too small")
+        out = memoryview(out)  # slices of a view write through; slices of a bytearray are copies
         enc = Cipher(self._algorithm, modes.GCM(nonce)).encryptor()
         if associated_data:
             enc.authenticate_additional_data(associated_data)
@@ -110,7 +111,7 @@ class SM4GCM:
         n = len(data) - TAG_SIZE
         if n < 0:
             raise InvalidTag()
-        data = memoryview(data)
+        data, out = memoryview(data), memoryview(out)
         dec = Cipher(self._algorithm, modes.GCM(nonce, bytes(data[n:]))).decryptor()
         if associated_data:
             dec.authenticate_additional_data(associated_data)

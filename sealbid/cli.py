@@ -15,14 +15,14 @@ import os
 import sys
 from pathlib import Path
 
-from crypto import ca, envelope, escrow_shares, gm, gm_keys, keys, sm2_x509
+from crypto import ca, envelope, escrow_shares, gm, gm_keys, keys, sm2_x509, token
 from crypto.receipt import ReceiptError, verify_receipt
 
 from . import bidpackage, custodian, errors, upload
 from .client import NETWORK_ERRORS, Client
 from .errors import CliError
 from .prompts import load_private_key as _private_key, make_client as _client
-from .prompts import write_new_key
+from .prompts import token_error, token_ref, write_new_key
 
 
 def _print(value) -> None:
@@ -30,6 +30,11 @@ def _print(value) -> None:
 
 
 def cmd_keygen(args) -> None:
+    ref = token_ref(args)
+    if ref is not None:  # on the token: the private key is made there and never leaves it
+        public = token.generate_key(ref)
+        print(f"key id {keys.key_id(public)} generated on token {ref.token_label!r} as {ref.key_label!r}")
+        return
     key = write_new_key(args)
     key_id = key.key_id if isinstance(key, gm.SM2PrivateKey) else keys.key_id(key.public_key())
     print(f"key id {key_id} written to {args.out}")
@@ -37,7 +42,8 @@ def cmd_keygen(args) -> None:
 
 def cmd_csr(args) -> None:
     key = _private_key(args)
-    make_csr = sm2_x509.make_csr if isinstance(key, gm.SM2PrivateKey) else ca.make_csr
+    make_csr = (sm2_x509.make_csr if isinstance(key, gm.SM2PrivateKey)
+                else token.make_csr if isinstance(key, token.TokenPrivateKey) else ca.make_csr)
     pem = make_csr(key, organisation=args.organisation, credit_code=args.credit_code.strip().upper())
     if args.out:
         Path(args.out).write_bytes(pem)
@@ -92,7 +98,14 @@ def _version() -> str:
 def cmd_seal(args) -> None:
     client = _client(args)
     lot = client.json("GET", f"/lots/{args.lot}")
-    key_id, public_key, key_suite = gm_keys.read_any_key_file_public(Path(args.key).read_bytes())
+    ref = token_ref(args)
+    if ref is not None:
+        public_key = token.public_key(ref)
+        key_id, key_suite = keys.key_id(public_key), "intl"
+    elif args.key:
+        key_id, public_key, key_suite = gm_keys.read_any_key_file_public(Path(args.key).read_bytes())
+    else:
+        raise CliError("pass --key (a key file) or --pkcs11-module (a key on a token)", errors.USAGE)
     suite = lot.get("cipher_suite", "intl")
     if key_suite != suite:
         raise CliError(f"this tender's cipher suite is {suite!r} but the key file is a {key_suite!r} key: "
@@ -264,6 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
     def with_password(sp):
         sp.add_argument("--password-file", help="read the key file password from this file")
 
+    def with_token(sp):
+        g = sp.add_argument_group("a key on a PKCS#11 token (instead of --key)")
+        g.add_argument("--pkcs11-module", help="the token's PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so")
+        g.add_argument("--token-label")
+        g.add_argument("--key-label")
+        g.add_argument("--pin-file", help="read the token's user PIN from this file (default: ask)")
+
     sp = sub.add_parser("keygen", help="make a password-protected key file (P-256, or SM2 with --suite gm)")
     sp.add_argument("--out", default="bidder-key.json")
     sp.add_argument("--suite", choices=("intl", "gm"), default="intl",
@@ -271,10 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--force", action="store_true")
     sp.add_argument("--iterations", type=int, default=keys.DEFAULT_ITERATIONS, help=argparse.SUPPRESS)
     with_password(sp)
+    with_token(sp)
     sp.set_defaults(func=cmd_keygen)
 
     sp = sub.add_parser("csr", help="make a certificate request for your key (and --submit it)")
-    sp.add_argument("--key", required=True)
+    sp.add_argument("--key")
+    with_token(sp)
     sp.add_argument("--organisation", required=True)
     sp.add_argument("--credit-code", required=True, help="统一社会信用代码")
     sp.add_argument("--out")
@@ -284,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("seal", help="seal documents and announced fields into an envelope")
     sp.add_argument("--lot", type=int, required=True)
-    sp.add_argument("--key", required=True, help="your key file (only its public key is used)")
+    sp.add_argument("--key", help="your key file (only its public key is used)")
+    with_token(sp)
     sp.add_argument("--field", action="append", default=[], help="key=value, e.g. price=1234567.89")
     sp.add_argument("--out", required=True)
     sp.add_argument("--custodian-key-ids", help="the custodians' key ids the tender documents publish, "
@@ -323,13 +346,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("key-check", help="before the deadline: check that your key opens what is sealed "
                         "to your current certificate")
     sp.add_argument("--lot", type=int, required=True)
-    sp.add_argument("--key", required=True)
+    sp.add_argument("--key")
     with_password(sp)
+    with_token(sp)
     sp.set_defaults(func=cmd_key_check)
 
     sp = sub.add_parser("open", help="release your file key at the opening")
     sp.add_argument("--lot", type=int, required=True)
-    sp.add_argument("--key", required=True)
+    sp.add_argument("--key")
+    with_token(sp)
     sp.add_argument("--envelope", help="your envelope (default: fetch its header from the server)")
     with_password(sp)
     sp.set_defaults(func=cmd_open)
@@ -341,7 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except CliError as exc:
+    except (CliError, token.TokenError) as exc:
+        if isinstance(exc, token.TokenError):
+            exc = token_error(exc)
         print(f"sealbid: error: {exc.message}", file=sys.stderr)
         return exc.exit_code
     except NETWORK_ERRORS as exc:

@@ -26,7 +26,39 @@ def ask_password(args, *, confirm: bool = False) -> bytes:
     return unicodedata.normalize("NFC", text).encode("utf-8")
 
 
+def token_ref(args):
+    """The key on a PKCS#11 token that ``--pkcs11-module`` names, or None (the key is a file)."""
+    from crypto import token
+
+    if not getattr(args, "pkcs11_module", None):
+        return None
+    if not args.token_label or not args.key_label:
+        raise CliError("--pkcs11-module needs --token-label and --key-label", errors.USAGE)
+    if args.pin_file:
+        pin = Path(args.pin_file).read_text(encoding="utf-8").rstrip("\r\n")
+    else:
+        pin = getpass.getpass("token PIN: ")
+    return token.TokenRef(args.pkcs11_module, args.token_label, args.key_label, pin)
+
+
+def token_error(exc) -> CliError:
+    """A ``crypto.token.TokenError`` as the tool reports it: a wrong PIN is exit 3, the rest 12."""
+    if exc.kind == "wrong_pin":
+        return CliError(f"{exc} (nothing was done; try again with the right PIN)", errors.WRONG_PASSWORD)
+    return CliError(str(exc), errors.TOKEN)
+
+
 def load_private_key(args):
+    from crypto import token
+
+    ref = token_ref(args)
+    if ref is not None:
+        try:
+            return token.TokenPrivateKey(ref)
+        except token.TokenError as exc:
+            raise token_error(exc) from None
+    if not args.key:
+        raise CliError("pass --key (a key file) or --pkcs11-module (a key on a token)", errors.USAGE)
     data = Path(args.key).read_bytes()
     try:
         return gm_keys.load_any_private_key_file(data, ask_password(args))
