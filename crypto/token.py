@@ -10,6 +10,7 @@ Every failure raises ``TokenError`` with a ``kind`` a caller can act on: ``wrong
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -102,9 +103,12 @@ def _point(public) -> keys.PublicKey:
 
 
 def sign_sha256(ref: TokenRef, message: bytes) -> bytes:
-    """ECDSA P-256 over SHA-256(message), on the token: ``r || s`` (64 bytes)."""
+    """ECDSA P-256 over SHA-256(message), on the token: ``r || s`` (64 bytes). The digest is taken
+    here and the token signs it (``CKM_ECDSA``): SoftHSM 2.6, like many tokens, has no
+    ``CKM_ECDSA_SHA256``."""
+    digest = hashlib.sha256(message).digest()
     with _session(ref) as session:
-        return _private(session, ref).sign(message, mechanism=Mechanism.ECDSA_SHA256)
+        return _private(session, ref).sign(digest, mechanism=Mechanism.ECDSA)
 
 
 def ecdh(ref: TokenRef, peer_point: bytes) -> bytes:

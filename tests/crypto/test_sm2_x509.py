@@ -110,8 +110,9 @@ def test_the_sm2_key_pem_is_openssls(tmp_path):
     assert sm2_x509.load_private_key_pem(path.read_bytes()) == key
     theirs = tmp_path / "theirs.pem"
     _openssl("genpkey", "-algorithm", "SM2", "-out", str(theirs))
-    traditional = _openssl("pkey", "-in", str(theirs), "-traditional").stdout
-    loaded = sm2_x509.load_private_key_pem(traditional)
+    # OpenSSL 3.0 writes SM2's SEC 1 form as DER only (its PEM writer refuses the type).
+    traditional = _openssl("pkey", "-in", str(theirs), "-outform", "DER", "-traditional").stdout
+    loaded = sm2_x509.load_private_key_pem(sm2_x509._pem("EC PRIVATE KEY", traditional))
     assert sm2_x509.spki_der(loaded.public) == _openssl("pkey", "-in", str(theirs), "-pubout", "-outform", "DER").stdout
     mismatched = sm2_x509.private_key_to_pem(gm.SM2PrivateKey(key.scalar, gm.generate_sm2_key().public))
     with pytest.raises(ca.CertificateError):
