@@ -69,7 +69,7 @@ def _load_sm2_ca(path: str):
         create_secret_file(cert_path, sm2_x509.ca_certificate(key, name=f"{settings.AUDIT_ORIGIN} bidder SM2 CA"))
     cert_pem = cert_path.read_bytes()
     try:
-        if sm2_x509.load_certificate(cert_pem).public_key != key.public:
+        if sm2_x509.certificate_public_key(cert_pem) != key.public:
             raise ca.CertificateError("it is not this key's")
     except ca.CertificateError as exc:
         raise ImproperlyConfigured(f"the SM2 CA certificate {cert_path}: {exc}") from None

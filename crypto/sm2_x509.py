@@ -207,6 +207,15 @@ def load_certificate(pem: bytes | str, ca_cert_pem: bytes | None = None) -> Sm2C
                        not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc)
 
 
+def certificate_public_key(pem: bytes | str) -> gm.SM2PublicKey:
+    """The SM2 key of any SM2 certificate (a root too, whose subject names no organisation)."""
+    try:
+        cert = x509.load_pem_x509_certificate(_as_bytes(pem))
+        return public_key_from_spki(_spki_of_certificate(cert.tbs_certificate_bytes))
+    except (ValueError, TypeError, IndexError):
+        raise CertificateError("not a PEM SM2 certificate") from None
+
+
 def verify_issued_by(cert: x509.Certificate, ca_cert_pem: bytes) -> None:
     ca = x509.load_pem_x509_certificate(_as_bytes(ca_cert_pem))
     ca_key = public_key_from_spki(_spki_of_certificate(ca.tbs_certificate_bytes))
