@@ -28,7 +28,7 @@ from common.files import create_secret_file, provisioned_key_pem
 from common.roles import Cap
 from crypto import ca, gm, keys, sm2_x509
 
-from .models import BidderCertificate
+from .models import BidderCertificate, BidSubmission
 
 Status = BidderCertificate.Status
 
@@ -169,8 +169,6 @@ def decide_certificate(user, actor: Actor, cert_id: int, *, approve: bool, now: 
         for old in previous:
             old.status = Status.SUPERSEDED
             old.save(update_fields=["status"])
-        from .models import BidSubmission  # the bids this renewal leaves sealed to another key
-
         stale = [{"submission": str(s.pk), "lot": s.lot_id, "key_id": s.key_id} for s in
                  BidSubmission.objects.filter(organisation=org, status=BidSubmission.Status.CURRENT)
                  .exclude(key_id=cert.key_id)]

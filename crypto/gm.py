@@ -244,6 +244,24 @@ def sm2_decrypt(private_key: SM2PrivateKey, ciphertext: bytes) -> bytes:
 
 # --- SM2 signatures (GB/T 32918.2, GM/T 0009 default user ID) --------------------------------------
 
+def verify_bidder_signature(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    """A bidder's signature by its certified key, whichever suite: ECDSA P-256 with SHA-256 for a
+    P-256 point, SM2 with SM3 (default user ID) for an SM2 point; ``r || s`` or DER. False for any
+    failure. (A point valid on both curves would be checked as P-256 first; the SM2 path is taken
+    only when the point is not on P-256.)"""
+    from . import keys
+
+    try:
+        keys.load_public_key_bytes(public_key)
+    except ValueError:
+        try:
+            sm2_verify(SM2PublicKey(bytes(public_key)), bytes(signature), message)
+            return True
+        except (SM2Error, TypeError):
+            return False
+    return keys.verify_p256_signature(public_key, signature, message)
+
+
 def signature_to_der(signature: bytes) -> bytes:
     if len(signature) != SIGNATURE_SIZE:
         raise SM2Error("an SM2 signature is r || s, 64 bytes")

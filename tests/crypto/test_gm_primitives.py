@@ -211,3 +211,21 @@ def test_sm3_and_sm4_agree_with_openssl(tmp_path):
     iv = bytes(16)
     ours = Cipher(algorithms.SM4(SM4_KEY), modes.CTR(iv)).encryptor().update(data)
     assert _openssl("enc", "-sm4-ctr", "-K", SM4_KEY.hex(), "-iv", iv.hex(), stdin=data) == ours
+
+
+def test_a_bidders_signature_is_checked_by_its_keys_suite():
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from crypto import keys
+
+    message = b"tender-opening-record/v1 confirm " + b"ab" * 32
+    sm2 = gm.generate_sm2_key()
+    p256 = keys.generate_bidder_key()
+    p256_point = keys.public_key_to_bytes(p256.public_key())
+    assert gm.verify_bidder_signature(sm2.public.point, gm.sm2_sign(sm2, message), message)
+    assert gm.verify_bidder_signature(p256_point, p256.sign(message, ec.ECDSA(hashes.SHA256())), message)
+    assert not gm.verify_bidder_signature(sm2.public.point, gm.sm2_sign(sm2, message), message + b"x")
+    assert not gm.verify_bidder_signature(p256_point, gm.sm2_sign(sm2, message), message)
+    assert not gm.verify_bidder_signature(sm2.public.point, p256.sign(message, ec.ECDSA(hashes.SHA256())), message)
+    assert not gm.verify_bidder_signature(b"\x04" + b"\x00" * 64, b"\x00" * 64, message)
