@@ -125,6 +125,11 @@ def bid_submit(request, lot_id: int):
         closed = _("This tender's backup decryption splits each bid's key among its custodians, which "
                    "this browser cannot do yet: seal the bid with the sealbid tool (sealbid seal, then "
                    "sealbid submit).")
+    if not closed and lot.cipher_suite == "gm":
+        # The browser has no SM2/SM4 yet (docs/cryptography.md): say so before anything is sealed.
+        closed = _("This tender uses the Chinese commercial cryptography suite (SM2, SM4), which this "
+                   "browser cannot seal yet: seal the bid with the sealbid tool (sealbid keygen --suite gm, "
+                   "csr, seal, then submit).")
     ctx = {"lot": _lot_ctx(lot), **_org_ctx(request.user), "server_now": now.isoformat(), "closed_reason": closed}
     return TemplateResponse(request, "frontend/bid_submit.html", {"lot": lot, "ctx": ctx, "labels": labels})
 
