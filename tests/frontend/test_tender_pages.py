@@ -128,9 +128,10 @@ def test_a_host_chooses_the_gm_suite_and_bidders_are_sent_to_sealbid(people, org
     lot.save(update_fields=["status"])
     bidder = Client()
     bidder.force_login(people["alice"])
-    page = bidder.get(f"/tenders/{lot.pk}/bid/").content.decode()
-    assert "国密算法套件" in page and "sealbid keygen --suite gm" in page
-    english = bidder.get(f"/tenders/{lot.pk}/bid/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    # The page's data (a json_script the submit page reads) carries the reason it will not seal.
+    reason = bidder.get(f"/tenders/{lot.pk}/bid/").context["ctx"]["closed_reason"]
+    assert "国密算法套件" in reason and "sealbid keygen --suite gm" in reason
+    english = bidder.get(f"/tenders/{lot.pk}/bid/", HTTP_ACCEPT_LANGUAGE="en").context["ctx"]["closed_reason"]
     assert "Chinese commercial cryptography suite" in english
     assert host_client(people).post("/tenders/new/", form(orgs, project_code="ZB-2026-002",
                                                             cipher_suite="sm9")).status_code == 200
