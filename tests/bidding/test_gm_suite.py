@@ -148,3 +148,29 @@ def test_a_tenders_suite_is_set_at_creation_and_shown(people, orgs):
     res = post(host, f"/api/v1/projects/{project_id}/lots",
                {"code": "02", "title": "施工", "bid_deadline": deadline, "cipher_suite": "sm9"})
     assert res.status_code == 400 and res.json()["error"]["code"] == "bad_request"
+
+
+def test_provision_keys_makes_the_sm2_ca_once_and_production_without_it_refuses_sm2_requests(
+        people, settings, tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.PLATFORM_SIGNING_KEY_FILE = tmp_path / "signing.pem"
+    settings.PLATFORM_CA_KEY_FILE = tmp_path / "ca.pem"
+    settings.PLATFORM_SM2_CA_KEY_FILE = tmp_path / "sm2-ca.pem"
+    out = StringIO()
+    call_command("provision_keys", "--sm2-ca", stdout=out)
+    first = (tmp_path / "sm2-ca.pem").read_bytes()
+    assert "the bidder SM2 CA key: created" in out.getvalue()
+    assert sm2_x509.load_private_key_pem(first).key_id
+    call_command("provision_keys", "--sm2-ca", stdout=out)
+    assert (tmp_path / "sm2-ca.pem").read_bytes() == first and "exists, kept" in out.getvalue()
+
+    settings.PRODUCTION = True
+    settings.PLATFORM_SM2_CA_KEY_FILE = tmp_path / "missing.pem"
+    org = people["alice"].organisation
+    csr = sm2_x509.make_csr(gm.generate_sm2_key(), organisation=org.name, credit_code=org.credit_code).decode()
+    res = post(token_client(people["alice"]), "/api/v1/certificates", {"csr_pem": csr})
+    assert res.status_code == 503 and res.json()["error"]["code"] == "unavailable"
+    assert not (tmp_path / "missing.pem").exists()
