@@ -4,7 +4,7 @@ amend and cancel. Thin: parse, call ``bidding.actions``, serialise."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ninja import Field, Router, Schema, Status
 
@@ -44,6 +44,7 @@ class LotOut(Schema):
     announced_fields: list[dict[str, Any]]
     evaluation_settings: dict[str, Any]
     escrow_required: bool
+    cipher_suite: str
     max_bid_bytes: int
     published_at: datetime | None
 
@@ -76,6 +77,7 @@ class LotIn(Schema):
     announced_fields: list[dict[str, Any]] | None = None
     evaluation_settings: dict[str, Any] | None = None
     escrow_required: bool = False
+    cipher_suite: Literal["intl", "gm"] = "intl"
     max_bid_bytes: int = 2 * 2**30
 
 
@@ -91,6 +93,7 @@ class LotEdit(Schema):
     announced_fields: list[dict[str, Any]] | None = None
     evaluation_settings: dict[str, Any] | None = None
     escrow_required: bool | None = None
+    cipher_suite: Literal["intl", "gm"] | None = None
     max_bid_bytes: int | None = None
 
 

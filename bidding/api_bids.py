@@ -37,6 +37,8 @@ class PlatformKeysOut(Schema):
     origin: str
     vkey: str = Field(..., description="Ed25519 signed-note verifier key: checkpoints and receipts")
     ca_certificate: str = Field(..., description="PEM of the CA that certifies bidder keys")
+    sm2_ca_certificate: str | None = Field(
+        None, description="PEM of the SM2 CA that certifies the gm suite's bidder keys (null if not provisioned)")
 
 
 class CsrIn(Schema):
@@ -53,6 +55,7 @@ class CertOut(Schema):
     organisation: str = Field(..., alias="organisation.name")
     credit_code: str = Field(..., alias="organisation.credit_code")  # the CSR names the same code
     key_id: str
+    suite: str
     status: str
     serial: str
     certificate_pem: str
@@ -88,10 +91,18 @@ class SubmissionOut(Schema):
     received_at: datetime
     withdrawn_at: datetime | None
     receipt: dict[str, Any]
+    sealed_to_current_certificate: bool = Field(
+        ..., description="false when the certificate changed after sealing: the opening needs the key "
+        "this bid is sealed to (key_id), or seal and submit again before the deadline")
 
     @staticmethod
     def resolve_id(obj) -> str:
         return str(obj.id)
+
+    @staticmethod
+    def resolve_sealed_to_current_certificate(obj) -> bool:
+        cert = certificates.current_certificate(obj.organisation_id, clock.now())
+        return cert is not None and cert.key_id == obj.key_id
 
 
 def _upload_json(upload: BidUpload, status: int = 200) -> JsonResponse:
@@ -113,7 +124,8 @@ def platform_keys(request):
     from django.conf import settings
 
     return {"origin": settings.AUDIT_ORIGIN, "vkey": platform_vkey(),
-            "ca_certificate": certificates.ca_certificate_pem()}
+            "ca_certificate": certificates.ca_certificate_pem(),
+            "sm2_ca_certificate": certificates.sm2_ca_certificate_pem()}
 
 
 @router.post("/certificates", response={201: CertOut}, summary="Request a certificate for your key (CSR)")

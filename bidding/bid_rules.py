@@ -30,6 +30,7 @@ class Expected:
     escrow_key_id: str | None  # the tender's dealt escrow key (v1 set-ups made before v2)
     custodian_key_ids: tuple[str, ...] = ()  # the tender's custodians' keys, in share-index order (v2)
     threshold: int | None = None  # of the custodians' split (v2)
+    suite: str = "intl"  # the tender's cipher suite: "intl" (v1/v2/v3) or "gm" (gm-v1)
 
 
 def check_before_deadline(deadline: datetime, now: datetime) -> None:
@@ -60,7 +61,7 @@ def check_chunk(*, offset: int, expected_offset: int, length: int, size: int, ma
 
 
 def check_header(header: EnvelopeHeader, expected: Expected, *, envelope_size: int) -> None:
-    """The platform's check at submission, without any secret: binding and recipients.
+    """The platform's check at submission, without any secret: suite, binding and recipients.
 
     The recipients must be exactly one ``bidder`` stanza addressed to the bidder's current
     certificate, plus the tender's backup: for a dealt escrow key (v1) its ``escrow`` stanza, for
@@ -69,6 +70,11 @@ def check_header(header: EnvelopeHeader, expected: Expected, *, envelope_size: i
     stanza to any other key (another bidder's, a revoked one) is refused: the platform could not
     vouch that the bidder alone can open it.
     """
+    if header.cipher_suite != expected.suite:
+        raise PlatformError(ErrorCode.ENVELOPE_SUITE_MISMATCH,
+                            "the envelope is not sealed with this tender's cipher suite",
+                            details={"expected": expected.suite, "header": header.cipher_suite,
+                                     "version": header.version})
     b = header.binding
     wrong = {name: {"header": got, "expected": want}
              for name, got, want in (("tender", b.tender_id, expected.tender),

@@ -3,6 +3,10 @@
 A bidder's key pair is made on its own machine; the platform only ever sees the public key. The
 CA key is a PEM file (``settings.PLATFORM_CA_KEY_FILE``): created on first use in embedded mode,
 provisioned by the operator in production, like the platform signing key in ``audit.keys``.
+
+Two suites (docs/envelope.md): a P-256 request is certified by the P-256 CA (``crypto.ca``), an SM2
+request by the SM2 CA (``crypto.sm2_x509``, sm2-with-sm3, ``settings.PLATFORM_SM2_CA_KEY_FILE``). A
+certificate's ``suite`` says which; a tender accepts only certificates of its own cipher suite.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from audit.log import log_action
@@ -19,11 +24,11 @@ from bidding.access import access_certificate
 from common.access import require_cap
 from common.actor import Actor
 from common.errors import ErrorCode, PlatformError
-from common.files import provisioned_key_pem
+from common.files import create_secret_file, provisioned_key_pem
 from common.roles import Cap
-from crypto import ca, keys
+from crypto import ca, gm, keys, sm2_x509
 
-from .models import BidderCertificate
+from .models import BidderCertificate, BidSubmission
 
 Status = BidderCertificate.Status
 
@@ -43,6 +48,50 @@ def platform_ca():
 
 def ca_certificate_pem() -> str:
     return platform_ca()[1].decode("ascii")
+
+
+@lru_cache(maxsize=4)
+def _load_sm2_ca(path: str):
+    pem, password = provisioned_key_pem(
+        Path(path), lambda: sm2_x509.private_key_to_pem(gm.generate_sm2_key()),
+        what="the platform SM2 CA key", password_env="PLATFORM_SM2_CA_KEY_PASSWORD")
+    if password is not None:
+        raise ImproperlyConfigured("the SM2 CA key file is not password-protected (SEC 1 PEM): protect it "
+                                   "with the file's permissions, or keep the key in an HSM")
+    try:
+        key = sm2_x509.load_private_key_pem(pem)
+    except ca.CertificateError as exc:
+        raise ImproperlyConfigured(f"the platform SM2 CA key {path}: {exc}") from None
+    # SM2 signatures are randomised: the root is made once and kept beside the key, so that every
+    # process publishes the same bytes (the first writer wins).
+    cert_path = Path(path).with_suffix(".crt.pem")
+    if not cert_path.exists():
+        create_secret_file(cert_path, sm2_x509.ca_certificate(key, name=f"{settings.AUDIT_ORIGIN} bidder SM2 CA"))
+    cert_pem = cert_path.read_bytes()
+    try:
+        if sm2_x509.certificate_public_key(cert_pem) != key.public:
+            raise ca.CertificateError("it is not this key's")
+    except ca.CertificateError as exc:
+        raise ImproperlyConfigured(f"the SM2 CA certificate {cert_path}: {exc}") from None
+    return key, cert_pem
+
+
+def sm2_ca_available() -> bool:
+    """Embedded mode makes the SM2 CA on first use; production only has it if the operator
+    provisioned it (a trading centre without gm tenders need not)."""
+    return not settings.PRODUCTION or Path(settings.PLATFORM_SM2_CA_KEY_FILE).exists()
+
+
+def platform_sm2_ca():
+    """(SM2 CA private key, SM2 CA certificate PEM); ``unavailable`` if it was not provisioned."""
+    if not sm2_ca_available():
+        raise PlatformError(ErrorCode.UNAVAILABLE, "this platform issues no SM2 certificates: its SM2 CA "
+                            "is not provisioned")
+    return _load_sm2_ca(str(settings.PLATFORM_SM2_CA_KEY_FILE))
+
+
+def sm2_ca_certificate_pem() -> str | None:
+    return platform_sm2_ca()[1].decode("ascii") if sm2_ca_available() else None
 
 
 def current_certificate(organisation_id: int, now: datetime) -> BidderCertificate | None:
@@ -69,8 +118,11 @@ def request_certificate(user, actor: Actor, *, csr_pem: str, now: datetime) -> B
     org = user.organisation
     if org is None or not org.credit_code:
         raise PlatformError(ErrorCode.FORBIDDEN, "a bidder certificate needs a bidder organisation")
+    sm2 = sm2_x509.is_sm2_request(csr_pem)
+    if sm2:
+        platform_sm2_ca()  # refuse now, not at approval, if no SM2 CA was provisioned
     try:
-        info = ca.load_csr(csr_pem)
+        info = sm2_x509.load_csr(csr_pem) if sm2 else ca.load_csr(csr_pem)
     except ca.CertificateError as exc:
         raise PlatformError(ErrorCode.INVALID_CSR, str(exc)) from None
     if info.credit_code != org.credit_code:
@@ -82,9 +134,10 @@ def request_certificate(user, actor: Actor, *, csr_pem: str, now: datetime) -> B
     with transaction.atomic():
         cert = BidderCertificate.objects.create(
             organisation=org, requested_by=user, csr_pem=csr_pem, key_id=info.key_id,
-            public_key=keys.public_key_to_bytes(info.public_key), created_at=now)
+            public_key=info.public_key.point if sm2 else keys.public_key_to_bytes(info.public_key),
+            suite="gm" if sm2 else "intl", created_at=now)
         log_action("bidding.certificate.requested", actor=actor, obj=cert, now=now,
-                   data={"organisation": org.pk, "key_id": info.key_id})
+                   data={"organisation": org.pk, "key_id": info.key_id, "suite": cert.suite})
     return cert
 
 
@@ -104,24 +157,29 @@ def decide_certificate(user, actor: Actor, cert_id: int, *, approve: bool, now: 
                        data={"organisation": cert.organisation_id, "reason": cert.reason})
             return cert
         org = cert.organisation
-        ca_key, ca_pem = platform_ca()
         not_before = now - timedelta(minutes=5)  # tolerate small clock skew on the bidder's side
         not_after = now + timedelta(days=settings.BIDDER_CERT_VALIDITY_DAYS)
-        pem = ca.issue_certificate(ca_key, ca_pem, ca.load_csr(cert.csr_pem), not_before=not_before,
-                                   not_after=not_after, organisation=org.name,
-                                   credit_code=org.credit_code)
+        x509_of = sm2_x509 if cert.suite == "gm" else ca
+        ca_key, ca_pem = platform_sm2_ca() if cert.suite == "gm" else platform_ca()
+        pem = x509_of.issue_certificate(ca_key, ca_pem, x509_of.load_csr(cert.csr_pem), not_before=not_before,
+                                        not_after=not_after, organisation=org.name,
+                                        credit_code=org.credit_code)
         previous = list(BidderCertificate.objects.select_for_update()
                         .filter(organisation=org, status=Status.ISSUED))
         for old in previous:
             old.status = Status.SUPERSEDED
             old.save(update_fields=["status"])
-        info = ca.load_certificate(pem, ca_pem)
+        stale = [{"submission": str(s.pk), "lot": s.lot_id, "key_id": s.key_id} for s in
+                 BidSubmission.objects.filter(organisation=org, status=BidSubmission.Status.CURRENT)
+                 .exclude(key_id=cert.key_id)]
+        info = x509_of.load_certificate(pem, ca_pem)
         cert.status, cert.certificate_pem, cert.serial = Status.ISSUED, pem.decode("ascii"), info.serial
         cert.not_before, cert.not_after = info.not_before, info.not_after
         cert.save()
         log_action("bidding.certificate.issued", actor=actor, obj=cert, now=now,
-                   data={"organisation": org.pk, "key_id": cert.key_id, "serial": cert.serial,
-                         "not_after": cert.not_after, "supersedes": [c.pk for c in previous]})
+                   data={"organisation": org.pk, "key_id": cert.key_id, "suite": cert.suite, "serial": cert.serial,
+                         "not_after": cert.not_after, "supersedes": [c.pk for c in previous],
+                         "bids_sealed_to_other_keys": stale})
     return cert
 
 

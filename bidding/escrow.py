@@ -86,6 +86,12 @@ def provision_escrow(user, actor: Actor, lot_id: int, *, custodian_user_ids: Seq
         lot = access_lot(user, lot_id, manage=True, for_update=True)
         if not lot.escrow_required:
             raise PlatformError(ErrorCode.INVALID_STATE, "this tender does not require backup decryption")
+        if lot.cipher_suite != "intl":
+            # Custodians register P-256 keys; gm-v1's sm2-share stanzas need SM2 ones (docs/envelope.md,
+            # Appendix D, "What the platform checks").
+            raise PlatformError(ErrorCode.CERTIFICATE_SUITE_MISMATCH,
+                                "custodians of a gm tender need SM2 keys, which the platform does not register yet",
+                                details={"expected": lot.cipher_suite, "custodian_keys": "intl"})
         if lot.status not in (LotStatus.DRAFT, LotStatus.PUBLISHED) or now >= lot.bid_deadline:
             raise PlatformError(ErrorCode.INVALID_STATE, "custodians are named before the deadline")
         if EscrowKey.objects.filter(lot=lot).exists() or BidSubmission.objects.filter(lot=lot).exists():

@@ -46,7 +46,7 @@ DESCRIPTIVE_FIELDS = frozenset({"title", "description"})
 # Changing any of these can change how bidders prepare or seal their bids.
 BID_AFFECTING_FIELDS = frozenset({
     "code", "bid_deadline", "announced_fields", "evaluation_settings", "escrow_required",
-    "max_bid_bytes", "min_bids",
+    "max_bid_bytes", "min_bids", "cipher_suite",
 })
 # Material but not bid-affecting: the hall's own timings.
 SCHEDULE_FIELDS = frozenset({"signin_opens_at", "decryption_window_minutes",

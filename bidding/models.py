@@ -75,6 +75,10 @@ class Lot(models.Model):
     announced_fields = models.JSONField(_("announced fields"), default=default_announced_fields)
     evaluation_settings = models.JSONField(_("evaluation settings"), default=default_evaluation_settings)
     escrow_required = models.BooleanField(_("backup decryption (escrow) required"), default=False)
+    # docs/envelope.md: "intl" seals with v1/v2/v3 (P-256, AES-GCM), "gm" with gm-v1 (SM2, SM4-GCM).
+    cipher_suite = models.CharField(_("cipher suite"), max_length=8, default="intl",
+                                    choices=[("intl", _("international (P-256, AES-GCM, SHA-256)")),
+                                             ("gm", _("Chinese commercial cryptography (SM2, SM4-GCM, SM3)"))])
     max_bid_bytes = models.BigIntegerField(_("maximum bid size (bytes)"), default=2 * 2**30)
     amendment_notice_days = models.PositiveIntegerField(_("amendment notice (days)"),
                                                         default=lifecycle.DEFAULT_NOTICE_DAYS)
@@ -121,7 +125,7 @@ class Amendment(models.Model):
 
 
 # Sealed bids live in their own module; importing them here registers them with the app.
-from .models_bids import (BidderCertificate, BidSubmission, BidUpload, Custodian,  # noqa: E402,F401
+from .models_bids import (BidderCertificate, BidSubmission, BidUpload, Custodian, KeyCheck,  # noqa: E402,F401
                           EscrowKey, EscrowRecovery, EscrowRelease, EscrowShare)
 # The opening hall (bidding.opening) keeps its records in their own module too.
 from .models_opening import (ChatMessage, Objection, Opening, OpeningBid,  # noqa: E402,F401

@@ -34,6 +34,9 @@ class BidderCertificate(models.Model):
     csr_pem = models.TextField()
     public_key = models.BinaryField(max_length=65)
     key_id = models.CharField(max_length=16, db_index=True)
+    # The key's suite (docs/envelope.md): "intl" a P-256 key, "gm" an SM2 key; a tender accepts only
+    # certificates of its own cipher suite.
+    suite = models.CharField(max_length=8, default="intl")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING,
                               db_index=True)
     serial = models.CharField(max_length=40, blank=True)
@@ -211,3 +214,29 @@ class EscrowRelease(models.Model):
             models.UniqueConstraint(fields=["recovery", "custodian"], name="one_release_per_custodian"),
             models.UniqueConstraint(fields=["recovery", "index"], name="one_release_per_index"),
         ]
+
+
+class KeyCheck(models.Model):
+    """A pre-opening key check (docs/sealbid.md, "Checking your key before the deadline"): a test
+    envelope the platform sealed to the organisation's current certificate, and whether the bidder
+    answered with its file key. The platform keeps the header only: the header's commitment is what
+    the answer is checked against, so no secret is stored."""
+
+    class Status(models.TextChoices):
+        ISSUED = "issued"
+        PASSED = "passed"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    lot = models.ForeignKey("bidding.Lot", on_delete=models.PROTECT, related_name="+")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    certificate = models.ForeignKey(BidderCertificate, on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    key_id = models.CharField(max_length=16)
+    header = models.BinaryField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ISSUED)
+    created_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]

@@ -35,6 +35,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 AUDITED_REFUSALS = frozenset({
     ErrorCode.DEADLINE_PASSED, ErrorCode.INVALID_ENVELOPE, ErrorCode.ENVELOPE_BINDING_MISMATCH,
     ErrorCode.KEY_NOT_CURRENT, ErrorCode.NO_CURRENT_CERTIFICATE, ErrorCode.ESCROW_RECIPIENT_MISMATCH,
+    ErrorCode.ENVELOPE_SUITE_MISMATCH, ErrorCode.CERTIFICATE_SUITE_MISMATCH,
     ErrorCode.BID_TOO_LARGE, ErrorCode.SHA256_MISMATCH, ErrorCode.ESCROW_NOT_READY,
     ErrorCode.INVALID_STATE,
 })
@@ -74,6 +75,10 @@ def _expected(lot: Lot, organisation, now: datetime) -> bid_rules.Expected:
     if cert is None:
         raise PlatformError(ErrorCode.NO_CURRENT_CERTIFICATE,
                             "your organisation has no valid certificate: request one, or renew it")
+    if cert.suite != lot.cipher_suite:
+        raise PlatformError(ErrorCode.CERTIFICATE_SUITE_MISMATCH,
+                            "this tender's cipher suite needs a certificate of that suite: request one",
+                            details={"expected": lot.cipher_suite, "certificate": cert.suite})
     escrow_key_id, custodian_key_ids, threshold = None, (), None
     if lot.escrow_required:
         escrow = EscrowKey.objects.filter(lot=lot).first()
@@ -87,7 +92,8 @@ def _expected(lot: Lot, organisation, now: datetime) -> bid_rules.Expected:
             threshold = escrow.threshold
     return bid_rules.Expected(tender=lot.project.code, lot=lot.code, bidder=organisation.credit_code,
                               bidder_key_id=cert.key_id, escrow_key_id=escrow_key_id,
-                              custodian_key_ids=custodian_key_ids, threshold=threshold)
+                              custodian_key_ids=custodian_key_ids, threshold=threshold,
+                              suite=lot.cipher_suite)
 
 
 def check_can_bid(lot: Lot, now: datetime) -> None:

@@ -38,6 +38,8 @@ class ErrorCode(StrEnum):
     INVALID_ENVELOPE = "invalid_envelope"
     ENVELOPE_BINDING_MISMATCH = "envelope_binding_mismatch"
     KEY_NOT_CURRENT = "key_not_current"
+    ENVELOPE_SUITE_MISMATCH = "envelope_suite_mismatch"  # a gm-v1 envelope for an intl tender, or the reverse
+    CERTIFICATE_SUITE_MISMATCH = "certificate_suite_mismatch"  # an SM2 certificate for an intl tender, ...
     NO_CURRENT_CERTIFICATE = "no_current_certificate"
     ESCROW_RECIPIENT_MISMATCH = "escrow_recipient_mismatch"
     ESCROW_NOT_READY = "escrow_not_ready"
@@ -81,6 +83,8 @@ HTTP_STATUS = {
     ErrorCode.INVALID_ENVELOPE: 422,
     ErrorCode.ENVELOPE_BINDING_MISMATCH: 422,
     ErrorCode.KEY_NOT_CURRENT: 422,
+    ErrorCode.ENVELOPE_SUITE_MISMATCH: 422,
+    ErrorCode.CERTIFICATE_SUITE_MISMATCH: 409,
     ErrorCode.NO_CURRENT_CERTIFICATE: 409,
     ErrorCode.ESCROW_RECIPIENT_MISMATCH: 422,
     ErrorCode.ESCROW_NOT_READY: 409,

@@ -20,6 +20,7 @@ from audit.denials import record_denial
 from bidding.api import router as bidding_router
 from bidding.api_bids import router as bids_router
 from bidding.api_escrow import router as escrow_router
+from bidding.api_key_check import router as key_check_router
 from bidding.api_opening import router as opening_router
 from common.errors import BadRequest, ErrorCode, PlatformError
 from evaluation.api import router as evaluation_router
@@ -120,3 +121,4 @@ api.add_router("/", evaluation_bills_router)
 api.add_router("/", collusion_router)
 api.add_router("/", opening_router)
 api.add_router("/", escrow_router)
+api.add_router("/", key_check_router)

@@ -291,6 +291,8 @@ MEDIA_RECORDINGS_DIR = Path(env_str("MEDIA_RECORDINGS_DIR", str(VAR_DIR / "recor
 # var/ on first use; production: provisioned by the operator (the platform refuses to start
 # issuing without it). Optional password in PLATFORM_CA_KEY_PASSWORD.
 PLATFORM_CA_KEY_FILE = Path(env_str("PLATFORM_CA_KEY_FILE", str(VAR_DIR / "platform-ca-key.pem")))
+# The SM2 CA of the gm suite (docs/envelope.md, Appendix D); its root is kept beside it (.crt.pem).
+PLATFORM_SM2_CA_KEY_FILE = Path(env_str("PLATFORM_SM2_CA_KEY_FILE", str(VAR_DIR / "platform-sm2-ca-key.pem")))
 BIDDER_CERT_VALIDITY_DAYS = env_int("BIDDER_CERT_VALIDITY_DAYS", 365)
 # Request body limits (config/limits.py, enforced as the body arrives): one PATCH of a resumable
 # upload (so a worker's memory per upload is bounded by it, not by the bid's size), and every

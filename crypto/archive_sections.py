@@ -82,7 +82,7 @@ def _check_keys(archive: zipfile.ZipFile, ctx: Context) -> None:
 
 def _check_opening_record(archive: zipfile.ZipFile, ctx: Context) -> None:
     """The record hashes as stated, and every confirmation is the bidder's signature over it."""
-    from crypto.keys import verify_p256_signature
+    from crypto.gm import verify_bidder_signature
 
     data = json.loads(archive.read("records/opening.json"))
     digest = hashlib.sha256(canonical_json(data["record"]).encode("utf-8")).hexdigest()
@@ -94,8 +94,8 @@ def _check_opening_record(archive: zipfile.ZipFile, ctx: Context) -> None:
         if c.get("state") != "confirmed":
             continue
         try:
-            ok = verify_p256_signature(base64.b64decode(c["public_key"]), base64.b64decode(c["signature"]),
-                                       message)
+            ok = verify_bidder_signature(base64.b64decode(c["public_key"]), base64.b64decode(c["signature"]),
+                                         message)
         except (KeyError, ValueError):
             ok = False
         if not ok:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -95,13 +95,13 @@ def load_csr(pem: bytes | str) -> CsrInfo:
     try:
         csr = x509.load_pem_x509_csr(pem)
         ok = csr.is_signature_valid
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise CertificateError("not a PEM PKCS#10 certificate request") from None
     if not ok:
         raise CertificateError("the CSR's signature does not verify: no proof of possession")
     try:
         public_key = keys.check_public_key(csr.public_key())
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):  # another curve (SM2 goes to crypto.sm2_x509)
         raise CertificateError("the CSR's key is not a P-256 key") from None
     credit_code = _one(csr.subject, NameOID.SERIAL_NUMBER)
     org_id = _one(csr.subject, NameOID.ORGANIZATION_IDENTIFIER)
@@ -190,11 +190,11 @@ def load_certificate(pem: bytes | str, ca_cert_pem: bytes | None = None) -> Cert
         ca = x509.load_pem_x509_certificate(ca_cert_pem)
         try:
             cert.verify_directly_issued_by(ca)
-        except (ValueError, TypeError, InvalidSignature):
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
             raise CertificateError("the certificate was not issued by this CA") from None
     try:
         public_key = keys.check_public_key(cert.public_key())
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):
         raise CertificateError("the certificate's key is not a P-256 key") from None
     return CertInfo(serial=format(cert.serial_number, "x"), public_key=public_key,
                     organisation=_one(cert.subject, NameOID.ORGANIZATION_NAME),

@@ -11,6 +11,9 @@ else.
 Each share's HPKE ``info`` binds the envelope's identity (tender, lot, bidder, the envelope's
 commitment) and the share's place (index, threshold, count, custodian key id): a stanza copied into
 another envelope, or to another index, does not open. Every failure raises ``InvalidEnvelope``.
+
+The gm suite (``tender-envelope/gm-v1``) has v2's Shamir share stanzas as ``sm2-share``: SM2 keys,
+the same context bound inside the SM2 plaintext (``crypto.envelope_gm``).
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from dataclasses import dataclass, field
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
 
-from . import keys, replicated, shamir
-from .envelope_header import (FAILED, FORMAT_V2, FORMAT_V3, MAX_CUSTODIANS, MAX_SHARES_BY_VERSION,
-                              MIN_THRESHOLD, SHARE_SUITES, Binding, EnvelopeHeader, InvalidEnvelope,
-                              ShareStanza, body_line_lengths, payload_key, share_body_size)
+from . import gm, keys, replicated, shamir
+from .envelope_gm import sm2_unwrap
+from .envelope_header import (FAILED, FORMAT_GM, FORMAT_V2, FORMAT_V3, MAX_CUSTODIANS,
+                              MAX_SHARES_BY_VERSION, MIN_THRESHOLD, PROFILES, SHARE_SUITES, Binding,
+                              EnvelopeHeader, InvalidEnvelope, ShareStanza, any_key_id, body_line_lengths,
+                              payload_key, share_body_size)
 from .keys import PrivateKey, PublicKey, b64encode
 
 _HPKE = hpke.Suite(hpke.KEM.P256, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
@@ -37,8 +42,8 @@ Wrap = Callable[[PublicKey, bytes, bytes], bytes]
 
 @dataclass(frozen=True)
 class Share:
-    """A custodian's unwrapped share of one envelope: its ``index`` and ``value`` (32 bytes in v2,
-    C(n-1, k-1) x 32 in v3). What a custodian releases; alone it opens nothing."""
+    """A custodian's unwrapped share of one envelope: its ``index`` and ``value`` (32 bytes in v2
+    and gm-v1, C(n-1, k-1) x 32 in v3). What a custodian releases; alone it opens nothing."""
 
     index: int
     value: bytes = field(repr=False)
@@ -50,20 +55,24 @@ class Custodian:
     wrapped to (its own key pair, made on its own machine)."""
 
     index: int
-    public_key: PublicKey
+    public_key: PublicKey | gm.SM2PublicKey
 
     def __post_init__(self) -> None:
         if type(self.index) is not int or not 1 <= self.index <= MAX_CUSTODIANS:
             raise ValueError(f"a custodian's index is 1..{MAX_CUSTODIANS}")
-        object.__setattr__(self, "public_key", keys.as_public_key(self.public_key))
+        if not isinstance(self.public_key, gm.SM2PublicKey):
+            object.__setattr__(self, "public_key", keys.as_public_key(self.public_key))
 
     @property
     def key_id(self) -> str:
-        return keys.key_id(self.public_key)
+        return any_key_id(self.public_key)
 
 
-def version_for(count: int) -> str:
-    """The envelope a sealer writes for ``count`` custodians: v3 up to its bound of 7, else v2."""
+def version_for(count: int, suite: str = "intl") -> str:
+    """The envelope a sealer writes for ``count`` custodians: for the international suite v3 up to
+    its bound of 7, else v2; for the gm suite always gm-v1 (Shamir, up to 10)."""
+    if suite == "gm":
+        return FORMAT_GM
     return FORMAT_V3 if count <= MAX_SHARES_BY_VERSION[FORMAT_V3] else FORMAT_V2
 
 
@@ -87,14 +96,14 @@ def check_share_set(custodians: Sequence[Custodian], threshold: int, version: st
 def share_info(binding: Binding, commitment: bytes, *, index: int, threshold: int, count: int,
                key_id: str, version: str = FORMAT_V2) -> bytes:
     """HPKE ``info`` of one share stanza (docs/envelope.md, "Share stanzas": the same text in v2
-    and v3 but for the version line)."""
+    and v3 but for the version line); for gm-v1 the context its SM2 wrap carries."""
     return (f"{version}\n".encode() + binding.header_lines()
             + f"commit {b64encode(commitment)}\nshare {index} {threshold} {count} {key_id}".encode())
 
 
 def split(file_key: bytes, threshold: int, count: int, version: str) -> list[Share]:
     """The file key's shares for custodians 1..n, by the version's scheme."""
-    if version == FORMAT_V3:
+    if PROFILES[version].share_scheme == "replicated":
         return [Share(i, v) for i, v in enumerate(replicated.split(file_key, threshold, count), start=1)]
     return [Share(s.index, bytes(s.value)) for s in shamir.split(file_key, threshold, count)]
 
@@ -114,7 +123,7 @@ def share_stanza_lines(binding: Binding, commitment: bytes, file_key: bytes,
                           key_id=custodian.key_id, version=version)
         body = wrap(custodian.public_key, info, bytes(share.value))
         if len(body) != size:
-            raise ValueError("HPKE wrap produced an unexpected length")
+            raise ValueError("the wrap produced an unexpected length")
         lines.append(f"-> {SHARE_SUITES[version]} {share.index} {threshold} {n} {custodian.key_id}\n".encode())
         text, at = b64encode(body).encode(), 0
         for length in body_line_lengths(size):
@@ -129,13 +138,21 @@ def unwrap_share(header: EnvelopeHeader, private_key: PrivateKey) -> Share:
     ``InvalidEnvelope`` if the header has no share for this key or the stanza does not open (it
     was moved from another envelope, or to another index). The share alone opens nothing.
     """
-    keys.check_private_key(private_key)
-    kid = keys.key_id(private_key.public_key())
+    gm_suite = header.profile.is_gm
+    if gm_suite:
+        if not isinstance(private_key, gm.SM2PrivateKey):
+            raise ValueError("a gm-v1 share opens with an SM2 private key")
+        kid = private_key.key_id
+    else:
+        keys.check_private_key(private_key)
+        kid = keys.key_id(private_key.public_key())
     stanza = next((s for s in header.shares if s.key_id == kid), None)
     if stanza is None:
         raise InvalidEnvelope(FAILED)
     info = share_info(header.binding, header.commitment, index=stanza.index, threshold=stanza.threshold,
                       count=stanza.count, key_id=stanza.key_id, version=header.version)
+    if gm_suite:
+        return Share(stanza.index, sm2_unwrap(private_key, info, stanza.body))
     try:
         value = _HPKE.decrypt(stanza.body, private_key, info=info)
     except (InvalidTag, ValueError):
@@ -144,17 +161,17 @@ def unwrap_share(header: EnvelopeHeader, private_key: PrivateKey) -> Share:
 
 
 def share_size(header: EnvelopeHeader) -> int:
-    """Bytes of one released share of this envelope (32 in v2; C(n-1, k-1) x 32 in v3)."""
+    """Bytes of one released share of this envelope (32 in v2 and gm-v1; C(n-1, k-1) x 32 in v3)."""
     if not header.shares:
         raise InvalidEnvelope("this envelope has no share stanzas")
-    if header.version == FORMAT_V3:
+    if header.profile.share_scheme == "replicated":
         return replicated.share_size(header.threshold, header.shares[0].count)
     return shamir.SECRET_SIZE
 
 
 def _combine(header: EnvelopeHeader, subset) -> bytearray:
     k = header.threshold
-    if header.version == FORMAT_V3:
+    if header.profile.share_scheme == "replicated":
         try:
             return bytearray(replicated.combine({s.index: bytes(s.value) for s in subset}, k,
                                                 header.shares[0].count))

@@ -15,7 +15,7 @@ into its single opaque ``InvalidEnvelope``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -98,16 +98,29 @@ def write_all(writer: _Writer, data: memoryview) -> None:
         data = data[n:]
 
 
-def encrypt_stream(key: bytes, reader: BinaryIO, writer: _Writer, chunk_size: int) -> tuple[int, int]:
+# The chunk AEAD: AES-256-GCM for the international suite, SM4-GCM (``crypto.gm.SM4GCM``) for
+# the gm suite; anything with AESGCM's ``encrypt_into``/``decrypt_into`` and a 16-byte tag.
+Aead = Callable[[bytes], Any]
+
+
+def _aead(key: bytes, aead: Aead | None):
+    if aead is None:
+        if len(key) != KEY_SIZE:
+            raise ValueError("payload key must be 32 bytes")
+        return AESGCM(key)
+    return aead(key)
+
+
+def encrypt_stream(key: bytes, reader: BinaryIO, writer: _Writer, chunk_size: int, *,
+                   aead: Aead | None = None) -> tuple[int, int]:
     """Encrypt everything ``reader`` yields into ``writer``; return (plaintext, ciphertext) sizes.
 
     Memory: two buffers of ``chunk_size + 17`` bytes at most. ``writer`` receives memoryviews of a
-    reused buffer and must copy what it keeps (files and ``BytesIO`` do).
+    reused buffer and must copy what it keeps (files and ``BytesIO`` do). ``aead`` makes the chunk
+    cipher from ``key`` (AES-256-GCM when None).
     """
-    if len(key) != KEY_SIZE:
-        raise ValueError("payload key must be 32 bytes")
     check_chunk_size(chunk_size)
-    aead = AESGCM(key)
+    aead = _aead(key, aead)
     # One byte more than a chunk: reading it tells whether the current chunk is the last one,
     # which the nonce must state before the chunk is sealed.
     buf = bytearray(chunk_size + 1)
@@ -129,17 +142,16 @@ def encrypt_stream(key: bytes, reader: BinaryIO, writer: _Writer, chunk_size: in
     return plaintext_size, plaintext_size + (counter + 1) * TAG_SIZE
 
 
-def decrypt_stream(key: bytes, reader: BinaryIO, writer: _Writer, chunk_size: int) -> int:
+def decrypt_stream(key: bytes, reader: BinaryIO, writer: _Writer, chunk_size: int, *,
+                   aead: Aead | None = None) -> int:
     """Decrypt a STREAM payload from ``reader`` into ``writer``; return the plaintext size.
 
     Each chunk reaches ``writer`` only after it authenticated; a chunk that fails never does.
     Raises ``StreamError`` on any failure; by then ``writer`` may hold the plaintext of earlier
     chunks, which the caller must discard. Memory: buffers of about two chunks.
     """
-    if len(key) != KEY_SIZE:
-        raise ValueError("payload key must be 32 bytes")
     check_chunk_size(chunk_size)
-    aead = AESGCM(key)
+    aead = _aead(key, aead)
     ct_size = chunk_size + TAG_SIZE
     buf = bytearray(ct_size + 1)  # one byte of look-ahead, as in encrypt_stream
     view = memoryview(buf)
@@ -162,7 +174,7 @@ def decrypt_stream(key: bytes, reader: BinaryIO, writer: _Writer, chunk_size: in
     return counter * chunk_size + have - TAG_SIZE
 
 
-def _open_chunk(aead: AESGCM, counter: int, final: bool, chunk: memoryview, out: memoryview) -> None:
+def _open_chunk(aead, counter: int, final: bool, chunk: memoryview, out: memoryview) -> None:
     try:
         aead.decrypt_into(chunk_nonce(counter, final), chunk, None, out)
     except InvalidTag:

@@ -49,6 +49,9 @@ class ProjectLotForm(forms.Form):
     confirmation_window_minutes = forms.IntegerField(label=_("confirmation window (minutes)"), initial=30,
                                                      **WINDOW)
     min_bids = forms.IntegerField(label=_("minimum number of bids"), initial=lifecycle.LEGAL_MIN_BIDS, **MIN_BIDS)
+    cipher_suite = forms.ChoiceField(label=_("cipher suite"), initial="intl", required=False, choices=[
+        ("intl", _("international (P-256, AES-GCM, SHA-256)")),
+        ("gm", _("Chinese commercial cryptography (SM2, SM4-GCM, SM3)"))])
     announced_fields = JSONListField(label=_("announced fields"),
                                      initial=lifecycle.DEFAULT_ANNOUNCED_FIELDS)
 

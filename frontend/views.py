@@ -94,7 +94,8 @@ def tender_create(request):
                "signin_opens_at": data["signin_opens_at"],
                "decryption_window_minutes": data["decryption_window_minutes"],
                "confirmation_window_minutes": data["confirmation_window_minutes"],
-               "min_bids": data["min_bids"], "announced_fields": data["announced_fields"]}
+               "min_bids": data["min_bids"], "announced_fields": data["announced_fields"],
+               "cipher_suite": data["cipher_suite"] or "intl"}
         try:
             created = actions.create_tender(request.user, Actor.from_request(request), now=clock.now(),
                                             project=project, lot=lot)

@@ -119,7 +119,12 @@ def bid_submit(request, lot_id: int):
     closed = "" if lot.status == Status.PUBLISHED and now < lot.bid_deadline else (
         labels["deadline_passed"] if lot.status in (Status.PUBLISHED, Status.OPENING) or now >= lot.bid_deadline
         else _("This tender is not open for bids (%(status)s).") % {"status": label("lot_status", lot.status)})
-    if not closed and _custodians_beyond_the_browser(lot):
+    if not closed and lot.cipher_suite == "gm":
+        # The browser has no SM2/SM4 yet (docs/cryptography.md): say so before anything is sealed.
+        closed = _("This tender uses the Chinese commercial cryptography suite (SM2, SM4), which this "
+                   "browser cannot seal yet: seal the bid with the sealbid tool (sealbid keygen --suite gm, "
+                   "csr, seal, then submit).")
+    elif not closed and _custodians_beyond_the_browser(lot):
         # A set-up made before tender-envelope/v3 with 8 to 10 custodians takes v2 (Shamir's
         # scheme), which only sealbid writes (docs/browser-crypto.md, "Backup decryption").
         closed = _("This tender splits each bid's key among more custodians than this browser can "

@@ -168,8 +168,8 @@ def _write_tar(fd: int, manifest_bytes: bytes, documents: list[tuple[Path, str]]
 
 def seal_package(out_path: Path, *, manifest_bytes: bytes, documents: list[tuple[Path, str]],
                  tender: str, lot: str, bidder: str, recipients: list[envelope.Recipient],
-                 chunk_size: int = 1 << 20, custodians=(), threshold: int | None = None
-                 ) -> envelope.SealResult:
+                 chunk_size: int = 1 << 20, custodians=(), threshold: int | None = None,
+                 suite: str = "intl") -> envelope.SealResult:
     """Stream the tar through a pipe into ``envelope.seal``; write ``out_path`` atomically."""
     read_fd, write_fd = os.pipe()
     failure: list = []
@@ -181,7 +181,7 @@ def seal_package(out_path: Path, *, manifest_bytes: bytes, documents: list[tuple
         with os.fdopen(read_fd, "rb") as reader, open(tmp, "wb") as sink:
             result = envelope.seal(reader, sink, tender_id=tender, lot_id=lot, bidder_id=bidder,
                                    recipients=recipients, chunk_size=chunk_size,
-                                   custodians=custodians, threshold=threshold)
+                                   custodians=custodians, threshold=threshold, suite=suite)
             sink.flush()
             os.fsync(sink.fileno())
         writer.join()

@@ -15,14 +15,14 @@ import os
 import sys
 from pathlib import Path
 
-from crypto import ca, envelope, escrow_shares, keys
+from crypto import ca, envelope, escrow_shares, gm, gm_keys, keys, sm2_x509, token
 from crypto.receipt import ReceiptError, verify_receipt
 
 from . import bidpackage, custodian, errors, upload
 from .client import NETWORK_ERRORS, Client
 from .errors import CliError
 from .prompts import load_private_key as _private_key, make_client as _client
-from .prompts import write_new_key
+from .prompts import token_error, token_ref, write_new_key
 
 
 def _print(value) -> None:
@@ -30,13 +30,21 @@ def _print(value) -> None:
 
 
 def cmd_keygen(args) -> None:
+    ref = token_ref(args)
+    if ref is not None:  # on the token: the private key is made there and never leaves it
+        public = token.generate_key(ref)
+        print(f"key id {keys.key_id(public)} generated on token {ref.token_label!r} as {ref.key_label!r}")
+        return
     key = write_new_key(args)
-    print(f"key id {keys.key_id(key.public_key())} written to {args.out}")
+    key_id = key.key_id if isinstance(key, gm.SM2PrivateKey) else keys.key_id(key.public_key())
+    print(f"key id {key_id} written to {args.out}")
 
 
 def cmd_csr(args) -> None:
     key = _private_key(args)
-    pem = ca.make_csr(key, organisation=args.organisation, credit_code=args.credit_code.strip().upper())
+    make_csr = (sm2_x509.make_csr if isinstance(key, gm.SM2PrivateKey)
+                else token.make_csr if isinstance(key, token.TokenPrivateKey) else ca.make_csr)
+    pem = make_csr(key, organisation=args.organisation, credit_code=args.credit_code.strip().upper())
     if args.out:
         Path(args.out).write_bytes(pem)
     if args.submit:
@@ -52,7 +60,10 @@ def _current_certificate(client: Client):
     if not certs:
         raise CliError("your organisation has no issued certificate: run `sealbid csr --submit` and "
                        "ask for approval", errors.CERTIFICATE)
-    return ca.load_certificate(certs[0]["certificate_pem"])
+    pem = certs[0]["certificate_pem"]
+    if certs[0].get("suite") == "gm":
+        return sm2_x509.load_certificate(pem)
+    return ca.load_certificate(pem)
 
 
 def _backup(client: Client, lot_id: int, lot: dict, recipients: list) -> tuple[list, int | None]:
@@ -85,7 +96,19 @@ def _version() -> str:
 def cmd_seal(args) -> None:
     client = _client(args)
     lot = client.json("GET", f"/lots/{args.lot}")
-    key_id, public_key = keys.read_key_file_public(Path(args.key).read_bytes())
+    ref = token_ref(args)
+    if ref is not None:
+        public_key = token.public_key(ref)
+        key_id, key_suite = keys.key_id(public_key), "intl"
+    elif args.key:
+        key_id, public_key, key_suite = gm_keys.read_any_key_file_public(Path(args.key).read_bytes())
+    else:
+        raise CliError("pass --key (a key file) or --pkcs11-module (a key on a token)", errors.USAGE)
+    suite = lot.get("cipher_suite", "intl")
+    if key_suite != suite:
+        raise CliError(f"this tender's cipher suite is {suite!r} but the key file is a {key_suite!r} key: "
+                       + ("make an SM2 key (`sealbid keygen --suite gm`) and have it certified"
+                          if suite == "gm" else "use your P-256 key"), errors.CERTIFICATE)
     cert = _current_certificate(client)
     if cert.key_id != key_id:
         raise CliError(f"the key file holds key {key_id}, but your current certificate is for "
@@ -113,7 +136,7 @@ def cmd_seal(args) -> None:
     result = bidpackage.seal_package(out, manifest_bytes=manifest, documents=documents,
                                      tender=lot["project_code"], lot=lot["code"],
                                      bidder=cert.credit_code, recipients=recipients,
-                                     custodians=custodians, threshold=threshold)
+                                     custodians=custodians, threshold=threshold, suite=suite)
     if result.envelope_size > lot["max_bid_bytes"]:
         print(f"warning: {result.envelope_size} bytes is over this tender's limit of "
               f"{lot['max_bid_bytes']}", file=sys.stderr)
@@ -217,6 +240,32 @@ def cmd_open(args) -> None:
     print("file key released" + (f": {json.dumps(result, ensure_ascii=False)}" if result else ""))
 
 
+def cmd_key_check(args) -> None:
+    """Before the deadline: open a test envelope sealed to the current certificate with the key
+    that will be used at the opening, and tell the platform (docs/sealbid.md)."""
+    client = _client(args)
+    check = client.json("POST", f"/lots/{args.lot}/key-checks")
+    try:
+        header = envelope.read_header(io.BytesIO(base64.b64decode(check["envelope"])))
+    except (envelope.InvalidEnvelope, ValueError, KeyError) as exc:
+        raise CliError(f"the platform's test envelope is not readable: {exc}", errors.REFUSED) from None
+    key = _private_key(args)
+    try:
+        file_key = envelope.unwrap_file_key(header, key, role="bidder")
+    except (envelope.InvalidEnvelope, ValueError):
+        raise CliError(f"this key does NOT open an envelope sealed to your current certificate (key "
+                       f"{check['key_id']}): bring that certificate's key to the opening, or renew "
+                       "and seal again", errors.CERTIFICATE) from None
+    result = client.json("POST", f"/key-checks/{check['id']}/answer",
+                         body={"file_key": base64.b64encode(file_key).decode()})
+    if result["status"] != "passed":
+        raise CliError("the platform did not accept the answer", errors.CERTIFICATE)
+    print(f"key check passed: your key opens envelopes sealed to your current certificate ({result['key_id']})")
+    for bid in result["bids_sealed_to_other_keys"]:
+        print(f"warning: your current bid {bid['submission']} is sealed to another key ({bid['key_id']}): "
+              "the opening needs that key, or seal and submit again before the deadline", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sealbid", description="Seal, submit and open bids (不见面开标).")
     p.add_argument("--server", default=os.environ.get("SEALBID_SERVER", ""))
@@ -226,15 +275,26 @@ def build_parser() -> argparse.ArgumentParser:
     def with_password(sp):
         sp.add_argument("--password-file", help="read the key file password from this file")
 
-    sp = sub.add_parser("keygen", help="make a password-protected P-256 key file")
+    def with_token(sp):
+        g = sp.add_argument_group("a key on a PKCS#11 token (instead of --key)")
+        g.add_argument("--pkcs11-module", help="the token's PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so")
+        g.add_argument("--token-label")
+        g.add_argument("--key-label")
+        g.add_argument("--pin-file", help="read the token's user PIN from this file (default: ask)")
+
+    sp = sub.add_parser("keygen", help="make a password-protected key file (P-256, or SM2 with --suite gm)")
     sp.add_argument("--out", default="bidder-key.json")
+    sp.add_argument("--suite", choices=("intl", "gm"), default="intl",
+                    help="intl: P-256 (tender-key/v1); gm: SM2 for 国密 tenders (tender-key/sm2-v1)")
     sp.add_argument("--force", action="store_true")
     sp.add_argument("--iterations", type=int, default=keys.DEFAULT_ITERATIONS, help=argparse.SUPPRESS)
     with_password(sp)
+    with_token(sp)
     sp.set_defaults(func=cmd_keygen)
 
     sp = sub.add_parser("csr", help="make a certificate request for your key (and --submit it)")
-    sp.add_argument("--key", required=True)
+    sp.add_argument("--key")
+    with_token(sp)
     sp.add_argument("--organisation", required=True)
     sp.add_argument("--credit-code", required=True, help="统一社会信用代码")
     sp.add_argument("--out")
@@ -244,7 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("seal", help="seal documents and announced fields into an envelope")
     sp.add_argument("--lot", type=int, required=True)
-    sp.add_argument("--key", required=True, help="your key file (only its public key is used)")
+    sp.add_argument("--key", help="your key file (only its public key is used)")
+    with_token(sp)
     sp.add_argument("--field", action="append", default=[], help="key=value, e.g. price=1234567.89")
     sp.add_argument("--out", required=True)
     sp.add_argument("--custodian-key-ids", help="the custodians' key ids the tender documents publish, "
@@ -280,9 +341,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--envelope", help="also check that this envelope is the one receipted")
     sp.set_defaults(func=cmd_verify_receipt)
 
+    sp = sub.add_parser("key-check", help="before the deadline: check that your key opens what is sealed "
+                        "to your current certificate")
+    sp.add_argument("--lot", type=int, required=True)
+    sp.add_argument("--key")
+    with_password(sp)
+    with_token(sp)
+    sp.set_defaults(func=cmd_key_check)
+
     sp = sub.add_parser("open", help="release your file key at the opening")
     sp.add_argument("--lot", type=int, required=True)
-    sp.add_argument("--key", required=True)
+    sp.add_argument("--key")
+    with_token(sp)
     sp.add_argument("--envelope", help="your envelope (default: fetch its header from the server)")
     with_password(sp)
     sp.set_defaults(func=cmd_open)
@@ -294,7 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except CliError as exc:
+    except (CliError, token.TokenError) as exc:
+        if isinstance(exc, token.TokenError):
+            exc = token_error(exc)
         print(f"sealbid: error: {exc.message}", file=sys.stderr)
         return exc.exit_code
     except NETWORK_ERRORS as exc:

@@ -14,12 +14,14 @@ REFUSED = 8  # the server refused the request (not an envelope, wrong lot, too l
 RECEIPT_INVALID = 9
 NOT_AVAILABLE = 10  # the server has no such endpoint or object (e.g. the opening is not open)
 UNAUTHENTICATED = 11  # missing, wrong, expired or revoked token
+TOKEN = 12  # the PKCS#11 token: not present (removed), no such key, locked PIN, module does not load
 
 # Server error codes (common.errors.ErrorCode values) and the exit code each maps to.
 BY_SERVER_CODE = {
     "deadline_passed": DEADLINE_PASSED,
     "no_current_certificate": CERTIFICATE,
     "key_not_current": CERTIFICATE,
+    "certificate_suite_mismatch": CERTIFICATE,
     "unauthenticated": UNAUTHENTICATED,
     "not_found": NOT_AVAILABLE,
     "escrow_window_closed": NOT_AVAILABLE,  # a custodian outside the bid's backup window

@@ -80,10 +80,10 @@ def _confirmation_window(op: Opening):
 
 
 def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> bool:
-    """ECDSA P-256 / SHA-256 by the bidder's certified key (``crypto.keys``)."""
-    from crypto import keys
+    """By the bidder's certified key: ECDSA P-256 / SHA-256, or SM2 / SM3 for a gm certificate."""
+    from crypto import gm
 
-    return keys.verify_p256_signature(public_key, signature, message)
+    return gm.verify_bidder_signature(public_key, signature, message)
 
 
 def do_confirmation(op: Opening, org_id: int, state: str, *, actor: Actor, now: datetime,

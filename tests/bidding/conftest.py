@@ -20,6 +20,7 @@ from crypto import ca, envelope, keys
 def bid_storage(settings, tmp_path):
     settings.STORAGE_DIR = tmp_path / "storage"
     settings.PLATFORM_CA_KEY_FILE = tmp_path / "ca-key.pem"
+    settings.PLATFORM_SM2_CA_KEY_FILE = tmp_path / "sm2-ca-key.pem"
     settings.BID_UPLOAD_MAX_CHUNK_BYTES = 4 * 2**20
     return settings.STORAGE_DIR
 

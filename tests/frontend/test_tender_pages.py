@@ -113,3 +113,25 @@ def test_the_tender_page_states_the_price_rule_a_bid_will_be_scored_by(people, m
                   "K 在 -3% 至 0% 之间随机抽取", "低于基准价每档扣 0.5 分",
                   "得分保留 3 位小数（四舍六入五成双），只舍入一次", "低于其他有效投标报价的平均值的 85% 的"):
         assert words in section, words
+
+
+def test_a_host_chooses_the_gm_suite_and_bidders_are_sent_to_sealbid(people, orgs):
+    from django.test import Client
+
+    res = host_client(people).post("/tenders/new/", form(orgs, cipher_suite="gm"))
+    assert res.status_code == 302, res.content.decode()[:2000]
+    lot = Lot.objects.get(project__code="ZB-2026-001")
+    assert lot.cipher_suite == "gm"
+    page = host_client(people).get(f"/tenders/{lot.pk}/").content.decode()
+    assert "密码套件" in page and "国密算法" in page
+    lot.status = "published"
+    lot.save(update_fields=["status"])
+    bidder = Client()
+    bidder.force_login(people["alice"])
+    # The page's data (a json_script the submit page reads) carries the reason it will not seal.
+    reason = bidder.get(f"/tenders/{lot.pk}/bid/").context["ctx"]["closed_reason"]
+    assert "国密算法套件" in reason and "sealbid keygen --suite gm" in reason
+    english = bidder.get(f"/tenders/{lot.pk}/bid/", HTTP_ACCEPT_LANGUAGE="en").context["ctx"]["closed_reason"]
+    assert "Chinese commercial cryptography suite" in english
+    assert host_client(people).post("/tenders/new/", form(orgs, project_code="ZB-2026-002",
+                                                            cipher_suite="sm9")).status_code == 200

@@ -12,11 +12,15 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from common.files import create_secret_file
-from crypto import ca, signing
+from crypto import ca, gm, signing, sm2_x509
 
 
 class Command(BaseCommand):
     help = "Create the platform signing key and the bidder CA key if they do not exist (mode 0600)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--sm2-ca", action="store_true",
+                            help="also the SM2 CA key of the gm suite (国密 tenders; docs/cryptography.md)")
 
     def handle(self, *args, **options):
         password = os.environ.get("PLATFORM_SIGNING_KEY_PASSWORD")
@@ -27,6 +31,9 @@ class Command(BaseCommand):
             (Path(settings.PLATFORM_CA_KEY_FILE), "the bidder CA key",
              lambda: ca.ca_key_to_pem(ca.generate_ca_key())),
         ]
+        if options.get("sm2_ca"):
+            wanted.append((Path(settings.PLATFORM_SM2_CA_KEY_FILE), "the bidder SM2 CA key",
+                           lambda: sm2_x509.private_key_to_pem(gm.generate_sm2_key())))
         for path, what, make in wanted:
             if path.exists():
                 self.stdout.write(f"{what}: {path} exists, kept")

@@ -1,0 +1,160 @@
+"""``sealbid`` end to end against a live Daphne for what issue 14 adds: a 国密 tender (keygen --suite
+gm → SM2 CSR → approval → key-check → seal (gm-v1) → submit, a P-256 key refused for it), and a key
+on a PKCS#11 token (SoftHSM2) for an international tender: keygen, CSR, key-check and sealing
+through the token, a wrong PIN, and the token pulled out and put back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from crypto import envelope
+from tests.sealbid import test_sealbid_live as live
+from tests.test_smoke_demo import ROOT, demo_env, free_port, manage
+
+GM_SETUP = """
+import json
+from datetime import timedelta
+from accounts.models import ApiToken, Organisation, User
+from bidding.models import Lot, Project
+from common import clock
+from tests.conftest import make_code
+agency = Organisation.objects.create(name="乙招标代理", kind="agency", credit_code=make_code("91320100AG1"))
+co = Organisation.objects.create(name="Alice 建设有限公司", kind="bidder", credit_code=make_code("91320100AL1"))
+host = User.objects.create(username="host", role="host", organisation=agency)
+alice = User.objects.create(username="alice", role="bidder", organisation=co)
+project = Project.objects.create(code="ZB-2026-GM01", title="国密工程", tenderee=agency, agency=agency)
+deadline = clock.now() + timedelta(days=2)
+lot = Lot.objects.create(project=project, code="01", title="施工", bid_deadline=deadline,
+                         signin_opens_at=deadline, status="published", cipher_suite="gm")
+intl = Lot.objects.create(project=project, code="02", title="监理", bid_deadline=deadline,
+                          signin_opens_at=deadline, status="published")
+bob_co = Organisation.objects.create(name="Bob 工程有限公司", kind="bidder", credit_code=make_code("91320100BB1"))
+bob = User.objects.create(username="bob", role="bidder", organisation=bob_co)
+print(json.dumps({"lot": lot.pk, "credit_code": co.credit_code, "intl_lot": intl.pk,
+                  "bob_credit_code": bob_co.credit_code, "bob": ApiToken.issue(bob, "cli")[1],
+                  "alice": ApiToken.issue(alice, "cli")[1], "host": ApiToken.issue(host, "ui")[1]}))
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    var = tmp_path_factory.mktemp("var")
+    env = demo_env(var)
+    manage(env, "migrate", "--noinput", "-v", "0")
+    info = json.loads(manage(env, "shell", "-v", "0", "-c", GM_SETUP).stdout.strip().splitlines()[-1])
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                             "config.asgi:application"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=5)
+            break
+        except OSError:
+            assert time.monotonic() < deadline and proc.poll() is None, "daphne did not start"
+            time.sleep(0.2)
+    yield {**info, "base": base, "env": env, "var": var}
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_a_gm_bid_through_sealbid(server, tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_text("正确的密码 horse\n")
+    p256 = tmp_path / "p256.json"
+    key = tmp_path / "sm2.json"
+    assert live.sealbid(server, "keygen", "--out", str(p256), "--password-file", str(pw),
+                        "--iterations", "100000").returncode == 0
+    r = live.sealbid(server, "keygen", "--suite", "gm", "--out", str(key), "--password-file", str(pw),
+                     "--iterations", "100000")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(key.read_text())["format"] == "tender-key/sm2-v1"
+    r = live.sealbid(server, "csr", "--key", str(key), "--organisation", "Alice 建设有限公司",
+                     "--credit-code", server["credit_code"], "--password-file", str(pw), "--submit")
+    assert r.returncode == 0, r.stderr
+    pending = live.api(server, "GET", "/certificates?status=pending")
+    assert [c["suite"] for c in pending] == ["gm"]
+    assert live.api(server, "POST", f"/certificates/{pending[0]['id']}/approve")["status"] == "issued"
+    # Before the deadline: the key that will open the bid opens a test envelope to the certificate.
+    r = live.sealbid(server, "key-check", "--lot", str(server["lot"]), "--key", str(key), "--password-file", str(pw))
+    assert r.returncode == 0 and "key check passed" in r.stdout, r.stderr
+    r = live.sealbid(server, "key-check", "--lot", str(server["lot"]), "--key", str(p256), "--password-file", str(pw))
+    assert r.returncode == 4 and "does NOT open" in r.stderr
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "商务标.txt").write_text("商务标内容\n" * 1000)
+    out = tmp_path / "bid.tenv"
+    fields = ["--field", "price=1234567.89", "--field", "duration_days=180", "--field", "quality=合格"]
+    r = live.sealbid(server, "seal", "--lot", str(server["lot"]), "--key", str(p256), *fields,
+                     "--out", str(out), str(docs))
+    assert r.returncode == 4 and "cipher suite is 'gm'" in r.stderr
+    r = live.sealbid(server, "seal", "--lot", str(server["lot"]), "--key", str(key), *fields,
+                     "--out", str(out), str(docs))
+    assert r.returncode == 0, r.stderr
+    with open(out, "rb") as f:
+        assert envelope.read_header(f).version == "tender-envelope/gm-v1"
+    r = live.sealbid(server, "submit", "--lot", str(server["lot"]), "--quiet", str(out))
+    assert r.returncode == 0 and "receipt verified" in r.stdout, r.stderr
+
+
+def test_a_key_on_a_token_through_sealbid(server, tmp_path):
+    import shutil
+
+    from tests.conftest import need_tool
+
+    util = need_tool("softhsm2-util")
+    tokens = tmp_path / "tokens"
+    tokens.mkdir()
+    conf = tmp_path / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    env = {"SOFTHSM2_CONF": str(conf)}
+    subprocess.run([util, "--init-token", "--free", "--label", "bob-lock", "--pin", "123456", "--so-pin",
+                    "12345678"], env={**env, "PATH": "/usr/bin:/bin"}, check=True, capture_output=True, timeout=30)
+    pin, wrong = tmp_path / "pin", tmp_path / "wrong-pin"
+    pin.write_text("123456\n")
+    wrong.write_text("000000\n")
+    on_token = ["--pkcs11-module", "/usr/lib/softhsm/libsofthsm2.so", "--token-label", "bob-lock",
+                "--key-label", "bidder"]
+
+    def run(*args, pin_file=pin):
+        return live.sealbid(server, *args, *on_token, "--pin-file", str(pin_file), token="bob", extra_env=env)
+
+    r = run("keygen")
+    assert r.returncode == 0 and "generated on token" in r.stdout, r.stderr
+    r = run("csr", "--organisation", "Bob 工程有限公司", "--credit-code", server["bob_credit_code"], "--submit")
+    assert r.returncode == 0, r.stderr
+    pending = [c for c in live.api(server, "GET", "/certificates?status=pending") if c["suite"] == "intl"]
+    assert len(pending) == 1
+    assert live.api(server, "POST", f"/certificates/{pending[0]['id']}/approve")["status"] == "issued"
+    lot = str(server["intl_lot"])
+    r = run("key-check", "--lot", lot, pin_file=wrong)
+    assert r.returncode == 3 and "wrong PIN" in r.stderr
+    r = run("key-check", "--lot", lot)
+    assert r.returncode == 0 and "key check passed" in r.stdout, r.stderr
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "技术标.txt").write_text("技术方案\n" * 100)
+    out = tmp_path / "bid.tenv"
+    r = run("seal", "--lot", lot, "--field", "price=1000.00", "--field", "duration_days=90",
+            "--field", "quality=合格", "--out", str(out), str(docs))
+    assert r.returncode == 0, r.stderr
+    r = live.sealbid(server, "submit", "--lot", lot, "--quiet", str(out), token="bob")
+    assert r.returncode == 0, r.stderr
+    # The lock pulled out: a clear error, nothing done; put back, the same command works.
+    aside = tmp_path / "pulled-out"
+    shutil.move(str(tokens), str(aside))
+    tokens.mkdir()
+    r = run("key-check", "--lot", lot)
+    assert r.returncode == 12 and "insert it" in r.stderr, (r.returncode, r.stderr)
+    shutil.rmtree(tokens)
+    shutil.move(str(aside), str(tokens))
+    r = run("key-check", "--lot", lot)
+    assert r.returncode == 0 and "key check passed" in r.stdout, r.stderr
