@@ -37,9 +37,9 @@ from . import escrow_shares, gm, hpke_dh, keys
 from .envelope_gm import sm2_unwrap, sm2_wrap
 from .envelope_header import (FAILED as _FAILED, FILE_KEY_SIZE, FORMAT, FORMAT_GM, FORMAT_V2,  # noqa: F401
                               FORMAT_V3, CIPHER_SUITES, GM_STANZA_BODY_SIZE, MAX_CUSTODIANS,
-                              MAX_CUSTODIANS_V3, MAX_HEADER_SIZE, MAX_HEADER_SIZE_V3, MAX_ID_LENGTH,
-                              MAX_RECIPIENTS, MIN_THRESHOLD, NONCE_SIZE, PROFILES, ROLES, RSS_SUITE,
-                              SHARE_SUITE, SHARE_SUITES, STANZA_BODY_SIZE, SUITE, header_mac,
+                              MAX_CUSTODIANS_V3, MAX_HEADER_SIZE, MAX_HEADER_SIZE_GM, MAX_HEADER_SIZE_V3,
+                              MAX_ID_LENGTH, MAX_RECIPIENTS, MIN_THRESHOLD, NONCE_SIZE, PROFILES, ROLES,
+                              RSS_SUITE, SHARE_SUITE, SHARE_SUITES, STANZA_BODY_SIZE, SUITE, header_mac,
                               VERSIONS, Binding, EnvelopeHeader, InvalidEnvelope, Recipient, ShareStanza,
                               Stanza, derive as _derive, payload_key as _payload_key, read_header)
 from .escrow_shares import Custodian

@@ -29,10 +29,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from . import gm, keys
 from .envelope_versions import (CIPHER_SUITES, FILE_KEY_SIZE, FORMAT, FORMAT_GM, FORMAT_V2,  # noqa: F401
                                 FORMAT_V3, GM_SHARE_SUITE, GM_STANZA_BODY_SIZE, GM_SUITE,
-                                MAX_CUSTODIANS, MAX_CUSTODIANS_V3, MAX_HEADER_SIZE, MAX_HEADER_SIZE_V3,
-                                MAX_ID_LENGTH, MAX_RECIPIENTS, MAX_SHARES_BY_VERSION, MIN_THRESHOLD,
-                                NONCE_SIZE, PROFILES, ROLES, ROLES_BY_VERSION, RSS_SUITE, SHARE_SUITE,
-                                SHARE_SUITES, STANZA_BODY_SIZE, SUITE, VERSIONS, Profile,
+                                MAX_CUSTODIANS, MAX_CUSTODIANS_V3, MAX_HEADER_SIZE, MAX_HEADER_SIZE_GM,
+                                MAX_HEADER_SIZE_V3, MAX_ID_LENGTH, MAX_RECIPIENTS, MAX_SHARES_BY_VERSION,
+                                MIN_THRESHOLD, NONCE_SIZE, PROFILES, ROLES, ROLES_BY_VERSION, RSS_SUITE,
+                                SHARE_SUITE, SHARE_SUITES, STANZA_BODY_SIZE, SUITE, VERSIONS, Profile,
                                 body_line_lengths, share_body_size)
 from .keys import PublicKey, b64encode
 from .stream import check_chunk_size, line_reader

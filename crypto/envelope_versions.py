@@ -38,8 +38,9 @@ MIN_THRESHOLD = 2  # a share set that one custodian alone could open is no split
 MAX_CUSTODIANS = 10  # share stanzas in a v2 or gm-v1 header
 MAX_CUSTODIANS_V3 = replicated.MAX_COUNT  # in a v3 header: the share's size grows as C(n-1, k-1)
 MAX_ID_LENGTH = 64
-MAX_HEADER_SIZE = 4096  # v1, v2 and gm-v1
+MAX_HEADER_SIZE = 4096  # v1 and v2
 MAX_HEADER_SIZE_V3 = 16384  # the largest valid v3 header is 9,029 bytes (docs/envelope.md)
+MAX_HEADER_SIZE_GM = 8192  # the largest valid gm-v1 header is 4,949 bytes: SM2 bodies are longer
 STANZA_BODY_SIZE = 65 + 48  # enc || HPKE ciphertext of 32 bytes (a file key, or a share's y)
 GM_STANZA_BODY_SIZE = 65 + 32 + 64  # SM2 C1 || C3 || C2 of (secret || SM3(context)), 32 + 32 bytes
 _B64_LINE = 64
@@ -91,7 +92,7 @@ PROFILES = {
     FORMAT_V3: Profile(FORMAT_V3, SUITE, RSS_SUITE, STANZA_BODY_SIZE, ("bidder",), "required", "intl",
                        "replicated", MAX_CUSTODIANS_V3, MAX_HEADER_SIZE_V3),
     FORMAT_GM: Profile(FORMAT_GM, GM_SUITE, GM_SHARE_SUITE, GM_STANZA_BODY_SIZE, ("bidder",), "optional",
-                       "gm", "shamir", MAX_CUSTODIANS),
+                       "gm", "shamir", MAX_CUSTODIANS, MAX_HEADER_SIZE_GM),
 }
 # Derived views, kept for callers that name one aspect.
 SHARE_SUITES = {v: p.share_suite for v, p in PROFILES.items() if p.share_suite}

@@ -295,3 +295,17 @@ def test_a_gm_header_with_an_international_stanza_or_version_line_is_rejected():
                 gm_env.replace(b"-> sm2 bidder", b"-> sm2 escrow", 1)):
         with pytest.raises(InvalidEnvelope):
             read_header(io.BytesIO(bad))
+
+
+def test_the_largest_gm_header_fits_its_own_limit_and_is_no_v2_header():
+    # 8 sm2 stanzas, 10 sm2-share stanzas, the longest ids and chunk size: the grammar's largest
+    # gm-v1 header. SM2 bodies (161 bytes) are longer than HPKE's (113), so it is over v2's limit.
+    bidders = [Recipient("bidder", gm.generate_sm2_key().public) for _ in range(8)]
+    custodians = [escrow_shares.Custodian(i + 1, gm.generate_sm2_key().public) for i in range(10)]
+    data = seal_bytes(b"x", tender_id="T" * 64, lot_id="L" * 64, bidder_id="B" * 64, recipients=bidders,
+                      custodians=custodians, threshold=10, chunk_size=16_777_216, suite="gm")
+    header = read_header(io.BytesIO(data))
+    assert header.size == 4949 and envelope.MAX_HEADER_SIZE < header.size < envelope.MAX_HEADER_SIZE_GM
+    assert len(header.stanzas) == 8 and len(header.shares) == 10
+    with pytest.raises(InvalidEnvelope):  # the same stanzas under another version line do not read
+        read_header(io.BytesIO(data.replace(FORMAT_GM.encode(), b"tender-envelope/v2", 1)))
