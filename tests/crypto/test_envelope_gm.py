@@ -309,3 +309,34 @@ def test_the_largest_gm_header_fits_its_own_limit_and_is_no_v2_header():
     assert len(header.stanzas) == 8 and len(header.shares) == 10
     with pytest.raises(InvalidEnvelope):  # the same stanzas under another version line do not read
         read_header(io.BytesIO(data.replace(FORMAT_GM.encode(), b"tender-envelope/v2", 1)))
+
+
+def test_each_suite_writes_only_its_own_versions():
+    ids = {"tender_id": "T", "lot_id": "1", "bidder_id": "B"}
+    p256 = [keys.generate_bidder_key().public_key() for _ in range(4)]
+    intl_custodians = [escrow_shares.Custodian(i + 1, k) for i, k in enumerate(p256[1:])]
+    gm_custodians = [escrow_shares.Custodian(i + 1, c.public) for i, c in enumerate(CUSTODIANS)]
+    bidder, gm_bidder = Recipient("bidder", p256[0]), Recipient("bidder", ALICE.public)
+
+    def version(**kw) -> str:
+        return read_header(io.BytesIO(seal_bytes(b"x", **ids, **kw))).version
+
+    # the international suite: v3 for custodians by default, v2 when asked, v1 without them
+    assert version(recipients=[bidder], custodians=intl_custodians, threshold=2) == envelope.FORMAT_V3
+    assert version(recipients=[bidder], custodians=intl_custodians, threshold=2,
+                   version=envelope.FORMAT_V2) == envelope.FORMAT_V2
+    assert version(recipients=[bidder]) == envelope.FORMAT
+    # the gm suite: gm-v1, with its Shamir sm2-share stanzas or none
+    with_shares = read_header(io.BytesIO(seal_bytes(b"x", **ids, recipients=[gm_bidder], custodians=gm_custodians,
+                                                    threshold=2, suite="gm")))
+    assert with_shares.version == FORMAT_GM and escrow_shares.share_size(with_shares) == 32
+    assert b"-> sm2-share 1 2 3 " in with_shares.raw and b"hpke-p256" not in with_shares.raw
+    assert version(recipients=[gm_bidder], suite="gm") == FORMAT_GM
+    for kw in ({"recipients": [gm_bidder], "suite": "gm", "version": envelope.FORMAT_V3,
+                "custodians": gm_custodians, "threshold": 2},
+               {"recipients": [gm_bidder], "suite": "gm", "version": envelope.FORMAT},
+               {"recipients": [bidder], "version": FORMAT_GM},
+               {"recipients": [bidder], "custodians": gm_custodians, "threshold": 2},  # SM2 custodians, intl
+               {"recipients": [bidder], "suite": "sm9"}):
+        with pytest.raises(ValueError):
+            seal_bytes(b"x", **ids, **kw)
