@@ -272,6 +272,16 @@ ACTION = {
     "collusion.lead.decided": _("Committee decision on a collusion lead"),
     "collusion.case.opened": _("Collusion case opened"),
     "collusion.case.updated": _("Collusion case updated"),
+    "award.publicity.published": _("Candidates published for public notice"),
+    "award.objection.raised": _("Objection to the candidates raised"),
+    "award.objection.answered": _("Objection to the candidates answered"),
+    "award.award.made": _("Award made"),
+    "award.contract.signed": _("Contract signing recorded"),
+    "award.deposit.refunded": _("Bid deposit refund recorded"),
+    "award.notice.downloaded": _("Award or result notice downloaded"),
+    "exchange.delivery.dead": _("Push to another platform given up (dead letter)"),
+    "exchange.delivery.retried": _("Dead push put back in the queue"),
+    "exchange.inbound.received": _("Tender announcement received from another system"),
 }
 
 COLLUSION_SIGNAL = {

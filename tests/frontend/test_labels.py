@@ -21,7 +21,7 @@ from common.roles import Role
 from evaluation.models import ReportSignature
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("accounts", "audit", "bidding", "evaluation", "realtime", "collusion")
+APPS = ("accounts", "audit", "bidding", "evaluation", "realtime", "collusion", "award", "exchange")
 
 
 def source_action_codes() -> set[str]:
