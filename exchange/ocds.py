@@ -166,14 +166,17 @@ def releases(lot) -> list[dict]:
         release("tenderCancellation", _status_time(lot, "bidding.lot.cancelled") or lot.published_at)
     elif lot.status == "failed":
         tender["status"] = "unsuccessful"
-        release("tenderUpdate", _status_time(lot, "bidding.lot.failed") or lot.bid_deadline)
+        release("tenderUpdate", _status_time(lot, "bidding.opening.") or lot.bid_deadline)
     return out
 
 
 def _status_time(lot, action: str):
+    """When the lot reached its status: its last entry of ``action`` (a prefix when it ends with ".")."""
     from audit.models import AuditEntry
 
-    return (AuditEntry.objects.filter(tender_id=lot.pk, action=action).order_by("-index")
+    entries = AuditEntry.objects.filter(tender_id=lot.pk)
+    entries = entries.filter(action__startswith=action) if action.endswith(".") else entries.filter(action=action)
+    return (entries.order_by("-index")
             .values_list("created_at", flat=True).first())
 
 
