@@ -122,7 +122,7 @@ def post_publicity(request, lot_id: int, body: PublishIn):
              summary="Object to the candidates during the publicity (bidders)")
 def post_objection(request, lot_id: int, body: ObjectionIn):
     objection = actions.raise_objection(request.user, Actor.from_request(request), lot_id, grounds=body.grounds,
-                                        contact=body.contact, attachments=[a.dict() for a in body.attachments],
+                                        contact=body.contact, attachments=[a.model_dump() for a in body.attachments],
                                         now=clock.now())
     return Status(201, objection_view(objection))
 

@@ -71,7 +71,7 @@ def signed_result(lot) -> SignedResult | None:
         raise ResultTampered("report_hash")
     signatures = list(session.signatures.select_related("member").order_by("member__code"))
     sitting = set(session.members.values_list("pk", flat=True))
-    if {s.member_id for s in signatures} < sitting or any(s.report_sha256 != session.report_sha256
+    if not sitting <= {s.member_id for s in signatures} or any(s.report_sha256 != session.report_sha256
                                                           for s in signatures):
         raise ResultTampered("signatures")
     orgs = dict(session.bidders.values_list("code", "bidder_org_id"))

@@ -106,7 +106,7 @@ def releases(lot) -> list[dict]:
     def release(tag: str, date) -> None:
         out.append({"ocid": oc, "id": f"{oc}-{len(out) + 1:02d}-{tag}", "date": format_time(date), "tag": [tag],
                     "initiationType": "tender", "language": "zh", "buyer": buyer, "parties": parties.list(),
-                    "tender": _copy(tender),
+                    "tender": {k: v for k, v in _copy(tender).items() if v != []},
                     **({"bids": _copy(bids)} if bids else {}), **({"awards": _copy(awards)} if awards else {})})
 
     bids: dict | None = None
