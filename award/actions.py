@@ -216,7 +216,7 @@ def record_contract(user, actor: Actor, lot_id, *, signed_at: datetime, now: dat
         award = _award(lot)
         if award.contract_signed_at is not None:
             raise rules.invalid("the contract's signing is recorded already", "contract_recorded")
-        if not (award.decided_at <= signed_at <= now):
+        if signed_at.tzinfo is None or not (award.decided_at <= signed_at <= now):
             raise BadRequest("the contract is signed after the award and not in the future",
                              details={"field": "signed_at"})
         award.contract_signed_at = signed_at

@@ -63,6 +63,8 @@ def check_text(value, field: str, *, required: bool = True) -> str:
         raise BadRequest(f"{field} is required", details={"field": field})
     if len(value) > MAX_TEXT:
         raise BadRequest(f"{field} is at most {MAX_TEXT} characters", details={"field": field, "max": MAX_TEXT})
+    if "\x00" in value:  # PostgreSQL keeps no NUL in text
+        raise BadRequest(f"{field} holds a NUL character", details={"field": field})
     return value.strip()
 
 

@@ -26,7 +26,7 @@ FIELDS = ("title", "description", "bid_deadline", "signin_opens_at")
 def _text(value, field: str, limit: int, *, required: bool = True) -> str:
     if value is None and not required:
         return ""
-    if not isinstance(value, str) or (required and not value.strip()) or len(value) > limit:
+    if not isinstance(value, str) or (required and not value.strip()) or len(value) > limit or "\x00" in value:
         raise BadRequest(f"{field} is a text of 1 to {limit} characters", details={"field": field})
     return value.strip()
 
@@ -77,7 +77,10 @@ def _time(value, field: str, *, required: bool = True):
 
     if value is None and not required:
         return None
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well formed but not a time (month 13)
+        parsed = None
     if parsed is None or parsed.tzinfo is None:
         raise BadRequest(f"{field} is an ISO 8601 time with its offset", details={"field": field})
     return parsed
