@@ -82,27 +82,31 @@ def test_the_publicity_objections_and_award_on_the_servers_clock(evaluated):
     huge = dict(body, attachments=[{"name": "x.pdf", "content_type": "application/pdf",
                                     "data": base64.b64encode(b"x" * 300_000).decode()}])
     assert code(post(bidder, objection_url, huge)) == "bad_request"
+    # Sessions expire when idle: each move of the clock signs in afresh.
     with time_machine.travel(start + timedelta(days=1), tick=False):
+        host, bidder = client_for(sc.host), client_for(sc.bidder_users["B01"])
         res = post(bidder, objection_url, body)
+        assert client_for(sc.bidder_users["B02"]).get(objection_url).json() == []  # others do not read it
+        assert [o["id"] for o in host.get(objection_url).json()] == [res.json()["id"]]
     assert res.status_code == 201, res.content
     objection = res.json()
     assert objection["answer_due"] > objection["raised_at"] and objection["state"] == "open"
-    # Others do not read it; the host does.
-    assert client_for(sc.bidder_users["B02"]).get(objection_url).json() == []
-    assert [o["id"] for o in host.get(objection_url).json()] == [objection["id"]]
 
     # After the period: no more objections, and no award while the objection is open.
     with time_machine.travel(start + timedelta(days=3), tick=False):
+        host = client_for(sc.host)
         assert reason(post(client_for(sc.bidder_users["B02"]), objection_url, body)) == "publicity_closed"
         res = post(host, f"/api/v1/lots/{lot.pk}/award", {})
         assert res.status_code == 409 and reason(res) == "objection_open"
     # Before the end the award waits for the period even with every objection answered.
     with time_machine.travel(start + timedelta(days=2), tick=False):
+        host = client_for(sc.host)
         res = post(host, f"/api/v1/award/objections/{objection['id']}/answer", {"answer": "经核查，该项目经理已完工。"})
         assert res.status_code == 200 and res.json()["state"] == "answered"
         assert reason(post(host, f"/api/v1/award/objections/{objection['id']}/answer", {"answer": "x"})) == "answered"
         assert reason(post(host, f"/api/v1/lots/{lot.pk}/award", {})) == "publicity_running"
     with time_machine.travel(start + timedelta(days=3, seconds=1), tick=False):
+        host, bidder = client_for(sc.host), client_for(sc.bidder_users["B01"])
         res = post(host, f"/api/v1/lots/{lot.pk}/award", {})
     assert res.status_code == 201, res.content
     assert res.json()["winner"]["code"] == first["code"]
