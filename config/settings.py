@@ -320,6 +320,7 @@ if not 1 <= AWARD_ANSWER_DAYS <= 3:
 # The OCDS ocid prefix this platform publishes under (registered with the OCDS helpdesk).
 OCDS_PREFIX = env_str("OCDS_PREFIX", "ocds-kb0000")
 OCDS_PUBLISHER = env_str("OCDS_PUBLISHER", "公共资源交易中心")
+OCDS_BULK_URI = env_str("OCDS_BULK_URI", "https://kaibiao.local/ocds/records.json")  # where the bulk file is served
 # Where the outbox pushes events: a JSON list of {"name": ..., "url": ...}; its own Ed25519 key.
 try:
     EXCHANGE_ENDPOINTS = json.loads(env_str("EXCHANGE_ENDPOINTS", "[]"))

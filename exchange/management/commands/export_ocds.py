@@ -17,7 +17,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("out")
         parser.add_argument("--releases", action="store_true")
-        parser.add_argument("--uri", default="")
+        parser.add_argument("--uri", default="", help="where the file will be served (default OCDS_BULK_URI)")
 
     def handle(self, *args, **options):
         count = export(options["out"], releases=options["releases"], uri=options["uri"])
@@ -25,6 +25,9 @@ class Command(BaseCommand):
 
 
 def export(path: str, *, releases: bool = False, uri: str = "") -> int:
+    from django.conf import settings
+
+    uri = uri or settings.OCDS_BULK_URI
     key = "releases" if releases else "records"
     meta = ocds.release_package([], uri=uri, published=format_time(clock.now()))
     del meta["releases"]
