@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from django.http import HttpResponse
 from ninja import Query, Router, Schema, Status
@@ -112,10 +112,32 @@ def retry(request, delivery_id: int):
     return delivery_view(d)
 
 
+class ProjectIn(Schema):
+    code: str
+    title: str
+    description: str = ""
+
+
+class LotIn(Schema):
+    code: str
+    title: str
+    description: str = ""
+    bid_deadline: str  # ISO 8601 with its offset
+    signin_opens_at: Optional[str] = None
+
+
+class AnnouncementIn(Schema):
+    source: str
+    external_id: str
+    tenderee_credit_code: str
+    project: ProjectIn
+    lot: LotIn
+
+
 @router.post("/exchange/inbound/announcements", response={200: dict, 201: dict},
              summary="A tender announcement from another trading system: a draft lot")
-def receive(request, body: dict):
-    lot, created = inbound.receive_announcement(request.user, Actor.from_request(request), body,
+def receive(request, body: AnnouncementIn):
+    lot, created = inbound.receive_announcement(request.user, Actor.from_request(request), body.model_dump(),
                                                 now=clock.now())
     return Status(201 if created else 200, {"lot": lot.pk, "project": lot.project.code, "code": lot.code,
                                             "status": lot.status, "created": created})
