@@ -40,7 +40,7 @@ def publicity_period(now: datetime, days: int, *, min_days: int = MIN_PUBLICITY_
     if isinstance(days, bool) or not isinstance(days, int):
         raise BadRequest("the publicity's length is a whole number of days", details={"field": "days"})
     if days < min_days:
-        raise BadRequest(f"the candidates are published for at least {min_days} days (实施条例 54)",
+        raise BadRequest(f"the candidates are published for at least {min_days} days (Implementing Regulations art. 54)",
                          details={"field": "days", "min_days": min_days})
     if days > MAX_PUBLICITY_DAYS:
         raise BadRequest(f"a publicity lasts at most {MAX_PUBLICITY_DAYS} days",
@@ -96,7 +96,7 @@ def check_award(*, ends_at: datetime, now: datetime, open_objections: int, candi
         raise invalid("the award waits for the end of the candidates' publicity", "publicity_running",
                       ends_at=ends_at.isoformat())
     if open_objections:
-        raise invalid("an objection is not answered: the award is suspended (实施条例 54)", "objection_open",
+        raise invalid("an objection is not answered: the award is suspended (Implementing Regulations art. 54)", "objection_open",
                       open=open_objections)
     if not candidates:
         raise invalid("the report recommends no candidate", "no_candidate")
@@ -104,7 +104,7 @@ def check_award(*, ends_at: datetime, now: datetime, open_objections: int, candi
         raise BadRequest("the winner is one of the recommended candidates", details={"field": "winner",
                                                                                      "candidates": list(candidates)})
     if winner != candidates[0] and not reason.strip():
-        raise BadRequest("another candidate than the first is chosen only with a reason (实施条例 55)",
+        raise BadRequest("another candidate than the first is chosen only with a reason (Implementing Regulations art. 55)",
                          details={"field": "reason"})
 
 

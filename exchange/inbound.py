@@ -48,7 +48,7 @@ def receive_announcement(user, actor: Actor, body: dict[str, Any], *, now: datet
         credit = _text(body.get("tenderee_credit_code"), "tenderee_credit_code", 18)
         tenderee = Organisation.objects.filter(credit_code=credit).first()
         if tenderee is None:
-            raise BadRequest("no organisation has this 统一社会信用代码", details={"field": "tenderee_credit_code"})
+            raise BadRequest("no organisation has this unified social credit code", details={"field": "tenderee_credit_code"})
         code = _text(project.get("code"), "project.code", 50)
         values = {"code": _text(lot.get("code"), "lot.code", 50), "title": _text(lot.get("title"), "lot.title", 200),
                   "description": _text(lot.get("description"), "lot.description", 5000, required=False),

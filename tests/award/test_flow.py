@@ -214,19 +214,65 @@ def test_the_archive_keeps_the_publicity_objections_and_notices(evaluated):
     assert Award.objects.filter(lot=sc.lot).count() == 1
 
 
-def test_the_public_page_shows_the_candidates_and_result_in_chinese_and_english(evaluated):
-    from award import actions
-    from common.actor import Actor
-
+def test_the_public_page_in_chinese_and_english_and_its_forms(evaluated):
     sc = evaluated
     page = f"/tenders/{sc.lot.pk}/publicity/"
     assert "尚未公示" in client_for().get(page).content.decode()
-    now = clock.now()
-    actions.publish_candidates(sc.host, Actor.of(sc.host), sc.lot.pk, days=3, now=now)
+    host = client_for(sc.host)
+    assert 'value="publish"' in host.get(page).content.decode()
+    assert 'value="publish"' not in client_for(sc.bidder_users["B01"]).get(page).content.decode()
+    refused = host.post(page, {"form": "publish", "days": "2"}).content.decode()
+    assert 'role="alert"' in refused and "请求内容有误" in refused  # the code's label, in Chinese
+    assert client_for().post(page, {"form": "publish", "days": "3"}).status_code in (401, 403)
+    assert host.post(page, {"form": "publish", "days": "3"}).status_code == 302
     zh = client_for().get(page).content.decode()
     first = Publicity.objects.get(lot=sc.lot).content["candidates"][0]
     assert "中标候选人公示" in zh and first["name"] in zh and "（北京时间）" in zh
     en = client_for().get(page, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Winning candidates (public notice)" in en and "Beijing time" in en and "中标候选人公示" not in en
-    actions.make_award(sc.host, Actor.of(sc.host), sc.lot.pk, now=now + timedelta(days=3))
+    bidder = client_for(sc.bidder_users["B02"])
+    assert bidder.post(page, {"form": "object", "grounds": "报价低于成本", "contact": "赵六"}).status_code == 302
+    objection = Objection.objects.get(publicity__lot=sc.lot)
+    html = host.get(page).content.decode()
+    assert "报价低于成本" in html and "赵六" not in client_for().get(page).content.decode()
+    assert "当前阶段不能进行此操作" in host.post(page, {"form": "award"}).content.decode()
+    assert not Award.objects.filter(lot=sc.lot).exists()
+    assert host.post(page, {"form": "answer", "objection": objection.pk, "answer": "已核实"}).status_code == 302
+    with time_machine.travel(Publicity.objects.get(lot=sc.lot).ends_at, tick=False):
+        host = client_for(sc.host)
+        assert host.post(page, {"form": "award", "winner": first["code"]}).status_code == 302
     assert "中标人：" + first["name"] in client_for().get(page).content.decode()
+
+
+def test_the_notices_print_in_chinese_and_each_step_is_an_outbox_event(evaluated, tmp_path):
+    import subprocess
+
+    from award import actions
+    from common.actor import Actor
+    from exchange.models import OutboxEvent
+    from tests.conftest import need_service, need_tool
+
+    sc = evaluated
+    now = clock.now()
+    actions.publish_candidates(sc.host, Actor.of(sc.host), sc.lot.pk, days=3, now=now)
+    bidder = sc.bidder_users["B03"]
+    o = actions.raise_objection(bidder, Actor.of(bidder), sc.lot.pk, grounds="异议", contact="王五 139", now=now)
+    actions.answer_objection(sc.host, Actor.of(sc.host), o.pk, answer="答复", now=now)
+    actions.make_award(sc.host, Actor.of(sc.host), sc.lot.pk, now=now + timedelta(days=3))
+    kinds = list(OutboxEvent.objects.filter(tender_id=sc.lot.pk).order_by("id").values_list("kind", flat=True))
+    assert kinds == ["award.candidates", "award.objection_raised", "award.objection_answered", "award.made"]
+    payloads = json.dumps(list(OutboxEvent.objects.values_list("payload", flat=True)), ensure_ascii=False)
+    assert "王五" not in payloads and "异议" not in payloads  # no contact, no grounds leave the platform
+
+    notice = Notice.objects.get(award__lot=sc.lot, kind="award")
+    res = client_for(sc.host).get(f"/api/v1/award/notices/{notice.pk}/notice.pdf")
+    if res.status_code == 500:
+        need_service("Pango for WeasyPrint", res.content.decode()[:200])
+    assert res.status_code == 200 and res["Content-Type"] == "application/pdf"
+    path = tmp_path / "n.pdf"
+    path.write_bytes(res.content)
+    text = "".join(subprocess.run([need_tool("pdftotext"), str(path), "-"], capture_output=True, text=True,
+                                  check=True).stdout.split())
+    for expected in ("中标通知书", notice.document["to"]["name"], notice.sha256[:32], "北京时间", "Ed25519"):
+        assert "".join(expected.split()) in text, expected
+    assert AuditEntry.objects.filter(action="award.notice.downloaded", tender_id=sc.lot.pk).count() == 1
