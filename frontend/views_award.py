@@ -49,13 +49,13 @@ def publicity_page(request, lot_id: int):
     lot = Lot.objects.select_related("project").published().filter(pk=lot_id).first()
     if lot is None:
         raise NotFound()
-    error = ""
+    error, status = "", 200
     if request.method == "POST":
         try:
             _post(request, lot)
             return HttpResponseRedirect(reverse("frontend:publicity", args=[lot.pk]))
         except PlatformError as exc:
-            error = error_text(exc)
+            error, status = error_text(exc), exc.http_status
     publicity = Publicity.objects.filter(lot=lot).first()
     award = Award.objects.filter(lot=lot).first()
     candidates, rejections = [], []
@@ -77,4 +77,4 @@ def publicity_page(request, lot_id: int):
         "award": award, "winner": winner, "award_price": yuan(award.price_fen) if award else "",
         "objections": ({"open": publicity.objections.filter(state="open").count(),
                         "answered": publicity.objections.filter(state="answered").count()}
-                       if publicity else None)})
+                       if publicity else None)}, status=status)
