@@ -10,6 +10,7 @@ the partial file is removed: nothing half-stored remains.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from datetime import datetime
 from typing import Callable
@@ -117,14 +118,14 @@ def start_upload(user, actor: Actor, lot_id: int, *, size: int, sha256: str | No
     return upload
 
 
-def _locked_partial(upload: BidUpload):
+def _locked_partial(upload: BidUpload, wait_until: float | None = None):
     """The open upload's partial file under its lock; ``upload_lost`` if its bytes are gone (a
     platform fault, or a crash of an older version mid-complete): the client starts a new upload."""
     partial = storage.partial_path(upload.pk)
     if not partial.exists():
         raise PlatformError(ErrorCode.UPLOAD_LOST, "this upload's bytes are not on the server any "
                             "more: start a new upload", details={"upload": str(upload.pk)})
-    return storage.locked(partial)
+    return storage.locked(partial, wait_until=wait_until)
 
 
 def _open_upload(user, upload_id, actor: Actor, now: datetime) -> BidUpload:
@@ -142,18 +143,28 @@ def _open_upload(user, upload_id, actor: Actor, now: datetime) -> BidUpload:
 def write_chunk(user, actor: Actor, upload_id, *, offset: int, length: int,
                 read: Callable[[int], bytes], now: datetime) -> BidUpload:
     """Append one piece of the upload at ``offset`` (tus-like PATCH). Returns the upload with its
-    new durable offset."""
+    new durable offset.
+
+    A client may send its next body while the server writes the one before (docs/api.md,
+    "Resumable uploads"): a PATCH that starts at most one chunk past the durable offset and finds
+    the upload's lock held by a request writing waits for it, up to
+    ``BID_UPLOAD_NEXT_WAIT_SECONDS``, and is then checked against the new offset like any other
+    (``upload_offset_mismatch`` if it is not there). With the lock free nothing is being written:
+    an offset that is not the durable one is refused at once.
+    """
     upload = _open_upload(user, upload_id, actor, now)
+    max_chunk = settings.BID_UPLOAD_MAX_CHUNK_BYTES
+    wait = settings.BID_UPLOAD_NEXT_WAIT_SECONDS
     bid_rules.check_chunk(offset=offset, expected_offset=upload.offset, length=length,
-                          size=upload.size, max_chunk=settings.BID_UPLOAD_MAX_CHUNK_BYTES)
-    with _locked_partial(upload) as fd:
+                          size=upload.size, max_chunk=max_chunk, ahead=max_chunk if wait > 0 else 0)
+    with _locked_partial(upload, time.monotonic() + wait if wait > 0 else None) as fd:
         # Re-read under the file lock: a concurrent request may have moved the offset.
         upload.refresh_from_db(fields=["offset", "status"])
         if upload.status != BidUpload.Status.OPEN:
             raise PlatformError(ErrorCode.INVALID_STATE, f"the upload is {upload.status}",
                                 details={"status": upload.status})
         bid_rules.check_chunk(offset=offset, expected_offset=upload.offset, length=length,
-                              size=upload.size, max_chunk=settings.BID_UPLOAD_MAX_CHUNK_BYTES)
+                              size=upload.size, max_chunk=max_chunk)
         crash_point("patch-before-write")
         written = storage.append(fd, offset, read, length)
         crash_point("patch-after-write")

@@ -300,6 +300,10 @@ BIDDER_CERT_VALIDITY_DAYS = env_int("BIDDER_CERT_VALIDITY_DAYS", 365)
 BID_UPLOAD_MAX_CHUNK_BYTES = limits.BID_UPLOAD_MAX_CHUNK_BYTES
 JSON_BODY_MAX_BYTES = limits.JSON_BODY_MAX_BYTES
 DATA_UPLOAD_MAX_MEMORY_SIZE = JSON_BODY_MAX_BYTES
+# How long a PATCH that starts where the body before it will end (a client sending its next body
+# while the server writes the previous one) waits for that one; 0 turns the waiting off (every
+# PATCH must then start at the durable offset). Milliseconds.
+BID_UPLOAD_NEXT_WAIT_SECONDS = env_int("BID_UPLOAD_NEXT_WAIT_MS", 5_000) / 1000
 
 # --- Collusion analysis (docs/collusion.md) ----------------------------------------------------
 # Which signals run and their thresholds, as a JSON object; unknown keys stop the start.
