@@ -1,0 +1,136 @@
+// The bid's heavy work, off the page's thread and in constant memory (sealing.js is the page's side):
+//
+//   {id, op: "files", files: [File|Blob]}            → {id, progress: bytes} ... {id, digests: [hex]}
+//   {id, op: "envelope", state, source, from, window} → {id, piece: Blob, offset} ... (bytes from `from` on)
+//                                                        {id, hashed: bytes} after each piece
+//                                                        {id, digest: hex, size} at the end
+//   {id, op: "ack", upto}    the page has sent the envelope up to `upto`: that many more may be made
+//   {id, op: "abort"}        stop the envelope job (nothing more is posted for it)
+//
+// "files": each document's SHA-256 (the manifest lists them), read through its byte stream into one
+// reused buffer and fed to @noble/hashes' incremental sha256 (WebCrypto's digest is one-shot).
+//
+// "envelope": the Sealer is rebuilt here from the page's `sealer.state()` and the package Blob
+// (posting a Blob or a CryptoKey copies no bytes of the bid), and its pieces (envelope.js,
+// `Sealer.pieces`: the file read into one reused chunk buffer, a few chunks encrypted ahead) are
+// hashed as they come, from byte 0: the SHA-256 of the whole envelope. The pieces at or after
+// `from` (what the server does not hold yet) become Blobs — one copy, into the browser's blob store —
+// posted to the page, which sends them. At most `window` bytes are posted ahead of the page's last
+// `ack`: a producer faster than the network waits instead of filling the blob store.
+//
+// Memory: each ciphertext chunk's ArrayBuffer (WebCrypto makes a new one per chunk) is detached with
+// `transfer(0)` once it is hashed and copied into its Blob, which frees it at once instead of
+// leaving it to the collector (whose external-memory trigger let ~64 MiB of them pile up). Errors
+// come back as {id, error: message}.
+import { sha256 } from "../vendor/noble-hashes-2.4.0/sha2.js";
+import { Sealer } from "./crypto/envelope.js";
+
+const READ = 1 << 20;
+const PROGRESS_MS = 100;
+let buffer = new ArrayBuffer(READ);
+const jobs = new Map(); // envelope jobs: id → {acked, posted, aborted, wake}
+const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+
+/** Feed all of `blob` to `hash`; `onBytes(n)` after each piece. */
+async function feed(hash, blob, onBytes) {
+  let reader = null;
+  try {
+    reader = blob.stream().getReader({ mode: "byob" });
+  } catch {
+    reader = null; // no byte stream in this browser: slices
+  }
+  if (!reader) {
+    for (let at = 0; at < blob.size; at += READ) {
+      const piece = new Uint8Array(await blob.slice(at, at + READ).arrayBuffer());
+      hash.update(piece);
+      onBytes?.(piece.length);
+    }
+    return;
+  }
+  for (;;) {
+    const { value, done } = await reader.read(new Uint8Array(buffer));
+    if (value) buffer = value.buffer; // the same memory, handed back (also at the end)
+    if (done) break;
+    hash.update(value);
+    onBytes?.(value.byteLength);
+  }
+}
+
+async function hashFiles(id, files) {
+  let done = 0, told = 0;
+  const digests = [];
+  for (const file of files) {
+    const hash = sha256.create();
+    await feed(hash, file, (n) => {
+      done += n;
+      if (performance.now() - told >= PROGRESS_MS) {
+        told = performance.now();
+        postMessage({ id, progress: done });
+      }
+    });
+    digests.push(hex(hash.digest()));
+  }
+  postMessage({ id, progress: done, digests });
+}
+
+/** Free an ArrayBuffer now (detach it) where the engine can; otherwise leave it to the collector. */
+function release(bytes) {
+  const b = bytes.buffer;
+  if (typeof b.transfer === "function" && !b.detached) b.transfer(0);
+}
+
+async function envelope(id, { state, source, from, window }) {
+  const job = { acked: from, posted: from, aborted: false, wake: null };
+  jobs.set(id, job);
+  try {
+    const sealer = await Sealer.resume(state, source);
+    const hash = sha256.create();
+    let pos = 0;
+    for await (const piece of sealer.pieces({ offset: 0, ahead: 2 })) {
+      if (job.aborted) return;
+      hash.update(piece);
+      const end = pos + piece.length;
+      if (end > from) {
+        // At least one piece past what the page acknowledged, at most `window` bytes.
+        while (!job.aborted && job.posted > job.acked && end - job.acked > window) {
+          await new Promise((r) => { job.wake = r; });
+        }
+        if (job.aborted) return;
+        const start = Math.max(pos, from);
+        postMessage({ id, offset: start, piece: new Blob([piece.subarray(start - pos)]) });
+        job.posted = end;
+      }
+      release(piece);
+      pos = end;
+      postMessage({ id, hashed: pos });
+    }
+    postMessage({ id, hashed: pos, size: pos, digest: hex(hash.digest()) });
+  } finally {
+    jobs.delete(id);
+  }
+}
+
+function wake(job) {
+  const w = job?.wake;
+  if (job) job.wake = null;
+  w?.();
+}
+
+onmessage = ({ data }) => {
+  const { id, op } = data;
+  // Control messages act at once; the jobs run concurrently with them.
+  if (op === "ack") {
+    const job = jobs.get(id);
+    if (job) { job.acked = Math.max(job.acked, data.upto); wake(job); }
+    return;
+  }
+  if (op === "abort") {
+    const job = jobs.get(id);
+    if (job) { job.aborted = true; wake(job); }
+    return;
+  }
+  const run = op === "files" ? hashFiles(id, data.files)
+    : op === "envelope" ? envelope(id, data)
+      : Promise.reject(new TypeError(`unknown op ${op}`));
+  run.catch((err) => postMessage({ id, error: String(err?.message || err) }));
+};
