@@ -92,14 +92,28 @@ def test_the_next_body_waits_for_the_one_being_written_and_lands_after_it(open_u
     assert res.status_code == 201, res.content
 
 
-def test_a_body_ahead_with_nothing_being_written_is_refused_at_once(open_upload, settings):
-    """Nothing holds the upload's lock: no body before this one is being written, so its offset
-    can never come — refused at once, nothing written (a client's random offset costs no wait)."""
+def test_the_next_body_waits_even_before_the_one_before_has_its_lock(open_upload, settings):
+    """The next body's request gets to the upload first (the one before is still being
+    authenticated, say): it waits for the offset, not only for the lock, and lands after it."""
     settings.BID_UPLOAD_NEXT_WAIT_SECONDS = 10
+    u, env = open_upload, open_upload["env"]
+    cut = 50_000
+    second, second_out = _write(u, cut, env[cut:])
+    time.sleep(0.3)
+    assert second.is_alive()
+    first, first_out = _write(u, 0, env[:cut])
+    first.join(10)
+    second.join(10)
+    assert "error" not in first_out and "error" not in second_out, (first_out, second_out)
+    assert storage.partial_path(u["uid"]).read_bytes() == env
+
+
+def test_the_next_body_is_refused_when_the_one_before_never_comes(open_upload, settings):
+    settings.BID_UPLOAD_NEXT_WAIT_SECONDS = 0.3
     u = open_upload
     t0 = time.monotonic()
     res = patch(u["client"], u["uid"], 1000, u["env"][1000:2000])
-    assert time.monotonic() - t0 < 2
+    assert 0.3 <= time.monotonic() - t0 < 5
     assert res.status_code == 409 and res.json()["error"]["code"] == "upload_offset_mismatch"
     assert res.json()["error"]["details"]["offset"] == 0
     assert BidUpload.objects.get(pk=u["uid"]).offset == 0
