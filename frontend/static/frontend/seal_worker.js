@@ -7,8 +7,8 @@
 //   {id, op: "ack", upto}    the page has sent the envelope up to `upto`: that many more may be made
 //   {id, op: "abort"}        stop the envelope job (nothing more is posted for it)
 //
-// "files": each document's SHA-256 (the manifest lists them), read through its byte stream into one
-// reused buffer and fed to @noble/hashes' incremental sha256 (WebCrypto's digest is one-shot).
+// "files": each document's SHA-256 (the manifest lists them), read 1 MiB slice by slice and fed to
+// @noble/hashes' incremental sha256 (WebCrypto's digest is one-shot).
 //
 // "envelope": the Sealer is rebuilt here from the page's `sealer.state()` and the package Blob
 // (posting a Blob or a CryptoKey copies no bytes of the bid), and its pieces (envelope.js,
@@ -26,32 +26,22 @@ import { Sealer } from "./crypto/envelope.js";
 
 const READ = 1 << 20;
 const PROGRESS_MS = 100;
-let buffer = new ArrayBuffer(READ);
 const jobs = new Map(); // envelope jobs: id → {acked, posted, aborted, wake}
 const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 
-/** Feed all of `blob` to `hash`; `onBytes(n)` after each piece. */
+/**
+ * Feed all of `blob` to `hash`, 1 MiB slice by slice; `onBytes(n)` after each piece. Slices, not
+ * the Blob's byte stream: reading a 1 GiB File through a BYOB reader stalled in Chromium 156 at
+ * about 960 MiB, twice (no error, no more data); each slice is a request of its own. Each slice's
+ * buffer is garbage once hashed; a timer turn every 4 lets the collector free them.
+ */
 async function feed(hash, blob, onBytes) {
-  let reader = null;
-  try {
-    reader = blob.stream().getReader({ mode: "byob" });
-  } catch {
-    reader = null; // no byte stream in this browser: slices
-  }
-  if (!reader) {
-    for (let at = 0; at < blob.size; at += READ) {
-      const piece = new Uint8Array(await blob.slice(at, at + READ).arrayBuffer());
-      hash.update(piece);
-      onBytes?.(piece.length);
-    }
-    return;
-  }
-  for (;;) {
-    const { value, done } = await reader.read(new Uint8Array(buffer));
-    if (value) buffer = value.buffer; // the same memory, handed back (also at the end)
-    if (done) break;
-    hash.update(value);
-    onBytes?.(value.byteLength);
+  for (let at = 0, n = 0; at < blob.size; at += READ) {
+    const piece = new Uint8Array(await blob.slice(at, Math.min(at + READ, blob.size)).arrayBuffer());
+    if (piece.length !== Math.min(READ, blob.size - at)) throw new Error("the file changed while it was being read");
+    hash.update(piece);
+    onBytes?.(piece.length);
+    if (++n % IDLE_EVERY === 0) await idle();
   }
 }
 
