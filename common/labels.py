@@ -315,6 +315,27 @@ CASE_STATUS = {"open": _("Open"), "investigating": _("Under investigation"),
 LEAD_DECISION = {"noted": _("Taken into account"), "dismissed": _("Explained, not pursued"),
                  "referred": _("Referred to the supervisors")}
 
+ALERT = {  # the console's alerts (audit/alerts.py), by their code
+    "bid_refused": _("Bid refused"),
+    "decryption_failed": _("Decryption failed"),
+    "bid_revoked": _("Bid deemed revoked"),
+    "bid_withdrawn": _("Bid deemed withdrawn"),
+    "objection": _("Objection at the opening"),
+    "opening_paused": _("Opening paused"),
+    "tender_failed": _("Tender failed (too few bids)"),
+    "backup_decryption": _("Backup decryption"),
+    "session_locked": _("Evaluation locked (a venue dropped)"),
+    "venue_dropped": _("Venue dropped"),
+    "score_alert": _("Score alert"),
+    "score_returned": _("Score returned for correction"),
+    "step_back": _("Evaluation went back a step"),
+    "audit_integrity": _("Audit log check found signs of tampering"),
+    "witness_quorum": _("Checkpoint lacks the witnesses' cosignatures"),
+    "clock_unsynchronised": _("Server clock unsynchronised: deadlines held"),
+    "access_denied": _("Access denied"),
+    "sign_in_failed": _("Sign-in failed"),
+}
+
 STEP = {
     "sign_in": _("Sign-in"), "pledge": _("Integrity pledge"), "chair_election": _("Chair election"),
     "compliance": _("Compliance review"), "scoring": _("Scoring"), "summary": _("Summary check"),
@@ -340,7 +361,7 @@ REDRAW_REASON = {
 
 KINDS = {"error": ERROR, "lot_status": LOT_STATUS, "submission_status": SUBMISSION_STATUS,
          "cert_status": CERT_STATUS, "role": ROLE, "decided_by": DECIDED_BY,
-         "receipt_field": RECEIPT_FIELD, "action": ACTION, "step": STEP,
+         "receipt_field": RECEIPT_FIELD, "action": ACTION, "alert": ALERT, "step": STEP,
          "replacement_reason": REPLACEMENT_REASON, "draw_state": DRAW_STATE, "draw_party": DRAW_PARTY,
          "redraw_reason": REDRAW_REASON, "collusion_signal": COLLUSION_SIGNAL,
          "collusion_strength": COLLUSION_STRENGTH, "collusion_article": COLLUSION_ARTICLE,

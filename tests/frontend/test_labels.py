@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.utils import translation
 
+from audit.alerts import TABLE as ALERTS
 from bidding.lifecycle import Status
 from bidding.models_bids import BidSubmission
 from bidding.models_opening import RecordConfirmation
@@ -50,6 +51,7 @@ def source_action_codes() -> set[str]:
     ("role", [r.value for r in Role]),
     ("decided_by", ["score", "price", "evaluated_price", "draw", "last"]),
     ("action", sorted(source_action_codes())),
+    ("alert", sorted({alert.code for _, alert in ALERTS})),
     ("collusion_signal", [s.value for s in Signal]),
     ("collusion_article", [a.value for a in Article]),
     ("collusion_strength", [s.value for s in Strength]),
