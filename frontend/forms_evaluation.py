@@ -82,7 +82,7 @@ class SessionForm(forms.Form):
                                                 widget=forms.CheckboxSelectMultiple)
     criteria = forms.CharField(label=_("compliance review criteria"), widget=forms.Textarea(attrs={"rows": 3}),
                                help_text=_("One a line, as the tender documents state them."))
-    blind = forms.BooleanField(label=_("blind evaluation (暗标): experts see bidder codes only"), required=False)
+    blind = forms.BooleanField(label=_("blind evaluation: experts see bidder codes only"), required=False)
     tenderer_reps = forms.MultipleChoiceField(label=_("tenderer's representatives on the committee"),
                                               required=False, widget=forms.CheckboxSelectMultiple)
     k_percent = forms.CharField(label=_("coefficient K (%)"), required=False, max_length=8,
@@ -131,7 +131,7 @@ class RevealForm(forms.Form):
 
 
 REDRAW_REASONS = [("too_few_accepted", _("too few drawn experts accepted")),
-                  ("legal_recusal", _("a member must withdraw by law (回避)")),
+                  ("legal_recusal", _("a member must withdraw by law")),
                   ("reveals_missing", _("the draw lapsed: nobody revealed in time"))]
 
 
