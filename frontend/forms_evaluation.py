@@ -4,6 +4,8 @@ the venues and the session. Each only parses; the actions decide."""
 from __future__ import annotations
 
 from django import forms
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from evaluation.models import Region, Venue
@@ -114,8 +116,11 @@ class SessionForm(forms.Form):
 
 
 def _venue_label(venue) -> str:
-    return _("%(name)s (%(region)s, %(seats)d seats)") % {"name": venue.name, "region": venue.region.name,
-                                                          "seats": venue.seats}
+    """The venue as the form lists it; its names are data (``translate="no"``), not the page's words."""
+    name = format_html('<span translate="no">{}</span>', venue.name)
+    region = format_html('<span translate="no">{}</span>', venue.region.name)
+    return mark_safe(escape(_("%(name)s (%(region)s, %(seats)d seats)")) % {  # noqa: S308 - escaped parts
+        "name": name, "region": region, "seats": venue.seats})
 
 
 class CommitForm(forms.Form):

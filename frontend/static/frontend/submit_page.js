@@ -67,7 +67,9 @@ const notePending = (changes) => store("readwrite", (s) => {
 // --- the form -------------------------------------------------------------------------------------
 function fieldInput(d) {
   const id = `f-${d.key}`;
-  const label = el("label", { for: id, text: `${d.label}${d.unit ? `（${d.unit}）` : ""}${d.required === false ? "" : " *"}` });
+  // The tender's own field names: its data, as the host wrote them (translate="no").
+  const label = el("label", { for: id, translate: "no",
+                              text: `${d.label}${d.unit ? `（${d.unit}）` : ""}${d.required === false ? "" : " *"}` });
   let input;
   if (d.type === "choice") {
     input = el("select", { id, name: d.key }, el("option", { value: "", text: "—" }),
