@@ -117,7 +117,7 @@ def chinese_on_english(found: list[list[str]]) -> list[str]:
 
 # Words a Chinese page may show in Latin letters: formats, algorithms, standards, tools.
 LATIN_TERMS = {"PDF", "JSON", "SHA", "UTC", "RFC", "CSV", "XLSX", "URL", "API", "Ed25519", "WebSocket",
-               "IndexedDB", "sealbid", "tender", "key", "envelope", "English", "Chrome", "Edge", "Chromium"}
+               "IndexedDB", "sealbid", "keygen", "tender", "key", "envelope", "English", "Chrome", "Edge", "Chromium"}
 LATIN_WORD = re.compile(r"(?<![\w.-])[A-Za-z][a-z]{2,}(?![\w-])")
 
 
