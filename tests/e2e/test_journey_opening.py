@@ -70,9 +70,27 @@ def shot(page, name: str, *, check: bool = True) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-WIDER = """(width) => [...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > width
-  && e.checkVisibility() && !e.closest(".scroll")).slice(-5).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className} `
-  + `(${Math.round(e.getBoundingClientRect().right)} px): ${e.textContent.trim().slice(0, 60)}`)"""
+# What sticks out past the screen's right edge: elements, and text overflowing its element.
+WIDER = """(width) => {
+  const out = [];
+  const say = (e, right) => out.push(`${e.tagName.toLowerCase()}#${e.id}.${e.className} (${Math.round(right)} px): `
+                                     + e.textContent.trim().slice(0, 60));
+  for (const e of document.querySelectorAll("body *")) {
+    if (e.parentElement.closest(".scroll") || !e.checkVisibility()) continue;
+    const right = e.getBoundingClientRect().right;
+    if (right > width) say(e, right);
+  }
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const e = n.parentElement;
+    if (!e || e.closest(".scroll") || !n.textContent.trim()) continue;
+    const range = document.createRange();
+    range.selectNodeContents(n);
+    const right = range.getBoundingClientRect().right;
+    if (right > width) say(e, right);
+  }
+  return out.slice(-8);
+}"""
 
 
 def fits(page) -> None:
