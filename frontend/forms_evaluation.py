@@ -29,7 +29,8 @@ class DrawForm(forms.Form):
         self.regions = list(Region.objects.order_by("code"))
         for region in self.regions:
             self.fields[f"quota_{region.code}"] = forms.IntegerField(
-                label=_("experts from %(region)s") % {"region": region.name}, min_value=0, max_value=49,
+                label=mark_safe(escape(_("experts from %(region)s")) % {  # noqa: S308 - escaped parts
+                    "region": format_html('<span translate="no">{}</span>', region.name)}), min_value=0, max_value=49,
                 initial=0, required=False)
 
     def clean_required_specialties(self) -> dict[str, int]:
