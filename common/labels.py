@@ -342,6 +342,11 @@ STEP = {
     "ranking": _("Ranking"), "signing": _("Report signing"), "done": _("Done"),
 }
 
+RETURN_REASON = {  # why the chair returns a score for correction (evaluation/rules/alerts.py)
+    "arithmetic_error": _("Arithmetic error"), "out_of_range": _("Out of range"),
+    "objective_inconsistent": _("Objective item inconsistent"), "abnormal_score": _("Abnormal score (F87 art. 64)"),
+}
+
 REPLACEMENT_REASON = {
     "recusal": _("Must withdraw (recusal)"), "illness": _("Illness"), "absent": _("Absent"),
     "misconduct": _("Misconduct"), "other": _("Other"),
@@ -362,7 +367,7 @@ REDRAW_REASON = {
 KINDS = {"error": ERROR, "lot_status": LOT_STATUS, "submission_status": SUBMISSION_STATUS,
          "cert_status": CERT_STATUS, "role": ROLE, "decided_by": DECIDED_BY,
          "receipt_field": RECEIPT_FIELD, "action": ACTION, "alert": ALERT, "step": STEP,
-         "replacement_reason": REPLACEMENT_REASON, "draw_state": DRAW_STATE, "draw_party": DRAW_PARTY,
+         "replacement_reason": REPLACEMENT_REASON, "return_reason": RETURN_REASON, "draw_state": DRAW_STATE, "draw_party": DRAW_PARTY,
          "redraw_reason": REDRAW_REASON, "collusion_signal": COLLUSION_SIGNAL,
          "collusion_strength": COLLUSION_STRENGTH, "collusion_article": COLLUSION_ARTICLE,
          "case_status": CASE_STATUS, "lead_decision": LEAD_DECISION}

@@ -6,6 +6,8 @@ journeys' checks."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.e2e.screen import check_screen
@@ -82,11 +84,13 @@ def test_a_bidder_cannot_lose_a_bid_by_mistake(browser, platform_server, tmp_pat
         assert bidder.evaluate(MY_BID, lot) == 404
         check_screen(bidder, f"{locale} bidder: empty document refused")
 
-        # So is one that cannot be read any more (here: deleted after it was chosen).
+        # So is one that cannot be read any more: changed on disk after it was chosen (the browser
+        # then refuses to read it, as when a network drive goes away).
         gone = docs / "丢失.pdf"
-        gone.write_bytes(b"%PDF-1.4 moved away " * 100)
+        gone.write_bytes(b"%PDF-1.4 first version " * 100)
         _fill(bidder, base, lot, "1000000", [docs / "投标函.pdf", gone])
-        gone.unlink()
+        time.sleep(1.1)  # a later modification time than the one the browser took
+        gone.write_bytes(b"%PDF-1.4 changed since " * 120)
         bidder.click("#seal-btn")
         bidder.wait_for_selector("#status[data-state='error']")
         refused = bidder.inner_text("#f-files-err")

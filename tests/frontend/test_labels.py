@@ -16,6 +16,7 @@ from bidding.phases import Event
 from collusion.models import Case, Lead
 from collusion.signals.leads import Article, Signal, Strength
 from common import labels
+from evaluation.rules.alerts import RETURN_REASONS
 from common.beijing import beijing
 from common.errors import ErrorCode
 from common.roles import Role
@@ -52,6 +53,7 @@ def source_action_codes() -> set[str]:
     ("decided_by", ["score", "price", "evaluated_price", "draw", "last"]),
     ("action", sorted(source_action_codes())),
     ("alert", sorted({alert.code for _, alert in ALERTS})),
+    ("return_reason", sorted(RETURN_REASONS)),
     ("collusion_signal", [s.value for s in Signal]),
     ("collusion_article", [a.value for a in Article]),
     ("collusion_strength", [s.value for s in Strength]),
