@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from django.db import connection, transaction
 
@@ -29,6 +29,12 @@ from .models import AuditEntry, AuditHead, AuditPending
 from .sequencer import IMMEDIATE, sequencer, sequencing_mode
 
 ENTRY_VERSION = 1
+
+# Called inside ``log_action``'s transaction with each appended entry's fields (``action``,
+# ``tender_id``, ``object_type``, ``object_id``, ``data``, ``now``): the data exchange's outbox
+# writes its events here, so an event commits or rolls back with the change it reports
+# (docs/data-exchange.md). Registered by apps above the log in their ``AppConfig.ready``.
+ENTRY_HOOKS: list[Callable[..., None]] = []
 
 
 def entry_body(*, index: int, **fields: Any) -> str:
@@ -108,9 +114,15 @@ def log_action(action: str, *, actor: Actor, obj: Any = None, object_type: str =
     with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             if sequenced or mode == IMMEDIATE:
-                return _append_in_database(prefix, suffix, columns)
-            return _enqueue(prefix, suffix, columns)
-        return append_locked(lock_head(), prefix, suffix, columns)
+                entry = _append_in_database(prefix, suffix, columns)
+            else:
+                entry = _enqueue(prefix, suffix, columns)
+        else:
+            entry = append_locked(lock_head(), prefix, suffix, columns)
+        for hook in ENTRY_HOOKS:
+            hook(action=action, tender_id=tender_id, object_type=object_type, object_id=str(object_id),
+                 data=data or {}, now=now)
+        return entry
 
 
 def append_locked(head: AuditHead, prefix: str, suffix: str, columns: dict[str, Any]) -> AuditEntry:

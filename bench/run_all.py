@@ -87,7 +87,7 @@ def main(argv: list[str]) -> None:
     print("\n== figures (bench/results/)")
     for line in fanout_table():
         print(line)
-    for name in ("audit", "envelope", "memory", "upload"):
+    for name in ("audit", "envelope", "memory", "upload", "upload_server"):
         data = _load(name)
         if data:
             print(f"{name}: {json.dumps(data, ensure_ascii=False, default=str)[:600]}")

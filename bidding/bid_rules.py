@@ -47,8 +47,11 @@ def check_size(size: int, limit: int) -> None:
                             details={"size": size, "limit": limit})
 
 
-def check_chunk(*, offset: int, expected_offset: int, length: int, size: int, max_chunk: int) -> None:
-    if offset != expected_offset:
+def check_chunk(*, offset: int, expected_offset: int, length: int, size: int, max_chunk: int,
+                ahead: int = 0) -> None:
+    """A PATCH's offset and length against the upload's durable offset and size. ``ahead``: how far
+    past the durable offset a piece may start (one that waits for the body before it)."""
+    if not expected_offset <= offset <= expected_offset + ahead:
         raise PlatformError(ErrorCode.UPLOAD_OFFSET_MISMATCH,
                             "Upload-Offset is not where the upload stands: ask for the offset",
                             details={"offset": expected_offset})

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from django.conf import settings
 from common.errors import ErrorCode, PlatformError
 
 PIECE = 64 * 1024  # request bodies are copied to disk in pieces of this size
+LOCK_POLL_SECONDS = 0.002  # how often a request waiting for an upload's lock tries again
 
 
 def root() -> Path:
@@ -72,18 +74,23 @@ def create_partial(upload_id) -> Path:
 
 
 @contextmanager
-def locked(path: Path) -> Iterator[int]:
-    """The file open for reading and writing under an exclusive, non-blocking ``flock``: a second
-    request on the same upload gets ``upload_busy`` instead of interleaving its bytes."""
+def locked(path: Path, *, wait_until: float | None = None) -> Iterator[int]:
+    """The file open for reading and writing under an exclusive ``flock``: a second request on the
+    same upload gets ``upload_busy`` instead of interleaving its bytes — at once, or, with
+    ``wait_until`` (a ``time.monotonic()`` moment), once the lock is still held then."""
     try:
         fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:
         raise PlatformError(ErrorCode.NOT_FOUND, "upload not found") from None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise PlatformError(ErrorCode.UPLOAD_BUSY, "another request is writing this upload") from None
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if wait_until is None or time.monotonic() >= wait_until:
+                    raise PlatformError(ErrorCode.UPLOAD_BUSY, "another request is writing this upload") from None
+                time.sleep(LOCK_POLL_SECONDS)
         yield fd
     finally:
         os.close(fd)

@@ -10,6 +10,7 @@ the partial file is removed: nothing half-stored remains.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from datetime import datetime
 from typing import Callable
@@ -123,14 +124,14 @@ def start_upload(user, actor: Actor, lot_id: int, *, size: int, sha256: str | No
     return upload
 
 
-def _locked_partial(upload: BidUpload):
+def _locked_partial(upload: BidUpload, wait_until: float | None = None):
     """The open upload's partial file under its lock; ``upload_lost`` if its bytes are gone (a
     platform fault, or a crash of an older version mid-complete): the client starts a new upload."""
     partial = storage.partial_path(upload.pk)
     if not partial.exists():
         raise PlatformError(ErrorCode.UPLOAD_LOST, "this upload's bytes are not on the server any "
                             "more: start a new upload", details={"upload": str(upload.pk)})
-    return storage.locked(partial)
+    return storage.locked(partial, wait_until=wait_until)
 
 
 def _open_upload(user, upload_id, actor: Actor, now: datetime) -> BidUpload:
@@ -145,28 +146,50 @@ def _open_upload(user, upload_id, actor: Actor, now: datetime) -> BidUpload:
     return upload
 
 
+NEXT_POLL_SECONDS = 0.005  # how often a PATCH waiting for the body before it looks again
+
+
 def write_chunk(user, actor: Actor, upload_id, *, offset: int, length: int,
                 read: Callable[[int], bytes], now: datetime) -> BidUpload:
     """Append one piece of the upload at ``offset`` (tus-like PATCH). Returns the upload with its
-    new durable offset."""
+    new durable offset.
+
+    A client may send its next body while the server writes the one before (docs/envelope.md,
+    "Upload and storage"): a PATCH that starts past the durable offset, by at most one chunk, waits
+    — up to ``BID_UPLOAD_NEXT_WAIT_SECONDS`` — for the offset to reach it (the body before may not
+    even have reached its lock yet), and is then written like any other; if the offset does not
+    come, ``upload_offset_mismatch`` with the durable offset. Only the durable offset is ever
+    written, under the upload's lock.
+    """
     upload = _open_upload(user, upload_id, actor, now)
+    max_chunk = settings.BID_UPLOAD_MAX_CHUNK_BYTES
+    wait = settings.BID_UPLOAD_NEXT_WAIT_SECONDS
+    ahead = max_chunk if wait > 0 else 0
     bid_rules.check_chunk(offset=offset, expected_offset=upload.offset, length=length,
-                          size=upload.size, max_chunk=settings.BID_UPLOAD_MAX_CHUNK_BYTES)
-    with _locked_partial(upload) as fd:
-        # Re-read under the file lock: a concurrent request may have moved the offset.
-        upload.refresh_from_db(fields=["offset", "status"])
-        if upload.status != BidUpload.Status.OPEN:
-            raise PlatformError(ErrorCode.INVALID_STATE, f"the upload is {upload.status}",
-                                details={"status": upload.status})
-        bid_rules.check_chunk(offset=offset, expected_offset=upload.offset, length=length,
-                              size=upload.size, max_chunk=settings.BID_UPLOAD_MAX_CHUNK_BYTES)
-        crash_point("patch-before-write")
-        written = storage.append(fd, offset, read, length)
-        crash_point("patch-after-write")
-        upload.offset = offset + written
-        BidUpload.objects.filter(pk=upload.pk, status=BidUpload.Status.OPEN).update(
-            offset=upload.offset, updated_at=now)
-    return upload
+                          size=upload.size, max_chunk=max_chunk, ahead=ahead)
+    # The lock may be held by the body before this one: wait for it too (``upload_busy`` only
+    # once the time is up).
+    wait_until = time.monotonic() + wait if wait > 0 else None
+    while True:
+        with _locked_partial(upload, wait_until) as fd:
+            # Re-read under the file lock: a concurrent request may have moved the offset.
+            upload.refresh_from_db(fields=["offset", "status"])
+            if upload.status != BidUpload.Status.OPEN:
+                raise PlatformError(ErrorCode.INVALID_STATE, f"the upload is {upload.status}",
+                                    details={"status": upload.status})
+            early = upload.offset < offset <= upload.offset + ahead
+            if not early or time.monotonic() >= wait_until:
+                bid_rules.check_chunk(offset=offset, expected_offset=upload.offset, length=length,
+                                      size=upload.size, max_chunk=max_chunk)
+                crash_point("patch-before-write")
+                written = storage.append(fd, offset, read, length)
+                crash_point("patch-after-write")
+                upload.offset = offset + written
+                BidUpload.objects.filter(pk=upload.pk, status=BidUpload.Status.OPEN).update(
+                    offset=upload.offset, updated_at=now)
+                return upload
+        # The body before has not been written yet: leave it the lock, and look again.
+        time.sleep(NEXT_POLL_SECONDS)
 
 
 def abort_upload(user, actor: Actor, upload_id, *, now: datetime) -> None:

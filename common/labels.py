@@ -173,7 +173,7 @@ ACTION = {
     "bidding.lot.demo_rescheduled": _("Demo tender rescheduled"),
     "bidding.lot.edited": _("Tender edited"),
     "bidding.lot.published": _("Tender published"),
-    "bidding.opening.announced": _("Bids announced (唱标)"),
+    "bidding.opening.announced": _("Bids announced"),
     "bidding.opening.bid_decrypted": _("Bid decrypted"),
     "bidding.opening.bid_revoked": _("Bid not decrypted: deemed revoked"),
     "bidding.opening.bid_withdrawn": _("Bid not decrypted: deemed withdrawn"),
@@ -212,7 +212,7 @@ ACTION = {
     "evaluation.clock.set": _("Step time set"),
     "evaluation.compliance.decided": _("Compliance review decided"),
     "evaluation.compliance.voted": _("Compliance review vote"),
-    "evaluation.bills.checked": _("Priced bills checked (清标)"),
+    "evaluation.bills.checked": _("Priced bills checked"),
     "evaluation.tender_bill.stored": _("Tender's bill of quantities filed"),
     "evaluation.correction.expired": _("Price correction unanswered in time"),
     "evaluation.correction.proposed": _("Price correction put to the bidder"),
@@ -277,6 +277,16 @@ ACTION = {
     "collusion.lead.decided": _("Committee decision on a collusion lead"),
     "collusion.case.opened": _("Collusion case opened"),
     "collusion.case.updated": _("Collusion case updated"),
+    "award.publicity.published": _("Candidates published for public notice"),
+    "award.objection.raised": _("Objection to the candidates raised"),
+    "award.objection.answered": _("Objection to the candidates answered"),
+    "award.award.made": _("Award made"),
+    "award.contract.signed": _("Contract signing recorded"),
+    "award.deposit.refunded": _("Bid deposit refund recorded"),
+    "award.notice.downloaded": _("Award or result notice downloaded"),
+    "exchange.delivery.dead": _("Push to another platform given up (dead letter)"),
+    "exchange.delivery.retried": _("Dead push put back in the queue"),
+    "exchange.inbound.received": _("Tender announcement received from another system"),
 }
 
 COLLUSION_SIGNAL = {
@@ -310,10 +320,36 @@ CASE_STATUS = {"open": _("Open"), "investigating": _("Under investigation"),
 LEAD_DECISION = {"noted": _("Taken into account"), "dismissed": _("Explained, not pursued"),
                  "referred": _("Referred to the supervisors")}
 
+ALERT = {  # the console's alerts (audit/alerts.py), by their code
+    "bid_refused": _("Bid refused"),
+    "decryption_failed": _("Decryption failed"),
+    "bid_revoked": _("Bid deemed revoked"),
+    "bid_withdrawn": _("Bid deemed withdrawn"),
+    "objection": _("Objection at the opening"),
+    "opening_paused": _("Opening paused"),
+    "tender_failed": _("Tender failed (too few bids)"),
+    "backup_decryption": _("Backup decryption"),
+    "session_locked": _("Evaluation locked (a venue dropped)"),
+    "venue_dropped": _("Venue dropped"),
+    "score_alert": _("Score alert"),
+    "score_returned": _("Score returned for correction"),
+    "step_back": _("Evaluation went back a step"),
+    "audit_integrity": _("Audit log check found signs of tampering"),
+    "witness_quorum": _("Checkpoint lacks the witnesses' cosignatures"),
+    "clock_unsynchronised": _("Server clock unsynchronised: deadlines held"),
+    "access_denied": _("Access denied"),
+    "sign_in_failed": _("Sign-in failed"),
+}
+
 STEP = {
     "sign_in": _("Sign-in"), "pledge": _("Integrity pledge"), "chair_election": _("Chair election"),
     "compliance": _("Compliance review"), "scoring": _("Scoring"), "summary": _("Summary check"),
     "ranking": _("Ranking"), "signing": _("Report signing"), "done": _("Done"),
+}
+
+RETURN_REASON = {  # why the chair returns a score for correction (evaluation/rules/alerts.py)
+    "arithmetic_error": _("Arithmetic error"), "out_of_range": _("Out of range"),
+    "objective_inconsistent": _("Objective item inconsistent"), "abnormal_score": _("Abnormal score (F87 art. 64)"),
 }
 
 REPLACEMENT_REASON = {
@@ -335,8 +371,8 @@ REDRAW_REASON = {
 
 KINDS = {"error": ERROR, "lot_status": LOT_STATUS, "submission_status": SUBMISSION_STATUS,
          "cert_status": CERT_STATUS, "role": ROLE, "decided_by": DECIDED_BY,
-         "receipt_field": RECEIPT_FIELD, "action": ACTION, "step": STEP,
-         "replacement_reason": REPLACEMENT_REASON, "draw_state": DRAW_STATE, "draw_party": DRAW_PARTY,
+         "receipt_field": RECEIPT_FIELD, "action": ACTION, "alert": ALERT, "step": STEP,
+         "replacement_reason": REPLACEMENT_REASON, "return_reason": RETURN_REASON, "draw_state": DRAW_STATE, "draw_party": DRAW_PARTY,
          "redraw_reason": REDRAW_REASON, "collusion_signal": COLLUSION_SIGNAL,
          "collusion_strength": COLLUSION_STRENGTH, "collusion_article": COLLUSION_ARTICLE,
          "case_status": CASE_STATUS, "lead_decision": LEAD_DECISION}

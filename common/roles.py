@@ -51,12 +51,14 @@ class Cap(StrEnum):
     AUDIT_CHECKPOINT = "audit.checkpoint"  # issue a checkpoint on request (the platform's operator)
     ORGANISATION_MANAGE = "organisation.manage"
     SESSION_END_ANY = "session.end_any"
+    EXCHANGE_MANAGE = "exchange.manage"  # the outbox's dead letters, the inbound sources' tokens
 
 
 CAPABILITIES: dict[Role, frozenset[Cap]] = {
     Role.ADMIN: frozenset({
         Cap.TENDER_VIEW_PUBLISHED, Cap.TENDER_VIEW_ANY, Cap.TENDER_MANAGE_ANY,
         Cap.ORGANISATION_MANAGE, Cap.SESSION_END_ANY, Cap.AUDIT_READ, Cap.AUDIT_CHECKPOINT,
+        Cap.EXCHANGE_MANAGE,
     }),
     Role.HOST: frozenset({
         Cap.TENDER_VIEW_PUBLISHED, Cap.TENDER_VIEW_OWN_DRAFTS, Cap.TENDER_MANAGE_OWN, Cap.HALL_HOST,

@@ -26,6 +26,8 @@ from common.errors import BadRequest, ErrorCode, PlatformError
 from evaluation.api import router as evaluation_router
 from evaluation.api_bills import router as evaluation_bills_router
 from collusion.api import router as collusion_router
+from award.api import router as award_router
+from exchange.api import router as exchange_router
 
 log = logging.getLogger(__name__)
 
@@ -122,3 +124,5 @@ api.add_router("/", collusion_router)
 api.add_router("/", opening_router)
 api.add_router("/", escrow_router)
 api.add_router("/", key_check_router)
+api.add_router("/", award_router)
+api.add_router("/", exchange_router)

@@ -5,7 +5,7 @@ No inline script and no inline event handler runs (``script-src 'self'``, no ``'
 blocks (``type="application/json"``, never executed) or ``data-`` attributes. Styles come from the
 platform's style sheets only (``style-src 'self'``: the templates carry no ``style`` attribute; code
 sets styles through the CSSOM, which CSP allows). Everything else is same-origin: the API, the
-WebSocket (``connect-src 'self'`` covers ``ws:``/``wss:`` of the same host), the hash worker.
+WebSocket (``connect-src 'self'`` covers ``ws:``/``wss:`` of the same host), the sealing worker.
 A page is never framed (``frame-ancestors 'none'``), forms post only here, no plug-ins, no ``<base>``.
 
 Documented in docs/architecture.md; ``tests/frontend/test_csp.py`` checks every page for the header

@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "bidding",
     "evaluation",
     "collusion",
+    "award",
+    "exchange",
     "realtime",
     "documents",
     "frontend",
@@ -300,6 +302,10 @@ BIDDER_CERT_VALIDITY_DAYS = env_int("BIDDER_CERT_VALIDITY_DAYS", 365)
 BID_UPLOAD_MAX_CHUNK_BYTES = limits.BID_UPLOAD_MAX_CHUNK_BYTES
 JSON_BODY_MAX_BYTES = limits.JSON_BODY_MAX_BYTES
 DATA_UPLOAD_MAX_MEMORY_SIZE = JSON_BODY_MAX_BYTES
+# How long a PATCH that starts where the body before it will end (a client sending its next body
+# while the server writes the previous one) waits for that one; 0 turns the waiting off (every
+# PATCH must then start at the durable offset). Milliseconds.
+BID_UPLOAD_NEXT_WAIT_SECONDS = env_int("BID_UPLOAD_NEXT_WAIT_MS", 5_000) / 1000
 
 # --- Collusion analysis (docs/collusion.md) ----------------------------------------------------
 # Which signals run and their thresholds, as a JSON object; unknown keys stop the start.
@@ -307,6 +313,33 @@ try:
     COLLUSION = json.loads(env_str("COLLUSION_SETTINGS", "{}"))
 except ValueError as exc:
     raise ImproperlyConfigured(f"COLLUSION_SETTINGS is not JSON: {exc}") from None
+
+# --- After the evaluation (docs/award.md) and data exchange (docs/data-exchange.md) ------------
+# The candidates' publicity lasts at least 3 days and objections are answered within 3 days
+# (实施条例 54): a deployment may ask for longer, never shorter.
+AWARD_PUBLICITY_MIN_DAYS = env_int("AWARD_PUBLICITY_MIN_DAYS", 3)
+AWARD_ANSWER_DAYS = env_int("AWARD_ANSWER_DAYS", 3)
+if AWARD_PUBLICITY_MIN_DAYS < 3:
+    raise ImproperlyConfigured("AWARD_PUBLICITY_MIN_DAYS is at least 3 (实施条例 54)")
+if not 1 <= AWARD_ANSWER_DAYS <= 3:
+    raise ImproperlyConfigured("AWARD_ANSWER_DAYS is 1 to 3 (实施条例 54)")
+# The OCDS ocid prefix this platform publishes under (registered with the OCDS helpdesk).
+OCDS_PREFIX = env_str("OCDS_PREFIX", "ocds-kb0000")
+OCDS_PUBLISHER = env_str("OCDS_PUBLISHER", "公共资源交易中心")
+OCDS_BULK_URI = env_str("OCDS_BULK_URI", "https://kaibiao.local/ocds/records.json")  # where the bulk file is served
+# Where the outbox pushes events: a JSON list of {"name": ..., "url": ...}; its own Ed25519 key.
+try:
+    EXCHANGE_ENDPOINTS = json.loads(env_str("EXCHANGE_ENDPOINTS", "[]"))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"EXCHANGE_ENDPOINTS is not JSON: {exc}") from None
+if not isinstance(EXCHANGE_ENDPOINTS, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("url"), str)
+        and e["url"].startswith(("http://", "https://")) for e in EXCHANGE_ENDPOINTS):
+    raise ImproperlyConfigured('EXCHANGE_ENDPOINTS is a list of {"name": ..., "url": "http(s)://..."}')
+EXCHANGE_SIGNING_KEY_FILE = Path(env_str("EXCHANGE_SIGNING_KEY_FILE", str(VAR_DIR / "exchange-signing-key.pem")))
+EXCHANGE_MAX_ATTEMPTS = env_int("EXCHANGE_MAX_ATTEMPTS", 8)
+EXCHANGE_TIMEOUT_SECONDS = env_int("EXCHANGE_TIMEOUT_SECONDS", 10)
+EXCHANGE_BACKOFF_MS = env_int("EXCHANGE_BACKOFF_MS", 1000)  # the first retry's wait; doubles each time
 
 # --- Frontend ----------------------------------------------------------------------------------
 # Test-only pages (the browser crypto self-test at /_test/crypto/) for the Playwright suite in

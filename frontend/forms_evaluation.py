@@ -4,6 +4,8 @@ the venues and the session. Each only parses; the actions decide."""
 from __future__ import annotations
 
 from django import forms
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from evaluation.models import Region, Venue
@@ -27,7 +29,8 @@ class DrawForm(forms.Form):
         self.regions = list(Region.objects.order_by("code"))
         for region in self.regions:
             self.fields[f"quota_{region.code}"] = forms.IntegerField(
-                label=_("experts from %(region)s") % {"region": region.name}, min_value=0, max_value=49,
+                label=mark_safe(escape(_("experts from %(region)s")) % {  # noqa: S308 - escaped parts
+                    "region": format_html('<span translate="no">{}</span>', region.name)}), min_value=0, max_value=49,
                 initial=0, required=False)
 
     def clean_required_specialties(self) -> dict[str, int]:
@@ -82,7 +85,7 @@ class SessionForm(forms.Form):
                                                 widget=forms.CheckboxSelectMultiple)
     criteria = forms.CharField(label=_("compliance review criteria"), widget=forms.Textarea(attrs={"rows": 3}),
                                help_text=_("One a line, as the tender documents state them."))
-    blind = forms.BooleanField(label=_("blind evaluation (暗标): experts see bidder codes only"), required=False)
+    blind = forms.BooleanField(label=_("blind evaluation: experts see bidder codes only"), required=False)
     tenderer_reps = forms.MultipleChoiceField(label=_("tenderer's representatives on the committee"),
                                               required=False, widget=forms.CheckboxSelectMultiple)
     k_percent = forms.CharField(label=_("coefficient K (%)"), required=False, max_length=8,
@@ -114,8 +117,11 @@ class SessionForm(forms.Form):
 
 
 def _venue_label(venue) -> str:
-    return _("%(name)s (%(region)s, %(seats)d seats)") % {"name": venue.name, "region": venue.region.name,
-                                                          "seats": venue.seats}
+    """The venue as the form lists it; its names are data (``translate="no"``), not the page's words."""
+    name = format_html('<span translate="no">{}</span>', venue.name)
+    region = format_html('<span translate="no">{}</span>', venue.region.name)
+    return mark_safe(escape(_("%(name)s (%(region)s, %(seats)d seats)")) % {  # noqa: S308 - escaped parts
+        "name": name, "region": region, "seats": venue.seats})
 
 
 class CommitForm(forms.Form):
@@ -131,7 +137,7 @@ class RevealForm(forms.Form):
 
 
 REDRAW_REASONS = [("too_few_accepted", _("too few drawn experts accepted")),
-                  ("legal_recusal", _("a member must withdraw by law (回避)")),
+                  ("legal_recusal", _("a member must withdraw by law")),
                   ("reveals_missing", _("the draw lapsed: nobody revealed in time"))]
 
 

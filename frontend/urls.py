@@ -4,7 +4,7 @@ from django.views.generic import TemplateView
 
 from accounts.views import LoginView, LogoutView
 
-from . import views, views_bids, views_collusion, views_draws, views_evaluation, views_venues
+from . import views, views_award, views_bids, views_collusion, views_draws, views_evaluation, views_venues
 
 app_name = "frontend"
 
@@ -22,6 +22,7 @@ urlpatterns = [
     path("certificates/", views_bids.certificate_requests, name="certificate_requests"),
     path("tenders/<int:lot_id>/bid/", views_bids.bid_submit, name="bid_submit"),
     path("tenders/<int:lot_id>/receipt/", views_bids.bid_receipt, name="bid_receipt"),
+    path("tenders/<int:lot_id>/publicity/", views_award.publicity_page, name="publicity"),
     path("tenders/<int:lot_id>/hall/", views_bids.hall, name="hall"),
     path("tenders/<int:lot_id>/evaluation/", views_evaluation.evaluation_setup, name="evaluation_setup"),
     path("evaluation/draws/", views_draws.supervisor_draws, name="supervisor_draws"),

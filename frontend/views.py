@@ -207,7 +207,7 @@ def console(request):
                   "reconnecting": _("Reconnecting…"), "resynced": _("Resynced"),
                   "signed_out": _("Signed out")},
         "noted": _("Note recorded."), "failed": _("Failed"),
-        "actions": catalogue("action"), "roles": catalogue("role"),
+        "actions": catalogue("action"), "roles": catalogue("role"), "alerts": catalogue("alert"),
         "rooms": {"hall": _("Opening hall"), "venue": _("Evaluation venue"), "console": _("Supervision console")},
         "objects": _object_labels(), "object_other": _("Record"),
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
+from django.utils.html import format_html
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
@@ -97,7 +98,9 @@ def evaluation_setup(request, lot_id: int):
         context["steps"] = views_draws.steps_context(request, draw)
     if drawn and session is None:
         context.update(_draw_context(draw, request))
-        names = {m["expert_id"]: f"{m['name']}（{m['region']}）" for m in context["draw_view"]["committee"]}
+        # A person's name and region code are data beside the checkbox (translate="no").
+        names = {m["expert_id"]: format_html('<span translate="no">{}（{}）</span>', m["name"], m["region"])
+                 for m in context["draw_view"]["committee"]}
         session_form.fields["tenderer_reps"].choices = [(i, names.get(i, i)) for i, _n in committee]
         chosen = _chosen_venues(session_form)
         context["plan"] = actions_setup.seating_plan(draw, chosen) if chosen else None

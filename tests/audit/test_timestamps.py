@@ -119,5 +119,5 @@ def test_the_console_shows_the_latest_checkpoints_timestamp(stamped, people):
     page = client.get("/console/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     from zoneinfo import ZoneInfo
 
-    assert stamp.gen_time.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S") in page
+    assert stamp.gen_time.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y年%m月%d日 %H:%M:%S") in page  # Beijing, as people read it
     assert "尚未加盖时间戳" not in page and "未配置时间戳服务" not in page

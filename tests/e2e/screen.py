@@ -1,6 +1,14 @@
 """What a person sees, checked the way the journeys need it: no raw code (an error, status or audit
-action code), no UTC machine time, no English sentence on a Chinese page, and no serious or critical
-accessibility violation (axe-core, injected here from tests/e2e/vendor; the platform never serves it).
+action code), no UTC machine time, no English sentence on a Chinese page, no Chinese label on an
+English page, and no serious or critical accessibility violation (axe-core, injected here from
+tests/e2e/vendor; the platform never serves it).
+
+On an English page Chinese is expected only in data (company, project and venue names, what people
+typed, the tender's own fields). Chinese is a label left untranslated when the text is one of the
+catalogue's Chinese translations (locale/zh_Hans), a translation followed by a colon, or any text in
+a label's place: a form label, legend, caption, column header, button, badge, navigation or
+definition term. Data that sits in such a place says so with a ``lang`` attribute (``lang="zh-hans"``
+on a name, as HTML asks for text in another language) or ``translate="no"``; "元" is the currency.
 
 Text inside ``small.code`` (a code printed small beside its label, for support), ``.mono`` (hashes,
 key ids), ``[data-user]`` (an account name as people sign in with it) and form fields' own values is
@@ -9,11 +17,15 @@ not what a person reads as the page's words, and is skipped.
 
 from __future__ import annotations
 
+import functools
+import gettext
 import os
 import re
 from pathlib import Path
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+CATALOGUE = Path(__file__).resolve().parents[2] / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.mo"
+CJK = re.compile(r"[\u3400-\u9fff]")
 
 VISIBLE_TEXT = """() => {
   const skip = "small.code, .mono, code, [data-user], script, style, noscript, template, option, [aria-hidden=true]";
@@ -49,6 +61,77 @@ UTC_PATTERNS = [
 ]
 
 
+# Each visible text node, and the label's place it sits in ("" when none).
+PLACED_TEXT = """() => {
+  const skip = "small.code, .mono, code, [data-user], script, style, noscript, template, option, [aria-hidden=true], "
+             + "[lang]:not([lang^=en]):not(html), [translate=no]";
+  const places = "label, legend, caption, thead th, th[scope=col], button, summary, dt, nav, .badge";
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    const text = n.textContent.trim();
+    if (!el || !text || el.closest(skip)) continue;
+    if (!el.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true })) continue;
+    const place = el.closest(places);
+    out.push([text, place ? place.tagName.toLowerCase() + (place.id ? "#" + place.id : "") : ""]);
+  }
+  for (const s of document.querySelectorAll("select")) {
+    const o = s.selectedOptions[0];
+    if (s.checkVisibility() && o && !o.closest(skip)) {
+      out.push([o.textContent.trim(), ""]);
+    }
+  }
+  return out;
+}"""
+
+
+@functools.cache
+def chinese_labels() -> frozenset[str]:
+    """The catalogue's Chinese translations (from the compiled .mo the server uses)."""
+    with open(CATALOGUE, "rb") as fp:
+        catalogue = gettext.GNUTranslations(fp)._catalog  # noqa: SLF001 - the parsed entries
+    return frozenset(str(v).strip() for v in catalogue.values() if CJK.search(str(v)) and "%" not in str(v)
+                     and "{" not in str(v))
+
+
+def chinese_on_english(found: list[list[str]]) -> list[str]:
+    """The untranslated labels among an English page's text nodes (``PLACED_TEXT``)."""
+    known = chinese_labels()
+    problems = []
+    for text, place in found:
+        if not CJK.search(text.replace("元", "")):
+            continue
+        if place:
+            problems.append(f"Chinese in a {place} on an English page: {text[:80]!r}")
+            continue
+        # A label may share a text node with data ("Project: 市政道路 · 状态：草稿"): each part, and
+        # what comes before its colon, is looked up.
+        for part in re.split(r"\s*[·|；;\n]\s*", text):
+            head = re.split(r"[:：]", part, maxsplit=1)[0].strip()
+            if part.strip() in known or head in known:
+                problems.append(f"an untranslated label on an English page: {part.strip()[:60]!r} in {text[:80]!r}")
+                break
+    return problems
+
+
+# Words a Chinese page may show in Latin letters: formats, algorithms, standards, tools.
+LATIN_TERMS = {"PDF", "JSON", "SHA", "UTC", "RFC", "CSV", "XLSX", "URL", "API", "Ed25519", "WebSocket",
+               "IndexedDB", "sealbid", "keygen", "tender", "key", "envelope", "English", "Chrome", "Edge", "Chromium"}
+LATIN_WORD = re.compile(r"(?<![\w.-])[A-Za-z][a-z]{2,}(?![\w-])")
+
+
+def english_on_chinese(found: list[list[str]]) -> list[str]:
+    """English words in a label's place on a Chinese page (``PLACED_TEXT``): a label left in English
+    ("投标人 / Bidder")."""
+    problems = []
+    for text, place in found:
+        words = [w for w in LATIN_WORD.findall(text) if w not in LATIN_TERMS]
+        if place and words:
+            problems.append(f"English in a {place} on a Chinese page: {text[:80]!r}")
+    return problems
+
+
 def visible_text(page) -> str:
     return page.evaluate(VISIBLE_TEXT)
 
@@ -80,6 +163,8 @@ def check_screen(page, where: str = "", *, axe: bool = True) -> None:
     """Fail with every problem found on the page as it is now."""
     chinese = page.evaluate("() => document.documentElement.lang").lower().startswith("zh")
     problems = text_problems(visible_text(page), chinese=chinese)
+    placed = page.evaluate(PLACED_TEXT)
+    problems += english_on_chinese(placed) if chinese else chinese_on_english(placed)
     if axe:
         problems += axe_violations(page)
     if os.environ.get("KB_SCREEN_COLLECT"):  # survey mode: write every problem down, fail nowhere

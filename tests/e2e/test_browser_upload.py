@@ -8,10 +8,9 @@ pause stops at once and resume finishes; a receipt for other bytes is refused; t
 agrees with Python's on every size around its boundaries.
 
 ``E2E_UPLOAD_MIB`` sets the large document's size: 256 in the suite, 1024 for the full journey
-(``E2E_UPLOAD_MIB=1024 pytest -m e2e tests/e2e/test_browser_upload.py``). Under heavy load (load
-average 40-65 on two cores) two 1 GiB runs stalled, the page no longer producing PATCH bodies
-(after 200 MiB and after 969 MiB), while others and every 256 MiB run finished: until that is
-understood the suite runs the smaller size (docs/browser-crypto.md, "Measured").
+(``E2E_UPLOAD_MIB=1024 pytest -m e2e tests/e2e/test_browser_upload.py``, about 2.5 minutes here).
+The 1 GiB run used to stall in the documents' hashing at about 960 MiB (a BYOB read of the File);
+the Worker now reads in segments and gives a stalled read up (docs/browser-crypto.md).
 """
 
 from __future__ import annotations
@@ -77,6 +76,7 @@ def test_a_large_bid_seals_uploads_resumes_after_a_reload_and_its_receipt_verifi
             marks["reload"] = time.monotonic()
             page.reload()
             page.wait_for_selector("#resume-panel:not([hidden])")
+            record = page.evaluate(RECORD)
             marks["resume"] = time.monotonic()
             resumable_at = int(page.get_attribute("#submit-page", "data-offset"))
             page.click("#resume-btn")
@@ -112,6 +112,12 @@ def test_a_large_bid_seals_uploads_resumes_after_a_reload_and_its_receipt_verifi
         f"{a}→{b} +{sampler.growth_between(ta, tb) / MiB:.0f} MiB ({tb - ta:.1f} s)"
         for (a, ta), (b, tb) in zip(steps, steps[1:])))
     assert 0 < resumable_at < size and resumable_at >= cut - 8 * MiB
+    # IndexedDB holds one record, once: the sealer's state, the manifest, the File handle — no bytes
+    # of the package or of the envelope (nothing else that is a Blob, nothing large).
+    assert record["count"] == 1
+    assert set(record["keys"]) == {"lotId", "state", "manifest", "files", "uploadId", "names", "envelopeSize", "createdAt"}
+    assert record["blobs"] == [["files.0", LARGE]], record["blobs"]
+    assert record["bytes"] < 8192, record["bytes"]
     # What the platform stored opens with the bidder's key to exactly the chosen document.
     envelope = stored_envelope(platform_server.env, who["lot"])
     assert envelope.stat().st_size == size
@@ -132,9 +138,47 @@ def test_a_large_bid_seals_uploads_resumes_after_a_reload_and_its_receipt_verifi
     # above are compared with in docs/browser-crypto.md and bench/results/upload.json.
     assert first_page <= 128 * MiB and second_page <= 128 * MiB, "a page's memory grew with the bid"
     assert growth <= 192 * MiB, f"the renderer grew by {growth / MiB:.0f} MiB"
-    assert longest < 1000, f"a long task of {longest:.0f} ms"
+    assert longest < 200, f"a long task of {longest:.0f} ms"
     assert first is not None and first <= 500
     assert statistics.quantiles(gaps, n=20)[-1] <= 500 and max(gaps) < 2000
+
+
+RECORD = """() => new Promise((ok, no) => {
+  const r = indexedDB.open("kaibiao-uploads", 1);
+  r.onerror = () => no(r.error);
+  r.onsuccess = () => {
+    const req = r.result.transaction("uploads").objectStore("uploads").getAll();
+    req.onerror = () => no(req.error);
+    req.onsuccess = () => {
+      const all = req.result, blobs = [];
+      let bytes = 0;
+      const walk = (v, path) => {
+        if (v instanceof Blob) blobs.push([path, v.size]);
+        else if (v instanceof CryptoKey) bytes += 0;
+        else if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) bytes += v.byteLength;
+        else if (v && typeof v === "object") for (const k of Object.keys(v)) walk(v[k], path ? `${path}.${k}` : k);
+        else bytes += String(v).length;
+      };
+      for (const rec of all) walk(rec, "");
+      r.result.close();
+      ok({ count: all.length, keys: all.length ? Object.keys(all[0]) : [], blobs, bytes,
+           sha256: all.length ? all[0].sha256 || null : null });
+    };
+  };
+})"""
+
+
+def _slow_link(page):
+    """A route handler that holds each upload request 150 ms (a slow link), so that a pause lands
+    while PATCHes are in flight; a request the page aborted meanwhile is left alone."""
+    def handle(route):
+        page.wait_for_timeout(150)
+        try:
+            route.continue_()
+        except Exception as exc:  # noqa: BLE001 - only "already handled" (aborted) is expected
+            if "already handled" not in str(exc):
+                raise
+    return handle
 
 
 def test_pause_stops_the_upload_at_once_and_resume_finishes_it(browser, platform_server, tmp_path):
@@ -145,7 +189,7 @@ def test_pause_stops_the_upload_at_once_and_resume_finishes_it(browser, platform
     try:
         fill_bid(page, [document])
         # A slow link: each PATCH waits, so the pause lands while one is in flight.
-        page.route("**/api/v1/uploads/*", lambda route: (page.wait_for_timeout(150), route.continue_()))
+        page.route("**/api/v1/uploads/*", _slow_link(page))
         page.click("#seal-btn")
         page.wait_for_function("() => Number(document.getElementById('submit-page').dataset.offset) > 0", polling=20)
         page.click("#pause-btn")
@@ -160,6 +204,88 @@ def test_pause_stops_the_upload_at_once_and_resume_finishes_it(browser, platform
         assert page.js_errors == []
     finally:
         context.close()
+
+
+def test_discarding_a_paused_upload_deletes_it_on_the_server_and_in_the_browser(browser, platform_server, tmp_path):
+    who = setup_bidder(platform_server.env, "discard")
+    document = tmp_path / "bid.pdf"
+    write_document(document, 40 * MiB)
+    context, page = bidder_page(browser, platform_server, who)
+    try:
+        fill_bid(page, [document])
+        page.route("**/api/v1/uploads/*", _slow_link(page))
+        page.click("#seal-btn")
+        page.wait_for_function("() => Number(document.getElementById('submit-page').dataset.offset) > 0", polling=20)
+        page.click("#pause-btn")
+        page.wait_for_selector("#status[data-state='paused']")
+        page.unroute("**/api/v1/uploads/*")
+        assert page.evaluate(RECORD)["count"] == 1
+        bid = page.evaluate("""async () => (await fetch(`/api/v1/lots/${JSON.parse(
+            document.getElementById('page-ctx').textContent).lot.id}/bid`)).status""")
+        assert bid == 404  # nothing submitted
+        page.click("#cancel-btn")
+        page.wait_for_selector("#status[data-state='discarded']")
+        assert page.evaluate(RECORD)["count"] == 0
+        assert page.is_visible("#bid-form")
+        page.reload()
+        page.wait_for_selector("#submit-page[data-ready='1']")
+        assert page.is_hidden("#resume-panel")
+        assert page.js_errors == []
+    finally:
+        context.close()
+    assert _uploads(platform_server.env, who["lot"]) == [("aborted", False)]
+
+
+def _uploads(env, lot: int) -> list[tuple[str, bool]]:
+    """The lot's uploads on the server: (status, whether its partial file is still there)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import json; from bidding.models import BidUpload; from bidding import storage; "
+            f"print(json.dumps([(u.status, storage.partial_path(u.pk).exists()) for u in BidUpload.objects.filter(lot_id={lot})]))")
+    res = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=Path(__file__).resolve().parents[2],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    return [tuple(x) for x in json.loads(res.stdout.strip().splitlines()[-1])]
+
+
+def test_a_page_that_lost_the_answer_to_complete_asks_again_after_a_reload(browser, platform_server, tmp_path):
+    """Every byte is on the server and `complete` went through, but its answer never reached the page
+    (the connection dropped): after a reload the page finds the upload complete, asks `complete`
+    again (the platform answers with the same submission) and checks the receipt against the
+    envelope's SHA-256 it kept — one submission, shown as done."""
+    who = setup_bidder(platform_server.env, "lost")
+    document = tmp_path / "bid.pdf"
+    write_document(document, 12 * MiB)
+    context, page = bidder_page(browser, platform_server, who)
+    completed = []
+
+    def lose_answer(route):
+        res = route.fetch()  # the platform completes the upload ...
+        completed.append(res.status)
+        route.abort("connectionreset")  # ... and the answer is lost on the way back
+
+    try:
+        fill_bid(page, [document])
+        page.route("**/api/v1/uploads/*/complete", lose_answer)
+        page.click("#seal-btn")
+        page.wait_for_selector("#status[data-state='error']", timeout=LONG_WAIT)
+        assert completed == [201]
+        record = page.evaluate(RECORD)
+        assert record["count"] == 1 and len(record["sha256"] or "") == 64
+        page.unroute("**/api/v1/uploads/*/complete")
+        page.reload()
+        _done(page, 120_000)
+        assert page.get_attribute("#submit-page", "data-sha256") == record["sha256"]
+        assert page.evaluate(RECORD)["count"] == 0
+        assert page.js_errors == []
+    finally:
+        context.close()
+    envelope = stored_envelope(platform_server.env, who["lot"])
+    with open(envelope, "rb") as f:
+        assert hashlib.file_digest(f, "sha256").hexdigest() == record["sha256"]
+    assert _uploads(platform_server.env, who["lot"]) == [("complete", False)]
 
 
 def test_a_receipt_for_other_bytes_than_the_browser_sealed_is_refused(browser, platform_server, tmp_path):
@@ -188,26 +314,73 @@ def test_a_receipt_for_other_bytes_than_the_browser_sealed_is_refused(browser, p
 
 
 HASHES = """async (sizes) => {
-  const { Hasher } = await import("/static/frontend/hasher.js");
-  const hasher = new Hasher();
+  const { SealingWorker } = await import("/static/frontend/sealing.js");
+  const worker = new SealingWorker();
   const make = (n) => { const b = new Uint8Array(n); for (let i = 0; i < n; i++) b[i] = (i * 31 + (i >> 12)) & 255; return b; };
   const files = sizes.map((n, i) => new File([make(n)], `f${i}`));
-  const fromFiles = await hasher.files(files);
-  const fromStream = [];
-  for (const n of sizes) {
-    const s = hasher.stream({ backlog: 1 << 16 });
-    const bytes = make(n);
-    for (let at = 0; at < n; at += 100003) await s.update(bytes.slice(at, at + 100003));
-    fromStream.push(await s.digest());
-  }
-  hasher.close();
-  return { fromFiles, fromStream };
+  const fromFiles = await worker.files(files);
+  worker.close();
+  return fromFiles;
 }"""
 
 
-def test_the_hashing_worker_agrees_with_python(crypto_page):
+def test_the_sealing_worker_hashes_documents_as_python_does(crypto_page):
     sizes = [0, 1, 55, 56, 63, 64, 65, 4 * MiB - 1, 4 * MiB, 4 * MiB + 1, 9 * MiB + 7]
     got = crypto_page.evaluate(HASHES, sizes)
     want = [hashlib.sha256(bytes((i * 31 + (i >> 12)) & 255 for i in range(n))).hexdigest() for n in sizes]
-    assert got["fromFiles"] == want
-    assert got["fromStream"] == want
+    assert got == want
+
+
+ENVELOPE = """async (cases) => {
+  const { SealingWorker } = await import("/static/frontend/sealing.js");
+  const { seal } = await import("/static/frontend/crypto/envelope.js");
+  const worker = new SealingWorker();
+  const key = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"]);
+  const hex = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
+  const out = [];
+  for (const { size, chunkSize, at, window, abortFirst } of cases) {
+    const plain = crypto.getRandomValues(new Uint8Array(Math.min(size, 65536)));
+    const parts = []; for (let n = 0; n < size; n += plain.length) parts.push(plain.subarray(0, Math.min(plain.length, size - n)));
+    const sealer = await seal(new Blob(parts), { tenderId: "ZB-1", lotId: "1", bidderId: "B1",
+      recipients: [{ role: "bidder", publicKey: key.publicKey }], chunkSize });
+    const whole = new Uint8Array(await (await sealer.toBlob()).arrayBuffer());
+    const from = at === "header" ? sealer.headerSize : Math.floor(whole.length * at);
+    if (abortFirst) {  // a job stopped half-way leaves nothing behind for the next one
+      const first = worker.envelope(sealer, { from: 0, window });
+      for await (const p of first.pieces()) { first.abort(); }
+    }
+    const env = worker.envelope(sealer, { from, window });
+    const got = []; let expect = from, inOrder = true;
+    for await (const { offset, blob } of env.pieces()) {
+      inOrder = inOrder && offset === expect;
+      got.push(blob); expect += blob.size;
+      env.ack(expect);
+    }
+    const sent = new Uint8Array(await new Blob(got).arrayBuffer());
+    const same = sent.length === whole.length - from && sent.every((b, i) => b === whole[from + i]);
+    out.push({ inOrder, same, digest: await env.digest(), hashed: env.hashed, size: whole.length,
+               want: hex(await crypto.subtle.digest("SHA-256", whole)),
+               envelope: whole.length <= 4096 ? hex(whole) : null });
+  }
+  worker.close();
+  return out;
+}"""
+
+
+def test_the_sealing_worker_makes_the_sealers_envelope_from_any_offset_and_its_sha256(crypto_page):
+    """What the Worker hands over from an offset is byte for byte the Sealer's envelope from there;
+    its SHA-256 covers the whole envelope (also the part not handed over), as WebCrypto's and
+    Python's; pieces come in order whatever the window; an aborted job does not disturb the next."""
+    cases = [
+        {"size": 0, "chunkSize": 64, "at": 0, "window": 1 << 20},
+        {"size": 1000, "chunkSize": 64, "at": 0, "window": 0},
+        {"size": 1000, "chunkSize": 64, "at": "header", "window": 100},
+        {"size": 1000, "chunkSize": 64, "at": 0.5, "window": 1 << 20, "abortFirst": True},
+        {"size": 1000, "chunkSize": 64, "at": 1, "window": 0},
+        {"size": 3 * MiB + 5, "chunkSize": MiB, "at": 0.4, "window": 2 * MiB},
+    ]
+    for case, got in zip(cases, crypto_page.evaluate(ENVELOPE, cases)):
+        assert got["inOrder"] and got["same"], case
+        assert got["digest"] == got["want"] and got["hashed"] == got["size"], case
+        if got["envelope"]:
+            assert hashlib.sha256(bytes.fromhex(got["envelope"])).hexdigest() == got["digest"]

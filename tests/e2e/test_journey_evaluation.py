@@ -5,7 +5,9 @@ WebSockets from Python). Sign-in confirmed by the staff, pledge, chair election,
 scoring with validation (暗标: codes only), the sub venue going offline locks the main venue's page
 and coming back resumes it (what was typed survives), a returned score corrected, the ranking, the
 report signed from the browser (Ed25519 in WebCrypto), one written dissent, the PDF checked with
-``pdftotext``; screenshots go to docs/screenshots/venue_*.png.
+``pdftotext``; the host follows it from the lot's set-up page to the report. Once in Chinese and once
+in English, every screen on the way passing the journeys' checks (tests/e2e/screen.py); the Chinese run
+takes the screenshots, docs/screenshots/venue_*.png.
 
 The session is built on the demo data with ``manage.py shell`` (``evaluation_setup.build_session``);
 ``manage.py ticker`` runs next to the server with a short venue-drop time for the lock.
@@ -23,7 +25,8 @@ import pytest
 from tests.conftest import need_tool
 from tests.e2e.conftest import ticker_process, ROOT
 from tests.e2e.evaluation_setup import Remote
-from tests.e2e.test_journey_opening import SHOTS, shot
+from tests.e2e.screen import check_screen, text_problems
+from tests.e2e.test_journey_opening import LOCALES, SHOTS, WORDS, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -63,17 +66,17 @@ def eval_ticker(platform_server):
         yield proc
 
 
-@pytest.fixture(scope="module")
-def evaluation(platform_server, eval_ticker):
+@pytest.fixture(params=LOCALES)
+def evaluation(request, platform_server, eval_ticker):
     out = manage(platform_server.env, "shell", "-c",
                  "from tests.e2e.evaluation_setup import build_session; build_session()",
                  extra_env={"EVAL_PRESENCE_CHECK_MS": "500"})
-    return json.loads(out.strip().splitlines()[-1])
+    return {**json.loads(out.strip().splitlines()[-1]), "locale": request.param}
 
 
 class Person:
-    def __init__(self, browser, base, cookie, url, *, width=1280):
-        self.context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai",
+    def __init__(self, browser, base, cookie, url, *, width=1280, locale="zh-CN"):
+        self.context = browser.new_context(locale=locale, timezone_id="Asia/Shanghai",
                                            viewport={"width": width, "height": 900})
         self.context.add_cookies([{"name": "sessionid", "value": cookie, "url": base}])
         self.page = self.context.new_page()
@@ -84,6 +87,9 @@ class Person:
 
     def step(self, step: str) -> None:
         self.page.wait_for_selector(f'#venue[data-step="{step}"]', timeout=WAIT)
+
+    def check(self, where: str, *, axe: bool = True) -> None:
+        check_screen(self.page, where, axe=axe)
 
     def close(self) -> None:
         self.context.close()
@@ -102,17 +108,20 @@ def test_remote_evaluation_in_two_venues(browser, platform_server, evaluation):
     a, b, r1 = main_codes
     c, r2 = sub_codes
     bidders = ev["bidders"]
+    locale = ev["locale"]
+    at = lambda *args, **kwargs: Person(browser, base, *args, locale=locale, **kwargs)  # noqa: E731
 
     # The list page links each person to their venue.
-    staff_sub = Person(browser, base, ev["cookies"]["venue_320500"], url(sub), width=820)
+    staff_sub = at(ev["cookies"]["venue_320500"], url(sub), width=820)
     staff_sub.page.goto(base + "/evaluation/")
+    check_screen(staff_sub.page, f"{locale} venue staff: the evaluation sessions")
     staff_sub.page.click(f'a[href="{url(sub)}"]')
     staff_sub.page.wait_for_selector("#venue[data-step]", timeout=WAIT)
 
-    pa = Person(browser, base, members[a]["cookie"], url(main))
-    pb = Person(browser, base, members[b]["cookie"], url(main))
-    pc = Person(browser, base, members[c]["cookie"], url(sub), width=820)  # a tablet
-    staff_main = Person(browser, base, ev["cookies"]["venue_320100"], url(main))
+    pa = at(members[a]["cookie"], url(main))
+    pb = at(members[b]["cookie"], url(main))
+    pc = at(members[c]["cookie"], url(sub), width=820)  # a tablet
+    staff_main = at(ev["cookies"]["venue_320100"], url(main))
     people = [pa, pb, pc, staff_main, staff_sub]
     experts = {a: pa, b: pb, c: pc}
     remotes = {r1: Remote(base, members[r1]["cookie"], room(main)),
@@ -121,6 +130,17 @@ def test_remote_evaluation_in_two_venues(browser, platform_server, evaluation):
         # The connection state is always visible.
         for p in people:
             p.page.wait_for_selector('#conn[data-state="connected"], #conn[data-state="resynced"]', timeout=WAIT)
+        pa.check(f"{locale} expert: the venue room before sign-in")
+        # A replacement is the staff's task: an expert sees no empty form for it (nor its box while
+        # there is none to show).
+        assert pa.page.is_hidden("#replace-box") and pc.page.is_hidden("#replace-box")
+        assert staff_main.page.is_visible("#replace-form")
+        # Too early for the next step: the refusal says why and names the members, in words.
+        staff_main.page.click("#next-step")
+        staff_main.page.wait_for_selector("#drive-status:not(:empty)", timeout=WAIT)
+        refused = staff_main.page.inner_text("#drive-status")
+        assert all(code in refused for code in main_codes + sub_codes) and "{" not in refused, refused
+        staff_main.check(f"{locale} main venue staff: the next step refused", axe=False)
 
         # --- sign-in, confirmed by each venue's staff ------------------------------------------------
         for p in experts.values():
@@ -137,11 +157,13 @@ def test_remote_evaluation_in_two_venues(browser, platform_server, evaluation):
         assert "—" in row
         shot(staff_sub.page, "venue_staff_signin")
         pc.page.wait_for_selector("#signin-state:not(:empty)")
+        pc.check(f"{locale} expert: signed in and confirmed", axe=False)
         staff_main.page.wait_for_function(
             f"document.querySelectorAll('#members tr').length === 5", timeout=WAIT)
         staff_main.page.click("#next-step")
         for p in people:
             p.step("pledge")
+        pb.check(f"{locale} expert: the pledge")
 
         # --- pledge, chair election -------------------------------------------------------------------
         for p in experts.values():
@@ -159,6 +181,7 @@ def test_remote_evaluation_in_two_venues(browser, platform_server, evaluation):
         for r in remotes.values():
             r.call("eval.vote_chair", {"candidate": a})
         pa.page.wait_for_selector("#chair-panel:not([hidden])", timeout=WAIT)
+        pa.check(f"{locale} expert: elected chair")
         # The chair drives from now on as well; the staff moves on here.
         staff_main.page.click("#next-step")
 
@@ -171,6 +194,7 @@ def test_remote_evaluation_in_two_venues(browser, platform_server, evaluation):
                 p.page.click(f'form.compliance[data-bidder="{bidder}"] button[type=submit]')
                 p.page.wait_for_selector(f'form.compliance[data-bidder="{bidder}"] caption .badge:not(:empty)',
                                          timeout=WAIT)
+        pc.check(f"{locale} expert: the compliance review")
         for r in remotes.values():
             for bidder in bidders:
                 for crit in ("资格审查", "符合性审查"):
@@ -188,6 +212,10 @@ def test_remote_evaluation_in_two_venues(browser, platform_server, evaluation):
         assert page.inner_text(f"#s-{first}-T1-err") != ""  # above the maximum
         page.fill(f"#s-{first}-T1", "0.1")
         assert page.get_attribute(f"#s-{first}-T1", "aria-invalid") == "true"
+        # Two cells invalid: no total that could be misread (never 0.1 + 57.2 = 57.3).
+        page.fill(f"#s-{first}-T2", "57.2")
+        assert page.inner_text(f"#s-{first}-total") == "—"
+        pa.check(f"{locale} expert: scores with mistakes")
         # Exact decimal sums (0.5 + 0.5 + 0.5 … never 1.4999…).
         page.fill(f"#s-{first}-T1", "19.5")
         page.fill(f"#s-{first}-T2", "30.5")
@@ -211,6 +239,7 @@ def test_remote_evaluation_in_two_venues(browser, platform_server, evaluation):
         score(pa, a)
         score(pb, b)
         shot(pb.page, "venue_expert_scoring")
+        staff_main.check(f"{locale} main venue staff: the scoring under way")
 
         # --- the sub venue drops: the main venue's page locks, and resumes when it is back --------------
         pc.page.fill(f"#s-{first}-T2", "33.5")  # typed, not yet saved
@@ -251,6 +280,7 @@ def test_remote_evaluation_in_two_venues(browser, platform_server, evaluation):
         for p in experts.values():
             p.step("summary")
         pa.page.wait_for_selector('#alerts [data-alert="objective_inconsistent"]', timeout=WAIT)
+        pa.check(f"{locale} chair: the summary with an alert")
         pa.page.select_option("#ret-member", b)
         pa.page.select_option("#ret-bidder", first)
         pa.page.select_option("#ret-item", "T1")
@@ -261,6 +291,7 @@ def test_remote_evaluation_in_two_venues(browser, platform_server, evaluation):
         pb.page.click(f'form.returned[data-bidder="{first}"] button[type=submit]')
         pa.page.wait_for_selector("#corrections li", timeout=WAIT)
         pc.page.wait_for_selector("#corrections li", timeout=WAIT)  # every venue sees the same summary
+        pb.check(f"{locale} expert: a returned score corrected")
         assert pa.page.inner_text("#summary") == pc.page.inner_text("#summary")
         pa.page.click("#next-step")  # the chair drives
         for p in experts.values():
@@ -268,6 +299,7 @@ def test_remote_evaluation_in_two_venues(browser, platform_server, evaluation):
         # The ranking ends the blind review: names appear.
         pa.page.wait_for_function(f"document.querySelector('#bidders').textContent.includes({json.dumps(ev['names'][first])})",
                                   timeout=WAIT)
+        pc.check(f"{locale} expert: the ranking")
         staff_main.page.click("#next-step")
 
         # --- the report, signed in the browser ---------------------------------------------------------
@@ -276,7 +308,7 @@ def test_remote_evaluation_in_two_venues(browser, platform_server, evaluation):
             p.page.click("#sign")
             p.page.wait_for_selector("#sign-box", state="hidden", timeout=WAIT)
         remotes[r1].call("eval.dissent", {"reason": DISSENT})
-        pr2 = Person(browser, base, members[r2]["cookie"], url(sub))  # the last member signs on their own device
+        pr2 = at(members[r2]["cookie"], url(sub))  # the last member signs on their own device
         people.append(pr2)
         pr2.page.click("#sign")
         pr2.page.wait_for_selector("#sign-box", state="hidden", timeout=WAIT)
@@ -290,39 +322,47 @@ def test_remote_evaluation_in_two_venues(browser, platform_server, evaluation):
         pa.page.click("#next-step")
         for p in experts.values():
             p.step("done")
+        pa.check(f"{locale} chair: the evaluation done")
+        staff_sub.check(f"{locale} sub venue staff: the evaluation done", axe=False)
 
         # The supervisor's window into the sub venue: everything visible, no forms.
-        sup = Person(browser, base, ev["cookies"]["supervisor"], url(sub))
+        sup = at(ev["cookies"]["supervisor"], url(sub))
         people.append(sup)
         sup.step("done")
+        sup.check(f"{locale} supervisor: the sub venue's room")
         assert sup.page.is_hidden("#me") and sup.page.is_hidden("#drive") and sup.page.is_hidden("#chair-panel")
         assert sup.page.inner_text("#report-hash") == report_hash
 
-        # The report PDF, as the chair downloads it.
-        res = pa.context.request.get(f"{base}/api/v1/evaluation/sessions/{sid}/report.pdf",
-                                     timeout=120_000)  # WeasyPrint lays out every table: slow on a busy machine
-        assert res.ok and res.body()[:4] == b"%PDF"
-        pdf = SHOTS.parent / f".venue-report-{os.getpid()}.pdf"
-        pdf.write_bytes(res.body())
-        try:
-            text = subprocess.run([need_tool("pdftotext"), str(pdf), "-"], capture_output=True, text=True,
-                                  check=True).stdout
-        finally:
-            pdf.unlink()
-        flat = "".join(text.split())
-        assert report_hash in flat
-        assert "施工组织设计评分偏高" in flat  # the dissent's written reasons (a table cell may wrap)
-        assert "已签名" in flat and "持不同意见" in flat
-        assert ev["names"][first] in flat
+        # The report PDF, as the chair downloads it: in Chinese whatever the page's language, so the
+        # Chinese run reads it (WeasyPrint lays out every table: slow).
+        if locale == "zh-CN":
+            res = pa.context.request.get(f"{base}/api/v1/evaluation/sessions/{sid}/report.pdf",
+                                         timeout=120_000)  # WeasyPrint lays out every table: slow on a busy machine
+            assert res.ok and res.body()[:4] == b"%PDF"
+            pdf = SHOTS.parent / f".venue-report-{os.getpid()}.pdf"
+            pdf.write_bytes(res.body())
+            try:
+                text = subprocess.run([need_tool("pdftotext"), str(pdf), "-"], capture_output=True, text=True,
+                                      check=True).stdout
+            finally:
+                pdf.unlink()
+            problems = text_problems(text, chinese=True)  # a record in Chinese: labels, Beijing time, no codes
+            assert not problems, "the evaluation report PDF:\n" + "\n".join(problems)
+            assert "北京时间" in text
+            flat = "".join(text.split())
+            assert report_hash in flat
+            assert "施工组织设计评分偏高" in flat  # the dissent's written reasons (a table cell may wrap)
+            assert "已签名" in flat and "持不同意见" in flat
+            assert ev["names"][first] in flat
 
         # The host follows the session from the lot's set-up page and reaches the report.
-        host = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 900})
+        host = browser.new_context(locale=locale, timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 900})
         try:
             host.add_cookies([{"name": "sessionid", "value": ev["cookies"]["host"], "url": base}])
             hp = host.new_page()
             hp.goto(f"{base}/tenders/{ev['lot']}/evaluation/")
             hp.wait_for_selector("#report-pdf")
-            assert hp.inner_text("#session-step") == "结束"
+            assert hp.inner_text("#session-step") == WORDS[locale]["step_done"]
             shot(hp, "host-06-report-ready")
             assert hp.get_attribute("#report-pdf", "href") == f"/api/v1/evaluation/sessions/{sid}/report.pdf"
         finally:

@@ -37,3 +37,28 @@ def test_the_text_rules_leave_labels_alone():
     text = "状态：投标中 · 操作：确认开标记录 · 2026年12月03日 15:12:00（北京时间，UTC+8）· SHA-256 · Ed25519"
     assert text_problems(text, chinese=True) == []
     assert text_problems("Status: Open for bids · 2026-12-03 15:12:00 (Beijing time, UTC+8)", chinese=False) == []
+
+
+def test_chinese_labels_on_an_english_page_are_found_and_data_is_left_alone(page):
+    page.set_content('<html lang="en"><head><title>t</title></head><body><main><h1>Opening hall</h1>'
+                     '<p id="conn">已连接</p>'
+                     '<table><thead><tr><th scope="col">投标人</th><th scope="col">Price (元)</th></tr></thead>'
+                     '<tbody><tr><th scope="row">江苏宁建建设集团有限公司</th><td>1,234,567.89 元</td></tr></tbody></table>'
+                     '<p>Project: 市政道路工程 · 状态：草稿</p>'
+                     '<label>Main venue <span lang="zh-hans">南京市公共资源交易中心评标室</span></label>'
+                     '</main></body></html>')
+    with pytest.raises(AssertionError) as found:
+        check_screen(page, "an English page", axe=False)
+    problems = str(found.value).splitlines()[1:]
+    assert any("th" in p and "投标人" in p for p in problems), problems
+    assert any("untranslated" in p and "已连接" in p for p in problems), problems
+    assert any("状态" in p for p in problems), problems
+    assert not any(word in "\n".join(problems) for word in ("江苏宁建", "南京市", "1,234,567.89")), problems
+    assert len(problems) == 3, problems
+
+
+def test_english_labels_on_a_chinese_page_are_found():
+    from tests.e2e.screen import english_on_chinese
+
+    found = [["投标人 / Bidder", "th"], ["SHA-256", "th"], ["开标记录（PDF）", "button"], ["江苏 Ltd.", ""]]
+    assert english_on_chinese(found) == ["English in a th on a Chinese page: '投标人 / Bidder'"]

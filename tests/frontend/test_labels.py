@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.utils import translation
 
+from audit.alerts import TABLE as ALERTS
 from bidding.lifecycle import Status
 from bidding.models_bids import BidSubmission
 from bidding.models_opening import RecordConfirmation
@@ -15,13 +16,14 @@ from bidding.phases import Event
 from collusion.models import Case, Lead
 from collusion.signals.leads import Article, Signal, Strength
 from common import labels
+from evaluation.rules.alerts import RETURN_REASONS
 from common.beijing import beijing
 from common.errors import ErrorCode
 from common.roles import Role
 from evaluation.models import ReportSignature
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("accounts", "audit", "bidding", "evaluation", "realtime", "collusion")
+APPS = ("accounts", "audit", "bidding", "evaluation", "realtime", "collusion", "award", "exchange")
 
 
 def source_action_codes() -> set[str]:
@@ -50,6 +52,8 @@ def source_action_codes() -> set[str]:
     ("role", [r.value for r in Role]),
     ("decided_by", ["score", "price", "evaluated_price", "draw", "last"]),
     ("action", sorted(source_action_codes())),
+    ("alert", sorted({alert.code for _, alert in ALERTS})),
+    ("return_reason", sorted(RETURN_REASONS)),
     ("collusion_signal", [s.value for s in Signal]),
     ("collusion_article", [a.value for a in Article]),
     ("collusion_strength", [s.value for s in Strength]),

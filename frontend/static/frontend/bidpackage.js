@@ -63,7 +63,7 @@ export function pythonJson(doc) {
 
 /**
  * The package for `files` (File objects) whose SHA-256s are `hashes` (hex, in order; the caller
- * computes them in constant memory, hasher.js): `{manifest, blob}`. The tar is a Blob of
+ * computes them in constant memory, sealing.js): `{manifest, blob}`. The tar is a Blob of
  * references to the files: nothing is read here.
  */
 export function buildPackage({ tender, lot, bidder, fields, files, hashes, sealer }) {

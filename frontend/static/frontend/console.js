@@ -64,10 +64,15 @@ function actor(e) {
   return span;
 }
 
+/** An alert as people read it in the page's language: its own label, else its action's. */
+function alertLabel(e) {
+  return e.alert ? t.alerts[e.alert.code] || t.actions[e.action] || e.alert.label : "";
+}
+
 function row(e) {
   const tr = document.createElement("tr");
   if (e.alert) tr.className = `alert-${e.alert.level}`;
-  const cells = [e.index, beijing(e.time), e.alert ? e.alert.label : "", labelled(t.actions[e.action], e.action),
+  const cells = [e.index, beijing(e.time), alertLabel(e), labelled(t.actions[e.action], e.action),
                  actor(e), e.org || "", e.ip || "",
                  e.tender ?? "", room(e.room), object(e.object)];
   for (const value of cells) {
@@ -84,7 +89,7 @@ function render() {
   alerts.replaceChildren(...recent.map((e) => {
     const li = document.createElement("li");
     li.className = `alert-${e.alert.level}`;
-    li.append(`${beijing(e.time)} ${e.alert.label} · `, actor(e), ` · ${t.actions[e.action] || e.action}`);
+    li.append(`${beijing(e.time)} ${alertLabel(e)} · `, actor(e), ` · ${t.actions[e.action] || e.action}`);
     return li;
   }));
 }

@@ -102,7 +102,9 @@ function renderAnnouncement() {
   const fields = state.lot.announced_fields;
   $("ann-head").replaceChildren(el("tr", {}, el("th", { scope: "col", text: "#" }), el("th", { scope: "col", text: t.col_bidder }),
     el("th", { scope: "col", text: t.col_credit_code }), el("th", { scope: "col", text: t.col_status }),
-    ...fields.map((d) => el("th", { scope: "col", class: d.type === "money_fen" ? "num" : "", text: `${d.label}${d.unit ? `（${d.unit}）` : ""}` }))));
+    // The tender's own field names: its data, as the host wrote them (translate="no").
+    ...fields.map((d) => el("th", { scope: "col", class: d.type === "money_fen" ? "num" : "", translate: "no",
+                                   text: `${d.label}${d.unit ? `（${d.unit}）` : ""}` }))));
   // Each cell carries its column's name: at a phone's width the rows become cards (site.css).
   const rows = (state.announcement || []).map((b, i) => el("tr", { "data-org": b.org }, el("td", { text: String(i + 1), "data-label": "#" }),
     el("th", { scope: "row", text: b.name, "data-label": t.col_bidder }),
@@ -124,7 +126,8 @@ function renderMine() {
   $("mine").textContent = m ? `${t.bid_status[m.status] || ""}${m.last_error ? ` — ${t.decrypt_error}` : ""}` : "";
   root.dataset.mine = m ? m.status : "";
   $("decrypt").disabled = !(state.phase.phase === "decrypting" && !state.phase.paused && m && m.status === "pending");
-  $("mine-fields").replaceChildren(...(m?.fields || []).map((f) => el("li", { text: `${f.label}：${shownValue(f)}${f.unit ? ` ${f.unit}` : ""}` })));
+  $("mine-fields").replaceChildren(...(m?.fields || []).map((f) => el("li", { translate: "no",
+    text: `${f.label}：${shownValue(f)}${f.unit ? ` ${f.unit}` : ""}` })));
 }
 
 function renderRecord() {

@@ -3,20 +3,22 @@
 // the dealt escrow key of a tender set up before v2), or v3 with the file key split among the
 // tender's custodians (crypto/escrow.js) → a resumable upload, pipelined (uploader.js), with one progress bar
 // across hashing, sealing and sending (bytes, speed, time left), pause and resume — also after a
-// reload. The documents' and the envelope's SHA-256 are computed in a Worker (hasher.js) in
-// constant memory; the receipt's SHA-256 must be the one this browser computed.
+// reload. The documents' SHA-256, the encryption and the envelope's SHA-256 run in a Worker
+// (sealing.js) in constant memory; the receipt's SHA-256 must be the one this browser computed.
 //
 // IndexedDB (`kaibiao-uploads`/`uploads`, one record per lot, until the receipt is in) keeps what
 // a reload needs, once: the sealer's state (with its non-extractable payload key), the manifest
-// (a few hundred bytes) and the File handles — not the package.
+// (a few hundred bytes) and the File handles — not the package; and, once every byte is on the
+// server, the envelope's SHA-256, so that a page reloaded after `complete` was asked (its answer
+// lost) asks again and checks the receipt against it.
 import { api, pageData, say, el, fenToYuan, yuanToFen, clock, failure } from "./util.js";
 import { announcedValues, buildPackage, packageBlob, FieldError } from "./bidpackage.js";
 import { seal, Sealer } from "./crypto/envelope.js";
 import { custodiansFromEscrow } from "./crypto/escrow.js";
 import { decode as unb64 } from "./crypto/b64.js";
 import { getKey } from "./signkeys.js";
-import { Hasher } from "./hasher.js";
-import { Cancelled, sendEnvelope } from "./uploader.js";
+import { SealingWorker } from "./sealing.js";
+import { Cancelled, envelopeSha256, sendEnvelope, startEnvelope } from "./uploader.js";
 import { checkFiles, closeAtDeadline, confirmReplace, rememberSubmitted, showCurrent } from "./submit_guard.js";
 
 const ctx = pageData("page-ctx");
@@ -30,7 +32,7 @@ const barText = document.getElementById("bar-text");
 const pauseBtn = document.getElementById("pause-btn");
 const continueBtn = document.getElementById("continue-btn");
 const cancelBtn = document.getElementById("cancel-btn");
-const hasher = new Hasher();
+const worker = new SealingWorker();
 let cert = null;
 let job = null; // {sealer, uploadId, names, controller, running, work}
 let currentBid = null; // the bid a new submission would replace
@@ -56,11 +58,18 @@ async function store(mode, fn) {
 const loadPending = () => store("readonly", (s) => s.get(lot.id));
 const savePending = (rec) => store("readwrite", (s) => s.put(rec));
 const dropPending = () => store("readwrite", (s) => s.delete(lot.id));
+const notePending = (changes) => store("readwrite", (s) => {
+  const req = s.get(lot.id);
+  req.onsuccess = () => { if (req.result) s.put({ ...req.result, ...changes }); };
+  return req;
+});
 
 // --- the form -------------------------------------------------------------------------------------
 function fieldInput(d) {
   const id = `f-${d.key}`;
-  const label = el("label", { for: id, text: `${d.label}${d.unit ? `（${d.unit}）` : ""}${d.required === false ? "" : " *"}` });
+  // The tender's own field names: its data, as the host wrote them (translate="no").
+  const label = el("label", { for: id, translate: "no",
+                              text: `${d.label}${d.unit ? `（${d.unit}）` : ""}${d.required === false ? "" : " *"}` });
   let input;
   if (d.type === "choice") {
     input = el("select", { id, name: d.key }, el("option", { value: "", text: "—" }),
@@ -151,13 +160,13 @@ function buttons({ running }) {
   cancelBtn.hidden = running;
 }
 
-async function run() {
+async function run(started = null) {
   const { sealer, uploadId } = job;
   job.running = true;
   job.controller = new AbortController();
   buttons({ running: true });
   const before = job.hashedDocs || 0; // bytes of documents hashed before sealing (0 on a resume)
-  const up = { sent: 0, hashed: 0, resumedAt: 0, total: sealer.envelopeSize };
+  const up = { sent: 0, hashed: 0, resumedAt: 0, total: sealer.envelopeSize, phase: "uploading" };
   job.uploadProgress = up;
   // The bar: documents hashed, then each envelope byte re-checked (a resume) or sent.
   startTicker({
@@ -167,26 +176,10 @@ async function run() {
   });
   try {
     say(status, t.uploading, "uploading");
-    const { sha256 } = await sendEnvelope({ sealer, uploadId, hasher, progress: up, signal: job.controller.signal,
-                                            getStatus: () => api("GET", `/uploads/${uploadId}`) });
-    say(status, t.completing, "completing");
-    const submission = await api("POST", `/uploads/${uploadId}/complete`);
-    await dropPending();
-    rememberSubmitted(lot.id, submission, job.names || []);
-    currentBid = submission;
-    showCurrent(t, lot.id, submission);
-    stopTicker();
-    buttons({ running: true });
-    pauseBtn.hidden = true;
-    root.dataset.submission = submission.id;
-    root.dataset.sha256 = sha256;
-    if (submission.sha256 !== sha256) {
-      say(status, `${t.receipt_mismatch} (${submission.sha256} ≠ ${sha256})`, "error");
-      return;
-    }
-    say(status, `${t.done} ${submission.sha256}`, "done");
-    document.getElementById("done").hidden = false;
-    document.getElementById("receipt-link").focus();
+    const { sha256 } = await sendEnvelope({ sealer, uploadId, worker, progress: up, signal: job.controller.signal,
+                                            started, getStatus: () => api("GET", `/uploads/${uploadId}`) });
+    await notePending({ sha256 });
+    await complete(uploadId, sha256);
   } catch (err) {
     stopTicker();
     buttons({ running: false });
@@ -195,6 +188,29 @@ async function run() {
   } finally {
     job.running = false;
   }
+}
+
+/** Ask the platform to complete the upload (idempotent: again, for one already complete) and show
+ *  the receipt, if its SHA-256 is `sha256`, the one this browser computed. */
+async function complete(uploadId, sha256) {
+  say(status, t.completing, "completing");
+  const submission = await api("POST", `/uploads/${uploadId}/complete`);
+  await dropPending();
+  rememberSubmitted(lot.id, submission, job.names || []);
+  currentBid = submission;
+  showCurrent(t, lot.id, submission);
+  stopTicker();
+  buttons({ running: true });
+  pauseBtn.hidden = true;
+  root.dataset.submission = submission.id;
+  root.dataset.sha256 = sha256;
+  if (submission.sha256 !== sha256) {
+    say(status, `${t.receipt_mismatch} (${submission.sha256} ≠ ${sha256})`, "error");
+    return;
+  }
+  say(status, `${t.done} ${submission.sha256}`, "done");
+  document.getElementById("done").hidden = false;
+  document.getElementById("receipt-link").focus();
 }
 
 pauseBtn.addEventListener("click", () => job?.controller?.abort());
@@ -244,19 +260,26 @@ form.addEventListener("submit", async (ev) => {
     job = { hashedDocs: 0 };
     startTicker({ phase: "hashing", done: () => hashed, total: () => docBytes + estimate });
     say(status, t.hashing, "hashing");
-    const hashes = await hasher.files(files, (n) => { hashed = n; });
+    const hashes = await worker.files(files, (n) => { hashed = n; });
     const { manifest, blob } = buildPackage({ ...ids, hashes });
     job.work.phase = "sealing";
     say(status, t.sealing, "sealing");
     const sealer = await seal(blob, { tenderId: lot.tender, lotId: lot.code, bidderId: ctx.credit_code,
                                       ...(await recipientsFor()) });
     const upload = await api("POST", `/lots/${lot.id}/uploads`, { json: { size: sealer.envelopeSize } });
-    await savePending({ lotId: lot.id, state: sealer.state(), manifest, files, uploadId: upload.id,
-                        names: files.map((f) => f.name), envelopeSize: sealer.envelopeSize,
-                        createdAt: new Date().toISOString() });
+    // The Worker starts on the envelope while the browser's record is written.
+    const started = startEnvelope(sealer, worker, upload);
+    try {
+      await savePending({ lotId: lot.id, state: sealer.state(), manifest, files, uploadId: upload.id,
+                          names: files.map((f) => f.name), envelopeSize: sealer.envelopeSize,
+                          createdAt: new Date().toISOString() });
+    } catch (err) {
+      started.env.abort();
+      throw err;
+    }
     form.hidden = true;
     Object.assign(job, { sealer, uploadId: upload.id, hashedDocs: docBytes, names: files.map((f) => f.name) });
-    await run();
+    await run(started);
   } catch (err) {
     stopTicker();
     if (!showFieldError(err)) say(status, failure(t, err), "error");
@@ -265,12 +288,40 @@ form.addEventListener("submit", async (ev) => {
   }
 });
 
+/** A source for `rec`'s sealer: a record from before the manifest was kept holds the package Blob. */
+const recordSealer = (rec) => Sealer.resume(rec.state, rec.manifest ? packageBlob(rec.manifest, rec.files) : rec.source);
+
+/**
+ * Every byte was on the server and `complete` was asked, but the page went before its answer came
+ * (a reload, a lost reply): ask again (the platform answers a completed upload with the same
+ * submission) and check the receipt against the envelope's SHA-256 the page kept — or, in a record
+ * from before it was kept, the SHA-256 computed again from the files.
+ */
+async function finishCompleted(rec) {
+  form.hidden = true;
+  job = { uploadId: rec.uploadId, hashedDocs: 0, names: rec.names };
+  try {
+    let sha256 = rec.sha256;
+    if (!sha256) {
+      const sealer = await recordSealer(rec);
+      const up = { sent: 0, hashed: 0, resumedAt: sealer.envelopeSize, total: sealer.envelopeSize };
+      startTicker({ phase: "checking", done: () => up.hashed, total: () => up.total });
+      sha256 = await envelopeSha256(sealer, worker, up);
+    }
+    await complete(rec.uploadId, sha256);
+  } catch (err) {
+    stopTicker();
+    say(status, failure(t, err), "error");
+  }
+}
+
 async function offerResume(rec) {
   const panel = document.getElementById("resume-panel");
   let info = null;
   if (rec.uploadId) {
     try { info = await api("GET", `/uploads/${rec.uploadId}`); } catch { info = null; }
   }
+  if (info?.status === "complete") return finishCompleted(rec);
   if (!info || info.status !== "open") { await dropPending(); return; }
   panel.hidden = false;
   document.getElementById("resume-info").textContent =
@@ -281,9 +332,7 @@ async function offerResume(rec) {
     panel.hidden = true;
     form.hidden = true;
     try {
-      // A record from before the manifest was kept holds the package Blob itself.
-      const source = rec.manifest ? packageBlob(rec.manifest, rec.files) : rec.source;
-      const sealer = await Sealer.resume(rec.state, source);
+      const sealer = await recordSealer(rec);
       job = { sealer, uploadId: rec.uploadId, hashedDocs: 0, names: rec.names };
       await run();
     } catch (err) {

@@ -4,7 +4,7 @@
 // copy-on-write reducer as the server and renders everything from the state, so a reconnect
 // (replay or snapshot, rt.js) loses nothing on screen.
 import { RealtimeClient, connectionBadge } from "./rt.js";
-import { beijing, clock, fenToYuan, pageData, failure } from "./util.js";
+import { CHINESE, beijing, clock, fenToYuan, pageData, failure } from "./util.js";
 import { fmt, h, renderTask } from "./venue_tasks.js";
 import { ensureKey, loadKey, signReport } from "./evalkey.js";
 import { renderDecisions, wireDecisions } from "./venue_decisions.js";
@@ -43,10 +43,21 @@ async function send(cmd, payload, el = statusEl) {
     say(t.sent, el);
     return true;
   } catch (err) {
-    const extra = err.details ? ` ${JSON.stringify(err.details)}` : "";
-    say(`${failure(t, err)}${extra}`, el);
+    const named = whom(err.details);
+    say(`${failure(t, err)}${named ? ` (${named})` : ""}`, el);
     return false;
   }
+}
+
+/** The members or bidders a refusal names ("E3、E4"), never its details' keys and values as JSON. */
+function whom(details) {
+  const codes = new Set();
+  const walk = (v) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (typeof v === "string" && /^[EB]\d{1,3}$/.test(v)) codes.add(v);
+  };
+  Object.values(details || {}).forEach(walk);
+  return [...codes].join(CHINESE ? "、" : ", ");
 }
 
 const env = { ctx, t, send: (cmd, payload) => send(cmd, payload), status: (text) => say(text) };

@@ -58,8 +58,10 @@ function pledge(env) {
 function election(env, S) {
   const { t, send } = env;
   const codes = Object.keys(S.members).sort();
+  // A person's name is data (translate="no"), beside the member's code.
   const radios = codes.map((c) => h("label", { class: "choice" },
-    h("input", { type: "radio", name: "chair-candidate", value: c }), ` ${memberLabel(S, c)}`));
+    h("input", { type: "radio", name: "chair-candidate", value: c }), ` ${c}`,
+    S.members[c]?.name ? h("span", { translate: "no", text: ` ${S.members[c].name}` }) : null));
   const state = h("p", { id: "vote-state" });
   const form = h("form", { onsubmit: (ev) => {
     ev.preventDefault();
