@@ -100,6 +100,21 @@ def current_certificate(organisation_id: int, now: datetime) -> BidderCertificat
     return cert if cert is not None and cert.is_current(now) else None
 
 
+def certificate_to_seal_for(lot, organisation_id: int, now: datetime) -> BidderCertificate:
+    """The certificate a bid (or a key check's test envelope) for ``lot`` is sealed to: the
+    organisation's current one, of the tender's cipher suite. Raises ``no_current_certificate`` or
+    ``certificate_suite_mismatch``."""
+    cert = current_certificate(organisation_id, now)
+    if cert is None:
+        raise PlatformError(ErrorCode.NO_CURRENT_CERTIFICATE,
+                            "your organisation has no valid certificate: request one, or renew it")
+    if cert.suite != lot.cipher_suite:
+        raise PlatformError(ErrorCode.CERTIFICATE_SUITE_MISMATCH,
+                            "this tender's cipher suite needs a certificate of that suite: request one",
+                            details={"expected": lot.cipher_suite, "certificate": cert.suite})
+    return cert
+
+
 def key_holder(user, key_id: str) -> str:
     """Whose certificate requests name the key ``key_id``: "yours" (the user's organisation's, at any
     status), "another" (only another organisation's), or "none". A bidder's page asks before it

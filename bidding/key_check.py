@@ -28,7 +28,7 @@ from common.errors import ErrorCode, PlatformError
 from crypto import envelope, gm, keys
 
 from . import bid_rules
-from .certificates import current_certificate
+from .certificates import certificate_to_seal_for, current_certificate
 from .models import BidSubmission, KeyCheck
 
 TEST_PLAINTEXT = b"tender-key-check/v1\n"  # what the test envelope holds: nothing of value
@@ -51,14 +51,7 @@ def issue_key_check(user, actor: Actor, lot_id: int, *, now: datetime) -> KeyChe
     lot = access_bid_lot(user, lot_id)
     bid_rules.check_before_deadline(lot.bid_deadline, now)
     org = user.organisation
-    cert = current_certificate(org.pk, now)
-    if cert is None:
-        raise PlatformError(ErrorCode.NO_CURRENT_CERTIFICATE,
-                            "your organisation has no valid certificate: request one, or renew it")
-    if cert.suite != lot.cipher_suite:
-        raise PlatformError(ErrorCode.CERTIFICATE_SUITE_MISMATCH,
-                            "this tender's cipher suite needs a certificate of that suite: request one",
-                            details={"expected": lot.cipher_suite, "certificate": cert.suite})
+    cert = certificate_to_seal_for(lot, org.pk, now)
     data = envelope.seal_bytes(TEST_PLAINTEXT, tender_id=lot.project.code, lot_id=lot.code,
                                bidder_id=org.credit_code, chunk_size=64, suite=lot.cipher_suite,
                                recipients=[envelope.Recipient("bidder", _recipient_key(cert))])

@@ -26,7 +26,7 @@ from common.errors import ErrorCode, PlatformError
 from crypto.envelope import InvalidEnvelope, read_header
 
 from . import bid_rules, storage
-from .certificates import current_certificate
+from .certificates import certificate_to_seal_for, current_certificate
 from .lifecycle import Status as LotStatus
 from .models import BidSubmission, BidUpload, EscrowKey, Lot
 from .receipts import issue_receipt
@@ -72,14 +72,7 @@ def _refusing(actor: Actor, lot: Lot, now: datetime, upload: BidUpload | None = 
 
 
 def _expected(lot: Lot, organisation, now: datetime) -> bid_rules.Expected:
-    cert = current_certificate(organisation.pk, now)
-    if cert is None:
-        raise PlatformError(ErrorCode.NO_CURRENT_CERTIFICATE,
-                            "your organisation has no valid certificate: request one, or renew it")
-    if cert.suite != lot.cipher_suite:
-        raise PlatformError(ErrorCode.CERTIFICATE_SUITE_MISMATCH,
-                            "this tender's cipher suite needs a certificate of that suite: request one",
-                            details={"expected": lot.cipher_suite, "certificate": cert.suite})
+    cert = certificate_to_seal_for(lot, organisation.pk, now)
     escrow_key_id, custodian_key_ids, threshold = None, (), None
     if lot.escrow_required:
         escrow = EscrowKey.objects.filter(lot=lot).first()
