@@ -112,5 +112,5 @@ def test_the_console_shows_the_latest_checkpoint_and_its_cosignatures(people, se
                                     line=witness.cosign(body, 1_767_225_600), timestamp=1_767_225_600,
                                     created_at=checkpoint.created_at)
     page = client.get("/console/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
-    assert "witness.test/w1 · <time" in page and "2026-01-01 08:00:00" in page  # Beijing time
+    assert "witness.test/w1 · <time" in page and "2026年01月01日 08:00:00" in page  # Beijing time, as people read it
     assert "未达到法定数" not in page and "1 / 1" in page
