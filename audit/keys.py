@@ -17,13 +17,19 @@ from crypto import signing
 from crypto.checkpoint import NoteSigner
 
 
+def provisioned_signing_key(path: str | Path, *, what: str, password_env: str) -> signing.SigningKey:
+    """An Ed25519 key from its provisioned file (created on first use by the embedded defaults),
+    decrypted with the password in ``password_env`` when it has one."""
+    pem, password = provisioned_key_pem(
+        Path(path), lambda: signing.signing_key_to_pem(signing.generate_signing_key(), None),
+        what=what, password_env=password_env)
+    return signing.load_signing_key_pem(pem, password)
+
+
 @lru_cache(maxsize=1)
 def platform_signing_key() -> signing.SigningKey:
-    pem, password = provisioned_key_pem(
-        Path(settings.PLATFORM_SIGNING_KEY_FILE),
-        lambda: signing.signing_key_to_pem(signing.generate_signing_key(), None),
-        what="the platform signing key", password_env="PLATFORM_SIGNING_KEY_PASSWORD")
-    return signing.load_signing_key_pem(pem, password)
+    return provisioned_signing_key(settings.PLATFORM_SIGNING_KEY_FILE, what="the platform signing key",
+                                   password_env="PLATFORM_SIGNING_KEY_PASSWORD")
 
 
 def note_signer() -> NoteSigner:

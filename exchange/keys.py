@@ -6,21 +6,16 @@ from __future__ import annotations
 import base64
 import hashlib
 from functools import lru_cache
-from pathlib import Path
-
 from django.conf import settings
 
-from common.files import provisioned_key_pem
+from audit.keys import provisioned_signing_key
 from crypto import signing
 
 
 @lru_cache(maxsize=1)
 def exchange_signing_key() -> signing.SigningKey:
-    pem, password = provisioned_key_pem(
-        Path(settings.EXCHANGE_SIGNING_KEY_FILE),
-        lambda: signing.signing_key_to_pem(signing.generate_signing_key(), None),
-        what="the exchange signing key", password_env="EXCHANGE_SIGNING_KEY_PASSWORD")
-    return signing.load_signing_key_pem(pem, password)
+    return provisioned_signing_key(settings.EXCHANGE_SIGNING_KEY_FILE, what="the exchange signing key",
+                                   password_env="EXCHANGE_SIGNING_KEY_PASSWORD")
 
 
 def public_key() -> bytes:
