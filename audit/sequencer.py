@@ -46,7 +46,16 @@ TICK_LIMIT = 20_000  # rows the ticker sequences per tick; the timer stays due w
 # Batches start at most this often per process: under a steady stream each one collects the entries
 # committed meanwhile (one head lock and one commit for many) instead of racing every single commit;
 # after a quiet spell the first entry is sequenced at once. Adds at most this much to the lag.
-MIN_INTERVAL = 0.010  # measured: 5 ms and 10 ms equal with 2 processes, 10 ms +20% with 4 (docs/audit.md)
+# ``settings.AUDIT_SEQUENCER_INTERVAL_MS``; bench/bench_proofs.py sweeps it (docs/audit.md).
+DEFAULT_INTERVAL_MS = 10
+
+
+def min_interval() -> float:
+    """Seconds between the starts of two batches of this process."""
+    value = getattr(settings, "AUDIT_SEQUENCER_INTERVAL_MS", DEFAULT_INTERVAL_MS)
+    if not isinstance(value, int) or not 0 <= value <= 1000:
+        raise ImproperlyConfigured(f"AUDIT_SEQUENCER_INTERVAL_MS is 0-1000 milliseconds, not {value!r}")
+    return value / 1000
 IDLE_SECONDS = 5.0  # an idle sequencer thread gives its connection back after this long
 LAG_SAMPLES = 100_000
 STALE_SECONDS = 5.0  # audit_check: pending longer than this means no sequencer is running
@@ -128,6 +137,7 @@ class Sequencer:
         self._at_exit_registered = False
         self.lags: deque[float] = deque(maxlen=LAG_SAMPLES)  # seconds, queued -> sequenced+committed
         self.sequenced = 0
+        self.batches = 0  # drains started by this thread (each takes one head lock per BATCH rows)
 
     def kick(self) -> None:
         """A transaction that queued entries committed: sequence them soon. Cheap, never raises
@@ -179,7 +189,7 @@ class Sequencer:
                 if not self._wake.wait(IDLE_SECONDS):
                     connection.close()  # idle: no connection held between bursts
                     continue
-                pause = self._last_batch + MIN_INTERVAL - time.monotonic()
+                pause = self._last_batch + min_interval() - time.monotonic()
                 if pause > 0:
                     time.sleep(pause)
                 self._wake.clear()
@@ -187,6 +197,7 @@ class Sequencer:
                     break
                 self._dirty = False
                 self._last_batch = time.monotonic()
+                self.batches += 1
                 try:
                     self._drain_once()
                     backoff = 0.05

@@ -278,6 +278,24 @@ def bench_append_with_anchors() -> dict:
             "timestamped": AuditTimestamp.objects.count()}
 
 
+SWEEP_MS = (10, 25, 50)
+
+
+def bench_interval_sweep(rounds: int = 2) -> dict:
+    """The sequencer's batch interval (``AUDIT_SEQUENCER_INTERVAL_MS``), anchors off, each value run
+    ``rounds`` times interleaved so that the values share the machine's load: fewer, larger batches
+    cost less per entry (one head lock, one commit, one function call each) but add to the lag."""
+    _fresh_database()
+    runs = []
+    for _ in range(rounds):
+        for ms in SWEEP_MS:
+            row = _append_run({"AUDIT_SEQUENCER_INTERVAL_MS": str(ms)})
+            row["anchors"], row["interval_ms"] = False, ms
+            runs.append(row)
+    best = {ms: max(r["per_second"] for r in runs if r["interval_ms"] == ms) for ms in SWEEP_MS}
+    return {"runs": runs, "best_per_second": best}
+
+
 def main() -> dict:
     RESULTS.mkdir(parents=True, exist_ok=True)
     result = {"check_and_archive": bench_check_and_archive(ENTRIES),
@@ -287,6 +305,8 @@ def main() -> dict:
     save()
     if not os.environ.get("BENCH_SKIP_APPEND"):
         result["append_with_anchors"] = bench_append_with_anchors()
+        save()
+        result["sequencer_interval"] = bench_interval_sweep()
         save()
     c = result["check_and_archive"]
     print(f"audit_check over {c['entries']:,} entries: {c['audit_check']['seconds']} s, ok={c['audit_check']['ok']} "
@@ -302,6 +322,10 @@ def main() -> dict:
               f"anchors off {w['off_per_second']:.0f}/s, witness + TSA on {w['on_per_second']:.0f}/s "
               f"(x{w['ratio']}); {w['cosigned']} of {w['checkpoints']} checkpoints cosigned, "
               f"{w['timestamped']} timestamped")
+    if "sequencer_interval" in result:
+        best = result["sequencer_interval"]["best_per_second"]
+        print("sequencer interval, anchors off, best of two: "
+              + ", ".join(f"{ms} ms {rate:.0f}/s" for ms, rate in best.items()))
     return result
 
 

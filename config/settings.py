@@ -216,6 +216,9 @@ AUDIT_ORIGIN = env_str("AUDIT_ORIGIN", "kaibiao.local/audit")
 # the append rate); "immediate" indexes them under the head lock in the caller's transaction.
 # SQLite: always immediate.
 AUDIT_SEQUENCING = env_str("AUDIT_SEQUENCING", "batched" if PRODUCTION else "immediate")
+# Batched mode: the least time between the starts of two batches of one process's sequencer — under
+# a steady stream each batch collects the entries committed meanwhile; adds at most this to the lag.
+AUDIT_SEQUENCER_INTERVAL_MS = env_int("AUDIT_SEQUENCER_INTERVAL_MS", 10)
 # Seconds between the ticker's incremental checks of the log (audit/integrity.py).
 AUDIT_CHECK_INTERVAL = env_int("AUDIT_CHECK_INTERVAL", 10)
 # Witnesses that cosign checkpoints (docs/audit.md): comma-separated "<witness vkey> <URL prefix>"

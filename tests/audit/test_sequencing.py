@@ -7,6 +7,7 @@ The rest of the suite runs in "immediate" mode (pytest-django's transaction neve
 """
 
 import io
+import time
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -239,3 +240,23 @@ def test_the_mode_is_checked_and_sqlite_always_appends_immediately(settings):
         assert isinstance(result, AuditPending)
     else:
         assert isinstance(result, AuditEntry) and result.index == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_batch_interval_spaces_the_batches_and_loses_nothing(batched, settings):
+    settings.AUDIT_SEQUENCER_INTERVAL_MS = 150
+    batches_before = seq.sequencer.batches
+    started = time.monotonic()
+    append(30)
+    assert seq.wait_until_sequenced(timeout=20)
+    elapsed = time.monotonic() - started
+    assert indices_by_object() == {str(i): i for i in range(30)}
+    # Batch starts are at least 150 ms apart: however the commits fall, no more than this many.
+    assert 1 <= seq.sequencer.batches - batches_before <= 1 + elapsed / 0.150 + 1
+
+
+@pytest.mark.parametrize("value", [-1, 1001, 2.5, "10"])
+def test_the_batch_interval_is_checked(settings, value):
+    settings.AUDIT_SEQUENCER_INTERVAL_MS = value
+    with pytest.raises(ImproperlyConfigured, match="AUDIT_SEQUENCER_INTERVAL_MS"):
+        seq.min_interval()
