@@ -8,6 +8,12 @@ sets styles through the CSSOM, which CSP allows). Everything else is same-origin
 WebSocket (``connect-src 'self'`` covers ``ws:``/``wss:`` of the same host), the sealing worker.
 A page is never framed (``frame-ancestors 'none'``), forms post only here, no plug-ins, no ``<base>``.
 
+One script is served with one more source: the sealing Worker (``frontend/seal_worker.js``) gets
+``script-src 'self' 'wasm-unsafe-eval'``, because its SHA-256 (hash-wasm) compiles WebAssembly, and
+a dedicated Worker runs under the policy of its own script's response, not its page's. It lets that
+Worker compile WebAssembly and nothing more (no ``eval``, no inline script); every page, and every
+other script, keeps the policy above (docs/browser-crypto.md, "Vendored modules").
+
 Documented in docs/architecture.md; ``tests/frontend/test_csp.py`` checks every page for the header
 and for markup the policy would block; the browser suite fails on any violation it reports.
 """
@@ -33,6 +39,11 @@ POLICY = "; ".join([
 ])
 
 
+# The sealing Worker's script, as staticfiles serves it (its plain name, or a manifest's hashed one).
+WASM_WORKER = re.compile(r"frontend/seal_worker(?:\.[0-9a-f]{12})?\.js")
+WASM_SCRIPT_SRC = "script-src 'self' 'wasm-unsafe-eval'"
+
+
 def media_origin(url: str) -> str:
     """The origin (``ws://host:port``, ``wss://host``) of the media server's WebSocket URL, or ""
     for none or anything that is not a plain ws/wss URL (nothing else may enter the policy)."""
@@ -49,13 +60,23 @@ def media_origin(url: str) -> str:
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
-def policy(media_url: str = "") -> str:
+def compiles_wasm(path: str, static_url: str = "/static/") -> bool:
+    """Whether ``path`` is the sealing Worker's script under ``static_url`` (exactly: no prefix,
+    no query, no other file of the folder)."""
+    return path.startswith(static_url) and WASM_WORKER.fullmatch(path[len(static_url):]) is not None
+
+
+def policy(media_url: str = "", *, wasm: bool = False) -> str:
     """The policy, with the media server's WebSocket origin added to ``connect-src`` when the
-    platform has one (``MEDIA_JANUS_WS``, docs/media.md): the pages' janus.js connects there."""
+    platform has one (``MEDIA_JANUS_WS``, docs/media.md): the pages' janus.js connects there; with
+    ``wasm`` (the sealing Worker's script only), ``'wasm-unsafe-eval'`` in ``script-src``."""
+    out = POLICY
     origin = media_origin(media_url)
-    if not origin:
-        return POLICY
-    return POLICY.replace("connect-src 'self'", f"connect-src 'self' {origin}", 1)
+    if origin:
+        out = out.replace("connect-src 'self'", f"connect-src 'self' {origin}", 1)
+    if wasm:
+        out = out.replace("script-src 'self'", WASM_SCRIPT_SRC, 1)
+    return out
 
 
 class ContentSecurityPolicyMiddleware:
@@ -68,5 +89,6 @@ class ContentSecurityPolicyMiddleware:
         from django.conf import settings
 
         response = self.get_response(request)
-        response[HEADER] = policy(getattr(settings, "MEDIA_JANUS_WS", ""))
+        wasm = compiles_wasm(request.path, settings.STATIC_URL or "/static/")
+        response[HEADER] = policy(getattr(settings, "MEDIA_JANUS_WS", ""), wasm=wasm)
         return response

@@ -24,14 +24,15 @@ def test_each_vendored_package_names_its_version_licence_and_integrity():
 
 def test_the_check_finds_an_edited_a_missing_and_an_added_file(tmp_path):
     shutil.copytree(vendor_js.VENDOR, tmp_path / "vendor")
-    folder = tmp_path / "vendor" / "noble-hashes-2.4.0"
-    (folder / "_md.js").write_bytes((folder / "_md.js").read_bytes().replace(b"0x6a09e667", b"0x6a09e668", 1))
-    (folder / "utils.js").unlink()
+    folder = tmp_path / "vendor" / "hash-wasm-4.13.0"
+    wasm = folder / "dist" / "sha256.umd.min.js"  # one byte of the embedded WebAssembly (base64)
+    wasm.write_bytes(wasm.read_bytes().replace(b'data:"AGFzbQEAAAAB', b'data:"AGFzbQEAAAAC', 1))
+    (folder / "LICENSE").unlink()
     (folder / "extra.js").write_text("export {};")
     problems = vendor_js.check(vendor_dir=tmp_path / "vendor")
-    assert problems == ["@noble/hashes: _md.js differs from 2.4.0 as published",
-                        "@noble/hashes: utils.js is missing",
-                        "@noble/hashes: extra.js is not part of the record"]
+    assert problems == ["hash-wasm: LICENSE is missing",
+                        "hash-wasm: dist/sha256.umd.min.js differs from 4.13.0 as published",
+                        "hash-wasm: extra.js is not part of the record"]
 
 
 def test_a_tarball_that_is_not_the_recorded_one_is_refused(tmp_path, monkeypatch):

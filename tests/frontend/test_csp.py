@@ -147,3 +147,32 @@ def test_pages_allow_the_configured_media_server(client, settings):
     settings.MEDIA_JANUS_WS = "ws://127.0.0.1:9301"
     header = client.get("/")["Content-Security-Policy"]
     assert "connect-src 'self' ws://127.0.0.1:9301;" in header
+
+
+@pytest.mark.parametrize("path, wasm", [
+    ("/static/frontend/seal_worker.js", True),
+    ("/static/frontend/seal_worker.0123456789ab.js", True),
+    ("/static/frontend/sealing.js", False), ("/static/frontend/submit_page.js", False),
+    ("/static/frontend/seal_worker.jsx", False), ("/static/frontend/xseal_worker.js", False),
+    ("/static/vendor/hash-wasm-4.13.0/dist/sha256.umd.min.js", False),
+    ("/static/frontend/crypto/seal_worker.js", False), ("/evil/static/frontend/seal_worker.js", False),
+    ("/frontend/seal_worker.js", False), ("/", False),
+])
+def test_only_the_sealing_workers_script_may_compile_webassembly(path, wasm):
+    from config.csp import compiles_wasm, policy
+
+    assert compiles_wasm(path) is wasm
+    directives = dict(d.strip().split(" ", 1) for d in policy(wasm=compiles_wasm(path)).split(";"))
+    base = dict(d.strip().split(" ", 1) for d in POLICY.split(";"))
+    assert directives["script-src"] == ("'self' 'wasm-unsafe-eval'" if wasm else "'self'")
+    assert "'unsafe-eval'" not in directives["script-src"] and "'unsafe-inline'" not in directives["script-src"]
+    assert {k: v for k, v in directives.items() if k != "script-src"} == \
+        {k: v for k, v in base.items() if k != "script-src"}
+
+
+def test_the_worker_is_served_with_wasm_and_its_page_and_modules_without(client):
+    worker = client.get("/static/frontend/seal_worker.js")
+    assert worker.status_code == 200
+    assert "script-src 'self' 'wasm-unsafe-eval';" in worker["Content-Security-Policy"]
+    for path in ("/static/frontend/sealing.js", "/static/vendor/hash-wasm-4.13.0/dist/sha256.umd.min.js", "/"):
+        assert client.get(path)["Content-Security-Policy"] == POLICY, path

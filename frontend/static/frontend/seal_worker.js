@@ -7,8 +7,9 @@
 //   {id, op: "ack", upto}    the page has sent the envelope up to `upto`: that many more may be made
 //   {id, op: "abort"}        stop the envelope job (nothing more is posted for it)
 //
-// "files": each document's SHA-256 (the manifest lists them), read 1 MiB slice by slice and fed to
-// @noble/hashes' incremental sha256 (WebCrypto's digest is one-shot).
+// "files": each document's SHA-256 (the manifest lists them), read through its byte stream into two
+// reused buffers (one being hashed while the next is read) and fed to hash-wasm's incremental
+// SHA-256 (WebAssembly; WebCrypto's digest is one-shot).
 //
 // "envelope": the Sealer is rebuilt here from the page's `sealer.state()` and the package Blob
 // (posting a Blob or a CryptoKey copies no bytes of the bid), and its pieces (envelope.js,
@@ -18,28 +19,50 @@
 // posted to the page, which sends them. At most `window` bytes are posted ahead of the page's last
 // `ack`: a producer faster than the network waits instead of filling the blob store.
 //
-// Memory: the plaintext buffer is reused; WebCrypto returns each ciphertext chunk in a new
+// Memory: the plaintext buffers are reused; WebCrypto returns each ciphertext chunk in a new
 // ArrayBuffer, garbage once it is hashed and copied into its Blob, which the collector frees (a
-// timer turn every few chunks gives it the chance). Errors come back as {id, error: message}.
-import { sha256 } from "../vendor/noble-hashes-2.4.0/sha2.js";
+// timer turn every few chunks gives it the chance). hash-wasm copies its input into its own
+// WebAssembly memory 16 KiB at a time (a few hundred KiB per hash, allocated once). Errors come
+// back as {id, error: message}.
+//
+// hash-wasm compiles its WebAssembly at run time, which a Content-Security-Policy allows only with
+// 'wasm-unsafe-eval': the platform sends that for this script alone (config/csp.py), and a Worker
+// runs under its own script's policy, so no page may compile WebAssembly.
+import "../vendor/hash-wasm-4.13.0/dist/sha256.umd.min.js"; // sets globalThis.hashwasm (UMD)
 import { Sealer } from "./crypto/envelope.js";
 
 const READ = 1 << 20;
 const PROGRESS_MS = 100;
 const jobs = new Map(); // envelope jobs: id → {acked, posted, aborted, wake}
-const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+
+/** A fresh incremental SHA-256 ({update(bytes), digest("hex")}), in WebAssembly. */
+async function sha256() {
+  const lib = globalThis.hashwasm;
+  if (!lib?.createSHA256) throw new Error("the SHA-256 module did not load");
+  const hash = await lib.createSHA256(); // the compiled module is cached: later ones are cheap
+  hash.init();
+  return hash;
+}
 
 /**
  * Feed all of `blob` to `hash`; `onBytes(n)` after each piece. Read in segments of `SEGMENT`
- * bytes, each through its own byte stream into one reused buffer (a BYOB reader: no garbage per
- * piece). A read that brings nothing for `STALL_MS` is given up and the rest of its segment read
- * slice by slice: reading a 1 GiB File through one BYOB reader stalled in Chromium 156 at about
- * 960 MiB, twice, with no error and no more data; 1 MiB slices never stalled, but leave a buffer
- * of garbage each (+160 MiB of renderer for 1 GiB), so they are only the way out.
+ * bytes, each through its own byte stream (a BYOB reader) into two reused buffers: the next read
+ * is asked for before the one just read is hashed, so reading and hashing overlap and nothing is
+ * allocated per piece. A read that brings nothing for `STALL_MS` is given up and the rest of its
+ * segment read slice by slice: reading a 1 GiB File through one BYOB reader stalled in Chromium
+ * 156 at about 960 MiB, twice, with no error and no more data; 1 MiB slices never stalled, but
+ * leave a buffer of garbage each (+160 MiB of renderer for 1 GiB), so they are only the way out.
  */
 const SEGMENT = 64 << 20;
 const STALL_MS = 10_000;
-let buffer = new ArrayBuffer(READ);
+const spare = [new ArrayBuffer(READ), new ArrayBuffer(READ)]; // the read buffers not lent out
+
+function timedRead(reader) {
+  let timer;
+  const buffer = spare.pop() || new ArrayBuffer(READ);
+  const stalled = new Promise((r) => { timer = setTimeout(() => r(null), STALL_MS); });
+  return Promise.race([reader.read(new Uint8Array(buffer)), stalled]).finally(() => clearTimeout(timer));
+}
 
 async function feed(hash, blob, onBytes) {
   for (let start = 0; start < blob.size; start += SEGMENT) {
@@ -51,23 +74,25 @@ async function feed(hash, blob, onBytes) {
     } catch {
       reader = null; // no byte stream in this browser: slices
     }
-    while (reader && at < end) {
-      let timer;
-      const stalled = new Promise((r) => { timer = setTimeout(() => r(null), STALL_MS); });
-      const got = await Promise.race([reader.read(new Uint8Array(buffer)), stalled]);
-      clearTimeout(timer);
-      if (got === null) { // stalled: the buffer went with the read; a new one, and slices
-        buffer = new ArrayBuffer(READ);
+    let pending = reader ? timedRead(reader) : null;
+    while (pending) {
+      const got = await pending;
+      pending = null;
+      if (got === null) { // stalled: its buffer went with the read (a new one is made), and slices
         reader.cancel().catch(() => {});
-        reader = null;
         break;
       }
-      if (got.value) buffer = got.value.buffer; // the same memory, handed back (also at the end)
-      if (got.done) break;
-      hash.update(got.value);
+      if (got.done) {
+        if (got.value) spare.push(got.value.buffer); // the same memory, handed back
+        break;
+      }
       at += got.value.byteLength;
+      if (at < end) pending = timedRead(reader); // read the next while this one is hashed
+      hash.update(got.value);
+      spare.push(got.value.buffer);
       onBytes?.(got.value.byteLength);
     }
+    if (reader && at >= end) reader.cancel().catch(() => {}); // its segment is read: let the stream go
     for (let n = 0; at < end; n++) {
       const piece = new Uint8Array(await blob.slice(at, Math.min(at + READ, end)).arrayBuffer());
       if (!piece.length) break;
@@ -84,7 +109,7 @@ async function hashFiles(id, files) {
   let done = 0, told = 0;
   const digests = [];
   for (const file of files) {
-    const hash = sha256.create();
+    const hash = await sha256();
     await feed(hash, file, (n) => {
       done += n;
       if (performance.now() - told >= PROGRESS_MS) {
@@ -92,7 +117,7 @@ async function hashFiles(id, files) {
         postMessage({ id, progress: done });
       }
     });
-    digests.push(hex(hash.digest()));
+    digests.push(hash.digest("hex"));
   }
   postMessage({ id, progress: done, digests });
 }
@@ -109,7 +134,7 @@ async function envelope(id, { state, source, from, window }) {
   jobs.set(id, job);
   try {
     const sealer = await Sealer.resume(state, source);
-    const hash = sha256.create();
+    const hash = await sha256();
     let pos = 0, n = 0;
     for await (const piece of sealer.pieces({ offset: 0, ahead: 2 })) {
       if (job.aborted) return;
@@ -129,7 +154,7 @@ async function envelope(id, { state, source, from, window }) {
       if (++n % IDLE_EVERY === 0) await idle();
       postMessage({ id, hashed: pos });
     }
-    postMessage({ id, hashed: pos, size: pos, digest: hex(hash.digest()) });
+    postMessage({ id, hashed: pos, size: pos, digest: hash.digest("hex") });
   } finally {
     jobs.delete(id);
   }
