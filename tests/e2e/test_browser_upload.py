@@ -337,8 +337,14 @@ ENVELOPE = """async (cases) => {
   const worker = new SealingWorker();
   const key = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"]);
   const hex = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
+  // Count the Workers the jobs start and end (sealing.js looks Worker up when it starts one).
+  const Real = globalThis.Worker, counts = { started: 0, ended: 0 };
+  globalThis.Worker = class extends Real {
+    constructor(...a) { super(...a); counts.started++; }
+    terminate() { counts.ended++; super.terminate(); }
+  };
   const out = [];
-  for (const { size, chunkSize, at, window, abortFirst } of cases) {
+  for (const { size, chunkSize, at, window, abortFirst, leg } of cases) {
     const plain = crypto.getRandomValues(new Uint8Array(Math.min(size, 65536)));
     const parts = []; for (let n = 0; n < size; n += plain.length) parts.push(plain.subarray(0, Math.min(plain.length, size - n)));
     const sealer = await seal(new Blob(parts), { tenderId: "ZB-1", lotId: "1", bidderId: "B1",
@@ -349,7 +355,8 @@ ENVELOPE = """async (cases) => {
       const first = worker.envelope(sealer, { from: 0, window });
       for await (const p of first.pieces()) { first.abort(); }
     }
-    const env = worker.envelope(sealer, { from, window });
+    const before = { ...counts };
+    const env = worker.envelope(sealer, { from, window, ...(leg ? { leg } : {}) });
     const got = []; let expect = from, inOrder = true;
     for await (const { offset, blob } of env.pieces()) {
       inOrder = inOrder && offset === expect;
@@ -360,9 +367,11 @@ ENVELOPE = """async (cases) => {
     const same = sent.length === whole.length - from && sent.every((b, i) => b === whole[from + i]);
     out.push({ inOrder, same, digest: await env.digest(), hashed: env.hashed, size: whole.length,
                want: hex(await crypto.subtle.digest("SHA-256", whole)),
+               started: counts.started - before.started, ended: counts.ended - before.ended,
                envelope: whole.length <= 4096 ? hex(whole) : null });
   }
   worker.close();
+  globalThis.Worker = Real;
   return out;
 }"""
 
@@ -378,9 +387,18 @@ def test_the_sealing_worker_makes_the_sealers_envelope_from_any_offset_and_its_s
         {"size": 1000, "chunkSize": 64, "at": 0.5, "window": 1 << 20, "abortFirst": True},
         {"size": 1000, "chunkSize": 64, "at": 1, "window": 0},
         {"size": 3 * MiB + 5, "chunkSize": MiB, "at": 0.4, "window": 2 * MiB},
+        # In legs, each in a Worker of its own, the SHA-256 state passed on: a leg per piece
+        # (window waits across legs), legs of several pieces, and legs that only hash.
+        {"size": 3 * MiB + 5, "chunkSize": MiB, "at": 0.4, "window": MiB + 100, "leg": 1, "legs": 5},
+        {"size": 1000, "chunkSize": 64, "at": 0.3, "window": 100, "leg": 200, "legs": 6},
+        {"size": 1000, "chunkSize": 64, "at": 1, "window": 0, "leg": 64, "legs": 11},
     ]
     for case, got in zip(cases, crypto_page.evaluate(ENVELOPE, cases)):
         assert got["inOrder"] and got["same"], case
         assert got["digest"] == got["want"] and got["hashed"] == got["size"], case
+        # Every Worker a job started is ended once it is done (its garbage goes with it).
+        assert got["ended"] == got["started"], (case, got["started"], got["ended"])
+        if "legs" in case:
+            assert got["started"] >= case["legs"], (case, got["started"])
         if got["envelope"]:
             assert hashlib.sha256(bytes.fromhex(got["envelope"])).hexdigest() == got["digest"]

@@ -1,9 +1,10 @@
 // The bid's heavy work, off the page's thread and in constant memory (sealing.js is the page's side):
 //
 //   {id, op: "files", files: [File|Blob]}            → {id, progress: bytes} ... {id, digests: [hex]}
-//   {id, op: "envelope", state, source, from, window} → {id, piece: Blob, offset} ... (bytes from `from` on)
-//                                                        {id, hashed: bytes} after each piece
-//                                                        {id, digest: hex, size} at the end
+//   {id, op: "envelope", state, source, from, window,   → {id, piece: Blob, offset} ... (bytes from `from` on)
+//    start, until, hashState, acked, posted}               {id, hashed: bytes} after each piece
+//                                                        {id, digest: hex, size} at the end, or
+//                                                        {id, leg: end, hashState} at the leg's end
 //   {id, op: "ack", upto}    the page has sent the envelope up to `upto`: that many more may be made
 //   {id, op: "abort"}        stop the envelope job (nothing more is posted for it)
 //
@@ -124,19 +125,31 @@ async function hashFiles(id, files) {
 
 // A timer's turn of the Worker's event loop every few chunks: the collector's tasks run in such
 // gaps, and WebCrypto's output buffers (a new one per chunk) are only freed by it. (Detaching them
-// with transfer(0) looked cheaper but freed nothing: the engine then no longer counted them, so the
-// collector ran less and the renderer grew with the bid — measured +86 MiB for 75 MB sent.)
+// with transfer(0) frees nothing: the engine then no longer counts them, the collector runs less
+// and the renderer grows with the bid — measured again with hash-wasm: +221 MiB for 200 MiB.)
+// V8 collects them only once ~64 MB more is held outside its heap, so a long job's garbage alone
+// took the renderer to +80-90 MiB; the page therefore runs the envelope in legs (`until`), each in
+// a Worker of its own that is ended after it (sealing.js): ending a Worker frees all its garbage.
 const IDLE_EVERY = 4;
 const idle = () => new Promise((r) => setTimeout(r, 0));
 
-async function envelope(id, { state, source, from, window }) {
-  const job = { acked: from, posted: from, aborted: false, wake: null };
+/**
+ * One leg of the envelope job: the pieces from byte `start` (0, or where the leg before ended,
+ * with its SHA-256 state `hashState` from hash-wasm's save()) until the first piece end at or
+ * past `until`; then {id, leg: end, hashState} (the next leg's start and state), or at the end of
+ * the envelope its digest. `acked`/`posted`: what the page had acknowledged and been given.
+ */
+async function envelope(id, { state, source, from, window, start = 0, until = Infinity, hashState = null,
+                              acked = from, posted = from }) {
+  const job = { acked: Math.max(from, acked), posted: Math.max(from, posted), aborted: false, wake: null };
   jobs.set(id, job);
   try {
     const sealer = await Sealer.resume(state, source);
     const hash = await sha256();
-    let pos = 0, n = 0;
-    for await (const piece of sealer.pieces({ offset: 0, ahead: 2 })) {
+    if (hashState) hash.load(hashState);
+    else if (start !== 0) throw new Error("a leg after the first needs the SHA-256 state of the ones before");
+    let pos = start, n = 0;
+    for await (const piece of sealer.pieces({ offset: start, ahead: 2 })) {
       if (job.aborted) return;
       hash.update(piece);
       const end = pos + piece.length;
@@ -146,13 +159,17 @@ async function envelope(id, { state, source, from, window }) {
           await new Promise((r) => { job.wake = r; });
         }
         if (job.aborted) return;
-        const start = Math.max(pos, from);
-        postMessage({ id, offset: start, piece: new Blob([piece.subarray(start - pos)]) });
+        const at = Math.max(pos, from);
+        postMessage({ id, offset: at, piece: new Blob([piece.subarray(at - pos)]) });
         job.posted = end;
       }
       pos = end;
-      if (++n % IDLE_EVERY === 0) await idle();
       postMessage({ id, hashed: pos });
+      if (pos >= until && pos < sealer.envelopeSize) {
+        postMessage({ id, leg: pos, hashState: hash.save() });
+        return;
+      }
+      if (++n % IDLE_EVERY === 0) await idle();
     }
     postMessage({ id, hashed: pos, size: pos, digest: hash.digest("hex") });
   } finally {

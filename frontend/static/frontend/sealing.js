@@ -7,6 +7,7 @@
 //   for await (const { offset, blob } of env.pieces()) { ... send ...; env.ack(offset + blob.size); }
 //   env.hashed;  const hex = await env.digest();        // SHA-256 of the whole envelope
 //   env.abort();                                       // stop (a pause, a resync)
+//   (each envelope job runs in Workers of its own, one per leg of LEG_BYTES: see envelope())
 //   w.close();
 //
 // The pipeline's hook points: the Worker rebuilds the Sealer from `sealer.state()` and
@@ -16,55 +17,99 @@
 
 let counter = 0;
 
+/**
+ * The envelope's legs (bytes): each leaves its garbage, up to about this much, until its Worker
+ * ends. Chosen by measurement (200 MiB, no network, load ~20): 16 MiB legs +39 MiB of renderer,
+ * 32 MiB +56 MiB, one Worker for all of it +89 MiB.
+ */
+export const LEG_BYTES = 16 << 20;
+const WORKER_URL = new URL("./seal_worker.js", import.meta.url);
+const spawn = () => new Worker(WORKER_URL, { type: "module" });
+
 export class SealingWorker {
   constructor() {
-    this.worker = new Worker(new URL("./seal_worker.js", import.meta.url), { type: "module" });
-    this.handlers = new Map();
-    this.worker.onmessage = ({ data }) => this.handlers.get(data.id)?.(data);
-    this.worker.onerror = (ev) => {
-      ev.preventDefault?.();
-      for (const h of this.handlers.values()) h({ error: ev.message || "the sealing worker failed" });
-    };
+    this.live = new Set(); // each running job's stop function
   }
 
-  /** Each file's SHA-256 (hex), in order; `onProgress(bytes)` as the Worker reads them. */
+  /**
+   * Each file's SHA-256 (hex), in order; `onProgress(bytes)` as the Worker reads them. The Worker
+   * is the job's own, ended when it is done.
+   */
   files(files, onProgress) {
     const id = ++counter;
+    const worker = spawn();
     return new Promise((resolve, reject) => {
-      this.handlers.set(id, (msg) => {
-        if (msg.error) { this.handlers.delete(id); reject(new Error(msg.error)); return; }
+      const stop = (err) => {
+        worker.terminate();
+        this.live.delete(stop);
+        if (err) reject(err);
+      };
+      this.live.add(stop);
+      worker.onmessage = ({ data: msg }) => {
+        if (msg.id !== id) return;
+        if (msg.error) { stop(new Error(msg.error)); return; }
         onProgress?.(msg.progress);
-        if (msg.digests) { this.handlers.delete(id); resolve(msg.digests); }
-      });
-      this.worker.postMessage({ id, op: "files", files });
+        if (msg.digests) { stop(); resolve(msg.digests); }
+      };
+      worker.onerror = (ev) => { ev.preventDefault?.(); stop(new Error(ev.message || "the sealing worker failed")); };
+      worker.postMessage({ id, op: "files", files });
     });
   }
 
   /**
    * The envelope of `sealer` from byte `from` on, as Blobs in order (`pieces()`), at most `window`
    * bytes ahead of the last `ack(upto)`; all of it, from byte 0, is hashed (`hashed`, `digest()`).
+   *
+   * It runs in legs of about `leg` bytes, each in a Worker of its own that is ended after it: a
+   * Worker's garbage (WebCrypto's output buffers, which V8 frees only late) goes with it, so the
+   * renderer holds at most about one leg of it. The SHA-256 state passes from leg to leg
+   * (hash-wasm's save/load); the next leg's Worker is started while the one before runs, so the
+   * hand-over waits for no module load.
    */
-  envelope(sealer, { from = 0, window = 16 << 20 } = {}) {
+  envelope(sealer, { from = 0, window = 16 << 20, leg = LEG_BYTES } = {}) {
     const id = ++counter;
-    const worker = this.worker, handlers = this.handlers;
+    const state = sealer.state(), source = sealer.source;
     const queue = [];
     let hashed = 0, failed = null, digest = null, waiting = [], ended = false, aborted = false;
+    let acked = from, posted = from, current = null, next = spawn();
     const settle = () => {
       const w = waiting;
       waiting = [];
       for (const wake of w) wake();
     };
     const wait = () => new Promise((r) => { waiting.push(r); });
-    handlers.set(id, (msg) => {
-      if (msg.error) failed = new Error(msg.error);
-      if (msg.piece) queue.push({ offset: msg.offset, blob: msg.piece });
-      if (msg.hashed !== undefined) hashed = msg.hashed;
-      if (msg.digest !== undefined) { digest = msg.digest; ended = true; }
-      if (failed || ended) handlers.delete(id);
+    const stopWorkers = () => {
+      current?.terminate();
+      next?.terminate();
+      current = next = null;
+      this.live.delete(fail);
+    };
+    const fail = (err) => {
+      if (!failed && !ended) failed = err;
+      stopWorkers();
       settle();
-    });
-    worker.postMessage({ id, op: "envelope", state: sealer.state(), source: sealer.source, from, window });
-    const next = async () => {
+    };
+    const startLeg = (start, hashState) => {
+      current?.terminate();
+      current = next || spawn();
+      next = start + leg < sealer.envelopeSize ? spawn() : null; // the one after, loading meanwhile
+      current.onmessage = ({ data }) => { if (data.id === id) handle(data); };
+      current.onerror = (ev) => { ev.preventDefault?.(); fail(new Error(ev.message || "the sealing worker failed")); };
+      current.postMessage({ id, op: "envelope", state, source, from, window, start, until: start + leg,
+                            hashState, acked, posted });
+    };
+    const handle = (msg) => {
+      if (aborted || failed) return;
+      if (msg.error) { fail(new Error(msg.error)); return; }
+      if (msg.piece) { queue.push({ offset: msg.offset, blob: msg.piece }); posted = msg.offset + msg.piece.size; }
+      if (msg.hashed !== undefined) hashed = msg.hashed;
+      if (msg.leg !== undefined) startLeg(msg.leg, msg.hashState);
+      if (msg.digest !== undefined) { digest = msg.digest; ended = true; stopWorkers(); }
+      settle();
+    };
+    this.live.add(fail);
+    startLeg(0, null);
+    const next_ = async () => {
       for (;;) {
         if (aborted) return null;
         if (queue.length) return queue.shift();
@@ -76,16 +121,16 @@ export class SealingWorker {
     return {
       get hashed() { return hashed; },
       async* pieces() {
-        for (let p = await next(); p; p = await next()) yield p;
+        for (let p = await next_(); p; p = await next_()) yield p;
       },
-      ack(upto) { worker.postMessage({ id, op: "ack", upto }); },
-      /** Stop the job: `pieces()` ends, `digest()` rejects, the Worker makes nothing more of it. */
+      ack(upto) {
+        acked = Math.max(acked, upto);
+        current?.postMessage({ id, op: "ack", upto });
+      },
+      /** Stop the job: `pieces()` ends, `digest()` rejects, its Workers are ended. */
       abort() {
-        if (!ended && !failed) {
-          failed = new Error("abandoned");
-          handlers.delete(id);
-          worker.postMessage({ id, op: "abort" });
-        }
+        if (!ended && !failed) failed = new Error("abandoned");
+        stopWorkers();
         aborted = true;
         queue.length = 0;
         settle();
@@ -100,7 +145,8 @@ export class SealingWorker {
     };
   }
 
+  /** End every job's Workers (a job still running fails with "closed"). */
   close() {
-    this.worker.terminate();
+    for (const stop of [...this.live]) stop(new Error("closed"));
   }
 }
