@@ -402,3 +402,31 @@ def test_the_sealing_worker_makes_the_sealers_envelope_from_any_offset_and_its_s
             assert got["started"] >= case["legs"], (case, got["started"])
         if got["envelope"]:
             assert hashlib.sha256(bytes.fromhex(got["envelope"])).hexdigest() == got["digest"]
+
+
+LEG_WITHOUT_STATE = """async () => {
+  const { seal } = await import("/static/frontend/crypto/envelope.js");
+  const key = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"]);
+  const sealer = await seal(new Blob([new Uint8Array(1000)]), { tenderId: "ZB-1", lotId: "1", bidderId: "B1",
+    recipients: [{ role: "bidder", publicKey: key.publicKey }], chunkSize: 64 });
+  const w = new Worker("/static/frontend/seal_worker.js", { type: "module" });
+  const run = (extra) => new Promise((resolve) => {
+    const got = [];
+    w.onmessage = ({ data }) => { got.push(data); if (data.error || data.digest || data.leg) resolve(got); };
+    w.postMessage({ id: 7, op: "envelope", state: sealer.state(), source: sealer.source, from: 0,
+                    window: 1 << 20, ...extra });
+  });
+  const out = { noState: await run({ start: sealer.headerSize }),
+                badState: await run({ start: sealer.headerSize, hashState: new Uint8Array(8) }) };
+  w.terminate();
+  return out.noState.concat(out.badState).filter((m) => m.error || m.digest || m.piece).map((m) => m.error || "made");
+}"""
+
+
+def test_a_leg_without_the_sha256_state_of_the_legs_before_is_refused(crypto_page):
+    """A leg that starts past byte 0 hashes on from the state it is given, or from none at all: the
+    Worker refuses it rather than give a digest of part of the envelope (and a state that is not
+    hash-wasm's is refused by it), before anything is handed over."""
+    errors = crypto_page.evaluate(LEG_WITHOUT_STATE)
+    assert len(errors) == 2 and errors[0].startswith("a leg after the first needs the SHA-256 state"), errors
+    assert "made" not in errors, errors
