@@ -29,7 +29,7 @@ from bench.common import RESULTS, ROOT, free_port, wait_port
 MiB = 2**20
 SIZE = int(os.environ.get("BENCH_UPLOAD_MIB", "200")) * MiB
 # The pipelines measured: PATCH body size and how many PATCHes are out at once (uploader.js tuning).
-RUNS = [tuple(int(x) for x in r.split("x")) for r in os.environ.get("BENCH_UPLOAD_RUNS", "8x2,16x2,16x3,32x2").split(",")]
+RUNS = [tuple(int(x) for x in r.split("x")) for r in os.environ.get("BENCH_UPLOAD_RUNS", "8x1,8x2,8x3,4x3").split(",")]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 FLOOR = """async (url) => {
