@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from .signals.errors import ErrorSettings
 from .signals.graph import GraphSettings
 from .signals.leads import Signal
 from .signals.prices import PriceSettings
@@ -21,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "text": {},  # TextSettings fields
     "prices": {},  # PriceSettings fields (fractions as "1/100" strings)
     "graph": {},  # GraphSettings fields
+    "errors": {},  # ErrorSettings fields (shared rare errors)
     "decryption_within_seconds": 2.0,
     "ignored_networks": [],  # a trading centre's public terminals, a known shared proxy (CIDR)
     "media_min_bytes": 2048,
@@ -60,6 +62,7 @@ def analysis_settings() -> AnalysisSettings:
         raise ImproperlyConfigured(f"COLLUSION['enabled']: {exc}") from None
     return AnalysisSettings(enabled=enabled, text=_merge(TextSettings, conf["text"], "text"),
                             prices=_merge(PriceSettings, conf["prices"], "prices"),
+                            errors=_merge(ErrorSettings, conf["errors"], "errors"),
                             decryption_within_seconds=float(conf["decryption_within_seconds"]),
                             ignored_networks=tuple(conf["ignored_networks"]),
                             media_min_bytes=int(conf["media_min_bytes"]))
@@ -76,6 +79,7 @@ def snapshot() -> dict[str, Any]:
     return {"enabled": sorted(s.value for s in a.enabled),
             "text": {f.name: getattr(a.text, f.name) for f in fields(a.text)},
             "prices": {f.name: str(getattr(a.prices, f.name)) for f in fields(a.prices)},
+            "errors": {f.name: getattr(a.errors, f.name) for f in fields(a.errors)},
             "decryption_within_seconds": a.decryption_within_seconds,
             "ignored_networks": list(a.ignored_networks), "media_min_bytes": a.media_min_bytes,
             "max_document_bytes": conf["max_document_bytes"], "max_documents": conf["max_documents"]}

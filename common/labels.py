@@ -296,6 +296,7 @@ COLLUSION_SIGNAL = {
     "shared_metadata": _("Same document metadata"),
     "shared_media": _("Same embedded image or attachment"),
     "similar_text": _("Look-alike text"),
+    "shared_errors": _("Same rare errors"),
     "misplaced_name": _("Another bidder named in the file"),
     "shared_person": _("Same person declared"),
     "price_pattern": _("Prices in a regular pattern"),

@@ -29,7 +29,7 @@ FIELDS = {
     "spread_percent": _("Spread (%)"), "low": _("Lowest bid (yuan)"), "ring": _("Just above it (yuan)"),
     "others": _("Other bids"), "times": _("Decrypted at"), "span_seconds": _("Within (seconds)"),
     "tenders_together": _("Tenders bid together"), "decided": _("Of them decided"), "wins": _("Wins"),
-    "tenders": _("Tenders"),
+    "tenders": _("Tenders"), "count": _("Shared errors"), "kinds": _("By kind"), "errors": _("Errors"),
 }
 VALUES = {
     "machine": _("Sealing computer"), "ip": _("Network address"), "certificate": _("Certificate"),
@@ -41,6 +41,8 @@ VALUES = {
     "equal_differences": _("Equal differences"), "equal_ratios": _("Equal ratios"),
     "tight_cluster": _("Tightly clustered"), "ring_above_low": _("Bids just above the lowest"),
     "one_wins": _("One of them always wins"), "rotation": _("They take turns winning"),
+    "wrong_character": _("Wrong character"), "punctuation": _("Odd punctuation"),
+    "wrong_number": _("Wrong figure or unit"),
 }
 CODED = {"kind", "stages", "field", "matched", "pattern", "stage"}  # values that are codes
 MACHINE = {"value", "sha256", "user_agent", "tenders"}  # values people copy, not read
@@ -65,6 +67,8 @@ def _value(key: str, value: Any, bidders: dict[str, str]) -> SafeString:
         return format_html_join(mark_safe("<br>"), "「{}」 ↔ 「{}」 ({})",
                                 ((e.get("a", ""), e.get("b", ""), _percent(e.get("ratio")))
                                  for e in value if isinstance(e, dict)))
+    if key == "errors" and isinstance(value, list):
+        return format_html_join(mark_safe("<br>"), "{}", ((_error(e, bidders),) for e in value if isinstance(e, dict)))
     if key == "share":
         return format_html("{}", _percent(value))
     if isinstance(value, dict):
@@ -76,6 +80,15 @@ def _value(key: str, value: Any, bidders: dict[str, str]) -> SafeString:
                                                           for v in value))
         return format_html_join(mark_safe("、"), "{}", ((_scalar(key, v, bidders),) for v in value))
     return _scalar(key, value, bidders)
+
+
+def _error(error: dict, bidders: dict[str, str]) -> SafeString:
+    """「施工组识」 (wrong character, should be 「施工组织」): B01 a.docx line 7 「…」; B02 …"""
+    places = format_html_join(mark_safe("；"), "{} {} {} 「{}」", (
+        (bidders.get(str(b), str(b)), p.get("document", ""), _("line %(line)s") % {"line": p.get("line", "?")},
+         p.get("context", "")) for b, where in (error.get("where") or {}).items() for p in where if isinstance(p, dict)))
+    return format_html("「{}」（{}，{}「{}」）：{}", error.get("text", ""), _label(error.get("kind", "")),
+                       _("should be"), error.get("correct", ""), places)
 
 
 def _seen(entry: dict) -> SafeString:

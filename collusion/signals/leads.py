@@ -36,6 +36,7 @@ class Signal(StrEnum):
     SHARED_METADATA = "shared_metadata"
     SHARED_MEDIA = "shared_media"
     SIMILAR_TEXT = "similar_text"
+    SHARED_ERRORS = "shared_errors"
     MISPLACED_NAME = "misplaced_name"
     SHARED_PERSON = "shared_person"
     PRICE_PATTERN = "price_pattern"
@@ -50,6 +51,7 @@ SIGNAL_ARTICLES: dict[Signal, tuple[Article, ...]] = {
     Signal.SHARED_METADATA: (Article.A40_1,),
     Signal.SHARED_MEDIA: (Article.A40_1, Article.A40_4),
     Signal.SIMILAR_TEXT: (Article.A40_4,),
+    Signal.SHARED_ERRORS: (Article.A40_4,),
     Signal.MISPLACED_NAME: (Article.A40_5,),
     Signal.SHARED_PERSON: (Article.A40_3,),
     Signal.PRICE_PATTERN: (Article.A40_4,),

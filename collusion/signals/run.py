@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .errors import ErrorSettings, shared_errors
 from .extract import DocFacts
 from .identity import (BidderIdentity, Observation, misplaced_names, shared_media, shared_metadata,
                        shared_observations, shared_persons)
@@ -29,6 +30,7 @@ class AnalysisSettings:
     enabled: frozenset[Signal] = frozenset(Signal) - {Signal.CO_BIDDING}
     text: TextSettings = TextSettings()
     prices: PriceSettings = PriceSettings()
+    errors: ErrorSettings = ErrorSettings()
     decryption_within_seconds: float = 2.0
     ignored_networks: tuple[str, ...] = ()
     media_min_bytes: int = 2048
@@ -50,6 +52,8 @@ def analyse(facts: TenderFacts, settings: AnalysisSettings = AnalysisSettings())
     if Signal.SIMILAR_TEXT in on:
         texts = {b: "\n".join(d.text for d in docs) for b, docs in facts.documents.items()}
         leads += similar_text(texts, tender_text, settings.text)
+    if Signal.SHARED_ERRORS in on:
+        leads += shared_errors(facts.documents, facts.tender_documents, settings.errors)
     if Signal.MISPLACED_NAME in on:
         leads += misplaced_names(facts.documents, facts.bidders, tender_text)
     if Signal.SHARED_PERSON in on:

@@ -76,6 +76,39 @@ TENDER_BOILERPLATE = [
 ]
 
 
+# The tender's key figures, restated in the bids (计划工期, 保护层厚度, 保修期), and a misspelling of
+# the tender's own (工艺流成) that bidders quoting it keep: neither is a shared error.
+TENDER_FIGURES = "主要技术要求：计划工期365日历天，钢筋保护层厚度25mm，质量保修期24个月，施工工艺流成按规范执行。"
+
+# Shared rare errors (错别字, odd punctuation, wrong figures): r1's text carries six, r2 (a
+# paraphrase of it) all six, r3 (its own text, the same hand) three of them.
+RIGGER_SLIPS = {2: "编制施工组识设计并报监理审批。", 5: "主体结构采用商品混泥土浇筑。", 9: "开工前做好技术交低工作。",
+                12: "质量目标为合格，，工程一次验收通过。", 14: "我方承诺计划工期356日历天，钢筋保护层厚度25cm，质量保修期24个月。"}
+R3_SLIPS = {3: "主体结构采用商品混泥土浇筑。", 7: "质量目标为合格，，工程一次验收通过。", 11: "本工程计划工期356日历天，质量保修期24个月。"}
+R3_SLIPS_AT = {"混泥土": 3}
+# Honest bidders' own errors: each its own, a common misspelling all four make (隐敝), one shared
+# by chance between two (布署 h2–h3, 沙浆 h1–h4), the tender's own typo quoted (工艺流成), and a
+# half-width comma habit (h1, h3) over the same stock phrases.
+HONEST_SLIPS = [
+    {1: "现场措失到位。", 4: "做好隐敝工程验收。", 6: "砌筑沙浆按配合比拌制。", 8: "施工工艺流成按规范执行。",
+     10: "本工程计划工期365日历天，钢筋保护层厚度25mm，质量保修期24个月。"},
+    {2: "项目部统一布署劳动力。", 4: "隐敝工程验收后方可覆盖。", 10: "本工程计划工期365日历天，质量保修期42个月。"},
+    {3: "按进度统一布署。", 5: "隐敝部位留存影像资料。", 9: "钢筋用量约1，250吨。",
+     10: "计划工期365日历天，钢筋保护层厚度25mm。"},
+    {1: "砂浆试块留置，沙浆稠度检测。", 3: "严格隐敝验收。", 6: "施工工艺流成按规范执行。",
+     10: "质量保修期24个月，计划工期365日历天。"},
+]
+COMMA_HABIT = (0, 2)  # h1 and h3 write half-width commas between Chinese words
+
+
+def plant(paragraphs: list[str], slips: dict[int, str]) -> list[str]:
+    """The paragraphs with each slip's sentence appended to the paragraph of its index."""
+    out = list(paragraphs)
+    for at, text in slips.items():
+        out[at % len(out)] += text
+    return out
+
+
 def png(seed: int, size: int = 48) -> bytes:
     """A small PNG of random pixels (incompressible, so a few KiB): an image that only its maker has."""
     rng = random.Random(seed)
@@ -214,7 +247,7 @@ SHARED_PM = id_number("11010519800101123")
 def tender_files() -> dict[str, bytes]:
     logo = png(900, 40)
     # the bill template every bidder fills keeps its author and creation time
-    return {"tender.docx": docx(TENDER_BOILERPLATE + prose(901, 10), author="招标代理", modified_by="招标代理",
+    return {"tender.docx": docx(TENDER_BOILERPLATE + [TENDER_FIGURES] + prose(901, 10), author="招标代理", modified_by="招标代理",
                                 images=[logo]),
             "bill-template.xlsx": xlsx([("分部分项工程", 0)], author="招标代理", modified_by="招标代理"),
             "staff-form.xlsx": sheet([STAFF_HEADER, STAFF_EXAMPLE], author="招标代理", modified_by="招标代理")}, logo
@@ -226,7 +259,10 @@ def build(honest: int = 4, paragraphs: int = 24, with_pdf: bool = True) -> tuple
     honest_prices = [123_456_789, 131_204_450, 118_770_000 + 3_217, 142_050_033, 127_311_901, 136_600_478]
     for n in range(honest):
         key = f"h{n + 1}"
-        text = TENDER_BOILERPLATE[:4] + prose(100 + n, paragraphs)
+        own = plant(prose(100 + n, paragraphs), HONEST_SLIPS[n % len(HONEST_SLIPS)])
+        if n in COMMA_HABIT:
+            own = [p.replace("，", ",") for p in own]
+        text = TENDER_BOILERPLATE[:4] + own
         author = ["李明", "Administrator", "王建华", "Administrator", "刘洋", "陈静"][n % 6]
         b = Bidder(key, f"诚信建设工程有限公司{n + 1}号", credit_code(f"91110000MA0{n:02d}ABCD"),
                    honest_prices[n % len(honest_prices)], T0 + timedelta(seconds=40 * n + 7))
@@ -241,7 +277,7 @@ def build(honest: int = 4, paragraphs: int = 24, with_pdf: bool = True) -> tuple
         b.observations = [("ip", f"203.0.113.{10 + n}", "upload"), ("ip", f"203.0.113.{10 + n}", "decryption"),
                           ("machine", f"m-honest-{n}", "sealing"), ("certificate", f"key-h{n}", "sealing")]
         bidders.append(b)
-    master = prose(7, paragraphs)
+    master = plant(prose(7, paragraphs), RIGGER_SLIPS)
     r_names = ["宏远建筑工程有限公司", "恒达建设集团有限公司", "鼎盛市政工程有限公司"]
     base = 125_000_000 + 4_321  # regular: equal differences of 1,234.56 yuan
     template = "围标模板.dotx"
@@ -262,7 +298,7 @@ def build(honest: int = 4, paragraphs: int = 24, with_pdf: bool = True) -> tuple
     else:
         r2.files["r2-技术标.docx"] = docx(copy, author=RIGGER_AUTHOR, modified_by=RIGGER_AUTHOR, company=r2.name)
     # r3 wrote its own text, on r1's template with r1's image, and left r1's name in (混装)
-    r3.files["r3-技术标.docx"] = docx(TENDER_BOILERPLATE[:4] + prose(55, paragraphs) + staff
+    r3.files["r3-技术标.docx"] = docx(TENDER_BOILERPLATE[:4] + plant(prose(55, paragraphs), R3_SLIPS) + staff
                                       + [f"投标人：{r1.name}（盖章）"], author="孙丽", modified_by=RIGGER_AUTHOR,
                                       company=r3.name, template=template, images=[logo, shared_image])
     for b in (r1, r2, r3):

@@ -118,6 +118,13 @@ def test_the_supervisor_runs_the_analysis_and_sees_the_planted_signals(opened):
     assert found("shared_person", kind="certificate") == [sorted([org["bob"], org["carol"]])]
     assert found("price_pattern", pattern="equal_differences") == [riggers]
     assert found("close_decryption") == [riggers]
+    # the same misspellings, doubled comma and wrong duration: alice's text, bob's paraphrase of it
+    # (a PDF) and carol's own text (docs/collusion.md, "Shared rare errors")
+    assert found("shared_errors") == sorted(sorted([org[x], org[y]]) for x, y in
+                                            (("alice", "bob"), ("alice", "carol"), ("bob", "carol")))
+    alice_bob = next(x for x in leads if x["signal"] == "shared_errors"
+                     and {o["organisation"] for o in x["bidders"]} == {org["alice"], org["bob"]})
+    assert alice_bob["strength"] == "strong" and alice_bob["articles"] == ["reg40.4"]
     honest = {org["dave"], org["erin"]}
     assert not [x for x in leads if honest & {o["organisation"] for o in x["bidders"]}]
     # the run and every lead are in the audit log, with the leads' hash

@@ -58,3 +58,31 @@ def test_the_supervisors_page_opens_and_moves_a_case():
     assert "已移送行政监督部门" in sup.get("/console/collusion/").content.decode()
     assert AuditEntry.objects.filter(action__startswith="collusion.case.").count() == 2
     assert signed_in(sc.host).get("/console/collusion/").status_code == 403
+
+
+@pytest.mark.parametrize("blind", [False, True])
+def test_the_committee_reads_shared_errors_in_words_by_code(blind):
+    """Which errors, what they should be, where in each bidder's file (document, line, the text
+    around it), bidders by their codes — and in a blind session no name even inside the context."""
+    from collusion.models import AnalysisRun
+    from collusion.signals.errors import shared_errors
+    from collusion.signals.extract import DocFacts
+    from common import clock
+    from evaluation.testing import build
+
+    sc = build(blind=blind)
+    a, c = list(sc.bidders.values())[:2]
+    text = f"第一段。\n{a.name}编制施工组识设计。\n质量目标为合格，，工程一次验收通过。"
+    (found,) = shared_errors({str(o): [DocFacts(f"{o}-技术标.docx", "docx", text=text)]
+                              for o in (a.bidder_org_id, c.bidder_org_id)})
+    d = found.as_dict()
+    run = AnalysisRun.objects.create(lot=sc.lot, started_at=clock.now(), settings={}, bidders={}, leads_sha256="0" * 64)
+    Lead.objects.create(run=run, lot=sc.lot, signal=d["signal"], strength=d["strength"], articles=d["articles"],
+                        organisations=sorted([a.bidder_org_id, c.bidder_org_id]), evidence=d["evidence"])
+    page = signed_in(next(iter(sc.experts.values()))).get(f"/evaluation/{sc.session.pk}/collusion/").content.decode()
+    for words in ("相同的罕见错误", "实施条例第四十条第（四）项", "错别字", "应为「施工组织」", "异常标点", "第2行",
+                  "相同错误数", f"{a.code} {a.bidder_org_id}-技术标.docx 第2行"):
+        assert words in page, words
+    assert "shared_errors" not in page.split("<details")[0]  # codes only in the folded JSON
+    if blind:
+        assert a.name not in page

@@ -98,6 +98,54 @@ def test_it_finds_the_paraphrased_copy_across_docx_and_pdf(leads):
     assert not any(corpus.TENDER_BOILERPLATE[0][:20] in e["a"] for e in x.evidence["examples"])
 
 
+def test_it_finds_the_shared_rare_errors_with_where_they_stand(leads):
+    """r1's misspellings, doubled comma and wrong figures, in r2's paraphrase of r1's text (a PDF)
+    and three of them in r3's own text (not a copy: no look-alike text lead between r1 and r3)."""
+    found = {x.bidders: x for x in of(leads, Signal.SHARED_ERRORS)}
+    assert sorted(found) == [("r1", "r2"), ("r1", "r3"), ("r2", "r3")]
+    assert [(found[p].strength, found[p].evidence["count"]) for p in sorted(found)] == [
+        (Strength.STRONG, 6), (Strength.MODERATE, 3), (Strength.MODERATE, 3)]
+    assert all(x.articles == ("reg40.4",) for x in found.values())
+    r1r2 = {(e["kind"], e["text"], e["correct"]) for e in found[("r1", "r2")].evidence["errors"]}
+    assert r1r2 == {("wrong_character", "施工组识", "施工组织"), ("wrong_character", "混泥土", "混凝土"),
+                    ("wrong_character", "技术交低", "技术交底"), ("punctuation", "，，", "，"),
+                    ("wrong_number", "356日历天", "365日历天"), ("wrong_number", "25cm", "25mm")}
+    assert found[("r1", "r2")].evidence["kinds"] == {"punctuation": 1, "wrong_character": 3, "wrong_number": 2}
+    r1r3 = {e["text"]: e for e in found[("r1", "r3")].evidence["errors"]}
+    assert sorted(r1r3) == ["356日历天", "混泥土", "，，"]
+    where = r1r3["混泥土"]["where"]
+    assert [p["document"] for p in where["r1"]] == ["r1-技术标.docx"]
+    assert [p["document"] for p in where["r3"]] == ["r3-技术标.docx"]
+    assert "商品混泥土浇筑" in where["r1"][0]["context"] and "商品混泥土浇筑" in where["r3"][0]["context"]
+    # the line: the paragraph of the docx (four of the tender's paragraphs, then the text's own)
+    assert where["r3"][0]["line"] == 4 + corpus.R3_SLIPS_AT["混泥土"] + 1
+    # found across a PDF's line breaks too
+    assert found[("r1", "r2")].evidence["errors"][0]["where"]["r2"][0]["document"] == "r2-技术标.pdf"
+    assert ("r1", "r3") not in {x.bidders for x in of(leads, Signal.SIMILAR_TEXT)}  # r3's text is its own
+
+
+@pytest.mark.parametrize("disabled, honest_pairs", [
+    # 隐敝, which all four honest bidders write, with 沙浆 (h1–h4) and 布署 (h2–h3) shared by chance
+    ("common", [(("h1", "h4"), 2), (("h2", "h3"), 2)]),
+    ("tender", [(("h1", "h4"), 2)]),  # 沙浆 by chance and 工艺流成, the tender's own misspelling quoted
+    ("habit", [(("h1", "h3"), 4)]),  # a half-width comma everywhere, over the same stock phrases
+    ("min_errors", [(("h1", "h4"), 1), (("h2", "h3"), 1)]),  # one shared slip is chance
+])
+def test_each_filter_is_what_keeps_the_honest_bidders_own_errors_quiet(disabled, honest_pairs):
+    """The control: honest bidders make their own errors, some the same by chance; each filter of
+    the signal, turned off, lets a pair of them through."""
+    from collusion.signals.errors import ErrorSettings, shared_errors
+
+    bidders, tender = corpus.build()
+    facts = facts_of(bidders, tender)
+    on = shared_errors(facts.documents, facts.tender_documents)
+    assert not [x for x in on if any(b.startswith("h") for b in x.bidders)]
+    settings = {"common": ErrorSettings(common_share=1.0), "habit": ErrorSettings(habit_max=10 ** 6),
+                "min_errors": ErrorSettings(min_errors=1)}.get(disabled, ErrorSettings())
+    off = shared_errors(facts.documents, [] if disabled == "tender" else facts.tender_documents, settings)
+    assert [(x.bidders, x.evidence["count"]) for x in off if any(b.startswith("h") for b in x.bidders)] == honest_pairs
+
+
 def test_it_finds_the_misplaced_name(leads):
     found = of(leads, Signal.MISPLACED_NAME)
     assert [(x.bidders, x.evidence["in_documents_of"], x.evidence["names"]) for x in found] == [

@@ -1,0 +1,119 @@
+"""Shared rare errors one by one: what counts as an error, what does not, and how many make a lead
+(docs/collusion.md, "Shared rare errors")."""
+
+from __future__ import annotations
+
+import pytest
+
+from collusion.signals.errors import ErrorSettings, find_errors, shared_errors, tender_figures
+from collusion.signals.extract import DocFacts
+from collusion.signals.leads import Signal, Strength
+
+TENDER = DocFacts("tender.docx", "docx", text="计划工期365日历天，钢筋保护层厚度25mm，质量保修期24个月，投标保证金为8000元。")
+FIGURES = tender_figures(TENDER.text)
+
+
+def errors(text: str, kind: str = "docx") -> list[tuple[str, str, str]]:
+    return [(f.kind, f.text, f.correct) for f in find_errors(DocFacts("a", kind, text=text), FIGURES)]
+
+
+def test_misspellings_are_found_with_the_right_word_also_across_a_pdfs_line_break():
+    assert errors("编制施工组识设计。主体采用混泥\n土浇筑。") == [
+        ("wrong_character", "施工组识", "施工组织"), ("wrong_character", "混泥土", "混凝土")]
+    # the table's words are spelt out so that a correct text never matches: 按装修要求, 确保正常施工
+    assert errors("按装修要求施工，确保正常施工，既使用旧设备也要检验，双方按照合同执行。") == []
+
+
+@pytest.mark.parametrize("text, found", [
+    ("质量目标为合格，，一次验收。", ("punctuation", "，，", "，")),
+    ("工程完工。，进入保修期。", ("punctuation", "。，", "。")),
+    ("严格执行规范,建立健全体系。", ("punctuation", ",", "，")),
+    ("钢筋直径为12。5毫米。", ("punctuation", "。", ".")),
+    ("钢材约1，250吨。", ("punctuation", "，", ",")),
+])
+def test_odd_punctuation(text, found):
+    assert errors(text) == [found]
+
+
+def test_ordinary_punctuation_is_not_an_error():
+    assert errors("一、工程概况：本工程共3栋，其中1、2号楼为住宅。是否合格？！规格为3.5m，数量1,250。") == []
+
+
+def test_one_of_the_tenders_figures_restated_wrongly():
+    assert errors("我方承诺计划工期356日历天。") == [("wrong_number", "356日历天", "365日历天")]
+    assert errors("工期36.5日历天") == [("wrong_number", "36.5日历天", "365日历天")]  # the label's end
+    assert errors("钢筋保护层厚度25cm，质量保修期24个月。") == [("wrong_number", "25cm", "25mm")]
+    assert errors("计划工期为\n356 日历天") == [("wrong_number", "356日历天", "365日历天")]  # a PDF's breaks
+
+
+def test_an_offer_is_not_a_wrong_number():
+    """A shorter duration, a longer warranty, the right figure, another figure of no label the
+    tender has: not slips."""
+    assert errors("计划工期360日历天，计划工期300日历天，质量保修期36个月，计划工期365日历天，"
+                  "项目经理从业15年，投标保证金为8000元。") == []
+
+
+def _docs(**texts: str) -> dict[str, list[DocFacts]]:
+    return {k: [DocFacts(f"{k}.docx", "docx", text=t)] for k, t in texts.items()}
+
+
+SLIPS = ["施工组识设计。", "采用混泥土。", "开工前技术交低。", "质量目标为合格，，一次验收。", "计划工期356日历天。"]
+
+
+def test_one_shared_slip_is_chance_two_are_a_lead_and_the_strength_grows_with_more():
+    honest = {f"h{n}": f"独立编写的第{n}份文件，内容各不相同。" for n in range(6)}
+    one = shared_errors(_docs(a=SLIPS[0], b=SLIPS[0], **honest), [TENDER])
+    assert one == []
+    for n, strength in ((2, Strength.WEAK), (3, Strength.MODERATE), (5, Strength.STRONG)):
+        found = shared_errors(_docs(a="".join(SLIPS[:n]), b="".join(reversed(SLIPS[:n])), **honest), [TENDER])
+        assert [(x.signal, x.bidders, x.strength, x.evidence["count"]) for x in found] == [
+            (Signal.SHARED_ERRORS, ("a", "b"), strength, n)]
+    # the thresholds are settings
+    assert shared_errors(_docs(a=SLIPS[0], b=SLIPS[0]), [TENDER], ErrorSettings(min_errors=1))
+
+
+def test_a_slip_in_the_same_words_counts_the_same_mark_elsewhere_does_not():
+    same = shared_errors(_docs(a="目标为合格，，一次验收。" + SLIPS[0], b="目标为合格，，一次验收。" + SLIPS[0]), [TENDER])
+    assert [x.evidence["count"] for x in same] == [2]
+    other = shared_errors(_docs(a="目标为合格，，一次验收。" + SLIPS[0], b="材料进场，，严格检验。" + SLIPS[0]), [TENDER])
+    assert other == []
+
+
+def test_errors_many_bidders_make_or_the_tender_makes_do_not_count():
+    common = {k: SLIPS[0] + SLIPS[1] for k in "abcde"}  # five of five: the trade's own misspelling
+    assert shared_errors(_docs(**common), [TENDER]) == []
+    tender = DocFacts("t.docx", "docx", text=TENDER.text + "编制施工组识设计。采用混泥土。")
+    assert shared_errors(_docs(a=SLIPS[0] + SLIPS[1], b=SLIPS[0] + SLIPS[1]), [tender]) == []
+
+
+def test_an_adversary_who_varies_the_errors_is_not_found_but_the_shared_ones_still_are():
+    """A ring that corrects some slips in one copy: only those still shared count."""
+    a = "".join(SLIPS)
+    b = SLIPS[0] + SLIPS[1] + "开工前技术交底。质量目标为合格，一次验收。计划工期365日历天。"
+    found = shared_errors(_docs(a=a, b=b), [TENDER])
+    assert [(x.evidence["count"], sorted(e["text"] for e in x.evidence["errors"])) for x in found] == [
+        (2, ["施工组识", "混泥土"])]
+
+
+def test_the_evidence_says_where_each_error_stands_in_each_file():
+    a = "第一段。\n第二段，编制施工组识设计。\n采用混泥土。"
+    b = {"b": [DocFacts("b-1.pdf", "pdf", text="采用混泥土。"), DocFacts("b-2.docx", "docx", text="\n\n编制施工组识设计。")]}
+    found = shared_errors({"a": [DocFacts("a.docx", "docx", text=a)], **b}, [TENDER])
+    where = {e["text"]: e["where"] for e in found[0].evidence["errors"]}
+    assert where["施工组识"] == {"a": [{"document": "a.docx", "line": 2, "context": "第一段。 第二段，编制施工组识设计。 采用混泥土。"}],
+                              "b": [{"document": "b-2.docx", "line": 3, "context": "  编制施工组识设计。"}]}
+    assert where["混泥土"]["b"] == [{"document": "b-1.pdf", "line": 1, "context": "采用混泥土。"}]
+
+
+def test_the_error_settings_are_read_and_checked(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from collusion import conf
+
+    settings.COLLUSION = {"errors": {"min_errors": 3, "common_share": 0.1}}
+    a = conf.analysis_settings()
+    assert a.errors.min_errors == 3 and a.errors.common_share == 0.1
+    assert conf.snapshot()["errors"]["min_errors"] == 3
+    settings.COLLUSION = {"errors": {"min_error": 3}}
+    with pytest.raises(ImproperlyConfigured):
+        conf.analysis_settings()
