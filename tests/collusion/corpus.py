@@ -76,9 +76,11 @@ TENDER_BOILERPLATE = [
 ]
 
 
-# The tender's key figures, restated in the bids (计划工期, 保护层厚度, 保修期), and a misspelling of
-# the tender's own (工艺流成) that bidders quoting it keep: neither is a shared error.
-TENDER_FIGURES = "主要技术要求：计划工期365日历天，钢筋保护层厚度25mm，质量保修期24个月，施工工艺流成按规范执行。"
+# The tender's key figures, restated in the bids (计划工期, 保护层厚度, 保修期), with a misspelling
+# and a doubled comma of the tender's own (工艺流成, ，，) that bidders quoting it keep: neither is a
+# shared error.
+TENDER_QUOTE = "质量保修期24个月，，施工工艺流成按规范执行。"
+TENDER_FIGURES = "主要技术要求：计划工期365日历天，钢筋保护层厚度25mm，" + TENDER_QUOTE
 
 # Shared rare errors (错别字, odd punctuation, wrong figures): r1's text carries six, r2 (a
 # paraphrase of it) all six, r3 (its own text, the same hand) three of them.
@@ -86,18 +88,22 @@ RIGGER_SLIPS = {2: "编制施工组识设计并报监理审批。", 5: "主体�
                 12: "质量目标为合格，，工程一次验收通过。", 14: "我方承诺计划工期356日历天，钢筋保护层厚度25cm，质量保修期24个月。"}
 R3_SLIPS = {3: "主体结构采用商品混泥土浇筑。", 7: "质量目标为合格，，工程一次验收通过。", 11: "本工程计划工期356日历天，质量保修期24个月。"}
 R3_SLIPS_AT = {"混泥土": 3}
-# Honest bidders' own errors: each its own, a common misspelling all four make (隐敝), one shared
-# by chance between two (布署 h2–h3, 沙浆 h1–h4), the tender's own typo quoted (工艺流成), and a
-# half-width comma habit (h1, h3) over the same stock phrases.
+# Honest bidders' own errors: each its own (措失, 保修期42个月, 1，250), three misspellings all four
+# make (隐敝, 进度记划, 材科), one shared by chance between two (布署 h2–h3, 沙浆 h1–h4), the tender's own
+# sentence quoted with its errors (h1, h4), and a half-width comma habit (h1, h3) over the same
+# stock phrases; all restate the tender's figures, correctly.
 HONEST_SLIPS = [
-    {1: "现场措失到位。", 4: "做好隐敝工程验收。", 6: "砌筑沙浆按配合比拌制。", 8: "施工工艺流成按规范执行。",
+    {1: "现场措失到位。", 4: "做好隐敝工程验收。", 6: "砌筑沙浆按配合比拌制。", 7: "编制进度记划。", 9: "材科进场验收。",
      10: "本工程计划工期365日历天，钢筋保护层厚度25mm，质量保修期24个月。"},
-    {2: "项目部统一布署劳动力。", 4: "隐敝工程验收后方可覆盖。", 10: "本工程计划工期365日历天，质量保修期42个月。"},
-    {3: "按进度统一布署。", 5: "隐敝部位留存影像资料。", 9: "钢筋用量约1，250吨。",
+    {2: "项目部统一布署劳动力。", 4: "隐敝工程验收后方可覆盖。", 8: "按进度记划组织施工。", 12: "主要材科见附表。",
+     10: "本工程计划工期365日历天，质量保修期42个月。"},
+    {3: "按进度统一布署。", 5: "隐敝部位留存影像资料。", 9: "钢筋用量约1，250吨。", 11: "进度记划每周更新。",
+     13: "材科堆放整齐。",
      10: "计划工期365日历天，钢筋保护层厚度25mm。"},
-    {1: "砂浆试块留置，沙浆稠度检测。", 3: "严格隐敝验收。", 6: "施工工艺流成按规范执行。",
+    {1: "砂浆试块留置，沙浆稠度检测。", 3: "严格隐敝验收。", 5: "进度记划报监理审批。", 7: "材科复试合格。",
      10: "质量保修期24个月，计划工期365日历天。"},
 ]
+HONEST_QUOTES = [{8: TENDER_QUOTE}, {}, {}, {6: TENDER_QUOTE}]
 COMMA_HABIT = (0, 2)  # h1 and h3 write half-width commas between Chinese words
 
 
@@ -262,6 +268,7 @@ def build(honest: int = 4, paragraphs: int = 24, with_pdf: bool = True) -> tuple
         own = plant(prose(100 + n, paragraphs), HONEST_SLIPS[n % len(HONEST_SLIPS)])
         if n in COMMA_HABIT:
             own = [p.replace("，", ",") for p in own]
+        own = plant(own, HONEST_QUOTES[n % len(HONEST_QUOTES)])
         text = TENDER_BOILERPLATE[:4] + own
         author = ["李明", "Administrator", "王建华", "Administrator", "刘洋", "陈静"][n % 6]
         b = Bidder(key, f"诚信建设工程有限公司{n + 1}号", credit_code(f"91110000MA0{n:02d}ABCD"),

@@ -25,3 +25,9 @@ def signal_rows() -> dict[str, tuple[int, int]]:
 def price_rows() -> dict[str, int]:
     """``| `pattern` | tenders flagged |`` rows of the price simulation."""
     return {m[1]: int(m[2]) for m in re.finditer(r"^\| `(\w+)` \| (\d+) \(", section(), re.M)}
+
+
+def error_rows() -> dict[int, tuple[int, int, int, int]]:
+    """``| N honest bidders | tenders with a lead | weak | moderate | strong |`` rows."""
+    return {int(m[1]): (int(m[2]), int(m[3]), int(m[4]), int(m[5]))
+            for m in re.finditer(r"^\| (\d+) honest bidders \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$", section(), re.M)}

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from collusion.signals.errors import ErrorSettings, find_errors, shared_errors, tender_figures
@@ -57,25 +59,40 @@ def _docs(**texts: str) -> dict[str, list[DocFacts]]:
     return {k: [DocFacts(f"{k}.docx", "docx", text=t)] for k, t in texts.items()}
 
 
-SLIPS = ["施工组识设计。", "采用混泥土。", "开工前技术交低。", "质量目标为合格，，一次验收。", "计划工期356日历天。"]
+SLIPS = ["施工组识设计。", "采用混泥土。", "开工前技术交低。", "质量目标为合格，，一次验收。", "计划工期356日历天。",
+         "钢筋保护层厚度25cm。"]
 
 
-def test_one_shared_slip_is_chance_two_are_a_lead_and_the_strength_grows_with_more():
+@pytest.mark.parametrize("shared, strength", [
+    ([0], None),  # one shared slip is chance
+    ([0, 1, 2], None),  # three misspellings from the table (1 + 1 + 1): many writers make them
+    ([0, 3], None),  # a misspelling and a punctuation slip in the same words (1 + 2)
+    ([0, 1, 3], Strength.WEAK),  # 1 + 1 + 2
+    ([3, 4], Strength.WEAK),  # 2 + 2
+    ([0, 1, 2, 3], Strength.MODERATE),  # 1 + 1 + 1 + 2
+    ([0, 1, 2, 3, 4, 5], Strength.STRONG),  # 3 + 2 + 2 + 2
+])
+def test_how_many_shared_errors_of_which_kinds_make_a_lead_and_its_strength(shared, strength):
     honest = {f"h{n}": f"独立编写的第{n}份文件，内容各不相同。" for n in range(6)}
-    one = shared_errors(_docs(a=SLIPS[0], b=SLIPS[0], **honest), [TENDER])
-    assert one == []
-    for n, strength in ((2, Strength.WEAK), (3, Strength.MODERATE), (5, Strength.STRONG)):
-        found = shared_errors(_docs(a="".join(SLIPS[:n]), b="".join(reversed(SLIPS[:n])), **honest), [TENDER])
-        assert [(x.signal, x.bidders, x.strength, x.evidence["count"]) for x in found] == [
-            (Signal.SHARED_ERRORS, ("a", "b"), strength, n)]
-    # the thresholds are settings
-    assert shared_errors(_docs(a=SLIPS[0], b=SLIPS[0]), [TENDER], ErrorSettings(min_errors=1))
+    slips = [SLIPS[i] for i in shared]
+    found = shared_errors(_docs(a="".join(slips), b="".join(reversed(slips)), **honest), [TENDER])
+    assert [(x.signal, x.bidders, x.strength, x.evidence["count"]) for x in found] == (
+        [(Signal.SHARED_ERRORS, ("a", "b"), strength, len(shared))] if strength else [])
+
+
+def test_the_thresholds_and_weights_are_settings():
+    assert shared_errors(_docs(a=SLIPS[0], b=SLIPS[0]), [TENDER], ErrorSettings(min_errors=1, min_score=1))
+    two = _docs(a=SLIPS[0] + SLIPS[1], b=SLIPS[0] + SLIPS[1])
+    assert shared_errors(two, [TENDER]) == []
+    assert shared_errors(two, [TENDER], ErrorSettings(min_score=2))[0].evidence["score"] == 2
+    assert shared_errors(two, [TENDER], ErrorSettings(weight_wrong_character=2))[0].evidence["score"] == 4
 
 
 def test_a_slip_in_the_same_words_counts_the_same_mark_elsewhere_does_not():
-    same = shared_errors(_docs(a="目标为合格，，一次验收。" + SLIPS[0], b="目标为合格，，一次验收。" + SLIPS[0]), [TENDER])
-    assert [x.evidence["count"] for x in same] == [2]
-    other = shared_errors(_docs(a="目标为合格，，一次验收。" + SLIPS[0], b="材料进场，，严格检验。" + SLIPS[0]), [TENDER])
+    both = SLIPS[0] + SLIPS[1]
+    same = shared_errors(_docs(a="目标为合格，，一次验收。" + both, b="目标为合格，，一次验收。" + both), [TENDER])
+    assert [(x.evidence["count"], x.evidence["score"]) for x in same] == [(3, 4)]
+    other = shared_errors(_docs(a="目标为合格，，一次验收。" + both, b="材料进场，，严格检验。" + both), [TENDER])
     assert other == []
 
 
@@ -89,16 +106,21 @@ def test_errors_many_bidders_make_or_the_tender_makes_do_not_count():
 def test_an_adversary_who_varies_the_errors_is_not_found_but_the_shared_ones_still_are():
     """A ring that corrects some slips in one copy: only those still shared count."""
     a = "".join(SLIPS)
-    b = SLIPS[0] + SLIPS[1] + "开工前技术交底。质量目标为合格，一次验收。计划工期365日历天。"
+    b = SLIPS[0] + SLIPS[1] + "开工前技术交底。质量目标为合格，一次验收。计划工期365日历天。钢筋保护层厚度25mm。"
+    found = shared_errors(_docs(a=a, b=b), [TENDER])
+    assert [(x.evidence["count"], sorted(e["text"] for e in x.evidence["errors"])) for x in found] == []
+    b += SLIPS[3]  # the doubled comma left in
     found = shared_errors(_docs(a=a, b=b), [TENDER])
     assert [(x.evidence["count"], sorted(e["text"] for e in x.evidence["errors"])) for x in found] == [
-        (2, ["施工组识", "混泥土"])]
+        (3, ["施工组识", "混泥土", "，，"])]
 
 
 def test_the_evidence_says_where_each_error_stands_in_each_file():
     a = "第一段。\n第二段，编制施工组识设计。\n采用混泥土。"
     b = {"b": [DocFacts("b-1.pdf", "pdf", text="采用混泥土。"), DocFacts("b-2.docx", "docx", text="\n\n编制施工组识设计。")]}
-    found = shared_errors({"a": [DocFacts("a.docx", "docx", text=a)], **b}, [TENDER])
+    slip = DocFacts("x.docx", "docx", text=SLIPS[3])  # and a third shared error, to make a lead
+    b["b"].append(slip)
+    found = shared_errors({"a": [DocFacts("a.docx", "docx", text=a), slip], **b}, [TENDER])
     where = {e["text"]: e["where"] for e in found[0].evidence["errors"]}
     assert where["施工组识"] == {"a": [{"document": "a.docx", "line": 2, "context": "第一段。 第二段，编制施工组识设计。 采用混泥土。"}],
                               "b": [{"document": "b-2.docx", "line": 3, "context": "  编制施工组识设计。"}]}
@@ -117,3 +139,46 @@ def test_the_error_settings_are_read_and_checked(settings):
     settings.COLLUSION = {"errors": {"min_error": 3}}
     with pytest.raises(ImproperlyConfigured):
         conf.analysis_settings()
+
+
+def simulated_honest_tenders(bidders: int, tenders: int = 400, seed: int = 15) -> dict[str, int]:
+    """Tenders of independent honest bidders, each writing its own text over the trade's vocabulary
+    (two paragraphs of the corpus's prose) and making its own errors, pessimistically alike: three
+    misspellings from the table (the frequent ones more often: weights 1/rank), two doubled commas,
+    each between two of the trade's twelve stock phrases, and one bidder in ten the tender's
+    duration with two digits swapped (365 → 356 or 635). The number of tenders with a lead, and
+    with a lead of each strength."""
+    from collusion.signals.errors import MISSPELLINGS
+
+    from .corpus import PHRASES, prose
+
+    rng = random.Random(seed)
+    words = list(MISSPELLINGS)
+    weights = [1 / rank for rank in range(1, len(words) + 1)]
+    out = {"any": 0, "weak": 0, "moderate": 0, "strong": 0}
+    for _ in range(tenders):
+        docs = {}
+        for b in range(bidders):
+            parts = prose(rng.randrange(1 << 30), 2)
+            parts += [f"{w}。" for w in rng.choices(words, weights=weights, k=3)]
+            parts += [f"{rng.choice(PHRASES)}，，{rng.choice(PHRASES)}。" for _ in range(2)]
+            if rng.random() < 0.1:
+                parts.append(f"计划工期{rng.choice(['356', '635'])}日历天。")
+            docs[f"h{b}"] = [DocFacts("a.docx", "docx", text="\n".join(parts))]
+        found = shared_errors(docs, [TENDER])
+        out["any"] += bool(found)
+        for strength in {x.strength.value for x in found}:
+            out[strength] += 1
+    return out
+
+
+def test_independent_honest_errors_rarely_make_a_lead():
+    """The figures docs/collusion.md prints ("Shared rare errors: simulated honest tenders")."""
+    from .docfigures import error_rows
+
+    rows = error_rows()
+    assert sorted(rows) == [10, 30]
+    for bidders, printed in rows.items():
+        measured = simulated_honest_tenders(bidders)
+        print(bidders, measured)
+        assert printed == (measured["any"], measured["weak"], measured["moderate"], measured["strong"])

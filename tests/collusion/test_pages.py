@@ -72,7 +72,7 @@ def test_the_committee_reads_shared_errors_in_words_by_code(blind):
 
     sc = build(blind=blind)
     a, c = list(sc.bidders.values())[:2]
-    text = f"第一段。\n{a.name}编制施工组识设计。\n质量目标为合格，，工程一次验收通过。"
+    text = f"第一段。\n{a.name}编制施工组识设计。\n质量目标为合格，，工程一次验收通过。采用混泥土。"
     (found,) = shared_errors({str(o): [DocFacts(f"{o}-技术标.docx", "docx", text=text)]
                               for o in (a.bidder_org_id, c.bidder_org_id)})
     d = found.as_dict()

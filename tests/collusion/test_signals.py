@@ -125,11 +125,12 @@ def test_it_finds_the_shared_rare_errors_with_where_they_stand(leads):
 
 
 @pytest.mark.parametrize("disabled, honest_pairs", [
-    # 隐敝, which all four honest bidders write, with 沙浆 (h1–h4) and 布署 (h2–h3) shared by chance
-    ("common", [(("h1", "h4"), 2), (("h2", "h3"), 2)]),
-    ("tender", [(("h1", "h4"), 2)]),  # 沙浆 by chance and 工艺流成, the tender's own misspelling quoted
+    # 隐敝, 进度记划 and 材科, which all four honest bidders write, with 沙浆 (h1–h4) and 布署 (h2–h3)
+    ("common", [(("h1", "h4"), 4), (("h2", "h3"), 4)]),
+    # 沙浆 by chance, and the tender's own misspelling and doubled comma that h1 and h4 quote
+    ("tender", [(("h1", "h4"), 3)]),
     ("habit", [(("h1", "h3"), 4)]),  # a half-width comma everywhere, over the same stock phrases
-    ("min_errors", [(("h1", "h4"), 1), (("h2", "h3"), 1)]),  # one shared slip is chance
+    ("one", [(("h1", "h4"), 1), (("h2", "h3"), 1)]),  # one shared slip is chance
 ])
 def test_each_filter_is_what_keeps_the_honest_bidders_own_errors_quiet(disabled, honest_pairs):
     """The control: honest bidders make their own errors, some the same by chance; each filter of
@@ -141,7 +142,7 @@ def test_each_filter_is_what_keeps_the_honest_bidders_own_errors_quiet(disabled,
     on = shared_errors(facts.documents, facts.tender_documents)
     assert not [x for x in on if any(b.startswith("h") for b in x.bidders)]
     settings = {"common": ErrorSettings(common_share=1.0), "habit": ErrorSettings(habit_max=10 ** 6),
-                "min_errors": ErrorSettings(min_errors=1)}.get(disabled, ErrorSettings())
+                "one": ErrorSettings(min_errors=1, min_score=1)}.get(disabled, ErrorSettings())
     off = shared_errors(facts.documents, [] if disabled == "tender" else facts.tender_documents, settings)
     assert [(x.bidders, x.evidence["count"]) for x in off if any(b.startswith("h") for b in x.bidders)] == honest_pairs
 
