@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 
 from audit.models import AuditEntry
 from bidding.models import BidSubmission, OpeningBid
@@ -25,6 +26,7 @@ from collusion.signals.extract import DocFacts, read_document as facts_of
 from collusion.signals.identity import BidderIdentity, Observation
 from collusion.signals.run import TenderFacts
 from common.canonical import format_time
+from common.errors import BadRequest
 
 from .models import TenderDocument
 
@@ -100,6 +102,7 @@ def gather(lot, *, max_document_bytes: int, max_documents: int) -> tuple[TenderF
         if STAGES[action] == "decryption" and action.endswith("bid_decrypted"):
             recorded[str(org_id)]["decryption"]["ip"] = ip
             recorded[str(org_id)]["decryption"]["user_agent"] = agent
+    facts.benchmark_fen, facts.benchmark_kind = benchmark(lot, facts.prices)
     for td in TenderDocument.objects.filter(lot=lot).order_by("name"):
         facts.tender_documents.append(facts_of(td.name, bytes(td.data)))
     bill = _tender_bill(lot)
@@ -108,6 +111,29 @@ def gather(lot, *, max_document_bytes: int, max_documents: int) -> tuple[TenderF
     if lot.description:
         facts.tender_documents.append(DocFacts("description", "text", text=lot.description))
     return facts, recorded, problems
+
+
+def benchmark(lot, prices: dict[str, int]) -> tuple[int | None, str]:
+    """The 评标基准价 the lot's evaluation computes from these prices — its session's price rule and
+    drawn K (``evaluation.rules.price.benchmark_of``) — to the fen, when it is a mean or a mix of
+    the ceiling and the mean (around the lowest price is ``ring_above_low``'s). Every decrypted
+    bid's price counts, before the committee finds any invalid; no session yet, no benchmark."""
+    from evaluation.models import EvaluationSession
+    from evaluation.rules.price import benchmark_of, check_k
+    from evaluation.rules.price_rule import rule_from_settings
+
+    session = EvaluationSession.objects.filter(lot=lot).order_by("-id").first()
+    if session is None or len(prices) < 3:
+        return None, ""
+    try:
+        rule = rule_from_settings(session.rules_settings)
+        if rule.benchmark == "lowest":
+            return None, ""
+        value, _, _ = benchmark_of(rule, [Fraction(p) for p in prices.values()],
+                                   check_k(rule, session.k_percent or None))
+    except (BadRequest, KeyError, TypeError, ValueError):
+        return None, ""  # settings the evaluation itself refuses: it says why, not this analysis
+    return int((2 * value.numerator + value.denominator) // (2 * value.denominator)), rule.benchmark
 
 
 def _user_agent(body: str) -> str:

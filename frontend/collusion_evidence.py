@@ -29,7 +29,8 @@ FIELDS = {
     "spread_percent": _("Spread (%)"), "low": _("Lowest bid (yuan)"), "ring": _("Just above it (yuan)"),
     "others": _("Other bids"), "times": _("Decrypted at"), "span_seconds": _("Within (seconds)"),
     "tenders_together": _("Tenders bid together"), "decided": _("Of them decided"), "wins": _("Wins"),
-    "tenders": _("Tenders"), "count": _("Shared errors"), "kinds": _("By kind"), "errors": _("Errors"),
+    "tenders": _("Tenders"), "benchmark": _("Benchmark price (yuan)"), "benchmark_kind": _("Benchmark rule"),
+    "deviations_percent": _("Deviation from the benchmark (%)"), "count": _("Shared errors"), "kinds": _("By kind"), "errors": _("Errors"),
 }
 VALUES = {
     "machine": _("Sealing computer"), "ip": _("Network address"), "certificate": _("Certificate"),
@@ -39,12 +40,13 @@ VALUES = {
     "manager": _("Manager"), "template": _("Template"), "document_id": _("Document id"),
     "created": _("Creation time"), "credit_code": _("Unified social credit code"), "name": _("Name"),
     "equal_differences": _("Equal differences"), "equal_ratios": _("Equal ratios"),
-    "tight_cluster": _("Tightly clustered"), "ring_above_low": _("Bids just above the lowest"),
+    "tight_cluster": _("Tightly clustered"), "around_benchmark": _("Clustered around the benchmark price"),
+    "mean": _("Mean of the bids"), "composite": _("Ceiling and mean combined"), "ring_above_low": _("Bids just above the lowest"),
     "one_wins": _("One of them always wins"), "rotation": _("They take turns winning"),
     "wrong_character": _("Wrong character"), "punctuation": _("Odd punctuation"),
     "wrong_number": _("Wrong figure or unit"),
 }
-CODED = {"kind", "stages", "field", "matched", "pattern", "stage"}  # values that are codes
+CODED = {"kind", "stages", "field", "matched", "pattern", "stage", "benchmark_kind"}  # values that are codes
 MACHINE = {"value", "sha256", "user_agent", "tenders"}  # values people copy, not read
 BIDDER_VALUES = {"in_documents_of", "names"}
 _ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")

@@ -23,6 +23,7 @@ class PriceSettings:
     ring_margin: Fraction = Fraction(1, 100)  # within 1 % above the low bid
     ring_min: int = 2
     ring_gap: Fraction = Fraction(3, 100)  # the rest at least 3 % above the ring
+    benchmark_band: Fraction = Fraction(3, 1000)  # around the benchmark: within 0.3 % of it
     max_bids: int = 200
 
 
@@ -34,13 +35,34 @@ def _yuan(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d}"
 
 
-def price_patterns(prices: dict[str, int], settings: PriceSettings = PriceSettings()) -> list[Lead]:
+def price_patterns(prices: dict[str, int], settings: PriceSettings = PriceSettings(), *,
+                   benchmark_fen: int | None = None, benchmark_kind: str = "") -> list[Lead]:
+    """``benchmark_fen``: the 评标基准价 the tender's price rule computes from these prices (a mean,
+    or a mix of the ceiling and the mean), when there is one."""
     items = sorted((p, b) for b, p in prices.items() if isinstance(p, int) and p > 0)[:settings.max_bids]
     leads: list[Lead] = []
     leads += _progressions(items, settings)
     leads += _clusters(items, settings)
     leads += _ring(items, settings)
+    if isinstance(benchmark_fen, int) and benchmark_fen > 0:
+        leads += _around_benchmark(items, settings, benchmark_fen, benchmark_kind)
     return leads
+
+
+def _around_benchmark(items, s: PriceSettings, benchmark: int, kind: str) -> list[Lead]:
+    """Bids placed within ``benchmark_band`` of the benchmark: where a mean-based rule gives the
+    most points, and where a ring that computed the mean from its own prices puts its bids."""
+    group = [(p, b) for p, b in items if abs(p - benchmark) <= s.benchmark_band * benchmark]
+    if len(group) < s.cluster_min:
+        return []
+
+    def percent(p: int) -> str:
+        return str((Decimal((p - benchmark) * 100) / benchmark).quantize(Decimal("0.001")))
+
+    return [lead(Signal.PRICE_PATTERN, [b for _, b in group], Strength.MODERATE if len(group) >= 4 else Strength.WEAK,
+                 pattern="around_benchmark", benchmark=_yuan(benchmark), benchmark_kind=kind,
+                 prices={b: _yuan(p) for p, b in group}, deviations_percent={b: percent(p) for p, b in group},
+                 others=len(items) - len(group))]
 
 
 def _progressions(items, s: PriceSettings) -> list[Lead]:

@@ -23,6 +23,8 @@ class TenderFacts:
     observations: list[Observation] = field(default_factory=list)
     prices: dict[str, int] = field(default_factory=dict)  # fen
     decrypted_at: dict[str, datetime] = field(default_factory=dict)
+    benchmark_fen: int | None = None  # the 评标基准价 the lot's price rule computes from the prices
+    benchmark_kind: str = ""  # mean, composite
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ def analyse(facts: TenderFacts, settings: AnalysisSettings = AnalysisSettings())
     if Signal.SHARED_PERSON in on:
         leads += shared_persons(facts.documents, tender_text)
     if Signal.PRICE_PATTERN in on:
-        leads += price_patterns(facts.prices, settings.prices)
+        leads += price_patterns(facts.prices, settings.prices, benchmark_fen=facts.benchmark_fen,
+                                benchmark_kind=facts.benchmark_kind)
     if Signal.CLOSE_DECRYPTION in on:
         leads += close_decryptions(facts.decrypted_at, within_seconds=settings.decryption_within_seconds)
     return leads

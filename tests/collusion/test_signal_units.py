@@ -82,11 +82,13 @@ def test_random_honest_prices_rarely_make_a_pattern():
     """False positives of the price signal on 2,000 tenders of 8 independent prices each (±8 % of
     an estimate, to the fen): the figure docs/collusion.md quotes."""
     rng = random.Random(3)
-    flagged = {"equal_differences": 0, "equal_ratios": 0, "tight_cluster": 0, "ring_above_low": 0}
+    flagged = {"equal_differences": 0, "equal_ratios": 0, "tight_cluster": 0, "ring_above_low": 0,
+               "around_benchmark": 0}
     for _ in range(2000):
         estimate = rng.randint(5_000_000_00, 50_000_000_00)
         prices = {f"b{i}": int(estimate * rng.uniform(0.92, 1.08)) for i in range(8)}
-        for x in price_patterns(prices):
+        mean = sum(prices.values()) // len(prices)  # a mean-based 评标基准价
+        for x in price_patterns(prices, benchmark_fen=mean, benchmark_kind="mean"):
             flagged[x.evidence["pattern"]] += 1
     print(flagged)
     from .docfigures import price_rows
@@ -94,6 +96,56 @@ def test_random_honest_prices_rarely_make_a_pattern():
     assert price_rows() == flagged  # the figures docs/collusion.md quotes are these
     assert flagged["equal_differences"] <= 4 and flagged["equal_ratios"] <= 4
     assert flagged["tight_cluster"] <= 60 and flagged["ring_above_low"] <= 60
+
+
+def test_bids_placed_around_the_benchmark():
+    """A ring that computed the mean-based benchmark from its own prices puts three bids within
+    0.3 % of it (two above, one below): found, with each bid's deviation; without a benchmark (the
+    lowest-price rule, or no evaluation yet) there is nothing to be around."""
+    prices = {"a": 100_000_000, "b": 100_250_000, "c": 99_800_000, "d": 108_000_000, "e": 92_000_000}
+    found = [x for x in price_patterns(prices, benchmark_fen=100_010_000, benchmark_kind="mean")
+             if x.evidence["pattern"] == "around_benchmark"]
+    assert [(x.bidders, x.strength) for x in found] == [(("a", "b", "c"), Strength.WEAK)]
+    assert found[0].evidence["benchmark"] == "1000100.00" and found[0].evidence["benchmark_kind"] == "mean"
+    assert found[0].evidence["deviations_percent"] == {"c": "-0.210", "a": "-0.010", "b": "0.240"}
+    assert found[0].evidence["others"] == 2
+    assert not [x for x in price_patterns(prices) if x.evidence["pattern"] == "around_benchmark"]
+    # not a tight cluster (0.45 % apart): only the benchmark shows it
+    assert not [x for x in price_patterns(prices, benchmark_fen=100_010_000) if x.evidence["pattern"] == "tight_cluster"]
+    # the analysis passes the tender's benchmark on
+    from collusion.signals.run import TenderFacts, analyse
+
+    facts = TenderFacts(bidders=[], prices=prices, benchmark_fen=100_010_000, benchmark_kind="mean")
+    assert [x.bidders for x in analyse(facts) if x.evidence.get("pattern") == "around_benchmark"] == [("a", "b", "c")]
+
+
+def test_the_benchmark_is_the_one_the_lots_evaluation_computes(db):
+    """``gather.benchmark``: the session's price rule and drawn K over the decrypted prices, as the
+    evaluation's own ``score_prices`` computes it; none for the lowest-price rule or before a session."""
+    from fractions import Fraction
+
+    from collusion.gather import benchmark
+    from evaluation.rules.price import score_prices
+    from evaluation.testing import build
+
+    rule = {"benchmark": {"kind": "mean", "trim": [{"from": 5, "high": 1, "low": 1}], "k": {"min": "-3", "max": "0"}},
+            "score": {"kind": "deviation", "deduction": "linear", "above": "2", "below": "1"}}
+    sc = build(settings={"price_rule": rule})
+    sc.session.k_percent = "-1.5"
+    sc.session.save(update_fields=["k_percent"])
+    prices = {"1": 100_000_000, "2": 100_300_001, "3": 99_700_000, "4": 120_000_000, "5": 90_000_000}
+    expected = score_prices(sc.session.rules_settings, prices, k_percent="-1.5").benchmark
+    value, kind = benchmark(sc.lot, prices)
+    assert kind == "mean" and abs(Fraction(value) - expected) <= Fraction(1, 2)
+    assert value == 98_500_000  # the highest and lowest trimmed: 300,000,001 / 3 × 0.985, to the fen
+    low = build()
+    assert benchmark(low.lot, prices) == (None, "")  # the lowest-price rule: ring_above_low's case
+    from bidding.models import Lot
+
+    lot = low.lot
+    later = Lot.objects.create(project=lot.project, code="02", title="施工二", bid_deadline=lot.bid_deadline,
+                               signin_opens_at=lot.signin_opens_at, evaluation_settings=sc.lot.evaluation_settings)
+    assert benchmark(later, prices) == (None, "")  # no evaluation session yet
 
 
 def test_round_prices_in_a_row_are_only_weak():
