@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from .extract import DocFacts
+from .identity import snippet
 from .leads import Lead, Signal, Strength, lead
 from .text import normalise
 
@@ -113,10 +114,6 @@ class _Found:
     words: str = ""  # a punctuation slip's words around it, without the slip
 
 
-def _context(text: str, start: int, end: int, n: int) -> str:
-    return text[max(0, start - n):end + n].replace("\n", " ")
-
-
 def _around(text: str, start: int, end: int, n: int) -> str:
     """``n`` characters either side, whitespace skipped: a line wrapped elsewhere (a PDF of the
     same text) gives the same words around the same slip."""
@@ -179,7 +176,7 @@ def find_errors(doc: DocFacts, tender_figures: list[tuple[str, str, str]], conte
             newlines.extend(m.start() for m in re.finditer("\n", text))
             newlines.append(len(text))
         out.append(_Found(kind, key, written, correct, doc.name, _line_of(newlines, start),
-                          _context(text, start, end, context), words))
+                          snippet(text, start, end, context), words))
 
     for m in _MISSPELT.finditer(text):
         word = _SPACE.sub("", m[0])

@@ -160,11 +160,11 @@ def misplaced_names(docs: dict[str, list[DocFacts]], bidders: list[BidderIdentit
                     at = f.text.find(needle)
                     if at < 0:
                         continue
-                    snippet = f.text[max(0, at - context):at + len(needle) + context].replace("\n", " ")
+                    around = snippet(f.text, at, at + len(needle), context)
                     leads.append(lead(Signal.MISPLACED_NAME, (owner, other.key),
                                       Strength.STRONG if what == "credit_code" else Strength.MODERATE,
                                       in_documents_of=owner, names=other.key, matched=what, text=needle,
-                                      document=f.name, context=snippet))
+                                      document=f.name, context=around))
                     break
                 else:
                     continue
@@ -189,6 +189,19 @@ def id_numbers(text: str) -> set[str]:
 
 def mask_id(number: str) -> str:
     return number[:6] + "*" * 8 + number[-4:]
+
+
+_ID_SHAPED = re.compile(r"(?<!\d)(\d{17}[\dXx]|\d{15})(?!\d)")
+
+
+def snippet(text: str, start: int, end: int, n: int) -> str:
+    """``text[start - n:end + n]`` on one line, for a lead's evidence, with every identity-number
+    shaped run of digits in it masked (an 18- or 15-digit run, check digit valid or not): the
+    text around a finding may stand next to someone's identity number, which a lead never shows."""
+    lo, hi = max(0, start - n), min(len(text), end + n)
+    wide_lo, wide_hi = max(0, lo - 18), min(len(text), hi + 18)  # a number cut by the edge is masked whole
+    wide = _ID_SHAPED.sub(lambda m: m[1][:6] + "*" * (len(m[1]) - 10) + m[1][-4:], text[wide_lo:wide_hi])
+    return wide[lo - wide_lo:len(wide) - (wide_hi - hi)].replace("\n", " ")
 
 
 # Certificate numbers of the declared staff (项目管理机构组成表, 拟派项目负责人): a registered

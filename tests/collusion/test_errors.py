@@ -182,3 +182,20 @@ def test_independent_honest_errors_rarely_make_a_lead():
         measured = simulated_honest_tenders(bidders)
         print(bidders, measured)
         assert printed == (measured["any"], measured["weak"], measured["moderate"], measured["strong"])
+
+
+def test_the_text_around_an_error_or_a_name_never_shows_an_identity_number():
+    """A lead shows identity numbers masked (docs/collusion.md, privacy); the text around a finding
+    may stand next to one — also cut by the context's edge — and is masked too."""
+    from collusion.signals.identity import BidderIdentity, misplaced_names
+
+    from .corpus import SHARED_PM
+
+    text = f"编制施工组识设计。身份证号{SHARED_PM}；采用混泥土。旧证号{SHARED_PM[:15]}\n质量目标为合格，，一次验收。"
+    found = shared_errors(_docs(a=text, b=text), [TENDER])
+    contexts = [p["context"] for e in found[0].evidence["errors"] for p in e["where"]["a"]]
+    assert contexts and not any(SHARED_PM[6:14] in c or SHARED_PM[6:11] in c for c in contexts)
+    assert any(f"****{SHARED_PM[-4:]}；采用混泥土" in c for c in contexts)  # masked, not cut out
+    docs = {"a": [DocFacts("a.docx", "docx", text=f"投标人：宏远建筑工程有限公司，项目经理身份证号{SHARED_PM}")]}
+    (lead,) = misplaced_names(docs, [BidderIdentity("a", "甲公司"), BidderIdentity("b", "宏远建筑工程有限公司")], "")
+    assert SHARED_PM not in lead.evidence["context"] and SHARED_PM[:6] + "****" in lead.evidence["context"]
