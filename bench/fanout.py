@@ -58,7 +58,7 @@ def drop_clients(procs) -> float:
 def stop_clients(procs) -> dict:
     merged = {"last": {}, "count": {}, "gaps": 0, "repeats": 0, "resyncs": 0, "errors": 0, "joined": 0,
               "deliveries": 0, "rejoined": [], "rejoin_modes": {}, "replayed": 0, "final": [], "retries": 0,
-              "retry_reasons": {}}
+              "retry_reasons": {}, "tls_resumed": 0, "tls_full": 0}
     for proc in procs:
         proc.stdin.write("STOP\n")
         proc.stdin.flush()
@@ -70,6 +70,8 @@ def stop_clients(procs) -> dict:
             merged["count"][key] = merged["count"].get(key, 0) + c
         for k in ("gaps", "repeats", "resyncs", "errors", "joined", "deliveries", "replayed", "retries"):
             merged[k] += data[k]
+        for k in ("tls_resumed", "tls_full"):
+            merged[k] += data.get(k, 0)
         merged["rejoined"] += data["rejoined"]
         for why, c in data["retry_reasons"].items():
             merged["retry_reasons"][why] = merged["retry_reasons"].get(why, 0) + c

@@ -141,6 +141,9 @@ def storm(stack: Stack, kind: str = "daphne", n: int = CLIENTS, timeout: float =
                                        if tail and sum(c for c, _ in tail) == n else None),
            "server_cpu_s": round(storm_cpu, 2), "server_cpu_ms_per_reconnect": round(storm_cpu * 1000 / n, 2),
            "clients_cpu_ms_per_reconnect": round(clients_cpu * 1000 / n, 2),
+           # every handshake of the run, the initial joins included: a browser-like client resumes
+           # on each reconnect (bench/ws_clients.py)
+           "tls_handshakes": {"resumed": result["tls_resumed"], "full": result["tls_full"]},
            "load_before": load_before, "load_after": loadavg()}
     out["goal_met"] = bool(out["all_rejoined_s"] is not None and out["all_rejoined_s"] <= 10
                            and out["gaps"] == 0 and out["repeats"] == 0 and complete == n)

@@ -15,11 +15,21 @@ Prints ``READY <joined> <errors>`` when every client has joined. Commands on std
   so a slow tail shows as late, not as missing).
 - ``STOP``: prints a JSON summary and exits: per (room, seq) the last arrival time and the number of
   arrivals, the gaps/repeats seen, the deliveries counted, and the rejoin times after a DROP.
+
+TLS (``wss://``) as a browser does it: one TLS configuration for every connection (websockets
+otherwise builds a fresh default context, CA store and all, for each one), and each client resumes
+its own previous session on reconnecting (the TLS 1.3 ticket, or TLS 1.2 session id, it was given):
+an abbreviated handshake with no certificate sent or verified. ``tls_resumed``/``tls_full`` count
+the handshakes of each kind (``"tls_resume": false`` in the config, or ``BENCH_TLS_RESUME=0``,
+turns resumption off: every reconnect a full handshake, as the clients did before).
 """
 
 import asyncio
+import contextvars
 import json
+import os
 import random
+import ssl
 import sys
 import time
 
@@ -28,17 +38,38 @@ from websockets.asyncio.client import connect
 STATE = {"last": {}, "count": {}, "gaps": 0, "repeats": 0, "resyncs": 0, "closed": 0, "errors": 0,
          "joined": 0, "deliveries": 0, "rejoined": [], "rejoin_modes": {}, "replayed": 0,
          "final": {}, "drop_at": None, "retries": 0,
-         "retry_reasons": {}}
+         "retry_reasons": {}, "tls_resumed": 0, "tls_full": 0}
 SOCKETS: dict[int, object] = {}
 HOLDERS: dict[int, "Holder"] = {}
 
 
+# The session the connecting client offers: the TLS object is made inside the connect call, in the
+# client's own task, so a context variable carries the session there.
+_OFFER: contextvars.ContextVar = contextvars.ContextVar("tls_session", default=None)
+
+
+class ResumingContext(ssl.SSLContext):
+    """An SSLContext whose client connections offer the calling client's previous session."""
+
+    def wrap_bio(self, incoming, outgoing, server_side=False, server_hostname=None, session=None):
+        return super().wrap_bio(incoming, outgoing, server_side=server_side, server_hostname=server_hostname,
+                                session=session or _OFFER.get())
+
+
+def tls_context() -> ssl.SSLContext:
+    ctx = ResumingContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the certificate and the host name
+    ctx.load_default_certs()  # SSL_CERT_FILE: bench/proxy.py points it at the proxy's certificate
+    return ctx
+
+
 class Holder:
-    """One client's view: its position in the room's ``all`` stream and the epoch."""
+    """One client's view: its position in the room's ``all`` stream and the epoch, and the TLS
+    session it was last given."""
 
     def __init__(self):
         self.held = 0
         self.epoch = None
+        self.tls_session = None
 
     def take(self, room: str, frame: dict, now: float) -> None:
         seq = frame["seq"]
@@ -63,12 +94,19 @@ async def session(i: int, cfg: dict, h: Holder, gate: asyncio.Semaphore, rejoin:
     headers = {}
     if cfg.get("cookies"):
         headers["Cookie"] = "sessionid=" + cfg["cookies"][i % len(cfg["cookies"])]
+    url = urls[i % len(urls)]
+    tls = {"ssl": cfg["_tls"]} if url.startswith("wss:") else {}
     async with gate:
-        ws = await connect(urls[i % len(urls)], origin=cfg["origin"], additional_headers=headers,
-                           compression=None, max_size=2**22, open_timeout=120, ping_interval=None,
-                           close_timeout=1)
+        _OFFER.set(h.tls_session if cfg["_resume"] else None)
+        ws = await connect(url, origin=cfg["origin"], additional_headers=headers, compression=None,
+                           max_size=2**22, open_timeout=120, ping_interval=None, close_timeout=1, proxy=None,
+                           **tls)
         SOCKETS[i] = ws
         json.loads(await ws.recv())  # hello
+        tls_object = ws.transport.get_extra_info("ssl_object") if tls else None
+        if tls_object is not None:
+            STATE["tls_resumed" if tls_object.session_reused else "tls_full"] += 1
+            h.tls_session = tls_object.session  # a TLS 1.3 ticket arrives after the handshake: read by now
         payload = {"last_seq": {"all": h.held}, "epoch": h.epoch} if rejoin and h.epoch else {}
         await ws.send(json.dumps({"v": 1, "id": "j", "cmd": "room.join", "room": room, "payload": payload}))
         while True:
@@ -149,6 +187,8 @@ async def client(i: int, cfg: dict, ready: asyncio.Event, gates: dict) -> None:
 
 async def main() -> None:
     cfg = json.loads(sys.argv[1])
+    cfg["_tls"] = tls_context()
+    cfg["_resume"] = cfg.get("tls_resume", os.environ.get("BENCH_TLS_RESUME", "1") != "0")
     ready = asyncio.Event()
     gates = {"start": asyncio.Semaphore(cfg.get("concurrency", 40)),
              "storm": asyncio.Semaphore(cfg.get("storm_concurrency", 1000))}

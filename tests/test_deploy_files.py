@@ -87,3 +87,44 @@ def test_the_procfile_and_the_systemd_units_run_the_same_workers_and_ticker():
     target = (ROOT / "deploy" / "systemd" / "kaibiao.target").read_text()
     for wanted in ("kaibiao-web@1.service", "kaibiao-web@2.service", "kaibiao-ticker.service", "nginx.service"):
         assert wanted in target
+
+
+def test_a_reconnect_storm_is_accepted_and_resumes_tls():
+    """Thousands of clients back at once: a listen queue deeper than nginx's 511 (and than the
+    workers' 1,024), one queue per nginx worker, every waiting connection accepted, file limits for
+    two connections per socket; TLS sessions resumed by ticket or by the shared cache."""
+    from config.nginx import LISTEN_BACKLOG, WORKER_CONNECTIONS
+
+    text = render(site())
+    listen = re.search(r"^\s+listen 443 ssl(.*);$", text, re.M).group(1).split()
+    assert f"backlog={LISTEN_BACKLOG}" in listen and "reuseport" in listen and LISTEN_BACKLOG > 1024
+    assert re.search(rf"^events {{ worker_connections {WORKER_CONNECTIONS}; multi_accept on; }}$", text, re.M)
+    nofile = int(re.search(r"^worker_rlimit_nofile (\d+);$", text, re.M).group(1))
+    assert nofile >= 2 * WORKER_CONNECTIONS
+    assert "ssl_session_tickets on;" in text and "ssl_session_cache shared:" in text
+    ws = text[text.index("location /ws/"):].split("}", 1)[0]
+    assert "proxy_buffering off;" in ws
+    for line in procfile()["web1"]:
+        if line.startswith("unix:"):
+            assert int(re.search(r"backlog=(\d+)", line).group(1)) < LISTEN_BACKLOG
+
+
+def test_the_rendered_configuration_is_accepted_by_nginx(tmp_path):
+    """``nginx -t`` on what ``manage.py nginx_config`` writes (backlog, reuseport, file limits and
+    all), as the current user in a private prefix."""
+    import subprocess
+
+    from tests.conftest import need_tool
+
+    nginx = need_tool("nginx")
+
+    call_command("nginx_config", "--upstream", "127.0.0.1:8001", "--upstream", "127.0.0.1:8002",
+                 cert=str(tmp_path / "c.pem"), key=str(tmp_path / "k.pem"), listen="127.0.0.1:18443",
+                 prefix=str(tmp_path), out=str(tmp_path / "nginx.conf"))
+    openssl = need_tool("openssl")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(tmp_path / "k.pem"), "-out", str(tmp_path / "c.pem"), "-days", "1",
+                    "-subj", "/CN=localhost"], check=True, capture_output=True)
+    done = subprocess.run([nginx, "-t", "-q", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e", "stderr"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
