@@ -7,6 +7,8 @@ import * as envelope from "./crypto/envelope.js";
 import * as keyfile from "./crypto/keyfile.js";
 import * as keystore from "./crypto/keystore.js";
 import * as escrow from "./crypto/escrow.js";
+import * as gm from "./crypto/envelope_gm.js";
+import * as sm from "./crypto/sm.js";
 
 async function roundTrip() {
   const pair = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, false, ["deriveBits"]);
@@ -32,4 +34,4 @@ button.addEventListener("click", async () => {
   }
 });
 button.disabled = false;
-window.kb = { b64, hpke, stream, envelope, escrow, keyfile, keystore, roundTrip, ready: true };
+window.kb = { b64, hpke, stream, envelope, escrow, gm, sm, keyfile, keystore, roundTrip, ready: true };

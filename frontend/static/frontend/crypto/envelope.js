@@ -327,9 +327,14 @@ export class Sealer {
    * chunk comes out identical to the first time, so an upload can continue at any offset. A
    * different file would splice two plaintexts into an envelope that can never open: the size and,
    * for a File, its name and modification time must match (content changes that keep all three
-   * are not detected; keep the File itself in IndexedDB with the state to be safe).
+   * are not detected; keep the File itself in IndexedDB with the state to be safe). A gm-v1
+   * state (envelope_gm.js) is handed to GmSealer.resume, so the upload pipeline needs no change.
    */
   static async resume(state, source) {
+    if (state?.format === "tender-envelope/gm-v1") { // the 国密 suite's sealer (loaded only when needed)
+      const { GmSealer } = await import("./envelope_gm.js");
+      return GmSealer.resume(state, source);
+    }
     const blob = asBlob(source);
     if (!VERSIONS.includes(state?.format) || !(state.payloadKey instanceof CryptoKey)) throw new TypeError("not a sealer state");
     if (blob.size !== state.plaintextSize) throw new RangeError("not the file that was sealed");
