@@ -56,6 +56,8 @@ class CertOut(Schema):
     credit_code: str = Field(..., alias="organisation.credit_code")  # the CSR names the same code
     key_id: str
     suite: str
+    public_key: str = Field(..., description="the certified key: base64 (unpadded) of the 65-byte uncompressed "
+                            "point, P-256 for the intl suite, SM2 for gm (what a browser seals to)")
     status: str
     serial: str
     certificate_pem: str
@@ -63,6 +65,12 @@ class CertOut(Schema):
     not_after: datetime | None
     reason: str
     created_at: datetime
+
+    @staticmethod
+    def resolve_public_key(obj) -> str:
+        from crypto.keys import b64encode
+
+        return b64encode(bytes(obj.public_key))
 
 
 class UploadIn(Schema):

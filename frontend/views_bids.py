@@ -79,7 +79,8 @@ def certificate_requests(request):
 def _lot_ctx(lot) -> dict:
     return {"id": lot.pk, "tender": lot.project.code, "code": lot.code, "title": f"{lot.project.title} · {lot.title}",
             "bid_deadline": lot.bid_deadline.isoformat(), "announced_fields": lot.announced_fields,
-            "escrow_required": lot.escrow_required, "max_bid_bytes": lot.max_bid_bytes, "status": lot.status}
+            "escrow_required": lot.escrow_required, "max_bid_bytes": lot.max_bid_bytes, "status": lot.status,
+            "cipher_suite": lot.cipher_suite}
 
 
 @login_required
@@ -114,17 +115,17 @@ def bid_submit(request, lot_id: int):
                               "do not rely on this submission, and tell the platform's operator"),
         "discarded": _("The unfinished upload was discarded."),
         "needs_sealbid": _("This tender's backup decryption needs the sealbid tool: seal and submit with it."),
+        # the 国密 suite (docs/browser-crypto.md, "The 国密 suite in the browser")
+        "gm_cert": _("This tender uses the Chinese commercial cryptography suite (SM2, SM4): it needs an SM2 "
+                     "certificate, and your current certificate is a P-256 one. Request an SM2 certificate first."),
+        "gm_key": _("SM2 key; the bid is sealed in this browser with SM4-GCM. Bring this key (its sealbid key "
+                    "file) to the opening: you release the file key with it."),
     }
     now = clock.now()
     closed = "" if lot.status == Status.PUBLISHED and now < lot.bid_deadline else (
         labels["deadline_passed"] if lot.status in (Status.PUBLISHED, Status.OPENING) or now >= lot.bid_deadline
         else _("This tender is not open for bids (%(status)s).") % {"status": label("lot_status", lot.status)})
-    if not closed and lot.cipher_suite == "gm":
-        # The browser has no SM2/SM4 yet (docs/cryptography.md): say so before anything is sealed.
-        closed = _("This tender uses the Chinese commercial cryptography suite (SM2, SM4), which this "
-                   "browser cannot seal yet: seal the bid with the sealbid tool (sealbid keygen --suite gm, "
-                   "csr, seal, then submit).")
-    elif not closed and _custodians_beyond_the_browser(lot):
+    if not closed and lot.cipher_suite != "gm" and _custodians_beyond_the_browser(lot):
         # A set-up made before tender-envelope/v3 with 8 to 10 custodians takes v2 (Shamir's
         # scheme), which only sealbid writes (docs/browser-crypto.md, "Backup decryption").
         closed = _("This tender splits each bid's key among more custodians than this browser can "

@@ -267,3 +267,69 @@ def test_a_gm_sealer_resumes_from_its_state_at_any_offset(crypto_page):
     fk = envelope.unwrap_file_key(envelope.read_header(io.BytesIO(env)), key)
     assert envelope.open_bytes(env, file_key=fk) == unb64(got["plaintext"])
     assert not crypto_page.js_errors
+
+
+def _setup(env: dict[str, str], fn: str, tag: str) -> dict:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    res = subprocess.run([sys.executable, "manage.py", "shell", "-c",
+                          f"from tests.e2e.upload_setup import {fn}; {fn}({tag!r})"],
+                         cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _submit_page(browser, base: str, who: dict):
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+    context.add_cookies([{"name": "sessionid", "value": who["cookie"], "url": base}])
+    page = context.new_page()
+    page.js_errors = []
+    page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+    page.goto(f"{base}/tenders/{who['lot']}/bid/")
+    page.wait_for_selector("#submit-page[data-ready='1']")
+    return context, page
+
+
+def test_a_bidder_seals_and_submits_a_gm_tender_in_the_browser(browser, platform_server, tmp_path):
+    """The submit page of a gm tender seals gm-v1 to the SM2 certificate (no key in the browser, no
+    "use sealbid"), uploads it with the progress bar and checks the receipt; the stored envelope is
+    gm-v1 to that key and opens, with the bidder's SM2 key in Python, to the documents chosen."""
+    from tests.e2e.uploading import fill_bid, open_package, stored_envelope, write_document
+
+    who = _setup(platform_server.env, "build_gm_upload", "submit")
+    doc = tmp_path / "技术标.pdf"
+    digest = write_document(doc, 3 * 2**20 + 12345)
+    context, page = _submit_page(browser, platform_server, who)
+    try:
+        assert page.is_hidden("#closed-reason")
+        assert page.text_content("#key-info").startswith(who["key_id"]) and "SM2" in page.text_content("#key-info")
+        fill_bid(page, [doc])
+        page.click("#seal-btn")
+        page.wait_for_function("() => ['done', 'error'].includes(document.getElementById('status').dataset.state)",
+                               timeout=180_000)
+        assert page.get_attribute("#status", "data-state") == "done", page.text_content("#status")
+        assert page.get_attribute("#bar", "value") == page.get_attribute("#bar", "max")  # the bar is full
+        assert not page.js_errors
+    finally:
+        context.close()
+    path = stored_envelope(platform_server.env, who["lot"])
+    header = envelope.read_header(io.BytesIO(path.read_bytes()[:envelope.MAX_HEADER_SIZE_GM]))
+    assert header.version == "tender-envelope/gm-v1" and header.key_ids("bidder") == (who["key_id"],)
+    key = gm.SM2PrivateKey(bytes.fromhex(who["scalar"]), gm.SM2PublicKey(bytes.fromhex(who["point"])))
+    members = open_package(path, key)
+    assert members["documents/技术标.pdf"]["size"] == doc.stat().st_size
+    assert members["documents/技术标.pdf"]["sha256"] == digest
+
+
+def test_a_p256_certificate_cannot_seal_for_a_gm_tender(browser, platform_server):
+    who = _setup(platform_server.env, "build_gm_upload_p256", "p256")
+    context, page = _submit_page(browser, platform_server, who)
+    try:
+        assert "SM2 证书" in page.text_content("#key-info")
+        assert page.is_disabled("#seal-btn")
+        assert not page.js_errors
+    finally:
+        context.close()

@@ -115,7 +115,7 @@ def test_the_tender_page_states_the_price_rule_a_bid_will_be_scored_by(people, m
         assert words in section, words
 
 
-def test_a_host_chooses_the_gm_suite_and_bidders_are_sent_to_sealbid(people, orgs):
+def test_a_host_chooses_the_gm_suite_and_bidders_seal_in_the_browser(people, orgs):
     from django.test import Client
 
     res = host_client(people).post("/tenders/new/", form(orgs, cipher_suite="gm"))
@@ -128,10 +128,12 @@ def test_a_host_chooses_the_gm_suite_and_bidders_are_sent_to_sealbid(people, org
     lot.save(update_fields=["status"])
     bidder = Client()
     bidder.force_login(people["alice"])
-    # The page's data (a json_script the submit page reads) carries the reason it will not seal.
-    reason = bidder.get(f"/tenders/{lot.pk}/bid/").context["ctx"]["closed_reason"]
-    assert "国密算法套件" in reason and "sealbid keygen --suite gm" in reason
-    english = bidder.get(f"/tenders/{lot.pk}/bid/", HTTP_ACCEPT_LANGUAGE="en").context["ctx"]["closed_reason"]
-    assert "Chinese commercial cryptography suite" in english
+    # The submit page is open for a gm tender (it seals gm-v1 in the browser) and knows the suite;
+    # its labels say what a P-256 certificate lacks, in both languages.
+    res = bidder.get(f"/tenders/{lot.pk}/bid/")
+    assert res.context["ctx"]["closed_reason"] == "" and res.context["ctx"]["lot"]["cipher_suite"] == "gm"
+    assert "SM2 证书" in res.context["labels"]["gm_cert"]
+    english = bidder.get(f"/tenders/{lot.pk}/bid/", HTTP_ACCEPT_LANGUAGE="en").context["labels"]["gm_cert"]
+    assert "needs an SM2 certificate" in english
     assert host_client(people).post("/tenders/new/", form(orgs, project_code="ZB-2026-002",
                                                             cipher_suite="sm9")).status_code == 200

@@ -1,7 +1,8 @@
 // Seal and upload a bid in the browser: announced fields + documents → the bid package
 // (bidpackage.js, a tar as sealbid makes it) → tender-envelope/v1 sealed to the certified key (and
 // the dealt escrow key of a tender set up before v2), or v3 with the file key split among the
-// tender's custodians (crypto/escrow.js) → a resumable upload, pipelined (uploader.js), with one progress bar
+// tender's custodians (crypto/escrow.js), or for a gm tender gm-v1 to the SM2 certificate's key
+// (crypto/envelope_gm.js) → a resumable upload, pipelined (uploader.js), with one progress bar
 // across hashing, sealing and sending (bytes, speed, time left), pause and resume — also after a
 // reload. The documents' SHA-256, the encryption and the envelope's SHA-256 run in a Worker
 // (sealing.js) in constant memory; the receipt's SHA-256 must be the one this browser computed.
@@ -225,6 +226,25 @@ cancelBtn.addEventListener("click", async () => {
   say(status, t.discarded, "discarded");
 });
 
+/** The sealer of a gm tender: tender-envelope/gm-v1 to the SM2 certificate's key (envelope_gm.js,
+ *  loaded only on such a tender's page). The platform names no custodians for a gm tender. */
+async function sealGmBid(blob) {
+  const { sealGm } = await import("./crypto/envelope_gm.js");
+  return sealGm(blob, { tenderId: lot.tender, lotId: lot.code, bidderId: ctx.credit_code,
+                        recipients: [{ role: "bidder", publicKey: unb64(cert.public_key, 65) }] });
+}
+
+/** A gm tender's certificate check: an SM2 certificate whose key id is its point's. */
+async function gmCertificateOk() {
+  if (cert.suite !== "gm") return false;
+  const { gmKeyId } = await import("./crypto/envelope_gm.js");
+  try {
+    return gmKeyId(unb64(cert.public_key, 65)) === cert.key_id;
+  } catch {
+    return false;
+  }
+}
+
 /** seal()'s recipients, and for a tender with custodians the split among them (v3). */
 async function recipientsFor() {
   const key = await getKey(cert.key_id);
@@ -264,8 +284,8 @@ form.addEventListener("submit", async (ev) => {
     const { manifest, blob } = buildPackage({ ...ids, hashes });
     job.work.phase = "sealing";
     say(status, t.sealing, "sealing");
-    const sealer = await seal(blob, { tenderId: lot.tender, lotId: lot.code, bidderId: ctx.credit_code,
-                                      ...(await recipientsFor()) });
+    const sealer = lot.cipher_suite === "gm" ? await sealGmBid(blob)
+      : await seal(blob, { tenderId: lot.tender, lotId: lot.code, bidderId: ctx.credit_code, ...(await recipientsFor()) });
     const upload = await api("POST", `/lots/${lot.id}/uploads`, { json: { size: sealer.envelopeSize } });
     // The Worker starts on the envelope while the browser's record is written.
     const started = startEnvelope(sealer, worker, upload);
@@ -350,9 +370,12 @@ async function init() {
   document.getElementById("fields").replaceChildren(...lot.announced_fields.map(fieldInput));
   const certs = await api("GET", "/certificates");
   cert = certs.find((c) => c.status === "issued") || null;
-  const key = cert ? await getKey(cert.key_id) : null;
+  const gmSuite = lot.cipher_suite === "gm"; // the SM2 key is not a WebCrypto key: only its certificate is needed
+  const key = cert && !gmSuite ? await getKey(cert.key_id) : null;
   const keyInfo = document.getElementById("key-info");
   if (!cert) say(keyInfo, t.no_cert, "error");
+  else if (gmSuite && !(await gmCertificateOk())) say(keyInfo, `${cert.key_id} — ${t.gm_cert}`, "error");
+  else if (gmSuite) { say(keyInfo, `${cert.key_id} — ${t.gm_key}`, "ok"); document.getElementById("seal-btn").disabled = false; }
   else if (!key) say(keyInfo, `${cert.key_id} — ${t.no_key}`, "error");
   else { say(keyInfo, cert.key_id, "ok"); document.getElementById("seal-btn").disabled = false; }
   try {
