@@ -3,7 +3,8 @@
 Two measurements in one Chromium session, on the platform's own pages:
 
 1. **sealing only**, on the crypto self-test page: a 200 MiB Blob sealed by ``GmSealer`` (SM4-GCM
-   from sm-crypto-v2, 1 MiB chunks) and, for comparison in the same run, by the v1 ``Sealer``
+   from sm-crypto-v2, 1 MiB chunks), inline on one thread and on its pool of SM4 workers (one per
+   core), and, for comparison in the same run, by the v1 ``Sealer``
    (WebCrypto's AES-256-GCM); and the library's bare SM4-GCM on one 1 MiB buffer. Also the longest
    a single chunk holds the thread (what spaces the progress bar's updates in the Worker).
 2. **the submit page** of a gm tender (``BENCH_GM_E2E=0`` skips it): the same size as a document,
@@ -52,14 +53,19 @@ SEAL = """async ({mib, point}) => {
     }
     return {seconds: (performance.now() - t0) / 1000, bytes, longest_piece_ms: longest};
   }
-  const gm = await run(await kb.gm.sealGm(blob, {...ids, recipients: [{role: "bidder", publicKey: t.bytes(point)}]}));
+  const recipients = [{role: "bidder", publicKey: t.bytes(point)}];
+  kb.gm.gmWorkers.count = 1;  // inline, on this thread
+  const gm_inline = await run(await kb.gm.sealGm(blob, {...ids, recipients}));
+  kb.gm.gmWorkers.count = null;  // the default: one SM4 worker per core
+  const gm = await run(await kb.gm.sealGm(blob, {...ids, recipients}));
+  const workers = Math.min(8, navigator.hardwareConcurrency || 1);
   const pair = await crypto.subtle.generateKey({name: "ECDH", namedCurve: "P-256"}, false, ["deriveBits"]);
   const aes = await run(await kb.envelope.seal(blob, {...ids, recipients: [{role: "bidder", publicKey: pair.publicKey}]}));
   const key = new Uint8Array(16), nonce = new Uint8Array(12);
   const t0 = performance.now();
   for (let i = 0; i < 16; i++) kb.sm.sm4GcmEncrypt(key, nonce, mibBlock);
   const bare = 16 / ((performance.now() - t0) / 1000);
-  return {gm, aes, bare_sm4_gcm_mib_s: bare};
+  return {gm, gm_inline, workers, aes, bare_sm4_gcm_mib_s: bare};
 }"""
 
 
@@ -76,8 +82,8 @@ def _sealing(browser, base: str) -> dict:
         got = page.evaluate(SEAL, {"mib": SIZE_MIB, "point": b64(gm.generate_sm2_key().public.point)})
     finally:
         context.close()
-    out = {"bare_sm4_gcm_mib_s": round(got["bare_sm4_gcm_mib_s"], 1)}
-    for name in ("gm", "aes"):
+    out = {"bare_sm4_gcm_mib_s": round(got["bare_sm4_gcm_mib_s"], 1), "gm_workers": got["workers"]}
+    for name in ("gm_inline", "gm", "aes"):
         r = got[name]
         out[name] = {"seconds": round(r["seconds"], 2), "mib_s": round(SIZE_MIB / r["seconds"], 1),
                      "envelope_bytes": r["bytes"], "longest_piece_ms": round(r["longest_piece_ms"])}

@@ -333,3 +333,37 @@ def test_a_p256_certificate_cannot_seal_for_a_gm_tender(browser, platform_server
         assert not page.js_errors
     finally:
         context.close()
+
+
+def test_the_sm4_workers_and_the_inline_path_write_the_same_envelope(crypto_page):
+    """With the file key and nonce fixed, a GmSealer on a pool of 3 SM4 workers and one encrypting
+    inline produce the same bytes (8 chunks, from byte 0 and from inside a chunk), and Python opens them."""
+    key = gm.generate_sm2_key()
+    got = crypto_page.evaluate("""async ({point}) => {
+      const g = kb.gm, data = crypto.getRandomValues(new Uint8Array(8 * 1000 - 3));
+      const fileKey = crypto.getRandomValues(new Uint8Array(32)), nonce = crypto.getRandomValues(new Uint8Array(16));
+      const body = kb.sm.sm2Encrypt(t.bytes(point), kb.b64.concat(fileKey, kb.sm.sm3(g.gmContext({tenderId: "T", lotId: "1", bidderId: "B"}))));
+      const out = {}, Original = globalThis.Worker;
+      let made = 0;
+      globalThis.Worker = class extends Original { constructor(...a) { super(...a); made++; } };
+      for (const count of [1, 3]) {
+        g.gmWorkers.count = count;
+        const s = await g._internals.sealGmWith(data, {tenderId: "T", lotId: "1", bidderId: "B", chunkSize: 1000,
+          recipients: [{role: "bidder", publicKey: t.bytes(point)}]}, fileKey.slice(), nonce, [body]);
+        const parts = [];
+        for await (const p of s.pieces({ahead: 1})) parts.push(p);
+        const tail = [];
+        for await (const p of s.pieces({offset: s.headerSize + 2500})) tail.push(p);
+        out[count] = {env: t.b64(kb.b64.concat(...parts)), tail: t.b64(kb.b64.concat(...tail))};
+      }
+      g.gmWorkers.count = null;
+      globalThis.Worker = Original;
+      return {out, made, plaintext: t.b64(data)};
+    }""", {"point": b64(key.public.point)})
+    one, three = got["out"]["1"], got["out"]["3"]
+    assert got["made"] == 6  # three workers for each of the two pieces() runs of the pooled sealer
+    assert one == three
+    env = unb64(one["env"])
+    assert unb64(one["tail"]) == env[len(env) - len(unb64(one["tail"])):]
+    fk = envelope.unwrap_file_key(envelope.read_header(io.BytesIO(env)), key)
+    assert envelope.open_bytes(env, file_key=fk) == unb64(got["plaintext"])

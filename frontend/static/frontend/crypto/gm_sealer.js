@@ -1,0 +1,196 @@
+// GmSealer: the bytes of a gm-v1 envelope from any offset, with Sealer's interface (envelope.js),
+// so the upload pipeline (seal_worker.js) runs it unchanged; and the pool of SM4 workers
+// (sm4_worker.js) it encrypts chunks on. envelope_gm.js writes the header and re-exports this.
+
+import { asBytes } from "./b64.js";
+import { ChunkReader, TAG_SIZE, chunkCount, chunkNonce, payloadSize } from "./stream.js";
+import { FORMAT_GM, PAYLOAD_KEY_SIZE, parseGmHeader } from "./gm_header.js";
+import { sm4GcmEncrypt } from "./sm.js";
+
+export function asBlob(source) {
+  if (typeof source?.slice === "function" && typeof source?.size === "number" && !ArrayBuffer.isView(source)) {
+    return source;
+  }
+  return new Blob([asBytes(source)]);
+}
+
+/** Encrypt one chunk (SM4-GCM under the payload key, the STREAM nonce, no AAD). */
+export function encryptGmChunk(payloadKey, plaintext, index, final) {
+  return sm4GcmEncrypt(payloadKey, chunkNonce(index, final), plaintext);
+}
+
+/** How many SM4 workers a GmSealer runs (null: one per core, at most 8; 1 or 0: none, inline). */
+export const gmWorkers = { count: null };
+const POOL_MIN_CHUNKS = 4; // fewer chunks than this are encrypted inline (a worker's start costs more)
+
+function poolSize() {
+  if (typeof Worker !== "function") return 0;
+  const n = gmWorkers.count ?? Math.min(8, globalThis.navigator?.hardwareConcurrency || 1);
+  return n > 1 ? n : 0;
+}
+
+/** SM4-GCM of chunks on `size` module workers (sm4_worker.js), round robin, buffers transferred. */
+class SmPool {
+  constructor(key, size) {
+    this.key = key;
+    this.waiting = new Map();
+    this.seq = 0;
+    this.workers = [];
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(new URL("./sm4_worker.js", import.meta.url), { type: "module" });
+      w.onmessage = ({ data }) => {
+        const r = this.waiting.get(data.id);
+        this.waiting.delete(data.id);
+        if (data.error) r?.reject(new Error(data.error));
+        else r?.resolve(new Uint8Array(data.ct));
+      };
+      w.onerror = (event) => {
+        event.preventDefault?.();
+        this.#fail(new Error("an SM4 worker failed"));
+      };
+      this.workers.push(w);
+    }
+  }
+
+  #fail(error) {
+    for (const r of this.waiting.values()) r.reject(error);
+    this.waiting.clear();
+  }
+
+  /** Encrypt `plaintext` (its buffer is transferred: pass a copy) as chunk `index`. */
+  encrypt(plaintext, index, final) {
+    const id = this.seq++;
+    const worker = this.workers[id % this.workers.length];
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      worker.postMessage({ id, key: this.key, index, final, plaintext: plaintext.buffer }, [plaintext.buffer]);
+    });
+  }
+
+  close() {
+    for (const w of this.workers) w.terminate();
+    this.#fail(new Error("the sealer stopped"));
+  }
+}
+
+/**
+ * The bytes of one gm-v1 envelope from any offset, as Sealer (envelope.js) gives a v1/v3 one:
+ * `header`, `envelopeSize`, `commitment`, `pieces({offset, ahead})`, `toBlob()`, `state()`,
+ * `GmSealer.resume(state, source)`. SM4 runs in JavaScript: with more than one core the chunks are
+ * encrypted on a pool of workers (`gmWorkers`), up to `max(ahead + 1, 2 × workers)` chunks in
+ * flight, and handed out in order; otherwise inline, a chunk read while the one before is consumed.
+ */
+export class GmSealer {
+  #payloadKey;
+
+  constructor(header, payloadKey, source) {
+    this.header = header;
+    this.#payloadKey = payloadKey;
+    this.source = source;
+    Object.freeze(this);
+  }
+
+  get chunkSize() { return this.header.chunkSize; }
+  get plaintextSize() { return this.source.size; }
+  get headerSize() { return this.header.size; }
+  get envelopeSize() { return this.header.size + payloadSize(this.source.size, this.chunkSize); }
+  get commitment() { return this.header.commitmentB64; }
+
+  async *pieces({ offset = 0, ahead = 0 } = {}) {
+    if (!Number.isInteger(offset) || offset < 0 || offset > this.envelopeSize) throw new RangeError("offset out of range");
+    if (!Number.isInteger(ahead) || ahead < 0 || ahead > 64) throw new RangeError("ahead is 0 to 64");
+    const h = this.header.size;
+    if (offset < h) yield this.header.raw.slice(offset);
+    if (offset === this.envelopeSize) return;
+    const at = Math.max(0, offset - h);
+    const step = this.chunkSize + TAG_SIZE;
+    let skip = at % step;
+    const count = chunkCount(this.source.size, this.chunkSize);
+    const first = Math.floor(at / step);
+    const reader = new ChunkReader(this.source, this.chunkSize, first);
+    const size = count - first >= POOL_MIN_CHUNKS ? poolSize() : 0;
+    let pool = null;
+    try {
+      pool = size ? new SmPool(this.#payloadKey, size) : null;
+    } catch {
+      pool = null; // no module workers here: inline
+    }
+    let chain = Promise.resolve();
+    try {
+      if (!pool) {
+        let read = reader.next();
+        for (let i = first; i < count; i++) {
+          const { index, plaintext } = await read;
+          const ct = encryptGmChunk(this.#payloadKey, plaintext, index, index === count - 1);
+          if (i + 1 < count) read = reader.next(); // the next read runs while this chunk is consumed
+          yield skip ? ct.subarray(skip) : ct;
+          skip = 0;
+        }
+        return;
+      }
+      const pending = [];
+      const limit = Math.max(ahead + 1, 2 * pool.workers.length);
+      let next = first;
+      const launch = () => {
+        while (pending.length < limit && next < count) {
+          next++;
+          // reads stay in order, each copied out of the reader's reused buffer before the next
+          chain = chain.then(async () => {
+            const { index, plaintext } = await reader.next();
+            return { index, copy: plaintext.slice() };
+          });
+          const p = chain.then(({ index, copy }) => pool.encrypt(copy, index, index === count - 1));
+          p.catch(() => {}); // awaited in order below
+          pending.push(p);
+        }
+      };
+      for (launch(); pending.length; launch()) {
+        const ct = await pending.shift();
+        yield skip ? ct.subarray(skip) : ct;
+        skip = 0;
+      }
+    } finally {
+      pool?.close();
+      await chain.catch(() => {});
+      await reader.close();
+    }
+  }
+
+  stream({ offset = 0 } = {}) {
+    const iterator = this.pieces({ offset });
+    return new ReadableStream({
+      async pull(controller) {
+        const { value, done } = await iterator.next();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      async cancel() { await iterator.return(); },
+    }, { highWaterMark: 0 });
+  }
+
+  async toBlob() {
+    const parts = [];
+    for await (const piece of this.pieces()) parts.push(piece);
+    return new Blob(parts, { type: "application/octet-stream" });
+  }
+
+  state() {
+    const file = this.source instanceof File
+      ? { name: this.source.name, size: this.source.size, lastModified: this.source.lastModified } : null;
+    return { format: FORMAT_GM, header: this.header.raw.slice(), payloadKey: this.#payloadKey.slice(),
+             plaintextSize: this.source.size, file };
+  }
+
+  static async resume(state, source) {
+    const blob = asBlob(source);
+    if (state?.format !== FORMAT_GM || !(state.payloadKey instanceof Uint8Array)
+        || state.payloadKey.length !== PAYLOAD_KEY_SIZE) throw new TypeError("not a sealer state");
+    if (blob.size !== state.plaintextSize) throw new RangeError("not the file that was sealed");
+    if (state.file && !(blob instanceof File && blob.name === state.file.name
+                        && blob.lastModified === state.file.lastModified)) {
+      throw new RangeError("not the file that was sealed");
+    }
+    return new GmSealer(await parseGmHeader(state.header), state.payloadKey.slice(), blob);
+  }
+}
+
