@@ -367,3 +367,31 @@ def test_the_sm4_workers_and_the_inline_path_write_the_same_envelope(crypto_page
     assert unb64(one["tail"]) == env[len(env) - len(unb64(one["tail"])):]
     fk = envelope.unwrap_file_key(envelope.read_header(io.BytesIO(env)), key)
     assert envelope.open_bytes(env, file_key=fk) == unb64(got["plaintext"])
+
+
+def test_an_sm2_csr_built_in_the_browser_is_accepted_by_the_platform_and_openssl(crypto_page, tmp_path):
+    """csr.js's buildSm2Csr: the request loads with crypto.sm2_x509.load_csr (signature = proof of
+    possession, subject, the SM2 key) and `openssl req -verify` with the default SM2 ID accepts it;
+    a request signed by another key than the one inside is refused."""
+    import subprocess
+
+    from crypto import sm2_x509
+
+    key, other = gm.generate_sm2_key(), gm.generate_sm2_key()
+    got = crypto_page.evaluate("""async ({key, other}) => {
+      const pem = async (k) => kb.csr.pem(await kb.csr.buildSm2Csr({scalar: t.bytes(k.scalar), point: t.bytes(key.point)},
+                                                                   {organisation: "南京某某建设有限公司", creditCode: "91320100MA1ABCDE0X"}));
+      return {good: await pem(key), forged: await pem(other)};
+    }""", {"key": _key(key), "other": _key(other)})
+    info = sm2_x509.load_csr(got["good"])
+    assert info.public_key == key.public and info.credit_code == "91320100MA1ABCDE0X"
+    assert info.organisation == "南京某某建设有限公司"
+    with pytest.raises(sm2_x509.CertificateError):
+        sm2_x509.load_csr(got["forged"])
+    path = tmp_path / "req.pem"
+    path.write_text(got["good"])
+    from tests.conftest import need_tool
+
+    res = subprocess.run([need_tool("openssl"), "req", "-in", str(path), "-noout", "-verify", "-vfyopt", "distid:1234567812345678"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "verif" in (res.stdout + res.stderr).lower(), res.stderr

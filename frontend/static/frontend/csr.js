@@ -1,7 +1,9 @@
 // A PKCS#10 certificate request (RFC 2986) built in the browser, as crypto/ca.py's `load_csr`
 // accepts it: the bidder's P-256 key, signed ECDSA-with-SHA256 by the same key (proof of
 // possession), subject C=CN, O=<organisation>, organizationIdentifier=NTRCN-<credit code>,
-// serialNumber=<credit code>. DER by hand: a request is five nested SEQUENCEs.
+// serialNumber=<credit code>. DER by hand: a request is five nested SEQUENCEs. `buildSm2Csr` is
+// the same request for an SM2 key (the gm suite; crypto/sm2_x509.py's `load_csr`): the key on the
+// SM2 curve, signed SM2-with-SM3 with the default user ID (crypto/sm.js).
 
 import { signWith } from "./signkeys.js";
 
@@ -13,6 +15,8 @@ const OID = {
   organizationName: "2.5.4.10",
   organizationIdentifier: "2.5.4.97",
   serialNumber: "2.5.4.5",
+  sm2: "1.2.156.10197.1.301", // GB/T 33560 / GM/T 0006: the SM2 curve
+  sm2WithSm3: "1.2.156.10197.1.501",
 };
 export const ORG_ID_PREFIX = "NTRCN-";
 
@@ -91,4 +95,16 @@ export function pem(der, label = "CERTIFICATE REQUEST") {
 
 export async function buildCsrPem(key, subjectInfo) {
   return pem(await buildCsr(key, subjectInfo));
+}
+
+/** The DER request for an SM2 key `{scalar, point}` (32 and 65 bytes), signed sm2-with-sm3
+ *  (no parameters) over its CertificationRequestInfo, the signature a DER SEQUENCE {r, s}. */
+export async function buildSm2Csr(key, { organisation, creditCode }) {
+  if (!organisation || !creditCode) throw new RangeError("organisation and credit code are required");
+  const sm = await import("./crypto/sm.js");
+  if (!sm.isSm2Point(key.point)) throw new RangeError("not an SM2 public key");
+  const spkiSm2 = seq(seq(oid(OID.ecPublicKey), oid(OID.sm2)), tlv(0x03, [0], key.point));
+  const info = seq(integer(Uint8Array.of(0)), subject(organisation, creditCode), spkiSm2, Uint8Array.of(0xa0, 0x00));
+  const signature = derSignature(sm.sm2Sign(key.scalar, key.point, info));
+  return seq(info, seq(oid(OID.sm2WithSm3)), tlv(0x03, [0], signature));
 }
