@@ -111,7 +111,9 @@ def test_a_large_bid_seals_uploads_resumes_after_a_reload_and_its_receipt_verifi
     print("renderer growth by step: " + ", ".join(
         f"{a}→{b} +{sampler.growth_between(ta, tb) / MiB:.0f} MiB ({tb - ta:.1f} s)"
         for (a, ta), (b, tb) in zip(steps, steps[1:])))
-    assert 0 < resumable_at < size and resumable_at >= cut - 8 * MiB
+    # The page counts bytes on the wire; up to two 8 MiB bodies are in flight (uploader.js), so the
+    # server may hold up to 16 MiB less than the page showed when the tab went away — never more.
+    assert 0 < resumable_at < size and resumable_at >= cut - 2 * 8 * MiB
     # IndexedDB holds one record, once: the sealer's state, the manifest, the File handle — no bytes
     # of the package or of the envelope (nothing else that is a Blob, nothing large).
     assert record["count"] == 1
