@@ -26,6 +26,7 @@ TABLE: list[tuple[str, Alert]] = [
     ("bidding.opening.paused", Alert("warning", "opening_paused", "开标暂停")),
     ("bidding.opening.failed", Alert("critical", "tender_failed", "流标")),
     ("bidding.escrow.recovery", Alert("warning", "backup_decryption", "备用解密")),
+    ("award.objection.overdue", Alert("warning", "objection_overdue", "异议逾期未答复，定标暂停")),
     ("evaluation.session.locked", Alert("critical", "session_locked", "评标锁定（场地掉线）")),
     ("evaluation.venue.dropped", Alert("critical", "venue_dropped", "场地掉线")),
     ("evaluation.score.alert", Alert("warning", "score_alert", "评分预警")),

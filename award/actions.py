@@ -172,9 +172,10 @@ def make_award(user, actor: Actor, lot_id, *, winner: str = "", reason: str = ""
             raise rules.invalid("the award is made", "awarded")
         candidates = [c["code"] for c in sorted(publicity.content["candidates"], key=lambda c: c["rank"])]
         winner = winner or (candidates[0] if candidates else "")
-        open_count = publicity.objections.filter(state=Objection.State.OPEN).count()
-        rules.check_award(ends_at=publicity.ends_at, now=now, open_objections=open_count, candidates=candidates,
-                          winner=winner, reason=reason)
+        still_open = publicity.objections.filter(state=Objection.State.OPEN)
+        rules.check_award(ends_at=publicity.ends_at, now=now, open_objections=still_open.count(),
+                          overdue_objections=still_open.filter(answer_due__lt=now).count(),
+                          candidates=candidates, winner=winner, reason=reason)
         result = signed_result(lot)
         if result is None or result.report_sha256 != publicity.report_sha256:
             raise rules.invalid("the signed report is not the one published", "report_changed")

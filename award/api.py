@@ -5,6 +5,8 @@
 - ``POST /lots/{id}/objections`` raise an objection (a bidder's signed-in representative);
   ``GET`` the objections (the host and supervisors: all; a bidder: its own);
   ``POST /award/objections/{id}/answer`` the host's answer;
+  ``GET /award/reminders`` the open objections past their answer deadline (hosts: their tenders';
+  supervisors: all);
 - ``POST /lots/{id}/award`` make the award (host); ``GET`` the published result (public; the host
   and supervisors also read the deposits' refunds);
 - ``POST /lots/{id}/award/contract`` and ``/award/refunds`` record the contract and each refund;
@@ -28,7 +30,7 @@ from common import clock
 from common.access import deny, role_of
 from common.actor import Actor
 from common.canonical import format_time
-from common.errors import NotFound
+from common.errors import ErrorCode, NotFound, PlatformError
 
 from . import actions
 from .models import Award, Notice, Objection, Publicity
@@ -85,6 +87,7 @@ def objection_view(o: Objection) -> dict[str, Any]:
     return {"id": o.pk, "lot": o.publicity.lot_id, "organisation": o.organisation_id, "grounds": o.grounds,
             "contact": o.contact, "raised_at": format_time(o.raised_at), "answer_due": format_time(o.answer_due),
             "state": o.state, "answer": o.answer or None, "answered_at": _t(o.answered_at),
+            "overdue_at": _t(o.overdue_at),
             "attachments": [{"name": a.name, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
                             for a in o.attachments.order_by("id")]}
 
@@ -135,6 +138,18 @@ def list_objections(request, lot_id: int):
     if not (can_manage_lot(request.user, lot) or role_of(request.user) == "supervisor"):
         rows = rows.filter(raised_by=request.user)
     return [objection_view(o) for o in rows]
+
+
+@router.get("/award/reminders", response=list[dict],
+            summary="Objections not answered in time (hosts: their tenders; supervisors: all)")
+def reminders(request):
+    user = request.user
+    role = role_of(user)
+    if role not in ("host", "supervisor", "admin"):
+        raise PlatformError(ErrorCode.FORBIDDEN, "the reminders are for hosts and supervisors")
+    rows = (Objection.objects.filter(state=Objection.State.OPEN, overdue_at__isnull=False)
+            .select_related("publicity__lot__project").order_by("answer_due", "pk"))
+    return [objection_view(o) for o in rows if role != "host" or can_manage_lot(user, o.publicity.lot)]
 
 
 @router.post("/award/objections/{objection_id}/answer", response=dict, summary="Answer an objection (host)")

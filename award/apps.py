@@ -9,5 +9,7 @@ class AwardConfig(AppConfig):
 
     def ready(self) -> None:
         from .archive import register as register_archive
+        from .deadlines import register_timers
 
         register_archive()
+        register_timers()

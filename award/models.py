@@ -39,6 +39,9 @@ class Objection(models.Model):
     answered_at = models.DateTimeField(null=True, blank=True)
     answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                     related_name="+")
+    # Set by the ticker once the answer is overdue (``award.deadlines``): the host is reminded, the
+    # supervisors alerted, the award stays suspended until the answer (实施条例 54).
+    overdue_at = models.DateTimeField(null=True, blank=True)
 
 
 class ObjectionAttachment(models.Model):

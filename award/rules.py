@@ -90,14 +90,14 @@ def check_attachments(items: Sequence[tuple[str, str, int]]) -> None:
 
 
 def check_award(*, ends_at: datetime, now: datetime, open_objections: int, candidates: Sequence[str],
-                winner: str, reason: str) -> None:
+                winner: str, reason: str, overdue_objections: int = 0) -> None:
     """May the award be made now, to ``winner`` (a candidate's code)?"""
     if now < ends_at:
         raise invalid("the award waits for the end of the candidates' publicity", "publicity_running",
                       ends_at=ends_at.isoformat())
     if open_objections:
         raise invalid("an objection is not answered: the award is suspended (Implementing Regulations art. 54)", "objection_open",
-                      open=open_objections)
+                      open=open_objections, overdue=overdue_objections)
     if not candidates:
         raise invalid("the report recommends no candidate", "no_candidate")
     if winner not in candidates:

@@ -62,6 +62,11 @@ def _objection_answered(lot_id: int, data: dict) -> dict:
             "late": data["late"]}
 
 
+def _objection_overdue(lot_id: int, data: dict) -> dict:
+    return {"objection": data["objection"], "state": "open", "answer_due": data["answer_due"],
+            "overdue_at": data["overdue_at"][1]}
+
+
 def _award(lot_id: int, data: dict) -> dict:
     from accounts.models import Organisation
 
@@ -78,6 +83,7 @@ EVENTS: dict[str, tuple[str, Callable[[int, dict], dict]]] = {
     "award.publicity.published": ("award.candidates", _candidates),
     "award.objection.raised": ("award.objection_raised", _objection_raised),
     "award.objection.answered": ("award.objection_answered", _objection_answered),
+    "award.objection.overdue": ("award.objection_overdue", _objection_overdue),
     "award.award.made": ("award.made", _award),
 }
 

@@ -69,9 +69,15 @@ def publicity_page(request, lot_id: int):
     user = request.user
     manage = user.is_authenticated and can_manage_lot(user, lot)
     open_objections = (list(Objection.objects.filter(publicity=publicity, state="open").order_by("id"))
-                       if manage and publicity else [])
+                       if (manage or role_of(user) == "supervisor") and publicity else [])
+    # the ticker's reminder (award.deadlines): to the host and the supervisors; the objector sees its own
+    overdue = [o for o in open_objections if o.overdue_at]
+    if publicity and role_of(user) == "bidder":
+        overdue = list(Objection.objects.filter(publicity=publicity, state="open", raised_by=user,
+                                                overdue_at__isnull=False).order_by("id"))
     return TemplateResponse(request, "frontend/publicity.html", {
-        "error": error, "manage": manage, "open_objections": open_objections,
+        "error": error, "manage": manage, "open_objections": open_objections if manage else [], "overdue": overdue,
+        "is_objector": role_of(user) == "bidder",
         "can_object": bool(publicity and not award and user.is_authenticated and role_of(user) == "bidder"),
         "lot": lot, "publicity": publicity, "candidates": candidates, "rejections": rejections,
         "award": award, "winner": winner, "award_price": yuan(award.price_fen) if award else "",
