@@ -76,7 +76,7 @@ def exec_start(unit: str) -> list[str]:
 
 def test_the_procfile_and_the_systemd_units_run_the_same_workers_and_ticker():
     procs = procfile()
-    assert set(procs) == {"web1", "web2", "ticker", "proxy"}
+    assert set(procs) == {"web1", "web2", "ticker", "outbox", "proxy"}
     unit = exec_start("kaibiao-web@.service")
     for i in ("1", "2"):
         web = procs[f"web{i}"]
@@ -84,8 +84,11 @@ def test_the_procfile_and_the_systemd_units_run_the_same_workers_and_ticker():
         assert [a.replace("%i", i) for a in unit[1:]] == expected, (unit, web)
         assert "--proxy-headers" in web and Path(unit[0]).name == web[0] == "daphne"
     assert exec_start("kaibiao-ticker.service")[1:] == procs["ticker"][1:] == ["manage.py", "ticker"]
+    assert exec_start("kaibiao-outbox.service")[1:] == procs["outbox"][1:] == ["manage.py", "exchange_deliver"]
+    assert "Restart=always" in (ROOT / "deploy" / "systemd" / "kaibiao-outbox.service").read_text()
     target = (ROOT / "deploy" / "systemd" / "kaibiao.target").read_text()
-    for wanted in ("kaibiao-web@1.service", "kaibiao-web@2.service", "kaibiao-ticker.service", "nginx.service"):
+    for wanted in ("kaibiao-web@1.service", "kaibiao-web@2.service", "kaibiao-ticker.service",
+                   "kaibiao-outbox.service", "nginx.service"):
         assert wanted in target
 
 

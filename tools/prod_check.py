@@ -13,8 +13,10 @@ non-zero on any failure; everything started here is stopped here, also on failur
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -134,7 +136,7 @@ def main() -> int:
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="kaibiao-prod-"))
     database = f"kaibiao_prodcheck_{secrets.token_hex(4)}"
-    redis = honcho = None
+    redis = honcho = receiver = None
     created = False
     try:
         print(f"prod-check: working in {tmp}", flush=True)
@@ -150,6 +152,10 @@ def main() -> int:
         cert, key = make_certificate(openssl, tmp / "run")
         port = free_port()
         env = production_env(tmp, server_url() + database, f"redis://127.0.0.1:{redis_port}/0", port, nginx)
+        from tools.outbox_receiver import Receiver
+
+        receiver = Receiver()  # the outbox worker of the Procfile pushes the demo's events here
+        env["EXCHANGE_ENDPOINTS"] = json.dumps([{"name": "prod-check", "url": receiver.url}])
         done()
         done = step("keys, migrate, collectstatic, demo data, nginx configuration")
         manage = [PY, "manage.py"]
@@ -172,8 +178,10 @@ def main() -> int:
         run([nginx, "-t", "-q", "-p", str(tmp / "run" / "nginx"), "-c", str(tmp / "run" / "nginx" / "nginx.conf"),
              "-e", "stderr"], env, "nginx -t")
         done()
-        done = step("honcho start -f deploy/Procfile (2 workers, ticker, nginx)")
-        (tmp / "env").write_text("".join(f"{k}={v}\n" for k, v in env.items() if "\n" not in v))
+        done = step("honcho start -f deploy/Procfile (2 workers, ticker, outbox, nginx)")
+        # Quoted as a shell would read them (honcho and systemd's EnvironmentFile both do): the JSON of
+        # EXCHANGE_ENDPOINTS keeps its double quotes.
+        (tmp / "env").write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items() if "\n" not in v))
         log = open(tmp / "honcho.log", "w")
         honcho = subprocess.Popen([PY, "-m", "honcho", "start", "-f", "deploy/Procfile", "-d", str(ROOT),
                                    "-e", str(tmp / "env"), "--no-colour"], cwd=ROOT, env=env,
@@ -184,7 +192,7 @@ def main() -> int:
         done = step("smoke test through the proxy")
         from tools import prod_smoke
 
-        prod_smoke.check(base=base, cafile=cert, env=env, root=ROOT, tmp=tmp)
+        prod_smoke.check(base=base, cafile=cert, env=env, root=ROOT, tmp=tmp, receiver=receiver)
         done()
         done = step("check --deploy with the production settings")
         run(manage + ["check", "--deploy", "--fail-level", "WARNING"], env, "check --deploy")
@@ -206,6 +214,8 @@ def main() -> int:
     finally:
         stop(honcho)
         stop(redis, 5)
+        if receiver is not None:
+            receiver.close()
         if created:
             try:
                 admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

@@ -223,7 +223,19 @@ def check_metrics(s: Session, env: dict, envelope_bytes: int) -> None:
     assert metric(text, "kaibiao_audit_pending_entries") and metric(text, "kaibiao_audit_log_entries")[0] > 0
 
 
-def check(*, base: str, cafile: Path, env: dict, root: Path, tmp: Path) -> None:
+def check_outbox(s: Session, receiver) -> None:
+    """The Procfile's ``outbox`` worker pushed the demo's events, signed with the published key."""
+    status, _, body = s.request("GET", "/api/v1/exchange/key")
+    assert status == 200, status
+    document = json.loads(body)
+    receiver.trust(document)
+    assert receiver.wait_for(1), "no push reached the receiver: is the outbox worker running?"
+    assert receiver.refused == 0, f"{receiver.refused} pushes did not verify"
+    assert {r["keyid"] for r in receiver.received.values()} == {document["keyid"]}
+    assert "tender.published" in {r["kind"] for r in receiver.received.values()}
+
+
+def check(*, base: str, cafile: Path, env: dict, root: Path, tmp: Path, receiver=None) -> None:
     info = json.loads(manage(env, root, TOKENS))
     s = Session(base, cafile)
     for name, run in (("health and both workers", lambda: check_health(s, env)),
@@ -233,7 +245,8 @@ def check(*, base: str, cafile: Path, env: dict, root: Path, tmp: Path) -> None:
                       ("a bid uploaded with the API", lambda: check_upload(s, cafile, info, root, tmp)),
                       ("body limits at the proxy", lambda: check_limits(s, info, env, root)),
                       ("metrics over both workers", lambda: check_metrics(
-                          s, env, (tmp / "bidder" / "bid.tenv").stat().st_size))):
+                          s, env, (tmp / "bidder" / "bid.tenv").stat().st_size)),
+                      ("the outbox's signed pushes", lambda: check_outbox(s, receiver))):
         started = time.monotonic()
         try:
             run()

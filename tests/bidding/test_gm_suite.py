@@ -159,10 +159,12 @@ def test_provision_keys_makes_the_sm2_ca_once_and_production_without_it_refuses_
     settings.PLATFORM_SIGNING_KEY_FILE = tmp_path / "signing.pem"
     settings.PLATFORM_CA_KEY_FILE = tmp_path / "ca.pem"
     settings.PLATFORM_SM2_CA_KEY_FILE = tmp_path / "sm2-ca.pem"
+    settings.EXCHANGE_SIGNING_KEY_FILE = tmp_path / "exchange.pem"
     out = StringIO()
     call_command("provision_keys", "--sm2-ca", stdout=out)
     first = (tmp_path / "sm2-ca.pem").read_bytes()
     assert "the bidder SM2 CA key: created" in out.getvalue()
+    assert "the exchange signing key: created" in out.getvalue() and (tmp_path / "exchange.pem").exists()
     assert sm2_x509.load_private_key_pem(first).key_id
     call_command("provision_keys", "--sm2-ca", stdout=out)
     assert (tmp_path / "sm2-ca.pem").read_bytes() == first and "exists, kept" in out.getvalue()

@@ -16,7 +16,7 @@ from crypto import ca, gm, signing, sm2_x509
 
 
 class Command(BaseCommand):
-    help = "Create the platform signing key and the bidder CA key if they do not exist (mode 0600)."
+    help = "Create the platform signing key, the bidder CA key and the exchange signing key if they do not exist (mode 0600)."
 
     def add_arguments(self, parser):
         parser.add_argument("--sm2-ca", action="store_true",
@@ -24,12 +24,17 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         password = os.environ.get("PLATFORM_SIGNING_KEY_PASSWORD")
+        exchange_password = os.environ.get("EXCHANGE_SIGNING_KEY_PASSWORD")
         wanted = [
             (Path(settings.PLATFORM_SIGNING_KEY_FILE), "the platform signing key",
              lambda: signing.signing_key_to_pem(signing.generate_signing_key(),
                                                 password.encode() if password else None)),
             (Path(settings.PLATFORM_CA_KEY_FILE), "the bidder CA key",
              lambda: ca.ca_key_to_pem(ca.generate_ca_key())),
+            # the outbox's pushes are signed with a key of their own (docs/data-exchange.md)
+            (Path(settings.EXCHANGE_SIGNING_KEY_FILE), "the exchange signing key",
+             lambda: signing.signing_key_to_pem(signing.generate_signing_key(),
+                                                exchange_password.encode() if exchange_password else None)),
         ]
         if options.get("sm2_ca"):
             wanted.append((Path(settings.PLATFORM_SM2_CA_KEY_FILE), "the bidder SM2 CA key",
