@@ -288,6 +288,7 @@ ACTION = {
     "exchange.delivery.dead": _("Push to another platform given up (dead letter)"),
     "exchange.delivery.retried": _("Dead push put back in the queue"),
     "exchange.inbound.received": _("Tender announcement received from another system"),
+    "exchange.inbound.refused": _("Tender announcement from another system refused"),
 }
 
 COLLUSION_SIGNAL = {

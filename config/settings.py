@@ -339,6 +339,34 @@ if not isinstance(EXCHANGE_ENDPOINTS, list) or not all(
         isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("url"), str)
         and e["url"].startswith(("http://", "https://")) for e in EXCHANGE_ENDPOINTS):
     raise ImproperlyConfigured('EXCHANGE_ENDPOINTS is a list of {"name": ..., "url": "http(s)://..."}')
+# The trading systems whose announcements are accepted (docs/data-exchange.md, "Inbound"): a JSON list
+# of {"name": <the body's "source" and the signature's keyid>, "public_key": <base64 of the raw 32-byte
+# Ed25519 key>}. Empty (the default): every inbound announcement is refused.
+try:
+    EXCHANGE_INBOUND_SOURCES = json.loads(env_str("EXCHANGE_INBOUND_SOURCES", "[]"))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"EXCHANGE_INBOUND_SOURCES is not JSON: {exc}") from None
+
+
+def _inbound_source_ok(s) -> bool:
+    import base64
+    import binascii
+    import re
+
+    if not (isinstance(s, dict) and isinstance(s.get("name"), str) and isinstance(s.get("public_key"), str)
+            and re.fullmatch(r"[A-Za-z0-9._:-]{1,60}", s["name"])):
+        return False
+    try:
+        return len(base64.b64decode(s["public_key"], validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
+if not isinstance(EXCHANGE_INBOUND_SOURCES, list) or not all(map(_inbound_source_ok, EXCHANGE_INBOUND_SOURCES)) \
+        or len({s["name"] for s in EXCHANGE_INBOUND_SOURCES}) != len(EXCHANGE_INBOUND_SOURCES):
+    raise ImproperlyConfigured('EXCHANGE_INBOUND_SOURCES is a list of {"name": "<1-60 of A-Z a-z 0-9 . _ : ->", '
+                               '"public_key": "<base64 of a 32-byte Ed25519 key>"}, each name once')
+EXCHANGE_INBOUND_MAX_AGE_SECONDS = env_int("EXCHANGE_INBOUND_MAX_AGE_SECONDS", 300)  # a signature's freshness
 EXCHANGE_SIGNING_KEY_FILE = Path(env_str("EXCHANGE_SIGNING_KEY_FILE", str(VAR_DIR / "exchange-signing-key.pem")))
 EXCHANGE_MAX_ATTEMPTS = env_int("EXCHANGE_MAX_ATTEMPTS", 8)
 EXCHANGE_TIMEOUT_SECONDS = env_int("EXCHANGE_TIMEOUT_SECONDS", 10)

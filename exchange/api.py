@@ -6,8 +6,8 @@
 - ``GET  /exchange/ocds/records?after=&limit=`` every public tender's record, by lot id (public);
 - ``GET  /exchange/deliveries?state=dead`` the dead-letter list, ``POST /exchange/deliveries/{id}/retry``
   (administrators);
-- ``POST /exchange/inbound/announcements`` a tender announcement from another trading system
-  (an integration's token): a draft lot.
+- ``POST /exchange/inbound/announcements`` a tender announcement from a configured trading system
+  (an integration's token, the request signed with the source's key): a draft lot.
 """
 
 from __future__ import annotations
@@ -137,7 +137,9 @@ class AnnouncementIn(Schema):
 @router.post("/exchange/inbound/announcements", response={200: dict, 201: dict},
              summary="A tender announcement from another trading system: a draft lot")
 def receive(request, body: AnnouncementIn):
-    lot, created = inbound.receive_announcement(request.user, Actor.from_request(request), body.model_dump(),
-                                                now=clock.now())
+    actor, now = Actor.from_request(request), clock.now()
+    inbound.check_signed(actor, source=body.source, method=request.method, target_uri=request.build_absolute_uri(),
+                         headers=request.headers, body=request.body, now=now)
+    lot, created = inbound.receive_announcement(request.user, actor, body.model_dump(), now=now)
     return Status(201 if created else 200, {"lot": lot.pk, "project": lot.project.code, "code": lot.code,
                                             "status": lot.status, "created": created})

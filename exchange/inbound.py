@@ -1,9 +1,16 @@
 """Tender announcements received from another trading system (docs/data-exchange.md, "Inbound"):
 each becomes a draft lot of the platform, created through ``bidding.actions`` (the same checks and
-audit entries as the host's form), once per ``(source, external_id)``."""
+audit entries as the host's form), once per ``(source, external_id)``.
+
+Only from a trusted source (``EXCHANGE_INBOUND_SOURCES``): the request is signed by the source's own
+Ed25519 key in the profile the platform's own pushes use (RFC 9421, ``crypto.httpsig``), with its
+``keyid`` the source's name. An unknown source is refused ``forbidden`` (``details.reason =
+"unknown_source"``), a missing, stale or bad signature ``invalid_signature`` (``"bad_signature"``);
+each refusal is audited ``exchange.inbound.refused`` in a transaction of its own."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import datetime
 from typing import Any
@@ -16,7 +23,7 @@ from bidding import actions as tenders
 from bidding.models import Project
 from common.actor import Actor
 from common.canonical import canonical_json
-from common.errors import BadRequest
+from common.errors import BadRequest, ErrorCode, PlatformError
 
 from .models import InboundAnnouncement
 
@@ -29,6 +36,44 @@ def _text(value, field: str, limit: int, *, required: bool = True) -> str:
     if not isinstance(value, str) or (required and not value.strip()) or len(value) > limit or "\x00" in value:
         raise BadRequest(f"{field} is a text of 1 to {limit} characters", details={"field": field})
     return value.strip()
+
+
+def trusted_key(name) -> bytes | None:
+    from django.conf import settings
+
+    for source in settings.EXCHANGE_INBOUND_SOURCES:
+        if source["name"] == name:
+            return base64.b64decode(source["public_key"])
+    return None
+
+
+def _refuse(actor: Actor, code: ErrorCode, reason: str, message: str, *, source, body: bytes, now: datetime):
+    digest = hashlib.sha256(body).hexdigest()
+    with transaction.atomic():
+        log_action("exchange.inbound.refused", actor=actor, now=now,
+                   data={"source": source if isinstance(source, str) else None, "reason": reason, "sha256": digest})
+    return PlatformError(code, message, details={"reason": reason})
+
+
+def check_signed(actor: Actor, *, source, method: str, target_uri: str, headers, body: bytes,
+                 now: datetime) -> None:
+    """Refuse (audited) a request not from a configured source or not signed by that source's key."""
+    from django.conf import settings
+
+    from crypto import httpsig
+
+    key = trusted_key(source)
+    if key is None:
+        raise _refuse(actor, ErrorCode.FORBIDDEN, "unknown_source", "announcements are accepted from the "
+                      "configured trading systems only", source=source, body=body, now=now)
+    try:
+        keyid = httpsig.verify_request(key, method=method, target_uri=target_uri, headers=headers, body=body,
+                                       now=int(now.timestamp()), max_age=settings.EXCHANGE_INBOUND_MAX_AGE_SECONDS)
+    except httpsig.HttpSignatureError:
+        keyid = None
+    if keyid != source:
+        raise _refuse(actor, ErrorCode.INVALID_SIGNATURE, "bad_signature", "the announcement is not signed by "
+                      "its source's key (docs/data-exchange.md)", source=source, body=body, now=now)
 
 
 def receive_announcement(user, actor: Actor, body: dict[str, Any], *, now: datetime) -> tuple[object, bool]:
