@@ -38,6 +38,13 @@ def _unsafe_settings() -> list[Error]:
             "WEBSOCKET_ALLOWED_ORIGINS is empty: browsers on any site could open sockets.",
             hint="Set WEBSOCKET_ALLOWED_ORIGINS=https://your.host (comma-separated).",
             id="kaibiao.E005"))
+    if settings.OCDS_PREFIX == settings.OCDS_PLACEHOLDER_PREFIX:
+        errors.append(Error(
+            f"OCDS_PREFIX is the placeholder {settings.OCDS_PLACEHOLDER_PREFIX}: the published ocids would "
+            "collide with every other installation's.",
+            hint="Register a prefix with the OCDS helpdesk (https://standard.open-contracting.org/latest/en/"
+                 "guidance/build/#register-an-ocid-prefix) and set OCDS_PREFIX=ocds-xxxxxx "
+                 "(docs/data-exchange.md).", id="kaibiao.E011"))
     errors += _socket_and_proxy_settings()
     if getattr(settings, "E2E_TEST_PAGES", False):
         errors.append(Error("E2E_TEST_PAGES is on: the browser-test pages are served.",

@@ -7,6 +7,7 @@ combinations (see docs/operations.md).
 """
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -326,8 +327,14 @@ if AWARD_PUBLICITY_MIN_DAYS < 3:
     raise ImproperlyConfigured("AWARD_PUBLICITY_MIN_DAYS is at least 3 (实施条例 54)")
 if not 1 <= AWARD_ANSWER_DAYS <= 3:
     raise ImproperlyConfigured("AWARD_ANSWER_DAYS is 1 to 3 (实施条例 54)")
-# The OCDS ocid prefix this platform publishes under (registered with the OCDS helpdesk).
-OCDS_PREFIX = env_str("OCDS_PREFIX", "ocds-kb0000")
+# The OCDS ocid prefix this platform publishes under: "ocds-" and the 6 letters or digits the OCDS
+# helpdesk registered for it (docs/data-exchange.md, "The ocid prefix"). The default is a placeholder
+# a production server refuses (config.checks, kaibiao.E011); a malformed one stops the settings.
+OCDS_PLACEHOLDER_PREFIX = "ocds-kb0000"
+OCDS_PREFIX = env_str("OCDS_PREFIX", OCDS_PLACEHOLDER_PREFIX)
+if not re.fullmatch(r"ocds-[a-z0-9]{6}", OCDS_PREFIX):
+    raise ImproperlyConfigured(f"OCDS_PREFIX {OCDS_PREFIX!r} is not an ocid prefix: 'ocds-' and 6 lower-case "
+                               "letters or digits, as registered with the OCDS helpdesk")
 OCDS_PUBLISHER = env_str("OCDS_PUBLISHER", "公共资源交易中心")
 OCDS_BULK_URI = env_str("OCDS_BULK_URI", "https://kaibiao.local/ocds/records.json")  # where the bulk file is served
 # Where the outbox pushes events: a JSON list of {"name": ..., "url": ...}; its own Ed25519 key.

@@ -19,6 +19,7 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "kb.example.cn",
     "WEBSOCKET_ALLOWED_ORIGINS": "https://kb.example.cn",
     "PROXY_COUNT": "1",  # the one TLS proxy of docs/operations.md (production trusts its headers)
+    "OCDS_PREFIX": "ocds-9x7k2q",  # a registered ocid prefix, not the placeholder
 }
 
 
@@ -51,6 +52,7 @@ def test_check_deploy_is_clean_with_a_production_environment():
     ({"RT_DEMO_ROOMS": "1"}, "kaibiao.E008"),
     ({"PROXY_COUNT": "0"}, "kaibiao.E009"),
     ({"KAIBIAO_CRASH_AT": "create"}, "kaibiao.E010"),
+    ({"OCDS_PREFIX": "ocds-kb0000"}, "kaibiao.E011"),
 ])
 def test_production_refuses_unsafe_settings(change, check_id):
     env = dict(PRODUCTION_ENV, **change)
@@ -76,8 +78,14 @@ def test_each_refusal_is_the_only_one_for_its_setting():
 def test_the_embedded_defaults_are_flagged_under_deploy():
     result = run_check({}, "--deploy")
     output = result.stderr + result.stdout
-    for check_id in ("kaibiao.E002", "kaibiao.E003", "kaibiao.E004"):
+    for check_id in ("kaibiao.E002", "kaibiao.E003", "kaibiao.E004", "kaibiao.E011"):
         assert check_id in output
+
+
+@pytest.mark.parametrize("prefix", ["ocds-kb00", "OCDS-abcdef", "ocds-abcdef-1", "abcdef", "ocds-ABCDEF", "ocds-abc d1"])
+def test_a_malformed_ocid_prefix_stops_the_settings(prefix):
+    result = run_check({"OCDS_PREFIX": prefix})
+    assert result.returncode != 0 and "OCDS_PREFIX" in result.stderr and "is not an ocid prefix" in result.stderr
 
 
 def test_a_nonsense_boolean_fails_loudly():

@@ -96,6 +96,7 @@ def production_env(tmp: Path, database_url: str, redis_url: str, port: int, ngin
         "WEBSOCKET_ALLOWED_ORIGINS": origin, "PROXY_COUNT": "1",
         "KAIBIAO_VAR_DIR": str(tmp / "var"), "KAIBIAO_RUN_DIR": str(tmp / "run"),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"), "METRICS_TOKEN": secrets.token_urlsafe(32),
+        "OCDS_PREFIX": "ocds-pchk01",  # a production server refuses the placeholder (kaibiao.E011)
         "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
         # The workers, the ticker and nginx from the Procfile: this interpreter's tools first.
         "PATH": os.pathsep.join([str(BIN), str(Path(nginx).parent), env.get("PATH", "")]),
