@@ -170,8 +170,10 @@ def retry(user, actor: Actor, delivery_id, *, now: datetime) -> Delivery:
 
             raise PlatformError(ErrorCode.INVALID_STATE, "only a dead delivery is retried",
                                 details={"state": d.state})
+        attempts = d.attempts
         d.state, d.attempts, d.next_attempt_at = Delivery.State.PENDING, 0, now
         d.save(update_fields=["state", "attempts", "next_attempt_at"])
         log_action("exchange.delivery.retried", actor=actor, obj=d, tender_id=d.tender_id, now=now,
-                   data={"event": str(d.event.key), "endpoint": d.endpoint, "state": ["dead", "pending"]})
+                   data={"event": str(d.event.key), "endpoint": d.endpoint, "state": ["dead", "pending"],
+                         "attempts": [attempts, 0], "last_error": d.last_error})
     return d
