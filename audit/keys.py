@@ -32,6 +32,29 @@ def platform_signing_key() -> signing.SigningKey:
                                    password_env="PLATFORM_SIGNING_KEY_PASSWORD")
 
 
+@lru_cache(maxsize=1)
+def platform_document_certificate() -> bytes:
+    """The certificate (PEM) of the platform's key that PDF signatures embed (crypto.pades): made
+    once beside the key file (``<key>.crt.pem``, public) so every process embeds the same bytes;
+    an operator may put there one its CA issued for the same key instead."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from common.files import create_secret_file
+    from crypto import pades
+
+    key = platform_signing_key()
+    path = Path(settings.PLATFORM_SIGNING_KEY_FILE).with_suffix(".crt.pem")
+    if not path.exists():
+        create_secret_file(path, pades.platform_certificate(key, name=f"{settings.AUDIT_ORIGIN} document signing"))
+    cert = path.read_bytes()
+    try:
+        if pades.certificate_public_key(cert) != signing.public_key_bytes(key):
+            raise pades.PdfSignatureError("it is not this key's")
+    except pades.PdfSignatureError as exc:
+        raise ImproperlyConfigured(f"the platform's document certificate {path}: {exc}") from None
+    return cert
+
+
 def note_signer() -> NoteSigner:
     return NoteSigner(settings.AUDIT_ORIGIN, platform_signing_key())
 

@@ -6,7 +6,8 @@ the platform's Ed25519 key (the key of the receipts and checkpoints, ``audit.key
     message = b"kaibiao/award-notice/v1" 0x00 <sha256 hex, ASCII>
 
 so anyone with the platform's public key checks a notice offline. The PDF (``render_notice_pdf``)
-prints the document, its hash and the signature."""
+prints the document, its hash and the signature, and is itself PAdES-signed with the same key
+(``crypto.pades``, the certificate ``audit.keys.platform_document_certificate``)."""
 
 from __future__ import annotations
 
@@ -72,7 +73,13 @@ def render_notice_pdf(notice) -> bytes:
     from audit.keys import platform_vkey
     from documents.pdf import render_pdf
 
+    from audit.keys import platform_document_certificate, platform_signing_key
+    from crypto.pades import sign_pdf
+
     doc = notice.document
-    return render_pdf("documents/award_notice.html", {
+    pdf = render_pdf("documents/award_notice.html", {
         "doc": doc, "sha256": notice.sha256, "signature": notice.signature, "vkey": platform_vkey(),
         "price": fen_text(doc["winner"]["price_fen"]), "is_award": doc["kind"] == "award"})
+    # The file itself is signed too (PAdES B-B, docs/award.md): a PDF reader checks it without the JSON.
+    return sign_pdf(pdf, platform_signing_key(), platform_document_certificate(),
+                    reason="中标通知书" if doc["kind"] == "award" else "中标结果通知书", location=doc["tenderee"])
