@@ -223,12 +223,18 @@ def check_metrics(s: Session, env: dict, envelope_bytes: int) -> None:
     assert metric(text, "kaibiao_audit_pending_entries") and metric(text, "kaibiao_audit_log_entries")[0] > 0
 
 
-def check_outbox(s: Session, receiver) -> None:
-    """The Procfile's ``outbox`` worker pushed the demo's events, signed with the published key."""
+def trust_exchange_key(s: Session, receiver) -> dict:
+    """The receiver learns the key from the stack (as a receiving platform would); until then it
+    answers 503 and the worker retries."""
     status, _, body = s.request("GET", "/api/v1/exchange/key")
     assert status == 200, status
     document = json.loads(body)
     receiver.trust(document)
+    return document
+
+
+def check_outbox(receiver, document: dict) -> None:
+    """The Procfile's ``outbox`` worker pushed the demo's events, signed with the published key."""
     assert receiver.wait_for(1), "no push reached the receiver: is the outbox worker running?"
     assert receiver.refused == 0, f"{receiver.refused} pushes did not verify"
     assert {r["keyid"] for r in receiver.received.values()} == {document["keyid"]}
@@ -238,6 +244,7 @@ def check_outbox(s: Session, receiver) -> None:
 def check(*, base: str, cafile: Path, env: dict, root: Path, tmp: Path, receiver=None) -> None:
     info = json.loads(manage(env, root, TOKENS))
     s = Session(base, cafile)
+    key_document = trust_exchange_key(s, receiver) if receiver is not None else None
     for name, run in (("health and both workers", lambda: check_health(s, env)),
                       ("a page over HTTPS", lambda: check_page(s)),
                       ("sign-in, forged X-Forwarded-For", lambda: sign_in(s, env, root)),
@@ -246,7 +253,7 @@ def check(*, base: str, cafile: Path, env: dict, root: Path, tmp: Path, receiver
                       ("body limits at the proxy", lambda: check_limits(s, info, env, root)),
                       ("metrics over both workers", lambda: check_metrics(
                           s, env, (tmp / "bidder" / "bid.tenv").stat().st_size)),
-                      ("the outbox's signed pushes", lambda: check_outbox(s, receiver))):
+                      ("the outbox's signed pushes", lambda: check_outbox(receiver, key_document))):
         started = time.monotonic()
         try:
             run()
