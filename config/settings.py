@@ -290,6 +290,8 @@ MEDIA_PATROL_SECONDS = env_int("MEDIA_PATROL_SECONDS", 10)  # unauthorised sende
 MEDIA_SESSION_SECONDS = env_int("MEDIA_SESSION_SECONDS", 10 * 3600)  # a Janus session token
 MEDIA_TURN_URLS = env_list("MEDIA_TURN_URLS", [])  # turn:host:3478?transport=udp, …
 MEDIA_TURN_SECRET = env_str("MEDIA_TURN_SECRET", "")  # coturn's static-auth-secret
+MEDIA_EVENTS_URL = env_str("MEDIA_EVENTS_URL", "")  # where Janus posts VideoRoom events (this /media/events)
+MEDIA_EVENTS_SECRET = env_str("MEDIA_EVENTS_SECRET", "")  # their Basic password; empty: endpoint off
 MEDIA_RECORDINGS_DIR = Path(env_str("MEDIA_RECORDINGS_DIR", str(VAR_DIR / "recordings")))
 
 # --- Sealed bids -------------------------------------------------------------------------------

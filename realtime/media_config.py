@@ -12,7 +12,9 @@ it sets, and why:
   platform's own calls: creating, listing and destroying rooms) listens on 127.0.0.1 only, and the
   VideoRoom's ``admin_key`` keeps room creation to the platform;
 - string room ids (``string_ids``: a room is named by the platform's room, ``eval.12.``);
-- the RTP port range, the STUN/TURN server (coturn) and the recordings folder.
+- the RTP port range, the STUN/TURN server (coturn) and the recordings folder;
+- with ``MEDIA_EVENTS_URL``, the VideoRoom's events posted to the platform (the sample HTTP event
+  handler, Basic auth with ``MEDIA_EVENTS_SECRET``): senders are checked as they publish.
 
 Pure: text in, text out; the command writes the files.
 """
@@ -28,6 +30,9 @@ PLUGINS_ALL = ("libjanus_audiobridge.so", "libjanus_duktape.so", "libjanus_echot
                "libjanus_lua.so", "libjanus_nosip.so", "libjanus_recordplay.so", "libjanus_sip.so",
                "libjanus_streaming.so", "libjanus_textroom.so", "libjanus_videocall.so",
                "libjanus_videoroom.so", "libjanus_voicemail.so")
+EVENT_HANDLERS = ("libjanus_gelfevh.so", "libjanus_mqttevh.so", "libjanus_nanomsgevh.so",
+                  "libjanus_rabbitmqevh.so", "libjanus_sampleevh.so", "libjanus_wsevh.so")
+EVENT_HANDLER_KEPT = "libjanus_sampleevh.so"  # HTTP POSTs to the platform (MEDIA_EVENTS_URL)
 TRANSPORTS_DISABLED = ("libjanus_mqtt.so", "libjanus_nanomsg.so", "libjanus_pfunix.so",
                        "libjanus_rabbitmq.so")
 
@@ -45,6 +50,8 @@ class JanusSetup:
     nat_ip: str = ""  # the public address to advertise (1:1 NAT), when behind one
     stun: str = ""  # host:port of coturn's STUN
     ice_ignore: tuple[str, ...] = field(default=("vmnet", "docker", "veth"))
+    events_url: str = ""  # MEDIA_EVENTS_URL: the platform's endpoint Janus posts VideoRoom events to
+    events_secret: str = ""  # MEDIA_EVENTS_SECRET: its Basic password (user "janus")
 
 
 def _q(value: str) -> str:
@@ -56,6 +63,9 @@ def render(setup: JanusSetup) -> dict[str, str]:
     if not setup.token_secret or not setup.admin_key:
         raise ValueError("the media token secret and the room admin key are required")
     disabled = [p for p in PLUGINS_ALL if p not in PLUGINS_KEPT]
+    events = bool(setup.events_url)
+    if events and not setup.events_secret:
+        raise ValueError("the media events URL needs MEDIA_EVENTS_SECRET")
     stun_host, _, stun_port = setup.stun.partition(":")
     nat = [f"\tice_ignore_list = {_q(','.join(setup.ice_ignore))}"]
     if stun_host:
@@ -95,7 +105,8 @@ def render(setup: JanusSetup) -> dict[str, str]:
         "\tdisable = \"libjanus_jsonlog.so\"",
         "}",
         "events: {",
-        "\tbroadcast = false",
+        f"\tbroadcast = {'true' if events else 'false'}",
+        f"\tdisable = {_q(','.join(p for p in EVENT_HANDLERS if not (events and p == EVENT_HANDLER_KEPT)))}",
         "}",
         "",
     ])
@@ -104,7 +115,7 @@ def render(setup: JanusSetup) -> dict[str, str]:
         f"\tadmin_key = {_q(setup.admin_key)}",
         "\tlock_rtp_forward = true",
         "\tstring_ids = true",
-        "\tevents = false",
+        f"\tevents = {'true' if events else 'false'}",
         "}",
         "",
     ])
@@ -137,5 +148,24 @@ def render(setup: JanusSetup) -> dict[str, str]:
         "}",
         "",
     ])
-    return {"janus.jcfg": janus, "janus.plugin.videoroom.jcfg": videoroom,
-            "janus.transport.websockets.jcfg": websockets, "janus.transport.http.jcfg": http}
+    files = {"janus.jcfg": janus, "janus.plugin.videoroom.jcfg": videoroom,
+             "janus.transport.websockets.jcfg": websockets, "janus.transport.http.jcfg": http}
+    if events:
+        # The VideoRoom's events (a sender published, left) posted to the platform as they happen
+        # (realtime/media_events.py): a sender the platform did not grant is kicked at once, not at
+        # the next patrol round.
+        files["janus.eventhandler.sampleevh.jcfg"] = "\n".join([
+            "general: {",
+            "\tenabled = true",
+            "\tevents = \"plugins\"",
+            "\tgrouping = true",
+            "\tjson = \"plain\"",
+            f"\tbackend = {_q(setup.events_url)}",
+            "\tbackend_user = \"janus\"",
+            f"\tbackend_pwd = {_q(setup.events_secret)}",
+            "\tmax_retransmissions = 5",
+            "\tretransmissions_backoff = 100",
+            "}",
+            "",
+        ])
+    return files

@@ -40,6 +40,20 @@ def schedule_patrol(room_key: str, media_room: str, tender_id: int | None, now) 
                         {"media_room": media_room, "tender_id": tender_id})
 
 
+def granted(media_room: str, feed) -> bool:
+    """Whether ``feed`` is a sender id the platform issued for ``media_room``."""
+    return check_feed_id(settings.MEDIA_TOKEN_SECRET, room=media_room, feed=feed)
+
+
+def remove_sender(api, media_room: str, feed, *, display: str, room_key: str, tender_id: int | None, now,
+                  seen_by: str) -> None:
+    """Kick a sender the platform did not grant and audit it (``seen_by``: "event" or "patrol")."""
+    api.kick(media_room, feed)
+    audit("realtime.media.sender_removed", actor=Actor.system("media"), room=room_key, tender_id=tender_id,
+          now=now, data={"media_room": media_room, "feed": str(feed), "display": str(display or "")[:100],
+                         "seen_by": seen_by})
+
+
 def patrol_room(api, media_room: str, *, room_key: str, tender_id: int | None, now) -> dict:
     """One round on ``media_room``; returns what it did (for the timer and the tests)."""
     actor = Actor.system("media")
@@ -48,11 +62,10 @@ def patrol_room(api, media_room: str, *, room_key: str, tender_id: int | None, n
     participants = api.participants(media_room)
     removed = []
     for p in participants:
-        if p.get("publisher") and not check_feed_id(settings.MEDIA_TOKEN_SECRET, room=media_room, feed=p.get("id")):
-            api.kick(media_room, p.get("id"))
+        if p.get("publisher") and not granted(media_room, p.get("id")):
+            remove_sender(api, media_room, p.get("id"), display=p.get("display", ""), room_key=room_key,
+                          tender_id=tender_id, now=now, seen_by="patrol")
             removed.append(str(p.get("id")))
-            audit("realtime.media.sender_removed", actor=actor, room=room_key, tender_id=tender_id, now=now,
-                  data={"media_room": media_room, "feed": str(p.get("id")), "display": str(p.get("display", ""))[:100]})
     still_open = {str(p.get("id")) for p in participants if str(p.get("id")) not in removed}
     senders = sorted({int(str(p["id"]).split("-")[0][1:]) for p in participants
                       if p.get("publisher") and str(p.get("id")) not in removed})

@@ -58,7 +58,8 @@ class Janus:
                 self.process.wait(timeout=10)
 
 
-def start_janus(folder: Path, *, rtp_ports: tuple[int, int] | None = None) -> Janus:
+def start_janus(folder: Path, *, rtp_ports: tuple[int, int] | None = None, events_url: str = "",
+                events_secret: str = "") -> Janus:
     from realtime.media_config import JanusSetup, render
 
     janus = need_tool("janus")
@@ -69,7 +70,8 @@ def start_janus(folder: Path, *, rtp_ports: tuple[int, int] | None = None) -> Ja
     first = int(os.environ.get("MEDIA_TEST_RTP_FIRST", "9340"))
     setup = JanusSetup(folder=str(folder), token_secret=secrets.token_urlsafe(32),
                        admin_key=secrets.token_urlsafe(16), ws_port=ws_port, http_port=http_port,
-                       rtp_ports=rtp_ports or (first, first + 59), recordings=str(recordings))
+                       rtp_ports=rtp_ports or (first, first + 59), recordings=str(recordings),
+                       events_url=events_url, events_secret=events_secret)
     for name, text in render(setup).items():
         (folder / name).write_text(text)
     log = open(folder / "janus.log", "wb")

@@ -35,7 +35,8 @@ class Command(BaseCommand):
                 admin_key=settings.MEDIA_ADMIN_KEY, ws_port=o["ws_port"],
                 ws_interface=o["ws_interface"], http_port=http_port,
                 rtp_ports=(int(first), int(last or first)),
-                recordings=str(settings.MEDIA_RECORDINGS_DIR), nat_ip=o["nat_ip"], stun=o["stun"]))
+                recordings=str(settings.MEDIA_RECORDINGS_DIR), nat_ip=o["nat_ip"], stun=o["stun"],
+                events_url=settings.MEDIA_EVENTS_URL, events_secret=settings.MEDIA_EVENTS_SECRET))
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         folder.mkdir(parents=True, exist_ok=True)
