@@ -44,23 +44,29 @@ class RecordingOut(Schema):
     play: str
 
 
-@router.get("/audit/recordings", response=list[RecordingOut], summary="A tender's recordings (supervisors)")
-def recordings(request, filters: Query[RecordingFilter]):
-    require_cap(request.user, Cap.AUDIT_READ)
-    rows = MediaSegment.objects.filter(tender_id=filters.tender)
-    if filters.after is not None:
-        rows = rows.filter(started_at__gte=filters.after)
-    if filters.before is not None:
-        rows = rows.filter(started_at__lt=filters.before)
+def tender_recordings(tender: int, after: datetime | None = None, before: datetime | None = None) -> list[dict]:
+    """A tender's sealed segments, by start time, with the index of each one's audit entry (the API
+    below and the supervisors' player page read the same)."""
+    rows = MediaSegment.objects.filter(tender_id=tender)
+    if after is not None:
+        rows = rows.filter(started_at__gte=after)
+    if before is not None:
+        rows = rows.filter(started_at__lt=before)
     rows = list(rows.order_by("started_at", "name")[:MAX_PAGE])
     indexes = {}
-    for index, body in AuditEntry.objects.filter(action="realtime.media.recording_closed", tender_id=filters.tender,
+    for index, body in AuditEntry.objects.filter(action="realtime.media.recording_closed", tender_id=tender,
                                                  object_id__in=[str(r.pk) for r in rows]).values_list("index", "body"):
         indexes[json.loads(body)["data"]["file"]] = index
     return [{"id": r.pk, "media_room": r.media_room, "room": r.room_key, "kind": r.kind, "name": r.name,
              "started_at": r.started_at, "closed_at": r.closed_at, "sha256": r.sha256, "bytes": r.size,
              "location": r.location, "audit_index": indexes.get(r.name),
              "play": f"/api/v1/audit/recordings/{r.pk}/media"} for r in rows]
+
+
+@router.get("/audit/recordings", response=list[RecordingOut], summary="A tender's recordings (supervisors)")
+def recordings(request, filters: Query[RecordingFilter]):
+    require_cap(request.user, Cap.AUDIT_READ)
+    return tender_recordings(filters.tender, filters.after, filters.before)
 
 
 @router.get("/audit/recordings/{segment_id}/media", summary="A recording segment, playable (supervisors)")

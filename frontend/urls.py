@@ -4,7 +4,8 @@ from django.views.generic import TemplateView
 
 from accounts.views import LoginView, LogoutView
 
-from . import views, views_award, views_bids, views_collusion, views_draws, views_evaluation, views_exchange, views_venues
+from . import (views, views_award, views_bids, views_collusion, views_draws, views_evaluation, views_exchange,
+               views_recordings, views_venues)
 
 app_name = "frontend"
 
@@ -30,6 +31,7 @@ urlpatterns = [
     path("evaluation/<int:session_id>/venues/<int:venue_id>/", views_venues.venue, name="venue"),
     path("evaluation/<int:session_id>/collusion/", views_collusion.committee_leads, name="collusion_committee"),
     path("exchange/dead-letters/", views_exchange.dead_letters, name="dead_letters"),
+    path("console/recordings/", views_recordings.recordings, name="recordings"),
     path("console/collusion/", views_collusion.supervisor_leads, name="collusion_leads"),
 ]
 
