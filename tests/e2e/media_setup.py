@@ -33,3 +33,19 @@ def segments(lot: int) -> None:
     print(json.dumps([{"name": s.name, "location": s.location, "sha256": s.sha256, "kind": s.kind,
                        "size": s.size, "logged": logged.get(s.name)}
                       for s in MediaSegment.objects.filter(tender_id=lot)]))
+
+
+def announce(lot: int) -> None:
+    """The lot's opening at its published announcement (as the opening's last step leaves it), and
+    a supervisor's cookie."""
+    from accounts.models import User
+    from bidding.models import Lot
+    from bidding.models_opening import Opening
+    from common import clock
+    from evaluation.testing import session_cookie
+    from tests.bidding.test_hall_media import ANNOUNCEMENT
+
+    now = clock.now()
+    Opening.objects.update_or_create(lot=Lot.objects.get(pk=lot), defaults={
+        "phase": "announced", "announcement": ANNOUNCEMENT, "created_at": now, "updated_at": now})
+    print(json.dumps({"supervisor": session_cookie(User.objects.get(username="supervisor"))}))

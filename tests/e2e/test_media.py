@@ -226,3 +226,115 @@ def play(browser, webm: bytes) -> dict:
         }""", base64.b64encode(webm).decode())
     finally:
         context.close()
+
+
+def silent_wav(path: Path, seconds: int = 30) -> Path:
+    import wave
+
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(48000)
+        w.writeframes(b"\0\0" * 48000 * seconds)
+    return path
+
+
+def test_the_announcement_is_in_the_recording_and_supervisors_play_it_next_to_the_audit(
+        media_browser, media_server, janus, chromium_path, browser, tmp_path, no_csp_violations):
+    """The host's microphone is silent (a file of zeros as Chromium's fake microphone), so sound in
+    the host's recorded audio can only be the 唱标's speech mixed into what the page publishes."""
+    need_tool("espeak-ng")
+    tool = need_tool("janus-pp-rec")
+    base, env = media_server, media_server.env
+    hall = shell(env, "from tests.e2e.hall_setup import build_hall; build_hall()")
+    lot = hall["lot"]
+    quiet = browser.browser_type.launch(executable_path=chromium_path, headless=True, args=MEDIA_ARGS + [
+        f"--use-file-for-fake-audio-capture={silent_wav(tmp_path / 'silence.wav')}"])
+    try:
+        host = Person(quiet, base, hall["cookies"]["host"], f"/tenders/{lot}/hall/")
+        host.page.wait_for_selector("#media[data-media='live']")
+        time.sleep(3)  # silence first: the recording starts quiet
+        sup = shell(env, f"from tests.e2e.media_setup import announce; announce({lot})")
+        host.page.reload()  # the snapshot now has the announcement: the host's page plays and mixes it
+        host.page.wait_for_selector("#media[data-media='live']")
+        host.page.wait_for_function("() => document.getElementById('tts-audio')?.dataset.mixed === '1'")
+        host.page.wait_for_function("() => { const a = document.getElementById('tts-audio'); return a.ended || a.currentTime > 4; }",
+                                    timeout=60_000)
+        time.sleep(1)
+        assert not host.errors, host.errors
+        host.close()
+    finally:
+        quiet.close()
+
+    end, audio = time.monotonic() + 40, []
+    while time.monotonic() < end and not audio:
+        audio = [s for s in shell(env, f"from tests.e2e.media_setup import segments; segments({lot})")
+                 if s["kind"] == "audio"]
+        time.sleep(1)
+    assert audio, "the host's audio segment was not sealed"
+    end = time.monotonic() + 40
+    while time.monotonic() < end and len(audio) < 2:  # the page before the reload and after it
+        audio = [s for s in shell(env, f"from tests.e2e.media_setup import segments; segments({lot})")
+                 if s["kind"] == "audio"]
+        time.sleep(1)
+    heard = []
+    for s in sorted(audio, key=lambda s: s["name"]):
+        opus = Path(s["location"]).with_suffix(".opus")
+        subprocess.run([tool, s["location"], str(opus)], check=True, capture_output=True, timeout=120)
+        heard.append(energy(media_browser, opus.read_bytes()))
+    assert len(heard) == 2, heard
+    before, during = heard
+    assert before["peak_rms"] < 0.002, heard  # the silent microphone alone, before the announcement
+    assert during["peak_rms"] > 0.02 and during["seconds"] > 2, heard  # the speech, mixed in
+
+    # A supervisor plays it back on the recordings page, in Chinese and in English.
+    for lang, word in (("zh-CN", "北京时间"), ("en-US", "Beijing time")):
+        ctx = media_browser.new_context(locale=lang, timezone_id="Asia/Shanghai")
+        _watch_csp(ctx)
+        ctx.add_cookies([{"name": "sessionid", "value": sup["supervisor"], "url": base},
+                         {"name": "django_language", "value": "zh-hans" if lang == "zh-CN" else "en", "url": base}])
+        page = ctx.new_page()
+        try:
+            page.set_default_timeout(WAIT)
+            page.goto(base + "/console/recordings/")
+            page.select_option("select[name=tender]", str(lot))
+            page.click("#recordings form button[type=submit]")
+            page.wait_for_selector("button[data-play][data-kind=audio]")
+            page.click("button[data-play][data-kind=audio]")
+            page.wait_for_function("() => document.getElementById('position').textContent.length > 0")
+            page.wait_for_function("() => { const a = document.getElementById('player-audio'); return a.readyState >= 2; }")
+            page.evaluate("() => { const a = document.getElementById('player-audio'); a.pause(); a.currentTime = Math.min(3, a.duration || 3); }")
+            page.wait_for_function("() => document.getElementById('player-audio').currentTime >= 2")
+            assert word in page.inner_text("#position")
+            moment = int(page.get_attribute("#player", "data-moment"))
+            near = page.eval_on_selector_all("#moment-entries tr.near", "rows => rows.map(r => Number(r.dataset.at))")
+            assert near and all(abs(at - moment) <= 60_000 for at in near), (moment, near)
+            far = page.eval_on_selector_all("#moment-entries tr:not(.near)[data-at]", "rows => rows.map(r => Number(r.dataset.at))")
+            assert all(abs(at - moment) > 60_000 for at in far), (moment, far)
+            assert page.locator("#moment-entries tr[aria-current]").count() == 1
+            assert page.locator("#player-error").is_hidden()
+            check_screen(page, f"the recordings page ({lang})")
+        finally:
+            ctx.close()
+
+
+def energy(browser, opus: bytes) -> dict:
+    """Decode an Ogg/Opus file in Chromium (WebAudio) and measure its loudness: the RMS of the
+    loudest 100 ms window and of the first second."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto("about:blank")
+        return page.evaluate("""async (b64) => {
+          const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+          const ctx = new OfflineAudioContext(1, 48000, 48000);
+          const buffer = await ctx.decodeAudioData(bytes.buffer);
+          const data = buffer.getChannelData(0);
+          const rms = (from, to) => { let s = 0; for (let i = from; i < to; i++) s += data[i] * data[i]; return Math.sqrt(s / Math.max(1, to - from)); };
+          const w = Math.round(buffer.sampleRate / 10);
+          let peak = 0;
+          for (let i = 0; i + w <= data.length; i += w) peak = Math.max(peak, rms(i, i + w));
+          return { seconds: buffer.duration, peak_rms: peak, first_second_rms: rms(0, Math.min(data.length, buffer.sampleRate)) };
+        }""", base64.b64encode(opus).decode())
+    finally:
+        context.close()

@@ -307,12 +307,15 @@ function renderSpeech() {
   audio.src = box.dataset.src;
   audio.addEventListener("error", () => { $("tts-status").textContent = t.media.tts_unavailable; });
   box.hidden = false;
-  if (role === "host") audio.play().catch(() => { /* the host presses play */ });
+  if (role === "host") {
+    media.mixIn(audio); // into the host's published audio: the hall and the recording hear it
+    audio.play().catch(() => { /* the host presses play */ });
+  }
 }
 
 // --- the room -------------------------------------------------------------------------------------
 let joined = false;
-const media = startMedia({ client, room: ROOM, panel: $("media"), labels: t.media });
+const media = startMedia({ client, room: ROOM, panel: $("media"), labels: t.media, mixAudio: role === "host" });
 function join() {
   if (joined) return;
   joined = true;

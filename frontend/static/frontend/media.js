@@ -40,9 +40,10 @@ function el(tag, attrs = {}, ...children) {
 }
 
 // Start the media of `room` in `panel` (an element with `.media-status` and `.media-tiles` inside).
-// `labels`: the page's media labels. Returns a controller (also window.kbMedia, for diagnostics and
+// `labels`: the page's media labels; `mixAudio`: publish the microphone through a WebAudio mix that
+// `mixIn(audioElement)` adds to (the hall's host: the 唱标's speech). Returns a controller (also window.kbMedia, for diagnostics and
 // the browser tests' frame checks).
-export function startMedia({ client, room, panel, labels }) {
+export function startMedia({ client, room, panel, labels, mixAudio = false }) {
   const status = panel.querySelector(".media-status");
   const tiles = panel.querySelector(".media-tiles");
   const feeds = new Map(); // feed id → {handle, tile, video, stream, display}
@@ -139,9 +140,34 @@ export function startMedia({ client, room, panel, labels }) {
 
   function onPublishers(list) { for (const p of list || []) subscribe(p); }
 
-  function publish(handle) {
+  // The host's audio goes out through a WebAudio mix (microphone + whatever `mixIn` adds, the 唱标's
+  // speech), so the hall and the server-side recording hear the announcement, not only the room.
+  let mixer = null;
+  const mixPending = [];
+  async function mixedMicrophone() {
+    const ctx = new AudioContext();
+    const dest = ctx.createMediaStreamDestination();
+    const mic = await navigator.mediaDevices.getUserMedia({ audio: true });
+    ctx.createMediaStreamSource(mic).connect(dest);
+    mixer = { ctx, dest, mic };
+    document.addEventListener("click", () => ctx.resume(), { once: true });
+    for (const element of mixPending.splice(0)) connectToMix(element);
+    return dest.stream.getAudioTracks()[0];
+  }
+  function connectToMix(element) {
+    const source = mixer.ctx.createMediaElementSource(element);
+    source.connect(mixer.dest); // into the published stream (and so the recording)
+    source.connect(mixer.ctx.destination); // and still out of the host's own speakers
+    mixer.ctx.resume().catch(() => { /* resumed on the next click */ });
+  }
+
+  async function publish(handle) {
+    let audio = true;
+    if (mixAudio) {
+      try { audio = await mixedMicrophone(); } catch (_) { audio = true; /* no WebAudio: the microphone alone */ }
+    }
     handle.createOffer({
-      tracks: [{ type: "audio", capture: true, recv: false }, { type: "video", capture: true, recv: false }],
+      tracks: [{ type: "audio", capture: audio, recv: false }, { type: "video", capture: true, recv: false }],
       success(jsep) { handle.send({ message: { request: "configure", audio: true, video: true }, jsep }); },
       error() { say(labels.no_camera, "no_camera"); },
     });
@@ -223,6 +249,12 @@ export function startMedia({ client, room, panel, labels }) {
   const controller = {
     start,
     grant: () => grant,
+    // Add an <audio> element's sound to what this page publishes (with `mixAudio`); once per element.
+    mixIn(element) {
+      if (!mixAudio || element.dataset.mixed) return;
+      element.dataset.mixed = "1";
+      if (mixer) connectToMix(element); else mixPending.push(element);
+    },
     // For diagnostics and the browser tests: per remote feed, whether video frames are decoded and
     // audio samples arrive, and the mean brightness of a frame (not black).
     async stats() {
