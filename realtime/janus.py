@@ -88,9 +88,11 @@ class JanusApi:
         data = self.request({"request": "listparticipants", "room": room, "_ok_errors": (426,)})
         return list(data.get("participants") or [])
 
-    def kick(self, room: str, participant_id: Any) -> None:
-        self.request({"request": "kick", "room": room, "secret": self.room_secret, "id": participant_id,
-                      "_ok_errors": (426, 428)})
+    def kick(self, room: str, participant_id: Any) -> bool:
+        """Kick a participant; False when it (or the room) was already gone."""
+        data = self.request({"request": "kick", "room": room, "secret": self.room_secret, "id": participant_id,
+                             "_ok_errors": (426, 428)})
+        return not data.get("error_code")
 
     def destroy(self, room: str) -> bool:
         """Destroy ``room`` (its recordings are closed); False when it did not exist."""

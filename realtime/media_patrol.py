@@ -46,12 +46,15 @@ def granted(media_room: str, feed) -> bool:
 
 
 def remove_sender(api, media_room: str, feed, *, display: str, room_key: str, tender_id: int | None, now,
-                  seen_by: str) -> None:
-    """Kick a sender the platform did not grant and audit it (``seen_by``: "event" or "patrol")."""
-    api.kick(media_room, feed)
+                  seen_by: str) -> bool:
+    """Kick a sender the platform did not grant and audit it (``seen_by``: "event" or "patrol");
+    nothing when it was already gone (the event and the patrol, or two events, saw the same one)."""
+    if not api.kick(media_room, feed):
+        return False
     audit("realtime.media.sender_removed", actor=Actor.system("media"), room=room_key, tender_id=tender_id,
           now=now, data={"media_room": media_room, "feed": str(feed), "display": str(display or "")[:100],
                          "seen_by": seen_by})
+    return True
 
 
 def patrol_room(api, media_room: str, *, room_key: str, tender_id: int | None, now) -> dict:

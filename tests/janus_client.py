@@ -1,6 +1,7 @@
 """A headless WebRTC client of Janus's VideoRoom for the tests and the bench: aiortc (a WebRTC stack
 in Python: ICE, DTLS-SRTP, RTP) over Janus's WebSocket API, with the platform's tokens, as janus.js
-does in the browser. ``need_aiortc`` skips (or fails in CI) without it."""
+does in the browser. ``need_aiortc`` skips (or fails in CI) without it. Also used by
+``bench/media_watchers.py`` (so nothing here imports the test configuration at module level)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import json
 import secrets
 from typing import Any
 
-from tests.conftest import need_service
-
 PLUGIN = "janus.plugin.videoroom"
 
 
@@ -18,6 +17,8 @@ def need_aiortc():
     try:
         import aiortc
     except ImportError:
+        from tests.conftest import need_service
+
         need_service("aiortc", "the Python package is not installed (pip install '.[test]')")
     return aiortc
 

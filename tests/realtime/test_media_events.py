@@ -85,6 +85,13 @@ async def test_a_forged_sender_is_cut_as_it_publishes_and_a_granted_one_stays(ja
         assert took < 3, took  # the patrol's period is an hour here: this was the event
         removed = await database_sync_to_async(_removed)()
         assert removed == [{"media_room": room, "feed": "u8-forged", "display": "", "seen_by": "event"}], removed
+        # The patrol (or a late second event) seeing the same sender again audits nothing more.
+        from realtime.janus import janus_api
+        from realtime.media_patrol import remove_sender
+
+        again = await database_sync_to_async(remove_sender)(janus_api(), room, "u8-forged", display="", room_key="hall:1",
+                                                            tender_id=None, now=None, seen_by="patrol")
+        assert again is False and len(await database_sync_to_async(_removed)()) == 1
     finally:
         for pc in pcs:
             await pc.close()

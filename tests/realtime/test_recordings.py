@@ -132,7 +132,9 @@ class FakeJanus:
         return [p for p in self.list if p["id"] not in self.kicked]
 
     def kick(self, room, pid):
+        present = pid not in self.kicked  # as Janus: a second kick of the same id finds nobody
         self.kicked.append(pid)
+        return present
 
 
 def test_the_patrol_removes_senders_the_platform_did_not_grant_and_seals_who_left(tmp_path, settings):

@@ -255,6 +255,21 @@ export function startMedia({ client, room, panel, labels, mixAudio = false }) {
       element.dataset.mixed = "1";
       if (mixer) connectToMix(element); else mixPending.push(element);
     },
+    // For diagnostics and the bench: what this page sends (video frames and bytes, audio bytes, the
+    // key frames and picture-loss requests, why the encoder holds back).
+    async sent() {
+      const pc = publisher?.webrtcStuff?.pc;
+      const out = { framesSent: 0, videoBytes: 0, audioBytes: 0, keyFrames: 0, pli: 0, limitation: "", width: 0 };
+      if (!pc) return out;
+      (await pc.getStats()).forEach((r) => {
+        if (r.type !== "outbound-rtp") return;
+        if (r.kind === "audio") { out.audioBytes += r.bytesSent || 0; return; }
+        out.framesSent += r.framesSent || 0; out.videoBytes += r.bytesSent || 0;
+        out.keyFrames += r.keyFramesEncoded || 0; out.pli += r.pliCount || 0;
+        out.limitation = r.qualityLimitationReason || ""; out.width = r.frameWidth || out.width;
+      });
+      return out;
+    },
     // For diagnostics and the browser tests: per remote feed, whether video frames are decoded and
     // audio samples arrive, and the mean brightness of a frame (not black).
     async stats() {
