@@ -6,6 +6,8 @@ When a participant starts sending (``published``, also ``configured``) with a se
 platform did not issue, it is kicked at once and audited (``realtime.media.sender_removed`` with
 ``seen_by: "event"``), so a forged sender is cut in the time of one HTTP round trip instead of up
 to one patrol period; the patrol stays as the net under it (an event lost, the platform down).
+A granted sender that starts or stops (``published``, ``unpublished``, ``leaving``) updates the
+patrol's view of who sends at once, so the evaluation's lock on lost media starts counting then.
 
 Only Janus may post: HTTP Basic with user ``janus`` and ``MEDIA_EVENTS_SECRET``, compared in
 constant time; without that secret the endpoint does not exist (404). Bad bodies get 400 with a
@@ -34,6 +36,7 @@ from .models import RoomTimer
 log = logging.getLogger(__name__)
 MAX_BODY = 256 * 1024
 SENDING = {"published", "configured"}
+STOPPED = {"unpublished", "leaving"}
 
 
 def _refuse(status: int, code: str, message: str) -> JsonResponse:
@@ -70,6 +73,42 @@ def forged_senders(events: list) -> list[tuple[str, str]]:
     return out
 
 
+def sender_changes(events: list) -> list[tuple[str, int, bool]]:
+    """``(media room, user, sends)`` of each event saying a granted sender started or stopped."""
+    out = []
+    for event in events:
+        body = event.get("event") if isinstance(event, dict) and event.get("type") == 64 else None
+        data = body.get("data") if isinstance(body, dict) and body.get("plugin") == PLUGIN else None
+        if not isinstance(data, dict) or data.get("event") not in SENDING | STOPPED:
+            continue
+        room, feed = data.get("room"), data.get("id")
+        if isinstance(room, str) and feed is not None and granted(room, feed):
+            out.append((room, int(str(feed).split("-")[0][1:]), data["event"] in SENDING))
+    return out
+
+
+def note_senders(changes: list[tuple[str, int, bool]]) -> None:
+    """Bring the patrol's view of who sends (``media_senders``) up to date as senders start and
+    stop, so a venue's lost media count from the moment they drop, not from the next round. The
+    view's time (``at``) stays the patrol's: only a round vouches for the whole room."""
+    from django.db import transaction
+
+    for room in dict.fromkeys(r for r, _, _ in changes):
+        with transaction.atomic():
+            timer = (RoomTimer.objects.select_for_update().filter(kind=KIND, payload__media_room=room)
+                     .order_by("-pk").first())
+            if timer is None or "at" not in timer.payload:
+                continue
+            senders, ever = set(timer.payload.get("senders", [])), set(timer.payload.get("ever", []))
+            for r, user, sends in changes:
+                if r == room:
+                    (senders.add if sends else senders.discard)(user)
+                    if sends:
+                        ever.add(user)
+            timer.payload = {**timer.payload, "senders": sorted(senders), "ever": sorted(ever)}
+            timer.save(update_fields=["payload"])
+
+
 @csrf_exempt
 @require_POST
 def media_events(request):
@@ -89,6 +128,7 @@ def media_events(request):
         events = [events]  # grouping off: one event per post
     if not isinstance(events, list):
         return _refuse(400, "bad_request", "an event or a list of events is expected")
+    note_senders(sender_changes(events))
     forged = forged_senders(events)
     if forged and media_configured():
         api, now = janus_api(), clock.now()

@@ -148,3 +148,32 @@ def test_the_event_handler_is_rendered_only_with_its_secret():
     assert 'backend = "http://127.0.0.1:8000/media/events"' in evh and 'backend_pwd = "s"' in evh
     assert "broadcast = true" in on["janus.jcfg"] and "libjanus_sampleevh.so" not in on["janus.jcfg"]
     assert "events = true" in on["janus.plugin.videoroom.jcfg"]
+
+
+def test_a_granted_sender_that_stops_counts_as_gone_at_once(client, settings):
+    """The patrol last saw users 3 and 4 sending; an event says 4 left: the view used by the
+    evaluation's media-loss lock drops 4 now (its time stays the patrol's); a forged id changes nothing."""
+    from common import clock
+    from realtime.media_patrol import media_senders
+    from realtime.models import RoomTimer
+
+    settings.MEDIA_EVENTS_SECRET, settings.MEDIA_TOKEN_SECRET = "s3cret", "k" * 32
+    now = clock.now()
+    RoomTimer.objects.create(kind="media.patrol", room_key="venue:1:1", next_check=now,
+                             payload={"media_room": "eval-1", "senders": [3, 4], "ever": [3, 4],
+                                      "at": now.isoformat()})
+    feed = lambda user: feed_id(settings.MEDIA_TOKEN_SECRET, room="eval-1", user=user)  # noqa: E731
+    ev = lambda kind, f: {"type": 64, "event": {"plugin": PLUGIN, "data": {"event": kind, "room": "eval-1", "id": f}}}  # noqa: E731
+    auth = "Basic " + base64.b64encode(b"janus:s3cret").decode()
+
+    def post(*events):
+        res = client.post("/media/events", json.dumps(list(events)), content_type="application/json",
+                          HTTP_AUTHORIZATION=auth)
+        assert res.status_code == 200
+
+    post(ev("leaving", feed(4)), ev("unpublished", "u3-forged"))
+    assert media_senders("eval-1", now=now) == ({3}, {3, 4})
+    post(ev("published", feed(5)))
+    assert media_senders("eval-1", now=now) == ({3, 5}, {3, 4, 5})
+    post(ev("unpublished", feed(3)), ev("leaving", feed(5)))
+    assert media_senders("eval-1", now=now) == (set(), {3, 4, 5})
