@@ -28,6 +28,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from common import clock
+from common.errors import ErrorCode
 
 from .janus import PLUGIN, MediaUnavailable, janus_api, media_configured
 from .media_patrol import KIND, granted, remove_sender
@@ -113,21 +114,21 @@ def note_senders(changes: list[tuple[str, int, bool]]) -> None:
 @require_POST
 def media_events(request):
     if not settings.MEDIA_EVENTS_SECRET:
-        return _refuse(404, "not_found", "media events are not enabled")
+        return _refuse(404, ErrorCode.NOT_FOUND.value, "media events are not enabled")
     if not _authorised(request.headers.get("Authorization", "")):
-        response = _refuse(401, "unauthenticated", "only the media server posts here")
+        response = _refuse(401, ErrorCode.UNAUTHENTICATED.value, "only the media server posts here")
         response["WWW-Authenticate"] = 'Basic realm="media-events"'
         return response
     if len(request.body) > MAX_BODY:
-        return _refuse(413, "too_large", f"at most {MAX_BODY} bytes")
+        return _refuse(413, ErrorCode.BODY_TOO_LARGE.value, f"at most {MAX_BODY} bytes")
     try:
         events = json.loads(request.body)
     except (ValueError, UnicodeDecodeError):
-        return _refuse(400, "bad_request", "the body is not JSON")
+        return _refuse(400, ErrorCode.BAD_REQUEST.value, "the body is not JSON")
     if isinstance(events, dict):
         events = [events]  # grouping off: one event per post
     if not isinstance(events, list):
-        return _refuse(400, "bad_request", "an event or a list of events is expected")
+        return _refuse(400, ErrorCode.BAD_REQUEST.value, "an event or a list of events is expected")
     note_senders(sender_changes(events))
     forged = forged_senders(events)
     if forged and media_configured():
