@@ -14,7 +14,7 @@ from common.roles import Cap
 
 from . import tree
 from .checkpoints import issue_checkpoint, latest_checkpoint
-from .keys import platform_vkey
+from .keys import platform_sm2_vkey, platform_vkey
 from .models import AuditEntry
 
 router = Router(tags=["audit"])
@@ -25,6 +25,7 @@ INDEX_MAX = 2**63 - 1  # entries are indexed by a 64-bit integer
 class KeyOut(Schema):
     origin: str
     vkey: str
+    sm2_vkey: str | None = None
 
 
 class CheckpointOut(Schema):
@@ -80,7 +81,7 @@ def _checkpoint_out(record) -> dict:
 @router.get("/audit/key", response=KeyOut, auth=None,
             summary="The platform's verifier key (signed-note vkey) for checkpoints and receipts")
 def key(request):
-    return {"origin": settings.AUDIT_ORIGIN, "vkey": platform_vkey()}
+    return {"origin": settings.AUDIT_ORIGIN, "vkey": platform_vkey(), "sm2_vkey": platform_sm2_vkey()}
 
 
 @router.get("/audit/checkpoints/latest", response=CheckpointOut, auth=None)

@@ -19,7 +19,7 @@ from crypto import archive as fmt
 
 from . import timestamps, witnesses
 from .checkpoints import issue_checkpoint
-from .keys import note_signer, platform_vkey
+from .keys import note_signer, platform_sm2_vkey, platform_vkey
 from .models import AuditCheckpoint, AuditEntry, AuditTimestamp
 from .tree import DbTree
 from crypto import merkle
@@ -131,7 +131,7 @@ def export_archive(out: BinaryIO, *, lot=None) -> dict:
                 section(writer, lot)
         manifest = {
             "format": fmt.FORMAT, "origin": settings.AUDIT_ORIGIN, "vkey": platform_vkey(),
-            "created_at": format_time(now),
+            "sm2_vkey": platform_sm2_vkey(), "created_at": format_time(now),
             "scope": {"kind": "log"} if lot is None else
                      {"kind": "tender", "lot_id": lot.pk, "project": lot.project.code, "lot": lot.code},
             "entries": count, "tree_size": final.size, "files": writer.hashes,

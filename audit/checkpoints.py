@@ -29,7 +29,7 @@ from common import clock
 from common.actor import Actor
 from crypto.checkpoint import Checkpoint, open_checkpoint
 
-from .keys import note_signer
+from .keys import note_signer, sign_checkpoint_note
 from .log import append_locked, entry_body_parts, entry_columns, lock_head
 from .models import AuditCheckpoint, AuditEntry
 from .sequencer import sequence_pending
@@ -74,7 +74,7 @@ def issue_checkpoint(reason: str = "", *, now: datetime | None = None,
         append_locked(head, prefix, suffix, entry_columns(**fields))
         root = bytes(head.root)
         body = Checkpoint(origin=settings.AUDIT_ORIGIN, size=head.size, root_hash=root).to_body()
-        note = note_signer().sign(body)
+        note = sign_checkpoint_note(body)
         record = AuditCheckpoint.objects.create(number=number, size=head.size, root=root, note=note,
                                                 reason=reason, created_at=now)
         mark_due(now)  # witnesses and the TSA are asked by the ticker, after this commits

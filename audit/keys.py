@@ -1,8 +1,11 @@
-"""The platform's Ed25519 signing key: it signs audit checkpoints and bid receipts.
+"""The platform's signing keys: Ed25519 signs audit checkpoints and the receipts of ``intl``
+tenders; SM2 (the 国密 suite, ``sm2-sm3``) signs the receipts of ``gm`` tenders and, with
+``AUDIT_CHECKPOINT_SM2``, every checkpoint a second time.
 
-Production provisions the key file (``PLATFORM_SIGNING_KEY_FILE``, readable only by the service);
-the embedded defaults create one under ``var/`` on first use. Its public half is published as a
-signed-note verifier key (``vkey``) so anyone can check checkpoints and receipts offline.
+Production provisions the key files (``PLATFORM_SIGNING_KEY_FILE``, ``PLATFORM_SM2_SIGNING_KEY_FILE``,
+readable only by the service); the embedded defaults create them under ``var/`` on first use. Their
+public halves are published as signed-note verifier keys (``vkey``, ``sm2_vkey``) so anyone can check
+checkpoints and receipts offline.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from common.files import provisioned_key_pem
-from crypto import signing
-from crypto.checkpoint import NoteSigner
+from crypto import gm, signing, sm2_x509
+from crypto.ca import CertificateError
+from crypto.checkpoint import NoteSigner, sign_note
+from crypto.sm2_note import Sm2NoteSigner
 
 
 def provisioned_signing_key(path: str | Path, *, what: str, password_env: str) -> signing.SigningKey:
@@ -55,10 +61,49 @@ def platform_document_certificate() -> bytes:
     return cert
 
 
+@lru_cache(maxsize=1)
+def platform_sm2_signing_key() -> gm.SM2PrivateKey:
+    path = settings.PLATFORM_SM2_SIGNING_KEY_FILE
+    pem, password = provisioned_key_pem(
+        Path(path), lambda: sm2_x509.private_key_to_pem(gm.generate_sm2_key()),
+        what="the platform SM2 signing key", password_env="PLATFORM_SM2_SIGNING_KEY_PASSWORD")
+    if password is not None:
+        raise ImproperlyConfigured("the SM2 signing key file is not password-protected (SEC 1 PEM): "
+                                   "protect it with the file's permissions, or keep the key in an HSM")
+    try:
+        return gm.check_pair(sm2_x509.load_private_key_pem(pem))
+    except (CertificateError, gm.SM2Error) as exc:
+        raise ImproperlyConfigured(f"the platform SM2 signing key {path}: {exc}") from None
+
+
+def sm2_signing_available() -> bool:
+    """Embedded mode makes the SM2 key on first use; production has it only if it was provisioned
+    (a trading centre without gm tenders and without SM2 checkpoints need not)."""
+    return not settings.PRODUCTION or Path(settings.PLATFORM_SM2_SIGNING_KEY_FILE).exists()
+
+
 def note_signer() -> NoteSigner:
     return NoteSigner(settings.AUDIT_ORIGIN, platform_signing_key())
+
+
+def sm2_note_signer() -> Sm2NoteSigner:
+    return Sm2NoteSigner(settings.AUDIT_ORIGIN, platform_sm2_signing_key())
+
+
+def sign_checkpoint_note(body: str) -> str:
+    """A checkpoint's note: the Ed25519 line always (witnesses and monitors read it), and an SM2
+    line after it when ``AUDIT_CHECKPOINT_SM2`` is on."""
+    signers = [note_signer()]
+    if settings.AUDIT_CHECKPOINT_SM2:
+        signers.append(sm2_note_signer())
+    return sign_note(body, *signers)
 
 
 def platform_vkey() -> str:
     """The verifier key anyone uses to check checkpoints and receipts offline."""
     return note_signer().vkey
+
+
+def platform_sm2_vkey() -> str | None:
+    """The SM2 verifier key (receipts of gm tenders, SM2 checkpoint lines); None if not provisioned."""
+    return sm2_note_signer().vkey if sm2_signing_available() else None

@@ -17,7 +17,7 @@ from django.http import HttpResponse, JsonResponse
 from ninja import Field, Router, Schema, Status
 
 from accounts.api_auth import session_auth, token_auth
-from audit.keys import platform_vkey
+from audit.keys import platform_sm2_vkey, platform_vkey
 from bidding.access import (access_certificate, access_escrow_share, access_lot, access_submission, access_upload,
                             can_read_all_certificates)
 from common import clock, metrics
@@ -35,7 +35,10 @@ router = Router(tags=["sealed bids"], auth=[token_auth, session_auth])
 
 class PlatformKeysOut(Schema):
     origin: str
-    vkey: str = Field(..., description="Ed25519 signed-note verifier key: checkpoints and receipts")
+    vkey: str = Field(..., description="Ed25519 signed-note verifier key: checkpoints and receipts of intl tenders")
+    sm2_vkey: str | None = Field(
+        None, description="SM2 (sm2-sm3) signed-note verifier key: receipts of gm tenders and the SM2 line of "
+                          "checkpoints (null if not provisioned)")
     ca_certificate: str = Field(..., description="PEM of the CA that certifies bidder keys")
     sm2_ca_certificate: str | None = Field(
         None, description="PEM of the SM2 CA that certifies the gm suite's bidder keys (null if not provisioned)")
@@ -131,7 +134,7 @@ def _upload_json(upload: BidUpload, status: int = 200) -> JsonResponse:
 def platform_keys(request):
     from django.conf import settings
 
-    return {"origin": settings.AUDIT_ORIGIN, "vkey": platform_vkey(),
+    return {"origin": settings.AUDIT_ORIGIN, "vkey": platform_vkey(), "sm2_vkey": platform_sm2_vkey(),
             "ca_certificate": certificates.ca_certificate_pem(),
             "sm2_ca_certificate": certificates.sm2_ca_certificate_pem()}
 

@@ -32,6 +32,8 @@ def write_opening(writer, lot) -> None:
     confirmation and the key that signed it."""
     import base64
 
+    from crypto.gm import SIGNATURE_ALGORITHMS
+
     from .models import BidderCertificate, Opening
 
     opening = Opening.objects.filter(lot=lot).first()
@@ -52,6 +54,7 @@ def write_opening(writer, lot) -> None:
         confirmations.append({
             "organisation": c.organisation.name, "credit_code": c.organisation.credit_code,
             "state": c.state, "signature": c.signature, "key_id": c.key_id, "at": c.at.isoformat(),
+            "algorithm": SIGNATURE_ALGORITHMS[opening.lot.cipher_suite] if c.signature else "",
             "public_key": base64.b64encode(bytes(cert.public_key)).decode() if cert else "",
             "certificate": cert.certificate_pem if cert else ""})
     writer.write("records/opening.json", json.dumps(

@@ -288,7 +288,8 @@ def do_submit(user, actor, lot, upload, *, submission_id, relpath, header, sha25
                        data={"submission": str(submission.pk), "organisation": upload.organisation_id,
                              "sha256": sha256, "size": size, "commitment": submission.commitment,
                              "key_id": submission.key_id, "replaces": str(previous.pk) if previous else None,
-                             "certificate": cert.serial, "user_agent": actor.user_agent},
+                             "certificate": cert.serial, "user_agent": actor.user_agent,
+                             "cipher_suite": lot.cipher_suite},
                        sequenced=True)
     submission.audit_index = entry.index
     submission.receipt = issue_receipt(submission, entry, now=now)

@@ -212,6 +212,12 @@ STORAGE_DIR = Path(env_str("KAIBIAO_STORAGE_DIR", str(VAR_DIR / "storage")))
 # into var/ on first use; production: a path to a PEM file provisioned by the operator.
 PLATFORM_SIGNING_KEY_FILE = Path(env_str("PLATFORM_SIGNING_KEY_FILE", str(VAR_DIR / "platform-signing-key.pem")))
 AUDIT_ORIGIN = env_str("AUDIT_ORIGIN", "kaibiao.local/audit")
+# The platform's SM2 signing key (the gm suite, docs/cryptography.md): it signs the receipts of gm
+# tenders and, with AUDIT_CHECKPOINT_SM2, every checkpoint a second time (a second signature line).
+# Embedded default: generated into var/ on first use; production: provisioned by the operator.
+PLATFORM_SM2_SIGNING_KEY_FILE = Path(env_str("PLATFORM_SM2_SIGNING_KEY_FILE",
+                                             str(VAR_DIR / "platform-sm2-signing-key.pem")))
+AUDIT_CHECKPOINT_SM2 = env_bool("AUDIT_CHECKPOINT_SM2", False)
 # When audit entries get their index (docs/audit.md): "batched" queues them in the caller's
 # transaction and a sequencer indexes committed ones in batches (with concurrent writers, 1.6-2.9x
 # the append rate); "immediate" indexes them under the head lock in the caller's transaction.

@@ -181,7 +181,10 @@ def _verify(source, *, vkey, trust_archive_key, witnesses, quorum, tsa_roots, ts
             raise ArchiveError("archive.json's counts differ from the log it holds")
         log.check_timestamps(signed, load_roots(tsa_roots) if tsa_roots else [], tsa_max_delay,
                              result.lines)
-        ctx = Context(vkey=trusted, checkpoints=signed, entries=entries, lines=result.lines)
+        # The SM2 key (receipts of gm tenders) is the one the manifest names: the manifest's
+        # signature by the trusted Ed25519 key was checked above, so the name is vouched for.
+        sm2_vkey = manifest.get("sm2_vkey") if isinstance(manifest.get("sm2_vkey"), str) else None
+        ctx = Context(vkey=trusted, checkpoints=signed, entries=entries, lines=result.lines, sm2_vkey=sm2_vkey)
         for prefix, check in SECTION_CHECKS.items():
             if any(name.startswith(prefix) for name in archive.namelist()):
                 check(archive, ctx)

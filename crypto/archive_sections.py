@@ -27,6 +27,7 @@ class Context:
     checkpoints: list[Signed]
     entries: list[tuple[int, dict]]
     lines: list[str] = field(default_factory=list)
+    sm2_vkey: str | None = None
 
 
 def _check_receipts(archive: zipfile.ZipFile, ctx: Context) -> None:
@@ -45,9 +46,9 @@ def _check_receipts(archive: zipfile.ZipFile, ctx: Context) -> None:
         try:
             if envelope in archive.namelist():
                 with archive.open(envelope) as stream:
-                    verify_receipt(archive.read(name), ctx.vkey, envelope=stream)
+                    verify_receipt(archive.read(name), ctx.vkey, sm2_vkey=ctx.sm2_vkey, envelope=stream)
             elif f"envelopes/{stem}.missing" in archive.namelist():
-                verify_receipt(archive.read(name), ctx.vkey)  # receipted, then lost by the platform
+                verify_receipt(archive.read(name), ctx.vkey, sm2_vkey=ctx.sm2_vkey)  # receipted, then lost by the platform
                 lost.append(stem)
             else:
                 raise ArchiveError(f"{name}: its envelope {envelope} is missing")
@@ -82,7 +83,9 @@ def _check_keys(archive: zipfile.ZipFile, ctx: Context) -> None:
 
 def _check_opening_record(archive: zipfile.ZipFile, ctx: Context) -> None:
     """The record hashes as stated, and every confirmation is the bidder's signature over it."""
-    from crypto.gm import verify_bidder_signature
+    from crypto.gm import SIGNATURE_ALGORITHMS, verify_bidder_signature, verify_signature_of_suite
+
+    suites = {alg: suite for suite, alg in SIGNATURE_ALGORITHMS.items()}
 
     data = json.loads(archive.read("records/opening.json"))
     digest = hashlib.sha256(canonical_json(data["record"]).encode("utf-8")).hexdigest()
@@ -94,8 +97,11 @@ def _check_opening_record(archive: zipfile.ZipFile, ctx: Context) -> None:
         if c.get("state") != "confirmed":
             continue
         try:
-            ok = verify_bidder_signature(base64.b64decode(c["public_key"]), base64.b64decode(c["signature"]),
-                                         message)
+            key, sig = base64.b64decode(c["public_key"]), base64.b64decode(c["signature"])
+            if "algorithm" in c:  # the tender's algorithm, exactly (archives before it: by the key)
+                ok = verify_signature_of_suite(suites[c["algorithm"]], key, sig, message)
+            else:
+                ok = verify_bidder_signature(key, sig, message)
         except (KeyError, ValueError):
             ok = False
         if not ok:
@@ -107,7 +113,7 @@ def _check_opening_record(archive: zipfile.ZipFile, ctx: Context) -> None:
 
 def _check_reports(archive: zipfile.ZipFile, ctx: Context) -> None:
     """Each evaluation report hashes as stated and each expert's signature is over that hash."""
-    from crypto import signing
+    from crypto import gm, signing
 
     names = sorted(n for n in archive.namelist() if n.startswith("reports/") and n.endswith(".json"))
     for name in names:
@@ -120,8 +126,16 @@ def _check_reports(archive: zipfile.ZipFile, ctx: Context) -> None:
             if s.get("kind") != "signed":
                 continue
             try:
-                signing.verify(base64.b64decode(s["public_key"]), base64.b64decode(s["signature"]), message)
-            except (signing.SignatureError, KeyError, ValueError):
+                key, sig = base64.b64decode(s["public_key"]), base64.b64decode(s["signature"])
+                algorithm = s.get("algorithm", "ed25519")
+                if algorithm == "sm2-sm3":
+                    if len(sig) != gm.SIGNATURE_SIZE or not gm.verify_signature_of_suite("gm", key, sig, message):
+                        raise signing.SignatureError("SM2")
+                elif algorithm == "ed25519":
+                    signing.verify(key, sig, message)
+                else:
+                    raise signing.SignatureError(f"unknown algorithm {algorithm!r}")
+            except (signing.SignatureError, KeyError, ValueError, TypeError):
                 raise ArchiveError(f"{name}: member {s.get('member')}'s signature does not verify") from None
     ctx.lines.append(f"reports: {len(names)} evaluation reports, hashes and signatures verified")
 

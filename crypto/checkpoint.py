@@ -121,17 +121,31 @@ class NoteVerifier:
     signature type byte its key id and vkey commit to (subclasses: other signature types)."""
 
     TYPE = ED25519_TYPE
+    KEY_SIZE = signing.PUBLIC_KEY_SIZE
+    ALGORITHM = "ed25519"  # the name docs/cryptography.md gives the signature algorithm
 
-    def __init__(self, name: str, public_key: signing.VerifyKey | bytes) -> None:
+    def __init__(self, name: str, public_key) -> None:
         self.name = _check_name(name)
-        raw = public_key if isinstance(public_key, bytes) else signing.public_key_bytes(public_key)
-        try:
-            self.public_key = signing.load_public_key_bytes(raw)
-        except signing.KeyFormatError as exc:
-            raise CheckpointError(str(exc)) from None
+        self.public_key, raw = self._load_key(public_key)
         self.public_key_bytes = raw
         # SHA-256(name || 0x0A || type || public key)[:4], per the signed-note spec.
         self.key_id = hashlib.sha256(self.name.encode() + b"\n" + self.TYPE + raw).digest()[:KEY_ID_SIZE]
+
+    @staticmethod
+    def _load_key(public_key):
+        """(key object, raw public key bytes); ``CheckpointError`` if it is not a key of this type."""
+        raw = public_key if isinstance(public_key, bytes) else signing.public_key_bytes(public_key)
+        try:
+            return signing.load_public_key_bytes(raw), raw
+        except signing.KeyFormatError as exc:
+            raise CheckpointError(str(exc)) from None
+
+    def check_signature(self, signature: bytes, message: bytes) -> None:
+        """None if ``signature`` is this key's over ``message``; ``CheckpointError`` otherwise."""
+        try:
+            signing.verify(self.public_key, signature, message)
+        except signing.SignatureError:
+            raise CheckpointError("bad signature") from None
 
     @property
     def vkey(self) -> str:
@@ -149,9 +163,9 @@ class NoteVerifier:
         if not re.fullmatch(r"[0-9a-f]{8}", hex_id):
             raise CheckpointError("the vkey's key id is not 8 lowercase hex digits")
         raw = _b64decode(key)
-        if len(raw) != 1 + signing.PUBLIC_KEY_SIZE or raw[:1] != cls.TYPE:
-            raise CheckpointError(f"the vkey is not an Ed25519 key of type 0x{cls.TYPE.hex()}")
-        verifier = cls(name, raw[1:])
+        if len(raw) != len(cls.TYPE) + cls.KEY_SIZE or raw[:len(cls.TYPE)] != cls.TYPE:
+            raise CheckpointError(f"the vkey is not a {cls.ALGORITHM} key of type 0x{cls.TYPE.hex()}")
+        verifier = cls(name, raw[len(cls.TYPE):])
         if verifier.key_id.hex() != hex_id:
             raise CheckpointError("the vkey's key id does not match its name and key")
         return verifier
@@ -167,8 +181,8 @@ class NoteVerifier:
         for name, kid, sig in signatures:
             if name == self.name and kid == self.key_id:
                 try:
-                    signing.verify(self.public_key, sig, body.encode())
-                except signing.SignatureError:
+                    self.check_signature(sig, body.encode())
+                except CheckpointError:
                     raise CheckpointError(f"bad signature by {name}") from None
                 found = True
         if not found:
@@ -221,21 +235,39 @@ class NoteSigner:
     def vkey(self) -> str:
         return self.verifier.vkey
 
+    def _sign_bytes(self, message: bytes) -> bytes:
+        return signing.sign(self._key, message)
+
+    def signature_line(self, body: str) -> str:
+        """This key's signature line for the note text ``body`` (``— name base64\\n``)."""
+        return f"{_SIG_PREFIX}{self.name} {_b64encode(self.key_id + self._sign_bytes(_note_text(body)))}\n"
+
     def sign(self, body: str) -> str:
         """The signed note: ``body``, a blank line, and this key's signature line.
 
         ``body`` must be non-empty text ending in a newline without control characters other
         than newline, so that the note splits back into exactly this body.
         """
-        if (not isinstance(body, str) or not body.endswith("\n")
-                or _has_control(body, True)):
-            raise CheckpointError("a note text is non-empty text ending in a newline")
-        try:
-            message = body.encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates
-            raise CheckpointError("a note text is valid Unicode") from None
-        signature = signing.sign(self._key, message)
-        return f"{body}\n{_SIG_PREFIX}{self.name} {_b64encode(self.key_id + signature)}\n"
+        return sign_note(body, self)
+
+
+def _note_text(body: str) -> bytes:
+    if (not isinstance(body, str) or not body.endswith("\n")
+            or _has_control(body, True)):
+        raise CheckpointError("a note text is non-empty text ending in a newline")
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates
+        raise CheckpointError("a note text is valid Unicode") from None
+
+
+def sign_note(body: str, *signers) -> str:
+    """The note ``body`` signed by each of ``signers`` in turn (one signature line each): the
+    platform's Ed25519 key and, as an option, its SM2 key (``crypto.sm2_note``)."""
+    _note_text(body)
+    if not signers:
+        raise CheckpointError("a note has at least one signature")
+    return body + "\n" + "".join(s.signature_line(body) for s in signers)
 
 
 def open_checkpoint(note: str | bytes, verifier: NoteVerifier, *, origin: str | None = None

@@ -262,6 +262,27 @@ def verify_bidder_signature(public_key: bytes, signature: bytes, message: bytes)
     return keys.verify_p256_signature(public_key, signature, message)
 
 
+# The algorithm a bidder's (or an expert's) signature is made with, by the tender's cipher suite.
+SIGNATURE_ALGORITHMS = {"intl": "ecdsa-p256-sha256", "gm": "sm2-sm3"}
+
+
+def verify_signature_of_suite(suite: str, public_key: bytes, signature: bytes, message: bytes) -> bool:
+    """A signature by ``public_key`` with exactly the suite's algorithm: ECDSA P-256 / SHA-256 for
+    ``intl``, SM2 / SM3 (default user ID) for ``gm``. False for any failure, and for a key of the
+    other suite: unlike ``verify_bidder_signature`` the algorithm is not guessed from the key."""
+    from . import keys
+
+    if suite == "gm":
+        try:
+            sm2_verify(SM2PublicKey(bytes(public_key)), bytes(signature), message)
+            return True
+        except (SM2Error, TypeError):
+            return False
+    if suite == "intl":
+        return keys.verify_p256_signature(bytes(public_key), bytes(signature), message)
+    raise ValueError(f"unknown cipher suite {suite!r}")
+
+
 def signature_to_der(signature: bytes) -> bytes:
     if len(signature) != SIGNATURE_SIZE:
         raise SM2Error("an SM2 signature is r || s, 64 bytes")

@@ -1,12 +1,17 @@
-"""Bid receipts (回执), format ``tender-receipt/v1``: build, sign, and verify offline.
+"""Bid receipts (回执), formats ``tender-receipt/v1`` (``intl`` tenders) and ``tender-receipt/gm-v1``
+(``gm`` tenders): build, sign, and verify offline.
 
 A receipt document is JSON::
 
-    {"receipt": {...body...}, "signature": "<base64 Ed25519>", "audit_entry": "<entry JSON text>",
-     "checkpoint": "<signed note>", "inclusion_proof": {"index": i, "size": n, "hashes": [...]}}
+    {"receipt": {...body...}, "signature": "<base64>", "signature_algorithm": "ed25519" | "sm2-sm3",
+     "audit_entry": "<entry JSON text>", "checkpoint": "<signed note>",
+     "inclusion_proof": {"index": i, "size": n, "hashes": [...]}}
 
-``signature`` is the platform's Ed25519 signature over the canonical bytes of ``body`` (sorted
-keys, no spaces, UTF-8, as the audit log's entries). ``audit_entry`` is the log entry that records
+``signature`` is the platform's signature over the canonical bytes of ``body`` (sorted keys, no
+spaces, UTF-8, as the audit log's entries): Ed25519 for a ``tender-receipt/v1`` body, SM2 with SM3
+and the default user ID (``crypto.sm2_note``) for a ``tender-receipt/gm-v1`` body. The body's format
+fixes the algorithm; ``signature_algorithm`` names it and must agree (a v1 document written before
+the member existed has none and means ``ed25519``). ``audit_entry`` is the log entry that records
 the submission, ``checkpoint`` a signed checkpoint of the log issued right after it, and the proof
 shows the entry is in that checkpoint's tree. With only the platform's verifier key (``vkey``) a
 bidder or a court checks all of it: ``verify_receipt``. Every failure raises ``ReceiptError``.
@@ -21,10 +26,16 @@ import hashlib
 import json
 from typing import Any, BinaryIO
 
-from . import merkle, signing
+from . import gm, merkle, signing
 from .checkpoint import CheckpointError, NoteVerifier, open_checkpoint
+from .sm2_note import Sm2NoteVerifier
 
 FORMAT = "tender-receipt/v1"
+GM_FORMAT = "tender-receipt/gm-v1"
+# The body's format -> the suite of the tender, and the algorithm that signs its receipts.
+SUITES = {FORMAT: "intl", GM_FORMAT: "gm"}
+ALGORITHMS = {FORMAT: "ed25519", GM_FORMAT: "sm2-sm3"}
+FORMATS = {suite: fmt for fmt, suite in SUITES.items()}
 SUBMITTED_ACTION = "bidding.bid.submitted"
 BODY_FIELDS = frozenset({"format", "platform", "submission", "tender", "lot", "bidder", "envelope",
                          "commitment", "key_id", "received_at", "audit_index"})
@@ -55,29 +66,41 @@ def _unb64(text: Any) -> bytes:
 
 def make_body(*, platform: str, submission: str, tender: str, lot: str, bidder_name: str,
               credit_code: str, sha256: str, size: int, commitment: str, key_id: str,
-              received_at: str, audit_index: int) -> dict[str, Any]:
-    return {"format": FORMAT, "platform": platform, "submission": submission, "tender": tender,
+              received_at: str, audit_index: int, suite: str = "intl") -> dict[str, Any]:
+    if suite not in FORMATS:
+        raise ValueError(f"unknown cipher suite {suite!r}")
+    return {"format": FORMATS[suite], "platform": platform, "submission": submission, "tender": tender,
             "lot": lot, "bidder": {"name": bidder_name, "credit_code": credit_code},
             "envelope": {"sha256": sha256, "size": size}, "commitment": commitment,
             "key_id": key_id, "received_at": received_at, "audit_index": audit_index}
 
 
-def sign_receipt(body: dict[str, Any], key: signing.SigningKey, *, audit_entry: str, checkpoint: str,
+def sign_receipt(body: dict[str, Any], key, *, audit_entry: str, checkpoint: str,
                  proof_index: int, proof_size: int, proof_hashes: list[bytes]) -> dict[str, Any]:
-    """The receipt document: ``body`` signed, with the audit entry, checkpoint and proof attached."""
-    if set(body) != BODY_FIELDS or body.get("format") != FORMAT:
+    """The receipt document: ``body`` signed, with the audit entry, checkpoint and proof attached.
+    ``key`` is the platform's Ed25519 key for a v1 body, its SM2 key (``gm.SM2PrivateKey``) for a
+    gm-v1 body (or any object with ``sign(message)``: a PKCS#11 key, ``crypto.platform_token``)."""
+    if set(body) != BODY_FIELDS or body.get("format") not in SUITES:
         raise ValueError("not a receipt body")
-    return {"receipt": body, "signature": _b64(signing.sign(key, canonical(body))),
+    algorithm = ALGORITHMS[body["format"]]
+    if isinstance(key, gm.SM2PrivateKey) != (algorithm == "sm2-sm3"):
+        raise ValueError(f"a {body['format']} receipt is signed {algorithm}")
+    message = canonical(body)
+    signature = gm.sm2_sign(key, message) if isinstance(key, gm.SM2PrivateKey) else signing.sign(key, message)
+    return {"receipt": body, "signature": _b64(signature), "signature_algorithm": algorithm,
             "audit_entry": audit_entry, "checkpoint": checkpoint,
             "inclusion_proof": {"index": proof_index, "size": proof_size,
                                 "hashes": [_b64(h) for h in proof_hashes]}}
 
 
-def verify_receipt(document: dict[str, Any] | str | bytes, vkey: str, *,
+def verify_receipt(document: dict[str, Any] | str | bytes, vkey: str, *, sm2_vkey: str | None = None,
                    envelope: BinaryIO | None = None) -> dict[str, Any]:
-    """Verify a receipt document with the platform's ``vkey``; return its body.
+    """Verify a receipt document with the platform's ``vkey`` (Ed25519) and, for a gm-v1 receipt,
+    its ``sm2_vkey``; return its body.
 
-    Checks: the body's form and signature; the checkpoint's signature (same key); that the attached
+    Checks: the body's form; that the signature's algorithm is the one of the body's format (an
+    Ed25519 signature relabelled ``sm2-sm3``, or a v1 body under an SM2 signature, is refused);
+    the signature, with the key of that algorithm; the checkpoint's signature (the Ed25519 key); that the attached
     audit entry is in the checkpoint's tree at the body's ``audit_index``; that the entry records
     this submission (action, envelope hash and commitment); and, with ``envelope`` (a binary file),
     that the envelope's SHA-256 and size are the receipted ones.
@@ -92,21 +115,30 @@ def verify_receipt(document: dict[str, Any] | str | bytes, vkey: str, *,
         proof = document["inclusion_proof"]
         index, size = proof["index"], proof["size"]
         hashes = [_unb64(h) for h in proof["hashes"]]
+        algorithm = document.get("signature_algorithm", "ed25519")
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, ReceiptError):
             raise
         raise ReceiptError("not a receipt document") from None
-    if not isinstance(body, dict) or set(body) != BODY_FIELDS or body["format"] != FORMAT:
-        raise ReceiptError(f"not a {FORMAT} receipt")
+    if not isinstance(body, dict) or set(body) != BODY_FIELDS or body["format"] not in SUITES:
+        raise ReceiptError(f"not a {FORMAT} or {GM_FORMAT} receipt")
+    if algorithm != ALGORITHMS[body["format"]]:
+        raise ReceiptError(f"a {body['format']} receipt is signed {ALGORITHMS[body['format']]}, "
+                           f"not {algorithm!r}")
     try:
         verifier = NoteVerifier.from_vkey(vkey)
+        signer = verifier
+        if algorithm == "sm2-sm3":
+            if not sm2_vkey:
+                raise ReceiptError("a gm receipt is checked with the platform's SM2 key (sm2_vkey)")
+            signer = Sm2NoteVerifier.from_vkey(sm2_vkey)
     except CheckpointError as exc:
         raise ReceiptError(f"bad platform key: {exc}") from None
-    if body["platform"] != verifier.name:
+    if body["platform"] != verifier.name or signer.name != verifier.name:
         raise ReceiptError("the receipt names another platform")
     try:
-        signing.verify(verifier.public_key, signature, canonical(body))
-    except signing.SignatureError:
+        signer.check_signature(signature, canonical(body))
+    except CheckpointError:
         raise ReceiptError("the receipt's signature does not verify") from None
     try:
         checkpoint = open_checkpoint(note, verifier)
@@ -140,7 +172,8 @@ def _check_entry(entry_text: str, body: dict[str, Any]) -> None:
                 and data["submission"] == body["submission"]
                 and data["sha256"] == body["envelope"]["sha256"]
                 and data["size"] == body["envelope"]["size"]
-                and data["commitment"] == body["commitment"])
+                and data["commitment"] == body["commitment"]
+                and data.get("cipher_suite", "intl") == SUITES[body["format"]])
     except (ValueError, KeyError, TypeError):
         raise ReceiptError("malformed audit entry") from None
     if not same:

@@ -48,21 +48,40 @@ def _record(session, member, kind: str, call: Call, **fields) -> None:
     st.broadcast(session, "eval.signature", [(["report"], st.section_report(session))], now=call.now)
 
 
-def do_sign(session, venue_id: int, call: Call) -> dict:
-    from crypto.signing import SignatureError, verify
+# The algorithm members sign a report with, by the lot's cipher suite (docs/cryptography.md).
+REPORT_ALGORITHMS = {"intl": "ed25519", "gm": "sm2-sm3"}
 
+
+def verify_report_signature(algorithm: str, public_key: bytes, signature: bytes, message: bytes) -> bool:
+    from crypto import gm, signing
+
+    if algorithm == "sm2-sm3":
+        return len(signature) == gm.SIGNATURE_SIZE and gm.verify_signature_of_suite("gm", public_key, signature,
+                                                                                    message)
+    try:
+        signing.verify(public_key, signature, message)
+        return True
+    except signing.SignatureError:
+        return False
+
+
+def do_sign(session, venue_id: int, call: Call) -> dict:
     check_step(session, steps.Step.SIGNING)
     member = member_of(session, call.user)
-    key = member.expert.signing_key
+    algorithm = REPORT_ALGORITHMS[session.lot.cipher_suite]
+    key = member.expert.sm2_signing_key if algorithm == "sm2-sm3" else member.expert.signing_key
     if not key:
-        raise invalid("register your signing key first")
+        raise invalid(f"register your {algorithm} signing key first", algorithm=algorithm)
     try:
         signature = base64.b64decode(str(call.payload.get("signature", "")), validate=True)
-        verify(base64.b64decode(key), signature, signing_message(session.report_sha256))
-    except (binascii.Error, ValueError, SignatureError):
-        raise BadRequest("the signature does not verify against your key and the report's hash") from None
+        ok = verify_report_signature(algorithm, base64.b64decode(key), signature,
+                                     signing_message(session.report_sha256))
+    except (binascii.Error, ValueError):
+        ok = False
+    if not ok:
+        raise BadRequest(f"the signature does not verify ({algorithm}) against your key and the report's hash")
     _record(session, member, ReportSignature.Kind.SIGNED, call,
-            signature=base64.b64encode(signature).decode(), public_key=key)
+            signature=base64.b64encode(signature).decode(), public_key=key, algorithm=algorithm)
     return {"member": member.code, "signed": session.report_sha256}
 
 

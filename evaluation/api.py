@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.db import transaction
 from django.http import HttpResponse
@@ -78,7 +78,8 @@ class SessionIn(Schema):
 
 
 class KeyIn(Schema):
-    public_key: str  # raw Ed25519 public key, base64
+    public_key: str  # raw Ed25519 public key (32 bytes) or SM2 point (65 bytes), base64
+    algorithm: Literal["ed25519", "sm2-sm3"] = "ed25519"  # sm2-sm3: the key for gm tenders' reports
 
 
 class SignIn(Schema):
@@ -265,17 +266,27 @@ def register_key(request, body: KeyIn):
         raw = base64.b64decode(body.public_key, validate=True)
     except (binascii.Error, ValueError):
         raw = b""
-    if len(raw) != 32:
+    from crypto import gm
+
+    if body.algorithm == "ed25519" and len(raw) != 32:
         raise BadRequest("the key is a raw Ed25519 public key (32 bytes), base64")
+    if body.algorithm == "sm2-sm3":
+        try:
+            gm.SM2PublicKey(raw)
+        except gm.SM2Error:
+            raise BadRequest("the key is an SM2 public key (65-byte uncompressed point on the curve), "
+                             "base64") from None
+    field = "sm2_signing_key" if body.algorithm == "sm2-sm3" else "signing_key"
     with transaction.atomic():
         expert = Expert.objects.select_for_update().filter(user=request.user).first()
         if expert is None:
             raise PlatformError(ErrorCode.NOT_FOUND, "no expert record")
-        expert.signing_key = base64.b64encode(raw).decode()
-        expert.save(update_fields=["signing_key"])
+        old = getattr(expert, field)
+        setattr(expert, field, base64.b64encode(raw).decode())
+        expert.save(update_fields=[field])
         log_action("evaluation.expert.key_registered", actor=Actor.from_request(request), obj=expert,
-                   data={"public_key": expert.signing_key})
-    return {"public_key": expert.signing_key}
+                   data={"public_key": getattr(expert, field), "algorithm": body.algorithm, "old": old})
+    return {"public_key": getattr(expert, field), "algorithm": body.algorithm}
 
 
 @router.post("/evaluation/sessions/{session_id}/sign", response=dict, summary="Sign the report's hash")

@@ -13,7 +13,8 @@ def write_reports(writer, lot) -> None:
         if not session.report:
             continue
         signatures = [{"member": s.member.code, "kind": s.kind, "signature": s.signature,
-                       "public_key": s.public_key, "reason": s.reason, "at": s.at.isoformat()}
+                       "public_key": s.public_key, "reason": s.reason, "at": s.at.isoformat(),
+                       "algorithm": s.algorithm or ("ed25519" if s.signature else "")}
                       for s in session.signatures.select_related("member").order_by("member__code")]
         writer.write(f"reports/evaluation-{session.pk}.json", json.dumps(
             {"format": "kaibiao/evaluation-report/v1", "report": session.report,

@@ -59,6 +59,9 @@ class Expert(models.Model):
     penalised_until = models.DateField(_("penalised until"), null=True, blank=True)
     # Ed25519 public key (raw 32 bytes, base64) the expert signs evaluation reports with.
     signing_key = models.CharField(_("signing public key"), max_length=64, blank=True)
+    # SM2 public key (65-byte uncompressed point, base64) it signs the reports of gm tenders with
+    # (sm2-sm3, default user ID: docs/cryptography.md).
+    sm2_signing_key = models.CharField(_("SM2 signing public key"), max_length=100, blank=True)
 
     class Meta:
         verbose_name = _("expert")
@@ -387,7 +390,8 @@ class ReportSignature(models.Model):
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
     report_sha256 = models.CharField(max_length=64)
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    signature = models.TextField(blank=True)  # base64 Ed25519 over the signing message
+    signature = models.TextField(blank=True)  # base64, over the signing message
+    algorithm = models.CharField(max_length=16, blank=True)  # "ed25519" | "sm2-sm3" (the lot's suite)
     public_key = models.TextField(blank=True)
     reason = models.TextField(blank=True)
     at = models.DateTimeField()

@@ -174,7 +174,8 @@ def pdf_context(session) -> dict[str, Any]:
                  for member, per in sorted(report.get("void_scores", {}).items())
                  for bidder, sheet in sorted(per.items())]
     signatures = [{"member": s.member.code, "name": str(s.member.expert.user), "kind": s.kind,
-                   "reason": s.reason, "at": format_time(s.at), "signature": s.signature}
+                   "reason": s.reason, "at": format_time(s.at), "signature": s.signature,
+                   "algorithm": s.algorithm}
                   for s in session.signatures.select_related("member", "member__expert__user").order_by("member__code")]
     collusion = report.get("collusion") or {}
     return {"report": report, "sha256": session.report_sha256 or report_hash(report), "items": items,

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from crypto import ca, envelope, escrow_shares, gm, gm_keys, keys, sm2_x509, token
-from crypto.receipt import ReceiptError, verify_receipt
+from crypto.receipt import ALGORITHMS, ReceiptError, verify_receipt
 
 from . import bidpackage, custodian, errors, upload
 from .client import NETWORK_ERRORS, Client
@@ -154,9 +154,9 @@ def cmd_submit(args) -> None:
     rpath = upload.receipt_path(path)
     rpath.write_text(json.dumps(receipt, ensure_ascii=False, indent=2))
     try:
-        vkey = client.json("GET", "/platform/keys", auth=False)["vkey"]
+        keys_doc = client.json("GET", "/platform/keys", auth=False)
         with open(path, "rb") as f:
-            verify_receipt(receipt, vkey, envelope=f)
+            verify_receipt(receipt, keys_doc["vkey"], sm2_vkey=keys_doc.get("sm2_vkey"), envelope=f)
         checked = "verified"
     except (ReceiptError, CliError) + NETWORK_ERRORS as exc:
         raise CliError(f"the receipt saved in {rpath} does not verify: {exc}", errors.RECEIPT_INVALID)
@@ -191,10 +191,14 @@ def cmd_platform_keys(args) -> None:
 
 
 def cmd_verify_receipt(args) -> None:
-    vkey = args.vkey
+    vkey, sm2_vkey = args.vkey, args.sm2_vkey
     if args.vkey_file:
         text = Path(args.vkey_file).read_text()
-        vkey = json.loads(text)["vkey"] if text.lstrip().startswith("{") else text.strip()
+        if text.lstrip().startswith("{"):  # the JSON `sealbid platform-keys --out` writes
+            doc = json.loads(text)
+            vkey, sm2_vkey = doc["vkey"], sm2_vkey or doc.get("sm2_vkey")
+        else:
+            vkey = text.strip()
     if not vkey:
         raise CliError("pass the platform's key: --vkey or --vkey-file (from `sealbid platform-keys`)",
                        errors.USAGE)
@@ -202,14 +206,15 @@ def cmd_verify_receipt(args) -> None:
     try:
         if args.envelope:
             with open(args.envelope, "rb") as f:
-                body = verify_receipt(document, vkey, envelope=f)
+                body = verify_receipt(document, vkey, sm2_vkey=sm2_vkey, envelope=f)
         else:
-            body = verify_receipt(document, vkey)
+            body = verify_receipt(document, vkey, sm2_vkey=sm2_vkey)
     except ReceiptError as exc:
         raise CliError(f"the receipt does not verify: {exc}", errors.RECEIPT_INVALID) from None
     print(f"receipt OK: {body['tender']} lot {body['lot']}, {body['bidder']['name']} "
           f"({body['bidder']['credit_code']}), envelope sha256 {body['envelope']['sha256']}, "
-          f"received {body['received_at']}, audit entry {body['audit_index']}")
+          f"received {body['received_at']}, audit entry {body['audit_index']}, "
+          f"signed {ALGORITHMS[body['format']]}")
 
 
 def cmd_open(args) -> None:
@@ -338,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("receipt")
     sp.add_argument("--vkey")
     sp.add_argument("--vkey-file")
+    sp.add_argument("--sm2-vkey", help="the platform's SM2 key (receipts of gm tenders); in --vkey-file's JSON too")
     sp.add_argument("--envelope", help="also check that this envelope is the one receipted")
     sp.set_defaults(func=cmd_verify_receipt)
 

@@ -79,11 +79,18 @@ def _confirmation_window(op: Opening):
     return timedelta(minutes=op.lot.confirmation_window_minutes)
 
 
-def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> bool:
-    """By the bidder's certified key: ECDSA P-256 / SHA-256, or SM2 / SM3 for a gm certificate."""
+def verify_signature(suite: str, public_key: bytes, signature: bytes, message: bytes) -> bool:
+    """By the bidder's certified key, with the tender's algorithm: ECDSA P-256 / SHA-256 for an
+    ``intl`` tender, SM2 / SM3 (default user ID) for a ``gm`` one."""
     from crypto import gm
 
-    return gm.verify_bidder_signature(public_key, signature, message)
+    return gm.verify_signature_of_suite(suite, public_key, signature, message)
+
+
+def signature_algorithm(lot) -> str:
+    from crypto import gm
+
+    return gm.SIGNATURE_ALGORITHMS[lot.cipher_suite]
 
 
 def do_confirmation(op: Opening, org_id: int, state: str, *, actor: Actor, now: datetime,
@@ -91,8 +98,10 @@ def do_confirmation(op: Opening, org_id: int, state: str, *, actor: Actor, now: 
     c = RecordConfirmation.objects.create(opening=op, organisation_id=org_id, state=state,
                                           signature=signature, key_id=key_id, at=now)
     emit(op, "hall.confirmation", {"org": str(org_id), "state": c.state}, now=now)
-    audit(op, f"record_{state}", actor, now, organisation=org_id, hash=op.record_hash,
-          signature=signature, key_id=key_id)
+    signed = {"signature": signature, "key_id": key_id}
+    if signature:
+        signed["algorithm"] = signature_algorithm(op.lot)
+    audit(op, f"record_{state}", actor, now, organisation=org_id, hash=op.record_hash, **signed)
     if op.phase == Phase.CONFIRMING and not op.paused and _waiting(op) == set():
         do_close(op, actor=actor, now=now)
 
@@ -117,11 +126,16 @@ def confirm_record(user, actor: Actor, lot_id: int, *, role: str, signature, rec
         if record_hash is not None and record_hash != op.record_hash:
             raise PlatformError(ErrorCode.INVALID_SIGNATURE, "that is not this record's hash")
         cert = current_certificate(org_id, now)
+        if cert is not None and cert.suite != op.lot.cipher_suite:
+            raise PlatformError(ErrorCode.CERTIFICATE_SUITE_MISMATCH,
+                                f"this tender's record is signed {signature_algorithm(op.lot)}: your current "
+                                f"certificate is of the other suite ({cert.suite})",
+                                details={"expected": op.lot.cipher_suite, "certificate": cert.suite})
         try:
             raw = base64.b64decode(signature or "", validate=True)
         except (binascii.Error, ValueError, TypeError):
             raw = b""
-        if cert is None or not raw or not verify_signature(bytes(cert.public_key), raw,
+        if cert is None or not raw or not verify_signature(op.lot.cipher_suite, bytes(cert.public_key), raw,
                                                            rules.confirmation_message(op.record_hash)):
             raise PlatformError(ErrorCode.INVALID_SIGNATURE, "the signature does not verify with your "
                                 "organisation's current certificate")

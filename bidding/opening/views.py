@@ -121,8 +121,11 @@ def chat_payload(m: ChatMessage) -> dict[str, Any]:
 def record_payload(op: Opening | None) -> dict[str, Any] | None:
     if op is None or op.record is None:
         return None
+    from crypto.gm import SIGNATURE_ALGORITHMS
+
     return {"hash": op.record_hash, "generated_at": op.record["generated_at"],
-            "message": rules.confirmation_message(op.record_hash).decode()}
+            "message": rules.confirmation_message(op.record_hash).decode(),
+            "signature_algorithm": SIGNATURE_ALGORITHMS[op.lot.cipher_suite]}
 
 
 def snapshot(lot_id: int, role: str, org_id: int | None) -> dict[str, Any]:

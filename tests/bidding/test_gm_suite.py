@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from audit.keys import platform_vkey
+from audit.keys import platform_sm2_vkey, platform_vkey
 from audit.models import AuditEntry
 from bidding import certificates
 from bidding.models import BidSubmission
@@ -87,7 +87,7 @@ def test_a_gm_tender_takes_a_gm_bid_and_its_receipt_verifies(people, make_lot):
     res = upload(token_client(people["alice"]), lot.pk, env)
     assert res.status_code == 201, res.content
     doc = token_client(people["alice"]).get(f"/api/v1/lots/{lot.pk}/bid/receipt").json()
-    body = verify_receipt(doc, platform_vkey(), envelope=io.BytesIO(env))
+    body = verify_receipt(doc, platform_vkey(), sm2_vkey=platform_sm2_vkey(), envelope=io.BytesIO(env))
     header = envelope.read_header(io.BytesIO(env))
     assert body["key_id"] == key.key_id and body["commitment"] == header.commitment_b64
     # What the opening does with the released key: verify it against the stored header, decrypt.
@@ -160,11 +160,14 @@ def test_provision_keys_makes_the_sm2_ca_once_and_production_without_it_refuses_
     settings.PLATFORM_CA_KEY_FILE = tmp_path / "ca.pem"
     settings.PLATFORM_SM2_CA_KEY_FILE = tmp_path / "sm2-ca.pem"
     settings.EXCHANGE_SIGNING_KEY_FILE = tmp_path / "exchange.pem"
+    settings.PLATFORM_SM2_SIGNING_KEY_FILE = tmp_path / "sm2-signing.pem"
     out = StringIO()
     call_command("provision_keys", "--sm2-ca", stdout=out)
     first = (tmp_path / "sm2-ca.pem").read_bytes()
     assert "the bidder SM2 CA key: created" in out.getvalue()
     assert "the exchange signing key: created" in out.getvalue() and (tmp_path / "exchange.pem").exists()
+    assert "the platform SM2 signing key: created" in out.getvalue()
+    assert sm2_x509.load_private_key_pem((tmp_path / "sm2-signing.pem").read_bytes()).key_id
     assert sm2_x509.load_private_key_pem(first).key_id
     call_command("provision_keys", "--sm2-ca", stdout=out)
     assert (tmp_path / "sm2-ca.pem").read_bytes() == first and "exists, kept" in out.getvalue()

@@ -20,7 +20,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--sm2-ca", action="store_true",
-                            help="also the SM2 CA key of the gm suite (国密 tenders; docs/cryptography.md)")
+                            help="also the SM2 CA key and the SM2 signing key of the gm suite (国密 tenders: "
+                                 "receipts, optional SM2 checkpoint lines; docs/cryptography.md)")
 
     def handle(self, *args, **options):
         password = os.environ.get("PLATFORM_SIGNING_KEY_PASSWORD")
@@ -38,6 +39,8 @@ class Command(BaseCommand):
         ]
         if options.get("sm2_ca"):
             wanted.append((Path(settings.PLATFORM_SM2_CA_KEY_FILE), "the bidder SM2 CA key",
+                           lambda: sm2_x509.private_key_to_pem(gm.generate_sm2_key())))
+            wanted.append((Path(settings.PLATFORM_SM2_SIGNING_KEY_FILE), "the platform SM2 signing key",
                            lambda: sm2_x509.private_key_to_pem(gm.generate_sm2_key())))
         for path, what, make in wanted:
             if path.exists():
