@@ -36,6 +36,9 @@ GM_FORMAT = "tender-receipt/gm-v1"
 SUITES = {FORMAT: "intl", GM_FORMAT: "gm"}
 ALGORITHMS = {FORMAT: "ed25519", GM_FORMAT: "sm2-sm3"}
 FORMATS = {suite: fmt for fmt, suite in SUITES.items()}
+# A document's members: these, and ``signature_algorithm`` (absent only from v1 documents written
+# before it existed). Nothing else: an unknown member is refused, so none can be misread.
+DOCUMENT_FIELDS = frozenset({"receipt", "signature", "audit_entry", "checkpoint", "inclusion_proof"})
 SUBMITTED_ACTION = "bidding.bid.submitted"
 BODY_FIELDS = frozenset({"format", "platform", "submission", "tender", "lot", "bidder", "envelope",
                          "commitment", "key_id", "received_at", "audit_index"})
@@ -116,10 +119,13 @@ def verify_receipt(document: dict[str, Any] | str | bytes, vkey: str, *, sm2_vke
         index, size = proof["index"], proof["size"]
         hashes = [_unb64(h) for h in proof["hashes"]]
         algorithm = document.get("signature_algorithm", "ed25519")
+        members = set(document)
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, ReceiptError):
             raise
         raise ReceiptError("not a receipt document") from None
+    if members not in (DOCUMENT_FIELDS, DOCUMENT_FIELDS | {"signature_algorithm"}):
+        raise ReceiptError("the receipt document's members are not a receipt's")
     if not isinstance(body, dict) or set(body) != BODY_FIELDS or body["format"] not in SUITES:
         raise ReceiptError(f"not a {FORMAT} or {GM_FORMAT} receipt")
     if algorithm != ALGORITHMS[body["format"]]:

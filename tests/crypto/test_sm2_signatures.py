@@ -231,3 +231,14 @@ def test_sm2_vkeys_are_parsed_strictly():
     off_curve = base64.b64encode(SM2_NOTE_TYPE + b"\x04" + b"\x01" * 64).decode()
     with pytest.raises(CheckpointError, match="not an SM2 public key"):
         Sm2NoteVerifier(ORIGIN, base64.b64decode(off_curve)[8:])
+
+
+@pytest.mark.parametrize("suite", ["intl", "gm"])
+def test_an_unknown_or_misspelt_document_member_is_refused(suite):
+    doc, vkey, sm2_vkey, _, _ = make(suite)
+    misspelt = copy.deepcopy(doc)
+    misspelt["signattre_algorithm"] = misspelt.pop("signature_algorithm")
+    extra = {**copy.deepcopy(doc), "note": "x"}
+    for bad in (misspelt, extra):
+        with pytest.raises(receipt.ReceiptError):
+            receipt.verify_receipt(bad, vkey, sm2_vkey=sm2_vkey)
