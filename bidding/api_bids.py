@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpResponse, JsonResponse
 from ninja import Field, Router, Schema, Status
@@ -279,7 +279,8 @@ def withdraw(request, lot_id: int):
 
 
 class CustodianIn(Schema):
-    public_key: str = Field(..., description="base64 (no padding) of the 65-byte P-256 point")
+    public_key: str = Field(..., description="base64 (no padding) of the 65-byte P-256 point, or SM2 point with suite gm")
+    suite: Literal["intl", "gm"] = Field("intl", description="intl: a P-256 key; gm: an SM2 key (国密 tenders)")
 
 
 class EscrowIn(Schema):
@@ -296,8 +297,8 @@ def register_custodian(request, body: CustodianIn):
     except ValueError:
         raise BadRequest("public_key is base64 of a 65-byte point") from None
     custodian = escrow.register_custodian(request.user, Actor.from_request(request), public_key=raw,
-                                          now=clock.now())
-    return {"user_id": custodian.user_id, "key_id": custodian.key_id}
+                                          now=clock.now(), suite=body.suite)
+    return {"user_id": custodian.user_id, "key_id": escrow.custodian_key(custodian, body.suite)[1], "suite": body.suite}
 
 
 @router.post("/lots/{lot_id}/escrow", response={201: dict},

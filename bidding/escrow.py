@@ -26,7 +26,7 @@ from audit.log import log_action
 from bidding.access import access_lot
 from common.actor import Actor
 from common.errors import BadRequest, ErrorCode, PlatformError
-from crypto import envelope, keys, shamir
+from crypto import envelope, gm, keys, shamir
 
 from .lifecycle import Status as LotStatus
 from .models import BidSubmission, Custodian, EscrowKey, EscrowShare
@@ -49,24 +49,40 @@ def _not_a_custodian(role: str) -> str:
     return _("this role may not be a custodian")
 
 
-def register_custodian(user, actor: Actor, *, public_key: bytes, now: datetime) -> Custodian:
-    """A custodian registers (or replaces) its public key; the private key never leaves its machine.
-    Set-ups already made keep the key they were made with (``EscrowShare.public_key``)."""
+def register_custodian(user, actor: Actor, *, public_key: bytes, now: datetime, suite: str = "intl") -> Custodian:
+    """A custodian registers (or replaces) its public key of ``suite`` (a P-256 point for ``intl``
+    tenders, an SM2 point for ``gm`` ones); the private key never leaves its machine. Set-ups
+    already made keep the key they were made with (``EscrowShare.public_key``)."""
     if user.role not in CUSTODIAN_ROLES:
         raise PlatformError(ErrorCode.FORBIDDEN, _not_a_custodian(user.role), details={"role": user.role})
-    try:
-        key = keys.load_public_key_bytes(public_key)
-    except ValueError:
-        raise BadRequest("public_key is a 65-byte uncompressed P-256 point") from None
+    if suite == "gm":
+        try:
+            key_id = gm.SM2PublicKey(bytes(public_key)).key_id
+        except gm.SM2Error:
+            raise BadRequest("public_key is a 65-byte uncompressed SM2 point on the curve") from None
+        fields = {"sm2_public_key": bytes(public_key), "sm2_key_id": key_id}
+    else:
+        try:
+            key_id = keys.key_id(keys.load_public_key_bytes(public_key))
+        except ValueError:
+            raise BadRequest("public_key is a 65-byte uncompressed P-256 point") from None
+        fields = {"public_key": bytes(public_key), "key_id": key_id}
     with transaction.atomic():
         old = Custodian.objects.filter(user=user).first()
+        old_key_id = (old.sm2_key_id if suite == "gm" else old.key_id) if old else None
+        empty = {} if old else {"public_key": b"", "key_id": "", "sm2_public_key": b"", "sm2_key_id": ""}
         custodian, _created = Custodian.objects.update_or_create(
-            user=user, defaults={"public_key": public_key, "key_id": keys.key_id(key), "active": True,
-                                 "created_at": now})
+            user=user, defaults={**empty, **fields, "active": True, "created_at": now})
         log_action("bidding.escrow.custodian_registered", actor=actor, obj=custodian, now=now,
-                   data={"user": user.pk, "key_id": custodian.key_id,
-                         "old_key_id": old.key_id if old else None})
+                   data={"user": user.pk, "key_id": key_id, "suite": suite, "old_key_id": old_key_id or None})
     return custodian
+
+
+def custodian_key(custodian: Custodian, suite: str) -> tuple[bytes, str]:
+    """(public key, key id) a custodian registered for ``suite``; empty if it has none."""
+    if suite == "gm":
+        return bytes(custodian.sm2_public_key or b""), custodian.sm2_key_id
+    return bytes(custodian.public_key or b""), custodian.key_id
 
 
 def provision_escrow(user, actor: Actor, lot_id: int, *, custodian_user_ids: Sequence[int],
@@ -86,34 +102,33 @@ def provision_escrow(user, actor: Actor, lot_id: int, *, custodian_user_ids: Seq
         lot = access_lot(user, lot_id, manage=True, for_update=True)
         if not lot.escrow_required:
             raise PlatformError(ErrorCode.INVALID_STATE, "this tender does not require backup decryption")
-        if lot.cipher_suite != "intl":
-            # Custodians register P-256 keys; gm-v1's sm2-share stanzas need SM2 ones (docs/envelope.md,
-            # Appendix D, "What the platform checks").
-            raise PlatformError(ErrorCode.CERTIFICATE_SUITE_MISMATCH,
-                                "custodians of a gm tender need SM2 keys, which the platform does not register yet",
-                                details={"expected": lot.cipher_suite, "custodian_keys": "intl"})
         if lot.status not in (LotStatus.DRAFT, LotStatus.PUBLISHED) or now >= lot.bid_deadline:
             raise PlatformError(ErrorCode.INVALID_STATE, "custodians are named before the deadline")
         if EscrowKey.objects.filter(lot=lot).exists() or BidSubmission.objects.filter(lot=lot).exists():
             raise PlatformError(ErrorCode.CONFLICT, "this tender already has its custodians")
-        custodians = list(Custodian.objects.select_related("user").filter(user_id__in=ids, active=True))
+        suite = lot.cipher_suite  # gm: the custodians' SM2 keys, for gm-v1's sm2-share stanzas
+        custodians = [c for c in Custodian.objects.select_related("user").filter(user_id__in=ids, active=True)
+                      if custodian_key(c, suite)[1]]
         if len(custodians) != len(ids):
-            raise BadRequest("every custodian must have registered a key",
-                             details={"missing": sorted(set(ids) - {c.user_id for c in custodians})})
+            raise BadRequest("every custodian must have registered a key" + (" (an SM2 key, for this gm tender)"
+                                                                             if suite == "gm" else ""),
+                             details={"missing": sorted(set(ids) - {c.user_id for c in custodians}),
+                                      "suite": suite})
         wrong = sorted(c.user_id for c in custodians if c.user.role not in CUSTODIAN_ROLES)
         if wrong:  # a user whose role changed since it registered
             raise BadRequest("these users' roles may not be custodians", details={"users": wrong})
         custodians.sort(key=lambda c: ids.index(c.user_id))
-        if len({c.key_id for c in custodians}) != len(custodians):
+        if len({custodian_key(c, suite)[1] for c in custodians}) != len(custodians):
             raise BadRequest("two custodians registered the same key")
         escrow = EscrowKey.objects.create(lot=lot, scheme=EscrowKey.Scheme.SHARES, threshold=threshold,
                                           count=len(custodians), created_at=now)
         for index, custodian in enumerate(custodians, start=1):
+            public_key, key_id = custodian_key(custodian, suite)
             EscrowShare.objects.create(escrow=escrow, custodian=custodian, index=index,
-                                       public_key=bytes(custodian.public_key), key_id=custodian.key_id)
+                                       public_key=public_key, key_id=key_id)
         log_action("bidding.escrow.provisioned", actor=actor, obj=escrow, tender_id=lot.pk, now=now,
-                   data={"scheme": escrow.scheme, "threshold": threshold,
-                         "custodians": [{"user": c.user_id, "index": i, "key_id": c.key_id}
+                   data={"scheme": escrow.scheme, "threshold": threshold, "suite": suite,
+                         "custodians": [{"user": c.user_id, "index": i, "key_id": custodian_key(c, suite)[1]}
                                         for i, c in enumerate(custodians, start=1)]})
     return escrow
 
@@ -124,9 +139,12 @@ def escrow_json(escrow: EscrowKey) -> dict:
         return {"scheme": "dealer", "key_id": escrow.key_id, "public_key": keys.b64encode(bytes(escrow.public_key)),
                 "threshold": escrow.threshold, "count": escrow.count}
     shares = escrow.shares.order_by("index")
-    # v3 unless the set-up predates its bound of 7 custodians (those bidders seal v2 with sealbid)
-    version = envelope.FORMAT_V3 if escrow.count <= envelope.MAX_CUSTODIANS_V3 else envelope.FORMAT_V2
-    return {"scheme": "shares", "envelope": version, "threshold": escrow.threshold,
+    # v3 unless the set-up predates its bound of 7 custodians (those bidders seal v2 with sealbid);
+    # a gm tender's bidders seal gm-v1 (Shamir shares, SM2-wrapped: docs/envelope.md, Appendix D)
+    suite = escrow.lot.cipher_suite
+    version = (envelope.FORMAT_GM if suite == "gm" else
+               envelope.FORMAT_V3 if escrow.count <= envelope.MAX_CUSTODIANS_V3 else envelope.FORMAT_V2)
+    return {"scheme": "shares", "envelope": version, "suite": suite, "threshold": escrow.threshold,
             "count": escrow.count,
             "custodians": [{"index": s.index, "key_id": s.key_id,
                             "public_key": keys.b64encode(bytes(s.public_key))} for s in shares]}

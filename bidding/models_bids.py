@@ -120,12 +120,15 @@ class BidSubmission(models.Model):
 
 
 class Custodian(models.Model):
-    """A person who holds escrow shares, with the P-256 public key shares are sealed to."""
+    """A person who holds escrow shares, with the public keys shares are sealed to: P-256 for
+    ``intl`` tenders, SM2 for ``gm`` ones (either may be empty until registered)."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                 related_name="custodian")
     public_key = models.BinaryField(max_length=65)
     key_id = models.CharField(max_length=16)
+    sm2_public_key = models.BinaryField(max_length=65, default=b"", blank=True)
+    sm2_key_id = models.CharField(max_length=16, default="", blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField()
 

@@ -76,12 +76,15 @@ def _backup(client: Client, lot_id: int, lot: dict, recipients: list) -> tuple[l
     if escrow.get("scheme") == "dealer":
         recipients.append(envelope.Recipient("escrow", keys.b64decode(escrow["public_key"], 65)))
         return [], None
+    gm_suite = lot.get("cipher_suite", "intl") == "gm"  # gm-v1: the custodians' SM2 keys
     try:
-        custodians = [escrow_shares.Custodian(c["index"], keys.b64decode(c["public_key"], 65))
+        custodians = [escrow_shares.Custodian(c["index"], gm.SM2PublicKey(keys.b64decode(c["public_key"], 65))
+                                              if gm_suite else keys.b64decode(c["public_key"], 65))
                       for c in escrow["custodians"]]
         if [c.key_id for c in custodians] != [c["key_id"] for c in escrow["custodians"]]:
             raise ValueError("a custodian's key id is not its key's")
-        escrow_shares.check_share_set(custodians, escrow["threshold"])  # in version_for's version
+        escrow_shares.check_share_set(custodians, escrow["threshold"],  # in version_for's version
+                                      envelope.FORMAT_GM if gm_suite else None)
     except (KeyError, TypeError, ValueError) as exc:
         raise CliError(f"the tender's custodians are not usable: {exc}", errors.REFUSED) from None
     return custodians, escrow["threshold"]

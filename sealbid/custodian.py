@@ -1,7 +1,7 @@
 """``sealbid custodian``: a backup-decryption custodian's side (docs/opening.md, "Custodians").
 
-- ``keygen``: make the custodian's own P-256 key pair in a password-protected key file, on this
-  machine; ``--register`` sends the platform the public key only. The private key never leaves.
+- ``keygen``: make the custodian's own P-256 key pair (SM2 with ``--suite gm``, for gm tenders) in a
+  password-protected key file, on this machine; ``--register`` sends the platform the public key only. The private key never leaves.
 - ``recoveries``: the bids whose backup window is open and that this custodian holds a share of.
 - ``release``: fetch one bid's envelope header, check that it is the bid the recovery names, unwrap
   this custodian's share locally, and release that share (of one bid's file key split: 32 bytes in
@@ -14,7 +14,7 @@ import argparse
 import io
 from pathlib import Path
 
-from crypto import envelope, escrow_shares, keys
+from crypto import envelope, escrow_shares, gm, gm_keys, keys
 
 from . import errors
 from .prompts import load_private_key, make_client, write_new_key
@@ -23,19 +23,22 @@ from .errors import CliError
 
 def cmd_keygen(args) -> None:
     key = write_new_key(args)
-    print(f"custodian key id {keys.key_id(key.public_key())} written to {args.out}")
+    print(f"custodian key id {escrow_shares.any_key_id(key.public_key())} written to {args.out}")
     if args.register:
         _register(make_client(args), key.public_key())
 
 
 def _register(client, public_key) -> None:
-    result = client.json("POST", "/custodians/me",
-                         body={"public_key": keys.b64encode(keys.public_key_to_bytes(public_key))})
-    print(f"registered custodian key {result['key_id']} (user {result['user_id']})")
+    if isinstance(public_key, gm.SM2PublicKey):
+        body = {"public_key": keys.b64encode(public_key.point), "suite": "gm"}
+    else:
+        body = {"public_key": keys.b64encode(keys.public_key_to_bytes(public_key)), "suite": "intl"}
+    result = client.json("POST", "/custodians/me", body=body)
+    print(f"registered custodian {body['suite']} key {result['key_id']} (user {result['user_id']})")
 
 
 def cmd_register(args) -> None:
-    _, public_key = keys.read_key_file_public(Path(args.key).read_bytes())
+    _, public_key, _suite = gm_keys.read_any_key_file_public(Path(args.key).read_bytes())
     _register(make_client(args), public_key)
 
 
@@ -88,6 +91,8 @@ def add_parser(sub, with_password) -> None:
     sp.add_argument("--out", default="custodian-key.json")
     sp.add_argument("--force", action="store_true")
     sp.add_argument("--register", action="store_true", help="register the public key with the platform")
+    sp.add_argument("--suite", choices=("intl", "gm"), default="intl",
+                    help="intl: a P-256 key; gm: an SM2 key, for the custodians of gm (国密) tenders")
     sp.add_argument("--iterations", type=int, default=keys.DEFAULT_ITERATIONS, help=argparse.SUPPRESS)
     with_password(sp)
     sp.set_defaults(func=cmd_keygen)

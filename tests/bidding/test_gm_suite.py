@@ -179,15 +179,3 @@ def test_provision_keys_makes_the_sm2_ca_once_and_production_without_it_refuses_
     res = post(token_client(people["alice"]), "/api/v1/certificates", {"csr_pem": csr})
     assert res.status_code == 503 and res.json()["error"]["code"] == "unavailable"
     assert not (tmp_path / "missing.pem").exists()
-
-
-def test_custodians_cannot_be_named_for_a_gm_tender_yet(people, make_lot):
-    from bidding import escrow
-    from common.errors import PlatformError
-
-    lot = make_lot(cipher_suite="gm", escrow_required=True)
-    with pytest.raises(PlatformError) as caught:
-        escrow.provision_escrow(people["host"], Actor.of(people["host"]), lot.pk,
-                                custodian_user_ids=[people["supervisor"].pk, people["admin"].pk], threshold=2,
-                                now=clock.now())
-    assert caught.value.code == "certificate_suite_mismatch"
