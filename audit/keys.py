@@ -10,6 +10,7 @@ checkpoints and receipts offline.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,10 +33,27 @@ def provisioned_signing_key(path: str | Path, *, what: str, password_env: str) -
     return signing.load_signing_key_pem(pem, password)
 
 
-@lru_cache(maxsize=1)
 def platform_signing_key() -> signing.SigningKey:
-    return provisioned_signing_key(settings.PLATFORM_SIGNING_KEY_FILE, what="the platform signing key",
+    """The platform's Ed25519 key: on a PKCS#11 token when ``PLATFORM_SIGNING_KEY_PKCS11`` names one
+    (the PIN in ``PLATFORM_SIGNING_KEY_PIN``), else the provisioned file (the embedded demo)."""
+    return _platform_signing_key(settings.PLATFORM_SIGNING_KEY_PKCS11, str(settings.PLATFORM_SIGNING_KEY_FILE))
+
+
+@lru_cache(maxsize=2)
+def _platform_signing_key(uri: str, path: str):
+    if uri:
+        from crypto import platform_token, token
+
+        try:
+            return platform_token.TokenSigningKey(
+                platform_token.parse_uri(uri, os.environ.get("PLATFORM_SIGNING_KEY_PIN", "")))
+        except (ValueError, token.TokenError) as exc:
+            raise ImproperlyConfigured(f"PLATFORM_SIGNING_KEY_PKCS11: {exc}") from None
+    return provisioned_signing_key(path, what="the platform signing key",
                                    password_env="PLATFORM_SIGNING_KEY_PASSWORD")
+
+
+platform_signing_key.cache_clear = _platform_signing_key.cache_clear  # type: ignore[attr-defined]
 
 
 @lru_cache(maxsize=1)

@@ -212,6 +212,10 @@ STORAGE_DIR = Path(env_str("KAIBIAO_STORAGE_DIR", str(VAR_DIR / "storage")))
 # into var/ on first use; production: a path to a PEM file provisioned by the operator.
 PLATFORM_SIGNING_KEY_FILE = Path(env_str("PLATFORM_SIGNING_KEY_FILE", str(VAR_DIR / "platform-signing-key.pem")))
 AUDIT_ORIGIN = env_str("AUDIT_ORIGIN", "kaibiao.local/audit")
+# The same Ed25519 key on a PKCS#11 token (an HSM) instead of the file: an RFC 7512 URI
+# "pkcs11:token=<label>;object=<key label>?module-path=<module .so>", the user PIN in the
+# environment variable PLATFORM_SIGNING_KEY_PIN (docs/cryptography.md). Empty: the file above.
+PLATFORM_SIGNING_KEY_PKCS11 = env_str("PLATFORM_SIGNING_KEY_PKCS11", "")
 # The platform's SM2 signing key (the gm suite, docs/cryptography.md): it signs the receipts of gm
 # tenders and, with AUDIT_CHECKPOINT_SM2, every checkpoint a second time (a second signature line).
 # Embedded default: generated into var/ on first use; production: provisioned by the operator.

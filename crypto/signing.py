@@ -69,8 +69,9 @@ def load_signing_key_pem(data: bytes, password: bytes | None) -> SigningKey:
 
 
 def public_key_bytes(key: SigningKey | VerifyKey) -> bytes:
-    """The 32-byte RFC 8032 encoding of the public key (of a private key, or of a public key)."""
-    if isinstance(key, Ed25519PrivateKey):
+    """The 32-byte RFC 8032 encoding of the public key (of a private key, of a key on a token
+    (``crypto.platform_token.TokenSigningKey``), or of a public key)."""
+    if isinstance(key, Ed25519PrivateKey) or (not isinstance(key, Ed25519PublicKey) and hasattr(key, "public_key")):
         key = key.public_key()
     if not isinstance(key, Ed25519PublicKey):
         raise TypeError("not an Ed25519 key")

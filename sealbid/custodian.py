@@ -34,7 +34,7 @@ def _register(client, public_key) -> None:
     else:
         body = {"public_key": keys.b64encode(keys.public_key_to_bytes(public_key)), "suite": "intl"}
     result = client.json("POST", "/custodians/me", body=body)
-    print(f"registered custodian {body['suite']} key {result['key_id']} (user {result['user_id']})")
+    print(f"registered custodian key {result['key_id']} (user {result['user_id']}, suite {body['suite']})")
 
 
 def cmd_register(args) -> None:

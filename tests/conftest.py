@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -52,6 +54,32 @@ def need_tool(name: str) -> str:
         package = TOOL_PACKAGES.get(os.path.basename(name), os.path.basename(name))
         need_service(name, f"not found on PATH (Debian: apt-get install {package})")
     return path
+
+
+# The SoftHSM2 tokens of the tests, made before this process first loads the module: SoftHSM reads
+# SOFTHSM2_CONF and scans its token directory once, at its C_Initialize, so a token initialised
+# later in the same process is not seen. (label: (user PIN, SO PIN))
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+SOFTHSM_TOKENS = {"bidder-lock": ("123456", "12345678"), "platform-hsm": ("654321", "87654321")}
+
+
+@pytest.fixture(scope="session")
+def softhsm_tokens(tmp_path_factory) -> dict:
+    """The tokens of ``SOFTHSM_TOKENS``, initialised in a fresh token directory, and the
+    configuration pointing at it (``SOFTHSM2_CONF`` set for this process and its children)."""
+    util = need_tool("softhsm2-util")
+    if not Path(SOFTHSM_MODULE).exists():
+        pytest.fail(f"{SOFTHSM_MODULE} is missing though softhsm2-util is installed")
+    base = tmp_path_factory.mktemp("softhsm")
+    (base / "tokens").mkdir()
+    conf = base / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    env = {**os.environ, "SOFTHSM2_CONF": str(conf)}
+    for label, (pin, so_pin) in SOFTHSM_TOKENS.items():
+        subprocess.run([util, "--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", so_pin],
+                       env=env, check=True, capture_output=True, timeout=30)
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    return {"conf": conf, "tokens": base / "tokens", "env": env, "util": util}
 
 
 @pytest.fixture(autouse=True)

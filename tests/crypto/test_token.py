@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import hpke
 
 from crypto import ca, envelope, hpke_dh, keys, token
-from tests.conftest import need_tool
+from tests.conftest import SOFTHSM_TOKENS
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 PIN, SO_PIN = "123456", "12345678"
@@ -27,21 +27,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def softhsm(tmp_path_factory):
-    util = need_tool("softhsm2-util")
-    if not Path(MODULE).exists():
-        pytest.fail(f"{MODULE} is missing though softhsm2-util is installed")
-    base = tmp_path_factory.mktemp("softhsm")
-    (base / "tokens").mkdir()
-    conf = base / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
-    env = {**os.environ, "SOFTHSM2_CONF": str(conf)}
-    subprocess.run([util, "--init-token", "--free", "--label", "bidder-lock", "--pin", PIN, "--so-pin", SO_PIN],
-                   env=env, check=True, capture_output=True, timeout=30)
-    os.environ["SOFTHSM2_CONF"] = str(conf)  # before this process loads the module
+def softhsm(softhsm_tokens):
+    assert SOFTHSM_TOKENS["bidder-lock"] == (PIN, SO_PIN)
     ref = token.TokenRef(MODULE, "bidder-lock", "bidder", PIN)
     public = token.generate_key(ref)
-    return {"ref": ref, "public": public, "env": env, "tokens": base / "tokens", "util": util}
+    return {"ref": ref, "public": public, "env": softhsm_tokens["env"], "tokens": softhsm_tokens["tokens"],
+            "util": softhsm_tokens["util"]}
 
 
 def test_hpke_over_an_external_dh_matches_cryptographys_hpke():

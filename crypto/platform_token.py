@@ -1,0 +1,96 @@
+"""The platform's Ed25519 signing key (checkpoints, receipts of intl tenders, archive manifests,
+backups, notices) on a PKCS#11 token — an HSM (服务器密码机) in production, SoftHSM2 in the tests —
+through ``python-pkcs11``: the key is generated on the token and signs there (``CKM_EDDSA``); only
+its public key leaves it.
+
+The key is named by an RFC 7512 PKCS#11 URI, of which this subset is read::
+
+    pkcs11:token=<token label>;object=<key label>?module-path=/usr/lib/softhsm/libsofthsm2.so
+
+(percent-encoding allowed in the values; other attributes refused, so a typo is not ignored). The
+user PIN is never in the URI: the caller passes it (the platform reads it from the environment).
+Failures raise ``token.TokenError`` with its ``kind`` (``wrong_pin``, ``no_token``, ``no_key``, …).
+
+SoftHSM2 (and most HSMs through standard PKCS#11) has no SM2 mechanism: the platform's SM2 key
+stays a file (docs/cryptography.md).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
+
+from .token import TokenError, TokenRef, _session
+
+# RFC 8410 id-Ed25519, as the DER EC_PARAMS of a PKCS#11 3.0 Edwards key (SoftHSM 2.6 takes it).
+ED25519_PARAMS = bytes.fromhex("06032b6570")
+_PATH_ATTRS = {"token", "object"}
+_QUERY_ATTRS = {"module-path"}
+
+
+def parse_uri(uri: str, pin: str) -> TokenRef:
+    """The ``TokenRef`` a ``pkcs11:`` URI names, with ``pin``. ``ValueError`` for anything else."""
+    if not isinstance(uri, str) or not uri.startswith("pkcs11:"):
+        raise ValueError("a PKCS#11 URI starts with 'pkcs11:'")
+    path, _, query = uri[len("pkcs11:"):].partition("?")
+    fields: dict[str, str] = {}
+    for part, allowed in ((path, _PATH_ATTRS), (query, _QUERY_ATTRS)):
+        for item in filter(None, part.split(";" if part is path else "&")):
+            name, sep, value = item.partition("=")
+            if not sep or name not in allowed or name in fields or not value:
+                raise ValueError(f"unsupported or repeated PKCS#11 URI attribute {name!r}")
+            fields[name] = unquote(value)
+    missing = (_PATH_ATTRS | _QUERY_ATTRS) - set(fields)
+    if missing:
+        raise ValueError(f"the PKCS#11 URI lacks {sorted(missing)}")
+    if not pin:
+        raise ValueError("the token's user PIN is required")
+    return TokenRef(fields["module-path"], fields["token"], fields["object"], pin)
+
+
+def _public_bytes(public) -> bytes:
+    from Crypto.Util.asn1 import DerOctetString
+
+    raw = bytes(public[Attribute.EC_POINT])
+    if len(raw) != 32:  # DER OCTET STRING around the 32-byte key (PKCS#11 3.0)
+        raw = DerOctetString().decode(raw, strict=True).payload
+    return raw
+
+
+def generate_ed25519(ref: TokenRef) -> Ed25519PublicKey:
+    """A new Ed25519 key pair made on the token (private half sensitive, never extractable)."""
+    with _session(ref, rw=True) as session:
+        params = session.create_domain_parameters(KeyType.EC_EDWARDS, {Attribute.EC_PARAMS: ED25519_PARAMS},
+                                                  local=True)
+        public, _ = params.generate_keypair(
+            mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN, store=True, label=ref.key_label,
+            private_template={Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False, Attribute.SIGN: True},
+            public_template={Attribute.VERIFY: True})
+        return Ed25519PublicKey.from_public_bytes(_public_bytes(public))
+
+
+class TokenSigningKey:
+    """The platform's Ed25519 key on a token, usable wherever ``crypto.signing`` takes a signing
+    key: ``public_key()`` and ``sign(message)`` (RFC 8032 Ed25519, computed by the token). Each
+    signature opens a session, so a token that was away works again once it is back."""
+
+    def __init__(self, ref: TokenRef):
+        self.ref = ref
+        with _session(ref) as session:
+            public = session.get_key(object_class=ObjectClass.PUBLIC_KEY, key_type=KeyType.EC_EDWARDS,
+                                     label=ref.key_label)
+            self._public = Ed25519PublicKey.from_public_bytes(_public_bytes(public))
+
+    def public_key(self) -> Ed25519PublicKey:
+        return self._public
+
+    def sign(self, message: bytes) -> bytes:
+        with _session(self.ref) as session:
+            key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, key_type=KeyType.EC_EDWARDS,
+                                  label=self.ref.key_label)
+            signature = bytes(key.sign(bytes(message), mechanism=Mechanism.EDDSA))
+        if len(signature) != 64:
+            raise TokenError("failed", "the token returned no Ed25519 signature")
+        return signature
