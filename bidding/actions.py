@@ -131,6 +131,18 @@ def _check_code_free(lot: Lot, code: str) -> None:
         raise BadRequest(_("a lot with this code exists in the project"), details={"code": code})
 
 
+def _check_suite_change(lot, changed) -> None:
+    """The cipher suite changes only while nothing depends on it: no bid sealed (a bid of the other
+    suite would be unopenable by this tender's rules) and no custodians named (they were named by
+    their keys of the old suite)."""
+    from .models import BidSubmission, EscrowKey
+
+    if "cipher_suite" in changed and (BidSubmission.objects.filter(lot=lot).exists()
+                                      or EscrowKey.objects.filter(lot=lot).exists()):
+        raise PlatformError(ErrorCode.CONFLICT, _("the cipher suite cannot change once bids are sealed or "
+                                                  "custodians are named"), details={"field": "cipher_suite"})
+
+
 def edit_lot(user, actor: Actor, lot_id: int, *, now: datetime, **changes: Any) -> Lot:
     """A direct edit: anything in a draft, descriptive fields once published."""
     with transaction.atomic():
@@ -142,6 +154,7 @@ def edit_lot(user, actor: Actor, lot_id: int, *, now: datetime, **changes: Any) 
             return lot
         if "code" in changed:
             _check_code_free(lot, changes["code"])
+        _check_suite_change(lot, changed)
         before = {k: getattr(lot, k) for k in changed}
         for key in changed:
             setattr(lot, key, changes[key])
@@ -184,6 +197,7 @@ def amend_lot(user, actor: Actor, lot_id: int, *, reason: str, now: datetime,
                                             notice_days=lot.amendment_notice_days)
         if "code" in changed:
             _check_code_free(lot, changes["code"])
+        _check_suite_change(lot, changed)
         for key in changed:
             setattr(lot, key, changes[key])
         lot.save(update_fields=sorted(changed))

@@ -34,6 +34,10 @@ class JSONListField(forms.CharField):
             raise forms.ValidationError(_("Enter valid JSON.")) from None
 
 
+SUITE_CHOICES = [("intl", _("international (P-256, AES-GCM, SHA-256)")),
+                 ("gm", _("Chinese commercial cryptography (SM2, SM4-GCM, SM3)"))]
+
+
 class ProjectLotForm(forms.Form):
     project_code = forms.CharField(label=_("project code"), max_length=50)
     project_title = forms.CharField(label=_("project title"), max_length=200)
@@ -49,9 +53,7 @@ class ProjectLotForm(forms.Form):
     confirmation_window_minutes = forms.IntegerField(label=_("confirmation window (minutes)"), initial=30,
                                                      **WINDOW)
     min_bids = forms.IntegerField(label=_("minimum number of bids"), initial=lifecycle.LEGAL_MIN_BIDS, **MIN_BIDS)
-    cipher_suite = forms.ChoiceField(label=_("cipher suite"), initial="intl", required=False, choices=[
-        ("intl", _("international (P-256, AES-GCM, SHA-256)")),
-        ("gm", _("Chinese commercial cryptography (SM2, SM4-GCM, SM3)"))])
+    cipher_suite = forms.ChoiceField(label=_("cipher suite"), initial="intl", required=False, choices=SUITE_CHOICES)
     announced_fields = JSONListField(label=_("announced fields"),
                                      initial=lifecycle.DEFAULT_ANNOUNCED_FIELDS)
 
@@ -65,6 +67,7 @@ class LotEditForm(forms.Form):
     decryption_window_minutes = forms.IntegerField(label=_("decryption window (minutes)"), **WINDOW)
     confirmation_window_minutes = forms.IntegerField(label=_("confirmation window (minutes)"), **WINDOW)
     min_bids = forms.IntegerField(label=_("minimum number of bids"), **MIN_BIDS)
+    cipher_suite = forms.ChoiceField(label=_("cipher suite"), choices=SUITE_CHOICES)
     announced_fields = JSONListField(label=_("announced fields"))
 
 

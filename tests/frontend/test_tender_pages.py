@@ -137,3 +137,41 @@ def test_a_host_chooses_the_gm_suite_and_bidders_seal_in_the_browser(people, org
     assert "needs an SM2 certificate" in english
     assert host_client(people).post("/tenders/new/", form(orgs, project_code="ZB-2026-002",
                                                             cipher_suite="sm9")).status_code == 200
+
+
+def _edit_form(lot, **changes) -> dict:
+    data = {"title": lot.title, "description": lot.description,
+            "bid_deadline": lot.bid_deadline.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M"),
+            "signin_opens_at": lot.signin_opens_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M"),
+            "decryption_window_minutes": lot.decryption_window_minutes,
+            "confirmation_window_minutes": lot.confirmation_window_minutes, "min_bids": lot.min_bids,
+            "cipher_suite": lot.cipher_suite, "announced_fields": json.dumps(lot.announced_fields)}
+    return {**data, **changes}
+
+
+def test_the_edit_and_amend_forms_carry_the_suite_which_changes_only_while_nothing_depends_on_it(people, make_lot):
+    from audit.models import AuditEntry
+    from bidding.models import Custodian, EscrowKey
+
+    draft = make_lot(status="draft")
+    page = host_client(people).get(f"/tenders/{draft.pk}/").content.decode()
+    assert 'name="cipher_suite"' in page and "国密算法" in page
+    res = host_client(people).post(f"/tenders/{draft.pk}/", _edit_form(draft, cipher_suite="gm"))
+    assert res.status_code == 302, res.content.decode()[:3000]
+    draft.refresh_from_db()
+    assert draft.cipher_suite == "gm"
+    edited = json.loads(AuditEntry.objects.filter(action="bidding.lot.edited").last().body)
+    assert edited["data"]["cipher_suite"] == ["intl", "gm"]
+    # A published lot: an amendment (with its reason), refused once custodians are named.
+    draft.status = "published"
+    draft.save(update_fields=["status"])
+    res = host_client(people).post(f"/tenders/{draft.pk}/", _edit_form(draft, cipher_suite="intl", reason="改用国际算法"))
+    assert res.status_code == 302, res.content.decode()[:3000]
+    draft.refresh_from_db()
+    assert draft.cipher_suite == "intl" and draft.amendments.get().changes["cipher_suite"] == ["gm", "intl"]
+    EscrowKey.objects.create(lot=draft, scheme=EscrowKey.Scheme.SHARES, threshold=2, count=2, created_at=clock.now())
+    res = host_client(people).post(f"/tenders/{draft.pk}/", _edit_form(draft, cipher_suite="gm", reason="再改"))
+    assert res.status_code == 200
+    assert "不能再更改密码套件" in field_error(res.content.decode(), "cipher_suite")
+    draft.refresh_from_db()
+    assert draft.cipher_suite == "intl" and Custodian.objects.count() == 0
