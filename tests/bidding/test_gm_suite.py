@@ -179,3 +179,16 @@ def test_provision_keys_makes_the_sm2_ca_once_and_production_without_it_refuses_
     res = post(token_client(people["alice"]), "/api/v1/certificates", {"csr_pem": csr})
     assert res.status_code == 503 and res.json()["error"]["code"] == "unavailable"
     assert not (tmp_path / "missing.pem").exists()
+
+
+def test_the_suite_cannot_be_amended_once_a_bid_is_stored(people, make_lot):
+    lot = make_lot()
+    key, _ = certify(people["alice"], people["host"])
+    res = upload(token_client(people["alice"]), lot.pk, seal(lot, people["alice"].organisation, key, package(1, "A")))
+    assert res.status_code == 201, res.content
+    res = post(token_client(people["host"]), f"/api/v1/lots/{lot.pk}/amendments",
+               {"reason": "改用国密", "cipher_suite": "gm"})
+    assert res.status_code == 409 and res.json()["error"]["code"] == "conflict", res.content
+    assert res.json()["error"]["details"]["field"] == "cipher_suite"
+    lot.refresh_from_db()
+    assert lot.cipher_suite == "intl" and not lot.amendments.exists()
