@@ -17,6 +17,7 @@ stays a file (docs/cryptography.md).
 
 from __future__ import annotations
 
+import os
 from urllib.parse import unquote
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -64,11 +65,31 @@ def generate_ed25519(ref: TokenRef) -> Ed25519PublicKey:
     with _session(ref, rw=True) as session:
         params = session.create_domain_parameters(KeyType.EC_EDWARDS, {Attribute.EC_PARAMS: ED25519_PARAMS},
                                                   local=True)
+        if _objects(session, ObjectClass.PRIVATE_KEY, ref.key_label):
+            raise TokenError("exists", f"the token already holds a key labelled {ref.key_label!r}")
         public, _ = params.generate_keypair(
-            mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN, store=True, label=ref.key_label,
+            mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN, store=True, label=ref.key_label, id=os.urandom(16),
             private_template={Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False, Attribute.SIGN: True},
             public_template={Attribute.VERIFY: True})
         return Ed25519PublicKey.from_public_bytes(_public_bytes(public))
+
+
+def _objects(session, object_class, label: str) -> list:
+    return list(session.get_objects({Attribute.CLASS: object_class, Attribute.KEY_TYPE: KeyType.EC_EDWARDS,
+                                     Attribute.LABEL: label}))
+
+
+def _one(session, object_class, label: str):
+    """The key of this class and label. SoftHSM 2.6 may list one object twice in a process after
+    another process touched the token directory; handles of the same key (same ``CKA_ID``) count
+    once, two different keys under one label are an error."""
+    found = _objects(session, object_class, label)
+    ids = {bytes(o[Attribute.ID]) for o in found}
+    if not found:
+        raise TokenError("no_key", f"the token holds no key labelled {label!r}")
+    if len(ids) != 1:
+        raise TokenError("failed", f"the token holds more than one key labelled {label!r}")
+    return found[0]
 
 
 class TokenSigningKey:
@@ -79,8 +100,7 @@ class TokenSigningKey:
     def __init__(self, ref: TokenRef):
         self.ref = ref
         with _session(ref) as session:
-            public = session.get_key(object_class=ObjectClass.PUBLIC_KEY, key_type=KeyType.EC_EDWARDS,
-                                     label=ref.key_label)
+            public = _one(session, ObjectClass.PUBLIC_KEY, ref.key_label)
             self._public = Ed25519PublicKey.from_public_bytes(_public_bytes(public))
 
     def public_key(self) -> Ed25519PublicKey:
@@ -88,8 +108,7 @@ class TokenSigningKey:
 
     def sign(self, message: bytes) -> bytes:
         with _session(self.ref) as session:
-            key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, key_type=KeyType.EC_EDWARDS,
-                                  label=self.ref.key_label)
+            key = _one(session, ObjectClass.PRIVATE_KEY, self.ref.key_label)
             signature = bytes(key.sign(bytes(message), mechanism=Mechanism.EDDSA))
         if len(signature) != 64:
             raise TokenError("failed", "the token returned no Ed25519 signature")

@@ -75,8 +75,11 @@ def softhsm_tokens(tmp_path_factory) -> dict:
     conf = base / "softhsm2.conf"
     conf.write_text(f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
     env = {**os.environ, "SOFTHSM2_CONF": str(conf)}
-    for label, (pin, so_pin) in SOFTHSM_TOKENS.items():
-        subprocess.run([util, "--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", so_pin],
+    for number, (label, (pin, so_pin)) in enumerate(SOFTHSM_TOKENS.items(), start=1):
+        # A serial of its own: SoftHSM derives one from the clock, the same for two tokens made in
+        # one second, and then confuses them.
+        subprocess.run([util, "--init-token", "--free", "--label", label, "--serial", f"kaibiao{number:09d}",
+                        "--pin", pin, "--so-pin", so_pin],
                        env=env, check=True, capture_output=True, timeout=30)
     os.environ["SOFTHSM2_CONF"] = str(conf)
     return {"conf": conf, "tokens": base / "tokens", "env": env, "util": util}

@@ -19,7 +19,9 @@ PIN = SOFTHSM_TOKENS[LABEL][0]
 
 @pytest.fixture(scope="module")
 def hsm(softhsm_tokens):
-    uri = f"pkcs11:token={LABEL};object=platform%20signing?module-path={MODULE}"
+    import uuid
+
+    uri = f"pkcs11:token={LABEL};object=platform%20signing%20{uuid.uuid4().hex[:8]}?module-path={MODULE}"
     ref = platform_token.parse_uri(uri, PIN)
     public = platform_token.generate_ed25519(ref)
     return {"uri": uri, "ref": ref, "public": public}
@@ -59,7 +61,7 @@ def test_wrong_pin_missing_key_and_bad_uris_are_clear_errors(hsm):
         platform_token.TokenSigningKey(platform_token.parse_uri(hsm["uri"], "000000"))
     assert err.value.kind == "wrong_pin"
     with pytest.raises(token.TokenError) as err:
-        platform_token.TokenSigningKey(platform_token.parse_uri(hsm["uri"].replace("platform%20signing", "nope"), PIN))
+        platform_token.TokenSigningKey(platform_token.parse_uri(hsm["uri"].replace("object=platform%20signing", "object=nope"), PIN))
     assert err.value.kind == "no_key"
     with pytest.raises(token.TokenError) as err:
         platform_token.TokenSigningKey(platform_token.parse_uri(hsm["uri"].replace(LABEL, "absent"), PIN))

@@ -127,12 +127,13 @@ def test_a_removed_token_is_a_clear_error_and_a_retry_works_once_it_is_back(soft
 
     assert open_in_a_new_process() == "opened"
     aside = tmp_path / "pulled-out"
-    shutil.move(str(softhsm["tokens"]), str(aside))  # the lock is pulled out
-    softhsm["tokens"].mkdir()
+    # Only this token's directory (the directory holds the other tests' tokens too, which this
+    # process has loaded: pulling them all out under it makes SoftHSM list their objects twice).
+    lock = next(d for d in softhsm["tokens"].iterdir() if b"bidder-lock" in (d / "token.object").read_bytes())
+    shutil.move(str(lock), str(aside))  # the lock is pulled out
     try:
         out = open_in_a_new_process()
         assert out.startswith("no_token:") and "insert it" in out
     finally:
-        shutil.rmtree(softhsm["tokens"])
-        shutil.move(str(aside), str(softhsm["tokens"]))  # ...and put back
+        shutil.move(str(aside), str(lock))  # ...and put back
     assert open_in_a_new_process() == "opened"
