@@ -296,7 +296,8 @@ def _submit_page(browser, base: str, who: dict):
 def test_a_bidder_seals_and_submits_a_gm_tender_in_the_browser(browser, platform_server, tmp_path):
     """The submit page of a gm tender seals gm-v1 to the SM2 certificate (no key in the browser, no
     "use sealbid"), uploads it with the progress bar and checks the receipt; the stored envelope is
-    gm-v1 to that key and opens, with the bidder's SM2 key in Python, to the documents chosen."""
+    gm-v1 to that key and opens, with the bidder's SM2 key in Python, to the documents chosen; the
+    receipt page verifies the platform's tender-receipt/gm-v1 receipt (SM2 signature, sm2_vkey)."""
     from tests.e2e.uploading import fill_bid, open_package, stored_envelope, write_document
 
     who = _setup(platform_server.env, "build_gm_upload", "submit")
@@ -312,6 +313,13 @@ def test_a_bidder_seals_and_submits_a_gm_tender_in_the_browser(browser, platform
                                timeout=180_000)
         assert page.get_attribute("#status", "data-state") == "done", page.text_content("#status")
         assert page.get_attribute("#bar", "value") == page.get_attribute("#bar", "max")  # the bar is full
+        page.goto(f"{platform_server}/tenders/{who['lot']}/receipt/")
+        page.wait_for_selector("#receipt-page[data-verified]")
+        checks = page.eval_on_selector_all("#checks li", "(li) => li.map((x) => [x.dataset.check, x.dataset.ok, x.textContent])")
+        assert page.get_attribute("#receipt-page", "data-verified") == "true", checks
+        assert [(c, ok) for c, ok, _ in checks] == [(c, "true") for c in ("form", "signature", "checkpoint",
+                                                                          "inclusion", "entry")]
+        assert "SM2" in checks[1][2]
         assert not page.js_errors
     finally:
         context.close()

@@ -10,6 +10,7 @@ import * as escrow from "./crypto/escrow.js";
 import * as gm from "./crypto/envelope_gm.js";
 import * as sm from "./crypto/sm.js";
 import * as csr from "./csr.js";
+import * as receipt from "./receipt_verify.js";
 
 async function roundTrip() {
   const pair = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, false, ["deriveBits"]);
@@ -35,4 +36,4 @@ button.addEventListener("click", async () => {
   }
 });
 button.disabled = false;
-window.kb = { b64, hpke, stream, envelope, escrow, gm, sm, csr, keyfile, keystore, roundTrip, ready: true };
+window.kb = { b64, hpke, stream, envelope, escrow, gm, sm, csr, receipt, keyfile, keystore, roundTrip, ready: true };

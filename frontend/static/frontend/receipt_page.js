@@ -5,7 +5,7 @@ import { verifyReceipt } from "./receipt_verify.js";
 const ctx = pageData("page-ctx");
 const t = pageData("page-labels");
 const root = document.getElementById("receipt-page");
-let doc = null, vkey = null;
+let doc = null, keys = null;
 
 function showBody(body) {
   // Labels from the catalogue (common/labels.py RECEIPT_FIELD); the receipt's own field names stay
@@ -23,7 +23,7 @@ function showBody(body) {
 }
 
 async function verify(envelope) {
-  const result = await verifyReceipt(doc, vkey, { envelope });
+  const result = await verifyReceipt(doc, keys.vkey, { envelope, sm2Vkey: keys.sm2_vkey });
   document.getElementById("checks").replaceChildren(...result.checks.map((c) => el("li", {
     "data-check": c.name, "data-ok": String(c.ok), class: c.ok ? "ok" : c.ok === false ? "bad" : "skip" },
     el("span", { class: "mark", "aria-hidden": "true", text: c.ok ? "✔" : c.ok === false ? "✘" : "–" }), " ",
@@ -41,7 +41,7 @@ async function init() {
     root.dataset.ready = "1";
     return;
   }
-  vkey = (await api("GET", "/platform/keys")).vkey;
+  keys = await api("GET", "/platform/keys"); // vkey, and sm2_vkey for a gm tender's receipt
   showBody(doc.receipt);
   const button = document.getElementById("download");
   button.disabled = false;

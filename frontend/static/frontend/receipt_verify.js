@@ -1,18 +1,29 @@
-// Verifying a bid receipt (tender-receipt/v1, crypto/receipt.py) in the browser, with only the
-// platform's verifier key (GET /api/v1/platform/keys → vkey). Each check is reported on its own:
+// Verifying a bid receipt (tender-receipt/v1 and tender-receipt/gm-v1, crypto/receipt.py) in the
+// browser, with only the platform's verifier keys (GET /api/v1/platform/keys → vkey, and sm2_vkey
+// for a gm-v1 receipt). Each check is reported on its own:
 //
-//   form        the document has the receipt's fields and format
-//   signature   Ed25519 over the canonical JSON of the body (sorted keys, no spaces, UTF-8)
-//   checkpoint  the C2SP signed note is signed by the same key; its body parses
+//   form        the document has exactly the receipt's members (signature_algorithm may be absent
+//               only from a v1 document and then means ed25519), the body its fields and a known
+//               format, and signature_algorithm is the one of that format
+//   signature   over the canonical JSON of the body (sorted keys, no spaces, UTF-8): Ed25519 for
+//               tender-receipt/v1; SM2 with SM3 and the default user ID (sm2-sm3, r || s, through
+//               crypto/sm.js) for tender-receipt/gm-v1, with the key of sm2_vkey
+//   checkpoint  the C2SP signed note is signed by the Ed25519 key (an SM2 line is skipped); its body parses
 //   inclusion   the attached audit entry is leaf `audit_index` of the checkpoint's tree (RFC 6962)
-//   entry       the entry records this submission (action, hash, size, commitment)
+//   entry       the entry records this submission (action, hash, size, commitment, cipher suite)
 //   envelope    (when the envelope file is at hand) its SHA-256 and size are the receipted ones
 
 const subtle = globalThis.crypto.subtle;
 const enc = new TextEncoder();
-const FORMAT = "tender-receipt/v1";
+// The body's format -> the algorithm that signs it, and the tender's cipher suite.
+const ALGORITHMS = { "tender-receipt/v1": "ed25519", "tender-receipt/gm-v1": "sm2-sm3" };
+const SUITES = { "tender-receipt/v1": "intl", "tender-receipt/gm-v1": "gm" };
+const DOCUMENT_FIELDS = ["audit_entry", "checkpoint", "inclusion_proof", "receipt", "signature"];
 const BODY_FIELDS = ["audit_index", "bidder", "commitment", "envelope", "format", "key_id", "lot",
                      "platform", "received_at", "submission", "tender"];
+const ED25519_TYPE = Uint8Array.of(0x01);
+const SM2_TYPE = Uint8Array.of(0xff, ...enc.encode("sm2-sm3")); // crypto/sm2_note.SM2_NOTE_TYPE
+const SM2_POINT_SIZE = 65;
 
 class Check extends Error {}
 
@@ -43,17 +54,38 @@ export function canonical(value) {
   return enc.encode(JSON.stringify(sort(value)));
 }
 
-/** vkey `<name>+<8 hex key id>+<base64(0x01 || 32-byte key)>` → {name, keyId, key: CryptoKey}. */
-export async function parseVkey(vkey) {
-  const parts = String(vkey).split("+");
+/** A vkey `<name>+<8 hex key id>+<base64(type || key)>`, parsed as checkpoint.NoteVerifier.from_vkey:
+ *  the name checked, the key of `type` and `size` bytes, the key id the one name and key hash to. */
+async function splitVkey(vkey, type, size, what) {
+  const parts = typeof vkey === "string" ? vkey.split("+") : [];
   if (parts.length < 3) throw new Check("a vkey is <name>+<key id>+<key>");
   const [name, hexId] = parts;
+  // Key names: non-empty, no whitespace, no control characters (checkpoint._check_name).
+  if (!name || /[\s\u0000-\u001f]/u.test(name)) throw new Check("invalid key name");
+  if (!/^[0-9a-f]{8}$/.test(hexId)) throw new Check("the vkey's key id is not 8 lowercase hex digits");
   const raw = b64(parts.slice(2).join("+"));
-  if (raw.length !== 33 || raw[0] !== 1) throw new Check("the vkey is not an Ed25519 key");
+  if (raw.length !== type.length + size || !same(raw.subarray(0, type.length), type)) {
+    throw new Check(`the vkey is not ${what} key`);
+  }
   const id = (await sha(concat(enc.encode(name + "\n"), raw))).subarray(0, 4);
   if (hexOf(id) !== hexId) throw new Check("the vkey's key id does not match");
-  const key = await subtle.importKey("raw", raw.subarray(1), { name: "Ed25519" }, false, ["verify"]);
-  return { name, keyId: id, key };
+  return { name, keyId: id, raw: raw.subarray(type.length) };
+}
+
+/** vkey `<name>+<8 hex key id>+<base64(0x01 || 32-byte key)>` → {name, keyId, key: CryptoKey}. */
+export async function parseVkey(vkey) {
+  const { name, keyId, raw } = await splitVkey(vkey, ED25519_TYPE, 32, "an Ed25519");
+  const key = await subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
+  return { name, keyId, key };
+}
+
+/** sm2_vkey `<name>+<8 hex key id>+<base64(0xff "sm2-sm3" || 65-byte point)>` (crypto/sm2_note.py)
+ *  → {name, keyId, point, sm}: the point on the SM2 curve (checked by crypto/sm.js, loaded here). */
+export async function parseSm2Vkey(vkey) {
+  const { name, keyId, raw } = await splitVkey(vkey, SM2_TYPE, SM2_POINT_SIZE, "an sm2-sm3");
+  const sm = await import("./crypto/sm.js");
+  if (!sm.isSm2Point(raw)) throw new Check("the vkey's point is not on the SM2 curve");
+  return { name, keyId, point: raw, sm };
 }
 
 async function ed25519(key, signature, message) {
@@ -109,11 +141,12 @@ export async function verifyInclusion(leaf, index, size, proof, root) {
 
 /**
  * Run every check; never throws. Returns `{ok, body, checks: [{name, ok, detail}]}`; a check that
- * could not run because an earlier one failed is `ok: null`. `envelope`: an optional Blob/File.
+ * could not run because an earlier one failed is `ok: null`. `vkey`: the platform's Ed25519 key;
+ * `sm2Vkey`: its SM2 key (needed for a gm-v1 receipt only); `envelope`: an optional Blob/File.
  */
-export async function verifyReceipt(doc, vkey, { envelope } = {}) {
+export async function verifyReceipt(doc, vkey, { envelope, sm2Vkey } = {}) {
   const checks = [];
-  let body = null, verifier = null, checkpoint = null, entryOk = false;
+  let body = null, verifier = null, signer = null, algorithm = null, checkpoint = null, entryOk = false;
   const run = async (name, fn, needs = true) => {
     if (!needs) { checks.push({ name, ok: null, detail: "" }); return false; }
     try {
@@ -127,15 +160,40 @@ export async function verifyReceipt(doc, vkey, { envelope } = {}) {
   };
   const form = await run("form", async () => {
     if (typeof doc === "string") doc = JSON.parse(doc);
-    body = doc?.receipt;
-    const keys = body && typeof body === "object" ? Object.keys(body).sort() : [];
-    if (keys.join() !== BODY_FIELDS.join() || body.format !== FORMAT) throw new Check(`not a ${FORMAT} receipt`);
+    if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw new Check("not a receipt document");
+    const members = Object.keys(doc).filter((k) => k !== "signature_algorithm").sort();
+    if (members.join() !== DOCUMENT_FIELDS.join()) throw new Check("the receipt document's members are not a receipt's");
+    body = doc.receipt;
+    const keys = body && typeof body === "object" && !Array.isArray(body) ? Object.keys(body).sort() : [];
+    if (keys.join() !== BODY_FIELDS.join() || !Object.hasOwn(ALGORITHMS, body.format)) {
+      throw new Check("not a tender-receipt/v1 or tender-receipt/gm-v1 receipt");
+    }
+    // Absent only from a v1 document written before the member existed: then ed25519.
+    algorithm = Object.hasOwn(doc, "signature_algorithm") ? doc.signature_algorithm : "ed25519";
+    if (algorithm !== ALGORITHMS[body.format]) {
+      throw new Check(`a ${body.format} receipt is signed ${ALGORITHMS[body.format]}, not ${JSON.stringify(algorithm)}`);
+    }
     verifier = await parseVkey(vkey);
-    if (body.platform !== verifier.name) throw new Check("the receipt names another platform");
+    signer = verifier;
+    if (algorithm === "sm2-sm3") {
+      if (!sm2Vkey) throw new Check("a gm receipt is checked with the platform's SM2 key (sm2_vkey)");
+      signer = await parseSm2Vkey(sm2Vkey);
+    }
+    if (body.platform !== verifier.name || signer.name !== verifier.name) {
+      throw new Check("the receipt names another platform");
+    }
     return body.submission;
   });
   const signed = await run("signature", async () => {
-    if (!(await ed25519(verifier.key, b64(doc.signature), canonical(body)))) throw new Check("does not verify");
+    const signature = b64(doc.signature), message = canonical(body);
+    if (algorithm === "sm2-sm3") {
+      // r || s only (no DER spelling), as crypto/sm2_note.Sm2NoteVerifier.check_signature.
+      if (signature.length !== 64 || !signer.sm.sm2Verify(signer.point, signature, message)) {
+        throw new Check("does not verify");
+      }
+      return "SM2 (sm2-sm3)";
+    }
+    if (!(await ed25519(verifier.key, signature, message))) throw new Check("does not verify");
     return "Ed25519";
   }, form);
   const noted = await run("checkpoint", async () => {
@@ -144,6 +202,10 @@ export async function verifyReceipt(doc, vkey, { envelope } = {}) {
   }, form);
   const included = await run("inclusion", async () => {
     const { index, size, hashes } = doc.inclusion_proof;
+    if (typeof doc.audit_entry !== "string" || !Number.isInteger(index) || !Number.isInteger(size)
+        || !Array.isArray(hashes)) {
+      throw new Check("malformed audit entry or proof");
+    }
     if (index !== body.audit_index || size !== checkpoint.size) throw new Check("the proof is not for this entry");
     await verifyInclusion(await leafHash(enc.encode(doc.audit_entry)), index, size, hashes.map(b64), checkpoint.root);
     return `${index} / ${size}`;
@@ -153,7 +215,8 @@ export async function verifyReceipt(doc, vkey, { envelope } = {}) {
     const d = entry.data || {};
     if (!(entry.index === body.audit_index && entry.action === "bidding.bid.submitted"
           && d.submission === body.submission && d.sha256 === body.envelope.sha256
-          && d.size === body.envelope.size && d.commitment === body.commitment)) {
+          && d.size === body.envelope.size && d.commitment === body.commitment
+          && (Object.hasOwn(d, "cipher_suite") ? d.cipher_suite : "intl") === SUITES[body.format])) {
       throw new Check("the audit entry does not record this submission");
     }
     return entry.action;

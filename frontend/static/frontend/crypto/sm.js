@@ -125,8 +125,19 @@ export function sm2Sign(scalar, point, message) {
   return fromHex(hex.padStart(128, "0"));
 }
 
+// The SM2 group order n (GB/T 32918.5): r and s of a signature are each in [1, n - 1].
+const ORDER = 0xfffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123n;
+
+/** True if `signature` (r || s, 64 bytes, each in [1, n - 1], as crypto.gm.signature_from_der
+ *  requires) is `point`'s SM2 signature with SM3 over Z_A || message, the default user ID. Never throws. */
 export function sm2Verify(point, signature, message) {
   try {
+    signature = asBytes(signature);
+    if (signature.length !== 2 * SCALAR_SIZE || !isSm2Point(point)) return false;
+    for (const half of [signature.subarray(0, SCALAR_SIZE), signature.subarray(SCALAR_SIZE)]) {
+      const v = BigInt("0x" + toHex(half));
+      if (v < 1n || v >= ORDER) return false;
+    }
     return lib.sm2.doVerifySignature(asBytes(message), toHex(asBytes(signature)), toHex(asBytes(point)),
                                      { hash: true }) === true;
   } catch {
