@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from common.errors import BadRequest
+from common.wording import join_list
 
 from . import actions
 from .access import access_draw
@@ -29,7 +30,7 @@ def check_create_session(user, *, draw_id: int, main_venue_id: int, sub_venue_id
     draw = access_draw(user, draw_id, manage=True)
     plan = seating_plan(draw, [main_venue_id, *[v for v in sub_venue_ids if v != main_venue_id]])
     if plan["over"]:
-        raise BadRequest(_("more members than seats at: %(venues)s") % {"venues": "、".join(plan["over"])},
+        raise BadRequest(_("more members than seats at: %(venues)s") % {"venues": join_list(plan["over"])},
                          details={"venues": plan["over"]})
     lot = draw.lot
     settings = lot.evaluation_settings or {}

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from bidding import actions
+from common.wording import join_list
 from bidding.access import access_lot, can_manage_lot, visible_lots
 from bidding.lifecycle import EDITABLE_FIELDS, Status
 from common import clock
@@ -167,7 +168,7 @@ def _shown_value(value) -> str:
     if isinstance(value, str) and len(value) >= 16 and value[4:5] == "-" and value[10:11] == "T":
         return beijing(value, seconds=False)
     if isinstance(value, list):
-        return "、".join(str(v.get("label", v)) if isinstance(v, dict) else str(v) for v in value)
+        return join_list(str(v.get("label", v)) if isinstance(v, dict) else str(v) for v in value)
     return str(value)
 
 

@@ -5,6 +5,7 @@ from django import template
 
 from common import beijing as bj
 from common.labels import label as catalogue_label
+from common.wording import join_list
 
 register = template.Library()
 
@@ -13,6 +14,12 @@ register = template.Library()
 def label(code, kind: str) -> str:
     """``{{ lot.status|label:"lot_status" }}``: the catalogue's label of a code."""
     return catalogue_label(kind, code)
+
+
+@register.filter
+def listed(items) -> str:
+    """``{{ names|listed }}``: a list in the page's language ("、" in Chinese, ", " in English)."""
+    return join_list(items)
 
 
 @register.filter

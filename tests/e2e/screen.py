@@ -95,11 +95,35 @@ def chinese_labels() -> frozenset[str]:
                      and "{" not in str(v))
 
 
+# Chinese punctuation (、，：；（）。 and the full-width forms) with no Chinese letter on either side: a
+# template's join or label on an English page ("E1、E3", "Bidder：X"), not data typed in Chinese.
+CJK_PUNCTUATION = re.compile(r"[\u3001-\u303f\uff01-\uff0f\uff1a-\uff1f]")
+
+
+def stray_chinese_punctuation(text: str) -> list[str]:
+    """The Chinese punctuation marks in ``text`` with no Chinese letter next to them (spaces and
+    other punctuation aside)."""
+    found = []
+    for match in CJK_PUNCTUATION.finditer(text):
+        before = text[:match.start()].rstrip()
+        after = text[match.end():].lstrip()
+        while before and CJK_PUNCTUATION.match(before[-1]):
+            before = before[:-1].rstrip()
+        while after and CJK_PUNCTUATION.match(after[0]):
+            after = after[1:].lstrip()
+        if not (before and CJK.match(before[-1])) and not (after and CJK.match(after[0])):
+            found.append(match.group(0))
+    return found
+
+
 def chinese_on_english(found: list[list[str]]) -> list[str]:
-    """The untranslated labels among an English page's text nodes (``PLACED_TEXT``)."""
+    """The untranslated labels among an English page's text nodes (``PLACED_TEXT``), and Chinese
+    punctuation between words that are not Chinese."""
     known = chinese_labels()
     problems = []
     for text, place in found:
+        for mark in stray_chinese_punctuation(text):
+            problems.append(f"Chinese punctuation {mark!r} on an English page: {text[:80]!r}")
         if not CJK.search(text.replace("元", "")):
             continue
         if place:

@@ -62,3 +62,18 @@ def test_english_labels_on_a_chinese_page_are_found():
 
     found = [["投标人 / Bidder", "th"], ["SHA-256", "th"], ["开标记录（PDF）", "button"], ["江苏 Ltd.", ""]]
     assert english_on_chinese(found) == ["English in a th on a Chinese page: '投标人 / Bidder'"]
+
+
+@pytest.mark.parametrize("text, found", [
+    ("Extended from 10:00 to 10:30 (E1、E3)", ["、"]),
+    ("Bidder：B01", ["："]),
+    ("Price scored (元)", []),
+    ("the committee decided: price accepted (成本分析表可信，设备与材料自有)", []),
+    ("江苏宁建（南京）有限公司", []),
+    ("B01: accepted（成本可信）", []),
+])
+def test_chinese_punctuation_between_english_words_is_found(text, found):
+    from tests.e2e.screen import chinese_on_english, stray_chinese_punctuation
+
+    assert stray_chinese_punctuation(text) == found
+    assert bool(chinese_on_english([[text, ""]])) == bool(found)

@@ -89,3 +89,17 @@ def test_times_read_in_beijing_time_with_the_zone_where_asked():
     with translation.override("en"):
         assert beijing("2026-12-03T07:12:00+00:00", zone=True) == "2026-12-03 15:12:00 (Beijing time, UTC+8)"
     assert beijing(None) == "—"
+
+
+def test_lists_are_joined_in_the_page_language():
+    from django.template import Context, Template
+
+    from common.wording import join_list
+
+    template = Template('{% load kb %}{{ names|listed }}')
+    with translation.override("zh-hans"):
+        assert join_list(["E1", "E3"]) == "E1、E3"
+        assert template.render(Context({"names": ["南京市", "苏州市"]})) == "南京市、苏州市"
+    with translation.override("en"):
+        assert join_list(["E1", "E3"]) == "E1, E3"  # never "E1、E3" on an English page
+        assert template.render(Context({"names": ["南京市", "苏州市"]})) == "南京市, 苏州市"

@@ -1,6 +1,6 @@
 // The bidder's key set-up: generate (with a backup the user must save before going on) or import a
 // key, request its certificate (PKCS#10 built and signed here), show the certificates' status.
-import { api, pageData, say, el, beijing, download, failure } from "./util.js";
+import { api, pageData, say, el, beijing, download, failure, list } from "./util.js";
 import { generateBidderKey, importBidderKey, listKeys } from "./signkeys.js";
 import { buildCsrPem } from "./csr.js";
 import { requestPersistence } from "./crypto/keystore.js";
@@ -26,7 +26,7 @@ async function refresh() {
     el("td", { text: have.has(c.key_id) ? t.in_browser : t.not_in_browser }))) : [el("tr", {}, el("td", { colspan: 4, text: "—" }))]));
   const requested = new Set(certs.filter((c) => ["pending", "issued"].includes(c.status)).map((c) => c.key_id));
   document.getElementById("stored").textContent = keys.length
-    ? keys.map((k) => `${k.keyId}${k.signKey ? "" : ` (${t.no_sign})`}`).join("、") : t.no_key;
+    ? list(keys.map((k) => `${k.keyId}${k.signKey ? "" : ` (${t.no_sign})`}`)) : t.no_key;
   csrKey.replaceChildren(...keys.filter((k) => k.signKey).map((k) =>
     el("option", { value: k.keyId, text: `${k.keyId}${requested.has(k.keyId) ? " ✓" : ""}` })));
   csrBtn.disabled = blocked || !csrKey.options.length;

@@ -12,7 +12,7 @@
 // (a few hundred bytes) and the File handles — not the package; and, once every byte is on the
 // server, the envelope's SHA-256, so that a page reloaded after `complete` was asked (its answer
 // lost) asks again and checks the receipt against it.
-import { api, pageData, say, el, fenToYuan, yuanToFen, clock, failure } from "./util.js";
+import { api, pageData, say, el, fenToYuan, yuanToFen, clock, failure, list } from "./util.js";
 import { announcedValues, buildPackage, packageBlob, FieldError } from "./bidpackage.js";
 import { seal, Sealer } from "./crypto/envelope.js";
 import { custodiansFromEscrow } from "./crypto/escrow.js";
@@ -345,7 +345,7 @@ async function offerResume(rec) {
   if (!info || info.status !== "open") { await dropPending(); return; }
   panel.hidden = false;
   document.getElementById("resume-info").textContent =
-    `${t.resumable} ${rec.names.join("、")} — ${info.offset.toLocaleString()} / ${info.size.toLocaleString()} ${t.bytes}`;
+    `${t.resumable} ${list(rec.names)} — ${info.offset.toLocaleString()} / ${info.size.toLocaleString()} ${t.bytes}`;
   root.dataset.offset = String(info.offset);
   root.dataset.size = String(info.size);
   document.getElementById("resume-btn").onclick = async () => {

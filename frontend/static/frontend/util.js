@@ -77,6 +77,11 @@ const BEIJING = new Intl.DateTimeFormat("en-GB", {
   hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
 });
 
+/** Items as a list in the page's language: "E1、E3" (zh) or "E1, E3" (en). */
+export function list(items) {
+  return [...items].join(CHINESE ? "、" : ", ");
+}
+
 /** Beijing time as people read it here: "2026年12月03日 15:12:00" (zh) or "2026-12-03 15:12:00" (en),
  * the same as the server's common/beijing.py; "—" for nothing. */
 export function beijing(value, { seconds = true } = {}) {

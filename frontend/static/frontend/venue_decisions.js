@@ -2,7 +2,7 @@
 // the time is insufficient and the extensions (Reg 48), replacing a member (staff request, supervisor
 // decision), and the lowest-evaluated-price adjustments (chair) with the price table. Rendered from
 // the room state like the rest of the page (venue_page.js); forms are built once and only refreshed.
-import { beijing, fenToYuan, yuanToFen } from "./util.js";
+import { beijing, fenToYuan, list, yuanToFen } from "./util.js";
 import { fmt, h } from "./venue_tasks.js";
 
 const $ = (id) => document.getElementById(id);
@@ -67,7 +67,7 @@ function renderTime(S, env) {
   $("time-claims").textContent = fmt(t.time_claims, { n: time.claims.length, total: sitting });
   $("time-extensions").replaceChildren(...time.extensions.map((e) => h("li", {
     text: fmt(t.time_extended, { step: t.steps[e.step] || e.step, from: beijing(e.from), to: beijing(e.to),
-                                 codes: e.claims.join("、") }) })));
+                                 codes: list(e.claims) }) })));
   const claimed = time.claims.includes(ctx.member);
   const button = $("time-short");
   button.hidden = !(ctx.role === "expert" && S.session.deadline && S.session.step !== "done");

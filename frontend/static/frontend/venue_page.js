@@ -4,7 +4,7 @@
 // copy-on-write reducer as the server and renders everything from the state, so a reconnect
 // (replay or snapshot, rt.js) loses nothing on screen.
 import { RealtimeClient, connectionBadge } from "./rt.js";
-import { CHINESE, beijing, clock, fenToYuan, pageData, failure } from "./util.js";
+import { beijing, clock, fenToYuan, list, pageData, failure } from "./util.js";
 import { fmt, h, renderTask } from "./venue_tasks.js";
 import { ensureKey, loadKey, signReport } from "./evalkey.js";
 import { renderDecisions, wireDecisions } from "./venue_decisions.js";
@@ -57,7 +57,7 @@ function whom(details) {
     else if (typeof v === "string" && /^[EB]\d{1,3}$/.test(v)) codes.add(v);
   };
   Object.values(details || {}).forEach(walk);
-  return [...codes].join(CHINESE ? "、" : ", ");
+  return list(codes);
 }
 
 const env = { ctx, t, send: (cmd, payload) => send(cmd, payload), status: (text) => say(text) };
@@ -86,7 +86,7 @@ function renderLock() {
     const lock = [...(s.locks || [])].reverse().find((lk) => !lk.ended_at && lk.venues.includes(String(id)))
       || [...(s.locks || [])].reverse().find((lk) => !lk.ended_at);
     return h("p", { text: fmt(t.locked, { venue: v.name || id, since: beijing(lock?.started_at),
-                                          members: (v.members || []).join("、") || "—" }) });
+                                          members: list(v.members || []) || "—" }) });
   }));
 }
 

@@ -4,7 +4,7 @@
 // rejected above the ceiling, the abnormally low prices and the committee's decisions, the 清标
 // findings and the corrections put to bidders. The chair's actions send the room commands of
 // evaluation/actions_price_review.py and actions_bills.py. Rendered from the room state.
-import { fenToYuan } from "./util.js";
+import { fenToYuan, list } from "./util.js";
 import { fmt, h } from "./venue_tasks.js";
 
 const $ = (id) => document.getElementById(id);
@@ -58,7 +58,7 @@ function reviewLines(S, t) {
                                    price: c.proposed_fen != null ? fenToYuan(String(c.proposed_fen)) : "—" }));
   }
   for (const [b, r] of Object.entries(S.bills || {})) {
-    const found = Object.entries(r.counts).map(([k, n]) => `${t.findings[k] || k} ${n}`).join("、") || t.no_findings;
+    const found = list(Object.entries(r.counts).map(([k, n]) => `${t.findings[k] || k} ${n}`)) || t.no_findings;
     lines.push(fmt(t.bill, { bidder: b, lines: r.lines, found }));
   }
   return lines;

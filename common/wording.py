@@ -1,0 +1,14 @@
+"""Small pieces of wording that depend on the page's language, beyond the catalogue's messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.utils.translation import get_language
+
+
+def join_list(items: Iterable) -> str:
+    """Items as a list in the active language: "南京市、苏州市" (zh) or "Nanjing, Suzhou" (en); a
+    Chinese enumeration comma on an English page is a label left in Chinese."""
+    chinese = (get_language() or "zh-hans").lower().startswith("zh")
+    return ("、" if chinese else ", ").join(str(i) for i in items)
