@@ -12,3 +12,9 @@ def join_list(items: Iterable) -> str:
     Chinese enumeration comma on an English page is a label left in Chinese."""
     chinese = (get_language() or "zh-hans").lower().startswith("zh")
     return ("、" if chinese else ", ").join(str(i) for i in items)
+
+
+def join_clauses(items: Iterable) -> str:
+    """Clauses one after the other: "甲；乙" (zh) or "a; b" (en)."""
+    chinese = (get_language() or "zh-hans").lower().startswith("zh")
+    return ("；" if chinese else "; ").join(str(i) for i in items)

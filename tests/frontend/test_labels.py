@@ -103,3 +103,6 @@ def test_lists_are_joined_in_the_page_language():
     with translation.override("en"):
         assert join_list(["E1", "E3"]) == "E1, E3"  # never "E1、E3" on an English page
         assert template.render(Context({"names": ["南京市", "苏州市"]})) == "南京市, 苏州市"
+        assert Template('{% load kb %}{{ r|clauses }}').render(Context({"r": ["a", "b"]})) == "a; b"
+    with translation.override("zh-hans"):
+        assert Template('{% load kb %}{{ r|clauses }}').render(Context({"r": ["甲", "乙"]})) == "甲；乙"

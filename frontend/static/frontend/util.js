@@ -82,6 +82,11 @@ export function list(items) {
   return [...items].join(CHINESE ? "、" : ", ");
 }
 
+/** Clauses one after the other: "甲；乙" (zh) or "a; b" (en). */
+export function clauses(items) {
+  return [...items].join(CHINESE ? "；" : "; ");
+}
+
 /** Beijing time as people read it here: "2026年12月03日 15:12:00" (zh) or "2026-12-03 15:12:00" (en),
  * the same as the server's common/beijing.py; "—" for nothing. */
 export function beijing(value, { seconds = true } = {}) {

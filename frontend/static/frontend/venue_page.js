@@ -4,7 +4,7 @@
 // copy-on-write reducer as the server and renders everything from the state, so a reconnect
 // (replay or snapshot, rt.js) loses nothing on screen.
 import { RealtimeClient, connectionBadge } from "./rt.js";
-import { beijing, clock, fenToYuan, list, pageData, failure } from "./util.js";
+import { beijing, clauses, clock, fenToYuan, list, pageData, failure } from "./util.js";
 import { fmt, h, renderTask } from "./venue_tasks.js";
 import { ensureKey, loadKey, signReport } from "./evalkey.js";
 import { renderDecisions, wireDecisions } from "./venue_decisions.js";
@@ -287,8 +287,8 @@ client.join(ctx.room, {
     render();
   },
   onPresence(p) {
-    $("presence").textContent = fmt(t.presence, { list: Object.entries(p.roles || {}).map(([role, n]) =>
-      fmt(t.connections, { role: t.roles[role] || role, users: n.users, connections: n.connections })).join("；") });
+    $("presence").textContent = fmt(t.presence, { list: clauses(Object.entries(p.roles || {}).map(([role, n]) =>
+      fmt(t.connections, { role: t.roles[role] || role, users: n.users, connections: n.connections }))) });
   },
   onError(err) { say(failure(t, err)); },
 });
