@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -65,6 +66,8 @@ def shot(page, name: str, *, check: bool = True) -> None:
     if check:
         check_screen(page, name)
     if not page.evaluate("() => document.documentElement.lang").lower().startswith("zh"):
+        if os.environ.get("KB_SHOTS_EN"):  # to look at the English pages: a directory outside docs/
+            page.screenshot(path=str(Path(os.environ["KB_SHOTS_EN"]) / f"{name}.png"), full_page=True)
         return
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
