@@ -16,22 +16,22 @@ class Alert:
     label: str  # zh-hans, as the console shows it
 
 
-# Action code prefixes, most specific first.
+# Action code prefixes, most specific first; each names actions the platform writes
+# (tests/frontend/test_labels.py checks it against the source).
 TABLE: list[tuple[str, Alert]] = [
     ("bidding.bid.refused", Alert("warning", "bid_refused", "投标文件被拒收")),
     ("bidding.opening.decryption_failed", Alert("warning", "decryption_failed", "解密失败")),
     ("bidding.opening.bid_revoked", Alert("warning", "bid_revoked", "投标被视为撤销")),
     ("bidding.opening.bid_withdrawn", Alert("warning", "bid_withdrawn", "投标被视为撤回")),
     ("bidding.opening.objection", Alert("warning", "objection", "开标异议")),
-    ("bidding.opening.paused", Alert("warning", "opening_paused", "开标暂停")),
+    ("bidding.opening.pause", Alert("warning", "opening_paused", "开标暂停")),
     ("bidding.opening.failed", Alert("critical", "tender_failed", "流标")),
     ("bidding.escrow.recovery", Alert("warning", "backup_decryption", "备用解密")),
     ("award.objection.overdue", Alert("warning", "objection_overdue", "异议逾期未答复，定标暂停")),
-    ("evaluation.session.locked", Alert("critical", "session_locked", "评标锁定（场地掉线）")),
-    ("evaluation.venue.dropped", Alert("critical", "venue_dropped", "场地掉线")),
-    ("evaluation.score.alert", Alert("warning", "score_alert", "评分预警")),
+    # A venue down locks the whole session (evaluation.actions_venues): the lock is this entry.
+    ("evaluation.venue.down", Alert("critical", "venue_dropped", "场地掉线")),
     ("evaluation.score.returned", Alert("warning", "score_returned", "评分退回修正")),
-    ("evaluation.step.back", Alert("warning", "step_back", "评标步骤回退")),
+    ("evaluation.back", Alert("warning", "step_back", "评标步骤回退")),  # asked for, approved, refused
     ("audit.integrity.failed", Alert("critical", "audit_integrity", "审计日志校验发现篡改迹象")),
     ("audit.witness.quorum_missed", Alert("critical", "witness_quorum", "检查点缺少见证方联署")),
     ("realtime.clock.unsynchronised", Alert("critical", "clock_unsynchronised", "服务器时钟未同步，截止时间暂停执行")),

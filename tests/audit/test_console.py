@@ -16,7 +16,9 @@ from realtime.testing import verify_action
 
 def test_alerts_are_classified_by_action():
     assert classify("bidding.bid.refused").code == "bid_refused"
-    assert classify("evaluation.session.locked").level == "critical"
+    assert classify("evaluation.venue.down").level == "critical"  # the session is locked
+    assert classify("bidding.opening.pause").code == "opening_paused"
+    assert classify("evaluation.back.requested").code == "step_back"
     assert classify("accounts.access.denied").label == "越权访问被拒"
     assert classify("bidding.lot.published") is None
     # A capability added later is covered by its verb.

@@ -106,3 +106,17 @@ def test_lists_are_joined_in_the_page_language():
         assert Template('{% load kb %}{{ r|clauses }}').render(Context({"r": ["a", "b"]})) == "a; b"
     with translation.override("zh-hans"):
         assert Template('{% load kb %}{{ r|clauses }}').render(Context({"r": ["甲", "乙"]})) == "甲；乙"
+
+
+def test_every_console_alert_names_actions_the_platform_writes():
+    """An alert whose action is never written highlights nothing: "evaluation.venue.dropped" while the
+    venue check writes "evaluation.venue.down", "bidding.opening.paused" for "bidding.opening.pause"."""
+    codes = source_action_codes()
+    for app in (*APPS, "common"):  # and the actions named by a constant (ALERT_ACTION = "audit.integrity.failed")
+        for path in (ROOT / app).rglob("*.py"):
+            if "migrations" not in path.parts and path.name not in ("alerts.py", "labels.py"):
+                codes |= set(re.findall(r'[A-Z_]+ = "([a-z_]+\.[a-z_]+\.[a-z_]+)"', path.read_text()))
+                codes |= set(re.findall(r'"(realtime\.clock\.[a-z_]+)"', path.read_text()))
+    for prefix, alert in ALERTS:
+        written = [c for c in codes if c == prefix or c.startswith((prefix + ".", prefix + "_"))]
+        assert written, f"the console's alert {alert.code!r} names {prefix!r}, which nothing writes"
