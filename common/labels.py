@@ -366,6 +366,15 @@ DRAW_STATE = {
     "drawn": _("Drawn"), "lapsed": _("Lapsed (nobody revealed in time)"), "superseded": _("Superseded by a redraw"),
 }
 
+SYSTEM_ACTOR = {  # the platform's own processes, as the audit log names them (common.actor.Actor.system)
+    "system": _("platform"), "ticker": _("scheduler"), "audit.checkpoint": _("log checkpoints"),
+    "audit.integrity": _("log integrity check"), "audit.witness": _("witness cosignatures"),
+    "evaluation.draw": _("expert draw"), "evaluation.presence": _("venue presence check"),
+    "evaluation.signing": _("report signing deadline"), "exchange.delivery": _("data exchange"),
+    "media": _("audio and video"), "load_demo": _("demo data"), "issue_token": _("token issuing"),
+    "sweeper": _("upload clean-up"),
+}
+
 DRAW_PARTY = {"platform": _("Platform"), "supervisor": _("Supervisor on duty"), "host": _("Host")}
 
 REDRAW_REASON = {
@@ -377,6 +386,7 @@ KINDS = {"error": ERROR, "lot_status": LOT_STATUS, "submission_status": SUBMISSI
          "cert_status": CERT_STATUS, "role": ROLE, "decided_by": DECIDED_BY,
          "receipt_field": RECEIPT_FIELD, "action": ACTION, "alert": ALERT, "step": STEP,
          "replacement_reason": REPLACEMENT_REASON, "return_reason": RETURN_REASON, "draw_state": DRAW_STATE, "draw_party": DRAW_PARTY,
+         "system_actor": SYSTEM_ACTOR,
          "redraw_reason": REDRAW_REASON, "collusion_signal": COLLUSION_SIGNAL,
          "collusion_strength": COLLUSION_STRENGTH, "collusion_article": COLLUSION_ARTICLE,
          "case_status": CASE_STATUS, "lead_decision": LEAD_DECISION}

@@ -21,6 +21,7 @@ from tests.e2e.test_pages_in_both_languages import sign_in
 
 pytestmark = pytest.mark.e2e
 
+SCHEDULER = {"zh-CN": "定时任务 · 平台", "en-US": "scheduler · Platform"}
 ROWS = 40  # the rows measured: the newest, as the console shows them first
 
 MEASURE = """(rows) => {
@@ -116,6 +117,12 @@ def test_the_console_columns_fit_their_entries_at_1280_px(browser, platform_serv
         page.wait_for_selector("#conn[data-state='connected']")
         page.wait_for_function(f"() => document.querySelectorAll('#entries tr').length >= {ROWS}", timeout=60_000)
         check_screen(page, f"{locale} the console with entries")
+        # The platform's own processes by their label (their name small, for support), not as an
+        # account name: "定时任务 · 平台", never "ticker · 平台".
+        accounts = set(page.eval_on_selector_all("#entries td:nth-child(5) .user", "(els) => els.map((e) => e.textContent)"))
+        assert not accounts & {"ticker", "audit.checkpoint", "evaluation.presence", "load_demo"}, accounts
+        actors = page.eval_on_selector_all("#entries td:nth-child(5)", "(tds) => tds.map((td) => td.textContent)")
+        assert SCHEDULER[locale] in " ".join(actors), actors[:10]
         found = page.evaluate(MEASURE, ROWS)
         page.screenshot(path=f"/tmp/console-{locale}.png", full_page=True)
         problems = column_problems(found, 1280)

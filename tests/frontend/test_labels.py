@@ -120,3 +120,22 @@ def test_every_console_alert_names_actions_the_platform_writes():
     for prefix, alert in ALERTS:
         written = [c for c in codes if c == prefix or c.startswith((prefix + ".", prefix + "_"))]
         assert written, f"the console's alert {alert.code!r} names {prefix!r}, which nothing writes"
+
+
+def test_every_platform_process_the_log_names_has_a_label():
+    """The console shows the platform's own processes (``Actor.system(name)``) by a label in each
+    language, never the bare name ("ticker", "evaluation.presence")."""
+    names = {"system"}
+    for app in (*APPS, "common", "bidding"):
+        for path in (ROOT / app).rglob("*.py"):
+            text = path.read_text()
+            names |= set(re.findall(r'Actor\.system\("([a-z_.]+)"\)', text))
+            if "Actor.system(ACTOR)" in text:
+                names |= set(re.findall(r'^ACTOR = "([a-z_.]+)"', text, re.M))
+    names -= {"bench", "evaluation.testing", "exchange.testing"}  # benchmarks' and tests' own
+    assert names - set(labels.SYSTEM_ACTOR) == set()
+    for lang in ("zh-hans", "en"):
+        with translation.override(lang):
+            for name in names:
+                text = labels.label("system_actor", name)
+                assert text != name and bool(re.search(r"[\u4e00-\u9fff]", text)) == (lang == "zh-hans"), (lang, text)

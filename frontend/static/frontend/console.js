@@ -52,8 +52,12 @@ function object(value) {
   return `${t.objects[kind] || t.object_other} ${value.slice(i + 1)}`;
 }
 
-/** The account name (as people signed in with it) and the role's label. */
+/** The account name (as people signed in with it) and the role's label; the platform's own
+ * processes by their label, their name small beside it. */
 function actor(e) {
+  if (e.role === "system") {
+    return labelled(`${t.system_actors[e.actor] || t.system_other} · ${t.roles.system}`, e.actor);
+  }
   const span = document.createElement("span");
   const user = document.createElement("span");
   user.className = "user";
