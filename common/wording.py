@@ -14,6 +14,12 @@ def join_list(items: Iterable) -> str:
     return ("、" if chinese else ", ").join(str(i) for i in items)
 
 
+def in_parens(text) -> str:
+    """A note in brackets after what it qualifies: "（91320100MA1NJ0001M）" (zh) or " (91320100MA1NJ0001M)" (en)."""
+    chinese = (get_language() or "zh-hans").lower().startswith("zh")
+    return f"（{text}）" if chinese else f" ({text})"
+
+
 def join_clauses(items: Iterable) -> str:
     """Clauses one after the other: "甲；乙" (zh) or "a; b" (en)."""
     chinese = (get_language() or "zh-hans").lower().startswith("zh")

@@ -5,7 +5,7 @@ from django import template
 
 from common import beijing as bj
 from common.labels import label as catalogue_label
-from common.wording import join_clauses, join_list
+from common.wording import in_parens, join_clauses, join_list
 
 register = template.Library()
 
@@ -20,6 +20,12 @@ def label(code, kind: str) -> str:
 def listed(items) -> str:
     """``{{ names|listed }}``: a list in the page's language ("、" in Chinese, ", " in English)."""
     return join_list(items)
+
+
+@register.filter
+def paren(text) -> str:
+    """``{{ org }}{{ code|paren }}``: a note in brackets in the page's language."""
+    return in_parens(text)
 
 
 @register.filter

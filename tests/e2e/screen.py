@@ -196,3 +196,26 @@ def check_screen(page, where: str = "", *, axe: bool = True) -> None:
             out.write("".join(f"{where or page.url}: {p}\n" for p in problems))
         return
     assert not problems, f"{where or page.url}:\n" + "\n".join(problems)
+
+
+# The header cells (matching a selector) whose text takes more than one line: a column too narrow
+# for its name ("座/位", "承/诺" one character a line).
+WRAPPED_HEADERS = """(selector) => {
+  const out = [];
+  for (const th of document.querySelectorAll(selector)) {
+    if (!th.checkVisibility() || !th.textContent.trim()) continue;
+    const range = document.createRange();
+    range.selectNodeContents(th);
+    const apart = parseFloat(getComputedStyle(th).fontSize) * 0.8;
+    const lines = [];
+    for (const b of [...range.getClientRects()].filter((r) => r.width > 0).map((r) => r.bottom).sort((x, y) => x - y)) {
+      if (!lines.length || b - lines[lines.length - 1] > apart) lines.push(b);
+    }
+    if (lines.length > 1) out.push(`${th.textContent.trim()} (${lines.length} lines, ${Math.round(th.getBoundingClientRect().width)} px)`);
+  }
+  return out;
+}"""
+
+
+def wrapped_headers(page, selector: str = "table thead th") -> list[str]:
+    return page.evaluate(WRAPPED_HEADERS, selector)

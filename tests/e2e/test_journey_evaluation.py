@@ -25,7 +25,7 @@ import pytest
 from tests.conftest import need_tool
 from tests.e2e.conftest import ticker_process, ROOT
 from tests.e2e.evaluation_setup import Remote
-from tests.e2e.screen import check_screen, text_problems
+from tests.e2e.screen import check_screen, text_problems, wrapped_headers
 from tests.e2e.test_journey_opening import LOCALES, SHOTS, WORDS, shot
 
 pytestmark = pytest.mark.e2e
@@ -90,6 +90,9 @@ class Person:
 
     def check(self, where: str, *, axe: bool = True) -> None:
         check_screen(self.page, where, axe=axe)
+        if self.page.viewport_size["width"] >= 1280:  # the venues' screen: every column wide enough for its name
+            wrapped = wrapped_headers(self.page, "#venue table thead th")
+            assert not wrapped, f"{where}: headers broken over lines at 1280 px: {wrapped}"
 
     def close(self) -> None:
         self.context.close()

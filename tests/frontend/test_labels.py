@@ -104,8 +104,10 @@ def test_lists_are_joined_in_the_page_language():
         assert join_list(["E1", "E3"]) == "E1, E3"  # never "E1、E3" on an English page
         assert template.render(Context({"names": ["南京市", "苏州市"]})) == "南京市, 苏州市"
         assert Template('{% load kb %}{{ r|clauses }}').render(Context({"r": ["a", "b"]})) == "a; b"
+        assert Template('{% load kb %}X{{ c|paren }}').render(Context({"c": "9132"})) == "X (9132)"
     with translation.override("zh-hans"):
         assert Template('{% load kb %}{{ r|clauses }}').render(Context({"r": ["甲", "乙"]})) == "甲；乙"
+        assert Template('{% load kb %}X{{ c|paren }}').render(Context({"c": "9132"})) == "X（9132）"
 
 
 def test_every_console_alert_names_actions_the_platform_writes():

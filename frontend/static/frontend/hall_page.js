@@ -4,7 +4,7 @@
 // the key stored in this browser and only the 32-byte key is released; the record is confirmed
 // with an ECDSA signature made here (signkeys.js).
 import { RealtimeClient, connectionBadge } from "./rt.js";
-import { api, pageData, say, el, beijing, clock, fenToYuan, b64padded, failure } from "./util.js";
+import { api, pageData, say, el, beijing, clock, fenToYuan, b64padded, failure, paren, clauses, COLON, CHINESE } from "./util.js";
 import { parseHeader, unwrapFileKey } from "./crypto/envelope.js";
 import { encode as b64, wipe } from "./crypto/b64.js";
 import { getKey, signWith } from "./signkeys.js";
@@ -86,8 +86,8 @@ function render() {
   const c = state.coefficient;
   $("coef-panel").hidden = !c?.enabled;
   if (c?.enabled) {
-    $("coef").textContent = c.value ? `K = ${c.value}（${t.coef_seed} ${c.seed}；${t.coef_commitment} ${c.commitment}）`
-      : `${c.k_min} … ${c.k_max}，${t.coef_step} ${c.k_step}；${t.coef_commitment} ${c.commitment || "—"}`;
+    $("coef").textContent = c.value ? `K = ${c.value}${paren(clauses([`${t.coef_seed} ${c.seed}`, `${t.coef_commitment} ${c.commitment}`]))}`
+      : clauses([`${c.k_min} … ${c.k_max}${CHINESE ? "，" : ", "}${t.coef_step} ${c.k_step}`, `${t.coef_commitment} ${c.commitment || "—"}`]);
   }
   renderAnnouncement();
   renderMine();
@@ -104,7 +104,7 @@ function renderAnnouncement() {
     el("th", { scope: "col", text: t.col_credit_code }), el("th", { scope: "col", text: t.col_status }),
     // The tender's own field names: its data, as the host wrote them (translate="no").
     ...fields.map((d) => el("th", { scope: "col", class: d.type === "money_fen" ? "num" : "", translate: "no",
-                                   text: `${d.label}${d.unit ? `（${d.unit}）` : ""}` }))));
+                                   text: `${d.label}${d.unit ? paren(d.unit) : ""}` }))));
   // Each cell carries its column's name: at a phone's width the rows become cards (site.css).
   const rows = (state.announcement || []).map((b, i) => el("tr", { "data-org": b.org }, el("td", { text: String(i + 1), "data-label": "#" }),
     el("th", { scope: "row", text: b.name, "data-label": t.col_bidder }),
@@ -113,7 +113,7 @@ function renderAnnouncement() {
     ...fields.map((d) => {
       const f = (b.fields || []).find((x) => x.key === d.key);
       return el("td", { class: d.type === "money_fen" ? "num price" : "", "data-key": d.key,
-                        "data-label": `${d.label}${d.unit ? `（${d.unit}）` : ""}`, text: f ? shownValue(f) : "—" });
+                        "data-label": `${d.label}${d.unit ? paren(d.unit) : ""}`, text: f ? shownValue(f) : "—" });
     })));
   $("ann-body").replaceChildren(...rows);
   root.dataset.announced = state.announcement ? "1" : "0";
@@ -145,8 +145,8 @@ function renderRecord() {
 function renderObjections() {
   $("objections").replaceChildren(...state.objections.map((o) => {
     const li = el("li", { "data-objection": o.id, class: "objection" },
-      el("strong", { text: o.name }), ` ${beijing(o.raised_at)}：`, o.text,
-      o.answer ? el("div", { class: "answer", text: `${t.answered}（${beijing(o.answered_at)}）：${o.answer}` })
+      el("strong", { text: o.name }), ` ${beijing(o.raised_at)}${COLON}`, o.text,
+      o.answer ? el("div", { class: "answer", text: `${t.answered}${paren(beijing(o.answered_at))}${COLON}${o.answer}` })
         : el("div", { class: "meta", text: t.awaiting_answer }));
     if (role === "host" && !o.answer) {
       const input = el("input", { "aria-label": `${t.answer} #${o.id}`, maxlength: 1000, size: 30, class: "answer-text" });
@@ -188,7 +188,7 @@ function renderHost() {
 function renderPresence() {
   if (role === "bidder" || !presence) return;
   $("presence").replaceChildren(...presence.users.map((u) => el("li", { "data-role": u.role },
-    `${u.name}（${t.roles[u.role] || t.roles.other}）`, u.connections > 1 ? ` ×${u.connections}` : "")));
+    `${u.name}${paren(t.roles[u.role] || t.roles.other)}`, u.connections > 1 ? ` ×${u.connections}` : "")));
 }
 
 // A bidder sees only whether the host side is online (the hall's presence view for bidders:

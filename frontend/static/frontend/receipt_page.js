@@ -1,5 +1,5 @@
 // A bid's receipt: shown, downloadable as JSON, and verified here check by check (receipt_verify.js).
-import { api, pageData, say, el, beijing, download, failure } from "./util.js";
+import { api, pageData, say, el, beijing, download, failure, paren } from "./util.js";
 import { verifyReceipt } from "./receipt_verify.js";
 
 const ctx = pageData("page-ctx");
@@ -12,8 +12,8 @@ function showBody(body) {
   // in the downloaded JSON, and small beside each label, for whoever checks it by hand.
   const f = t.fields;
   const rows = [["submission", body.submission, true], ["tender", `${body.tender} / ${body.lot}`, false],
-                ["bidder", `${body.bidder.name}（${body.bidder.credit_code}）`, false],
-                ["received_at", `${beijing(body.received_at)}（${t.beijing}）`, false],
+                ["bidder", `${body.bidder.name}${paren(body.bidder.credit_code)}`, false],
+                ["received_at", `${beijing(body.received_at)}${paren(t.beijing)}`, false],
                 ["envelope_sha256", body.envelope.sha256, true],
                 ["size", body.envelope.size.toLocaleString(), false], ["commitment", body.commitment, true],
                 ["key_id", body.key_id, true], ["audit_index", body.audit_index, false]];

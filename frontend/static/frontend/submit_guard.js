@@ -2,7 +2,7 @@
 // cannot be read are refused before anything is sealed; replacing a submitted bid is confirmed in a
 // dialog showing what would be replaced (documents, size, Beijing time, hash); the form closes at the
 // deadline (the server's clock), saying why. The pipeline itself stays in submit_page.js.
-import { beijing, list, say } from "./util.js";
+import { beijing, list, paren, say } from "./util.js";
 import { FieldError } from "./bidpackage.js";
 
 const SENT = (lotId) => `kaibiao-submitted-${lotId}`;
@@ -40,7 +40,7 @@ function facts(t, lotId, bid) {
   return [
     [t.current.documents, names ? list(names) : t.current.names_unknown],
     [t.current.size, `${Number(bid.size).toLocaleString()} ${t.bytes}`],
-    [t.current.received_at, `${beijing(bid.received_at)}（${t.beijing}）`],
+    [t.current.received_at, `${beijing(bid.received_at)}${paren(t.beijing)}`],
     ["SHA-256", bid.sha256],
   ];
 }

@@ -12,7 +12,7 @@
 // (a few hundred bytes) and the File handles — not the package; and, once every byte is on the
 // server, the envelope's SHA-256, so that a page reloaded after `complete` was asked (its answer
 // lost) asks again and checks the receipt against it.
-import { api, pageData, say, el, fenToYuan, yuanToFen, clock, failure, list } from "./util.js";
+import { api, pageData, say, el, fenToYuan, yuanToFen, clock, failure, list, paren } from "./util.js";
 import { announcedValues, buildPackage, packageBlob, FieldError } from "./bidpackage.js";
 import { seal, Sealer } from "./crypto/envelope.js";
 import { custodiansFromEscrow } from "./crypto/escrow.js";
@@ -70,7 +70,7 @@ function fieldInput(d) {
   const id = `f-${d.key}`;
   // The tender's own field names: its data, as the host wrote them (translate="no").
   const label = el("label", { for: id, translate: "no",
-                              text: `${d.label}${d.unit ? `（${d.unit}）` : ""}${d.required === false ? "" : " *"}` });
+                              text: `${d.label}${d.unit ? paren(d.unit) : ""}${d.required === false ? "" : " *"}` });
   let input;
   if (d.type === "choice") {
     input = el("select", { id, name: d.key }, el("option", { value: "", text: "—" }),

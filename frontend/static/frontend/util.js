@@ -82,6 +82,14 @@ export function list(items) {
   return [...items].join(CHINESE ? "、" : ", ");
 }
 
+/** A note in brackets after what it qualifies: "张敏（南京市）" (zh) or "Zhang Min (Nanjing)" (en). */
+export function paren(text) {
+  return CHINESE ? `（${text}）` : ` (${text})`;
+}
+
+/** The colon between a label and what follows it: "答复：" (zh) or "Answer: " (en). */
+export const COLON = CHINESE ? "：" : ": ";
+
 /** Clauses one after the other: "甲；乙" (zh) or "a; b" (en). */
 export function clauses(items) {
   return [...items].join(CHINESE ? "；" : "; ");
