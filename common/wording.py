@@ -20,6 +20,11 @@ def in_parens(text) -> str:
     return f"（{text}）" if chinese else f" ({text})"
 
 
+def label_colon() -> str:
+    """The colon after a label: "：" (zh) or ": " (en)."""
+    return "：" if (get_language() or "zh-hans").lower().startswith("zh") else ": "
+
+
 def join_clauses(items: Iterable) -> str:
     """Clauses one after the other: "甲；乙" (zh) or "a; b" (en)."""
     chinese = (get_language() or "zh-hans").lower().startswith("zh")

@@ -5,7 +5,7 @@ from django import template
 
 from common import beijing as bj
 from common.labels import label as catalogue_label
-from common.wording import in_parens, join_clauses, join_list
+from common.wording import in_parens, join_clauses, join_list, label_colon
 
 register = template.Library()
 
@@ -20,6 +20,12 @@ def label(code, kind: str) -> str:
 def listed(items) -> str:
     """``{{ names|listed }}``: a list in the page's language ("、" in Chinese, ", " in English)."""
     return join_list(items)
+
+
+@register.simple_tag
+def colon() -> str:
+    """``{% trans "State" %}{% colon %}``: the colon after a label in the page's language ("：" / ": ")."""
+    return label_colon()
 
 
 @register.filter

@@ -53,6 +53,7 @@ ZH_ONLY = [
      r"pending|issued|rejected|revoked|decrypted|score|last|submission|received_at|key_id|"
      r"bidder|host|supervisor|expert|main_staff|staff)(?![\w-])", "an English status or role code"),
     (r"\b[A-Za-z]{3,}(?: [a-z]{2,}){3,}", "an English sentence"),
+    (r"[\u3400-\u9fff）]: ", "an English colon after Chinese"),
 ]
 UTC_PATTERNS = [
     (r"\d{4}-\d\d-\d\dT\d\d:\d\d", "an ISO 8601 machine time"),

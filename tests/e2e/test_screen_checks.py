@@ -28,6 +28,7 @@ def test_axe_finds_a_serious_violation_and_passes_a_clean_page(page):
     ("接收 07:12:00Z", True, "UTC time"),
     ("bidder3 (bidder)", True, "role"),
     ("hall not found or not yours", True, "English sentence"),
+    ("当前环节: 签到", True, "English colon"),
 ])
 def test_the_text_rules_catch_raw_codes_and_utc(text, chinese, found):
     assert any(found in p for p in text_problems(text, chinese=chinese)), text_problems(text, chinese=chinese)

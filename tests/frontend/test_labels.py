@@ -108,6 +108,7 @@ def test_lists_are_joined_in_the_page_language():
     with translation.override("zh-hans"):
         assert Template('{% load kb %}{{ r|clauses }}').render(Context({"r": ["甲", "乙"]})) == "甲；乙"
         assert Template('{% load kb %}X{{ c|paren }}').render(Context({"c": "9132"})) == "X（9132）"
+        assert Template('{% load kb %}状态{% colon %}草稿').render(Context({})) == "状态：草稿"
 
 
 def test_every_console_alert_names_actions_the_platform_writes():

@@ -1,5 +1,5 @@
 // Hosts and administrators approve or reject bidders' certificate requests.
-import { api, pageData, say, el, beijing, failure } from "./util.js";
+import { api, pageData, say, el, beijing, failure, COLON } from "./util.js";
 
 const t = pageData("page-labels");
 const root = document.getElementById("certs-page");
@@ -11,7 +11,7 @@ async function decide(cert, approve, reason = "") {
     await api("POST", `/certificates/${cert.id}/${approve ? "approve" : "reject"}`,
               approve ? {} : { json: { reason } });
     await refresh();
-    say(status, `${cert.organisation} · ${cert.key_id}: ${t.cert[approve ? "issued" : "rejected"]}`, "done");
+    say(status, `${cert.organisation} · ${cert.key_id}${COLON}${t.cert[approve ? "issued" : "rejected"]}`, "done");
   } catch (err) {
     say(status, failure(t, err), "error");
   }

@@ -62,7 +62,7 @@ function render() {
   root.dataset.paused = String(ph.paused);
   $("phase").textContent = t.phase[ph.phase] || ph.phase;
   $("paused").hidden = !ph.paused;
-  $("paused").textContent = ph.paused ? `${t.paused}: ${ph.pause_reason}` : "";
+  $("paused").textContent = ph.paused ? `${t.paused}${COLON}${ph.pause_reason}` : "";
   // bidders on file and progress
   const p = state.progress;
   $("progress").textContent = p ? t.progress.replace("{decrypted}", p.decrypted).replace("{total}", p.total)

@@ -3,6 +3,7 @@
 // Janus's own client (vendored janus.js); this platform's socket only hands out the short-lived tokens
 // (`media.token`, docs/protocol.md §3), asked again before every join since a room token is checked
 // when a handle joins. Without a media server the panel says "video unavailable" and the page goes on.
+import { COLON } from "./util.js";
 import Janus from "../vendor/janus-gateway-1.1.4/dist/janus.es.js";
 
 const PLUGIN = "janus.plugin.videoroom";
@@ -84,7 +85,7 @@ export function startMedia({ client, room, panel, labels, mixAudio = false }) {
   function removeFeed(id) {
     const feed = feeds.get(id);
     if (!feed) return;
-    dropped(id, `${shown(feed.display)}: ${labels.dropped}`);
+    dropped(id, `${shown(feed.display)}${COLON}${labels.dropped}`);
     try { feed.handle?.detach(); } catch (_) { /* already gone */ }
     feeds.delete(id);
     setTimeout(() => { if (!feeds.has(id)) feed.tile.figure.remove(); }, 8000);
@@ -93,7 +94,7 @@ export function startMedia({ client, room, panel, labels, mixAudio = false }) {
 
   function announceDrop(display) {
     const line = panel.querySelector(".media-alerts");
-    if (line) line.textContent = `${display}: ${labels.dropped}`;
+    if (line) line.textContent = `${display}${COLON}${labels.dropped}`;
   }
 
   async function subscribe(feed) {
@@ -133,7 +134,7 @@ export function startMedia({ client, room, panel, labels, mixAudio = false }) {
           entry.stream.getTracks().filter((t) => t.id === track.id).forEach((t) => entry.stream.removeTrack(t));
         }
       },
-      iceState(state) { if (state === "disconnected" || state === "failed") dropped(feed.id, `${shown(feed.display)}: ${labels.dropped}`); },
+      iceState(state) { if (state === "disconnected" || state === "failed") dropped(feed.id, `${shown(feed.display)}${COLON}${labels.dropped}`); },
       oncleanup() { /* the feed left; removeFeed shows it */ },
     });
   }

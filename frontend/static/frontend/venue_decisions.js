@@ -2,7 +2,7 @@
 // the time is insufficient and the extensions (Reg 48), replacing a member (staff request, supervisor
 // decision), and the lowest-evaluated-price adjustments (chair) with the price table. Rendered from
 // the room state like the rest of the page (venue_page.js); forms are built once and only refreshed.
-import { beijing, clauses, fenToYuan, list, yuanToFen } from "./util.js";
+import { beijing, clauses, fenToYuan, list, yuanToFen, COLON } from "./util.js";
 import { fmt, h } from "./venue_tasks.js";
 
 const $ = (id) => document.getElementById(id);
@@ -122,7 +122,7 @@ function renderAdjustments(S, env) {
     const price = S.bidders[b].price_fen;
     return h("tr", { "data-bidder": b }, h("th", { scope: "row", text: b }),
       h("td", { class: "num", text: price != null ? fenToYuan(price) : "—" }),
-      h("td", { text: entry ? (entry.items.length ? clauses(entry.items.map((a) => `${a.reason}: ${signedYuan(a.amount_fen)}`)) : t.no_adjustment) : t.not_recorded }),
+      h("td", { text: entry ? (entry.items.length ? clauses(entry.items.map((a) => `${a.reason}${COLON}${signedYuan(a.amount_fen)}`)) : t.no_adjustment) : t.not_recorded }),
       h("td", { class: "num", text: entry ? signedYuan(entry.total_fen) : "—" }),
       h("td", { class: "num", text: row ? fenToYuan(row.evaluated_fen) : "—" }));
   })));

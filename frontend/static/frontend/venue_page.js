@@ -4,7 +4,7 @@
 // copy-on-write reducer as the server and renders everything from the state, so a reconnect
 // (replay or snapshot, rt.js) loses nothing on screen.
 import { RealtimeClient, connectionBadge } from "./rt.js";
-import { beijing, clauses, clock, fenToYuan, list, pageData, failure } from "./util.js";
+import { beijing, clauses, clock, fenToYuan, list, pageData, failure, COLON, paren } from "./util.js";
 import { fmt, h, renderTask } from "./venue_tasks.js";
 import { ensureKey, loadKey, signReport } from "./evalkey.js";
 import { renderDecisions, wireDecisions } from "./venue_decisions.js";
@@ -97,7 +97,7 @@ function renderHead() {
   $("steps").replaceChildren(...STEPS.map((k) => h("li", {
     text: t.steps[k], class: k === s.step ? "current" : STEPS.indexOf(k) < STEPS.indexOf(s.step) ? "past" : "",
     "aria-current": k === s.step ? "step" : null })));
-  $("deadline").textContent = s.deadline ? `${t.deadline}: ${beijing(s.deadline)}` : t.no_deadline;
+  $("deadline").textContent = s.deadline ? `${t.deadline}${COLON}${beijing(s.deadline)}` : t.no_deadline;
   const d = s.document;
   $("document").textContent = d ? `${d.id} · ${d.title} · ${fmt(t.page, { n: d.page })}` : t.no_document;
   const back = $("back-pending");
@@ -177,7 +177,7 @@ function renderSummary() {
     text: `${t.alerts[a.code] || a.code} · ${a.bidder}${a.expert ? ` · ${a.expert}` : ""}${a.item ? ` · ${a.item}` : ""}` }))
     : [h("li", { text: t.none })]));
   $("corrections").replaceChildren(...(S.corrections || []).map((c) => h("li", {
-    text: `${beijing(c.at)} ${c.member} · ${c.bidder} · ${c.item}: ${c.old} → ${c.new} (${t.return_reasons[c.reason] || c.reason})` })));
+    text: `${beijing(c.at)} ${c.member} · ${c.bidder} · ${c.item}${COLON}${c.old} → ${c.new}${paren(t.return_reasons[c.reason] || c.reason)}` })));
 }
 
 function renderRanking() {
@@ -202,7 +202,7 @@ function renderReport() {
   $("report-deadline").textContent = beijing(rep.signing_deadline);
   $("report-pdf").href = `/api/v1/evaluation/sessions/${ctx.session}/report.pdf`;
   $("signatures").replaceChildren(...Object.keys(S.members).sort().map((code) => h("li", { "data-member": code },
-    `${code}: `, h("span", { class: "badge", text: t.signature[rep.signatures?.[code]] || t.not_signed }))));
+    `${code}${COLON}`, h("span", { class: "badge", text: t.signature[rep.signatures?.[code]] || t.not_signed }))));
   const mine = ctx.member && rep.signatures?.[ctx.member];
   $("sign-box").hidden = !(ctx.role === "expert" && S.session.step === "signing" && !mine);
 }
@@ -231,9 +231,9 @@ function renderChair() {
 function renderClarifications() {
   const list = Object.entries(S.clarifications || {}).sort(([a], [b]) => Number(a) - Number(b));
   $("clarifications").replaceChildren(...(list.length ? list.map(([, c]) => h("li", {},
-    h("strong", { text: `${c.bidder}: ` }), c.question, h("br"),
+    h("strong", { text: `${c.bidder}${COLON}` }), c.question, h("br"),
     h("span", { class: "meta", text: `${t.asked} ${beijing(c.asked_at)} · ${t.deadline} ${beijing(c.deadline)} · ` }),
-    c.answer ? h("span", { text: `${t.answer}: ${c.answer}` }) : h("span", { class: "meta", text: t.no_answer })))
+    c.answer ? h("span", { text: `${t.answer}${COLON}${c.answer}` }) : h("span", { class: "meta", text: t.no_answer })))
     : [h("li", { class: "meta", text: t.none })]));
 }
 

@@ -2,6 +2,7 @@
 // forms (validated exactly, scoring.js), corrections of returned scores. A form is built once per
 // (step, bidders) and then only refreshed: what an expert is typing survives every event, every
 // reconnect and every snapshot.
+import { COLON } from "./util.js";
 import { checkSheet, scoreProblem, sumDecimals } from "./scoring.js";
 
 export function h(tag, attrs = {}, ...children) {
@@ -72,7 +73,7 @@ function election(env, S) {
   return { el: h("div", {}, form, state),
            refresh(S2, me, code) {
              const mine = S2.chair_vote?.[code];
-             state.textContent = S2.session.chair ? `${t.chair}: ${memberLabel(S2, S2.session.chair)}`
+             state.textContent = S2.session.chair ? `${t.chair}${COLON}${memberLabel(S2, S2.session.chair)}`
                : mine ? fmt(t.my_vote, { code: mine }) : "";
              form.hidden = Boolean(mine || S2.session.chair);
            } };
