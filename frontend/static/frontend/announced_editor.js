@@ -2,7 +2,7 @@
 // field: each row a field (name shown to everyone, type, unit, required, choices); the JSON the
 // server validates (bidding.lifecycle.validate_announced_fields) is written back on every change.
 // Without this module the JSON field stays as it is, and the server checks it the same way.
-import { el, pageData } from "./util.js";
+import { CHINESE, el, pageData } from "./util.js";
 
 const area = document.getElementById("id_announced_fields");
 const holder = document.getElementById("announced-editor");
@@ -37,7 +37,7 @@ if (area && holder) {
         el("td", {}, type),
         el("td", {}, input("unit", { value: f.unit || "", maxlength: 20, size: 6 })),
         el("td", {}, input("required", { type: "checkbox", checked: f.required !== false })),
-        el("td", {}, input("choices", { value: (f.choices || []).join("，"), size: 14 })),
+        el("td", {}, input("choices", { value: (f.choices || []).join(CHINESE ? "，" : ", "), size: 14 })),
         el("td", {}, el("button", { type: "button", class: "secondary", text: t.remove,
                                     onclick: () => { tr.remove(); sync(); } })));
       body.append(tr);

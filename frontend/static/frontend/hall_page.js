@@ -127,7 +127,7 @@ function renderMine() {
   root.dataset.mine = m ? m.status : "";
   $("decrypt").disabled = !(state.phase.phase === "decrypting" && !state.phase.paused && m && m.status === "pending");
   $("mine-fields").replaceChildren(...(m?.fields || []).map((f) => el("li", { translate: "no",
-    text: `${f.label}：${shownValue(f)}${f.unit ? ` ${f.unit}` : ""}` })));
+    text: `${f.label}${COLON}${shownValue(f)}${f.unit ? ` ${f.unit}` : ""}` })));
 }
 
 function renderRecord() {
@@ -136,7 +136,7 @@ function renderRecord() {
   if (!r) return;
   $("record-hash").textContent = r.hash;
   $("confirmations").replaceChildren(...Object.entries(state.confirmations).map(([org, s]) =>
-    el("li", { "data-org": org, "data-state": s, text: `${orgName(org)}：${t.confirm_state[s] || ""}` })));
+    el("li", { "data-org": org, "data-state": s, text: `${orgName(org)}${COLON}${t.confirm_state[s] || ""}` })));
   if (role === "bidder") {
     $("confirm").disabled = !(state.phase.phase === "confirming" && !state.phase.paused && !state.confirmations[ctx.org_id]);
   }
@@ -170,7 +170,7 @@ function renderChat() {
     messages = messages.filter((m) => m.org === select.value);
   }
   $("chat").replaceChildren(...(messages.length ? messages.map((m) => el("li", { class: `from-${m.from}` },
-    el("span", { class: "meta", text: `${beijing(m.sent_at)} ${m.from === "host" ? t.host : role === "bidder" ? t.you : orgName(m.org)}：` }), m.text))
+    el("span", { class: "meta", text: `${beijing(m.sent_at)} ${m.from === "host" ? t.host : role === "bidder" ? t.you : orgName(m.org)}${COLON}` }), m.text))
     : [el("li", { class: "meta", text: t.no_chat })]));
 }
 

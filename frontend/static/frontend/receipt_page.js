@@ -1,5 +1,5 @@
 // A bid's receipt: shown, downloadable as JSON, and verified here check by check (receipt_verify.js).
-import { api, pageData, say, el, beijing, download, failure, paren } from "./util.js";
+import { api, pageData, say, el, beijing, download, failure, paren, COLON } from "./util.js";
 import { verifyReceipt } from "./receipt_verify.js";
 
 const ctx = pageData("page-ctx");
@@ -27,7 +27,7 @@ async function verify(envelope) {
   document.getElementById("checks").replaceChildren(...result.checks.map((c) => el("li", {
     "data-check": c.name, "data-ok": String(c.ok), class: c.ok ? "ok" : c.ok === false ? "bad" : "skip" },
     el("span", { class: "mark", "aria-hidden": "true", text: c.ok ? "✔" : c.ok === false ? "✘" : "–" }), " ",
-    el("strong", { text: t.checks[c.name] || c.name }), `：${c.ok ? t.ok : c.ok === false ? t.bad : t.skipped}`,
+    el("strong", { text: t.checks[c.name] || c.name }), `${COLON}${c.ok ? t.ok : c.ok === false ? t.bad : t.skipped}`,
     c.detail ? el("span", { class: "meta mono", text: ` ${c.detail}` }) : null)));
   say(document.getElementById("verdict"), result.ok ? t.all_ok : t.not_ok, result.ok ? "ok" : "bad");
   root.dataset.verified = String(result.ok);
