@@ -123,6 +123,8 @@ def chinese_on_english(found: list[list[str]]) -> list[str]:
     known = chinese_labels()
     problems = []
     for text, place in found:
+        if place and place.split("#")[0] in ("th", "dt", "label", "legend", "caption") and re.match(r"[a-z]", text):
+            problems.append(f"a label in lower case in a {place} on an English page: {text[:80]!r}")
         for mark in stray_chinese_punctuation(text):
             problems.append(f"Chinese punctuation {mark!r} on an English page: {text[:80]!r}")
         if not CJK.search(text.replace("元", "")):

@@ -78,3 +78,10 @@ def test_chinese_punctuation_between_english_words_is_found(text, found):
 
     assert stray_chinese_punctuation(text) == found
     assert bool(chinese_on_english([[text, ""]])) == bool(found)
+
+
+def test_a_label_in_lower_case_on_an_english_page_is_found():
+    from tests.e2e.screen import chinese_on_english
+
+    assert chinese_on_english([["status", "th"], ["Status", "th"], ["2 lines", ""]]) == [
+        "a label in lower case in a th on an English page: 'status'"]
