@@ -53,6 +53,7 @@ def bidder_keys(request):
         "not_key_file": _("This is not a tender-key/v1 key file."),
         "requested": _("Certificate requested: waiting for the host's approval."),
         "no_key": _("No key in this browser yet."),
+        "generated": _("Key generated and saved in this browser"), "stored": _("Keys in this browser"),
         "no_sign": _("This key cannot sign here: import its backup file again."),
         "failed": _("Failed"),
         "in_browser": _("in this browser"),

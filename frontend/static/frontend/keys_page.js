@@ -1,6 +1,6 @@
 // The bidder's key set-up: generate (with a backup the user must save before going on) or import a
 // key, request its certificate (PKCS#10 built and signed here), show the certificates' status.
-import { api, pageData, say, el, beijing, download, failure, list } from "./util.js";
+import { api, pageData, say, el, beijing, download, failure, list, paren, COLON } from "./util.js";
 import { generateBidderKey, importBidderKey, listKeys } from "./signkeys.js";
 import { buildCsrPem } from "./csr.js";
 import { requestPersistence } from "./crypto/keystore.js";
@@ -26,7 +26,7 @@ async function refresh() {
     el("td", { text: have.has(c.key_id) ? t.in_browser : t.not_in_browser }))) : [el("tr", {}, el("td", { colspan: 4, text: "—" }))]));
   const requested = new Set(certs.filter((c) => ["pending", "issued"].includes(c.status)).map((c) => c.key_id));
   document.getElementById("stored").textContent = keys.length
-    ? list(keys.map((k) => `${k.keyId}${k.signKey ? "" : ` (${t.no_sign})`}`)) : t.no_key;
+    ? `${t.stored}${COLON}` + list(keys.map((k) => `${k.keyId}${k.signKey ? "" : ` (${t.no_sign})`}`)) : t.no_key;
   csrKey.replaceChildren(...keys.filter((k) => k.signKey).map((k) =>
     el("option", { value: k.keyId, text: `${k.keyId}${requested.has(k.keyId) ? " ✓" : ""}` })));
   csrBtn.disabled = blocked || !csrKey.options.length;
@@ -50,7 +50,7 @@ document.getElementById("gen").addEventListener("submit", async (ev) => {
     document.getElementById("backup-saved").checked = false;
     document.getElementById("backup-saved").focus();
     requestPersistence();
-    say(status, key.keyId, "generated");
+    say(status, `${t.generated}${COLON}${key.keyId}`, "generated");
     root.dataset.generated = key.keyId;
     await refresh();
   } catch (err) {
@@ -98,7 +98,7 @@ csrBtn.addEventListener("click", async () => {
     const key = (await listKeys()).find((k) => k.keyId === csrKey.value);
     const csrPem = await buildCsrPem(key, { organisation: ctx.organisation, creditCode: ctx.credit_code });
     const cert = await api("POST", "/certificates", { json: { csr_pem: csrPem } });
-    say(status, `${t.requested} (${cert.key_id})`, "requested");
+    say(status, `${t.requested}${paren(cert.key_id)}`, "requested");
     await refresh();
   } catch (err) {
     say(status, failure(t, err), "error");
