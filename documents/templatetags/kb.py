@@ -35,6 +35,13 @@ def paren(text) -> str:
 
 
 @register.filter
+def paren_with(first, second) -> str:
+    """``{{ kind|paren_with:seats }}``: two notes in one bracket ("（主场，已用 3 个座位）" / " (main venue, …)")."""
+    chinese = in_parens("").startswith("（")
+    return in_parens(f"{first}{'，' if chinese else ', '}{second}")
+
+
+@register.filter
 def clauses(items) -> str:
     """``{{ reasons|clauses }}``: clauses in the page's language ("；" in Chinese, "; " in English)."""
     return join_clauses(items)
