@@ -165,7 +165,7 @@ function renderSummary() {
   if (!sum) return;
   const experts = sum.experts || [];
   const head = h("tr", {}, h("th", { scope: "col", text: t.bidder }), ...experts.map((e) => h("th", { scope: "col", class: "num", text: e })),
-    ...["technical", "business", "price"].map((c) => h("th", { scope: "col", class: "num", text: t[c] })),
+    ...["technical", "business", "price"].map((c) => h("th", { scope: "col", class: "num", text: t[c].charAt(0).toUpperCase() + t[c].slice(1) })),
     h("th", { scope: "col", class: "num", text: t.total }));
   const rows = Object.entries(sum.bidders || {}).map(([b, r]) => h("tr", { "data-bidder": b },
     h("th", { scope: "row", text: b }), ...experts.map((e) => h("td", { class: `num${r.dropped?.includes(e) ? " dropped" : ""}`, text: r.per_expert[e] ?? "—" })),
