@@ -3,8 +3,8 @@
 // crypto.envelope_header.read_header for gm-v1). envelope_gm.js re-exports all of it.
 
 import { asBytes, concat, decode, encode, toHex, utf8 } from "./b64.js";
-import { InvalidEnvelope, MIN_THRESHOLD, NONCE_SIZE, bindingLines } from "./header.js";
-import { ByteReader, checkChunkSize } from "./stream.js";
+import { InvalidEnvelope, MIN_THRESHOLD, bindingLines, latin1, readPreamble } from "./header.js";
+import { ByteReader } from "./stream.js";
 import { hkdfSm3, isSm2Point, sm3 } from "./sm.js";
 
 export const FORMAT_GM = "tender-envelope/gm-v1";
@@ -17,8 +17,6 @@ export const MAX_CUSTODIANS_GM = 10;
 export const PAYLOAD_KEY_SIZE = 16;
 const BODY_LINES = [64, 64, 64, 23];
 const MAX_LINE = 128;
-const ID = /^[\x21-\x7e]{1,64}$/;
-const CHUNK = /^[1-9][0-9]{0,7}$/;
 const KEY_ID = /^[0-9a-f]{16}$/;
 const SMALL = /^[1-9][0-9]?$/;
 
@@ -38,10 +36,6 @@ export function derive(fileKey, nonce, purpose, length = 32) {
 }
 
 // --- the header ------------------------------------------------------------------------------
-
-function latin1(bytes) {
-  return String.fromCharCode.apply(null, bytes);
-}
 
 /** Read and check a gm-v1 header from a ByteReader (no secret; the MAC is not checked). */
 export async function readGmHeader(reader) {
@@ -76,21 +70,7 @@ export async function readGmHeader(reader) {
   }
 
   if (await line() !== FORMAT_GM) throw new InvalidEnvelope(`not a ${FORMAT_GM} envelope`);
-  const ids = [await value("tender"), await value("lot"), await value("bidder")];
-  if (!ids.every((id) => ID.test(id))) throw new InvalidEnvelope("malformed id");
-  const binding = Object.freeze({ tenderId: ids[0], lotId: ids[1], bidderId: ids[2] });
-  const chunk = await value("chunk");
-  if (!CHUNK.test(chunk)) throw new InvalidEnvelope("malformed chunk size");
-  const chunkSize = Number(chunk);
-  let nonce, commitment;
-  try {
-    checkChunkSize(chunkSize);
-    nonce = decode(await value("nonce"), NONCE_SIZE);
-    commitment = decode(await value("commit"), 32);
-  } catch (error) {
-    if (error instanceof InvalidEnvelope) throw error;
-    throw new InvalidEnvelope("malformed chunk size, nonce or commitment");
-  }
+  const { binding, chunkSize, nonce, commitment } = await readPreamble(value);
   const stanzas = [];
   const shares = [];
   let text;

@@ -80,7 +80,30 @@ export function hpkeInfo(binding, role, version = FORMAT) {
   return utf8(`${version}\n${bindingLines(binding)}role ${role}`);
 }
 
-function latin1(bytes) {
+/**
+ * The lines after the version, the same in every version (gm-v1 too): the binding, the chunk size,
+ * the nonce and the commitment, read through ``value(name)`` (the parser's own line reader).
+ */
+export async function readPreamble(value) {
+  const ids = [await value("tender"), await value("lot"), await value("bidder")];
+  if (!ids.every((id) => ID.test(id))) throw new InvalidEnvelope("malformed id");
+  const binding = Object.freeze({ tenderId: ids[0], lotId: ids[1], bidderId: ids[2] });
+  const chunk = await value("chunk");
+  if (!CHUNK.test(chunk)) throw new InvalidEnvelope("malformed chunk size");
+  const chunkSize = Number(chunk);
+  let nonce, commitment;
+  try {
+    checkChunkSize(chunkSize);
+    nonce = decode(await value("nonce"), NONCE_SIZE);
+    commitment = decode(await value("commit"), 32);
+  } catch (error) {
+    if (error instanceof InvalidEnvelope) throw error;
+    throw new InvalidEnvelope("malformed chunk size, nonce or commitment");
+  }
+  return { binding, chunkSize, nonce, commitment };
+}
+
+export function latin1(bytes) {
   return String.fromCharCode.apply(null, bytes);
 }
 
@@ -114,21 +137,7 @@ export async function readHeader(reader) {
   const version = await line();
   if (!VERSIONS.includes(version)) throw new InvalidEnvelope(`not a ${VERSIONS.join(", ")} envelope`);
   if (version === FORMAT_V3) limit = MAX_HEADER_SIZE_V3;
-  const ids = [await value("tender"), await value("lot"), await value("bidder")];
-  if (!ids.every((id) => ID.test(id))) throw new InvalidEnvelope("malformed id");
-  const binding = Object.freeze({ tenderId: ids[0], lotId: ids[1], bidderId: ids[2] });
-  const chunk = await value("chunk");
-  if (!CHUNK.test(chunk)) throw new InvalidEnvelope("malformed chunk size");
-  const chunkSize = Number(chunk);
-  let nonce, commitment;
-  try {
-    checkChunkSize(chunkSize);
-    nonce = decode(await value("nonce"), NONCE_SIZE);
-    commitment = decode(await value("commit"), 32);
-  } catch (error) {
-    if (error instanceof InvalidEnvelope) throw error;
-    throw new InvalidEnvelope("malformed chunk size, nonce or commitment");
-  }
+  const { binding, chunkSize, nonce, commitment } = await readPreamble(value);
   const stanzas = [];
   const shares = [];
   let text;
