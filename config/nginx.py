@@ -14,6 +14,9 @@ What it guarantees:
 - Bodies: ``JSON_BODY_MAX_BYTES`` everywhere, ``BID_UPLOAD_MAX_CHUNK_BYTES`` for the resumable
   upload's chunks (``/api/v1/uploads/<id>``); bodies are streamed to the worker, not spooled to the
   proxy's disk. A larger body is refused by nginx with the platform's JSON error envelope.
+- ``/media/`` (Janus's event handler, ``POST /media/events``) is never served on the public port:
+  Janus posts to a worker on the private network (docs/operations.md), so the proxy answers 404
+  with the platform's envelope whatever the worker would have said.
 - Workers: ``least_conn`` over every upstream, so a reconnect storm's sockets spread over them.
 - A reconnect storm (every client of an opening back at once) is accepted, not queued into SYN
   retries: the HTTPS listener's backlog is ``LISTEN_BACKLOG`` (nginx's default of 511 overflows
@@ -159,6 +162,11 @@ def render(site: Site) -> str:
         "    location @unavailable {",
         "        default_type application/json;",
         f"        return 503 '{_error('unavailable', 'the platform is not answering; retry shortly', True)}';",
+        "    }",
+        # Janus's event handler posts to a worker directly, never through the public port.
+        "    location ^~ /media/ {",
+        "        default_type application/json;",
+        f"        return 404 '{_error('not_found', 'not found', False)}';",
         "    }",
         "    location /ws/ {",
         *[f"        {line}" for line in proxy_common],

@@ -48,6 +48,19 @@ def test_the_client_address_is_replaced_never_appended():
     assert "proxy_set_header Upgrade $http_upgrade;" in ws and "Connection $connection_upgrade" in ws
 
 
+def test_the_media_servers_event_endpoint_is_not_public():
+    """``/media/events`` is for Janus on the private network: the public server answers it (and all
+    of ``/media/``) itself with 404, before any regular-expression location could proxy it."""
+    text = render(site())
+    server = text[text.index("listen 443 ssl"):]
+    block = server[server.index("location ^~ /media/ {"):].split("}", 1)[0]
+    assert "return 404" in block and '"code":"not_found"' in block and "proxy_pass" not in block
+    # The plain-HTTP port (when there is one) only redirects and serves /healthz.
+    plain = render(site(http_listen="80"))
+    http_server = plain[plain.index("listen 80;"):plain.index("listen 443 ssl")]
+    assert "location / { return 301" in http_server and "/media" not in http_server
+
+
 def test_a_private_prefix_keeps_every_path_inside_it(tmp_path):
     out = tmp_path / "nginx.conf"
     call_command("nginx_config", upstream=["127.0.0.1:8001"], cert="/c.pem", key="/k.pem",

@@ -43,7 +43,7 @@ def test_make_prod_check_starts_checks_and_stops_the_stack():
     assert done.returncode == 0, out[-8000:]
     for line in ("health and both workers: ok", "a page over HTTPS: ok", "WebSocket join over wss: ok",
                  "a bid uploaded with the API: ok", "body limits at the proxy: ok",
-                 "the outbox's signed pushes: ok",
+                 "/media/ not public: ok", "metrics over both workers: ok", "the outbox's signed pushes: ok",
                  "check --deploy with the production settings: ok", "prod-check: passed"):
         assert line in out, out[-4000:]
     # Everything it started is stopped and removed: no process, no file left behind.

@@ -96,6 +96,9 @@ def production_env(tmp: Path, database_url: str, redis_url: str, port: int, ngin
         "WEBSOCKET_ALLOWED_ORIGINS": origin, "PROXY_COUNT": "1",
         "KAIBIAO_VAR_DIR": str(tmp / "var"), "KAIBIAO_RUN_DIR": str(tmp / "run"),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"), "METRICS_TOKEN": secrets.token_urlsafe(32),
+        # On, so a worker answers /media/events (401 without Janus's secret) and the smoke test can
+        # see that the public proxy does not pass it on (404).
+        "MEDIA_EVENTS_SECRET": secrets.token_urlsafe(24),
         "OCDS_PREFIX": "ocds-pchk01",  # a production server refuses the placeholder (kaibiao.E011)
         "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
         # The workers, the ticker and nginx from the Procfile: this interpreter's tools first.

@@ -11,7 +11,9 @@ self-signed certificate, never to a worker directly (except the check that both 
    host through the API, seal, resumable upload in chunks, receipt verified offline).
 6. The proxy refuses a body over ``JSON_BODY_MAX_BYTES`` and a chunk over
    ``BID_UPLOAD_MAX_CHUNK_BYTES`` with the platform's JSON error envelope.
-7. ``/metrics`` refuses a scrape without the token and, with it, reports the upload's bytes summed
+7. ``/media/events`` (Janus's event handler) is not served through the proxy: 404 there, while a
+   worker's own socket answers it (401 without Janus's secret).
+8. ``/metrics`` refuses a scrape without the token and, with it, reports the upload's bytes summed
    over both workers (multiprocess mode), the ticker's heartbeat, the join and the audit figures.
 """
 
@@ -89,12 +91,13 @@ def manage(env: dict, root: Path, code: str) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def worker_answers(sock_path: str) -> int:
+def worker_answers(sock_path: str, method: str = "GET", path: str = "/healthz", body: bytes | None = None) -> int:
     conn = http.client.HTTPConnection("127.0.0.1", timeout=10)
     conn.sock = socket.socket(socket.AF_UNIX)
     conn.sock.settimeout(10)
     conn.sock.connect(sock_path)
-    conn.request("GET", "/healthz", headers={"Host": "127.0.0.1", "X-Forwarded-Proto": "https"})
+    conn.request(method, path, body, headers={"Host": "127.0.0.1", "X-Forwarded-Proto": "https",
+                                              "Content-Type": "application/json"})
     status = conn.getresponse().status
     conn.close()
     return status
@@ -203,6 +206,14 @@ def check_limits(s: Session, info: dict, env: dict, root: Path) -> None:
     assert status == 413 and json.loads(body)["error"]["code"] == "chunk_too_large", (status, body[:200])
 
 
+def check_media_private(s: Session, env: dict) -> None:
+    event = json.dumps({"type": 64, "event": {"plugin": "janus.plugin.videoroom"}}).encode()
+    status, _, body = s.request("POST", "/media/events", event, {"Content-Type": "application/json"})
+    assert status == 404 and json.loads(body)["error"]["code"] == "not_found", (status, body[:200])
+    direct = worker_answers(os.path.join(env["KAIBIAO_RUN_DIR"], "web1.sock"), "POST", "/media/events", event)
+    assert direct == 401, f"a worker answers /media/events with {direct}, not 401: the check proves nothing"
+
+
 def metric(text: str, name: str) -> list[float]:
     return [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
             if line.startswith(name + " ") or line.startswith(name + "{")]
@@ -251,6 +262,7 @@ def check(*, base: str, cafile: Path, env: dict, root: Path, tmp: Path, receiver
                       ("WebSocket join over wss", lambda: check_hall(s, info["lot"])),
                       ("a bid uploaded with the API", lambda: check_upload(s, cafile, info, root, tmp)),
                       ("body limits at the proxy", lambda: check_limits(s, info, env, root)),
+                      ("/media/ not public", lambda: check_media_private(s, env)),
                       ("metrics over both workers", lambda: check_metrics(
                           s, env, (tmp / "bidder" / "bid.tenv").stat().st_size)),
                       ("the outbox's signed pushes", lambda: check_outbox(receiver, key_document))):
