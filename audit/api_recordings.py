@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from django.http import FileResponse
 from ninja import Field, Path, Query, Router, Schema
 
 from common.access import require_cap
 from common.errors import ErrorCode, NotFound, PlatformError
+from common.http_range import ranged_file_response
 from common.roles import Cap
 from realtime.models import MediaSegment
 
@@ -81,4 +81,4 @@ def recording_media(request, segment_id: int = Path(..., ge=1, le=ID_MAX)):
     if not path:
         raise PlatformError(ErrorCode.UNAVAILABLE, "this segment cannot be converted here (janus-tools)")
     kind = "video/webm" if path.endswith(".webm") else "audio/ogg"
-    return FileResponse(open(path, "rb"), content_type=kind)
+    return ranged_file_response(request, path, kind)  # a player seeks with Range: bytes=N-
