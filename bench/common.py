@@ -100,17 +100,19 @@ class Stack:
         return self.start_server("daphne", redis_url, **env)
 
     def start_server(self, kind: str = "daphne", redis_url: str = "", app: str = "config.asgi:application",
-                     **env) -> tuple[int, subprocess.Popen]:
+                     unix_socket: bool = False, **env) -> tuple[int, subprocess.Popen]:
         """Daphne or uvicorn serving ``app`` on a free port, as docs/protocol.md §9 says to run them:
         a listen backlog of 1024 (Twisted's default of 50 turns a reconnect storm into SYN
         retries) and, for Daphne, 30 s to finish a handshake (its default of 5 s drops handshakes
-        still queued in a storm, and their retries redo the work)."""
+        still queued in a storm, and their retries redo the work). ``unix_socket``: Daphne also
+        listens on ``socket_of(port)``, as the production workers do behind nginx (deploy/Procfile)."""
         port = free_port()
         e = dict(self.env, **{k: str(v) for k, v in env.items()})
         if redis_url:
             e["REDIS_URL"] = redis_url
         if kind == "daphne":
-            cmd = [PY, "-m", "daphne", "-e", f"tcp:port={port}:interface=127.0.0.1:backlog=1024",
+            unix = ["-e", f"unix:{self.socket_of(port)}:backlog=1024"] if unix_socket else []
+            cmd = [PY, "-m", "daphne", "-e", f"tcp:port={port}:interface=127.0.0.1:backlog=1024", *unix,
                    "--websocket_connect_timeout", "30", app]
         elif kind == "uvicorn":
             cmd = [PY, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--backlog", "1024",
@@ -122,6 +124,9 @@ class Stack:
         self.procs.append(proc)
         wait_port(port)
         return port, proc
+
+    def socket_of(self, port: int) -> Path:
+        return self.dir / f"daphne-{port}.sock"
 
     def start_floor(self) -> int:
         port = free_port()

@@ -88,8 +88,8 @@ def storm(stack: Stack, kind: str = "daphne", n: int = CLIENTS, timeout: float =
     returning the one URL every client uses instead (bench/proxy.py: nginx in front of them; a
     reconnecting client then lands on whichever worker the proxy picks)."""
     redis_url = stack.start_redis() if workers > 1 else ""
-    servers = [stack.start_server(kind, redis_url, app=APPS[auth], RT_DB_THREADS=DB_THREADS,
-                                  RT_GC_TUNING=1, RT_CLIENT_IDLE_SECONDS=3600) for _ in range(workers)]
+    servers = [stack.start_server(kind, redis_url, app=APPS[auth], unix_socket=via is not None and kind == "daphne",
+                                  RT_DB_THREADS=DB_THREADS, RT_GC_TUNING=1, RT_CLIENT_IDLE_SECONDS=3600) for _ in range(workers)]
     urls = [f"ws://127.0.0.1:{port}/ws/v1/" for port, _ in servers]
     if via is not None:
         urls = [via([port for port, _ in servers])]

@@ -2,7 +2,8 @@
 bidders receive; the latency of an event is from the host's send to the last bidder's receipt)
 with the same two Daphne workers sharing Redis, measured directly (clients spread over the two
 workers' ports, plain ``ws://``) and through nginx (``wss://`` to the proxy rendered by
-``manage.py nginx_config``, ``least_conn`` over the two workers), alternately for each N in the
+``manage.py nginx_config``, ``least_conn`` over the two workers' unix sockets as in production —
+``BENCH_PROXY_UPSTREAM=tcp`` for their TCP ports), alternately for each N in the
 same run, so both share the machine's conditions, three times each (a single p99 of 20 events moves
 by tens of ms with the machine's noise). Saves ``bench/results/proxy.json`` with, per N, the median
 p99 through the proxy over the median p99 direct, and the CPU the clients, the workers and nginx
@@ -22,6 +23,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 
 from .common import PY, ROOT, Stack, cpu_seconds, free_port, loadavg, save, wait_port
 from .fanout import SERVER_ENV, measure
@@ -35,9 +37,23 @@ def _tool(name: str) -> str:
     return path
 
 
+def upstreams_of(stack: Stack, ports: list[int]) -> list[str]:
+    """The workers as nginx reaches them: by their unix sockets, as in production (deploy/Procfile;
+    the workers were started with ``unix_socket=True``), or by their TCP ports with
+    ``BENCH_PROXY_UPSTREAM=tcp``."""
+    if os.environ.get("BENCH_PROXY_UPSTREAM", "unix") == "tcp":
+        return [f"127.0.0.1:{p}" for p in ports]
+    for p in ports:
+        for _ in range(100):
+            if stack.socket_of(p).exists():
+                break
+            time.sleep(0.05)
+    return [f"unix:{stack.socket_of(p)}" for p in ports]
+
+
 def start_proxy(stack: Stack, ports: list[int]) -> int:
     """nginx as the current user in a private prefix, TLS with a self-signed certificate, in
-    front of ``ports``; returns its HTTPS port."""
+    front of the workers on ``ports``; returns its HTTPS port."""
     nginx, openssl = _tool("nginx"), _tool("openssl")
     port = free_port()
     prefix = stack.dir / f"nginx-{port}"
@@ -46,7 +62,7 @@ def start_proxy(stack: Stack, ports: list[int]) -> int:
     subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
                     "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
-    upstreams = [a for p in ports for a in ("--upstream", f"127.0.0.1:{p}")]
+    upstreams = [a for u in upstreams_of(stack, ports) for a in ("--upstream", u)]
     subprocess.run([PY, "manage.py", "nginx_config", "--listen", f"127.0.0.1:{port}", *upstreams,
                     "--cert", str(cert), "--key", str(key), "--prefix", str(prefix),
                     "--out", str(prefix / "nginx.conf")], cwd=ROOT, env=stack.env, check=True, capture_output=True)
@@ -75,7 +91,7 @@ def run() -> dict:
     stack = Stack(users=max(sizes + [storm_clients]), postgres=True)
     try:
         redis_url = stack.start_redis()
-        workers = [stack.start_server("daphne", redis_url, **SERVER_ENV) for _ in range(2)]
+        workers = [stack.start_server("daphne", redis_url, unix_socket=True, **SERVER_ENV) for _ in range(2)]
         ports = [port for port, _ in workers]
         proxy = start_proxy(stack, ports)
         server_procs = [proc for _, proc in workers] + [stack.procs[-1]]  # the workers, then nginx
