@@ -27,29 +27,57 @@ function matches(e) {
 
 const ROOMS = /^(hall|venue|console):(.*)$/;
 
-/** A code people read through its label, with the code itself small beside it, for support. */
+/** A code people read through its label, with the code itself small beside it, for support. A
+ * code longer than its column ends in an ellipsis; its title holds all of it. */
 function labelled(label, code) {
   const span = document.createElement("span");
   span.append(label || code || "—");
-  if (code && label && label !== code) {
-    const small = document.createElement("small");
-    small.className = "code";
-    small.textContent = code;
-    span.append(" ", small);
-  }
+  if (code && label && label !== code) span.append(" ", clipped(code, "small", "code"));
   return span;
 }
 
-function room(value) {
-  const m = ROOMS.exec(value || "");
-  return m ? `${t.rooms[m[1]]} ${m[2].replace(":", " / ")}` : value || "";
+/** ``text`` on one line, cut with an ellipsis where its column ends (tests/e2e/test_console_layout.py),
+ * the whole of it in the title. */
+function clipped(text, tag = "span", className = "") {
+  const el = document.createElement(tag);
+  el.className = `clip ${className}`.trim();
+  el.textContent = text;
+  el.title = text;
+  return el;
 }
 
+/** At most two lines, the rest cut with an ellipsis and the whole text in the title: an
+ * organisation's name or an actor may be long (a name of 200 characters, an account of 150). */
+function twoLines(content) {
+  const div = document.createElement("div");
+  div.className = "two-lines";
+  div.append(content);
+  div.title = div.textContent.replace(/\s+/g, " ").trim();
+  return div;
+}
+
+/** An address that may break after each ":" or "." (an IPv6 address is 45 characters). */
+function address(ip) {
+  const span = document.createElement("span");
+  for (const part of (ip || "").split(/(?<=[:.])/)) span.append(part, document.createElement("wbr"));
+  return span;
+}
+
+/** A room by its kind's label and its id ("评标室 12 / 3"); the one console by its label alone. */
+function room(value) {
+  const m = ROOMS.exec(value || "");
+  if (!m) return value || "";
+  return m[1] === "console" ? t.rooms.console : `${t.rooms[m[1]]} ${m[2].replace(":", " / ")}`;
+}
+
+/** An object by its kind's label and its id; an id wider than the column (up to 64 characters: a
+ * hash, a path) ends in an ellipsis, the whole id in its title. */
 function object(value) {
   const i = (value || "").lastIndexOf(":");
-  if (i < 0) return value || "";
-  const kind = value.slice(0, i);
-  return `${t.objects[kind] || t.object_other} ${value.slice(i + 1)}`;
+  if (i < 0) return value ? clipped(value) : "";
+  const span = document.createElement("span");
+  span.append(t.objects[value.slice(0, i)] || t.object_other, " ", clipped(value.slice(i + 1)));
+  return span;
 }
 
 /** The account name (as people signed in with it) and the role's label; the platform's own
@@ -77,7 +105,7 @@ function row(e) {
   const tr = document.createElement("tr");
   if (e.alert) tr.className = `alert-${e.alert.level}`;
   const cells = [e.index, beijing(e.time), alertLabel(e), labelled(t.actions[e.action], e.action),
-                 actor(e), e.org || "", e.ip || "",
+                 twoLines(actor(e)), e.org ? twoLines(e.org) : "", address(e.ip),
                  e.tender ?? "", room(e.room), object(e.object)];
   for (const value of cells) {
     const td = document.createElement("td");
