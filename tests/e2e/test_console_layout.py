@@ -7,7 +7,8 @@ object ids and each of the platform's own processes (``console_setup.seed_worst_
 ``log_action``, over 200 rows); then what a run of the journeys leaves: a whole evaluation set-up on
 the demo data (``evaluation_setup.build_seated_session``), failed sign-ins (alerts) and a bidder
 refused the console (an access denial on ``http:/console/``). ``manage.py ticker`` feeds them into the
-console.
+console. The test has a server and database of its own: the seeded entries never reach the other
+browser tests, nor the guide's screenshots of the console.
 
 What "usable" means, over every row shown: the page does not scroll sideways and the table fits
 its container; no cell's content overflows or is clipped unless the clipped element ends in an
@@ -21,7 +22,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import ticker_process
+from tests.e2e.conftest import _manage, _server_env, serve, ticker_process
 from tests.e2e.screen import check_screen
 from tests.e2e.test_journey_opening import LOCALES, manage
 from tests.e2e.test_pages_in_both_languages import sign_in
@@ -143,25 +144,36 @@ def shell_json(env, code: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def entries(browser, platform_server):
-    env = platform_server.env
+def console_server(chromium_path, tmp_path_factory):
+    """The platform with the demo data, as the session's server, on a database of its own."""
+    var_dir = tmp_path_factory.mktemp("console-var")
+    env = _server_env(var_dir)
+    _manage(env, "migrate", "--noinput", "-v", "0")
+    _manage(env, "load_demo")
+    with serve(env, var_dir) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def entries(browser, console_server):
+    env = console_server.env
     seeded = shell_json(env, "from tests.e2e.console_setup import seed_worst_case; seed_worst_case()")
     assert seeded["written"] >= MIN_ROWS, seeded
-    fail_to_sign_in(browser, platform_server)
+    fail_to_sign_in(browser, console_server)
     manage(env, "shell", "-c", "from tests.e2e.evaluation_setup import build_seated_session; build_seated_session()",
            timeout=300)
-    refused_the_console(browser, platform_server)
-    fail_to_sign_in(browser, platform_server)
+    refused_the_console(browser, console_server)
+    fail_to_sign_in(browser, console_server)
     with ticker_process(env):
         yield seeded
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_the_console_fits_a_1280_px_screen_with_the_widest_entries(browser, platform_server, entries, locale):
-    context, page = sign_in(browser, platform_server, "supervisor", locale)
+def test_the_console_fits_a_1280_px_screen_with_the_widest_entries(browser, console_server, entries, locale):
+    context, page = sign_in(browser, console_server, "supervisor", locale)
     try:
         page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
-        page.goto(platform_server + "/console/")
+        page.goto(console_server + "/console/")
         page.wait_for_selector("#conn[data-state='connected']")
         # Every seeded entry and the run's newest (the bidder refused the console) are on the screen.
         page.wait_for_function(
