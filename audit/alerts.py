@@ -35,6 +35,7 @@ TABLE: list[tuple[str, Alert]] = [
     ("audit.integrity.failed", Alert("critical", "audit_integrity", "审计日志校验发现篡改迹象")),
     ("audit.witness.quorum_missed", Alert("critical", "witness_quorum", "检查点缺少见证方联署")),
     ("realtime.clock.unsynchronised", Alert("critical", "clock_unsynchronised", "服务器时钟未同步，截止时间暂停执行")),
+    ("realtime.signing.unavailable", Alert("critical", "signing_unavailable", "平台签名密钥（密码机）不可用，签名暂停")),
     ("accounts.access.denied", Alert("warning", "access_denied", "越权访问被拒")),
     ("accounts.session.sign_in_failed", Alert("info", "sign_in_failed", "登录失败")),
 ]

@@ -17,6 +17,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from common import metrics
 from common.files import provisioned_key_pem
 from crypto import gm, signing, sm2_x509
 from crypto.ca import CertificateError
@@ -35,7 +36,11 @@ def provisioned_signing_key(path: str | Path, *, what: str, password_env: str) -
 
 def platform_signing_key() -> signing.SigningKey:
     """The platform's Ed25519 key: on a PKCS#11 token when ``PLATFORM_SIGNING_KEY_PKCS11`` names one
-    (the PIN in ``PLATFORM_SIGNING_KEY_PIN``), else the provisioned file (the embedded demo)."""
+    (the PIN in ``PLATFORM_SIGNING_KEY_PIN``), else the provisioned file (the embedded demo).
+
+    A token that is not there (pulled out, the HSM down) raises ``signing.SigningUnavailable`` and
+    nothing is cached: the next call looks again (resetting the module, so a token put back is
+    found). A wrong PIN, a missing key or a malformed URI are configuration errors."""
     return _platform_signing_key(settings.PLATFORM_SIGNING_KEY_PKCS11, str(settings.PLATFORM_SIGNING_KEY_FILE))
 
 
@@ -46,8 +51,15 @@ def _platform_signing_key(uri: str, path: str):
 
         try:
             return platform_token.TokenSigningKey(
-                platform_token.parse_uri(uri, os.environ.get("PLATFORM_SIGNING_KEY_PIN", "")))
-        except (ValueError, token.TokenError) as exc:
+                platform_token.parse_uri(uri, os.environ.get("PLATFORM_SIGNING_KEY_PIN", "")),
+                on_failure=lambda outcome: metrics.SIGNING_FAILURES.labels("platform", outcome).inc())
+        except token.TokenError as exc:
+            if exc.kind in ("no_token", "failed"):
+                # Raised, so lru_cache keeps nothing: the next call tries the token again.
+                metrics.SIGNING_FAILURES.labels("platform", "unavailable").inc()
+                raise signing.SigningUnavailable(f"PLATFORM_SIGNING_KEY_PKCS11: {exc}") from None
+            raise ImproperlyConfigured(f"PLATFORM_SIGNING_KEY_PKCS11: {exc}") from None
+        except ValueError as exc:
             raise ImproperlyConfigured(f"PLATFORM_SIGNING_KEY_PKCS11: {exc}") from None
     return provisioned_signing_key(path, what="the platform signing key",
                                    password_env="PLATFORM_SIGNING_KEY_PASSWORD")

@@ -134,6 +134,8 @@ ACTION = {
     "realtime.media.sender_removed": _("Unauthorised sender removed from a media room"),
     "realtime.clock.unsynchronised": _("Server clock unsynchronised: deadlines held"),
     "realtime.clock.resynchronised": _("Server clock synchronised again: deadlines applied"),
+    "realtime.signing.unavailable": _("The platform's signing key (HSM) is unavailable: nothing is signed"),
+    "realtime.signing.restored": _("The platform's signing key signs again"),
     "evaluation.report.dissent": _("Dissent recorded on the report"),
     "evaluation.summary.computed": _("Summary computed"),
     "evaluation.summary.refreshed": _("Summary recomputed"),

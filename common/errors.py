@@ -59,6 +59,8 @@ class ErrorCode(StrEnum):
     INVALID_FILE_KEY = "invalid_file_key"
     DECRYPTION_FAILED = "decryption_failed"
     INVALID_SIGNATURE = "invalid_signature"
+    # The platform's signing key (on an HSM) cannot sign now: nothing was recorded; retry later.
+    SIGNING_UNAVAILABLE = "signing_unavailable"
 
 
 HTTP_STATUS = {
@@ -103,10 +105,11 @@ HTTP_STATUS = {
     ErrorCode.INVALID_FILE_KEY: 422,
     ErrorCode.DECRYPTION_FAILED: 503,
     ErrorCode.INVALID_SIGNATURE: 422,
+    ErrorCode.SIGNING_UNAVAILABLE: 503,
 }
 
 TEMPORARY = {ErrorCode.RATE_LIMITED, ErrorCode.LOCKED_OUT, ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL,
-             ErrorCode.UPLOAD_BUSY, ErrorCode.MEDIA_UNAVAILABLE}
+             ErrorCode.UPLOAD_BUSY, ErrorCode.MEDIA_UNAVAILABLE, ErrorCode.SIGNING_UNAVAILABLE}
 
 
 class PlatformError(Exception):
@@ -148,3 +151,11 @@ class BadRequest(PlatformError):
 def error_body(code: ErrorCode, message: str, *, temporary: bool | None = None,
                details: dict[str, Any] | None = None) -> dict[str, Any]:
     return PlatformError(code, message, temporary=temporary, details=details).as_dict()
+
+
+def signing_unavailable() -> PlatformError:
+    """What the edges answer for ``crypto.signing.SigningUnavailable`` (the platform's key on its
+    HSM cannot sign): the operation needed a signature (a receipt, a checkpoint) and was rolled
+    back whole, so the same request may simply be sent again."""
+    return PlatformError(ErrorCode.SIGNING_UNAVAILABLE, "the platform cannot sign right now (its signing "
+                         "key's HSM is unavailable); nothing was recorded: try again shortly")

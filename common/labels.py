@@ -61,6 +61,7 @@ ERROR = {
     "invalid_file_key": _("The file key does not open this bid"),
     "decryption_failed": _("Decryption failed on the platform"),
     "invalid_signature": _("The signature does not verify"),
+    "signing_unavailable": _("The platform cannot sign right now: nothing was recorded, try again shortly"),
     "network": _("The connection failed"),
 }
 
@@ -178,6 +179,7 @@ ALERT = {  # the console's alerts (audit/alerts.py), by their code
     "audit_integrity": _("Audit log check found signs of tampering"),
     "witness_quorum": _("Checkpoint lacks the witnesses' cosignatures"),
     "clock_unsynchronised": _("Server clock unsynchronised: deadlines held"),
+    "signing_unavailable": _("The platform's signing key (HSM) is unavailable: nothing is signed"),
     "access_denied": _("Access denied"),
     "sign_in_failed": _("Sign-in failed"),
 }

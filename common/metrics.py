@@ -47,6 +47,11 @@ DECRYPTION_FAILURES = Counter("kaibiao_decryption_failures_total",
                               "Failed decryptions at openings, by error code and whose fault",
                               ["code", "fault"])
 
+SIGNING_FAILURES = Counter("kaibiao_signing_failures_total",
+                           "Signatures of the platform's HSM-held key whose first attempt failed: "
+                           "recovered by a reset of the token's module, or unavailable (refused)",
+                           ["key", "outcome"])
+
 # --- the ticker and time -----------------------------------------------------------------------
 TICKER_HEARTBEAT = Gauge("kaibiao_ticker_heartbeat_timestamp_seconds",
                          "Unix time of the last completed ticker round", multiprocess_mode="max")

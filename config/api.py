@@ -22,7 +22,8 @@ from bidding.api_bids import router as bids_router
 from bidding.api_escrow import router as escrow_router
 from bidding.api_key_check import router as key_check_router
 from bidding.api_opening import router as opening_router
-from common.errors import BadRequest, ErrorCode, PlatformError
+from common.errors import BadRequest, ErrorCode, PlatformError, signing_unavailable
+from crypto.signing import SigningUnavailable
 from evaluation.api import router as evaluation_router
 from evaluation.api_bills import router as evaluation_bills_router
 from collusion.api import router as collusion_router
@@ -60,6 +61,14 @@ def _respond(request, error: PlatformError):
 def platform_error(request, exc: PlatformError):
     record_denial(request, exc)
     return _respond(request, exc)
+
+
+@api.exception_handler(SigningUnavailable)
+def signing_failed(request, exc: SigningUnavailable):
+    # The platform's HSM cannot sign: the operation's transaction rolled back whole (receipts and
+    # checkpoints are signed inside it), so the client sends it again (temporary).
+    log.warning("%s %s: the platform cannot sign: %s", request.method, request.path, exc)
+    return _respond(request, signing_unavailable())
 
 
 @api.exception_handler(ValidationError)

@@ -9,7 +9,8 @@ The key is named by an RFC 7512 PKCS#11 URI, of which this subset is read::
 
 (percent-encoding allowed in the values; other attributes refused, so a typo is not ignored). The
 user PIN is never in the URI: the caller passes it (the platform reads it from the environment).
-Failures raise ``token.TokenError`` with its ``kind`` (``wrong_pin``, ``no_token``, ``no_key``, …).
+Setting up raises ``token.TokenError`` with its ``kind`` (``wrong_pin``, ``no_token``, ``no_key``,
+…); a signature that cannot be made raises ``signing.SigningUnavailable`` (``TokenSigningKey``).
 
 SoftHSM2 (and most HSMs through standard PKCS#11) has no SM2 mechanism: the platform's SM2 key
 stays a file (docs/cryptography.md).
@@ -18,12 +19,15 @@ stays a file (docs/cryptography.md).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from urllib.parse import unquote
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 
-from .token import TokenError, TokenRef, _session
+from .signing import SigningUnavailable
+from .token import _LOCK, TokenError, TokenRef, _session, reset
 
 # RFC 8410 id-Ed25519, as the DER EC_PARAMS of a PKCS#11 3.0 Edwards key (SoftHSM 2.6 takes it).
 ED25519_PARAMS = bytes.fromhex("06032b6570")
@@ -92,24 +96,75 @@ def _one(session, object_class, label: str):
     return found[0]
 
 
+# Kinds after which a reset may help: the token went away, or came back (or another one came)
+# unseen by this process. Not a wrong or locked PIN: trying it again would count against it.
+_TRANSIENT = {"failed", "no_token"}
+_TRANSIENT_SIGNING = _TRANSIENT | {"no_key", "wrong_key"}  # the key was there when the object was made
+
+
 class TokenSigningKey:
     """The platform's Ed25519 key on a token, usable wherever ``crypto.signing`` takes a signing
-    key: ``public_key()`` and ``sign(message)`` (RFC 8032 Ed25519, computed by the token). Each
-    signature opens a session, so a token that was away works again once it is back."""
+    key: ``public_key()`` and ``sign(message)`` (RFC 8032 Ed25519, computed by the token).
 
-    def __init__(self, ref: TokenRef):
+    The public key read at construction is pinned: every signature is verified with it before it
+    is returned, so a token replaced by another one holding a different key under the same labels
+    never signs in this key's name. Each signature opens a session; when that fails the way a
+    pulled-out token fails, the module is reset (``token.reset``) and the signature tried once
+    more, so a token put back works again in the same process. If the retry fails too — or the
+    token's signature is not the pinned key's — ``signing.SigningUnavailable``: nothing was signed,
+    a later call tries again. ``on_failure(outcome)``, when given, is told each failed first
+    attempt: ``"recovered"`` (the retry signed) or ``"unavailable"``. Construction reads the public
+    key the same way (one reset and retry), and raises ``TokenError`` if it cannot."""
+
+    def __init__(self, ref: TokenRef, *, on_failure: Callable[[str], None] | None = None):
         self.ref = ref
-        with _session(ref) as session:
-            public = _one(session, ObjectClass.PUBLIC_KEY, ref.key_label)
-            self._public = Ed25519PublicKey.from_public_bytes(_public_bytes(public))
+        self._on_failure = on_failure
+        with _LOCK:
+            try:
+                self._public = self._read_public()
+            except TokenError as first:
+                if first.kind not in _TRANSIENT:
+                    raise
+                reset(ref.module)  # a token inserted after this process last looked
+                self._public = self._read_public()
+
+    def _read_public(self) -> Ed25519PublicKey:
+        with _session(self.ref) as session:
+            public = _one(session, ObjectClass.PUBLIC_KEY, self.ref.key_label)
+            return Ed25519PublicKey.from_public_bytes(_public_bytes(public))
 
     def public_key(self) -> Ed25519PublicKey:
         return self._public
 
-    def sign(self, message: bytes) -> bytes:
+    def _sign_once(self, message: bytes) -> bytes:
         with _session(self.ref) as session:
             key = _one(session, ObjectClass.PRIVATE_KEY, self.ref.key_label)
-            signature = bytes(key.sign(bytes(message), mechanism=Mechanism.EDDSA))
-        if len(signature) != 64:
-            raise TokenError("failed", "the token returned no Ed25519 signature")
+            signature = bytes(key.sign(message, mechanism=Mechanism.EDDSA))
+        try:
+            self._public.verify(signature, message)
+        except InvalidSignature:
+            raise TokenError("wrong_key", f"the token {self.ref.token_label!r} signs with a key that is "
+                             "not the platform's (another token under the same labels?)") from None
         return signature
+
+    def sign(self, message: bytes) -> bytes:
+        message = bytes(message)
+        with _LOCK:  # the attempt, the reset and the retry together: no other thread resets between
+            try:
+                return self._sign_once(message)
+            except TokenError as first:
+                if first.kind not in _TRANSIENT_SIGNING:
+                    self._failed("unavailable")
+                    raise SigningUnavailable(str(first)) from None
+            try:
+                reset(self.ref.module)
+                signature = self._sign_once(message)
+            except TokenError as again:
+                self._failed("unavailable")
+                raise SigningUnavailable(f"the platform's signing token cannot sign: {again}") from None
+        self._failed("recovered")
+        return signature
+
+    def _failed(self, outcome: str) -> None:
+        if self._on_failure is not None:
+            self._on_failure(outcome)

@@ -3,6 +3,10 @@
 The rest of the project uses these helpers and the ``SigningKey``/``VerifyKey`` aliases instead of
 importing ``cryptography.hazmat`` itself. Verification failures of every kind raise one error,
 ``SignatureError``, so callers cannot forget a case.
+
+A signing key held elsewhere (``crypto.platform_token.TokenSigningKey``, on an HSM) raises
+``SigningUnavailable`` when it cannot sign now — the token is pulled out, the HSM does not answer,
+or what answers is not this key: nothing was signed, and the same call may succeed later.
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ SIGNATURE_SIZE = 64
 
 class SignatureError(ValueError):
     """A signature did not verify (wrong key, altered message, malformed signature or key)."""
+
+
+class SigningUnavailable(Exception):
+    """The key cannot sign now (its token or HSM is away, or holds another key): try again later."""
 
 
 class KeyFormatError(ValueError):

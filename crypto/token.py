@@ -6,11 +6,17 @@ the rest of HPKE). The private key never leaves the token (``CKA_SENSITIVE``, no
 Every failure raises ``TokenError`` with a ``kind`` a caller can act on: ``wrong_pin``, ``no_token``
 (not inserted, or removed: insert it and retry), ``no_key`` (no such key label on the token),
 ``pin_locked``, ``library`` (the module does not load), ``failed`` (anything else).
+
+A token pulled out of a running process is not seen again by that process when it is put back:
+SoftHSM (and python-pkcs11 over it) answers ``failed`` (``GeneralError``), then ``no_token``, until
+the library is finalised and initialised again — ``reset(module)``. Every use of a module and its
+reset take one process-wide lock, so a reset never pulls a session from under another thread.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +30,11 @@ from . import keys
 
 _NO_TOKEN = (p11.NoSuchToken, p11.TokenNotPresent, p11.TokenNotRecognised, p11.DeviceRemoved,
              p11.SlotIDInvalid, p11.SessionHandleInvalid, p11.SessionClosed, p11.DeviceError)
+
+
+# One lock for every PKCS#11 call of this process: a reset (C_Finalize) closes every session of
+# the module, so nothing may be using one meanwhile. Re-entrant: a caller may reset while holding it.
+_LOCK = threading.RLock()
 
 
 class TokenError(Exception):
@@ -49,12 +60,26 @@ def _lib(module: str):
         raise TokenError("library", f"the PKCS#11 module {module} does not load: {exc}") from None
 
 
+def reset(module: str) -> None:
+    """Finalise and initialise the module again (``C_Finalize``, ``C_Initialize``), so that it looks
+    for its tokens anew: the only way a process sees a token that was pulled out and put back.
+    Closes every session of the module in this process. Raises ``TokenError("library")`` when the
+    module does not initialise again."""
+    with _LOCK:
+        try:
+            pkcs11.lib(module).reinitialize()
+        except (OSError, RuntimeError, p11.PKCS11Error) as exc:
+            raise TokenError("library", f"the PKCS#11 module {module} does not initialise again: "
+                             f"{type(exc).__name__}") from None
+
+
 @contextmanager
 def _session(ref: TokenRef, *, rw: bool = False) -> Iterator:
     try:
-        token = _lib(ref.module).get_token(token_label=ref.token_label)
-        with token.open(user_pin=ref.pin, rw=rw) as session:
-            yield session
+        with _LOCK:
+            token = _lib(ref.module).get_token(token_label=ref.token_label)
+            with token.open(user_pin=ref.pin, rw=rw) as session:
+                yield session
     except TokenError:
         raise
     except p11.PinIncorrect:
@@ -125,7 +150,8 @@ def ecdh(ref: TokenRef, peer_point: bytes) -> bytes:
 class TokenPrivateKey:
     """A P-256 private key on a token, as ``envelope.unwrap_file_key`` takes it: its public key, and
     ``exchange_point`` (the token's ECDH). Each use opens a session: a token removed between two
-    uses raises ``TokenError("no_token")``, and the same object works again once it is back."""
+    uses raises ``TokenError`` (``failed``, then ``no_token``); once it is back, ``reset(ref.module)``
+    and the same object works again (without the reset this process does not see it)."""
 
     def __init__(self, ref: TokenRef):
         self.ref = ref

@@ -1,7 +1,8 @@
 from django.template.response import TemplateResponse
 
 from audit.denials import record_denial
-from common.errors import PlatformError
+from common.errors import PlatformError, signing_unavailable
+from crypto.signing import SigningUnavailable
 from common.labels import error_message, label
 
 
@@ -16,6 +17,10 @@ class PlatformErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
+        if isinstance(exception, SigningUnavailable):
+            # The platform's HSM cannot sign (a receipt, a checkpoint): the action rolled back
+            # whole; the page says so in words, not as a server error.
+            exception = signing_unavailable()
         if not isinstance(exception, PlatformError):
             return None
         record_denial(request, exception)

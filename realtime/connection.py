@@ -15,7 +15,8 @@ from django.conf import settings
 
 from common import clock, metrics, ratelimit
 from common.canonical import format_time
-from common.errors import ErrorCode, PlatformError
+from common.errors import ErrorCode, PlatformError, signing_unavailable
+from crypto.signing import SigningUnavailable
 
 from . import frames
 from .commands import dispatch, replay_missing
@@ -179,6 +180,10 @@ class Connection:
             payload = await dispatch(self, command)
         except PlatformError as error:
             self.send_frame(frames.error_reply(command.id, error))
+            return
+        except SigningUnavailable as exc:  # the command's transaction rolled back: send it again
+            log.warning("command %s: the platform cannot sign: %s", command.cmd, exc)
+            self.send_frame(frames.error_reply(command.id, signing_unavailable()))
             return
         except Exception:  # noqa: BLE001 - one reply, always; the trace goes to the log
             log.exception("command %s failed", command.cmd)

@@ -6,7 +6,9 @@ tickers share the work without waiting on each other; the callback runs in the s
 with the row locked and must move the row out of the due set (clear or advance ``next_check``).
 A second ticker either skips the locked row or, after the first commits, no longer sees it as due:
 the transition happens exactly once (PostgreSQL re-checks the WHERE clause on the locked row).
-A callback that raises rolls back alone; its row stays due and is retried on the next tick.
+A callback that raises rolls back alone; its row stays due and is retried on the next tick. One
+that raises ``SigningUnavailable`` (its checkpoint could not be signed: the platform's HSM is away)
+is logged without a traceback and reported to ``on_error``, so the ticker raises one alert.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from datetime import datetime
 from typing import Callable
 
 from django.db import models, transaction
+
+from crypto.signing import SigningUnavailable
 
 from .models import RoomTimer
 
@@ -79,9 +83,11 @@ def _kinds() -> list[TimerKind]:
     return kinds
 
 
-def run_due_timers(now: datetime, *, batch: int = 50, hold_deadlines: bool = False) -> int:
+def run_due_timers(now: datetime, *, batch: int = 50, hold_deadlines: bool = False,
+                   on_error: Callable[[str, Exception], None] | None = None) -> int:
     """Apply every overdue timer once; returns how many this call applied. ``hold_deadlines``: not
-    the deadline timers (the clock is unsynchronised); they stay due and apply once it is back."""
+    the deadline timers (the clock is unsynchronised); they stay due and apply once it is back.
+    ``on_error(timer name, exception)`` hears of each callback that failed (and stays due)."""
     applied = 0
     for kind in _kinds():
         if hold_deadlines and kind.deadline:
@@ -97,8 +103,15 @@ def run_due_timers(now: datetime, *, batch: int = 50, hold_deadlines: bool = Fal
                         with transaction.atomic():  # a savepoint: one failure rolls back alone
                             kind.callback(row, now)
                         done += 1
-                    except Exception:  # noqa: BLE001
+                    except SigningUnavailable as exc:
+                        log.warning("timer %s on %s: the platform cannot sign (%s); retried next tick",
+                                    kind.name, row.pk, exc)
+                        if on_error is not None:
+                            on_error(kind.name, exc)
+                    except Exception as exc:  # noqa: BLE001
                         log.exception("timer %s on %s failed; retried next tick", kind.name, row.pk)
+                        if on_error is not None:
+                            on_error(kind.name, exc)
             applied += done
             if done < batch:
                 break

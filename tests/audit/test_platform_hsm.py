@@ -5,13 +5,23 @@ file key stays the fallback when the setting is empty."""
 
 from __future__ import annotations
 
+import io
+import shutil
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.core.exceptions import ImproperlyConfigured
 
 from crypto import checkpoint, platform_token, signing, token
 from tests.conftest import SOFTHSM_MODULE as MODULE
+from tests.bidding.conftest import bid_storage, fast_hashing  # noqa: F401
 from tests.conftest import SOFTHSM_TOKENS
+
+ROOT = Path(__file__).resolve().parents[2]
 
 LABEL = "platform-hsm"
 PIN = SOFTHSM_TOKENS[LABEL][0]
@@ -102,3 +112,171 @@ def test_the_setting_moves_checkpoints_and_receipts_onto_the_token(hsm, settings
         platform_signing_key.cache_clear()
     settings.PLATFORM_SIGNING_KEY_PKCS11 = ""
     assert platform_vkey() == file_vkey  # the file key, the demo's fallback
+
+
+# --- the token pulled out while the platform signs (issue #14) ----------------------------------
+# SoftHSM never sees a token come back in a process that saw it go, until its module is reset
+# (``crypto.token.reset``): ``TokenSigningKey.sign`` resets and retries once, then raises
+# ``SigningUnavailable``; the edges answer ``signing_unavailable`` (503, temporary).
+
+
+def _token_dir(tokens: Path, label: str = LABEL) -> Path:
+    return next(d for d in tokens.iterdir() if d.is_dir() and label.encode() in (d / "token.object").read_bytes())
+
+
+@contextmanager
+def pulled_out(softhsm_tokens, tmp_path):
+    """Only the platform's token directory moved out of SoftHSM's token directory, and back."""
+    where = _token_dir(softhsm_tokens["tokens"])
+    aside = tmp_path / "pulled-out-platform-hsm"
+    shutil.move(str(where), str(aside))
+    try:
+        yield where
+    finally:
+        if aside.exists():
+            shutil.move(str(aside), str(where))
+
+
+@pytest.fixture
+def on_token(hsm, settings, monkeypatch):
+    from audit.keys import platform_signing_key
+
+    settings.PLATFORM_SIGNING_KEY_PKCS11 = hsm["uri"]
+    monkeypatch.setenv("PLATFORM_SIGNING_KEY_PIN", PIN)
+    platform_signing_key.cache_clear()
+    yield hsm
+    platform_signing_key.cache_clear()
+
+
+def _failures(outcome: str) -> float:
+    from common import metrics
+
+    return metrics.SIGNING_FAILURES.labels("platform", outcome)._value.get()
+
+
+def test_a_pulled_token_is_unavailable_and_signs_again_in_the_same_process_once_back(hsm, softhsm_tokens,
+                                                                                        tmp_path):
+    outcomes = []
+    key = platform_token.TokenSigningKey(hsm["ref"], on_failure=outcomes.append)
+    signing.verify(hsm["public"], key.sign(b"before"), b"before")
+    with pulled_out(softhsm_tokens, tmp_path):
+        for _ in range(2):  # every attempt resets and retries, and says so
+            with pytest.raises(signing.SigningUnavailable, match="cannot sign"):
+                key.sign(b"while out")
+        with pytest.raises(token.TokenError) as err:  # a new key object cannot even read its public half
+            platform_token.TokenSigningKey(hsm["ref"])
+        assert err.value.kind == "no_token"
+        assert outcomes == ["unavailable", "unavailable"]
+    # Back in: without the reset this process would go on answering no_token.
+    signature = key.sign(b"after")
+    signing.verify(hsm["public"], signature, b"after")
+    assert outcomes == ["unavailable", "unavailable", "recovered"]
+    assert signing.public_key_bytes(platform_token.TokenSigningKey(hsm["ref"])) == signing.public_key_bytes(hsm["public"])
+    signing.verify(hsm["public"], key.sign(b"again"), b"again")
+    assert outcomes[-1] == "recovered"  # the signature after the recovery needed no retry
+
+
+IMPOSTOR_SCRIPT = """
+import sys
+from crypto import platform_token
+ref = platform_token.parse_uri(sys.argv[1], sys.argv[2])
+print(platform_token.generate_ed25519(ref).public_bytes_raw().hex())
+"""
+
+
+def test_another_token_with_another_key_under_the_same_labels_never_signs_for_the_platform(hsm, softhsm_tokens,
+                                                                                             tmp_path):
+    # An impostor token: the same token label, a key under the same key label, made by another
+    # SoftHSM configuration (a fresh process: SoftHSM reads its configuration once).
+    base = tmp_path / "impostor"
+    (base / "tokens").mkdir(parents=True)
+    conf = base / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    env = {**softhsm_tokens["env"], "SOFTHSM2_CONF": str(conf), "PYTHONPATH": str(ROOT)}
+    subprocess.run([softhsm_tokens["util"], "--init-token", "--free", "--label", LABEL, "--serial", "impostor0001",
+                    "--pin", PIN, "--so-pin", SOFTHSM_TOKENS[LABEL][1]], env=env, check=True, capture_output=True,
+                   timeout=30)
+    made = subprocess.run([sys.executable, "-c", IMPOSTOR_SCRIPT, hsm["uri"], PIN], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    impostor_public = bytes.fromhex(made.stdout.strip())
+    assert impostor_public != signing.public_key_bytes(hsm["public"])
+
+    outcomes = []
+    key = platform_token.TokenSigningKey(hsm["ref"], on_failure=outcomes.append)
+    impostor = _token_dir(base / "tokens")
+    with pulled_out(softhsm_tokens, tmp_path) as where:
+        shutil.move(str(impostor), str(where))  # the other token goes in where the platform's was
+        try:
+            token.reset(hsm["ref"].module)
+            # The impostor does answer under the labels (a new key object would read its key)...
+            assert signing.public_key_bytes(platform_token.TokenSigningKey(hsm["ref"])) == impostor_public
+            # ...but the platform's key object, pinned to its public key, refuses to sign with it.
+            with pytest.raises(signing.SigningUnavailable, match="not the platform's"):
+                key.sign(b"checkpoint")
+            assert outcomes == ["unavailable"]
+        finally:
+            shutil.move(str(where), str(impostor))
+    signing.verify(hsm["public"], key.sign(b"checkpoint"), b"checkpoint")  # the right token is back
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("fast_hashing")
+def test_a_bid_completed_while_the_token_is_out_is_refused_cleanly_and_completes_once_it_is_back(
+        on_token, softhsm_tokens, tmp_path, people, make_lot, bid_storage):
+    from audit.keys import platform_vkey
+    from audit.models import AuditCheckpoint, AuditEntry
+    from bidding import storage
+    from bidding.models import BidSubmission, BidUpload
+    from crypto.receipt import verify_receipt
+    from tests.bidding.conftest import certify, package, seal, token_client, upload
+
+    lot = make_lot()
+    alice = people["alice"]
+    key, _ = certify(alice, people["host"])
+    client = token_client(alice)
+    env = seal(lot, alice.organisation, key, package(123456789, "ALICE"))
+    vkey = platform_vkey()  # read while the token is in (the key object is cached from here on)
+    checkpoints, unavailable = AuditCheckpoint.objects.count(), _failures("unavailable")
+    with pulled_out(softhsm_tokens, tmp_path):
+        res = upload(client, lot.pk, env)
+        assert res.status_code == 503, res.content
+        assert res.json()["error"] == {"code": "signing_unavailable", "temporary": True,
+                                       "message": res.json()["error"]["message"]}
+        assert "try again" in res.json()["error"]["message"]
+        # Nothing half-done: no bid, no submitted entry, no checkpoint; the upload stays open with
+        # every byte on disk, so the same complete can be sent again.
+        assert not BidSubmission.objects.exists()
+        assert not AuditEntry.objects.filter(action="bidding.bid.submitted").exists()
+        assert AuditCheckpoint.objects.count() == checkpoints
+        up = BidUpload.objects.get(organisation=alice.organisation)
+        assert up.status == BidUpload.Status.OPEN and up.offset == up.size == len(env)
+        assert storage.partial_path(up.pk).read_bytes() == env
+        assert _failures("unavailable") > unavailable
+        again = client.post(f"/api/v1/uploads/{up.pk}/complete")  # still out: the same answer
+        assert again.status_code == 503 and again.json()["error"]["code"] == "signing_unavailable"
+    res = client.post(f"/api/v1/uploads/{up.pk}/complete")  # back in, same process
+    assert res.status_code == 201, res.content
+    doc = client.get(f"/api/v1/lots/{lot.pk}/bid/receipt").json()
+    body = verify_receipt(doc, vkey, envelope=io.BytesIO(env))
+    assert body["submission"] == res.json()["id"]
+    assert AuditEntry.objects.filter(action="bidding.bid.submitted").count() == 1
+
+
+def test_pages_show_a_clear_chinese_page_not_a_server_error(rf):
+    from django.contrib.auth.models import AnonymousUser
+
+    from frontend.middleware import PlatformErrorMiddleware
+
+    request = rf.post("/tenders/1/")
+    request.user = AnonymousUser()
+    request.LANGUAGE_CODE = "zh-hans"
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        response = PlatformErrorMiddleware(lambda r: None).process_exception(
+            request, signing.SigningUnavailable("the token refused"))
+    page = response.content.decode()
+    assert response.status_code == 503
+    assert "平台签名服务暂不可用" in page and "请稍后重试" in page and "signing_unavailable" in page
+    assert "服务器错误" not in page and "the token refused" not in page

@@ -6,7 +6,14 @@ Deadlines are the server's clock: while the clock is known to be unsynchronised 
 the decryption window, the report's signing time) are held — they stay due and apply once the clock
 is back — while the others (the audit sequencer, the console feed, presence) go on. The first round
 that holds them logs an error and writes ``realtime.clock.unsynchronised`` to the audit log (a
-critical console alert); the first round after, ``realtime.clock.resynchronised``."""
+critical console alert); the first round after, ``realtime.clock.resynchronised``.
+
+When the platform's signing key cannot sign (its HSM is away: ``SigningUnavailable``), a timer
+that checkpoints (an opening's deadline, a window, an evaluation step) rolls back and stays due;
+the ticker goes on with the others, and its first such round logs an error and writes
+``realtime.signing.unavailable`` (a critical console alert) — once, however many rounds fail.
+Each round retries (the key resets the token's module), so when the token is back the next round's
+checkpoints sign, and the first round without a signing failure writes ``realtime.signing.restored``."""
 
 import logging
 import time
@@ -17,6 +24,7 @@ from django.db import transaction
 
 from common import clock, clocksync, metrics
 from common.actor import Actor
+from crypto.signing import SigningUnavailable
 
 log = logging.getLogger("realtime.ticker")
 
@@ -37,19 +45,50 @@ class ClockWatch:
         return self.holding
 
     def _record(self, state: clocksync.ClockState, now) -> None:
-        from realtime.audit_hook import audit
-
         action = "realtime.clock.unsynchronised" if self.holding else "realtime.clock.resynchronised"
         if self.holding:
             log.error("the clock is unsynchronised (%s, offset %s ms, allowed %s ms): deadlines held",
                       state.detail or state.source, state.offset_ms, state.max_offset_ms)
         else:
             log.warning("the clock is synchronised again (%s): deadlines applied", state.source)
-        try:
-            with transaction.atomic():
-                audit(action, actor=Actor.system("ticker"), now=now, data=state.as_dict())
-        except Exception:  # noqa: BLE001 - the hold itself must not depend on the log
-            log.exception("could not record %s", action)
+        _record(action, now, state.as_dict())  # the hold itself does not depend on the log
+
+
+def _record(action: str, now, data: dict) -> None:
+    from realtime.audit_hook import audit
+
+    try:
+        with transaction.atomic():
+            audit(action, actor=Actor.system("ticker"), now=now, data=data)
+    except Exception:  # noqa: BLE001 - the ticker goes on even if the log cannot take it
+        log.exception("could not record %s", action)
+
+
+class SigningWatch:
+    """One audited alert when timers fail because the platform cannot sign, one when it signs again.
+    ``failed`` is ``run_due_timers``'s ``on_error``; ``end_round`` runs after each round."""
+
+    def __init__(self):
+        self.unavailable = False
+        self._failed: dict[str, str] = {}
+
+    def failed(self, timer: str, exc: Exception) -> None:
+        if isinstance(exc, SigningUnavailable):
+            self._failed.setdefault(timer, str(exc)[:300])
+
+    def end_round(self, now, *, held: bool = False) -> None:
+        failed, self._failed = self._failed, {}
+        if failed and not self.unavailable:
+            self.unavailable = True
+            log.error("the platform cannot sign (%s): checkpoints wait, timers %s stay due",
+                      next(iter(failed.values())), ", ".join(sorted(failed)))
+            _record("realtime.signing.unavailable", now,
+                    {"timers": sorted(failed), "detail": next(iter(failed.values()))})
+        elif self.unavailable and not failed and not held:
+            # A round whose retried timers all went through: their checkpoints were signed.
+            self.unavailable = False
+            log.warning("the platform signs again: the timers that waited are applied")
+            _record("realtime.signing.restored", now, {})
 
 
 class Command(BaseCommand):
@@ -64,12 +103,13 @@ class Command(BaseCommand):
         from realtime.timers import run_due_timers
 
         interval = settings.RT_TICKER_SECONDS if interval is None else interval
-        watch = ClockWatch()
+        watch, signing = ClockWatch(), SigningWatch()
         rounds = 0
         while True:
             now = clock.now()
             hold = watch.check(now)
-            applied = run_due_timers(now, hold_deadlines=hold)
+            applied = run_due_timers(now, hold_deadlines=hold, on_error=signing.failed)
+            signing.end_round(now, held=hold)
             if rounds % 20 == 0:
                 purge_stale(now=now)
             rounds += 1
