@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from crypto import checkpoint, platform_token, signing, token
 from tests.conftest import SOFTHSM_MODULE as MODULE
 from tests.bidding.conftest import bid_storage, fast_hashing  # noqa: F401
+from tests.bidding.test_opening_support import five, hall  # noqa: F401
 from tests.conftest import SOFTHSM_TOKENS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -280,3 +282,124 @@ def test_pages_show_a_clear_chinese_page_not_a_server_error(rf):
     assert response.status_code == 503
     assert "平台签名服务暂不可用" in page and "请稍后重试" in page and "signing_unavailable" in page
     assert "服务器错误" not in page and "the token refused" not in page
+
+
+def _synchronised_clock():
+    from common.clocksync import Reading, use_probe
+
+    use_probe(lambda: Reading("chrony", True, -0.4, "Normal"))
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("fast_hashing", "bid_storage")
+def test_the_ticker_raises_one_alert_keeps_ticking_and_checkpoints_once_the_token_is_back(
+        on_token, hall, softhsm_tokens, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import time_machine
+    from django.core.management import call_command
+
+    from audit.alerts import classify
+    from audit.checkpoints import latest_checkpoint, verify_stored_checkpoint
+    from audit.keys import platform_signing_key, platform_vkey
+    from audit.models import AuditEntry
+    from bidding.models import Opening
+    from common import clocksync
+    from realtime.management.commands import ticker
+
+    lot = hall["lot"]
+    platform_signing_key()  # made while the token is in, as in a running platform
+    _synchronised_clock()
+    token_out = pulled_out(softhsm_tokens, tmp_path)
+    token_out.__enter__()
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def between_rounds(_seconds):
+        # After each round of the real loop: what it left, then pull or put back the token.
+        seen.append({"opening": Opening.objects.filter(lot=lot).values_list("phase", flat=True).first(),
+                     "alerts": AuditEntry.objects.filter(action="realtime.signing.unavailable").count(),
+                     "restored": AuditEntry.objects.filter(action="realtime.signing.restored").count()})
+        if len(seen) == 3:
+            token_out.__exit__(None, None, None)  # the token goes back in, the ticker still running
+        if len(seen) == 5:
+            raise Stop
+
+    monkeypatch.setattr(ticker, "time", SimpleNamespace(sleep=between_rounds, time=__import__("time").time))
+    before = _failures("unavailable")
+    try:
+        with time_machine.travel(lot.bid_deadline + timedelta(seconds=5), tick=False), pytest.raises(Stop):
+            call_command("ticker", "--interval", "0")
+    finally:
+        token_out.__exit__(None, None, None)
+        clocksync.use_probe(None)
+    # Rounds 1-3 with the token out: the deadline's checkpoint cannot be signed, so the opening
+    # does not start; one alert, however many rounds; the loop goes on.
+    assert [s["opening"] for s in seen[:3]] == ["scheduled"] * 3  # the hall is open, the bids not yet taken
+    assert [s["alerts"] for s in seen] == [1, 1, 1, 1, 1]
+    assert _failures("unavailable") >= before + 3
+    # Round 4, the token back: the deadline applies (late, once), its checkpoint is signed by the
+    # token and verifies with the platform's key; the ticker says signing is back, once.
+    assert seen[3]["opening"] == "decrypting" and seen[4]["opening"] == "decrypting"
+    assert [s["restored"] for s in seen] == [0, 0, 0, 1, 1]
+    alert = AuditEntry.objects.get(action="realtime.signing.unavailable")
+    assert classify(alert.action).level == "critical" and "bidding.opening.deadline" in alert.body
+    record = latest_checkpoint()
+    assert verify_stored_checkpoint(record).size == record.size
+    checkpoint.open_checkpoint(record.note, checkpoint.NoteVerifier.from_vkey(platform_vkey()))
+    assert signing.public_key_bytes(platform_signing_key()) == signing.public_key_bytes(on_token["public"])
+
+
+def _open_the_bids(lot):
+    """The deadline moved to just past, and applied: the hall is decrypting."""
+    from bidding.models import Lot, Opening
+    from common import clock
+    from realtime.timers import run_due_timers
+
+    now = clock.now()
+    Lot.objects.filter(pk=lot.pk).update(signin_opens_at=now - timedelta(minutes=5),
+                                         bid_deadline=now - timedelta(seconds=1))
+    run_due_timers(now)
+    return Opening.objects.get(lot=lot).phase
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("fast_hashing", "bid_storage")
+async def test_a_hall_command_while_the_token_is_out_gets_the_stable_error_and_works_once_it_is_back(
+        on_token, hall, softhsm_tokens, tmp_path, connect):
+    from channels.db import database_sync_to_async
+
+    from audit.models import AuditEntry
+    from bidding.models import Opening
+
+    lot, people = hall["lot"], hall["people"]
+    _synchronised_clock()
+    try:
+        assert await database_sync_to_async(_open_the_bids)(lot) == "decrypting"
+    finally:
+        from common.clocksync import use_probe
+
+        use_probe(None)
+    room = f"hall:{lot.pk}"
+    host = await connect(people["host"])
+    assert (await host.join(room))["ok"]
+
+    def paused() -> tuple[bool, int, int]:
+        from realtime.models import RoomEvent
+
+        return (Opening.objects.get(lot=lot).paused,
+                AuditEntry.objects.filter(action="bidding.opening.pause").count(),
+                RoomEvent.objects.filter(room__key=room, event="hall.phase").count())
+
+    _, _, phase_events = await database_sync_to_async(paused)()
+    with pulled_out(softhsm_tokens, tmp_path):
+        reply = await host.command("hall.pause", room, reason="网络故障")
+        assert reply["ok"] is False, reply
+        assert reply["error"]["code"] == "signing_unavailable" and reply["error"]["temporary"] is True
+        # Rolled back whole: not paused, no entry, no event in the room's log.
+        assert await database_sync_to_async(paused)() == (False, 0, phase_events)
+    reply = await host.command("hall.pause", room, reason="网络故障")  # the token back, same process
+    assert reply["ok"] is True, reply
+    assert await database_sync_to_async(paused)() == (True, 1, phase_events + 1)
