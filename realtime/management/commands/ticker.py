@@ -27,6 +27,8 @@ from common.actor import Actor
 from crypto.signing import SigningUnavailable
 
 log = logging.getLogger("realtime.ticker")
+SIGNING_UNAVAILABLE = "realtime.signing.unavailable"  # a critical console alert (audit/alerts.py)
+SIGNING_RESTORED = "realtime.signing.restored"
 
 
 class ClockWatch:
@@ -82,13 +84,13 @@ class SigningWatch:
             self.unavailable = True
             log.error("the platform cannot sign (%s): checkpoints wait, timers %s stay due",
                       next(iter(failed.values())), ", ".join(sorted(failed)))
-            _record("realtime.signing.unavailable", now,
+            _record(SIGNING_UNAVAILABLE, now,
                     {"timers": sorted(failed), "detail": next(iter(failed.values()))})
         elif self.unavailable and not failed and not held:
             # A round whose retried timers all went through: their checkpoints were signed.
             self.unavailable = False
             log.warning("the platform signs again: the timers that waited are applied")
-            _record("realtime.signing.restored", now, {})
+            _record(SIGNING_RESTORED, now, {})
 
 
 class Command(BaseCommand):
