@@ -1,7 +1,10 @@
 """The platform's Ed25519 signing key on a PKCS#11 token (SoftHSM2 as the HSM): made on the token,
 named by a PKCS#11 URI in a setting, the PIN from the environment; checkpoints and receipts it signs
 verify with the published vkey; a wrong PIN or a missing key is a clear configuration error; the
-file key stays the fallback when the setting is empty."""
+file key stays the fallback when the setting is empty. The token pulled out mid-run (only its
+directory) gives signing_unavailable at the API, in a hall command and on a page, one ticker alert,
+nothing half-done, and signatures again in the same process once it is back; another token under
+the same labels never signs for the platform."""
 
 from __future__ import annotations
 
