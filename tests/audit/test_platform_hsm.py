@@ -24,6 +24,7 @@ from crypto import checkpoint, platform_token, signing, token
 from tests.conftest import SOFTHSM_MODULE as MODULE
 from tests.bidding.conftest import bid_storage, fast_hashing  # noqa: F401
 from tests.bidding.test_opening_support import five, hall  # noqa: F401
+from tests.frontend.test_evaluation_setup import world  # noqa: F401
 from tests.conftest import SOFTHSM_TOKENS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -268,23 +269,31 @@ def test_a_bid_completed_while_the_token_is_out_is_refused_cleanly_and_completes
     assert AuditEntry.objects.filter(action="bidding.bid.submitted").count() == 1
 
 
-def test_pages_show_a_clear_chinese_page_not_a_server_error(rf):
-    from django.contrib.auth.models import AnonymousUser
+@pytest.mark.django_db
+def test_a_page_whose_action_cannot_be_signed_is_a_clear_chinese_page_and_nothing_changes(
+        on_token, world, softhsm_tokens, tmp_path):
+    from evaluation.models import Draw
+    from evaluation.testing import contribution
+    from tests.frontend.test_evaluation_setup import open_draw, supervisor, url
 
-    from frontend.middleware import PlatformErrorMiddleware
-
-    request = rf.post("/tenders/1/")
-    request.user = AnonymousUser()
-    request.LANGUAGE_CODE = "zh-hans"
-    from django.utils import translation
-
-    with translation.override("zh-hans"):
-        response = PlatformErrorMiddleware(lambda r: None).process_exception(
-            request, signing.SigningUnavailable("the token refused"))
-    page = response.content.decode()
-    assert response.status_code == 503
-    assert "平台签名服务暂不可用" in page and "请稍后重试" in page and "signing_unavailable" in page
-    assert "服务器错误" not in page and "the token refused" not in page
+    lot, host = world["lot"], world["host"]
+    assert open_draw(world, **{"320100": 3, "320500": 2}).status_code == 302
+    row = Draw.objects.get(lot=lot, state="committing")
+    for party, client, path in (("supervisor", supervisor(world), "/evaluation/draws/"), ("host", host, url(lot))):
+        _, commitment = contribution(row.pk, party)
+        assert client.post(path, {"action": "commit", "target": row.pk, "commitment": commitment}).status_code == 302
+    with pulled_out(softhsm_tokens, tmp_path):
+        # Publishing the snapshot checkpoints the log: the page says why it failed, in Chinese.
+        res = host.post(url(lot), {"action": "snapshot"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+        page = res.content.decode()
+        assert res.status_code == 503
+        assert "平台签名服务暂不可用" in page and "请稍后重试" in page and "signing_unavailable" in page
+        assert "服务器错误" not in page and "Traceback" not in page
+        row.refresh_from_db()
+        assert row.state == "committing"  # rolled back: the snapshot is not published
+    assert host.post(url(lot), {"action": "snapshot"}).status_code == 302  # the token back: it works
+    row.refresh_from_db()
+    assert row.state != "committing"
 
 
 def _synchronised_clock():
