@@ -20,6 +20,7 @@ class Alert:
 # (tests/frontend/test_labels.py checks it against the source).
 TABLE: list[tuple[str, Alert]] = [
     ("bidding.bid.refused", Alert("warning", "bid_refused", "投标文件被拒收")),
+    ("bidding.bid.receipt_failed", Alert("warning", "receipt_unsigned", "回执无法签名，投标未记录")),
     ("bidding.opening.decryption_failed", Alert("warning", "decryption_failed", "解密失败")),
     ("bidding.opening.bid_revoked", Alert("warning", "bid_revoked", "投标被视为撤销")),
     ("bidding.opening.bid_withdrawn", Alert("warning", "bid_withdrawn", "投标被视为撤回")),

@@ -24,6 +24,7 @@ from common.actor import Actor
 from common.crash import crash_point
 from common.errors import ErrorCode, PlatformError
 from crypto.envelope import InvalidEnvelope, read_header
+from crypto.signing import SigningUnavailable
 
 from . import bid_rules, storage
 from .certificates import certificate_to_seal_for, current_certificate
@@ -54,6 +55,17 @@ def _audit_refusal(actor: Actor, lot: Lot, error: PlatformError, now: datetime,
                    data={"code": error.code.value, "message": error.message,
                          "upload": str(upload.pk) if upload else None,
                          "organisation": actor.organisation_id})
+
+
+def _audit_unsigned(actor: Actor, lot: Lot, upload: BidUpload, sha256: str, size: int, now: datetime,
+                    exc: Exception) -> None:
+    """Record a complete whose receipt could not be signed, in its own transaction (the attempt's
+    rolled back): the bidder had every byte in, at this time; the upload stays open."""
+    with transaction.atomic():
+        log_action("bidding.bid.receipt_failed", actor=actor, object_type="bidding.upload", object_id=upload.pk,
+                   tender_id=lot.pk, now=now,
+                   data={"upload": str(upload.pk), "organisation": actor.organisation_id, "sha256": sha256,
+                         "size": size, "code": ErrorCode.SIGNING_UNAVAILABLE.value, "message": str(exc)[:200]})
 
 
 def _refusing(actor: Actor, lot: Lot, now: datetime, upload: BidUpload | None = None):
@@ -233,8 +245,14 @@ def complete_upload(user, actor: Actor, upload_id, *, now: datetime) -> tuple[Bi
         submission_id = uuid.uuid4()
         relpath = storage.final_relpath(lot.pk, upload.organisation_id, submission_id)
         storage.sync(partial)  # durable before the receipt that the commit issues
-        submission = _record(user, actor, upload, submission_id, relpath, header, sha256, size,
-                             expected, now)
+        try:
+            submission = _record(user, actor, upload, submission_id, relpath, header, sha256, size,
+                                 expected, now)
+        except SigningUnavailable as exc:
+            # The receipt could not be signed (the platform's HSM): nothing was recorded and the
+            # upload stays open with its bytes; the attempt itself is evidence, with its time.
+            _audit_unsigned(actor, lot, upload, sha256, size, now, exc)
+            raise
         crash_point("complete-after-commit-before-move")
         storage.place(partial, relpath)
         crash_point("after-move")

@@ -22,6 +22,7 @@ ACTION = {
     "audit.integrity.failed": _("Audit log check found signs of tampering"),
     "audit.witness.quorum_missed": _("Checkpoint lacks the witnesses' cosignatures"),
     "audit.witness.refused": _("A witness refused to cosign"),
+    "bidding.bid.receipt_failed": _("Bid not recorded: its receipt could not be signed (complete it again)"),
     "bidding.bid.refused": _("Bid refused"),
     "bidding.bid.replaced": _("Bid replaced"),
     "bidding.bid.submitted": _("Bid submitted"),

@@ -163,6 +163,7 @@ LEAD_DECISION = {"noted": _("Taken into account"), "dismissed": _("Explained, no
 
 ALERT = {  # the console's alerts (audit/alerts.py), by their code
     "bid_refused": _("Bid refused"),
+    "receipt_unsigned": _("Receipt could not be signed: bid not recorded"),
     "decryption_failed": _("Decryption failed"),
     "bid_revoked": _("Bid deemed revoked"),
     "bid_withdrawn": _("Bid deemed withdrawn"),

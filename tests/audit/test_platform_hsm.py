@@ -8,6 +8,7 @@ the same labels never signs for the platform."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import shutil
 import subprocess
@@ -259,6 +260,12 @@ def test_a_bid_completed_while_the_token_is_out_is_refused_cleanly_and_completes
         assert up.status == BidUpload.Status.OPEN and up.offset == up.size == len(env)
         assert storage.partial_path(up.pk).read_bytes() == env
         assert _failures("unavailable") > unavailable
+        # The attempt is evidence: the bidder had every byte in, at this time (a console alert).
+        attempt = AuditEntry.objects.get(action="bidding.bid.receipt_failed")
+        assert '"code":"signing_unavailable"' in attempt.body and hashlib.sha256(env).hexdigest() in attempt.body
+        from audit.alerts import classify
+
+        assert classify(attempt.action).code == "receipt_unsigned"
         again = client.post(f"/api/v1/uploads/{up.pk}/complete")  # still out: the same answer
         assert again.status_code == 503 and again.json()["error"]["code"] == "signing_unavailable"
     res = client.post(f"/api/v1/uploads/{up.pk}/complete")  # back in, same process
@@ -267,6 +274,7 @@ def test_a_bid_completed_while_the_token_is_out_is_refused_cleanly_and_completes
     body = verify_receipt(doc, vkey, envelope=io.BytesIO(env))
     assert body["submission"] == res.json()["id"]
     assert AuditEntry.objects.filter(action="bidding.bid.submitted").count() == 1
+    assert AuditEntry.objects.filter(action="bidding.bid.receipt_failed").count() == 2  # both attempts
 
 
 @pytest.mark.django_db
