@@ -9,6 +9,7 @@ import * as keystore from "./crypto/keystore.js";
 import * as escrow from "./crypto/escrow.js";
 import * as gm from "./crypto/envelope_gm.js";
 import * as sm from "./crypto/sm.js";
+import * as gmkeyfile from "./crypto/gm_keyfile.js";
 import * as csr from "./csr.js";
 import * as receipt from "./receipt_verify.js";
 
@@ -36,4 +37,4 @@ button.addEventListener("click", async () => {
   }
 });
 button.disabled = false;
-window.kb = { b64, hpke, stream, envelope, escrow, gm, sm, csr, receipt, keyfile, keystore, roundTrip, ready: true };
+window.kb = { b64, hpke, stream, envelope, escrow, gm, sm, gmkeyfile, csr, receipt, keyfile, keystore, roundTrip, ready: true };

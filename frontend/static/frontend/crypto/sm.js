@@ -4,12 +4,12 @@
 // which bundles the @noble/curves Weierstrass code its SM2 runs on and @noble/ciphers' GHASH).
 // Nothing outside this module touches the library, and nothing here computes on the curve: this
 // module only converts encodings (bytes ⇄ the library's hex strings, C1 with its 0x04 prefix) and
-// composes HKDF (RFC 5869) from the library's HMAC-SM3.
+// composes HKDF (RFC 5869) and PBKDF2 (RFC 8018) from the library's HMAC-SM3.
 //
 // Encodings are crypto/gm.py's (docs/envelope.md, Appendix D): an SM2 public key is the 65-byte
 // uncompressed point; a private key its 32-byte scalar; an SM2 ciphertext C1 || C3 || C2
-// (GB/T 32918.4-2016 order); SM4-GCM (RFC 8998's parameters) a 16-byte key, a 12-byte nonce, no
-// AAD, the 16-byte tag appended.
+// (GB/T 32918.4-2016 order); SM4-GCM (RFC 8998's parameters) a 16-byte key, a 12-byte nonce, AAD
+// only in the key file (tender-key/sm2-v1), the 16-byte tag appended.
 //
 // The UMD build, imported as a module, finds no AMD `define` and no CommonJS `exports` and sets
 // `globalThis.SmCryptoV2` (its one external, @noble/hashes/hkdf, backs only its own `hkdf`, which
@@ -63,6 +63,66 @@ export function hkdfSm3(ikm, { salt, info, length = 32 }) {
     at += SM3_SIZE;
   }
   return out;
+}
+
+/**
+ * PBKDF2 (RFC 8018) with HMAC-SM3, as crypto/gm_keys.py derives the key of a tender-key/sm2-v1
+ * file. Hundreds of thousands of HMACs take seconds in JavaScript, so the work runs in slices of
+ * about `sliceMs` and yields to the event loop between them (the page stays responsive);
+ * `onProgress(done, total)` is called after each slice. Returns a Promise of `length` bytes.
+ */
+export async function pbkdf2Sm3(password, salt, iterations, length, { onProgress, sliceMs = 25 } = {}) {
+  password = asBytes(password);
+  salt = asBytes(salt);
+  if (!Number.isInteger(iterations) || iterations < 1) throw new RangeError("PBKDF2 iterations");
+  if (!Number.isInteger(length) || length < 1 || length > 255 * SM3_SIZE) throw new RangeError("PBKDF2 length");
+  // The library's HMAC takes the key as given; one longer than a block is hashed first (RFC 2104).
+  const key = password.length ? (password.length > BLOCK ? sm3(password) : password) : new Uint8Array(SM3_SIZE);
+  const mac = (message) => hexBytes(lib.sm3(message, { key }));
+  const blocks = Math.ceil(length / SM3_SIZE);
+  const total = blocks * iterations;
+  const out = new Uint8Array(blocks * SM3_SIZE);
+  let done = 0;
+  for (let i = 1; i <= blocks; i++) {
+    let u = mac(concat(salt, Uint8Array.of(i >>> 24, (i >>> 16) & 255, (i >>> 8) & 255, i & 255)));
+    const t = u.slice();
+    for (let n = 1; n < iterations;) {
+      const until = performance.now() + sliceMs;
+      for (; n < iterations && (n & 255 || performance.now() < until); n++) {
+        u = mac(u);
+        for (let b = 0; b < SM3_SIZE; b++) t[b] ^= u[b];
+      }
+      done = (i - 1) * iterations + n;
+      onProgress?.(done, total);
+      if (n < iterations) await yieldToEventLoop();
+    }
+    out.set(t, (i - 1) * SM3_SIZE);
+    t.fill(0);
+    u.fill(0);
+  }
+  onProgress?.(total, total);
+  const result = out.slice(0, length);
+  out.fill(0);
+  return result;
+}
+
+const HEX = new Map(Array.from({ length: 256 }, (_, i) => [i.toString(16).padStart(2, "0"), i]));
+
+/** The library's lowercase hex digest as bytes (fromHex's checks are not needed on its output). */
+function hexBytes(hex) {
+  const out = new Uint8Array(hex.length >>> 1);
+  for (let i = 0; i < out.length; i++) out[i] = HEX.get(hex.substr(2 * i, 2));
+  return out;
+}
+
+// setTimeout(0) is clamped to 4 ms once nested; a message on a channel is the next task at once.
+function yieldToEventLoop() {
+  if (typeof MessageChannel !== "function") return new Promise((resolve) => setTimeout(resolve, 0));
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => { channel.port1.close(); resolve(); };
+    channel.port2.postMessage(null);
+  });
 }
 
 // --- SM2 --------------------------------------------------------------------------------------
@@ -152,26 +212,33 @@ function checkGcm(key, nonce) {
   if (asBytes(nonce).length !== GCM_NONCE_SIZE) throw new TypeError("the GCM nonce is 12 bytes");
 }
 
-/** SM4-GCM encryption, no AAD: ciphertext || tag. */
-export function sm4GcmEncrypt(key, nonce, plaintext) {
+// The library reads a string `associatedData` as hex: the AAD always goes in as bytes.
+function aadBytes(aad) {
+  return aad === undefined ? undefined : Uint8Array.from(asBytes(aad));
+}
+
+/** SM4-GCM encryption (AAD optional, bytes): ciphertext || tag. */
+export function sm4GcmEncrypt(key, nonce, plaintext, aad) {
   checkGcm(key, nonce);
   const { output, tag } = lib.sm4.encrypt(asBytes(plaintext), asBytes(key),
-                                          { mode: "gcm", iv: asBytes(nonce), output: "array", outputTag: true });
+                                          { mode: "gcm", iv: asBytes(nonce), output: "array", outputTag: true,
+                                            associatedData: aadBytes(aad) });
   const out = new Uint8Array(output.length + TAG_SIZE);
   out.set(output, 0);
   out.set(tag, output.length);
   return out;
 }
 
-/** SM4-GCM decryption of ciphertext || tag, no AAD; SmError if the tag does not verify. */
-export function sm4GcmDecrypt(key, nonce, sealed) {
+/** SM4-GCM decryption of ciphertext || tag (AAD optional, bytes); SmError if the tag does not verify. */
+export function sm4GcmDecrypt(key, nonce, sealed, aad) {
   checkGcm(key, nonce);
   sealed = asBytes(sealed);
   if (sealed.length < TAG_SIZE) throw new SmError();
   const n = sealed.length - TAG_SIZE;
   try {
     return lib.sm4.decrypt(sealed.subarray(0, n), asBytes(key),
-                           { mode: "gcm", iv: asBytes(nonce), tag: sealed.subarray(n), output: "array" });
+                           { mode: "gcm", iv: asBytes(nonce), tag: sealed.subarray(n), output: "array",
+                             associatedData: aadBytes(aad) });
   } catch {
     throw new SmError();
   }
