@@ -203,6 +203,16 @@ def hall(request, lot_id: int):
         "col_bidder": _("Bidder"), "col_credit_code": _("Unified social credit code"), "col_status": _("Status"),
         "unknown_bidder": _("a bidder"), "decrypt_error": _("the last attempt failed; try again"),
         "roles": {**catalogue("role"), "other": _("other")},
+        # a gm-v1 bid is opened with the bidder's SM2 key file (frontend/hall_gm.js)
+        "gm_choose_file": _("Choose your SM2 key file (tender-key/sm2-v1) first."),
+        "gm_password_needed": _("Enter the key file's password."),
+        "gm_p256_file": _("This is a P-256 key file (tender-key/v1): this tender needs your SM2 key file "
+                          "(tender-key/sm2-v1, made with sealbid keygen --suite gm)."),
+        "gm_not_key_file": _("This is not an SM2 key file (tender-key/sm2-v1), or it is damaged."),
+        "gm_other_key": _("This key file holds key {key}, not the key of your certificate that your bid was "
+                          "sealed to ({expected}): choose your own company's SM2 key file."),
+        "gm_wrong_password": _("Wrong password for this key file (or the file is damaged)."),
+        "gm_opening": _("Opening the key file… {percent}%"),
         "coef_seed": _("seed"), "coef_step": _("step"), "coef_commitment": _("seed commitment SHA-256"),
     }
     ctx = {"lot": _lot_ctx(lot), "role": role, "room": f"hall:{lot.pk}", **_org_ctx(request.user)}

@@ -1,7 +1,8 @@
 // The opening hall (hall:<lot id>) for a bidder, the host or a supervisor (read-only). State is the
 // room's snapshot plus its pushes, reduced as bidding/opening/views.apply does; rt.js replays or
 // resyncs after a reconnect, so nothing shown is lost. The bidder's file key is unwrapped here with
-// the key stored in this browser and only the 32-byte key is released; the record is confirmed
+// the key stored in this browser (a gm-v1 bid: with the SM2 key file the bidder opens here,
+// hall_gm.js) and only the 32-byte key is released; the record is confirmed
 // with an ECDSA signature made here (signkeys.js).
 import { RealtimeClient, connectionBadge } from "./rt.js";
 import { api, pageData, say, el, beijing, clock, fenToYuan, b64padded, failure, paren, clauses, COLON, CHINESE } from "./util.js";
@@ -9,6 +10,7 @@ import { parseHeader, unwrapFileKey } from "./crypto/envelope.js";
 import { encode as b64, wipe } from "./crypto/b64.js";
 import { getKey, signWith } from "./signkeys.js";
 import { startMedia } from "./media.js";
+import { KeyFileProblem, isGmHeader, unwrapWithKeyFile } from "./hall_gm.js";
 
 const ctx = pageData("page-ctx");
 const t = pageData("page-labels");
@@ -125,6 +127,7 @@ function renderMine() {
   const m = state.mine;
   $("mine").textContent = m ? `${t.bid_status[m.status] || ""}${m.last_error ? ` — ${t.decrypt_error}` : ""}` : "";
   root.dataset.mine = m ? m.status : "";
+  if ($("gm-key")) $("gm-key").hidden = Boolean(m) && m.status !== "pending"; // the key file is needed once
   $("decrypt").disabled = !(state.phase.phase === "decrypting" && !state.phase.paused && m && m.status === "pending");
   $("mine-fields").replaceChildren(...(m?.fields || []).map((f) => el("li", { translate: "no",
     text: `${f.label}${COLON}${shownValue(f)}${f.unit ? ` ${f.unit}` : ""}` })));
@@ -233,6 +236,24 @@ async function certKey() {
   return cert ? getKey(cert.key_id) : null;
 }
 
+// v1, v2, v3: the bidder's P-256 key stored in this browser (keystore.js).
+async function storedKeyFileKey(raw) {
+  const header = await parseHeader(raw);
+  for (const s of header.stanzas.filter((x) => x.role === "bidder")) {
+    const key = await getKey(s.keyId);
+    if (key) return { fileKey: await unwrapFileKey(header, key, { role: "bidder" }), commitment: header.commitmentB64 };
+  }
+  return { fileKey: null };
+}
+
+// gm-v1: the bidder's SM2 key file, opened here with its password (hall_gm.js).
+function gmFileKey(raw) {
+  return unwrapWithKeyFile(raw, {
+    file: $("gm-key-file")?.files[0], password: $("gm-key-password")?.value, t,
+    onProgress: (done, total) => say(status, t.gm_opening.replace("{percent}", Math.floor((100 * done) / total)), "working"),
+  });
+}
+
 function wireBidder() {
   $("signin").addEventListener("click", () => {
     sessionStorage.setItem(`hall-signed-in:${ROOM}`, "1");
@@ -240,20 +261,21 @@ function wireBidder() {
   });
   $("decrypt").addEventListener("click", async () => {
     $("decrypt").disabled = true;
+    delete status.dataset.code;
     try {
       const res = await api("GET", `/lots/${state.lot.id}/bid/header`, { raw: true });
-      const header = await parseHeader(new Uint8Array(await res.arrayBuffer()));
-      let fileKey = null;
-      for (const s of header.stanzas.filter((x) => x.role === "bidder")) {
-        const key = await getKey(s.keyId);
-        if (key) { fileKey = await unwrapFileKey(header, key, { role: "bidder" }); break; }
-      }
+      const raw = new Uint8Array(await res.arrayBuffer());
+      const { fileKey, commitment } = isGmHeader(raw) ? await gmFileKey(raw) : await storedKeyFileKey(raw);
       if (!fileKey) { say(status, t.no_key, "error"); return; }
-      const payload = { file_key: b64(fileKey), commitment: header.commitmentB64 };
+      const payload = { file_key: b64(fileKey), commitment };
       wipe(fileKey);
-      if (await command("hall.release_key", payload)) say(status, t.released, "released");
+      if (await command("hall.release_key", payload)) {
+        say(status, t.released, "released");
+        if ($("gm-key-password")) $("gm-key-password").value = "";
+      }
     } catch (err) {
-      say(status, failure(t, err), "error");
+      say(status, err instanceof KeyFileProblem ? err.message : failure(t, err), "error");
+      if (err instanceof KeyFileProblem) status.dataset.code = err.code; // which refusal, for the tests
     } finally {
       renderMine();
     }

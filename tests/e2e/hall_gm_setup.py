@@ -1,0 +1,63 @@
+"""Set-up of the gm hall browser test (``test_hall_gm.py``), run inside ``manage.py shell`` on the
+demo data: a tender of the 国密 suite opening in an hour, three new bidders (their own companies,
+so the demo bidders other tests use keep their certificates) each with an SM2 certificate from the platform's SM2 CA and a gm-v1 bid sealed by Python to it and
+uploaded through the API as sealbid does. Prints one JSON line: the lot, session cookies, each
+bidder's SM2 key file (``tender-key/sm2-v1``, as ``sealbid keygen --suite gm`` writes it), an API
+token and the released key of the two bidders that open with sealbid, and a P-256 key file."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from datetime import timedelta
+
+BIDS_FEN = {"alice": 1_234_567_89, "bob": 1_198_000_00, "carol": 1_250_000_50}
+NAMES = {"alice": "甲", "bob": "乙", "carol": "丙"}
+PASSWORD = "国密开标 口令-2026"
+
+
+def build_gm_hall(iterations: int) -> None:
+    from accounts.models import ApiToken, Organisation, User
+    from bidding import certificates
+    from bidding.models import Lot, Project
+    from common import clock
+    from common.actor import Actor
+    from crypto import envelope, gm, gm_keys, keys, sm2_x509
+    from evaluation.testing import session_cookie
+    from tests.bidding.conftest import token_client, upload
+    from tests.conftest import make_code
+    from tests.bidding.test_opening_support import bid_package
+
+    now = clock.now()
+    project = Project.objects.get(code="NJSZ-2026-0188")
+    n = Lot.objects.filter(project=project, code__startswith="GH").count() + 1
+    lot = Lot.objects.create(project=project, code=f"GH{n}", title="国密开标演示标段", cipher_suite="gm",
+                             bid_deadline=now + timedelta(hours=1), signin_opens_at=now,
+                             status="published", published_at=now, decryption_window_minutes=30)
+    host = User.objects.get(username="host")
+    out = {"lot": lot.pk, "password": PASSWORD, "bidders": {}}
+    for username, fen in BIDS_FEN.items():
+        seq = Organisation.objects.count()
+        org = Organisation.objects.create(name=f"国密开标测试{NAMES[username]}公司{n}", kind="bidder",
+                                          credit_code=make_code(f"9132GH{seq:04d}"))
+        user = User.objects.create(username=f"gh-{username}-{n}", role="bidder", organisation=org)
+        key = gm.generate_sm2_key()
+        csr = sm2_x509.make_csr(key, organisation=org.name, credit_code=org.credit_code).decode()
+        cert = certificates.request_certificate(user, Actor.of(user), csr_pem=csr, now=now)
+        certificates.decide_certificate(host, Actor.of(host), cert.pk, approve=True, now=now)
+        sealed = envelope.seal_bytes(bid_package(lot, org, fen), tender_id=project.code, lot_id=lot.code,
+                                     bidder_id=org.credit_code, recipients=[envelope.Recipient("bidder", key.public)],
+                                     chunk_size=65536, suite="gm")
+        res = upload(token_client(user), lot.pk, sealed)
+        assert res.status_code == 201, res.content
+        header = envelope.read_header(io.BytesIO(sealed))
+        _, secret = ApiToken.issue(user, "gm hall test")
+        out["bidders"][username] = {
+            "cookie": session_cookie(user), "name": org.name, "key_id": key.key_id, "token": secret,
+            "key_file": gm_keys.private_key_to_file(key, PASSWORD.encode(), iterations=iterations).decode(),
+            "file_key": base64.b64encode(envelope.unwrap_file_key(header, key)).decode(),
+            "commitment": header.commitment_b64}
+    out["p256_key_file"] = keys.private_key_to_file(keys.generate_bidder_key(), PASSWORD.encode(),
+                                                    iterations=keys.MIN_ITERATIONS).decode()
+    print(json.dumps(out, ensure_ascii=False))
