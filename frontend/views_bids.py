@@ -59,6 +59,10 @@ def bidder_keys(request):
         "in_browser": _("in this browser"),
         "not_in_browser": _("not in this browser: import its backup"),
         "request_for": _("Request a certificate for this key"),
+        # the SM2 key, kept in its tender-key/sm2-v1 file (frontend/keys_sm2.js)
+        "sm2_writing": _("Generating the SM2 key and writing its key file… {percent}%"),
+        "sm2_generated": _("SM2 key {key} generated: its key file is downloaded. Save it, then request the certificate."),
+        "sm2_in_file": _("SM2: in its key file, not in this browser"),
         "other_company": _("Refused: key {key} is certified to another company, not to {org}. "
                            "Import your own company's key backup."),
     }

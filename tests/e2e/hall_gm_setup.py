@@ -61,3 +61,34 @@ def build_gm_hall(iterations: int) -> None:
     out["p256_key_file"] = keys.private_key_to_file(keys.generate_bidder_key(), PASSWORD.encode(),
                                                     iterations=keys.MIN_ITERATIONS).decode()
     print(json.dumps(out, ensure_ascii=False))
+
+
+def build_sm2_keys_bidder(tag: str) -> None:
+    """A new bidder (its own company, no certificate) for the keys page's SM2 key: a session cookie."""
+    from accounts.models import Organisation, User
+    from evaluation.testing import session_cookie
+    from tests.conftest import make_code
+
+    seq = Organisation.objects.count()
+    org = Organisation.objects.create(name=f"国密密钥测试公司{seq}", kind="bidder",
+                                      credit_code=make_code(f"9132GK{seq:04d}"))
+    user = User.objects.create(username=f"gk-{tag}-{seq}", role="bidder", organisation=org)
+    print(json.dumps({"cookie": session_cookie(user), "org": org.pk, "name": org.name,
+                      "credit_code": org.credit_code}, ensure_ascii=False))
+
+
+def approve_sm2_request(org_id: int) -> None:
+    """The host approves the organisation's pending request; prints what the SM2 CA issued."""
+    from accounts.models import User
+    from bidding import certificates
+    from bidding.models import BidderCertificate
+    from common import clock
+    from common.actor import Actor
+    from crypto import sm2_x509
+
+    host = User.objects.get(username="host")
+    pending = BidderCertificate.objects.get(organisation_id=org_id, status="pending")
+    cert = certificates.decide_certificate(host, Actor.of(host), pending.pk, approve=True, now=clock.now())
+    info = sm2_x509.load_certificate(cert.certificate_pem, certificates.sm2_ca_certificate_pem().encode())
+    print(json.dumps({"suite": cert.suite, "key_id": cert.key_id, "status": cert.status,
+                      "point": info.public_key.point.hex(), "credit_code": info.credit_code}))

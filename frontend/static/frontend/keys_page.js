@@ -1,10 +1,12 @@
 // The bidder's key set-up: generate (with a backup the user must save before going on) or import a
-// key, request its certificate (PKCS#10 built and signed here), show the certificates' status.
+// key, request its certificate (PKCS#10 built and signed here), show the certificates' status; and,
+// for tenders of the 国密 suite, an SM2 key kept in its key file (keys_sm2.js).
 import { api, pageData, say, el, beijing, download, failure, list, paren, COLON } from "./util.js";
 import { generateBidderKey, importBidderKey, listKeys } from "./signkeys.js";
 import { buildCsrPem } from "./csr.js";
 import { requestPersistence } from "./crypto/keystore.js";
 import { readKeyFilePublic } from "./crypto/keyfile.js";
+import { wireSm2Keys } from "./keys_sm2.js";
 
 const ctx = pageData("page-ctx");
 const t = pageData("page-labels");
@@ -23,7 +25,7 @@ async function refresh() {
     el("td", { class: "mono", text: c.key_id }),
     el("td", {}, el("span", { class: `badge ${c.status}`, text: t.cert[c.status] || c.status })),
     el("td", { text: c.not_after ? beijing(c.not_after) : "—" }),
-    el("td", { text: have.has(c.key_id) ? t.in_browser : t.not_in_browser }))) : [el("tr", {}, el("td", { colspan: 4, text: "—" }))]));
+    el("td", { text: c.suite === "gm" ? t.sm2_in_file : have.has(c.key_id) ? t.in_browser : t.not_in_browser }))) : [el("tr", {}, el("td", { colspan: 4, text: "—" }))]));
   const requested = new Set(certs.filter((c) => ["pending", "issued"].includes(c.status)).map((c) => c.key_id));
   document.getElementById("stored").textContent = keys.length
     ? `${t.stored}${COLON}` + list(keys.map((k) => `${k.keyId}${k.signKey ? "" : ` (${t.no_sign})`}`)) : t.no_key;
@@ -106,5 +108,7 @@ csrBtn.addEventListener("click", async () => {
     csrBtn.disabled = blocked || !csrKey.options.length;
   }
 });
+
+wireSm2Keys({ t, ctx, status, root, refresh });
 
 refresh().then(() => { root.dataset.ready = "1"; }, (err) => say(status, failure(t, err), "error"));
