@@ -36,7 +36,7 @@ def build_gm_hall(iterations: int) -> None:
                              bid_deadline=now + timedelta(hours=1), signin_opens_at=now,
                              status="published", published_at=now, decryption_window_minutes=30)
     host = User.objects.get(username="host")
-    out = {"lot": lot.pk, "password": PASSWORD, "bidders": {}}
+    out = {"lot": lot.pk, "password": PASSWORD, "bidders": {}, "host_cookie": session_cookie(host)}
     for username, fen in BIDS_FEN.items():
         seq = Organisation.objects.count()
         org = Organisation.objects.create(name=f"国密开标测试{NAMES[username]}公司{n}", kind="bidder",

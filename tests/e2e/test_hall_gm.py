@@ -2,7 +2,8 @@
 file (``tender-key/sm2-v1``, written by Python as ``sealbid keygen --suite gm`` writes it) in the
 hall with its password, unwraps its bid's file key from the gm-v1 header there, releases it with
 ``hall.release_key``; the platform accepts it and decrypts, the bidder sees its own 唱标 at once
-and, once the other two bidders have released theirs with sealbid's API, the announcement. No
+and, once the other two bidders have released theirs with sealbid's API, the announcement; it then
+confirms the record with an SM2 signature by the same key file (another bidder's refused). No
 file, no password, a P-256 key file, another bidder's SM2 key file and a wrong password are each
 refused with their own message, in Chinese and in English; the screens pass check_screen."""
 
@@ -149,6 +150,30 @@ def test_a_bidder_opens_its_gm_bid_in_the_hall_with_its_sm2_key_file(browser, pl
                 assert bidders[name]["name"] in table and price in table, table
             check_screen(zh, "zh bidder: the gm announcement")
             check_screen(en, "en bidder: the gm announcement")
+
+            # The record: a gm tender's is confirmed with an SM2 signature by the same key file.
+            host_context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+            contexts.append(host_context)
+            host_context.add_cookies([{"name": "sessionid", "value": setup["host_cookie"], "url": base}])
+            host = host_context.new_page()
+            host.set_default_timeout(WAIT)
+            host.goto(f"{base}/tenders/{lot}/hall/")
+            host.wait_for_selector("#start-confirmation:not([disabled])")
+            host.click("#start-confirmation")
+            zh.wait_for_selector("#hall[data-phase='confirming']")
+            zh.wait_for_selector("#confirm:not([disabled])")
+            assert zh.is_visible("#gm-key")  # needed again, to sign
+            _key_file(zh, "bob-sm2.json", bob["key_file"])
+            zh.fill("#gm-key-password", setup["password"])
+            zh.click("#confirm")
+            zh.wait_for_selector("#status[data-code='gm_other_key']", timeout=120_000)
+            _key_file(zh, "tender-key.json", alice["key_file"])
+            zh.click("#confirm")
+            zh.wait_for_selector("#status[data-state='confirmed']", timeout=120_000)
+            host.wait_for_selector("#confirmations li[data-state='confirmed']")
+            assert alice["name"] in host.inner_text("#confirmations li[data-state='confirmed']")
+            assert zh.is_hidden("#gm-key")
+            check_screen(zh, "zh bidder: the gm record confirmed")
             assert not zh.js_errors and not en.js_errors, zh.js_errors + en.js_errors
         finally:
             for context in contexts:

@@ -1,7 +1,8 @@
 // The hall's 国密 path (docs/browser-crypto.md, "The hall opens gm-v1 bids"): a gm-v1 bid's file
 // key is unwrapped with the bidder's SM2 key file (tender-key/sm2-v1, from `sealbid keygen --suite
-// gm`), opened here with its password. The key file and the scalar never leave the page; only the
-// 32-byte file key is released, as for the other versions. The SM modules are imported when a
+// gm`), opened here with its password, and the record is confirmed with an SM2 signature by the same
+// key file. The key file and the scalar never leave the page; only the 32-byte file key is released
+// (as for the other versions) and the 64-byte signature sent. The SM modules are imported when a
 // gm-v1 header is met, so the hall of an intl tender never loads the SM library.
 
 import { wipe } from "./crypto/b64.js";
@@ -23,6 +24,45 @@ export class KeyFileProblem extends Error {
   }
 }
 
+function problemFor(t) {
+  return (code, fill = {}) => new KeyFileProblem(
+    Object.entries(fill).reduce((text, [k, v]) => text.replace(`{${k}}`, v), t[code]), code);
+}
+
+/**
+ * The SM2 key in `file` opened with `password`, once `accept(keyId)` has said its key is the one
+ * wanted (else `refuse(keyId)` is thrown): the checks that need no password come first, so a wrong
+ * file is told at once. `{scalar, point, keyId}`; the caller wipes the scalar.
+ */
+async function openKeyFile({ file, password, t, onProgress }, accept, refuse) {
+  const problem = problemFor(t);
+  if (!file) throw problem("gm_choose_file");
+  if (!password) throw problem("gm_password_needed");
+  const [keyfile, { InvalidKeyFile, WrongPassword }] = await Promise.all([
+    import("./crypto/gm_keyfile.js"), import("./crypto/keyfile.js")]);
+  const data = new Uint8Array(await file.arrayBuffer());
+  try {
+    if (keyfile.keyFileFormat(data) === "tender-key/v1") throw problem("gm_p256_file");
+    let declared;
+    try {
+      declared = keyfile.readGmKeyFilePublic(data);
+    } catch (error) {
+      if (error instanceof InvalidKeyFile) throw problem("gm_not_key_file");
+      throw error;
+    }
+    if (!(await accept(declared.keyId))) throw refuse(declared.keyId);
+    try {
+      return await keyfile.readGmKeyFile(data, password, { onProgress });
+    } catch (error) {
+      if (error instanceof WrongPassword) throw problem("gm_wrong_password");
+      if (error instanceof InvalidKeyFile) throw problem("gm_not_key_file");
+      throw error;
+    }
+  } finally {
+    data.fill(0);
+  }
+}
+
 /**
  * `{fileKey, commitment}` of the gm-v1 header `raw`, unwrapped with the SM2 key in `file` (a File)
  * opened with `password`. Throws KeyFileProblem (with `t`'s message) for no file, no password, a
@@ -30,36 +70,29 @@ export class KeyFileProblem extends Error {
  * need no password come first, so a wrong file is told at once.
  */
 export async function unwrapWithKeyFile(raw, { file, password, t, onProgress }) {
-  const problem = (code, fill = {}) => new KeyFileProblem(
-    Object.entries(fill).reduce((text, [k, v]) => text.replace(`{${k}}`, v), t[code]), code);
-  if (!file) throw problem("gm_choose_file");
-  if (!password) throw problem("gm_password_needed");
-  const [gm, keyfile, { InvalidKeyFile, WrongPassword }] = await Promise.all([
-    import("./crypto/envelope_gm.js"), import("./crypto/gm_keyfile.js"), import("./crypto/keyfile.js")]);
-  const data = new Uint8Array(await file.arrayBuffer());
-  if (keyfile.keyFileFormat(data) === "tender-key/v1") throw problem("gm_p256_file");
-  let declared;
-  try {
-    declared = keyfile.readGmKeyFilePublic(data);
-  } catch (error) {
-    if (error instanceof InvalidKeyFile) throw problem("gm_not_key_file");
-    throw error;
-  }
+  const gm = await import("./crypto/envelope_gm.js");
   const header = await gm.parseGmHeader(raw);
   const ids = header.stanzas.filter((s) => s.role === "bidder").map((s) => s.keyId);
-  if (!ids.includes(declared.keyId)) throw problem("gm_other_key", { key: declared.keyId, expected: ids.join(", ") });
-  let key;
-  try {
-    key = await keyfile.readGmKeyFile(data, password, { onProgress });
-  } catch (error) {
-    if (error instanceof WrongPassword) throw problem("gm_wrong_password");
-    if (error instanceof InvalidKeyFile) throw problem("gm_not_key_file");
-    throw error;
-  } finally {
-    data.fill(0);
-  }
+  const key = await openKeyFile({ file, password, t, onProgress }, (keyId) => ids.includes(keyId),
+                                (keyId) => problemFor(t)("gm_other_key", { key: keyId, expected: ids.join(", ") }));
   try {
     return { fileKey: await gm.unwrapGmFileKey(header, key), commitment: header.commitmentB64 };
+  } finally {
+    wipe(key.scalar);
+  }
+}
+
+/**
+ * The SM2 signature (r || s, 64 bytes) over `message` (the record's confirmation text) by the key
+ * in `file`, which must be the key of the organisation's current certificate (`certKeyId`): a gm
+ * tender's record is confirmed with SM2 / SM3 (docs/opening.md). Throws KeyFileProblem as above.
+ */
+export async function signWithKeyFile(message, certKeyId, { file, password, t, onProgress }) {
+  const key = await openKeyFile({ file, password, t, onProgress }, (keyId) => keyId === certKeyId,
+                                (keyId) => problemFor(t)("gm_other_key", { key: keyId, expected: certKeyId || "—" }));
+  try {
+    const { sm2Sign } = await import("./crypto/sm.js");
+    return sm2Sign(key.scalar, key.point, new TextEncoder().encode(message));
   } finally {
     wipe(key.scalar);
   }

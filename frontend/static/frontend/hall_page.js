@@ -3,14 +3,14 @@
 // resyncs after a reconnect, so nothing shown is lost. The bidder's file key is unwrapped here with
 // the key stored in this browser (a gm-v1 bid: with the SM2 key file the bidder opens here,
 // hall_gm.js) and only the 32-byte key is released; the record is confirmed
-// with an ECDSA signature made here (signkeys.js).
+// with an ECDSA signature made here (signkeys.js; a gm tender's: SM2, by the key file).
 import { RealtimeClient, connectionBadge } from "./rt.js";
 import { api, pageData, say, el, beijing, clock, fenToYuan, b64padded, failure, paren, clauses, COLON, CHINESE } from "./util.js";
 import { parseHeader, unwrapFileKey } from "./crypto/envelope.js";
 import { encode as b64, wipe } from "./crypto/b64.js";
 import { getKey, signWith } from "./signkeys.js";
 import { startMedia } from "./media.js";
-import { KeyFileProblem, isGmHeader, unwrapWithKeyFile } from "./hall_gm.js";
+import { KeyFileProblem, isGmHeader, signWithKeyFile, unwrapWithKeyFile } from "./hall_gm.js";
 
 const ctx = pageData("page-ctx");
 const t = pageData("page-labels");
@@ -127,7 +127,9 @@ function renderMine() {
   const m = state.mine;
   $("mine").textContent = m ? `${t.bid_status[m.status] || ""}${m.last_error ? ` — ${t.decrypt_error}` : ""}` : "";
   root.dataset.mine = m ? m.status : "";
-  if ($("gm-key")) $("gm-key").hidden = Boolean(m) && m.status !== "pending"; // the key file is needed once
+  // The key file is needed to decrypt, then again to sign the record.
+  const confirming = state.phase.phase === "confirming" && !state.confirmations?.[ctx.org_id];
+  if ($("gm-key")) $("gm-key").hidden = Boolean(m) && m.status !== "pending" && !confirming;
   $("decrypt").disabled = !(state.phase.phase === "decrypting" && !state.phase.paused && m && m.status === "pending");
   $("mine-fields").replaceChildren(...(m?.fields || []).map((f) => el("li", { translate: "no",
     text: `${f.label}${COLON}${shownValue(f)}${f.unit ? ` ${f.unit}` : ""}` })));
@@ -254,6 +256,15 @@ function gmFileKey(raw) {
   });
 }
 
+// A gm tender's record is signed SM2 / SM3 by the key of the current (SM2) certificate.
+async function gmSignature(message) {
+  const cert = (await api("GET", "/certificates")).find((c) => c.status === "issued");
+  return signWithKeyFile(message, cert?.key_id, {
+    file: $("gm-key-file")?.files[0], password: $("gm-key-password")?.value, t,
+    onProgress: (done, total) => say(status, t.gm_opening.replace("{percent}", Math.floor((100 * done) / total)), "working"),
+  });
+}
+
 function wireBidder() {
   $("signin").addEventListener("click", () => {
     sessionStorage.setItem(`hall-signed-in:${ROOM}`, "1");
@@ -281,12 +292,17 @@ function wireBidder() {
     }
   });
   $("confirm").addEventListener("click", async () => {
+    delete status.dataset.code;
     try {
-      const key = await certKey();
-      const signature = b64padded(await signWith(key, state.record.message));
-      if (await command("hall.confirm", { signature, hash: state.record.hash })) say(status, t.signed, "confirmed");
+      const raw = ctx.lot.cipher_suite === "gm" ? await gmSignature(state.record.message)
+        : await signWith(await certKey(), state.record.message);
+      if (await command("hall.confirm", { signature: b64padded(raw), hash: state.record.hash })) {
+        say(status, t.signed, "confirmed");
+        if ($("gm-key-password")) $("gm-key-password").value = "";
+      }
     } catch (err) {
-      say(status, failure(t, err), "error");
+      say(status, err instanceof KeyFileProblem ? err.message : failure(t, err), "error");
+      if (err instanceof KeyFileProblem) status.dataset.code = err.code;
     }
   });
   $("object-form").addEventListener("submit", async (ev) => {
