@@ -17,12 +17,10 @@ import {
   bindingLines, checkId, hpkeInfo, parseHeader, readHeader,
 } from "./header.js";
 import { checkSplit, shareStanzas } from "./escrow.js";
+import { SealerCore, asBlob, checkSameSource } from "./sealer_core.js";
 import { HpkeError, importPublicKey, openBase, sealBase } from "./hpke.js";
 import { keyId, publicKeyBytes } from "./keyfile.js";
-import {
-  ByteReader, ChunkReader, DEFAULT_CHUNK_SIZE, StreamError, TAG_SIZE, checkChunkSize, chunkCount, decryptChunks,
-  encryptBytes, payloadSize,
-} from "./stream.js";
+import { ByteReader, DEFAULT_CHUNK_SIZE, StreamError, checkChunkSize, decryptChunks, encryptBytes } from "./stream.js";
 
 export {
   FILE_KEY_SIZE, FORMAT, FORMAT_V2, FORMAT_V3, InvalidEnvelope, MAX_HEADER_SIZE, MAX_RECIPIENTS, NONCE_SIZE, ROLES, SUITE, hpkeInfo,
@@ -206,66 +204,21 @@ async function sealWith(source, options, fileKey, nonce, ephemerals, random) {
   }
 }
 
-function asBlob(source) {
-  if (typeof source?.slice === "function" && typeof source?.size === "number" && !ArrayBuffer.isView(source)) {
-    return source; // a Blob, a File, or a Blob-like that reads slices
-  }
-  return new Blob([asBytes(source)]);
-}
-
-/**
- * Produces the bytes of one sealed envelope: `header` (parsed), `envelopeSize`, and the bytes
- * themselves from any offset, so that an upload can resume where the server stopped. Each
- * ciphertext chunk is computed when asked for; memory stays at about two chunks.
- */
-export class Sealer {
-  #payloadKey;
-
-  constructor(header, payloadKey, source) {
-    this.header = header;
-    this.#payloadKey = payloadKey;
-    this.source = source;
-    Object.freeze(this);
-  }
-
-  get chunkSize() { return this.header.chunkSize; }
-  get plaintextSize() { return this.source.size; }
-  get headerSize() { return this.header.size; }
-  get envelopeSize() { return this.header.size + payloadSize(this.source.size, this.chunkSize); }
-  /** The commitment as the header and the receipt carry it (base64). */
-  get commitment() { return this.header.commitmentB64; }
-
-  /**
-   * Yield the envelope's bytes from `offset` to the end: the header (or its rest) as one piece,
-   * then one piece per ciphertext chunk (`chunkSize + 16` bytes, the last one shorter).
-   * `ahead`: how many more chunks are read and encrypted while the consumer holds one (0: a chunk
-   * is read only when asked for; more overlaps reading, encrypting and the consumer's work, with
-   * memory about 2 × (`ahead` + 1) chunks). Every chunk is independent: the bytes are the same.
-   */
-  async *pieces({ offset = 0, ahead = 0 } = {}) {
-    if (!Number.isInteger(offset) || offset < 0 || offset > this.envelopeSize) {
-      throw new RangeError("offset out of range");
-    }
-    if (!Number.isInteger(ahead) || ahead < 0 || ahead > 64) throw new RangeError("ahead is 0 to 64");
-    const h = this.header.size;
-    if (offset < h) yield this.header.raw.slice(offset);
-    if (offset === this.envelopeSize) return;
-    const at = Math.max(0, offset - h);
-    const step = this.chunkSize + TAG_SIZE;
-    let skip = at % step;
-    const count = chunkCount(this.source.size, this.chunkSize);
-    // One reader, one reused plaintext buffer: chunk i+1 is read while chunk i is being
-    // encrypted (WebCrypto took its copy when encrypt was called); up to `ahead` more are in flight.
-    let next = Math.floor(at / step);
-    const reader = new ChunkReader(this.source, this.chunkSize, next);
+// The AES-256-GCM suite of SealerCore (sealer_core.js): chunks encrypted with WebCrypto from one
+// reader and one reused plaintext buffer: chunk i+1 is read while chunk i is being encrypted
+// (WebCrypto took its copy when encrypt was called); up to `ahead` more are in flight, so memory
+// stays at about 2 × (`ahead` + 1) chunks.
+const AES_GCM_SUITE = Object.freeze({
+  async *chunks(payloadKey, reader, { first, count, ahead }) {
     const pending = [];
+    let next = first;
     let chain = Promise.resolve();
     const launch = (limit) => {
       while (pending.length < limit && next < count) {
         next++;
         const started = chain.then(async () => {
           const { index, plaintext } = await reader.next();
-          return { ct: encryptBytes(this.#payloadKey, plaintext, index, index === count - 1) };
+          return { ct: encryptBytes(payloadKey, plaintext, index, index === count - 1) };
         });
         chain = started;
         const p = started.then(({ ct }) => ct);
@@ -278,57 +231,31 @@ export class Sealer {
       for (launch(ahead + 1); pending.length; launch(ahead + 1)) {
         const ct = await pending.shift();
         launch(ahead); // keep `ahead` chunks in flight while the consumer holds this one
-        yield skip ? ct.subarray(skip) : ct;
-        skip = 0;
+        yield ct;
       }
     } finally {
       pending.length = 0;
       await chain.catch(() => {});
-      await reader.close();
     }
-  }
+  },
+  exportKey: (payloadKey) => payloadKey, // a non-extractable CryptoKey: structured-cloneable as it is
+});
 
-  /** The same bytes as a pull-based ReadableStream (nothing is read before it is asked for). */
-  stream({ offset = 0 } = {}) {
-    const iterator = this.pieces({ offset });
-    return new ReadableStream({
-      async pull(controller) {
-        const { value, done } = await iterator.next();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      },
-      async cancel() {
-        await iterator.return();
-      },
-    }, { highWaterMark: 0 });
-  }
-
-  /** The whole envelope as a Blob (small envelopes and tests: it holds every byte). */
-  async toBlob() {
-    const parts = [];
-    for await (const piece of this.pieces()) parts.push(piece);
-    return new Blob(parts, { type: "application/octet-stream" });
+/**
+ * Produces the bytes of one sealed v1/v3 envelope (SealerCore: `header`, `envelopeSize`,
+ * `commitment`, `pieces({offset, ahead})`, `stream`, `toBlob`, `state()`), its chunks AES-256-GCM
+ * under the non-extractable payload key. Memory stays at about two chunks.
+ */
+export class Sealer extends SealerCore {
+  constructor(header, payloadKey, source) {
+    super(AES_GCM_SUITE, header, payloadKey, source);
   }
 
   /**
-   * What an upload needs to carry on after a reload, to keep in IndexedDB (every member is
-   * structured-cloneable; the payload key stays a non-extractable CryptoKey). Resuming needs the
-   * very same plaintext: see `Sealer.resume`.
-   */
-  state() {
-    const file = this.source instanceof File
-      ? { name: this.source.name, size: this.source.size, lastModified: this.source.lastModified } : null;
-    return { format: this.header.version, header: this.header.raw.slice(), payloadKey: this.#payloadKey,
-             plaintextSize: this.source.size, file };
-  }
-
-  /**
-   * Rebuild a Sealer from `state()` and the same source. Because the payload key is fixed, every
-   * chunk comes out identical to the first time, so an upload can continue at any offset. A
-   * different file would splice two plaintexts into an envelope that can never open: the size and,
-   * for a File, its name and modification time must match (content changes that keep all three
-   * are not detected; keep the File itself in IndexedDB with the state to be safe). A gm-v1
-   * state (envelope_gm.js) is handed to GmSealer.resume, so the upload pipeline needs no change.
+   * Rebuild a Sealer from `state()` and the same source (checkSameSource). Because the payload
+   * key is fixed, every chunk comes out identical to the first time, so an upload can continue at
+   * any offset. A gm-v1 state (envelope_gm.js) is handed to GmSealer.resume, so the upload
+   * pipeline needs no change.
    */
   static async resume(state, source) {
     if (state?.format === "tender-envelope/gm-v1") { // the 国密 suite's sealer (loaded only when needed)
@@ -337,11 +264,7 @@ export class Sealer {
     }
     const blob = asBlob(source);
     if (!VERSIONS.includes(state?.format) || !(state.payloadKey instanceof CryptoKey)) throw new TypeError("not a sealer state");
-    if (blob.size !== state.plaintextSize) throw new RangeError("not the file that was sealed");
-    if (state.file && !(blob instanceof File && blob.name === state.file.name
-                        && blob.lastModified === state.file.lastModified)) {
-      throw new RangeError("not the file that was sealed");
-    }
+    checkSameSource(state, blob);
     const header = await parseHeader(state.header);
     if (header.version !== state.format) throw new TypeError("not a sealer state");
     return new Sealer(header, state.payloadKey, blob);

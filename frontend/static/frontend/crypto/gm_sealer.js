@@ -1,18 +1,15 @@
 // GmSealer: the bytes of a gm-v1 envelope from any offset, with Sealer's interface (envelope.js),
 // so the upload pipeline (seal_worker.js) runs it unchanged; and the pool of SM4 workers
-// (sm4_worker.js) it encrypts chunks on. envelope_gm.js writes the header and re-exports this.
+// (sm4_worker.js) it encrypts chunks on. The framing, sizes and state are SealerCore's
+// (sealer_core.js), shared with Sealer; this module supplies the SM4-GCM chunks. envelope_gm.js
+// writes the header and re-exports this.
 
-import { asBytes } from "./b64.js";
-import { ChunkReader, TAG_SIZE, chunkCount, chunkNonce, payloadSize } from "./stream.js";
+import { SealerCore, asBlob, checkSameSource } from "./sealer_core.js";
+import { chunkNonce } from "./stream.js";
 import { FORMAT_GM, PAYLOAD_KEY_SIZE, parseGmHeader } from "./gm_header.js";
 import { sm4GcmEncrypt } from "./sm.js";
 
-export function asBlob(source) {
-  if (typeof source?.slice === "function" && typeof source?.size === "number" && !ArrayBuffer.isView(source)) {
-    return source;
-  }
-  return new Blob([asBytes(source)]);
-}
+export { asBlob };
 
 /** Encrypt one chunk (SM4-GCM under the payload key, the STREAM nonce, no AAD). */
 export function encryptGmChunk(payloadKey, plaintext, index, final) {
@@ -73,45 +70,15 @@ class SmPool {
   }
 }
 
-/**
- * The bytes of one gm-v1 envelope from any offset, as Sealer (envelope.js) gives a v1/v3 one:
- * `header`, `envelopeSize`, `commitment`, `pieces({offset, ahead})`, `toBlob()`, `state()`,
- * `GmSealer.resume(state, source)`. SM4 runs in JavaScript: with more than one core the chunks are
- * encrypted on a pool of workers (`gmWorkers`), up to `max(ahead + 1, 2 × workers)` chunks in
- * flight, and handed out in order; otherwise inline, a chunk read while the one before is consumed.
- */
-export class GmSealer {
-  #payloadKey;
-
-  constructor(header, payloadKey, source) {
-    this.header = header;
-    this.#payloadKey = payloadKey;
-    this.source = source;
-    Object.freeze(this);
-  }
-
-  get chunkSize() { return this.header.chunkSize; }
-  get plaintextSize() { return this.source.size; }
-  get headerSize() { return this.header.size; }
-  get envelopeSize() { return this.header.size + payloadSize(this.source.size, this.chunkSize); }
-  get commitment() { return this.header.commitmentB64; }
-
-  async *pieces({ offset = 0, ahead = 0 } = {}) {
-    if (!Number.isInteger(offset) || offset < 0 || offset > this.envelopeSize) throw new RangeError("offset out of range");
-    if (!Number.isInteger(ahead) || ahead < 0 || ahead > 64) throw new RangeError("ahead is 0 to 64");
-    const h = this.header.size;
-    if (offset < h) yield this.header.raw.slice(offset);
-    if (offset === this.envelopeSize) return;
-    const at = Math.max(0, offset - h);
-    const step = this.chunkSize + TAG_SIZE;
-    let skip = at % step;
-    const count = chunkCount(this.source.size, this.chunkSize);
-    const first = Math.floor(at / step);
-    const reader = new ChunkReader(this.source, this.chunkSize, first);
+// The SM4-GCM suite of SealerCore: with a pool, reads stay in order, each chunk's plaintext copied
+// out of the reader's reused buffer before the next read, and the ciphertexts handed out in order;
+// inline, the next chunk is read while this one is consumed.
+const SM4_GCM_SUITE = Object.freeze({
+  async *chunks(payloadKey, reader, { first, count, ahead }) {
     const size = count - first >= POOL_MIN_CHUNKS ? poolSize() : 0;
     let pool = null;
     try {
-      pool = size ? new SmPool(this.#payloadKey, size) : null;
+      pool = size ? new SmPool(payloadKey, size) : null;
     } catch {
       pool = null; // no module workers here: inline
     }
@@ -121,10 +88,9 @@ export class GmSealer {
         let read = reader.next();
         for (let i = first; i < count; i++) {
           const { index, plaintext } = await read;
-          const ct = encryptGmChunk(this.#payloadKey, plaintext, index, index === count - 1);
+          const ct = encryptGmChunk(payloadKey, plaintext, index, index === count - 1);
           if (i + 1 < count) read = reader.next(); // the next read runs while this chunk is consumed
-          yield skip ? ct.subarray(skip) : ct;
-          skip = 0;
+          yield ct;
         }
         return;
       }
@@ -144,53 +110,32 @@ export class GmSealer {
           pending.push(p);
         }
       };
-      for (launch(); pending.length; launch()) {
-        const ct = await pending.shift();
-        yield skip ? ct.subarray(skip) : ct;
-        skip = 0;
-      }
+      for (launch(); pending.length; launch()) yield await pending.shift();
     } finally {
       pool?.close();
       await chain.catch(() => {});
-      await reader.close();
     }
-  }
+  },
+  exportKey: (payloadKey) => payloadKey.slice(), // 16 bytes (WebCrypto has no SM4 key): a copy
+});
 
-  stream({ offset = 0 } = {}) {
-    const iterator = this.pieces({ offset });
-    return new ReadableStream({
-      async pull(controller) {
-        const { value, done } = await iterator.next();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      },
-      async cancel() { await iterator.return(); },
-    }, { highWaterMark: 0 });
-  }
-
-  async toBlob() {
-    const parts = [];
-    for await (const piece of this.pieces()) parts.push(piece);
-    return new Blob(parts, { type: "application/octet-stream" });
-  }
-
-  state() {
-    const file = this.source instanceof File
-      ? { name: this.source.name, size: this.source.size, lastModified: this.source.lastModified } : null;
-    return { format: FORMAT_GM, header: this.header.raw.slice(), payloadKey: this.#payloadKey.slice(),
-             plaintextSize: this.source.size, file };
+/**
+ * The bytes of one gm-v1 envelope from any offset, as Sealer (envelope.js) gives a v1/v3 one:
+ * `header`, `envelopeSize`, `commitment`, `pieces({offset, ahead})`, `toBlob()`, `state()`,
+ * `GmSealer.resume(state, source)`. SM4 runs in JavaScript: with more than one core the chunks are
+ * encrypted on a pool of workers (`gmWorkers`), up to `max(ahead + 1, 2 × workers)` chunks in
+ * flight, and handed out in order; otherwise inline, a chunk read while the one before is consumed.
+ */
+export class GmSealer extends SealerCore {
+  constructor(header, payloadKey, source) {
+    super(SM4_GCM_SUITE, header, payloadKey, source);
   }
 
   static async resume(state, source) {
     const blob = asBlob(source);
     if (state?.format !== FORMAT_GM || !(state.payloadKey instanceof Uint8Array)
         || state.payloadKey.length !== PAYLOAD_KEY_SIZE) throw new TypeError("not a sealer state");
-    if (blob.size !== state.plaintextSize) throw new RangeError("not the file that was sealed");
-    if (state.file && !(blob instanceof File && blob.name === state.file.name
-                        && blob.lastModified === state.file.lastModified)) {
-      throw new RangeError("not the file that was sealed");
-    }
+    checkSameSource(state, blob);
     return new GmSealer(await parseGmHeader(state.header), state.payloadKey.slice(), blob);
   }
 }
-
