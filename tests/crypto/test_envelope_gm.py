@@ -1,9 +1,7 @@
-"""``tender-envelope/gm-v1``, the 国密 suite (docs/envelope.md, Appendix D): the tamper matrix the
-international suite passes (tests/crypto/test_envelope_tamper.py), repeated with SM2 keys, SM4-GCM
-chunks and HMAC-SM3; the custodians' shares; and the suites kept apart.
-
-Each mutation is tried on both paths of a real opening: the platform with the released file key,
-and the bidder unwrapping with its SM2 private key first.
+"""``tender-envelope/gm-v1``, the 国密 suite (docs/envelope.md, Appendix D): what the header names,
+an independent reading of the SM4-GCM payload, the custodians' shares, and the suites kept apart.
+The tamper matrix (every mutation must fail, on both opening paths) runs on gm-v1 envelopes as on
+v1 ones in tests/crypto/test_envelope_tamper.py.
 """
 
 from __future__ import annotations
@@ -11,17 +9,15 @@ from __future__ import annotations
 import importlib.util
 import io
 import itertools
-import os
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from crypto import envelope, escrow_shares, gm, keys
-from crypto.envelope import (Binding, InvalidEnvelope, Recipient, open_bytes, open_envelope,
-                             read_header, seal_bytes, unwrap_file_key, verify_file_key)
-from crypto.envelope_header import FORMAT_GM, header_mac
-from crypto.stream import TAG_SIZE, chunk_nonce
+from crypto.envelope import Binding, InvalidEnvelope, Recipient, open_bytes, read_header, seal_bytes, unwrap_file_key
+from crypto.envelope_header import FORMAT_GM
+from crypto.stream import chunk_nonce
 
 _spec = importlib.util.spec_from_file_location(
     "make_envelope_vectors", Path(__file__).parent / "vectors" / "make_envelope_vectors.py")
@@ -52,28 +48,6 @@ def sealed() -> tuple[bytes, bytes]:
     return data, unwrap_file_key(read_header(io.BytesIO(data)), ALICE)
 
 
-def opens_with_key(data: bytes, file_key: bytes) -> bool:
-    try:
-        open_envelope(io.BytesIO(data), io.BytesIO(), file_key=file_key, expected=BINDING)
-    except InvalidEnvelope:
-        return False
-    return True
-
-
-def opens_with_private_key(data: bytes) -> bool:
-    try:
-        header = read_header(io.BytesIO(data))
-        open_bytes(data, file_key=unwrap_file_key(header, ALICE), expected=BINDING)
-    except InvalidEnvelope:
-        return False
-    return True
-
-
-def survivors(mutations, file_key: bytes) -> list[str]:
-    return [name for name, data in mutations
-            if opens_with_key(data, file_key) or opens_with_private_key(data)]
-
-
 def split(data: bytes) -> tuple[bytes, list[bytes]]:
     return gen.split(data, CHUNK)
 
@@ -100,130 +74,6 @@ def test_the_payload_is_sm4_gcm_under_the_hkdf_sm3_payload_key(sealed):
     ct = chunks[0]
     dec = Cipher(algorithms.SM4(payload_key), modes.GCM(chunk_nonce(0, False), ct[-16:])).decryptor()
     assert dec.update(ct[:-16]) + dec.finalize() == PLAINTEXT[:CHUNK]
-
-
-@pytest.mark.parametrize("mask", [0x01, 0x80])
-def test_flipping_a_bit_anywhere_is_detected(sealed, mask):
-    data, file_key = sealed
-    header_size = len(split(data)[0])
-
-    def flipped():
-        for i in range(len(data)):
-            where = "header" if i < header_size else "payload"
-            yield f"{where} byte {i}", data[:i] + bytes([data[i] ^ mask]) + data[i + 1:]
-
-    assert survivors(flipped(), file_key) == []
-
-
-def test_truncation_anywhere_is_detected(sealed):
-    data, file_key = sealed
-    assert survivors(((f"cut at {n}", data[:n]) for n in range(len(data))), file_key) == []
-
-
-def test_dropped_duplicated_and_reordered_chunks_are_detected(sealed):
-    data, file_key = sealed
-    header, chunks = split(data)
-    n = len(chunks)
-    mutations = []
-    for i in range(n):
-        mutations.append((f"drop {i}", header + b"".join(chunks[:i] + chunks[i + 1:])))
-        mutations.append((f"duplicate {i}", header + b"".join(chunks[:i + 1] + chunks[i:])))
-    for order in itertools.permutations(range(n)):
-        if list(order) != list(range(n)):
-            mutations.append((f"order {order}", header + b"".join(chunks[i] for i in order)))
-    assert survivors(mutations, file_key) == []
-
-
-def test_appended_data_is_detected(sealed):
-    data, file_key = sealed
-    _, chunks = split(data)
-    other = seal_alice()
-    appended = {"one zero byte": b"\x00", "a tag's worth": os.urandom(TAG_SIZE),
-                "a copy of the final chunk": chunks[-1], "another envelope's payload": other[len(split(other)[0]):],
-                "another whole envelope": other}
-    assert survivors(((name, data + extra) for name, extra in appended.items()), file_key) == []
-
-
-def test_a_final_chunk_before_the_end_is_rejected_even_if_sealed_with_the_key(sealed):
-    data, file_key = sealed
-    header, chunks = split(data)
-    aead = gm.SM4GCM(envelope._derive(file_key, read_header(io.BytesIO(data)).nonce, "payload", FORMAT_GM))
-    early_final = aead.encrypt(chunk_nonce(0, True), PLAINTEXT[:CHUNK])
-    assert not opens_with_key(header + early_final + b"".join(chunks[1:]), file_key)
-
-
-MOVES = {
-    "another tender": (b"\ntender ZB-2026-0001\n", b"\ntender ZB-2026-0002\n"),
-    "another lot": (b"\nlot 2\n", b"\nlot 3\n"),
-    "another bidder": (b"\nbidder alice\n", b"\nbidder bob\n"),
-}
-
-
-def _remac(data: bytes, file_key: bytes) -> bytes:
-    """Recompute the header MAC (HMAC-SM3), as only someone holding the file key can."""
-    header = read_header(io.BytesIO(data))
-    mac_input = header.raw[:header.raw.rindex(b"\n---") + 4]
-    mac = header_mac(file_key, header.nonce, mac_input, FORMAT_GM)
-    return mac_input + b" " + keys.b64encode(mac).encode() + b"\n" + data[header.size:]
-
-
-@pytest.mark.parametrize("move", sorted(MOVES))
-def test_an_envelope_moved_to_another_tender_lot_or_bidder_does_not_open(sealed, move):
-    data, file_key = sealed
-    moved = data.replace(*MOVES[move], 1)
-    header = read_header(io.BytesIO(moved))
-    with pytest.raises(InvalidEnvelope):
-        verify_file_key(header, file_key)
-    with pytest.raises(InvalidEnvelope):
-        unwrap_file_key(header, ALICE)
-
-
-@pytest.mark.parametrize("move", sorted(MOVES))
-def test_even_the_file_key_holder_cannot_rebind_the_wrapped_key(sealed, move):
-    # The MAC verifies after a re-MAC, but the SM2 stanza carries SM3 of the original ids, so the
-    # bidder's unwrap refuses it (the context binding of Appendix D).
-    data, file_key = sealed
-    moved = _remac(data.replace(*MOVES[move], 1), file_key)
-    header = read_header(io.BytesIO(moved))
-    verify_file_key(header, file_key)
-    with pytest.raises(InvalidEnvelope):
-        unwrap_file_key(header, ALICE)
-    assert not opens_with_key(moved, file_key)
-
-
-def test_a_commitment_that_does_not_match_the_key_is_rejected_even_with_a_valid_mac(sealed):
-    data, file_key = sealed
-    header = read_header(io.BytesIO(data))
-    lying = _remac(data.replace(header.commitment_b64.encode(), keys.b64encode(os.urandom(32)).encode(), 1),
-                   file_key)
-    with pytest.raises(InvalidEnvelope):
-        verify_file_key(read_header(io.BytesIO(lying)), file_key)
-
-
-def test_a_second_key_that_decrypts_the_same_sm4_gcm_bytes_is_rejected(monkeypatch):
-    """The invisible-salamander attack on SM4-GCM: GCM is as linear with SM4 as with AES."""
-    def sm4_block(key: bytes, block: bytes) -> bytes:
-        return Cipher(algorithms.SM4(key), modes.ECB()).encryptor().update(block)
-
-    monkeypatch.setattr(gen, "_aes_block", sm4_block)
-    key1, key2, nonce = os.urandom(32), os.urandom(32), os.urandom(16)
-    p1, p2 = (envelope._derive(k, nonce, "payload", FORMAT_GM) for k in (key1, key2))
-    ct = gen.gcm_salamander(p1, p2, chunk_nonce(0, True), want1={0: b"price 100000 fen"},
-                            want2={1: b"price  90000 fen"}, blocks=4, free=3)
-    pt1 = gm.SM4GCM(p1).decrypt(chunk_nonce(0, True), ct)
-    assert gm.SM4GCM(p2).decrypt(chunk_nonce(0, True), ct)[16:32] == b"price  90000 fen"
-    out = io.BytesIO()
-    from crypto.envelope_gm import sm2_wrap
-    envelope._seal(io.BytesIO(pt1), out, binding=BINDING, chunk_size=CHUNK,
-                   recipients=[Recipient("bidder", ALICE.public)], file_key=key1, nonce=nonce,
-                   wrap=sm2_wrap, suite="gm")
-    data = out.getvalue()
-    assert data.endswith(ct)
-    assert open_bytes(data, file_key=key1, expected=BINDING) == pt1
-    sink = io.BytesIO()
-    with pytest.raises(InvalidEnvelope):
-        open_envelope(io.BytesIO(data), sink, file_key=key2, expected=BINDING)
-    assert sink.getvalue() == b""
 
 
 # --- custodians' shares in the gm suite ---------------------------------------------------------------
