@@ -7,35 +7,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 from crypto import envelope
 from tests.sealbid import test_sealbid_live as live
-from tests.test_smoke_demo import ROOT, demo_env, free_port, manage
 
-GM_SETUP = """
-import json
-from datetime import timedelta
-from accounts.models import ApiToken, Organisation, User
-from bidding.models import Lot, Project
-from common import clock
-from tests.conftest import make_code
-agency = Organisation.objects.create(name="乙招标代理", kind="agency", credit_code=make_code("91320100AG1"))
-co = Organisation.objects.create(name="Alice 建设有限公司", kind="bidder", credit_code=make_code("91320100AL1"))
-host = User.objects.create(username="host", role="host", organisation=agency)
-alice = User.objects.create(username="alice", role="bidder", organisation=co)
+GM_SETUP = live.PEOPLE + """
 project = Project.objects.create(code="ZB-2026-GM01", title="国密工程", tenderee=agency, agency=agency)
-deadline = clock.now() + timedelta(days=2)
 lot = Lot.objects.create(project=project, code="01", title="施工", bid_deadline=deadline,
                          signin_opens_at=deadline, status="published", cipher_suite="gm")
 intl = Lot.objects.create(project=project, code="02", title="监理", bid_deadline=deadline,
                           signin_opens_at=deadline, status="published")
-bob_co = Organisation.objects.create(name="Bob 工程有限公司", kind="bidder", credit_code=make_code("91320100BB1"))
-bob = User.objects.create(username="bob", role="bidder", organisation=bob_co)
 print(json.dumps({"lot": lot.pk, "credit_code": co.credit_code, "intl_lot": intl.pk,
                   "bob_credit_code": bob_co.credit_code, "bob": ApiToken.issue(bob, "cli")[1],
                   "alice": ApiToken.issue(alice, "cli")[1], "host": ApiToken.issue(host, "ui")[1]}))
@@ -44,26 +27,7 @@ print(json.dumps({"lot": lot.pk, "credit_code": co.credit_code, "intl_lot": intl
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    var = tmp_path_factory.mktemp("var")
-    env = demo_env(var)
-    manage(env, "migrate", "--noinput", "-v", "0")
-    info = json.loads(manage(env, "shell", "-v", "0", "-c", GM_SETUP).stdout.strip().splitlines()[-1])
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                             "config.asgi:application"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=5)
-            break
-        except OSError:
-            assert time.monotonic() < deadline and proc.poll() is None, "daphne did not start"
-            time.sleep(0.2)
-    yield {**info, "base": base, "env": env, "var": var}
-    proc.terminate()
-    proc.wait(timeout=10)
+    yield from live.serve(tmp_path_factory, GM_SETUP)
 
 
 def test_a_gm_bid_through_sealbid(server, tmp_path):

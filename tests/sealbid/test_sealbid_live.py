@@ -16,7 +16,9 @@ import pytest
 
 from tests.test_smoke_demo import ROOT, demo_env, free_port, manage
 
-SETUP = """
+# Who every live sealbid test meets: an agency with its host, Alice's and Bob's companies with a
+# bidder each, and a deadline two days on. A module's SETUP adds its project, lots and output.
+PEOPLE = """
 import json
 from datetime import timedelta
 from accounts.models import ApiToken, Organisation, User
@@ -27,12 +29,15 @@ agency = Organisation.objects.create(name="乙招标代理", kind="agency", cred
 co = Organisation.objects.create(name="Alice 建设有限公司", kind="bidder", credit_code=make_code("91320100AL1"))
 host = User.objects.create(username="host", role="host", organisation=agency)
 alice = User.objects.create(username="alice", role="bidder", organisation=co)
-project = Project.objects.create(code="ZB-2026-0042", title="道路工程", tenderee=agency, agency=agency)
-deadline = clock.now() + timedelta(days=2)
-lot = Lot.objects.create(project=project, code="01", title="施工", bid_deadline=deadline,
-                         signin_opens_at=deadline, status="published")
 bob_co = Organisation.objects.create(name="Bob 工程有限公司", kind="bidder", credit_code=make_code("91320100BB1"))
 bob = User.objects.create(username="bob", role="bidder", organisation=bob_co)
+deadline = clock.now() + timedelta(days=2)
+"""
+
+SETUP = PEOPLE + """
+project = Project.objects.create(code="ZB-2026-0042", title="道路工程", tenderee=agency, agency=agency)
+lot = Lot.objects.create(project=project, code="01", title="施工", bid_deadline=deadline,
+                         signin_opens_at=deadline, status="published")
 custodians = [User.objects.create(username=n, role=r) for n, r in
               (("supervisor", "supervisor"), ("venue_staff", "venue_staff"), ("expert", "expert"))]
 backup = Lot.objects.create(project=project, code="02", title="监理", bid_deadline=deadline,
@@ -45,12 +50,14 @@ print(json.dumps({"lot": lot.pk, "credit_code": co.credit_code, "backup_lot": ba
 """
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def serve(tmp_path_factory, setup: str):
+    """A fresh var dir (SQLite) migrated, ``setup`` run in ``manage.py shell`` (its last output
+    line is JSON), then Daphne on a free port: yields that JSON with ``base``, ``env`` and ``var``,
+    and stops Daphne afterwards. Each module's ``server`` fixture is this with its own setup."""
     var = tmp_path_factory.mktemp("var")
     env = demo_env(var)
     manage(env, "migrate", "--noinput", "-v", "0")
-    info = json.loads(manage(env, "shell", "-v", "0", "-c", SETUP).stdout.strip().splitlines()[-1])
+    info = json.loads(manage(env, "shell", "-v", "0", "-c", setup).stdout.strip().splitlines()[-1])
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                              "config.asgi:application"], cwd=ROOT, env=env,
@@ -67,6 +74,11 @@ def server(tmp_path_factory):
     yield {**info, "base": base, "env": env, "var": var}
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    yield from serve(tmp_path_factory, SETUP)
 
 
 def sealbid(server, *args, token="alice", extra_env=None, base=None):
