@@ -2,7 +2,6 @@
 sharing (crypto.replicated), each custodian's parts wrapped to its own key and bound to this one
 envelope; v2 readers' rules do not let it pass as v2, and v2 still reads."""
 
-import io
 import itertools
 import math
 import os
@@ -11,26 +10,14 @@ import pytest
 
 from crypto import envelope, escrow_shares, keys, replicated
 from crypto.envelope import InvalidEnvelope
+from tests.crypto.escrow_envelopes import (IDS, check_a_share_moved_to_another_envelope_does_not_open,
+                                           check_a_share_relabelled_to_another_custodian_does_not_open,
+                                           check_any_k_custodians_recover_and_k_minus_one_do_not, seal)
+from tests.crypto.escrow_envelopes import custodians as _custodians
+from tests.crypto.escrow_envelopes import header as _header
+from tests.crypto.escrow_envelopes import stanza_at as _stanza_at
 
-IDS = dict(tender_id="ZB-2026-0042", lot_id="1", bidder_id="91320000MA1XYZ0001")
-
-
-def _custodians(n):
-    private = [keys.generate_bidder_key() for _ in range(n)]
-    return private, [escrow_shares.Custodian(i + 1, k.public_key()) for i, k in enumerate(private)]
-
-
-def _seal(plaintext=b"price 123456 fen", k=3, n=5, custodians=None, **ids):
-    bidder = keys.generate_bidder_key()
-    private, public = custodians or _custodians(n)
-    env = envelope.seal_bytes(plaintext, **{**IDS, **ids}, chunk_size=64,
-                              recipients=[envelope.Recipient("bidder", bidder.public_key())],
-                              custodians=public, threshold=k)
-    return env, bidder, private
-
-
-def _header(env):
-    return envelope.read_header(io.BytesIO(env))
+_seal = seal  # v3 is the sealer's default: no options
 
 
 # --- the sharing itself ---------------------------------------------------------------------------
@@ -85,20 +72,9 @@ def test_the_split_is_fresh_each_time_and_bounded():
 # --- in the envelope ------------------------------------------------------------------------------
 
 def test_any_k_custodians_recover_and_k_minus_one_do_not():
-    env, bidder, private = _seal(k=3, n=5)
-    header = _header(env)
-    assert header.version == "tender-envelope/v3" and header.threshold == 3
-    assert header.share_key_ids() == tuple(keys.key_id(p.public_key()) for p in private)
+    header, shares = check_any_k_custodians_recover_and_k_minus_one_do_not("tender-envelope/v3")
     assert b"-> hpke-p256-rss 1 3 5 " in header.raw and b"hpke-p256-share" not in header.raw
-    file_key = envelope.unwrap_file_key(header, bidder, role="bidder")
-    shares = [escrow_shares.unwrap_share(header, p) for p in private]
     assert [len(s.value) for s in shares] == [6 * 32] * 5 and escrow_shares.share_size(header) == 192
-    for subset in itertools.combinations(shares, 3):
-        assert escrow_shares.recover_file_key(header, list(subset)) == file_key
-    for subset in itertools.combinations(shares, 2):
-        with pytest.raises(InvalidEnvelope):
-            escrow_shares.recover_file_key(header, list(subset))
-    assert envelope.open_bytes(env, file_key=file_key) == b"price 123456 fen"
 
 
 def test_a_wrong_or_guessed_share_does_not_open_and_does_not_block_the_others():
@@ -115,49 +91,12 @@ def test_a_wrong_or_guessed_share_does_not_open_and_does_not_block_the_others():
         escrow_shares.recover_file_key(header, [shares[0], escrow_shares.Share(2, os.urandom(32))])
 
 
-def _stanza_at(env, index):
-    header = _header(env)
-    lines = env[:header.size].split(b"\n")
-    at = next(i for i, x in enumerate(lines) if x.startswith(f"-> hpke-p256-rss {index} ".encode()))
-    end = next(i for i in range(at + 1, len(lines)) if lines[i].startswith((b"-> ", b"--- ")))
-    return lines, at, end
-
-
-def _with_stanza(target_env, source_env, index):
-    """``target_env`` with its share stanza ``index`` replaced by ``source_env``'s (same custodians)."""
-    target, at, end = _stanza_at(target_env, index)
-    source, src_at, src_end = _stanza_at(source_env, index)
-    target[at:end] = source[src_at:src_end]
-    return b"\n".join(target) + target_env[_header(target_env).size:]
-
-
 def test_a_share_moved_to_another_envelope_does_not_open():
-    custodians = _custodians(3)
-    env_a, _, private = _seal(b"alice", k=2, n=3, custodians=custodians)
-    env_b, _, _ = _seal(b"bob", k=2, n=3, custodians=custodians, bidder_id="91320000MA1XYZ0002")
-    env_a2, _, _ = _seal(b"alice again", k=2, n=3, custodians=custodians)  # same ids, other commitment
-    for other in (env_b, env_a2):
-        moved = _with_stanza(other, env_a, 1)
-        header = _header(moved)  # structurally fine: the platform cannot tell
-        with pytest.raises(InvalidEnvelope):
-            escrow_shares.unwrap_share(header, private[0])
-    share_a = escrow_shares.unwrap_share(_header(env_a), private[0])
-    share_b = escrow_shares.unwrap_share(_header(env_b), private[1])
-    with pytest.raises(InvalidEnvelope):  # A's released share does not help open B
-        escrow_shares.recover_file_key(_header(env_b), [share_a, share_b])
+    check_a_share_moved_to_another_envelope_does_not_open()
 
 
 def test_a_share_relabelled_to_another_custodian_does_not_open():
-    env, _, private = _seal(k=2, n=3)
-    raw = bytearray(env)
-    a, b = raw.index(b"-> hpke-p256-rss 1 2 3 "), raw.index(b"-> hpke-p256-rss 2 2 3 ")
-    off = len(b"-> hpke-p256-rss 1 2 3 ")
-    kid1, kid2 = bytes(raw[a + off:a + off + 16]), bytes(raw[b + off:b + off + 16])
-    raw[a + off:a + off + 16], raw[b + off:b + off + 16] = kid2, kid1
-    header = _header(bytes(raw))
-    for p in private[:2]:
-        with pytest.raises(InvalidEnvelope):
-            escrow_shares.unwrap_share(header, p)
+    check_a_share_relabelled_to_another_custodian_does_not_open()
 
 
 @pytest.mark.parametrize("mutate", [
