@@ -19,7 +19,7 @@ from common.roles import Cap, has_cap
 from realtime.audience import Viewer
 from realtime.db import run_db
 from realtime.kinds import CommandContext, RoomKind
-from realtime.log import append_event
+from realtime.log import append_events
 from realtime.models import RoomEvent
 
 from .alerts import classify
@@ -67,8 +67,7 @@ def checkpoint_panel() -> dict | None:
 def do_feed(feed: ConsoleFeed, now: datetime) -> int:
     """Copy the next entries into the console room. Feed row lock held (timer or caller)."""
     entries = list(AuditEntry.objects.filter(index__gt=feed.fed_up_to).order_by("index")[:BATCH])
-    for entry in entries:
-        append_event(ROOM, "audit.entry", entry_summary(entry), now=now)
+    append_events(ROOM, "audit.entry", [entry_summary(entry) for entry in entries], now=now)
     if entries:
         feed.fed_up_to = entries[-1].index
     feed.next_check = now  # due again on the next tick

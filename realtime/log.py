@@ -103,6 +103,36 @@ def append_event(room_key: str, event: str, payload: dict[str, Any] | None = Non
     return record
 
 
+def append_events(room_key: str, event: str, payloads: list[dict[str, Any]], *, audience: str = "all",
+                  now: datetime) -> list[EventRecord]:
+    """``append_event`` for many events of one kind and stream, in order, in the caller's
+    transaction: one room lock, one read of the stream's position, one INSERT and one room update
+    for all of them, instead of four statements each (the console feed copies hundreds of audit
+    entries a tick). Same rows, same sequence numbers, same doorbells after commit."""
+    if not EVENT_RE.match(event or ""):
+        raise ValueError(f"not an event name: {event!r}")
+    stream = check_stream(audience)
+    if not payloads:
+        return []
+    for payload in payloads:
+        canonical_json(payload)
+    with transaction.atomic(savepoint=False):
+        room = lock_room(room_key, now=now)
+        top = RoomEvent.objects.filter(room=room, epoch=room.epoch, stream=stream).aggregate(
+            m=Max("sseq"))["m"] or 0
+        rows = [RoomEvent(room=room, epoch=room.epoch, seq=room.last_seq + k, stream=stream, sseq=top + k,
+                          event=event, payload=payload, ts=now) for k, payload in enumerate(payloads, 1)]
+        RoomEvent.objects.bulk_create(rows)
+        room.last_seq += len(rows)
+        room.updated_at = now
+        room.save(update_fields=["last_seq", "updated_at"])
+        records = [_record(room_key, row) for row in rows]
+        from .doorbell import ring_event
+
+        transaction.on_commit(lambda: [ring_event(record) for record in records])
+    return records
+
+
 def reset_epoch(room_key: str, *, now: datetime) -> str:
     """Start a new epoch: sequences restart, every client takes a snapshot. Old events stay."""
     with transaction.atomic():

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from common import clock
 from realtime.audience import Viewer, to_org, to_user
 from realtime.demo import DemoRoom
-from realtime.log import append_event, missing_events, positions, reset_epoch
+from realtime.log import append_event, append_events, missing_events, positions, reset_epoch
 from realtime.models import Room, RoomEvent, RoomTimer
 from realtime.testing import verify_action
 from realtime.timers import register_room_timer, run_due_timers, schedule_room_timer
@@ -28,6 +28,32 @@ def test_sequences_are_gap_free_per_room_and_per_stream():
     bidder = Viewer(user_id=3, org_id=8, role="bidder")
     assert positions(room, bidder) == {"all": 2, "user:3": 1}
     assert [r.seq for r in missing_events(room, bidder, {"all": 1}, limit=10)] == [3, 4]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_appended_together_are_the_rows_and_doorbells_of_one_by_one(monkeypatch):
+    rung = []
+    monkeypatch.setattr("realtime.doorbell._ring", lambda channel, data: rung.append(data.split("\n", 1)[0]))
+    now = clock.now()
+    with transaction.atomic():
+        append_event("demo:many", "demo.posted", {"n": 0}, now=now)
+        append_event("demo:many", "demo.posted", {"n": 1}, audience=to_org(7), now=now)
+        records = append_events("demo:many", "demo.posted", [{"n": 2}, {"n": 3}, {"n": 4}], now=now)
+        assert append_events("demo:many", "demo.posted", [], now=now) == []
+        assert rung == []  # after commit only
+    rows = list(RoomEvent.objects.order_by("seq").values_list("seq", "stream", "sseq", "payload"))
+    assert rows == [(1, "all", 1, {"n": 0}), (2, "org:7", 1, {"n": 1}), (3, "all", 2, {"n": 2}),
+                    (4, "all", 3, {"n": 3}), (5, "all", 4, {"n": 4})]
+    assert Room.objects.get(key="demo:many").last_seq == 5
+    assert [(r.seq, r.sseq) for r in records] == [(3, 2), (4, 3), (5, 4)]
+    epoch = Room.objects.get(key="demo:many").epoch
+    assert rung == [f"e demo:many {epoch} {seq} {stream} {sseq}" for seq, stream, sseq, _ in rows]
+    with pytest.raises(ValueError):
+        append_events("demo:many", "Bad Event", [{}], now=now)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        append_events("demo:many", "demo.posted", [{"n": 5}], now=now)
+        raise RuntimeError("the state change failed")
+    assert RoomEvent.objects.count() == 5 and len(rung) == 5
 
 
 @pytest.mark.django_db
