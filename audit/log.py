@@ -14,7 +14,6 @@ milliseconds later. A caller that needs its entry's index at once passes ``seque
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Callable
 
@@ -60,10 +59,12 @@ def entry_body_parts(*, now: datetime, action: str, actor: Actor, object_type: s
         "room": room,
         "data": data,
     }
-    before = [k for k in sorted(fields) if k < "index"]
-    after = [k for k in sorted(fields) if k > "index"]
-    prefix = "{" + "".join(f"{json.dumps(k)}:{canonical_json(fields[k])}," for k in before) + '"index":'
-    suffix = "".join(f",{json.dumps(k)}:{canonical_json(fields[k])}" for k in after) + "}"
+    # Two dumps of half the keys each: their concatenation around '"index":' is byte for byte the
+    # dump of the whole entry (sorted keys, no spaces), and costs a third of one dump per field.
+    before = canonical_json({k: v for k, v in fields.items() if k < "index"})
+    after = canonical_json({k: v for k, v in fields.items() if k > "index"})
+    prefix = before[:-1] + ',"index":'
+    suffix = "," + after[1:]
     return prefix, suffix
 
 
@@ -148,11 +149,15 @@ _APPEND_SQL = """SELECT idx, body, leaf, nodes FROM audit_append(
 # Plain SQL, as for ``audit_append``: the ORM's INSERT compilation cost more CPU than the INSERT.
 _ENQUEUE_SQL = """INSERT INTO audit_auditpending (created_at, action, actor_id, actor_name, role,
     organisation_id, organisation_name, ip, object_type, object_id, tender_id, room, prefix, suffix)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"""
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id, queued_at"""
 
 
 _SQL_COLUMNS = ("created_at", "action", "actor_id", "actor_name", "role", "organisation_id",
                 "organisation_name", "ip", "object_type", "object_id", "tender_id", "room")
+
+
+# ``_enqueue`` builds its row positionally: the parameters must follow the model's field order.
+assert [f.attname for f in AuditPending._meta.concrete_fields] == ["id", "queued_at", *_SQL_COLUMNS, "prefix", "suffix"]
 
 
 def _sql_params(prefix: str, suffix: str, columns: dict[str, Any]) -> list:
@@ -164,14 +169,28 @@ def _sql_params(prefix: str, suffix: str, columns: dict[str, Any]) -> list:
 def _enqueue(prefix: str, suffix: str, columns: dict[str, Any]) -> AuditPending:
     """Batched mode: queue the entry with the caller's change; once that commits, this process's
     sequencer is woken (a rollback discards both the row and the wake-up)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_ENQUEUE_SQL, _sql_params(prefix, suffix, columns))
-        (pending_id,) = cursor.fetchone()
+    params = _sql_params(prefix, suffix, columns)
+    pending_id, queued_at = execute_prepared(_ENQUEUE_SQL, params)
     transaction.on_commit(sequencer.kick)
-    row = AuditPending(id=pending_id, prefix=prefix, suffix=suffix, **columns)
+    # Positional, in the model's field order (checked below): Django's fast path.
+    row = AuditPending(pending_id, queued_at, *params)
     row._state.adding = False
     row._state.db = "default"
     return row
+
+
+def execute_prepared(sql: str, params: list) -> tuple:
+    """Run ``sql`` (one row back) as a server-side prepared statement on Django's connection, in
+    its current transaction: PostgreSQL parses and plans it once per connection, not per call, and
+    the parameters travel bound, not quoted into the text (Django's cursors bind client-side).
+    Errors are Django's, as through ``connection.cursor()``."""
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchone()
 
 
 def _append_in_database(prefix: str, suffix: str, columns: dict[str, Any]) -> AuditEntry:
