@@ -33,23 +33,23 @@ CHECKPOINT_EVERY = 20_000
 INCREMENT = 5_000
 
 
-def _env(**extra) -> dict:
-    env = dict(os.environ, DATABASE_URL=DB_URL, DJANGO_SETTINGS_MODULE="config.settings",
-               PYTHONPATH=str(ROOT), AUDIT_SEQUENCING="batched", **extra)
+def _env(db_url: str = DB_URL, root: Path = ROOT, **extra) -> dict:
+    env = dict(os.environ, DATABASE_URL=db_url, DJANGO_SETTINGS_MODULE="config.settings",
+               PYTHONPATH=str(root), AUDIT_SEQUENCING="batched", KAIBIAO_VAR_DIR=str(ROOT / "var"), **extra)
     env.pop("REDIS_URL", None)
     return env
 
 
-def _fresh_database() -> None:
+def _fresh_database(db_url: str = DB_URL, root: Path = ROOT) -> None:
     if "django" in sys.modules:  # this process's own connection would keep the database in use
         from django.db import connections
 
         connections.close_all()
-    name = DB_URL.rsplit("/", 1)[1]
-    admin = DB_URL.rsplit("/", 1)[0] + "/postgres"
+    name = db_url.rsplit("/", 1)[1]
+    admin = db_url.rsplit("/", 1)[0] + "/postgres"
     subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True)
     subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=_env(), check=True)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=root, env=_env(db_url, root), check=True)
 
 
 def _setup_django() -> None:
@@ -190,7 +190,7 @@ def bench_check_and_archive(n: int) -> dict:
 
 
 APPEND_WITH_CHECKPOINTS = r"""
-import sys, threading, time, json
+import resource, sys, threading, time, json
 import django
 django.setup()
 from django.db import connections, transaction
@@ -211,35 +211,67 @@ def work(t):
             issue_checkpoint("bench")  # as phase changes and receipts do, among the appends
     last.append(row.pk)
     connections.close_all()
+print("ready", flush=True)
+sys.stdin.readline()  # all writer processes begin together
+usage = resource.getrusage(resource.RUSAGE_SELF)
+cpu_before = usage.ru_utime + usage.ru_stime  # after start-up: what the appends cost
 start = time.perf_counter()
 ts = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
 [t.start() for t in ts]; [t.join() for t in ts]
 wait_until_sequenced(timeout=120, up_to=max(last))
-print(json.dumps({"entries": per * threads, "seconds": time.perf_counter() - start}))
+seconds = time.perf_counter() - start
 sequencer.stop()
+usage = resource.getrusage(resource.RUSAGE_SELF)  # the writers' threads and the sequencer's
+print(json.dumps({"entries": per * threads, "seconds": seconds,
+                  "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu_before}))
 """
 
 
-def _append_run(anchors: dict | None, n: int = 4000, processes: int = 4, threads: int = 2) -> dict:
+def _append_run(anchors: dict | None, n: int = 4000, processes: int = 4, threads: int = 2, *,
+                root: Path = ROOT, db_url: str = DB_URL, label: str = "") -> dict:
+    """One append run. The writer processes start up, then all begin at one signal, so that no
+    process's start-up shares the CPU with another's appends. CPU per entry: the writer processes
+    (their threads and their sequencer), the ticker and the PostgreSQL backends of this database,
+    over the appends' window — less noisy than the rate on a loaded machine."""
+    from bench.common import BackendCpu, cpu_seconds
+
     extra = {} if anchors is None else anchors
-    ticker = subprocess.Popen([sys.executable, "manage.py", "ticker"], cwd=ROOT, env=_env(**extra),
+    env = _env(db_url=db_url, root=root, **extra)
+    ticker = subprocess.Popen([sys.executable, "manage.py", "ticker"], cwd=root, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(2)
+        procs = [subprocess.Popen([sys.executable, "-c", APPEND_WITH_CHECKPOINTS, str(n // processes),
+                                   str(threads), "200"], cwd=root, env=env, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True) for _ in range(processes)]
+        for p in procs:
+            if p.stdout.readline().strip() != "ready":
+                raise RuntimeError("an append process did not start")
+        time.sleep(1)  # the ticker's own start-up is over too
         load = [round(x, 2) for x in os.getloadavg()]
         started = time.perf_counter()
-        procs = [subprocess.Popen([sys.executable, "-c", APPEND_WITH_CHECKPOINTS, str(n // processes),
-                                   str(threads), "200"], cwd=ROOT, env=_env(**extra), stdout=subprocess.PIPE,
-                                  text=True) for _ in range(processes)]
-        rows = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+        ticker_before = cpu_seconds(ticker.pid)
+        with BackendCpu(db_url.rsplit("/", 1)[1]) as database:
+            for p in procs:
+                p.stdin.write("go\n")
+                p.stdin.flush()
+            rows = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+        ticker_cpu = cpu_seconds(ticker.pid) - ticker_before
         seconds = max(r["seconds"] for r in rows)
         total = sum(r["entries"] for r in rows)
         time.sleep(3)  # let the ticker push the last checkpoints
     finally:
         ticker.terminate()
         ticker.wait(30)
-    return {"anchors": anchors is not None, "entries": total, "per_second": round(total / seconds, 1),
-            "wall_seconds": round(time.perf_counter() - started, 1), "load_before": load}
+    writers = sum(r["cpu_seconds"] for r in rows)
+    per_entry = lambda cpu: round(cpu / total * 1000, 3)  # noqa: E731
+    row = {"anchors": anchors is not None, "entries": total, "per_second": round(total / seconds, 1),
+           "wall_seconds": round(time.perf_counter() - started, 1), "load_before": load,
+           "cpu_ms_per_entry": {"total": per_entry(writers + ticker_cpu + database.seconds),
+                                "writers": per_entry(writers), "postgresql": per_entry(database.seconds),
+                                "ticker": per_entry(ticker_cpu)}}
+    if label:
+        row["code"] = label
+    return row
 
 
 def bench_append_with_anchors() -> dict:

@@ -169,3 +169,64 @@ def save(name: str, data: dict) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False))
     return path
+
+
+class BackendCpu:
+    """CPU seconds spent by the PostgreSQL backends serving one database, while ``with`` lasts.
+
+    The server is shared, so its own CPU counters would count everyone's work: this reads
+    /proc/<pid>/stat of every backend whose title names ``database`` (``postgres: user db host
+    state``), every ``interval`` seconds, and sums each one's growth since it was first seen. A
+    backend that exits between two readings loses its last ``interval`` of CPU: a slight
+    undercount, alike for the runs it compares."""
+
+    def __init__(self, database: str, interval: float = 0.02) -> None:
+        self.database, self.interval = database, interval
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._stop = None
+        self._thread = None
+
+    def _backends(self) -> list[int]:
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    title = Path(f"/proc/{entry}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if title.startswith(b"postgres: ") and f" {self.database} ".encode() in title:
+                    pids.append(int(entry))
+        return pids
+
+    def _sample(self) -> None:
+        for pid in self._backends():
+            try:
+                cpu = cpu_seconds(pid)
+            except OSError:
+                continue
+            self._first.setdefault(pid, cpu)  # a backend first seen mid-run: count from here
+            self._last[pid] = cpu
+
+    def __enter__(self) -> "BackendCpu":
+        import threading
+
+        self._sample()
+        self._stop = threading.Event()
+
+        def loop() -> None:
+            while not self._stop.wait(self.interval):
+                self._sample()
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self._last[pid] - self._first[pid] for pid in self._last)
