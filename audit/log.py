@@ -26,6 +26,7 @@ from crypto.merkle import EMPTY_ROOT, leaf_hash, node_hash
 
 from .models import AuditEntry, AuditHead, AuditPending
 from .sequencer import IMMEDIATE, sequencer, sequencing_mode
+from .sql import execute_prepared
 
 ENTRY_VERSION = 1
 
@@ -177,20 +178,6 @@ def _enqueue(prefix: str, suffix: str, columns: dict[str, Any]) -> AuditPending:
     row._state.adding = False
     row._state.db = "default"
     return row
-
-
-def execute_prepared(sql: str, params: list) -> tuple:
-    """Run ``sql`` (one row back) as a server-side prepared statement on Django's connection, in
-    its current transaction: PostgreSQL parses and plans it once per connection, not per call, and
-    the parameters travel bound, not quoted into the text (Django's cursors bind client-side).
-    Errors are Django's, as through ``connection.cursor()``."""
-    import psycopg
-
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(sql, params, prepare=True)
-            return cursor.fetchone()
 
 
 def _append_in_database(prefix: str, suffix: str, columns: dict[str, Any]) -> AuditEntry:

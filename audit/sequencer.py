@@ -36,6 +36,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, models
 
 from .models import AuditPending, AuditSequencer
+from .sql import execute_prepared
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +76,8 @@ def sequence_pending(limit: int | None = BATCH) -> list[tuple[int, int, datetime
     head lock is then held until it ends), else is a transaction of its own."""
     if connection.vendor != "postgresql":
         return []
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT r_pending, r_index, r_queued_at FROM audit_sequence(%s)", [limit])
-        return cursor.fetchall()
+    return execute_prepared("SELECT r_pending, r_index, r_queued_at FROM audit_sequence(%s)", [limit],
+                            all_rows=True)
 
 
 def drain(limit: int | None = None) -> int:

@@ -223,7 +223,8 @@ seconds = time.perf_counter() - start
 sequencer.stop()
 usage = resource.getrusage(resource.RUSAGE_SELF)  # the writers' threads and the sequencer's
 print(json.dumps({"entries": per * threads, "seconds": seconds,
-                  "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu_before}))
+                  "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu_before,
+                  "batches": sequencer.batches, "sequenced": sequencer.sequenced}))
 """
 
 
@@ -268,7 +269,9 @@ def _append_run(anchors: dict | None, n: int = 4000, processes: int = 4, threads
            "wall_seconds": round(time.perf_counter() - started, 1), "load_before": load,
            "cpu_ms_per_entry": {"total": per_entry(writers + ticker_cpu + database.seconds),
                                 "writers": per_entry(writers), "postgresql": per_entry(database.seconds),
-                                "ticker": per_entry(ticker_cpu)}}
+                                "ticker": per_entry(ticker_cpu)},
+           # What the writers' own sequencer threads did (checkpoints and the ticker sequence the rest).
+           "sequencer_batches": sum(r["batches"] for r in rows), "sequenced": sum(r["sequenced"] for r in rows)}
     if label:
         row["code"] = label
     return row
