@@ -172,6 +172,7 @@ def _enqueue(prefix: str, suffix: str, columns: dict[str, Any]) -> AuditPending:
     sequencer is woken (a rollback discards both the row and the wake-up)."""
     params = _sql_params(prefix, suffix, columns)
     pending_id, queued_at = execute_prepared(_ENQUEUE_SQL, params)
+    sequencer.note(pending_id)
     transaction.on_commit(sequencer.kick)
     # Positional, in the model's field order (checked below): Django's fast path.
     row = AuditPending(pending_id, queued_at, *params)

@@ -138,6 +138,15 @@ class Sequencer:
         self.lags: deque[float] = deque(maxlen=LAG_SAMPLES)  # seconds, queued -> sequenced+committed
         self.sequenced = 0
         self.batches = 0  # drains started by this thread (each takes one head lock per BATCH rows)
+        self.skipped = 0  # drains that found this process's entries already sequenced by another
+        self._noted = 0  # the highest pending id this process queued
+        self._noted_lock = threading.Lock()
+
+    def note(self, pending_id: int) -> None:
+        """``log_action`` queued ``pending_id`` (not yet committed): see ``_drain_once``."""
+        with self._noted_lock:
+            if pending_id > self._noted:
+                self._noted = pending_id
 
     def kick(self) -> None:
         """A transaction that queued entries committed: sequence them soon. Cheap, never raises
@@ -212,6 +221,17 @@ class Sequencer:
             connection.close()
 
     def _drain_once(self) -> None:
+        # Every batch sequences all the committed entries it sees, whichever process queued them,
+        # and costs its fixed part (head lock, head update, commit) however few they are. With a
+        # sequencer in each worker, most wake-ups found their entries taken by another's batch and
+        # ran one more for the few committed since. Skip when nothing this process queued is still
+        # visibly pending: a pending row is deleted only by a committed sequencing, and every entry
+        # this process queued has an id up to ``_noted`` (noted before its commit, whose kick wakes
+        # this thread again), so none of them waits. Others' entries are theirs to wake for.
+        noted = self._noted
+        if noted and not execute_prepared(_PENDING_UP_TO, [noted]):
+            self.skipped += 1
+            return
         while True:
             rows = sequence_pending(BATCH)  # autocommit: committed when it returns
             if rows:
@@ -221,6 +241,9 @@ class Sequencer:
             if len(rows) < BATCH:
                 return
 
+
+# By the primary key, as everywhere on the queue (its heap is mostly dead rows).
+_PENDING_UP_TO = "SELECT 1 FROM audit_auditpending WHERE id <= %s ORDER BY id LIMIT 1"
 
 sequencer = Sequencer()
 

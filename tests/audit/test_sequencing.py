@@ -260,3 +260,32 @@ def test_the_batch_interval_is_checked(settings, value):
     settings.AUDIT_SEQUENCER_INTERVAL_MS = value
     with pytest.raises(ImproperlyConfigured, match="AUDIT_SEQUENCER_INTERVAL_MS"):
         seq.min_interval()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_wake_up_whose_entries_another_batch_took_runs_no_batch_and_loses_nothing(no_sequencer, monkeypatch):
+    """Each worker's sequencer sequences every committed entry it sees. One woken for entries that
+    another process's batch already took skips its batch; one with any of its entries still
+    pending runs it (and takes the others' too)."""
+    calls = []
+    real = seq.sequence_pending
+    monkeypatch.setattr(seq, "sequence_pending", lambda limit=seq.BATCH: calls.append(limit) or real(limit))
+    worker = seq.Sequencer()  # this process's thread stays stopped: we call its drain directly
+    mine = append(3)
+    for row in mine:
+        worker.note(row.pk)
+    seq.drain()  # "another process" sequences them first
+    calls.clear()
+    worker._drain_once()
+    assert (worker.skipped, calls) == (1, [])
+    mine = append(2, start=3)
+    others = append(2, start=5)  # queued by no note of this worker
+    worker.note(mine[-1].pk)
+    worker._drain_once()
+    assert worker.skipped == 1 and calls == [seq.BATCH] and worker.sequenced == 4
+    assert AuditPending.objects.count() == 0 and indices_by_object() == {str(i): i for i in range(7)}
+    assert others[-1].pk > mine[-1].pk
+    fresh = seq.Sequencer()  # nothing noted (e.g. only kicked): never skips
+    append(1, start=7)
+    fresh._drain_once()
+    assert fresh.skipped == 0 and fresh.sequenced == 1
