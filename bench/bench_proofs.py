@@ -224,8 +224,26 @@ sequencer.stop()
 usage = resource.getrusage(resource.RUSAGE_SELF)  # the writers' threads and the sequencer's
 print(json.dumps({"entries": per * threads, "seconds": seconds,
                   "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu_before,
-                  "batches": sequencer.batches, "sequenced": sequencer.sequenced}))
+                  "batches": sequencer.batches, "sequenced": sequencer.sequenced,
+                  "skipped": getattr(sequencer, "skipped", 0)}))
 """
+
+
+def _ticker_caught_up(db_url: str, timeout: float = 60.0) -> float | None:
+    """Seconds until the ticker's console feed has reached the log's end (None: not within
+    ``timeout``). Its incremental check is not waited for: it takes ``audit.integrity.BATCH``
+    entries every ``AUDIT_CHECK_INTERVAL`` seconds, far behind any append run."""
+    import psycopg
+
+    started = time.perf_counter()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        while time.perf_counter() - started < timeout:
+            fed, size = conn.execute("SELECT (SELECT fed_up_to FROM audit_consolefeed WHERE id = 1), "
+                                     "(SELECT size FROM audit_audithead WHERE id = 1)").fetchone()
+            if size is not None and fed is not None and fed >= size - 1:
+                return round(time.perf_counter() - started, 1)
+            time.sleep(0.2)
+    return None
 
 
 def _append_run(anchors: dict | None, n: int = 4000, processes: int = 4, threads: int = 2, *,
@@ -256,6 +274,8 @@ def _append_run(anchors: dict | None, n: int = 4000, processes: int = 4, threads
                 p.stdin.write("go\n")
                 p.stdin.flush()
             rows = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+            window = {"ticker": cpu_seconds(ticker.pid) - ticker_before, "postgresql": database.seconds}
+            caught_up = _ticker_caught_up(db_url)  # what the ticker still owes these entries
         ticker_cpu = cpu_seconds(ticker.pid) - ticker_before
         seconds = max(r["seconds"] for r in rows)
         total = sum(r["entries"] for r in rows)
@@ -267,11 +287,18 @@ def _append_run(anchors: dict | None, n: int = 4000, processes: int = 4, threads
     per_entry = lambda cpu: round(cpu / total * 1000, 3)  # noqa: E731
     row = {"anchors": anchors is not None, "entries": total, "per_second": round(total / seconds, 1),
            "wall_seconds": round(time.perf_counter() - started, 1), "load_before": load,
+           # Until the ticker has fed every entry of the run to the console: the whole cost.
            "cpu_ms_per_entry": {"total": per_entry(writers + ticker_cpu + database.seconds),
                                 "writers": per_entry(writers), "postgresql": per_entry(database.seconds),
                                 "ticker": per_entry(ticker_cpu)},
+           "ticker_caught_up_seconds": caught_up,
+           # Within the appends' window only (the rate's window).
+           "window_cpu_ms_per_entry": {"total": per_entry(writers + window["ticker"] + window["postgresql"]),
+                                       "ticker": per_entry(window["ticker"]),
+                                       "postgresql": per_entry(window["postgresql"])},
            # What the writers' own sequencer threads did (checkpoints and the ticker sequence the rest).
-           "sequencer_batches": sum(r["batches"] for r in rows), "sequenced": sum(r["sequenced"] for r in rows)}
+           "sequencer_wakeups": sum(r["batches"] for r in rows), "sequencer_skipped": sum(r["skipped"] for r in rows),
+           "sequenced": sum(r["sequenced"] for r in rows)}
     if label:
         row["code"] = label
     return row
