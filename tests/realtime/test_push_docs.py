@@ -9,9 +9,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ("accounts", "audit", "bidding", "evaluation", "realtime")
 # The calls that append room events, and where their event name stands (a literal first after the
-# fixed leading arguments): realtime.log.append_event, the hall's emit, the venues' broadcasts.
+# fixed leading arguments): realtime.log.append_event and append_events, the hall's emit, the
+# venues' broadcasts.
 EMITTERS = [
-    r'append_event\(\s*[^,()]+(?:\([^()]*\))?\s*,\s*"([a-z][a-z0-9_.]*)"',
+    r'append_events?\(\s*[^,()]+(?:\([^()]*\))?\s*,\s*"([a-z][a-z0-9_.]*)"',
     r'\bemit\(\s*op\s*,\s*"([a-z][a-z0-9_.]*)"',
     r'\bbroadcast\(\s*session\s*,\s*"([a-z][a-z0-9_.]*)"',
     r'\bto_member\(\s*session\s*,\s*\w+\s*,\s*"([a-z][a-z0-9_.]*)"',
