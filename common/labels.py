@@ -207,12 +207,38 @@ DRAW_STATE = {
 }
 
 SYSTEM_ACTOR = {  # the platform's own processes, as the audit log names them (common.actor.Actor.system)
-    "system": _("platform"), "ticker": _("scheduler"), "audit.checkpoint": _("log checkpoints"),
-    "audit.integrity": _("log integrity check"), "audit.witness": _("witness cosignatures"),
-    "evaluation.draw": _("expert draw"), "evaluation.presence": _("venue presence check"),
-    "evaluation.signing": _("report signing deadline"), "exchange.delivery": _("data exchange"),
-    "media": _("audio and video"), "load_demo": _("demo data"), "issue_token": _("token issuing"),
-    "sweeper": _("upload clean-up"),
+    "system": _("Platform"), "ticker": _("Scheduler"), "audit.checkpoint": _("Log checkpoints"),
+    "audit.integrity": _("Log integrity check"), "audit.witness": _("Witness cosignatures"),
+    "evaluation.draw": _("Expert draw"), "evaluation.presence": _("Venue presence check"),
+    "evaluation.signing": _("Report signing deadline"), "exchange.delivery": _("Data exchange"),
+    "media": _("Audio and video"), "load_demo": _("Demo data"), "issue_token": _("Token issuing"),
+    "sweeper": _("Upload clean-up"),
+}
+
+# Statuses shown as badges or beside a name; English starts them with a capital like every label
+# (tests/e2e/screen.py fails a journey on a lower-case one).
+BID_STATUS = {  # a bid at the opening (hall room, bidding/opening)
+    "pending": _("Waiting for decryption"), "decrypted": _("Decrypted"),
+    "revoked": _("Revoked (not decrypted)"), "withdrawn": _("Withdrawn (platform fault)"),
+}
+
+RECORD_STATE = {  # a bidder's answer to the opening record (bidding.models_opening.RecordConfirmation)
+    "confirmed": _("Confirmed"), "objected": _("Objected"), "deemed": _("Deemed to accept"),
+}
+
+RECEIPT_CHECK = {"ok": _("Verified"), "bad": _("FAILED"), "skipped": _("Not checked")}  # receipt_verify.js
+
+REPORT_SIGNATURE = {  # a member's signature of the evaluation report (evaluation.models.ReportSignature)
+    "signed": _("Signed"), "dissent": _("Dissented"), "deemed": _("Deemed to agree"), "none": _("Not yet"),
+}
+
+QUESTION = {  # the questions the platform writes (evaluation/questions.py); the Chinese is the text as issued
+    "low_price": _("Your price is obviously lower than the other bids that passed the compliance review, which may "
+                   "affect the quality of the goods or your performance in good faith. Please explain in writing within "
+                   "the time set, with supporting evidence where necessary, that your price is reasonable."),
+    "correction": _("Under article 19 of the Interim Provisions on Bid Evaluation Committees and Methods, the "
+                    "committee corrects your bid price to {price} yuan; please confirm. Once confirmed the correction "
+                    "binds you; if you do not confirm it, your bid is rejected."),
 }
 
 DRAW_PARTY = {"platform": _("Platform"), "supervisor": _("Supervisor on duty"), "host": _("Host")}
@@ -226,7 +252,8 @@ KINDS = {"error": ERROR, "lot_status": LOT_STATUS, "submission_status": SUBMISSI
          "cert_status": CERT_STATUS, "role": ROLE, "decided_by": DECIDED_BY,
          "receipt_field": RECEIPT_FIELD, "action": ACTION, "alert": ALERT, "step": STEP,
          "replacement_reason": REPLACEMENT_REASON, "return_reason": RETURN_REASON, "draw_state": DRAW_STATE, "draw_party": DRAW_PARTY,
-         "system_actor": SYSTEM_ACTOR,
+         "system_actor": SYSTEM_ACTOR, "bid_status": BID_STATUS, "record_state": RECORD_STATE,
+         "receipt_check": RECEIPT_CHECK, "report_signature": REPORT_SIGNATURE, "question": QUESTION,
          "redraw_reason": REDRAW_REASON, "collusion_signal": COLLUSION_SIGNAL,
          "collusion_strength": COLLUSION_STRENGTH, "collusion_article": COLLUSION_ARTICLE,
          "case_status": CASE_STATUS, "lead_decision": LEAD_DECISION}

@@ -13,7 +13,7 @@ from typing import Any
 
 from common.errors import BadRequest
 
-from . import state as st
+from . import questions, state as st
 from .workflow import MAIN_STAFF, Call, audit, bidder_by_code, check_step, invalid, seated_member
 from .actions_price_review import chair_in_scoring
 from .bill_intake import bills_from_packages
@@ -83,12 +83,10 @@ def do_propose_correction(session, venue_id: int, call: Call) -> dict:
     proposed = report.report["proposed"]
     proposal = {"price_fen": proposed["price_fen"], "bid_price_fen": bidder.price_fen, "basis": proposed["basis"],
                 "bill_sha256": report.bill_sha256, "source": proposed["source"]}
-    yuan = f"{proposed['price_fen'] // 100:,}.{proposed['price_fen'] % 100:02d}"
     clar = Clarification.objects.create(
         session=session, bidder=bidder, asked_by=member, asked_at=call.now, purpose="correction", proposal=proposal,
         deadline=call.now + timedelta(minutes=minutes),
-        question=f"评标委员会依据《评标委员会和评标方法暂行规定》第十九条修正贵方投标报价为 {yuan} 元，"
-                 "请确认。修正经确认后具有约束力；不确认的，其投标将被否决。")
+        question=questions.correction(proposed["price_fen"]))
     corrections[bidder.code] = {"proposed_fen": proposed["price_fen"], "basis": proposed["basis"],
                                 "clarification": clar.pk, "status": "proposed", "price_fen": proposed["price_fen"]}
     session.save(update_fields=["price_review"])

@@ -13,6 +13,7 @@ from common.errors import BadRequest, ErrorCode, PlatformError
 from . import state as st
 from .actions_bills import record_confirmation
 from .models import Clarification
+from .questions import question_code
 from .rules import steps
 from .workflow import Call, audit, bidder_by_code, check_step, current_state, invalid, lock_session, member_of
 
@@ -44,7 +45,8 @@ def bidder_view(clar) -> dict:
     """What the bidder sees: its question and answer, the lot and the deadline; never who asked."""
     lot = clar.session.lot
     return {"id": clar.pk, "lot_id": lot.pk, "lot": f"{lot.project.code}-{lot.code} {lot.title}",
-            "question": clar.question, "asked_at": clar.asked_at, "deadline": clar.deadline,
+            "question": clar.question, "question_code": question_code(clar)[0], "question_params": question_code(clar)[1],
+            "asked_at": clar.asked_at, "deadline": clar.deadline,
             "answer": clar.answer or None, "answered_at": clar.answered_at, "purpose": clar.purpose,
             "proposal": clar.proposal, "confirmed": clar.confirmed}
 

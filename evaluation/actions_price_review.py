@@ -28,7 +28,7 @@ from typing import Any
 
 from common.errors import BadRequest
 
-from . import state as st
+from . import questions, state as st
 from .workflow import Call, audit, bidder_by_code, check_step, invalid, seated_member
 from .models import Clarification
 from .rules import abnormal, price, sme, steps
@@ -109,9 +109,7 @@ def do_low_price_ask(session, venue_id: int, call: Call) -> dict:
     if flag["clarification"] is not None or flag["decision"] is not None:
         raise invalid("the bidder was asked already")
     rule = session.price_review["low_price"]["rule"]
-    question = call.payload.get("question") or (
-        "贵方报价明显低于其他通过符合性审查投标人的报价，可能影响产品质量或者不能诚信履约。请在规定时间内提供书面说明，"
-        "必要时提交相关证明材料，证明报价的合理性。")
+    question = call.payload.get("question") or questions.LOW_PRICE
     if not isinstance(question, str) or len(question) > 5000:
         raise BadRequest("'question' is a text of at most 5000 characters")
     clar = Clarification.objects.create(session=session, bidder=bidder, question=question.strip(), asked_by=member,

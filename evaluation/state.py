@@ -35,6 +35,7 @@ from common.canonical import format_time
 from realtime.audience import Viewer, to_role, to_user
 from realtime.log import append_event
 
+from .questions import question_code
 from .rules import steps
 
 # --- steps.State <-> JSON -------------------------------------------------------------------------
@@ -241,7 +242,9 @@ def section_returned(session) -> dict[str, Any]:
 def clarification_view(c) -> dict[str, Any]:
     # Who asked is in the record (audit, report) but not here: the bidder never learns it, and the
     # committee asks as one body.
-    return {"bidder": c.bidder.code, "question": c.question, "asked_at": format_time(c.asked_at),
+    code, params = question_code(c)  # a question the platform wrote is shown in the page's language
+    return {"bidder": c.bidder.code, "question": c.question, "question_code": code, "question_params": params,
+            "asked_at": format_time(c.asked_at),
             "deadline": format_time(c.deadline), "answer": c.answer or None,
             "answered_at": _t(c.answered_at)}
 

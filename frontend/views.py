@@ -209,7 +209,7 @@ def console(request):
                   "signed_out": _("Signed out")},
         "noted": _("Note recorded."), "failed": _("Failed"),
         "actions": catalogue("action"), "roles": catalogue("role"), "alerts": catalogue("alert"),
-        "system_actors": catalogue("system_actor"), "system_other": _("a platform process"),
+        "system_actors": catalogue("system_actor"), "system_other": _("A platform process"),
         "rooms": {"hall": _("Opening hall"), "venue": _("Evaluation venue"), "console": _("Supervision console")},
         "objects": _object_labels(), "object_other": _("Record"),
     }

@@ -7,7 +7,9 @@ On an English page Chinese is expected only in data (company, project and venue 
 typed, the tender's own fields). Chinese is a label left untranslated when the text is one of the
 catalogue's Chinese translations (locale/zh_Hans), a translation followed by a colon, or any text in
 a label's place: a form label, legend, caption, column header, button, badge, navigation or
-definition term. Data that sits in such a place says so with a ``lang`` attribute (``lang="zh-hans"``
+definition term. Labels in a form label, legend, caption, column header or definition term, and
+statuses (a badge, ``.status``, a list item with ``data-status``, ``data-state`` or ``data-check``),
+start with a capital on an English page. Data that sits in such a place says so with a ``lang`` attribute (``lang="zh-hans"``
 on a name, as HTML asks for text in another language) or ``translate="no"``; "元" is the currency.
 
 Text inside ``small.code`` (a code printed small beside its label, for support), ``.mono`` (hashes,
@@ -67,6 +69,7 @@ PLACED_TEXT = """() => {
   const skip = "small.code, .mono, code, [data-user], script, style, noscript, template, option, [aria-hidden=true], "
              + "[lang]:not([lang^=en]):not(html), [translate=no]";
   const places = "label, legend, caption, thead th, th[scope=col], button, summary, dt, nav, .badge";
+  const statuses = ".badge, .status, li[data-status], li[data-check], li[data-state]";
   const out = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
@@ -75,7 +78,7 @@ PLACED_TEXT = """() => {
     if (!el || !text || el.closest(skip)) continue;
     if (!el.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true })) continue;
     const place = el.closest(places);
-    out.push([text, place ? place.tagName.toLowerCase() + (place.id ? "#" + place.id : "") : ""]);
+    out.push([text, place ? place.tagName.toLowerCase() + (place.id ? "#" + place.id : "") : "", el.matches(statuses)]);
   }
   for (const s of document.querySelectorAll("select")) {
     const o = s.selectedOptions[0];
@@ -117,14 +120,22 @@ def stray_chinese_punctuation(text: str) -> list[str]:
     return found
 
 
+# A status (the text of a badge, a ``.status`` or a list item carrying its ``data-status``,
+# ``data-state`` or ``data-check``; not that of an element inside it) may follow a name and a colon ("Bidder 1: Confirmed", ": Verified"): each part of
+# it starts with a capital on an English page.
+STATUS_PARTS = re.compile(r"^[\s:：·—-]+|\s*[:：·—]\s*")
+
+
 def chinese_on_english(found: list[list[str]]) -> list[str]:
     """The untranslated labels among an English page's text nodes (``PLACED_TEXT``), and Chinese
     punctuation between words that are not Chinese."""
     known = chinese_labels()
     problems = []
-    for text, place in found:
+    for text, place, *status in found:
         if place and place.split("#")[0] in ("th", "dt", "label", "legend", "caption") and re.match(r"[a-z]", text):
             problems.append(f"a label in lower case in a {place} on an English page: {text[:80]!r}")
+        elif status and status[0] and any(re.match(r"[a-z]", part) for part in STATUS_PARTS.split(text)):
+            problems.append(f"a status in lower case on an English page: {text[:80]!r}")
         for mark in stray_chinese_punctuation(text):
             problems.append(f"Chinese punctuation {mark!r} on an English page: {text[:80]!r}")
         if not CJK.search(text.replace("元", "")):
@@ -152,7 +163,7 @@ def english_on_chinese(found: list[list[str]]) -> list[str]:
     """English words in a label's place on a Chinese page (``PLACED_TEXT``): a label left in English
     ("投标人 / Bidder")."""
     problems = []
-    for text, place in found:
+    for text, place, *_ in found:
         words = [w for w in LATIN_WORD.findall(text) if w not in LATIN_TERMS]
         if place and words:
             problems.append(f"English in a {place} on a Chinese page: {text[:80]!r}")

@@ -2,7 +2,8 @@
 flagged on every venue's page; the chair asks the bidder to explain from its page, the bidder answers,
 the chair records the committee's decision with reasons, and the sub venue's staff sees it live;
 after the scoring every page shows each price score with the price scored, the points off, the
-exact and the rounded score, the benchmark and the rounding. Once in Chinese and once in English,
+exact and the rounded score, the benchmark and the rounding. The platform's own question to the
+bidder reads in the page's language. Once in Chinese and once in English,
 every screen on the way passing the journeys' checks (tests/e2e/screen.py); the Chinese run takes the
 screenshot, docs/screenshots/venue_prices.png.
 """
@@ -25,13 +26,15 @@ WORDS = {
               "decided": f"评标委员会决定：认可报价（{REASONS}）",
               "benchmark": "评标基准价 1,186,000.00 元（满足招标文件要求的最低报价）",
               "rounding": "保留 2 位小数（四舍五入）",
-              "header": ("评审价格（元）", "偏差率（%）", "扣分", "精确得分", "价格得分")},
+              "header": ("评审价格（元）", "偏差率（%）", "扣分", "精确得分", "价格得分"),
+              "question": "贵方报价明显低于其他通过符合性审查投标人的报价"},
     "en-US": {"flagged": "{b}: abnormally low; the committee asks for an explanation",
               "asked": "{b}: abnormally low; the bidder was asked to explain its price",
               "decided": f"the committee decided: price accepted ({REASONS})",
               "benchmark": "Benchmark 1,186,000.00 yuan (the lowest valid price)",
               "rounding": "rounded once to 2 places (half up)",
-              "header": ("Price scored (yuan)", "Deviation (%)", "Points off", "Exact score", "Price score")},
+              "header": ("Price scored (yuan)", "Deviation (%)", "Points off", "Exact score", "Price score"),
+              "question": "Your price is obviously lower than the other bids that passed the compliance review"},
 }
 
 
@@ -72,6 +75,11 @@ def test_the_chair_asks_about_an_abnormally_low_price_and_every_venue_sees_the_d
         chair.page.click("#low-ask")
         for p in people:
             p.page.wait_for_function(has, arg=words["asked"].format(b=flagged), timeout=WAIT)
+            # The platform's question reads in the page's language (issue 20): not the Chinese as issued
+            # on an English page.
+            question = p.page.locator("#clarifications li", has_text=flagged).inner_text(timeout=WAIT)
+            assert words["question"] in question, question
+            assert ("贵方" in question) == locale.startswith("zh"), question
         chair.page.click("#low-accept")  # no reasons yet: refused on the page
         assert chair.page.inner_text("#price-status") != ""
         chair.check(f"{locale} chair: a decision without reasons refused", axe=False)

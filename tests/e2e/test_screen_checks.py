@@ -85,3 +85,18 @@ def test_a_label_in_lower_case_on_an_english_page_is_found():
 
     assert chinese_on_english([["status", "th"], ["Status", "th"], ["2 lines", ""]]) == [
         "a label in lower case in a th on an English page: 'status'"]
+
+
+@pytest.mark.parametrize("text, found", [
+    ("waiting for decryption", True), ("Waiting for decryption", False),
+    (": verified", True), (": Verified", False),
+    ("江苏宁建有限公司: deemed to accept", True), ("江苏宁建有限公司: Deemed to accept", False),
+    ("Decrypted — the last attempt failed; try again", True), ("Upload clean-up · Platform", False),
+])
+def test_a_status_in_lower_case_on_an_english_page_is_found(text, found):
+    """A badge or status ("waiting for decryption", "Bidder: confirmed") is a label: it starts with a
+    capital on an English page, each part after a colon or a dot too."""
+    from tests.e2e.screen import chinese_on_english
+
+    assert bool(chinese_on_english([[text, "", True]])) == found
+    assert chinese_on_english([[text, "", False]]) == []  # the same words outside a status are prose

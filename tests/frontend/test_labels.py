@@ -11,7 +11,7 @@ from django.utils import translation
 from audit.alerts import TABLE as ALERTS
 from bidding.lifecycle import Status
 from bidding.models_bids import BidSubmission
-from bidding.models_opening import RecordConfirmation
+from bidding.models_opening import OpeningBid, RecordConfirmation
 from bidding.phases import Event
 from collusion.models import Case, Lead
 from collusion.signals.leads import Article, Signal, Strength
@@ -59,6 +59,9 @@ def source_action_codes() -> set[str]:
     ("collusion_strength", [s.value for s in Strength]),
     ("case_status", list(Case.Status.values)),
     ("lead_decision", [d for d in Lead.Decision.values if d]),
+    ("bid_status", list(OpeningBid.Status.values)),
+    ("record_state", list(RecordConfirmation.State.values)),
+    ("report_signature", list(ReportSignature.Kind.values)),
 ])
 def test_every_code_has_a_label(kind, codes):
     missing = [c for c in codes if c not in labels.KINDS[kind]]
@@ -142,3 +145,22 @@ def test_every_platform_process_the_log_names_has_a_label():
             for name in names:
                 text = labels.label("system_actor", name)
                 assert text != name and bool(re.search(r"[\u4e00-\u9fff]", text)) == (lang == "zh-hans"), (lang, text)
+
+
+@pytest.mark.parametrize("kind", ["bid_status", "record_state", "receipt_check", "report_signature", "system_actor",
+                                  "lot_status", "submission_status", "cert_status", "step", "draw_state"])
+def test_statuses_start_with_a_capital_in_english(kind):
+    """A status is shown alone, as a badge or after a name ("Bidder 1: Confirmed"): in English it
+    starts with a capital like every other label ("waiting for decryption" read as a slip)."""
+    with translation.override("en"):
+        lower = {code: labels.label(kind, code) for code in labels.KINDS[kind] if labels.label(kind, code)[:1].islower()}
+    assert not lower, lower
+
+
+def test_the_hall_and_the_venues_take_no_lower_case_status_of_their_own():
+    """The pages' status labels are the catalogue's (or capitalised), so the test above covers them."""
+    for name in ("views_bids.py", "views_venues.py"):
+        text = (ROOT / "frontend" / name).read_text()
+        found = re.findall(r'_\("((?:waiting|decrypted|revoked|withdrawn|confirmed|objected|deemed|verified|not checked|'
+                           r'signed|dissented|not yet|present|missing|valid|pending|scored|not scored|submitted)\b[^"]*)"\)', text)
+        assert not found, (name, found)

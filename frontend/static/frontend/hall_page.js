@@ -111,7 +111,7 @@ function renderAnnouncement() {
   const rows = (state.announcement || []).map((b, i) => el("tr", { "data-org": b.org }, el("td", { text: String(i + 1), "data-label": "#" }),
     el("th", { scope: "row", text: b.name, "data-label": t.col_bidder }),
     el("td", { class: "mono", text: b.credit_code, "data-label": t.col_credit_code }),
-    el("td", { text: t.bid_status[b.status] || "", "data-label": t.col_status }),
+    el("td", { class: "status", text: t.bid_status[b.status] || "", "data-label": t.col_status }),
     ...fields.map((d) => {
       const f = (b.fields || []).find((x) => x.key === d.key);
       return el("td", { class: d.type === "money_fen" ? "num price" : "", "data-key": d.key,

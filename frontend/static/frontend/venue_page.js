@@ -228,10 +228,19 @@ function renderChair() {
   fill($("back-to"), STEPS.slice(1, STEPS.indexOf(S.session.step)).map((k) => [k, t.steps[k]]));
 }
 
+// A question the platform wrote (a code and its parameters) reads in the page's language; its Chinese
+// is the text as issued to the bidder. A question the chair typed is shown as typed.
+function questionText(c) {
+  const template = c.question_code && t.questions[c.question_code];
+  if (!template) return c.question;
+  const p = c.question_params || {};
+  return fmt(template, { price: p.price_fen != null ? fenToYuan(p.price_fen) : "" });
+}
+
 function renderClarifications() {
   const list = Object.entries(S.clarifications || {}).sort(([a], [b]) => Number(a) - Number(b));
-  $("clarifications").replaceChildren(...(list.length ? list.map(([, c]) => h("li", {},
-    h("strong", { text: `${c.bidder}${COLON}` }), c.question, h("br"),
+  $("clarifications").replaceChildren(...(list.length ? list.map(([id, c]) => h("li", { "data-clarification": id },
+    h("strong", { text: `${c.bidder}${COLON}` }), h("span", { class: "question", text: questionText(c) }), h("br"),
     h("span", { class: "meta", text: `${t.asked} ${beijing(c.asked_at)} · ${t.deadline} ${beijing(c.deadline)} · ` }),
     c.answer ? h("span", { text: `${t.answer}${COLON}${c.answer}` }) : h("span", { class: "meta", text: t.no_answer })))
     : [h("li", { class: "meta", text: t.none })]));
