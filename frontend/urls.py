@@ -26,6 +26,7 @@ urlpatterns = [
     path("tenders/<int:lot_id>/publicity/", views_award.publicity_page, name="publicity"),
     path("tenders/<int:lot_id>/hall/", views_bids.hall, name="hall"),
     path("tenders/<int:lot_id>/evaluation/", views_evaluation.evaluation_setup, name="evaluation_setup"),
+    path("tenders/<int:lot_id>/evaluation/follow/", views_evaluation.evaluation_follow, name="evaluation_follow"),
     path("evaluation/draws/", views_draws.supervisor_draws, name="supervisor_draws"),
     path("evaluation/", views_venues.evaluation_sessions, name="evaluation_sessions"),
     path("evaluation/<int:session_id>/venues/<int:venue_id>/", views_venues.venue, name="venue"),

@@ -17,8 +17,9 @@ from bidding.access import access_lot
 from bidding.lifecycle import Status
 from common import clock
 from common.actor import Actor
-from common.errors import PlatformError
+from common.errors import NotFound, PlatformError
 from evaluation import actions_draw, actions_redraw, actions_setup
+from evaluation import state as st
 from evaluation.models import Draw, EvaluationSession
 from evaluation.workflow import Call
 
@@ -116,9 +117,25 @@ def _chosen_venues(form: SessionForm) -> list[int]:
 
 
 def _follow(session: EvaluationSession) -> dict:
-    """What the host follows: the step, each venue and its members' arrival, the report."""
+    """What the host follows: the step, each venue and its members' arrival, their scoring (bidders
+    scored, as the venues show it), the report and its signatures."""
     members = list(session.members.select_related("venue", "expert__user").order_by("venue_id", "seat"))
+    progress, report = st.section_progress(session), st.section_report(session) or {"signatures": {}}
+    for m in members:
+        m.scored, m.signature = progress.get(m.code, 0), report["signatures"].get(m.code, "none")
     venues = [{"venue": sv.venue, "main": sv.is_main, "members": [m for m in members if m.venue_id == sv.venue_id]}
               for sv in session.venues.select_related("venue").order_by("-is_main", "venue_id")]
     return {"step": session.state.get("step"), "seating": venues, "report_ready": bool(session.report_sha256)}
 
+
+
+@login_required
+def evaluation_follow(request, lot_id: int):
+    """The follow panel alone (the set-up page polls it: evaluation_follow.js). The host is in no
+    venue room (``evaluation.access.session_role``), so the page asks again every few seconds."""
+    lot = access_lot(request.user, lot_id, manage=True)
+    session = EvaluationSession.objects.filter(lot=lot).order_by("-created_at").first()
+    if session is None:
+        raise NotFound("no evaluation session for this lot yet")
+    return TemplateResponse(request, "frontend/_evaluation_follow.html", {"lot": lot, "session": session,
+                                                                           **_follow(session)})

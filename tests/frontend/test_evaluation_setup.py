@@ -115,7 +115,7 @@ def test_the_host_draws_seats_and_creates_the_session_then_follows_it(world):
     assert sorted(created.members.values_list("venue__region__code", flat=True)) == \
         ["320100"] * 3 + ["320500"] * 2
     page = world["host"].get(url(lot)).content.decode()
-    assert re.search(r"id=\"session-step\">签到<", page) and "苏州评标室" in page
+    assert re.search(r"id=\"session-step\" data-step=\"sign_in\">签到<", page) and "苏州评标室" in page
     assert AuditEntry.objects.filter(action="evaluation.session.created").count() == 1
 
 
@@ -196,6 +196,36 @@ def test_another_host_and_a_bidder_cannot_see_it(world):
         client = Client()
         client.force_login(world["people"][who])
         assert client.get(url(world["lot"])).status_code in (403, 404)
+        assert client.get(url(world["lot"]) + "follow/").status_code in (403, 404)
+
+
+def test_the_follow_panel_alone_shows_the_session_as_it_moves_on(world):
+    """The set-up page polls ``follow/`` (evaluation_follow.js): the same panel, with each member's
+    arrival, the bidders they scored and, once there is a report, their signatures."""
+    from common.actor import Actor
+    from evaluation import actions
+    from evaluation.workflow import Call
+
+    lot = world["lot"]
+    follow = url(lot) + "follow/"
+    assert world["host"].get(follow).status_code == 404  # no session yet
+    assert draw(world, **{"320100": 3, "320500": 2}).status_code == 302
+    assert session(world, "320100", "320500").status_code == 302
+    created = EvaluationSession.objects.get(lot=lot)
+    res = world["host"].get(follow)
+    html = res.content.decode()
+    assert res.status_code == 200 and 'id="follow-h"' in html and "<html" not in html
+    assert 'data-step="sign_in"' in html and html.count("data-scored>0<") == 5
+    member = created.members.select_related("expert__user").order_by("code").first()
+    user = member.expert.user
+    actions.in_session(created.pk, actions.do_sign_in, member.venue_id,
+                       Call(user=user, role="expert", actor=Actor.of(user), now=clock.now(), payload={}))
+    html = world["host"].get(follow, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    row = re.search(rf"<th scope=\"row\">{member.code} .*?</tr>", html, re.S).group(0)
+    assert "(Beijing time" not in row and re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", row), row  # signed in, Beijing time
+    assert "Report signature" not in html  # no report yet
+    page = world["host"].get(url(lot)).content.decode()
+    assert 'data-follow="/tenders/%d/evaluation/follow/"' % lot.pk in page and "evaluation_follow.js" in page
 
 
 def test_the_draw_pages_speak_english_too(world):
