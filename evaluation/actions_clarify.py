@@ -44,8 +44,9 @@ def do_ask(session, venue_id: int, call: Call) -> dict:
 def bidder_view(clar) -> dict:
     """What the bidder sees: its question and answer, the lot and the deadline; never who asked."""
     lot = clar.session.lot
+    code, params = question_code(clar)  # the platform's own question, for the reader's language
     return {"id": clar.pk, "lot_id": lot.pk, "lot": f"{lot.project.code}-{lot.code} {lot.title}",
-            "question": clar.question, "question_code": question_code(clar)[0], "question_params": question_code(clar)[1],
+            "question": clar.question, "question_code": code, "question_params": params,
             "asked_at": clar.asked_at, "deadline": clar.deadline,
             "answer": clar.answer or None, "answered_at": clar.answered_at, "purpose": clar.purpose,
             "proposal": clar.proposal, "confirmed": clar.confirmed}
