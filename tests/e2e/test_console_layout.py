@@ -31,7 +31,7 @@ pytestmark = pytest.mark.e2e
 
 WIDTH, HEIGHT = 1280, 800
 MIN_ROWS = 200
-SCHEDULER = {"zh-CN": "定时任务 · 平台", "en-US": "scheduler · Platform"}
+SCHEDULER = {"zh-CN": "定时任务 · 平台", "en-US": "Scheduler · Platform"}
 ACTOR, ORGANISATION = 4, 5  # the columns (from 0) whose cells take at most two lines
 
 MEASURE = """() => {
