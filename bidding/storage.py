@@ -23,7 +23,10 @@ from django.conf import settings
 
 from common.errors import ErrorCode, PlatformError
 
-PIECE = 64 * 1024  # request bodies are copied to disk in pieces of this size
+# Request bodies are written to disk in pieces of this size: Daphne's messages' size (the Daphne
+# guard's APP_MESSAGE_BYTES), so each message the handler kept (config/upload_body.py) is written
+# as it is, without a copy; the body is in memory already, so the piece adds none.
+PIECE = 1 << 20
 LOCK_POLL_SECONDS = 0.002  # how often a request waiting for an upload's lock tries again
 
 
@@ -101,7 +104,7 @@ def append(fd: int, offset: int, read: Callable[[int], bytes], length: int) -> i
 
     Bytes past ``offset`` left by an earlier request that died before its offset was recorded are
     cut first. A body cut short (the client's link dropped) keeps what arrived: the client asks
-    for the offset and resumes from there. Memory: one piece.
+    for the offset and resumes from there.
     """
     if os.fstat(fd).st_size < offset:
         raise PlatformError(ErrorCode.INTERNAL, "the stored upload is shorter than its offset")

@@ -14,7 +14,6 @@ django.setup()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.core.asgi import get_asgi_application  # noqa: E402
 
 if settings.PRODUCTION:
     from django.core.management import call_command
@@ -23,6 +22,7 @@ if settings.PRODUCTION:
 
 from config import daphne_guard  # noqa: E402
 from config.bodylimit import BodyLimit  # noqa: E402
+from config.upload_body import PlatformASGIHandler  # noqa: E402
 from realtime.connection import SessionAuthMiddleware  # noqa: E402
 from realtime.origin import origin_validator  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
@@ -33,6 +33,6 @@ from realtime.routing import websocket_urlpatterns  # noqa: E402
 daphne_guard.install()
 
 application = ProtocolTypeRouter({
-    "http": BodyLimit(get_asgi_application()),
+    "http": BodyLimit(PlatformASGIHandler()),
     "websocket": origin_validator(SessionAuthMiddleware(URLRouter(websocket_urlpatterns))),
 })

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 from common import metrics
 
-from .limits import body_limit, refusal
+from .limits import body_limit, is_upload_chunk, refusal
 
 log = logging.getLogger(__name__)
 LINGER_SECONDS = 5.0
@@ -35,6 +35,22 @@ LINGER_SECONDS = 5.0
 # loop. Daphne queues the whole body at once whatever the message size, so larger messages cost no
 # memory; they only cut that per-message work.
 APP_MESSAGE_BYTES = 1 << 20
+# Twisted reads a connection's socket 64 KiB at a time (its transports' ``bufferSize``), and each
+# read is a turn through the HTTP parser and a write to the body's file: 128 of them for an 8 MiB
+# upload chunk. A connection carrying an upload chunk reads up to 1 MiB at a time instead (what the
+# socket holds, no more); the body is bounded by the limit either way.
+UPLOAD_RECV_BYTES = 1 << 20
+
+
+def _set_recv_size(transport, upload: bool) -> None:
+    """Read an upload chunk's connection in pieces of ``UPLOAD_RECV_BYTES``, any other in
+    Twisted's own (the class's ``bufferSize``)."""
+    if transport is None or not hasattr(transport, "bufferSize"):
+        return
+    if upload:
+        transport.bufferSize = UPLOAD_RECV_BYTES
+    elif "bufferSize" in vars(transport):
+        del transport.bufferSize
 
 
 def _request_class():
@@ -52,7 +68,9 @@ def _request_class():
                 path = unquote(urlsplit(target.decode("ascii")).path)
             except UnicodeDecodeError:
                 path = ""
-            self._body_limit = body_limit(command.decode("latin-1").upper(), path)
+            method = command.decode("latin-1").upper()
+            self._body_limit = body_limit(method, path)
+            _set_recv_size(getattr(self.channel, "transport", None), is_upload_chunk(method, path))
             self._body_received = 0
             server = getattr(self, "server", None)
             if server is not None and getattr(server, "request_buffer_size", APP_MESSAGE_BYTES) < APP_MESSAGE_BYTES:

@@ -19,8 +19,8 @@ from common.errors import ErrorCode
 
 # Every body that is not an upload chunk: JSON of the API, the pages' forms, sign-in.
 JSON_BODY_MAX_BYTES = env_int("JSON_BODY_MAX_BYTES", 2**20)
-# One PATCH of a resumable upload (docs/sealbid.md): the bytes go to disk in 64 KiB pieces, but
-# Daphne holds the whole request body before the application sees it.
+# One PATCH of a resumable upload (docs/sealbid.md): Daphne holds the whole request body before the
+# application sees it, and the application holds it until it is on disk (config/upload_body.py).
 BID_UPLOAD_MAX_CHUNK_BYTES = env_int("BID_UPLOAD_MAX_CHUNK_BYTES", 8 * 2**20)
 
 _UPLOAD_CHUNK = re.compile(r"/api/v1/uploads/[^/]+/?")
@@ -31,11 +31,16 @@ class Limit(NamedTuple):
     code: ErrorCode
 
 
+def is_upload_chunk(method: str, path: str) -> bool:
+    """Whether ``method path`` carries one piece of a resumable upload (``PATCH /uploads/{id}``)."""
+    return method in ("PATCH", "PUT") and _UPLOAD_CHUNK.fullmatch(path) is not None
+
+
 def body_limit(method: str, path: str) -> Limit:
     """The largest body ``method path`` may carry, and the code of the refusal over it."""
     from django.conf import settings
 
-    if method in ("PATCH", "PUT") and _UPLOAD_CHUNK.fullmatch(path):
+    if is_upload_chunk(method, path):
         return Limit(settings.BID_UPLOAD_MAX_CHUNK_BYTES, ErrorCode.CHUNK_TOO_LARGE)
     return Limit(settings.JSON_BODY_MAX_BYTES, ErrorCode.BODY_TOO_LARGE)
 
