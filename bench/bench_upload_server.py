@@ -6,7 +6,12 @@ the last byte (the server's work on it: handing the body to the application, the
 to disk, the fsync, the offset's update).
 
 Run: ``python -m bench.bench_upload_server`` (``BENCH_UPLOAD_MIB`` sets the size, 200 by default).
-The machine is shared: the figures are ratios within one run, with the load average.
+The machine is shared: the figures are ratios within one run, with the load average, and each run
+also gives the CPU seconds the platform's process spent on it (``server_cpu_s``, from /proc: far
+less moved by the load than the rates). ``BENCH_UPLOAD_COMPARE=/path/to/another/checkout`` starts a
+second platform from that checkout's code (for example ``git worktree add --detach ../base main``)
+and runs the same bodies against both, alternately, ``BENCH_UPLOAD_REPS`` times (3 by default):
+a before/after in the same run.
 """
 
 from __future__ import annotations
@@ -23,12 +28,22 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.bench_upload import _env
 from bench.common import RESULTS, ROOT, free_port, wait_port
 
 MiB = 2**20
 SIZE = int(os.environ.get("BENCH_UPLOAD_MIB", "200")) * MiB
 BODIES = [int(x) * MiB for x in os.environ.get("BENCH_UPLOAD_BODIES_MIB", "1,8").split(",")]
 PIPELINED = os.environ.get("BENCH_UPLOAD_PIPELINED", "1") == "1"
+COMPARE = os.environ.get("BENCH_UPLOAD_COMPARE", "")
+REPS = int(os.environ.get("BENCH_UPLOAD_REPS", "3" if COMPARE else "1"))
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (/proc/PID/stat, fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Api:
@@ -134,37 +149,70 @@ def _run_pipelined(apis: list[Api], lot: int, data: bytes, body_bytes: int) -> d
             "mb_per_s": round(len(data) / seconds / 1e6, 1), "load": round(os.getloadavg()[0], 2)}
 
 
-def main() -> dict:
+def _platform(var_dir: Path, checkout: Path):
+    """Daphne on this checkout's code (``bench_upload``'s platform), or on another one's."""
     from bench.bench_upload import _start_platform
+
+    if checkout == ROOT:
+        return _start_platform(var_dir)
+    env = _env(var_dir)
+    env["PYTHONPATH"] = str(checkout)
+    for args in (["migrate", "--noinput", "-v", "0"], ["load_demo"]):
+        subprocess.run([sys.executable, "manage.py", *args], cwd=checkout, env=env, check=True,
+                       capture_output=True, timeout=600)
+    port = free_port()
+    log = open(var_dir / "daphne.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                             "config.asgi:application"], cwd=checkout, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    wait_port(port, timeout=120)
+    return proc, f"http://127.0.0.1:{port}", env
+
+
+def _timed(proc, run, *args) -> dict:
+    before = _cpu_seconds(proc.pid)
+    result = run(*args)
+    result["server_cpu_s"] = round(_cpu_seconds(proc.pid) - before, 2)
+    return result
+
+
+def main() -> dict:
     from tests.e2e.uploading import setup_bidder
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-upload-server-"))
     sink_port = free_port()
     sink = subprocess.Popen([sys.executable, "-m", "bench.upload_sink", str(sink_port)], cwd=ROOT)
-    proc = None
+    checkouts = {"this": ROOT, **({"compare": Path(COMPARE).resolve()} if COMPARE else {})}
+    platforms = {}
     try:
         wait_port(sink_port)
-        proc, base, env = _start_platform(tmp / "var")
-        who = setup_bidder(env, "server")
-        api = Api(int(base.rsplit(":", 1)[1]), who["cookie"])
+        for name, checkout in checkouts.items():
+            (tmp / name).mkdir()
+            proc, base, env = _platform(tmp / name / "var", checkout)
+            who = setup_bidder(env, f"server{name}")
+            api = Api(int(base.rsplit(":", 1)[1]), who["cookie"])
+            platforms[name] = (proc, who, api, Api(api.port, who["cookie"]))
         data = os.urandom(SIZE)
         load_before = os.getloadavg()
         runs = []
-        for body in BODIES:
-            floor = _sink_floor(sink_port, data)
-            run = _run(api, who["lot"], data, body)
-            run["floor_mb_per_s"] = round(SIZE / floor / 1e6, 1)
-            run["ratio_to_floor"] = round(run["mb_per_s"] / run["floor_mb_per_s"], 2)
-            runs.append(run)
-            print(json.dumps(run), flush=True)
-            if PIPELINED:
-                run = _run_pipelined([api, Api(api.port, who["cookie"])], who["lot"], data, body)
-                run["floor_mb_per_s"] = round(SIZE / floor / 1e6, 1)
-                run["ratio_to_floor"] = round(run["mb_per_s"] / run["floor_mb_per_s"], 2)
-                runs.append(run)
-                print(json.dumps(run), flush=True)
+        for rep in range(REPS):
+            for body in BODIES:
+                floor = _sink_floor(sink_port, data)
+                order = list(platforms) if rep % 2 == 0 else list(platforms)[::-1]
+                for name in order:
+                    proc, who, api, api2 = platforms[name]
+                    found = [_timed(proc, _run, api, who["lot"], data, body)]
+                    if PIPELINED:
+                        found.append(_timed(proc, _run_pipelined, [api, api2], who["lot"], data, body))
+                    for run in found:
+                        if COMPARE:
+                            run["code"] = name
+                        run["floor_mb_per_s"] = round(SIZE / floor / 1e6, 1)
+                        run["ratio_to_floor"] = round(run["mb_per_s"] / run["floor_mb_per_s"], 2)
+                        runs.append(run)
+                        print(json.dumps(run), flush=True)
     finally:
-        if proc is not None:
+        for proc, *_ in platforms.values():
             proc.terminate()
             proc.wait(timeout=20)
         sink.terminate()
@@ -174,9 +222,29 @@ def main() -> dict:
               "size_mib": SIZE // MiB, "database": "sqlite (bench_upload's platform)",
               "load_before": [round(x, 2) for x in load_before],
               "load_after": [round(x, 2) for x in os.getloadavg()], "cores": os.cpu_count(), "runs": runs}
+    if COMPARE:
+        result["compare"] = {"this": _revision(ROOT), "compare": _revision(checkouts["compare"]),
+                             "medians": _medians(runs)}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "upload_server.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def _revision(checkout: Path) -> str:
+    res = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True)
+    return res.stdout.strip() or str(checkout)
+
+
+def _medians(runs: list[dict]) -> list[dict]:
+    """Per code, body size and PATCHes in flight: the median rate, ratio and server CPU seconds."""
+    groups: dict[tuple, list[dict]] = {}
+    for run in runs:
+        groups.setdefault((run["code"], run["body_mib"], run.get("in_flight", 1)), []).append(run)
+    return [{"code": code, "body_mib": body, "in_flight": flight, "runs": len(group),
+             **{k: round(statistics.median(r[k] for r in group), 2)
+                for k in ("mb_per_s", "ratio_to_floor", "server_cpu_s")}}
+            for (code, body, flight), group in sorted(groups.items())]
 
 
 run = main
