@@ -8,10 +8,11 @@ sets styles through the CSSOM, which CSP allows). Everything else is same-origin
 WebSocket (``connect-src 'self'`` covers ``ws:``/``wss:`` of the same host), the sealing worker.
 A page is never framed (``frame-ancestors 'none'``), forms post only here, no plug-ins, no ``<base>``.
 
-One script is served with one more source: the sealing Worker (``frontend/seal_worker.js``) gets
-``script-src 'self' 'wasm-unsafe-eval'``, because its SHA-256 (hash-wasm) compiles WebAssembly, and
-a dedicated Worker runs under the policy of its own script's response, not its page's. It lets that
-Worker compile WebAssembly and nothing more (no ``eval``, no inline script); every page, and every
+Two scripts are served with one more source: the sealing Worker (``frontend/seal_worker.js``) and
+the key-file KDF Worker (``frontend/crypto/kdf_worker.js``) get ``script-src 'self'
+'wasm-unsafe-eval'``, because their SHA-256 and HMAC-SM3 (hash-wasm) compile WebAssembly, and a
+dedicated Worker runs under the policy of its own script's response, not its page's. It lets those
+Workers compile WebAssembly and nothing more (no ``eval``, no inline script); every page, and every
 other script, keeps the policy above (docs/browser-crypto.md, "Vendored modules").
 
 Documented in docs/architecture.md; ``tests/frontend/test_csp.py`` checks every page for the header
@@ -39,8 +40,9 @@ POLICY = "; ".join([
 ])
 
 
-# The sealing Worker's script, as staticfiles serves it (its plain name, or a manifest's hashed one).
-WASM_WORKER = re.compile(r"frontend/seal_worker(?:\.[0-9a-f]{12})?\.js")
+# The sealing Worker's and the KDF Worker's scripts, as staticfiles serves them (the plain name, or a
+# manifest's hashed one).
+WASM_WORKER = re.compile(r"frontend/(?:seal_worker|crypto/kdf_worker)(?:\.[0-9a-f]{12})?\.js")
 WASM_SCRIPT_SRC = "script-src 'self' 'wasm-unsafe-eval'"
 
 
@@ -61,15 +63,15 @@ def media_origin(url: str) -> str:
 
 
 def compiles_wasm(path: str, static_url: str = "/static/") -> bool:
-    """Whether ``path`` is the sealing Worker's script under ``static_url`` (exactly: no prefix,
-    no query, no other file of the folder)."""
+    """Whether ``path`` is the sealing or the KDF Worker's script under ``static_url`` (exactly: no
+    prefix, no query, no other file of the folder)."""
     return path.startswith(static_url) and WASM_WORKER.fullmatch(path[len(static_url):]) is not None
 
 
 def policy(media_url: str = "", *, wasm: bool = False) -> str:
     """The policy, with the media server's WebSocket origin added to ``connect-src`` when the
     platform has one (``MEDIA_JANUS_WS``, docs/media.md): the pages' janus.js connects there; with
-    ``wasm`` (the sealing Worker's script only), ``'wasm-unsafe-eval'`` in ``script-src``."""
+    ``wasm`` (the two Workers' scripts only), ``'wasm-unsafe-eval'`` in ``script-src``."""
     out = POLICY
     origin = media_origin(media_url)
     if origin:

@@ -157,8 +157,13 @@ def test_pages_allow_the_configured_media_server(client, settings):
     ("/static/vendor/hash-wasm-4.13.0/dist/sha256.umd.min.js", False),
     ("/static/frontend/crypto/seal_worker.js", False), ("/evil/static/frontend/seal_worker.js", False),
     ("/frontend/seal_worker.js", False), ("/", False),
+    ("/static/frontend/crypto/kdf_worker.js", True), ("/static/frontend/crypto/kdf_worker.0123456789ab.js", True),
+    ("/static/frontend/kdf_worker.js", False), ("/static/frontend/crypto/sm.js", False),
+    ("/static/frontend/crypto/kdf_worker.js.map", False), ("/static/frontend/crypto/xkdf_worker.js", False),
+    ("/static/vendor/hash-wasm-4.13.0/dist/sm3.umd.min.js", False),
+    ("/static/vendor/hash-wasm-4.13.0/dist/hmac.umd.min.js", False),
 ])
-def test_only_the_sealing_workers_script_may_compile_webassembly(path, wasm):
+def test_only_the_two_workers_scripts_may_compile_webassembly(path, wasm):
     from config.csp import compiles_wasm, policy
 
     assert compiles_wasm(path) is wasm
@@ -170,9 +175,11 @@ def test_only_the_sealing_workers_script_may_compile_webassembly(path, wasm):
         {k: v for k, v in base.items() if k != "script-src"}
 
 
-def test_the_worker_is_served_with_wasm_and_its_page_and_modules_without(client):
-    worker = client.get("/static/frontend/seal_worker.js")
-    assert worker.status_code == 200
-    assert "script-src 'self' 'wasm-unsafe-eval';" in worker["Content-Security-Policy"]
-    for path in ("/static/frontend/sealing.js", "/static/vendor/hash-wasm-4.13.0/dist/sha256.umd.min.js", "/"):
+def test_the_workers_are_served_with_wasm_and_their_pages_and_modules_without(client):
+    for path in ("/static/frontend/seal_worker.js", "/static/frontend/crypto/kdf_worker.js"):
+        worker = client.get(path)
+        assert worker.status_code == 200, path
+        assert "script-src 'self' 'wasm-unsafe-eval';" in worker["Content-Security-Policy"], path
+    for path in ("/static/frontend/sealing.js", "/static/vendor/hash-wasm-4.13.0/dist/sha256.umd.min.js",
+                 "/static/frontend/crypto/sm.js", "/static/vendor/hash-wasm-4.13.0/dist/sm3.umd.min.js", "/"):
         assert client.get(path)["Content-Security-Policy"] == POLICY, path
