@@ -35,18 +35,51 @@ def _pbkdf2(password: bytes, salt: bytes, iterations: int, length: int) -> bytes
     return PBKDF2HMAC(algorithm=hashes.SM3(), length=length, salt=salt, iterations=iterations).derive(password)
 
 
-def test_pbkdf2_hmac_sm3_gives_pythons_bytes(crypto_page):
-    """Passwords of 1, 10, 64 (a block) and 100 bytes (hashed first), lengths of one and several
-    SM3 blocks, iteration counts 1, 2 and 3,000 (several slices of the event-loop yield)."""
+def test_pbkdf2_hmac_sm3_gives_pythons_bytes_in_the_worker_and_in_javascript(crypto_page):
+    """Passwords of 0, 1, 10, 64 (a block) and 100 bytes (hashed first), lengths of one and several
+    SM3 blocks, iteration counts 1, 2, 3,000 (several slices of the event-loop yield) and 5,000
+    (the Worker reports progress), each through the WebAssembly Worker (kdf_worker.js, no fallback
+    allowed) and through the JavaScript fallback: both give Python's bytes."""
     cases = [(b64(os.urandom(p)), b64(os.urandom(s)), i, n)
              for p, s, i, n in ((1, 16, 1, 16), (10, 16, 2, 32), (64, 8, 3000, 33), (100, 16, 1000, 64),
-                                (20, 0, 5, 16))]
+                                (20, 0, 5, 16), (0, 16, 3, 16), (12, 16, 5000, 16))]
     got = crypto_page.evaluate("""async (cases) => {
-      const out = [];
-      for (const [p, s, i, n] of cases) out.push(t.b64(await kb.sm.pbkdf2Sm3(t.bytes(p), t.bytes(s), i, n, {sliceMs: 1})));
+      const out = {worker: [], js: [], engines: [], progress: []};
+      for (const engine of ["worker", "js"]) {
+        for (const [p, s, i, n] of cases) {
+          const seen = [];
+          out[engine].push(t.b64(await kb.sm.pbkdf2Sm3(t.bytes(p), t.bytes(s), i, n, {sliceMs: 1, engine,
+            onEngine: (e) => out.engines.push(e), onProgress: (d, total) => seen.push([d, total])})));
+          out.progress.push(seen.at(-1));
+        }
+      }
       return out;
     }""", cases)
-    assert got == [b64(_pbkdf2(unb64(p), unb64(s), i, n)) for p, s, i, n in cases]
+    want = [b64(_pbkdf2(unb64(p), unb64(s), i, n)) for p, s, i, n in cases]
+    assert got["worker"] == want
+    assert got["js"] == want
+    assert got["engines"] == ["worker"] * len(cases) + ["js"] * len(cases)
+    totals = [i * -(-n // 32) for _, _, i, n in cases]
+    assert got["progress"] == [[total, total] for total in totals] * 2
+
+
+def test_pbkdf2_falls_back_to_javascript_when_the_worker_cannot_start(crypto_page):
+    """With no Worker to be had (the constructor throws, as where Workers are unavailable), "auto"
+    derives the same bytes in JavaScript and says so; "worker" refuses instead."""
+    salt = os.urandom(16)
+    got = crypto_page.evaluate("""async ({pw, salt}) => {
+      const saved = globalThis.Worker;
+      globalThis.Worker = function () { throw new Error("no Worker here"); };
+      try {
+        const engines = [];
+        const key = await kb.sm.pbkdf2Sm3(t.bytes(pw), t.bytes(salt), 1000, 16, {onEngine: (e) => engines.push(e)});
+        let refused = null;
+        try { await kb.sm.pbkdf2Sm3(t.bytes(pw), t.bytes(salt), 1000, 16, {engine: "worker"}); }
+        catch (e) { refused = e.message; }
+        return {key: t.b64(key), engines, refused};
+      } finally { globalThis.Worker = saved; }
+    }""", {"pw": b64(b"pw"), "salt": b64(salt)})
+    assert got == {"key": b64(_pbkdf2(b"pw", salt, 1000, 16)), "engines": ["worker", "js"], "refused": "no Worker here"}
 
 
 def test_a_python_key_file_opens_in_the_browser_and_unwraps_a_python_envelope(crypto_page):

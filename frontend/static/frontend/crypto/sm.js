@@ -4,7 +4,9 @@
 // which bundles the @noble/curves Weierstrass code its SM2 runs on and @noble/ciphers' GHASH).
 // Nothing outside this module touches the library, and nothing here computes on the curve: this
 // module only converts encodings (bytes ⇄ the library's hex strings, C1 with its 0x04 prefix) and
-// composes HKDF (RFC 5869) and PBKDF2 (RFC 8018) from the library's HMAC-SM3.
+// composes HKDF (RFC 5869) and PBKDF2 (RFC 8018) from the library's HMAC-SM3. PBKDF2 runs first
+// in kdf_worker.js, on hash-wasm's HMAC-SM3 in WebAssembly (that Worker imports hash-wasm, as
+// seal_worker.js does; it is started here and nowhere else), and here only if that Worker fails.
 //
 // Encodings are crypto/gm.py's (docs/envelope.md, Appendix D): an SM2 public key is the 65-byte
 // uncompressed point; a private key its 32-byte scalar; an SM2 ciphertext C1 || C3 || C2
@@ -67,15 +69,64 @@ export function hkdfSm3(ikm, { salt, info, length = 32 }) {
 
 /**
  * PBKDF2 (RFC 8018) with HMAC-SM3, as crypto/gm_keys.py derives the key of a tender-key/sm2-v1
- * file. Hundreds of thousands of HMACs take seconds in JavaScript, so the work runs in slices of
- * about `sliceMs` and yields to the event loop between them (the page stays responsive);
- * `onProgress(done, total)` is called after each slice. Returns a Promise of `length` bytes.
+ * file. Returns a Promise of `length` bytes; `onProgress(done, total)` is called as it goes.
+ * The work runs in a dedicated Worker (kdf_worker.js: hash-wasm's HMAC-SM3 in WebAssembly, which
+ * only that Worker's policy lets compile, config/csp.py), about six times the speed of the
+ * library's HMAC-SM3 in JavaScript here (docs/browser-crypto.md). Should the Worker not start or
+ * its WebAssembly not compile, the same bytes are derived in JavaScript on the page, in slices of
+ * about `sliceMs` that yield to the event loop (the page stays responsive; slower, not different).
+ * `engine`: "auto" (the Worker, JavaScript if it fails), "worker" (the Worker or an error) or "js";
+ * `onEngine(name)` says which one runs ("worker", then "js" if it fell back).
  */
-export async function pbkdf2Sm3(password, salt, iterations, length, { onProgress, sliceMs = 25 } = {}) {
+export async function pbkdf2Sm3(password, salt, iterations, length,
+  { onProgress, onEngine, sliceMs = 25, engine = "auto" } = {}) {
   password = asBytes(password);
   salt = asBytes(salt);
   if (!Number.isInteger(iterations) || iterations < 1) throw new RangeError("PBKDF2 iterations");
   if (!Number.isInteger(length) || length < 1 || length > 255 * SM3_SIZE) throw new RangeError("PBKDF2 length");
+  if (!["auto", "worker", "js"].includes(engine)) throw new RangeError("PBKDF2 engine");
+  if (engine !== "js") {
+    try {
+      onEngine?.("worker");
+      return await pbkdf2Sm3Worker(password, salt, iterations, length, onProgress);
+    } catch (e) {
+      if (engine === "worker") throw e;
+      console.warn("PBKDF2-HMAC-SM3: the WebAssembly Worker failed, deriving in JavaScript:", e);
+    }
+  }
+  onEngine?.("js");
+  return pbkdf2Sm3Js(password, salt, iterations, length, { onProgress, sliceMs });
+}
+
+const KDF_WORKER_URL = new URL("./kdf_worker.js", import.meta.url);
+
+/** One derivation in a fresh kdf_worker.js (ended after it); rejects if it cannot run there. */
+function pbkdf2Sm3Worker(password, salt, iterations, length, onProgress) {
+  return new Promise((resolve, reject) => {
+    let worker;
+    try {
+      worker = new Worker(KDF_WORKER_URL, { type: "module" });
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    const end = (fn, value) => { worker.terminate(); fn(value); };
+    worker.onmessage = ({ data }) => {
+      if (data.progress !== undefined) onProgress?.(data.progress, data.total);
+      else if (data.key instanceof Uint8Array && data.key.length === length) {
+        onProgress?.(iterations * Math.ceil(length / SM3_SIZE), iterations * Math.ceil(length / SM3_SIZE));
+        end(resolve, data.key);
+      } else end(reject, new Error(data.error || "the KDF Worker sent no key"));
+    };
+    // A module that does not load (or a script error) arrives as an error event, not a message.
+    worker.onerror = (ev) => { ev.preventDefault?.(); end(reject, new Error(ev.message || "the KDF Worker did not start")); };
+    worker.onmessageerror = () => end(reject, new Error("the KDF Worker's message could not be read"));
+    worker.postMessage({ password: password.slice(), salt: salt.slice(), iterations, length });
+  });
+}
+
+/** The same derivation with the library's HMAC-SM3 in JavaScript, time-sliced. */
+async function pbkdf2Sm3Js(password, salt, iterations, length, { onProgress, sliceMs }) {
   // The library's HMAC takes the key as given; one longer than a block is hashed first (RFC 2104).
   const key = password.length ? (password.length > BLOCK ? sm3(password) : password) : new Uint8Array(SM3_SIZE);
   const mac = (message) => hexBytes(lib.sm3(message, { key }));
