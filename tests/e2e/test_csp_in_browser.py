@@ -64,3 +64,40 @@ def test_the_admins_pages_and_widgets_run_under_the_policy(page, platform_server
     page.goto(platform_server + "/admin/evaluation/venue/1/change/")
     page.wait_for_selector("#id_staff_from", state="attached")
     assert page.js_errors == []
+
+
+# The smallest WebAssembly module: the magic number and version 1, no sections.
+EMPTY_WASM = [0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00]
+
+
+def test_a_page_cannot_compile_webassembly_but_the_kdf_worker_can(page, platform_server, no_csp_violations):
+    """The pages' policy has no 'wasm-unsafe-eval': the self-test page (which imports sm.js and so
+    starts kdf_worker.js) is refused WebAssembly, the refusal is reported, and on the same page
+    PBKDF2-HMAC-SM3 still runs in the KDF Worker, whose own script's policy allows it."""
+    from tests.e2e.conftest import CRYPTO_PAGE, ready_crypto_page
+
+    reported = no_csp_violations
+    response = page.goto(platform_server + CRYPTO_PAGE)
+    assert "script-src 'self';" in response.headers["content-security-policy"]
+    assert "wasm" not in response.headers["content-security-policy"]
+    ready_crypto_page(page)
+    got = page.evaluate("""async (bytes) => {
+      const out = {};
+      try { await WebAssembly.compile(new Uint8Array(bytes)); out.compile = "compiled"; }
+      catch (e) { out.compile = e.name; }
+      try { new WebAssembly.Module(new Uint8Array(bytes)); out.module = "compiled"; }
+      catch (e) { out.module = e.name; }
+      const engines = [];
+      const key = await kb.sm.pbkdf2Sm3(new Uint8Array(8), new Uint8Array(16), 2000, 16,
+                                        {engine: "worker", onEngine: (e) => engines.push(e)});
+      out.worker = [key.length, engines];
+      return out;
+    }""", EMPTY_WASM)
+    assert got == {"compile": "CompileError", "module": "CompileError", "worker": [16, ["worker"]]}
+    for _ in range(50):  # the browser's reports arrive as events, shortly after
+        if reported:
+            break
+        page.wait_for_timeout(100)
+    caught = list(reported)
+    reported.clear()  # expected here; any other test fails on them
+    assert caught and all("script-src" in text for text in caught), caught
