@@ -88,7 +88,7 @@ export function readGmKeyFilePublic(data) {
 
 /**
  * Decrypt a tender-key/sm2-v1 file: `{scalar, point, keyId}`. The scalar's public key must be the
- * file's. PBKDF2 yields to the event loop (`onProgress(done, total)` as it goes).
+ * file's. PBKDF2 runs in sm.js's KDF Worker (`onProgress(done, total)` as it goes).
  * Throws WrongPassword or InvalidKeyFile.
  */
 export async function readGmKeyFile(data, password, { onProgress } = {}) {

@@ -71,7 +71,7 @@ export function hkdfSm3(ikm, { salt, info, length = 32 }) {
  * PBKDF2 (RFC 8018) with HMAC-SM3, as crypto/gm_keys.py derives the key of a tender-key/sm2-v1
  * file. Returns a Promise of `length` bytes; `onProgress(done, total)` is called as it goes.
  * The work runs in a dedicated Worker (kdf_worker.js: hash-wasm's HMAC-SM3 in WebAssembly, which
- * only that Worker's policy lets compile, config/csp.py), about six times the speed of the
+ * only that Worker's policy lets compile, config/csp.py), 3.4-6 times the speed of the
  * library's HMAC-SM3 in JavaScript here (docs/browser-crypto.md). Should the Worker not start or
  * its WebAssembly not compile, the same bytes are derived in JavaScript on the page, in slices of
  * about `sliceMs` that yield to the event loop (the page stays responsive; slower, not different).
