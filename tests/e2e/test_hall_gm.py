@@ -58,6 +58,9 @@ def _hall(browser, base: str, cookie: str, lot: int, locale: str):
     page = context.new_page()
     page.js_errors = []
     page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+    # PBKDF2 falling back to JavaScript (sm.js says so on the console) counts as an error here: the
+    # key file is opened in the WebAssembly KDF Worker.
+    page.on("console", lambda msg: page.js_errors.append(msg.text) if "Worker failed" in msg.text else None)
     page.set_default_timeout(WAIT)
     page.goto(f"{base}/tenders/{lot}/hall/")
     page.click("#signin")
