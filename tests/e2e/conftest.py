@@ -125,7 +125,15 @@ def platform_server(chromium_path, tmp_path_factory):
     spending seconds on migrations.
     """
     var_dir = tmp_path_factory.mktemp("e2e-var")
-    env = _server_env(var_dir)
+    with demo_platform(_server_env(var_dir), var_dir) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def demo_platform(env: dict[str, str], var_dir: Path):
+    """A fresh database migrated with the demo data, served (``serve``): the session's server, and
+    the servers of the tests that need one of their own (other settings, entries that must not reach
+    the other tests)."""
     _manage(env, "migrate", "--noinput", "-v", "0")
     _manage(env, "load_demo")
     with serve(env, var_dir) as base:

@@ -22,7 +22,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import _manage, _server_env, serve, ticker_process
+from tests.e2e.conftest import _server_env, demo_platform, ticker_process
 from tests.e2e.screen import check_screen
 from tests.e2e.test_journey_opening import LOCALES, manage
 from tests.e2e.test_pages_in_both_languages import sign_in
@@ -147,10 +147,7 @@ def shell_json(env, code: str) -> dict:
 def console_server(chromium_path, tmp_path_factory):
     """The platform with the demo data, as the session's server, on a database of its own."""
     var_dir = tmp_path_factory.mktemp("console-var")
-    env = _server_env(var_dir)
-    _manage(env, "migrate", "--noinput", "-v", "0")
-    _manage(env, "load_demo")
-    with serve(env, var_dir) as base:
+    with demo_platform(_server_env(var_dir), var_dir) as base:
         yield base
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import need_tool
-from tests.e2e.conftest import CHROMIUM_ARGS, ROOT, _manage, _server_env, _watch_csp, serve, ticker_process
+from tests.e2e.conftest import CHROMIUM_ARGS, ROOT, _server_env, _watch_csp, demo_platform, ticker_process
 from tests.e2e.screen import check_screen
 
 pytestmark = pytest.mark.e2e
@@ -49,9 +49,7 @@ def media_server(janus, tmp_path_factory):
     env.update(MEDIA_JANUS_WS=janus.ws_url, MEDIA_JANUS_API=janus.api_url, MEDIA_TOKEN_SECRET=janus.token_secret,
                MEDIA_ADMIN_KEY=janus.admin_key, MEDIA_ROOM_SECRET=janus.room_secret,
                MEDIA_RECORDINGS_DIR=str(janus.recordings), MEDIA_PATROL_SECONDS="2")
-    _manage(env, "migrate", "--noinput", "-v", "0")
-    _manage(env, "load_demo")
-    with serve(env, var_dir) as base, ticker_process(env):
+    with demo_platform(env, var_dir) as base, ticker_process(env):
         yield base
 
 

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.e2e.conftest import ROOT, _manage, _server_env, _watch_csp, serve
+from tests.e2e.conftest import ROOT, _server_env, _watch_csp, demo_platform
 from tests.e2e.screen import check_screen
 
 pytestmark = pytest.mark.e2e
@@ -36,9 +36,7 @@ def server(request, chromium_path, tmp_path_factory):
     else:  # configured, but nothing listens there
         env.update(MEDIA_JANUS_WS="ws://127.0.0.1:9", MEDIA_JANUS_API="http://127.0.0.1:9/janus",
                    MEDIA_TOKEN_SECRET="t" * 32, MEDIA_ADMIN_KEY="a" * 16, MEDIA_ROOM_SECRET="r" * 16)
-    _manage(env, "migrate", "--noinput", "-v", "0")
-    _manage(env, "load_demo")
-    with serve(env, var_dir) as base:
+    with demo_platform(env, var_dir) as base:
         yield base, request.param
 
 
