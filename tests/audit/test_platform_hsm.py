@@ -26,7 +26,7 @@ from tests.conftest import SOFTHSM_MODULE as MODULE
 from tests.bidding.conftest import bid_storage, fast_hashing  # noqa: F401
 from tests.bidding.test_opening_support import five, hall  # noqa: F401
 from tests.frontend.test_evaluation_setup import world  # noqa: F401
-from tests.conftest import SOFTHSM_TOKENS
+from tests.conftest import SOFTHSM_TOKENS, need_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -200,7 +200,8 @@ def test_another_token_with_another_key_under_the_same_labels_never_signs_for_th
     conf = base / "softhsm2.conf"
     conf.write_text(f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
     env = {**softhsm_tokens["env"], "SOFTHSM2_CONF": str(conf), "PYTHONPATH": str(ROOT)}
-    subprocess.run([softhsm_tokens["util"], "--init-token", "--free", "--label", LABEL, "--serial", "impostor0001",
+    util = need_tool(softhsm_tokens["util"])
+    subprocess.run([util, "--init-token", "--free", "--label", LABEL, "--serial", "impostor0001",
                     "--pin", PIN, "--so-pin", SOFTHSM_TOKENS[LABEL][1]], env=env, check=True, capture_output=True,
                    timeout=30)
     made = subprocess.run([sys.executable, "-c", IMPOSTOR_SCRIPT, hsm["uri"], PIN], env=env, cwd=ROOT,
