@@ -40,12 +40,33 @@ def platform_signing_key() -> signing.SigningKey:
 
     A token that is not there (pulled out, the HSM down) raises ``signing.SigningUnavailable`` and
     nothing is cached: the next call looks again (resetting the module, so a token put back is
-    found). A wrong PIN, a missing key or a malformed URI are configuration errors."""
-    return _platform_signing_key(settings.PLATFORM_SIGNING_KEY_PKCS11, str(settings.PLATFORM_SIGNING_KEY_FILE))
+    found). A wrong PIN, a missing key or a malformed URI are configuration errors. With
+    ``PLATFORM_SIGNING_PUBLIC_KEY`` the key found must be that one: another (a token swapped under
+    the same labels, a replaced file) raises ``SigningUnavailable`` and signs nothing."""
+    return _platform_signing_key(settings.PLATFORM_SIGNING_KEY_PKCS11, str(settings.PLATFORM_SIGNING_KEY_FILE),
+                                 settings.PLATFORM_SIGNING_PUBLIC_KEY)
 
 
 @lru_cache(maxsize=2)
-def _platform_signing_key(uri: str, path: str):
+def _platform_signing_key(uri: str, path: str, pinned: str = ""):
+    key = _load_platform_signing_key(uri, path)
+    if pinned:
+        try:
+            expected = bytes.fromhex(pinned)
+        except ValueError:
+            expected = b""
+        if len(expected) != 32:
+            raise ImproperlyConfigured("PLATFORM_SIGNING_PUBLIC_KEY is not 64 hex digits")
+        if signing.public_key_bytes(key) != expected:
+            # Raised, so nothing is cached: the right token (or file) put back is found next time.
+            metrics.SIGNING_FAILURES.labels("platform", "unavailable").inc()
+            where = "the token's" if uri else "the file's"
+            raise signing.SigningUnavailable(f"{where} key is not the platform's pinned key "
+                                             "(PLATFORM_SIGNING_PUBLIC_KEY): refusing to sign with it")
+    return key
+
+
+def _load_platform_signing_key(uri: str, path: str):
     if uri:
         from crypto import platform_token, token
 

@@ -45,6 +45,7 @@ def _unsafe_settings() -> list[Error]:
             hint="Register a prefix with the OCDS helpdesk (https://standard.open-contracting.org/latest/en/"
                  "guidance/build/#register-an-ocid-prefix) and set OCDS_PREFIX=ocds-xxxxxx "
                  "(docs/data-exchange.md).", id="kaibiao.E011"))
+    errors += _signing_key_pin()
     errors += _socket_and_proxy_settings()
     if getattr(settings, "E2E_TEST_PAGES", False):
         errors.append(Error("E2E_TEST_PAGES is on: the browser-test pages are served.",
@@ -55,6 +56,20 @@ def _unsafe_settings() -> list[Error]:
         errors.append(Error("KAIBIAO_CRASH_AT is set: it is the fault tests' crash injection.",
                             hint="Unset KAIBIAO_CRASH_AT outside the test suite.", id="kaibiao.E010"))
     return errors
+
+
+def _signing_key_pin() -> list[Error]:
+    pinned = settings.PLATFORM_SIGNING_PUBLIC_KEY
+    if pinned and (len(pinned) != 64 or any(c not in "0123456789abcdefABCDEF" for c in pinned)):
+        return [Error("PLATFORM_SIGNING_PUBLIC_KEY is not 64 hex digits.",
+                      hint="Set it to the hex of the platform key's 32-byte public key (docs/cryptography.md).",
+                      id="kaibiao.E013")]
+    if settings.PLATFORM_SIGNING_KEY_PKCS11 and not pinned:
+        return [Error("The platform's HSM key is not pinned: a token swapped for another under the same "
+                      "labels would sign for the platform from the next start.",
+                      hint="Set PLATFORM_SIGNING_PUBLIC_KEY to its public key's hex (docs/cryptography.md).",
+                      id="kaibiao.E012")]
+    return []
 
 
 def _socket_and_proxy_settings() -> list[Error]:

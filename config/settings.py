@@ -216,6 +216,12 @@ AUDIT_ORIGIN = env_str("AUDIT_ORIGIN", "kaibiao.local/audit")
 # "pkcs11:token=<label>;object=<key label>?module-path=<module .so>", the user PIN in the
 # environment variable PLATFORM_SIGNING_KEY_PIN (docs/cryptography.md). Empty: the file above.
 PLATFORM_SIGNING_KEY_PKCS11 = env_str("PLATFORM_SIGNING_KEY_PKCS11", "")
+# That key's public half, pinned: 64 hex digits (its RFC 8032 encoding, as `manage.py shell -c "from
+# audit.keys import platform_signing_key; from crypto.signing import public_key_bytes;
+# print(public_key_bytes(platform_signing_key()).hex())"` prints it). A key that is not it — a token
+# swapped for another under the same labels, a replaced file — never signs (signing_unavailable).
+# Required in production with PLATFORM_SIGNING_KEY_PKCS11 (kaibiao.E012).
+PLATFORM_SIGNING_PUBLIC_KEY = env_str("PLATFORM_SIGNING_PUBLIC_KEY", "")
 # The platform's SM2 signing key (the gm suite, docs/cryptography.md): it signs the receipts of gm
 # tenders and, with AUDIT_CHECKPOINT_SM2, every checkpoint a second time (a second signature line).
 # Embedded default: generated into var/ on first use; production: provisioned by the operator.

@@ -53,6 +53,9 @@ def test_check_deploy_is_clean_with_a_production_environment():
     ({"PROXY_COUNT": "0"}, "kaibiao.E009"),
     ({"KAIBIAO_CRASH_AT": "create"}, "kaibiao.E010"),
     ({"OCDS_PREFIX": "ocds-kb0000"}, "kaibiao.E011"),
+    ({"PLATFORM_SIGNING_KEY_PKCS11": "pkcs11:token=kb;object=k?module-path=/usr/lib/softhsm/libsofthsm2.so"},
+     "kaibiao.E012"),
+    ({"PLATFORM_SIGNING_PUBLIC_KEY": "00" * 31}, "kaibiao.E013"),
 ])
 def test_production_refuses_unsafe_settings(change, check_id):
     env = dict(PRODUCTION_ENV, **change)

@@ -192,7 +192,9 @@ print(platform_token.generate_ed25519(ref).public_bytes_raw().hex())
 
 
 def test_another_token_with_another_key_under_the_same_labels_never_signs_for_the_platform(hsm, softhsm_tokens,
-                                                                                             tmp_path):
+                                                                                             tmp_path, monkeypatch):
+    from audit.keys import _platform_signing_key
+
     # An impostor token: the same token label, a key under the same key label, made by another
     # SoftHSM configuration (a fresh process: SoftHSM reads its configuration once).
     base = tmp_path / "impostor"
@@ -223,9 +225,22 @@ def test_another_token_with_another_key_under_the_same_labels_never_signs_for_th
             with pytest.raises(signing.SigningUnavailable, match="not the platform's"):
                 key.sign(b"checkpoint")
             assert outcomes == ["unavailable"]
+            # A process that starts now finds the impostor's key under the labels: unpinned, it
+            # would take it for the platform's; pinned (PLATFORM_SIGNING_PUBLIC_KEY), it refuses.
+            monkeypatch.setenv("PLATFORM_SIGNING_KEY_PIN", PIN)
+            pin = signing.public_key_bytes(hsm["public"]).hex()
+            _platform_signing_key.cache_clear()
+            assert signing.public_key_bytes(_platform_signing_key(hsm["uri"], "", "")) == impostor_public
+            with pytest.raises(signing.SigningUnavailable, match="pinned key"):
+                _platform_signing_key(hsm["uri"], "", pin)
         finally:
             shutil.move(str(where), str(impostor))
+            _platform_signing_key.cache_clear()
     signing.verify(hsm["public"], key.sign(b"checkpoint"), b"checkpoint")  # the right token is back
+    token.reset(hsm["ref"].module)
+    pinned = _platform_signing_key(hsm["uri"], "", pin)  # nothing was cached: the right one is found
+    signing.verify(hsm["public"], pinned.sign(b"after"), b"after")
+    _platform_signing_key.cache_clear()
 
 
 @pytest.mark.django_db
