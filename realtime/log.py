@@ -77,30 +77,7 @@ def append_event(room_key: str, event: str, payload: dict[str, Any] | None = Non
 
     ``audience`` is a stream name from ``realtime.audience`` (``to_all()``, ``to_org(id)``...).
     """
-    if not EVENT_RE.match(event or ""):
-        raise ValueError(f"not an event name: {event!r}")
-    stream = check_stream(audience)
-    payload = payload or {}
-    canonical_json(payload)  # refuse what JSON cannot carry (floats NaN, objects) before writing
-    # No savepoint (as ``log_action``): if the append fails, the caller's change must not commit
-    # without its event; and SAVEPOINT plus RELEASE were two of a post's nine round trips, which
-    # set the pace when many rooms post at once (bench/fanout.py, burst).
-    with transaction.atomic(savepoint=False):
-        room = lock_room(room_key, now=now)
-        seq = room.last_seq + 1
-        # Safe without its own lock: the room row lock serialises every append to this room.
-        top = RoomEvent.objects.filter(room=room, epoch=room.epoch, stream=stream).aggregate(
-            m=Max("sseq"))["m"] or 0
-        row = RoomEvent.objects.create(room=room, epoch=room.epoch, seq=seq, stream=stream,
-                                       sseq=top + 1, event=event, payload=payload, ts=now)
-        room.last_seq = seq
-        room.updated_at = now
-        room.save(update_fields=["last_seq", "updated_at"])
-        record = _record(room_key, row)
-        from .doorbell import ring_event
-
-        transaction.on_commit(lambda: ring_event(record))
-    return record
+    return append_events(room_key, event, [payload or {}], audience=audience, now=now)[0]
 
 
 def append_events(room_key: str, event: str, payloads: list[dict[str, Any]], *, audience: str = "all",
@@ -115,9 +92,13 @@ def append_events(room_key: str, event: str, payloads: list[dict[str, Any]], *, 
     if not payloads:
         return []
     for payload in payloads:
-        canonical_json(payload)
+        canonical_json(payload)  # refuse what JSON cannot carry (floats NaN, objects) before writing
+    # No savepoint (as ``log_action``): if the append fails, the caller's change must not commit
+    # without its events; and SAVEPOINT plus RELEASE were two of a post's nine round trips, which
+    # set the pace when many rooms post at once (bench/fanout.py, burst).
     with transaction.atomic(savepoint=False):
         room = lock_room(room_key, now=now)
+        # Safe without its own lock: the room row lock serialises every append to this room.
         top = RoomEvent.objects.filter(room=room, epoch=room.epoch, stream=stream).aggregate(
             m=Max("sseq"))["m"] or 0
         rows = [RoomEvent(room=room, epoch=room.epoch, seq=room.last_seq + k, stream=stream, sseq=top + k,
