@@ -146,7 +146,7 @@ async def post_events(url: str | list[str], cookies, rooms: list[str], events: i
 
 
 def measure(url: str | list[str], cookies: dict, n: int, rooms: list[str], events: int, spacing: float,
-            stagger: bool = False) -> dict:
+            stagger: bool = False, keep_latencies: bool = False) -> dict:
     clients = start_clients(url, cookies.get("bidders", []), n, rooms)
     load_before = loadavg()
     cpu_before = sum(cpu_seconds(c.pid) for c in clients)
@@ -170,7 +170,8 @@ def measure(url: str | list[str], cookies: dict, n: int, rooms: list[str], event
             "p99_ms": round(percentile(lat, 99), 1), "max_ms": round(max(lat) if lat else float("nan"), 1),
             "lost": lost, "gaps_or_reorders": result["gaps"] + result["repeats"],
             "resyncs": result["resyncs"], "client_errors": result["errors"], "refused_commands": len(errors),
-            "clients_cpu_s": round(clients_cpu, 2), "load_before": load_before, "load_after": loadavg()}
+            "clients_cpu_s": round(clients_cpu, 2), "load_before": load_before, "load_after": loadavg(),
+            **({"latencies_ms": [round(x, 2) for x in lat]} if keep_latencies else {})}
 
 
 def one_hall(stack: Stack, sizes=(500, 1000, 3000), events: int = 25, servers=None) -> dict:

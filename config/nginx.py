@@ -17,7 +17,8 @@ What it guarantees:
 - ``/media/`` (Janus's event handler, ``POST /media/events``) is never served on the public port:
   Janus posts to a worker on the private network (docs/operations.md), so the proxy answers 404
   with the platform's envelope whatever the worker would have said.
-- Workers: ``least_conn`` over every upstream, so a reconnect storm's sockets spread over them.
+- Workers: ``least_conn`` over every upstream, so a reconnect storm's sockets spread over them;
+  its counts in a shared ``zone``, so the balance is over all nginx workers' connections together.
 - A reconnect storm (every client of an opening back at once) is accepted, not queued into SYN
   retries: the HTTPS listener's backlog is ``LISTEN_BACKLOG`` (nginx's default of 511 overflows
   when thousands reconnect, and a dropped SYN costs the client 1 s, then 3 s …; Linux caps it at
@@ -69,6 +70,7 @@ class Site:
     prefix: str = ""  # a private prefix (pid, logs, temp files): nginx run by the current user
     user: str = ""  # workers' user when the master runs as root (the current user in a prefix)
     headers_timeout_s: int = 60
+    worker_processes: str = "auto"  # "auto" (one per core) or a number
     extra: dict = field(default_factory=dict)
 
 
@@ -96,7 +98,9 @@ def render(site: Site) -> str:
             add(f"user {site.user};")
         add(f"pid {prefix / 'nginx.pid'};")
         add(f"error_log {prefix / 'logs' / 'error.log'} warn;")
-    add("worker_processes auto;")
+    if site.worker_processes != "auto" and not (site.worker_processes.isdigit() and int(site.worker_processes) > 0):
+        raise ValueError(f"worker processes: 'auto' or a positive number, not {site.worker_processes!r}")
+    add(f"worker_processes {site.worker_processes};")
     add(f"worker_rlimit_nofile {2 * WORKER_CONNECTIONS};")
     add(f"events {{ worker_connections {WORKER_CONNECTIONS}; multi_accept on; }}")
     add("")
@@ -115,6 +119,9 @@ def render(site: Site) -> str:
     body += [
         "map $http_upgrade $connection_upgrade { default upgrade; '' close; }",
         "upstream kaibiao_workers {",
+        # Shared memory: every nginx worker sees the same connection counts, so least_conn
+        # balances the sockets of all of them, not each worker's own share apart.
+        "    zone kaibiao_workers 64k;",
         "    least_conn;",
         *[f"    server {u} max_fails=0;" for u in site.upstreams],
         "    keepalive 32;",

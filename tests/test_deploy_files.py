@@ -71,6 +71,17 @@ def test_a_private_prefix_keeps_every_path_inside_it(tmp_path):
     assert (tmp_path / "logs").is_dir() and (tmp_path / "temp").is_dir()
 
 
+def test_nginx_worker_processes_are_one_per_core_unless_told(tmp_path):
+    assert "worker_processes auto;" in render(site())
+    out = tmp_path / "nginx.conf"
+    call_command("nginx_config", upstream=["127.0.0.1:8001"], cert="/c.pem", key="/k.pem",
+                 worker_processes="1", out=str(out))
+    assert re.search(r"^worker_processes 1;$", out.read_text(), re.M)
+    for bad in ("0", "-1", "two", "1; daemon off", ""):
+        with pytest.raises(ValueError):
+            render(Site(upstreams=["127.0.0.1:8001"], certificate="c", certificate_key="k", worker_processes=bad))
+
+
 def test_no_worker_is_refused():
     with pytest.raises(ValueError):
         render(Site(upstreams=[], certificate="c", certificate_key="k"))
@@ -118,6 +129,9 @@ def test_a_reconnect_storm_is_accepted_and_resumes_tls():
     nofile = int(re.search(r"^worker_rlimit_nofile (\d+);$", text, re.M).group(1))
     assert nofile >= 2 * WORKER_CONNECTIONS
     assert "ssl_session_tickets on;" in text and "ssl_session_cache shared:" in text
+    # least_conn counts every nginx worker's connections together (a shared zone), not each apart.
+    upstream = text[text.index("upstream kaibiao_workers {"):].split("}", 1)[0]
+    assert re.search(r"^\s+zone kaibiao_workers \d+k;$", upstream, re.M) and "least_conn;" in upstream
     ws = text[text.index("location /ws/"):].split("}", 1)[0]
     assert "proxy_buffering off;" in ws
     for line in procfile()["web1"]:

@@ -24,12 +24,15 @@ class Command(BaseCommand):
         parser.add_argument("--server-name", default="_")
         parser.add_argument("--prefix", default="",
                             help="a private directory for pid, logs and temp files (nginx -p)")
+        parser.add_argument("--worker-processes", default="auto",
+                            help="nginx's worker processes: auto (one per core, the default) or a number")
         parser.add_argument("--out", default="", help="write here instead of standard output")
 
     def handle(self, *args, **o):
         site = Site(upstreams=o["upstream"], certificate=o["cert"], certificate_key=o["key"],
                     listen=o["listen"], server_name=o["server_name"], http_listen=o["http_listen"],
                     https_port_in_redirect=o["https_port"], prefix=o["prefix"],
+                    worker_processes=str(o["worker_processes"]),
                     user=current_user() if o["prefix"] else "")
         try:
             text = render(site)
