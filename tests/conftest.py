@@ -40,7 +40,8 @@ TOOL_PACKAGES = {
     "redis-server": "redis-server", "nginx": "nginx", "openssl": "openssl", "msgfmt": "gettext",
     "softhsm2-util": "softhsm2", "janus": "janus", "janus-pp-rec": "janus-tools", "turnserver": "coturn",
     "espeak-ng": "espeak-ng", "turnutils_uclient": "coturn", "psql": "postgresql-client",
-    "pg_dump": "postgresql-client", "pg_restore": "postgresql-client",
+    "pg_dump": "postgresql-client", "pg_restore": "postgresql-client", "clang-14": "clang",
+    "wasm-ld-14": "lld", "apt-get": "apt", "node": "nodejs",
 }
 
 

@@ -8,6 +8,11 @@ the registry's ``integrity`` of the tarball (SRI, sha512) and the SHA-256 of eve
     python -m tools.vendor_js            # fetch each package (npm pack), check, copy, write the record
     python -m tools.vendor_js --check    # offline: the files on disk are exactly the recorded ones
 
+The record's ``builds`` are files compiled here from a pinned source rather than copied from a
+package (OpenSSL's SM4-GCM in WebAssembly: ``tools/build_sm4_wasm.py`` writes that entry): this
+tool never fetches them, and ``--check`` covers them too — each file's SHA-256, no file beside
+them, and the shim they were built from unchanged since (its SHA-256s are in the entry).
+
 Fetching uses the ordinary client (``npm pack <name>@<version>``) and refuses a tarball whose
 sha512 is not the recorded integrity; a new package or version is added to the record with
 ``"integrity": null`` and gets its integrity written on the first fetch (review that diff). The
@@ -50,7 +55,7 @@ def check(record: dict | None = None, vendor_dir: Path = VENDOR) -> list[str]:
     other file lies in a package's folder)."""
     record = record or load()
     problems = []
-    for pkg in record["packages"]:
+    for pkg in record["packages"] + record.get("builds", []):
         folder = vendor_dir / pkg["dir"]
         on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
         for name, digest in pkg["files"].items():
@@ -61,6 +66,10 @@ def check(record: dict | None = None, vendor_dir: Path = VENDOR) -> list[str]:
                 problems.append(f"{pkg['name']}: {name} differs from {pkg['version']} as published")
         for extra in sorted(on_disk - set(pkg["files"])):
             problems.append(f"{pkg['name']}: {extra} is not part of the record")
+        for name, digest in pkg.get("shim", {}).items():
+            path = ROOT / name
+            if not path.is_file() or _sha256(path.read_bytes()) != digest:
+                problems.append(f"{pkg['name']}: {name} changed since the build (python -m tools.build_sm4_wasm)")
     return problems
 
 
@@ -115,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         for pkg in record["packages"]:
             print(f"{pkg['name']}@{pkg['version']} ({pkg['license']}, {pkg['integrity']}): "
                   f"{len(pkg['files'])} files in frontend/static/vendor/{pkg['dir']}/")
+        for pkg in record.get("builds", []):
+            print(f"{pkg['name']}@{pkg['version']} ({pkg['license']}, built from {pkg['source']['file']} "
+                  f"sha256 {pkg['source']['sha256']}): {len(pkg['files'])} files in "
+                  f"frontend/static/vendor/{pkg['dir']}/")
     return 1 if problems else 0
 
 
