@@ -8,12 +8,14 @@ sets styles through the CSSOM, which CSP allows). Everything else is same-origin
 WebSocket (``connect-src 'self'`` covers ``ws:``/``wss:`` of the same host), the sealing worker.
 A page is never framed (``frame-ancestors 'none'``), forms post only here, no plug-ins, no ``<base>``.
 
-Two scripts are served with one more source: the sealing Worker (``frontend/seal_worker.js``) and
-the key-file KDF Worker (``frontend/crypto/kdf_worker.js``) get ``script-src 'self'
-'wasm-unsafe-eval'``, because their SHA-256 and HMAC-SM3 (hash-wasm) compile WebAssembly, and a
-dedicated Worker runs under the policy of its own script's response, not its page's. It lets those
-Workers compile WebAssembly and nothing more (no ``eval``, no inline script); every page, and every
-other script, keeps the policy above (docs/browser-crypto.md, "Vendored modules").
+Three scripts are served with one more source: the sealing Worker (``frontend/seal_worker.js``),
+the key-file KDF Worker (``frontend/crypto/kdf_worker.js``) and the SM4 worker
+(``frontend/crypto/sm4_worker.js``) get ``script-src 'self' 'wasm-unsafe-eval'``, because their
+SHA-256 and HMAC-SM3 (hash-wasm) and SM4-GCM (OpenSSL's, built by tools/build_sm4_wasm.py) compile
+WebAssembly, and a dedicated Worker runs under the policy of its own script's response, not its
+page's. It lets those Workers compile WebAssembly and nothing more (no ``eval``, no inline script);
+every page, and every other script — the modules they import included — keeps the policy above
+(docs/browser-crypto.md, "Vendored modules").
 
 Documented in docs/architecture.md; ``tests/frontend/test_csp.py`` checks every page for the header
 and for markup the policy would block; the browser suite fails on any violation it reports.
@@ -40,9 +42,9 @@ POLICY = "; ".join([
 ])
 
 
-# The sealing Worker's and the KDF Worker's scripts, as staticfiles serves them (the plain name, or a
-# manifest's hashed one).
-WASM_WORKER = re.compile(r"frontend/(?:seal_worker|crypto/kdf_worker)(?:\.[0-9a-f]{12})?\.js")
+# The sealing Worker's, the KDF Worker's and the SM4 worker's scripts, as staticfiles serves them (the
+# plain name, or a manifest's hashed one).
+WASM_WORKER = re.compile(r"frontend/(?:seal_worker|crypto/kdf_worker|crypto/sm4_worker)(?:\.[0-9a-f]{12})?\.js")
 WASM_SCRIPT_SRC = "script-src 'self' 'wasm-unsafe-eval'"
 
 
@@ -63,15 +65,15 @@ def media_origin(url: str) -> str:
 
 
 def compiles_wasm(path: str, static_url: str = "/static/") -> bool:
-    """Whether ``path`` is the sealing or the KDF Worker's script under ``static_url`` (exactly: no
-    prefix, no query, no other file of the folder)."""
+    """Whether ``path`` is the sealing, the KDF or the SM4 Worker's script under ``static_url``
+    (exactly: no prefix, no query, no other file of the folder)."""
     return path.startswith(static_url) and WASM_WORKER.fullmatch(path[len(static_url):]) is not None
 
 
 def policy(media_url: str = "", *, wasm: bool = False) -> str:
     """The policy, with the media server's WebSocket origin added to ``connect-src`` when the
     platform has one (``MEDIA_JANUS_WS``, docs/media.md): the pages' janus.js connects there; with
-    ``wasm`` (the two Workers' scripts only), ``'wasm-unsafe-eval'`` in ``script-src``."""
+    ``wasm`` (the three Workers' scripts only), ``'wasm-unsafe-eval'`` in ``script-src``."""
     out = POLICY
     origin = media_origin(media_url)
     if origin:

@@ -58,7 +58,8 @@ CFLAGS = ["--target=wasm32-unknown-unknown", "-O2", "-nostdlib", "-mbulk-memory"
           "-DOPENSSL_NO_ASM", "-DOPENSSL_NO_OCB", "-DOPENSSL_NO_SIV", "-Wall", "-Werror",
           "-Ishim/include", "-Iopenssl/include"]
 LDFLAGS = ["--no-entry", "--strip-all", "-z", "stack-size=65536", "--stack-first"]
-EXPORTS = ["memory", "sm4gcm_heap_base", "sm4gcm_set_key", "sm4gcm_clear", "sm4gcm_seal", "sm4gcm_open"]
+EXPORTS = ["memory", "sm4gcm_heap_base", "sm4gcm_set_key", "sm4gcm_block", "sm4gcm_clear", "sm4gcm_seal",
+           "sm4gcm_open"]
 CACHE = Path(os.environ.get("KAIBIAO_SRC_CACHE", Path.home() / ".cache" / "kaibiao" / "src"))
 WHY = ("SM4-GCM of gm-v1 chunks in the browser's SM4 workers (crypto/sm4_wasm.js, only in "
        "sm4_worker.js): OpenSSL's own SM4 (T-table) and GCM (4-bit GHASH) compiled to WebAssembly "

@@ -344,14 +344,15 @@ def test_a_p256_certificate_cannot_seal_for_a_gm_tender(browser, platform_server
 
 
 def test_the_sm4_workers_and_the_inline_path_write_the_same_envelope(crypto_page):
-    """With the file key and nonce fixed, a GmSealer on a pool of 3 SM4 workers and one encrypting
-    inline produce the same bytes (8 chunks, from byte 0 and from inside a chunk), and Python opens them."""
+    """With the file key and nonce fixed, a GmSealer on a pool of 3 SM4 workers (OpenSSL's SM4-GCM in
+    WebAssembly: every pooled chunk says so) and one encrypting inline (sm-crypto-v2) produce the
+    same bytes (8 chunks, from byte 0 and from inside a chunk), and Python opens them."""
     key = gm.generate_sm2_key()
     got = crypto_page.evaluate("""async ({point}) => {
       const g = kb.gm, data = crypto.getRandomValues(new Uint8Array(8 * 1000 - 3));
       const fileKey = crypto.getRandomValues(new Uint8Array(32)), nonce = crypto.getRandomValues(new Uint8Array(16));
       const body = kb.sm.sm2Encrypt(t.bytes(point), kb.b64.concat(fileKey, kb.sm.sm3(g.gmContext({tenderId: "T", lotId: "1", bidderId: "B"}))));
-      const out = {}, Original = globalThis.Worker;
+      const out = {}, Original = globalThis.Worker, before = {...g.gmWorkers.used};
       let made = 0;
       globalThis.Worker = class extends Original { constructor(...a) { super(...a); made++; } };
       for (const count of [1, 3]) {
@@ -366,9 +367,12 @@ def test_the_sm4_workers_and_the_inline_path_write_the_same_envelope(crypto_page
       }
       g.gmWorkers.count = null;
       globalThis.Worker = Original;
-      return {out, made, plaintext: t.b64(data)};
+      const used = {};
+      for (const [k, v] of Object.entries(g.gmWorkers.used)) used[k] = v - (before[k] || 0);
+      return {out, made, used, plaintext: t.b64(data)};
     }""", {"point": b64(key.public.point)})
     one, three = got["out"]["1"], got["out"]["3"]
+    assert got["used"] == {"openssl-3.0.20-wasm": 8 + 6}  # the whole run and the tail's 6 chunks
     assert got["made"] == 6  # three workers for each of the two pieces() runs of the pooled sealer
     assert one == three
     env = unb64(one["env"])

@@ -162,8 +162,13 @@ def test_pages_allow_the_configured_media_server(client, settings):
     ("/static/frontend/crypto/kdf_worker.js.map", False), ("/static/frontend/crypto/xkdf_worker.js", False),
     ("/static/vendor/hash-wasm-4.13.0/dist/sm3.umd.min.js", False),
     ("/static/vendor/hash-wasm-4.13.0/dist/hmac.umd.min.js", False),
+    ("/static/frontend/crypto/sm4_worker.js", True), ("/static/frontend/crypto/sm4_worker.0123456789ab.js", True),
+    ("/static/frontend/crypto/sm4_wasm.js", False), ("/static/frontend/sm4_worker.js", False),
+    ("/static/frontend/crypto/sm4_worker.js.map", False), ("/static/frontend/crypto/xsm4_worker.js", False),
+    ("/static/frontend/crypto/sm4_worker.0123456789AB.js", False), ("/static/frontend/crypto/gm_sealer.js", False),
+    ("/static/vendor/openssl-sm4-gcm-3.0.20/sm4gcm.wasm", False),
 ])
-def test_only_the_two_workers_scripts_may_compile_webassembly(path, wasm):
+def test_only_the_three_workers_scripts_may_compile_webassembly(path, wasm):
     from config.csp import compiles_wasm, policy
 
     assert compiles_wasm(path) is wasm
@@ -176,10 +181,13 @@ def test_only_the_two_workers_scripts_may_compile_webassembly(path, wasm):
 
 
 def test_the_workers_are_served_with_wasm_and_their_pages_and_modules_without(client):
-    for path in ("/static/frontend/seal_worker.js", "/static/frontend/crypto/kdf_worker.js"):
+    for path in ("/static/frontend/seal_worker.js", "/static/frontend/crypto/kdf_worker.js",
+                 "/static/frontend/crypto/sm4_worker.js"):
         worker = client.get(path)
         assert worker.status_code == 200, path
         assert "script-src 'self' 'wasm-unsafe-eval';" in worker["Content-Security-Policy"], path
     for path in ("/static/frontend/sealing.js", "/static/vendor/hash-wasm-4.13.0/dist/sha256.umd.min.js",
-                 "/static/frontend/crypto/sm.js", "/static/vendor/hash-wasm-4.13.0/dist/sm3.umd.min.js", "/"):
+                 "/static/frontend/crypto/sm.js", "/static/vendor/hash-wasm-4.13.0/dist/sm3.umd.min.js",
+                 "/static/frontend/crypto/sm4_wasm.js", "/static/frontend/crypto/gm_sealer.js",
+                 "/static/vendor/openssl-sm4-gcm-3.0.20/sm4gcm.wasm", "/"):
         assert client.get(path)["Content-Security-Policy"] == POLICY, path

@@ -35,6 +35,13 @@ void EXPORT(sm4gcm_set_key)(const uint8_t *k)
     CRYPTO_gcm128_init(&gcm, &key, (block128_f)ossl_sm4_encrypt);
 }
 
+/* SM4 of one 16-byte block, in place, under the key set (for the standard's own example, GB/T
+ * 32907 A.1 and A.2, which are of the block cipher; the sealing path never calls it). */
+void EXPORT(sm4gcm_block)(uint8_t *block)
+{
+    ossl_sm4_encrypt(block, block, &key);
+}
+
 /* Forget the key: the round keys and H. */
 void EXPORT(sm4gcm_clear)(void)
 {

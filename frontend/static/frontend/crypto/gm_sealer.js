@@ -16,8 +16,10 @@ export function encryptGmChunk(payloadKey, plaintext, index, final) {
   return sm4GcmEncrypt(payloadKey, chunkNonce(index, final), plaintext);
 }
 
-/** How many SM4 workers a GmSealer runs (null: one per core, at most 8; 1 or 0: none, inline). */
-export const gmWorkers = { count: null };
+/** How many SM4 workers a GmSealer runs (null: one per core, at most 8; 1 or 0: none, inline), and
+ *  how many chunks each engine encrypted in this realm's pools (`used`: OpenSSL's SM4-GCM in
+ *  WebAssembly, "openssl-3.0.20-wasm", or sm-crypto-v2 where a worker could not load it). */
+export const gmWorkers = { count: null, used: {} };
 const POOL_MIN_CHUNKS = 4; // fewer chunks than this are encrypted inline (a worker's start costs more)
 
 function poolSize() {
@@ -38,8 +40,12 @@ class SmPool {
       w.onmessage = ({ data }) => {
         const r = this.waiting.get(data.id);
         this.waiting.delete(data.id);
-        if (data.error) r?.reject(new Error(data.error));
-        else r?.resolve(new Uint8Array(data.ct));
+        if (data.error) {
+          r?.reject(new Error(data.error));
+          return;
+        }
+        gmWorkers.used[data.engine] = (gmWorkers.used[data.engine] || 0) + 1;
+        r?.resolve(new Uint8Array(data.ct));
       };
       w.onerror = (event) => {
         event.preventDefault?.();
@@ -122,9 +128,10 @@ const SM4_GCM_SUITE = Object.freeze({
 /**
  * The bytes of one gm-v1 envelope from any offset, as Sealer (envelope.js) gives a v1/v3 one:
  * `header`, `envelopeSize`, `commitment`, `pieces({offset, ahead})`, `toBlob()`, `state()`,
- * `GmSealer.resume(state, source)`. SM4 runs in JavaScript: with more than one core the chunks are
- * encrypted on a pool of workers (`gmWorkers`), up to `max(ahead + 1, 2 × workers)` chunks in
- * flight, and handed out in order; otherwise inline, a chunk read while the one before is consumed.
+ * `GmSealer.resume(state, source)`. With more than one core the chunks are encrypted on a pool of
+ * workers (`gmWorkers`: OpenSSL's SM4-GCM in WebAssembly, sm-crypto-v2 if that fails to load), up
+ * to `max(ahead + 1, 2 × workers)` chunks in flight, and handed out in order; otherwise inline in
+ * JavaScript (sm-crypto-v2), a chunk read while the one before is consumed.
  */
 export class GmSealer extends SealerCore {
   constructor(header, payloadKey, source) {
