@@ -297,13 +297,17 @@ def test_a_bidder_seals_and_submits_a_gm_tender_in_the_browser(browser, platform
     """The submit page of a gm tender seals gm-v1 to the SM2 certificate (no key in the browser, no
     "use sealbid"), uploads it with the progress bar and checks the receipt; the stored envelope is
     gm-v1 to that key and opens, with the bidder's SM2 key in Python, to the documents chosen; the
-    receipt page verifies the platform's tender-receipt/gm-v1 receipt (SM2 signature, sm2_vkey)."""
+    receipt page verifies the platform's tender-receipt/gm-v1 receipt (SM2 signature, sm2_vkey).
+    The upload Worker's SM4 workers fetched OpenSSL's SM4-GCM module (and, the suite failing on any
+    policy violation, compiled it)."""
     from tests.e2e.uploading import fill_bid, open_package, stored_envelope, write_document
 
     who = _setup(platform_server.env, "build_gm_upload", "submit")
     doc = tmp_path / "技术标.pdf"
     digest = write_document(doc, 3 * 2**20 + 12345)
     context, page = _submit_page(browser, platform_server, who)
+    wasm_fetched = []
+    context.on("requestfinished", lambda r: r.url.endswith("/sm4gcm.wasm") and wasm_fetched.append(r.response().status))
     try:
         assert page.is_hidden("#closed-reason")
         assert page.text_content("#key-info").startswith(who["key_id"]) and "SM2" in page.text_content("#key-info")
@@ -313,6 +317,7 @@ def test_a_bidder_seals_and_submits_a_gm_tender_in_the_browser(browser, platform
                                timeout=180_000)
         assert page.get_attribute("#status", "data-state") == "done", page.text_content("#status")
         assert page.get_attribute("#bar", "value") == page.get_attribute("#bar", "max")  # the bar is full
+        assert wasm_fetched and set(wasm_fetched) == {200}, wasm_fetched
         page.goto(f"{platform_server}/tenders/{who['lot']}/receipt/")
         page.wait_for_selector("#receipt-page[data-verified]")
         checks = page.eval_on_selector_all("#checks li", "(li) => li.map((x) => [x.dataset.check, x.dataset.ok, x.textContent])")

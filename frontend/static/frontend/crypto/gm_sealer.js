@@ -16,10 +16,11 @@ export function encryptGmChunk(payloadKey, plaintext, index, final) {
   return sm4GcmEncrypt(payloadKey, chunkNonce(index, final), plaintext);
 }
 
-/** How many SM4 workers a GmSealer runs (null: one per core, at most 8; 1 or 0: none, inline), and
- *  how many chunks each engine encrypted in this realm's pools (`used`: OpenSSL's SM4-GCM in
- *  WebAssembly, "openssl-3.0.20-wasm", or sm-crypto-v2 where a worker could not load it). */
-export const gmWorkers = { count: null, used: {} };
+/** How many SM4 workers a GmSealer runs (null: one per core, at most 8; 1 or 0: none, inline);
+ *  which engine they use (`engine`: null, OpenSSL's in WebAssembly and sm-crypto-v2 if it does not
+ *  load; "js" forces sm-crypto-v2, for the benchmark's comparison); and how many chunks each engine
+ *  encrypted in this realm's pools (`used`: "openssl-3.0.20-wasm" or "sm-crypto-v2@1.15.1"). */
+export const gmWorkers = { count: null, engine: null, used: {} };
 const POOL_MIN_CHUNKS = 4; // fewer chunks than this are encrypted inline (a worker's start costs more)
 
 function poolSize() {
@@ -66,7 +67,8 @@ class SmPool {
     const worker = this.workers[id % this.workers.length];
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, key: this.key, index, final, plaintext: plaintext.buffer }, [plaintext.buffer]);
+      worker.postMessage({ id, key: this.key, index, final, plaintext: plaintext.buffer,
+                           engine: gmWorkers.engine ?? undefined }, [plaintext.buffer]);
     });
   }
 
