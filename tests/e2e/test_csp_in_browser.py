@@ -70,10 +70,11 @@ def test_the_admins_pages_and_widgets_run_under_the_policy(page, platform_server
 EMPTY_WASM = [0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00]
 
 
-def test_a_page_cannot_compile_webassembly_but_the_kdf_worker_can(page, platform_server, no_csp_violations):
+def test_a_page_cannot_compile_webassembly_but_the_kdf_and_sm4_workers_can(page, platform_server, no_csp_violations):
     """The pages' policy has no 'wasm-unsafe-eval': the self-test page (which imports sm.js and so
     starts kdf_worker.js) is refused WebAssembly, the refusal is reported, and on the same page
-    PBKDF2-HMAC-SM3 still runs in the KDF Worker, whose own script's policy allows it."""
+    PBKDF2-HMAC-SM3 still runs in the KDF Worker and SM4-GCM in OpenSSL's module in an SM4 worker,
+    whose own scripts' policy allows it."""
     from tests.e2e.conftest import CRYPTO_PAGE, ready_crypto_page
 
     reported = no_csp_violations
@@ -91,9 +92,17 @@ def test_a_page_cannot_compile_webassembly_but_the_kdf_worker_can(page, platform
       const key = await kb.sm.pbkdf2Sm3(new Uint8Array(8), new Uint8Array(16), 2000, 16,
                                         {engine: "worker", onEngine: (e) => engines.push(e)});
       out.worker = [key.length, engines];
+      const sm4 = new Worker(new URL("/static/frontend/crypto/sm4_worker.js", location.href), {type: "module"});
+      const r = await new Promise((resolve) => {
+        sm4.onmessage = ({data}) => resolve(data);
+        sm4.postMessage({id: 1, op: "seal", engine: "wasm", key: new Uint8Array(16), nonce: new Uint8Array(12), data: new Uint8Array(5)});
+      });
+      sm4.terminate();
+      out.sm4 = [r.engine, r.out && r.out.length];
       return out;
     }""", EMPTY_WASM)
-    assert got == {"compile": "CompileError", "module": "CompileError", "worker": [16, ["worker"]]}
+    assert got == {"compile": "CompileError", "module": "CompileError", "worker": [16, ["worker"]],
+                   "sm4": ["openssl-3.0.20-wasm", 21]}
     for _ in range(50):  # the browser's reports arrive as events, shortly after
         if reported:
             break
