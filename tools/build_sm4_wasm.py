@@ -92,10 +92,17 @@ def find_source(explicit: str | os.PathLike | None = None) -> Path | None:
 
 def fetch(apt_get: str) -> Path:
     """Download the Debian source package of OpenSSL 3.0.20 into the cache with ``apt-get source
-    --download-only`` (needs a ``deb-src`` line for bookworm in apt's sources) and check it."""
+    --download-only`` (needs a ``deb-src`` line for bookworm in apt's sources) and check it. If the
+    archive no longer has Debian revision ``DEBIAN_VERSION``, the current ``openssl`` source is
+    asked for: a later 3.0.20-1~deb12uN carries the same upstream tarball (checked by its SHA-256),
+    and a later upstream release is refused (its tarball is another file)."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    subprocess.run([apt_get, "source", "--download-only", f"openssl={DEBIAN_VERSION}"], cwd=CACHE, check=True)
+    pinned = subprocess.run([apt_get, "source", "--download-only", f"openssl={DEBIAN_VERSION}"], cwd=CACHE)
+    if pinned.returncode != 0:
+        subprocess.run([apt_get, "source", "--download-only", "openssl"], cwd=CACHE, check=True)
     path = CACHE / SOURCE_FILE
+    if not path.is_file():
+        raise BuildError(f"apt-get source brought no {SOURCE_FILE} (a later OpenSSL?): pass --source")
     check_source(path.read_bytes())
     return path
 
