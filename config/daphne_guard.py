@@ -79,6 +79,10 @@ def _request_class():
                 self._refuse_body()
                 return
             super().gotLength(length)
+            if is_upload_chunk(method, path):
+                from .upload_body import ReceivedBody
+
+                self.content = ReceivedBody()  # kept in memory as it came, not in a temporary file
 
         def handleContentChunk(self, data):  # noqa: N802 - Twisted's name
             if self._refused:

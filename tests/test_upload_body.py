@@ -109,3 +109,53 @@ def test_the_platform_serves_http_through_this_handler():
 
     http = application.application_mapping["http"]
     assert isinstance(http, BodyLimit) and isinstance(http.app, PlatformASGIHandler)
+
+
+def test_twisted_keeps_an_upload_chunks_body_as_it_came_and_daphne_reads_exact_pieces():
+    """What Twisted (write, tell, seek(0)) and Daphne (read(request_buffer_size) until a short
+    one) do with a request's ``content``: the pieces come back in order, each message exactly the
+    size asked but the last, a socket read taken whole is not copied, and nothing is held after."""
+    from config.upload_body import ReceivedBody
+
+    socket_reads = [os.urandom(n) for n in (MiB, 300_000, 700_000, 48_576, MiB, 12)]
+    body = ReceivedBody()
+    for piece in socket_reads:
+        body.write(piece)
+    whole = b"".join(socket_reads)
+    assert body.tell() == len(whole)  # Twisted's content length
+    body.seek(0, 0)
+    body.seek(0, 0)  # Daphne seeks again before reading
+    messages = []
+    while True:  # Daphne's loop
+        chunk = body.read(MiB)
+        messages.append(chunk)
+        if len(chunk) < MiB:
+            break
+    assert b"".join(messages) == whole
+    assert [len(m) for m in messages] == [MiB, MiB, MiB, 12]
+    assert messages[0] is socket_reads[0]
+    assert len(body) == 0 and not body._pieces
+    with pytest.raises(OSError):
+        body.write(b"late")  # nothing is written once it is being read
+    with pytest.raises(OSError):
+        body.seek(0)  # and it cannot be read twice
+
+
+def test_the_daphne_guard_gives_upload_chunks_that_body_and_other_requests_twisteds():
+    from types import SimpleNamespace
+
+    from config.daphne_guard import _request_class
+    from config.upload_body import ReceivedBody
+
+    cls = _request_class()
+
+    def content(method: bytes, path: bytes, length: int):
+        request = cls.__new__(cls)
+        request.channel = SimpleNamespace(_command=method, _path=path, transport=None)
+        request.gotLength(length)
+        return request.content
+
+    assert isinstance(content(b"PATCH", b"/api/v1/uploads/0b8f4a9e-1c1e-4f7a-9a55-1f0c7d1b2a3c", 8 * MiB),
+                      ReceivedBody)
+    other = content(b"POST", b"/api/v1/lots/1/uploads", 200)
+    assert not isinstance(other, ReceivedBody)
