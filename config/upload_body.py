@@ -18,6 +18,8 @@ application started. Every other request is read by Django as usual.
 from __future__ import annotations
 
 import io
+import tempfile
+import time
 from collections import deque
 
 from django.core.exceptions import RequestAborted
@@ -70,18 +72,26 @@ class MessageBody(io.IOBase):
 
 class ReceivedBody(MessageBody):
     """Twisted's ``Request.content`` for an upload chunk (``config.daphne_guard``): the pieces read
-    from the socket are kept as they came, where Twisted would write a body over 100 kB to a
+    from the socket are kept as they came, where Twisted writes every body over 100 kB to a
     temporary file for Daphne to read back into its messages — a write, a read and a copy of each
-    byte on the event loop's thread, about a third of that thread's time in an 8 MiB PATCH (py-spy,
-    issue 22). Daphne reads it in exact ``request_buffer_size`` pieces (a shorter one would end the
-    body), which ``MessageBody.read`` gives: a piece taken whole is not copied, smaller ones are
-    joined once. Memory: the same body Daphne then holds as its messages, bounded by the limit the
-    guard enforces as it arrives; nothing on disk."""
+    byte on the event loop's thread, about a third of that thread's samples in a browser's 200 MiB
+    upload (py-spy, issue 22). Daphne reads it in exact ``request_buffer_size`` pieces (a shorter
+    one ends the body), which ``MessageBody.read`` gives: a piece taken whole is not copied,
+    smaller ones are joined once.
+
+    A body still arriving ``SPILL_SECONDS`` after its first byte (a slow link: the proxy streams
+    upload bodies) goes on in a temporary file, as before, with what had come: memory held while
+    bodies arrive is thus at most what the connections bring in that time, whatever the number of
+    slow clients, and never more than the chunk limit per request (the guard refuses the rest)."""
+
+    SPILL_SECONDS = 1.0
 
     def __init__(self):
         super().__init__([])
         self._written = 0
         self._reading = False
+        self._started: float | None = None
+        self.spilled = None  # the temporary file, once the body has been slow
 
     def writable(self) -> bool:
         return True
@@ -90,25 +100,52 @@ class ReceivedBody(MessageBody):
         self._checkClosed()
         if self._reading:
             raise io.UnsupportedOperation("the body is being read")
-        if data:
+        if not data:
+            return 0
+        now = time.monotonic()
+        if self._started is None:
+            self._started = now
+        if self.spilled is None and now - self._started > self.SPILL_SECONDS:
+            self.spilled = tempfile.TemporaryFile()
+            for piece in self._pieces:
+                self.spilled.write(piece)
+            self._pieces.clear()
+            self._left = 0
+        if self.spilled is not None:
+            self.spilled.write(data)
+        else:
             self._pieces.append(data if isinstance(data, bytes) else bytes(data))
             self._left += len(data)
-            self._written += len(data)
+        self._written += len(data)
         return len(data)
 
     def tell(self) -> int:
+        if self.spilled is not None:
+            return self.spilled.tell()
         return self._written - self._left if self._reading else self._written
 
     def seek(self, offset: int, whence: int = 0) -> int:
         """Only to the start, before anything is read (what Twisted and Daphne do)."""
+        if self.spilled is not None:
+            self._reading = True
+            return self.spilled.seek(offset, whence)
         if (offset, whence) != (0, 0) or self._left != self._written:
             raise io.UnsupportedOperation("only seek(0) before reading")
         self._reading = True
         return 0
 
     def read(self, size: int | None = -1, /) -> bytes:
+        if self.spilled is not None:
+            self._checkClosed()
+            self._reading = True
+            return self.spilled.read(size)
         self._reading = True
         return super().read(size)
+
+    def close(self) -> None:
+        if self.spilled is not None:
+            self.spilled.close()
+        super().close()
 
 
 class _UploadReceive:

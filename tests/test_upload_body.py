@@ -159,3 +159,30 @@ def test_the_daphne_guard_gives_upload_chunks_that_body_and_other_requests_twist
                       ReceivedBody)
     other = content(b"POST", b"/api/v1/lots/1/uploads", 200)
     assert not isinstance(other, ReceivedBody)
+
+
+def test_a_body_that_arrives_slowly_goes_on_in_a_temporary_file(monkeypatch):
+    """A slow client's body (still arriving ``SPILL_SECONDS`` after its first byte) is not held in
+    memory for as long as it trickles: what had come and the rest go to a temporary file, read back
+    as Twisted's own would be."""
+    from config import upload_body
+    from config.upload_body import ReceivedBody
+
+    clock = iter([0.0, 0.5, 1.5, 1.6])
+    monkeypatch.setattr(upload_body.time, "monotonic", lambda: next(clock))
+    pieces = [os.urandom(n) for n in (700_000, 500_000, 900_000, 10)]
+    body = ReceivedBody()
+    body.write(pieces[0])
+    body.write(pieces[1])
+    assert body.spilled is None and len(body._pieces) == 2
+    body.write(pieces[2])  # 1.5 s after the first byte
+    assert body.spilled is not None and not body._pieces
+    body.write(pieces[3])
+    assert body.tell() == sum(map(len, pieces))
+    body.seek(0, 0)
+    got = []
+    while len(chunk := body.read(MiB)) == MiB:
+        got.append(chunk)
+    assert b"".join(got + [chunk]) == b"".join(pieces)
+    body.close()
+    assert body.spilled.closed
