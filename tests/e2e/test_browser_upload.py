@@ -346,7 +346,7 @@ ENVELOPE = """async (cases) => {
     terminate() { counts.ended++; super.terminate(); }
   };
   const out = [];
-  for (const { size, chunkSize, at, window, abortFirst, leg } of cases) {
+  for (const { size, chunkSize, at, window, abortFirst, leg, hashAside = false } of cases) {
     const plain = crypto.getRandomValues(new Uint8Array(Math.min(size, 65536)));
     const parts = []; for (let n = 0; n < size; n += plain.length) parts.push(plain.subarray(0, Math.min(plain.length, size - n)));
     const sealer = await seal(new Blob(parts), { tenderId: "ZB-1", lotId: "1", bidderId: "B1",
@@ -358,7 +358,7 @@ ENVELOPE = """async (cases) => {
       for await (const p of first.pieces()) { first.abort(); }
     }
     const before = { ...counts };
-    const env = worker.envelope(sealer, { from, window, ...(leg ? { leg } : {}) });
+    const env = worker.envelope(sealer, { from, window, hashAside, ...(leg ? { leg } : {}) });
     const got = []; let expect = from, inOrder = true;
     for await (const { offset, blob } of env.pieces()) {
       inOrder = inOrder && offset === expect;
@@ -381,7 +381,9 @@ ENVELOPE = """async (cases) => {
 def test_the_sealing_worker_makes_the_sealers_envelope_from_any_offset_and_its_sha256(crypto_page):
     """What the Worker hands over from an offset is byte for byte the Sealer's envelope from there;
     its SHA-256 covers the whole envelope (also the part not handed over), as WebCrypto's and
-    Python's; pieces come in order whatever the window; an aborted job does not disturb the next."""
+    Python's; pieces come in order whatever the window; an aborted job does not disturb the next;
+    the same whether the SHA-256 runs between its chunks (the default) or in a Worker beside the
+    sealing one (``hashAside: true``)."""
     cases = [
         {"size": 0, "chunkSize": 64, "at": 0, "window": 1 << 20},
         {"size": 1000, "chunkSize": 64, "at": 0, "window": 0},
@@ -389,6 +391,9 @@ def test_the_sealing_worker_makes_the_sealers_envelope_from_any_offset_and_its_s
         {"size": 1000, "chunkSize": 64, "at": 0.5, "window": 1 << 20, "abortFirst": True},
         {"size": 1000, "chunkSize": 64, "at": 1, "window": 0},
         {"size": 3 * MiB + 5, "chunkSize": MiB, "at": 0.4, "window": 2 * MiB},
+        {"size": 3 * MiB + 5, "chunkSize": MiB, "at": 0.4, "window": 2 * MiB, "hashAside": True},
+        {"size": 3 * MiB + 5, "chunkSize": MiB, "at": 0.4, "window": MiB + 100, "leg": MiB, "hashAside": True},
+        {"size": 1000, "chunkSize": 64, "at": 0.3, "window": 100, "leg": 200, "hashAside": True},
         # In legs, each in a Worker of its own, the SHA-256 state passed on: a leg per piece
         # (window waits across legs), legs of several pieces, and legs that only hash.
         {"size": 3 * MiB + 5, "chunkSize": MiB, "at": 0.4, "window": MiB + 100, "leg": 1, "legs": 5},

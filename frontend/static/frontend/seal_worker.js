@@ -2,7 +2,8 @@
 //
 //   {id, op: "files", files: [File|Blob]}            → {id, progress: bytes} ... {id, digests: [hex]}
 //   {id, op: "envelope", state, source, from, window,   → {id, piece: Blob, offset} ... (bytes from `from` on)
-//    start, until, hashState, acked, posted}               {id, hashed: bytes} after each piece
+//    start, until, hashState, acked, posted,             {id, hashed: bytes} after each piece
+//    hashAside}
 //                                                        {id, digest: hex, size} at the end, or
 //                                                        {id, leg: end, hashState} at the leg's end
 //   {id, op: "ack", upto}    the page has sent the envelope up to `upto`: that many more may be made
@@ -134,24 +135,110 @@ const IDLE_EVERY = 4;
 const idle = () => new Promise((r) => setTimeout(r, 0));
 
 /**
+ * With `hashAside`, the envelope's SHA-256 runs in a Worker of this leg's own (this script again,
+ * named "hasher"; an envelope leg's Worker named "envelope" starts it when it loads, so it is ready
+ * when the leg begins), beside the encryption instead of between its chunks: each ciphertext chunk
+ * is first copied into its Blob (the part the page sends), then its buffer is transferred there (no
+ * copy) and hashed, so this thread only reads, encrypts and makes Blobs. It may run at most
+ * HASH_AHEAD bytes ahead of the hasher. The job ends the hasher, and with it the transferred
+ * buffers' garbage. Measured on the 2-core benchmark machine under load, it was slower than
+ * hashing here (4.2-4.7 s against 4.8-5.8 s for 200 MiB, docs/browser-crypto.md): every core was
+ * busy already, and it adds a thread, a message per chunk and two isolates; so it is off by default
+ * (uploader.js DEFAULTS), for machines with cores to spare.
+ *
+ *   {op: "hash", bytes, end}  (bytes' buffer transferred) → {hashed: end}
+ *   {op: "hash-init", hashState|null} → {loaded}   {op: "hash-save"} → {hashState}
+ *   {op: "hash-digest"} → {digest}
+ */
+const HASH_AHEAD = 8 << 20;
+const startHasher = () => new Worker(new URL(import.meta.url), { type: "module", name: "hasher" });
+let spareHasher = self.name === "envelope" ? startHasher() : null; // the first job's, loading already
+
+/** An envelope job's hashing Worker (ended by `close()`), its SHA-256 from `hashState` on, or fresh. */
+function hashing(hashState, start) {
+  const hasher = spareHasher || startHasher();
+  spareHasher = null;
+  let hashed = start, failed = null, wait = null, reply = null;
+  const wake = () => { const w = wait; wait = null; w?.(); };
+  const fail = (err) => { failed ||= err; reply?.reject(failed); reply = null; wake(); };
+  hasher.onmessage = ({ data }) => {
+    if (data.error) fail(new Error(data.error));
+    else if (data.hashed !== undefined) hashed = data.hashed;
+    else { reply?.resolve(data); reply = null; }
+    wake();
+  };
+  hasher.onerror = (ev) => { ev.preventDefault?.(); fail(new Error(ev.message || "the hashing worker failed")); };
+  const ask = (msg) => new Promise((resolve, reject) => {
+    if (failed) { reject(failed); return; }
+    reply = { resolve, reject };
+    hasher.postMessage(msg);
+  });
+  const loaded = ask({ op: "hash-init", hashState });
+  return {
+    get hashed() { return hashed; },
+    loaded,
+    close: () => hasher.terminate(),
+    /** Hand `bytes` (its buffer is taken) over, the envelope's bytes up to `end`. */
+    async update(bytes, end) {
+      while (!failed && end - bytes.length - hashed > HASH_AHEAD) await new Promise((r) => { wait = r; });
+      if (failed) throw failed;
+      const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+      hasher.postMessage({ op: "hash", bytes: own, end }, [own.buffer]);
+    },
+    save: () => ask({ op: "hash-save" }).then((m) => m.hashState),
+    digest: () => ask({ op: "hash-digest" }).then((m) => m.digest),
+  };
+}
+
+/** The same, hashing on this thread between the chunks (`hashAside: false`, or no nested Workers). */
+function hashingHere(hashState, start) {
+  const loaded = sha256().then((h) => { if (hashState) h.load(hashState); return h; });
+  let hashed = start;
+  return {
+    get hashed() { return hashed; },
+    loaded,
+    close() {},
+    async update(bytes, end) { (await loaded).update(bytes); hashed = end; },
+    save: async () => (await loaded).save(),
+    digest: async () => (await loaded).digest("hex"),
+  };
+}
+
+// The hasher's side: its messages are handled in order, each after the one before.
+let hashJob = null, hashQueue = Promise.resolve();
+function hasherMessage(data) {
+  hashQueue = hashQueue.then(async () => {
+    if (data.op === "hash-init") {
+      hashJob = await sha256();
+      if (data.hashState) hashJob.load(data.hashState);
+      postMessage({ loaded: true });
+    }
+    else if (data.op === "hash") { hashJob.update(data.bytes); postMessage({ hashed: data.end }); }
+    else if (data.op === "hash-save") postMessage({ hashState: hashJob.save() });
+    else if (data.op === "hash-digest") postMessage({ digest: hashJob.digest("hex") });
+  }).catch((err) => postMessage({ error: String(err?.message || err) }));
+}
+
+/**
  * One leg of the envelope job: the pieces from byte `start` (0, or where the leg before ended,
  * with its SHA-256 state `hashState` from hash-wasm's save()) until the first piece end at or
  * past `until`; then {id, leg: end, hashState} (the next leg's start and state), or at the end of
  * the envelope its digest. `acked`/`posted`: what the page had acknowledged and been given.
  */
 async function envelope(id, { state, source, from, window, start = 0, until = Infinity, hashState = null,
-                              acked = from, posted = from }) {
+                              acked = from, posted = from, hashAside = false }) {
   const job = { acked: Math.max(from, acked), posted: Math.max(from, posted), aborted: false, wake: null };
   jobs.set(id, job);
+  let hash = null;
   try {
+    if (!hashState && start !== 0) throw new Error("a leg after the first needs the SHA-256 state of the ones before");
     const sealer = await Sealer.resume(state, source);
-    const hash = await sha256();
-    if (hashState) hash.load(hashState);
-    else if (start !== 0) throw new Error("a leg after the first needs the SHA-256 state of the ones before");
-    let pos = start, n = 0;
+    hash = hashAside && typeof Worker === "function" ? hashing(hashState, start) : hashingHere(hashState, start);
+    await hash.loaded;
+    let pos = start, n = 0, told = start;
+    const tell = () => { if (hash.hashed > told) postMessage({ id, hashed: told = hash.hashed }); };
     for await (const piece of sealer.pieces({ offset: start, ahead: 2 })) {
       if (job.aborted) return;
-      hash.update(piece);
       const end = pos + piece.length;
       if (end > from) {
         // At least one piece past what the page acknowledged, at most `window` bytes.
@@ -163,16 +250,21 @@ async function envelope(id, { state, source, from, window, start = 0, until = In
         postMessage({ id, offset: at, piece: new Blob([piece.subarray(at - pos)]) });
         job.posted = end;
       }
+      await hash.update(piece, end); // after its Blob: the buffer leaves this thread
       pos = end;
-      postMessage({ id, hashed: pos });
+      tell();
       if (pos >= until && pos < sealer.envelopeSize) {
-        postMessage({ id, leg: pos, hashState: hash.save() });
+        const saved = await hash.save();
+        tell();
+        postMessage({ id, leg: pos, hashState: saved });
         return;
       }
       if (++n % IDLE_EVERY === 0) await idle();
     }
-    postMessage({ id, hashed: pos, size: pos, digest: hash.digest("hex") });
+    const digest = await hash.digest();
+    postMessage({ id, hashed: pos, size: pos, digest });
   } finally {
+    hash?.close();
     jobs.delete(id);
   }
 }
@@ -185,6 +277,7 @@ function wake(job) {
 
 onmessage = ({ data }) => {
   const { id, op } = data;
+  if (self.name === "hasher") { hasherMessage(data); return; }
   // Control messages act at once; the jobs run concurrently with them.
   if (op === "ack") {
     const job = jobs.get(id);

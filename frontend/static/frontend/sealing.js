@@ -24,7 +24,7 @@ let counter = 0;
  */
 export const LEG_BYTES = 16 << 20;
 const WORKER_URL = new URL("./seal_worker.js", import.meta.url);
-const spawn = () => new Worker(WORKER_URL, { type: "module" });
+const spawn = (name = "") => new Worker(WORKER_URL, { type: "module", name });
 
 export class SealingWorker {
   constructor() {
@@ -66,12 +66,13 @@ export class SealingWorker {
    * (hash-wasm's save/load); the next leg's Worker is started while the one before runs, so the
    * hand-over waits for no module load.
    */
-  envelope(sealer, { from = 0, window = 16 << 20, leg = LEG_BYTES } = {}) {
+  envelope(sealer, { from = 0, window = 16 << 20, leg = LEG_BYTES, hashAside = false } = {}) {
     const id = ++counter;
     const state = sealer.state(), source = sealer.source;
     const queue = [];
     let hashed = 0, failed = null, digest = null, waiting = [], ended = false, aborted = false;
-    let acked = from, posted = from, current = null, next = spawn();
+    const name = hashAside ? "envelope" : ""; // an "envelope" Worker starts its hashing Worker at once
+    let acked = from, posted = from, current = null, next = spawn(name);
     const settle = () => {
       const w = waiting;
       waiting = [];
@@ -91,12 +92,12 @@ export class SealingWorker {
     };
     const startLeg = (start, hashState) => {
       current?.terminate();
-      current = next || spawn();
-      next = start + leg < sealer.envelopeSize ? spawn() : null; // the one after, loading meanwhile
+      current = next || spawn(name);
+      next = start + leg < sealer.envelopeSize ? spawn(name) : null; // the one after, loading meanwhile
       current.onmessage = ({ data }) => { if (data.id === id) handle(data); };
       current.onerror = (ev) => { ev.preventDefault?.(); fail(new Error(ev.message || "the sealing worker failed")); };
       current.postMessage({ id, op: "envelope", state, source, from, window, start, until: start + leg,
-                            hashState, acked, posted });
+                            hashState, acked, posted, hashAside });
     };
     const handle = (msg) => {
       if (aborted || failed) return;

@@ -14,7 +14,7 @@
 // After a reload the Worker re-encrypts and hashes the part the server already holds without
 // handing it over ("checking"), so the SHA-256 covers the whole envelope.
 
-export const DEFAULTS = Object.freeze({ bodyBytes: 8 << 20, bodiesAhead: 1, inFlight: 2 });
+export const DEFAULTS = Object.freeze({ bodyBytes: 8 << 20, bodiesAhead: 1, inFlight: 2, hashAside: 0 });
 
 /**
  * The pipeline's sizes: DEFAULTS (chosen by bench/bench_upload.py), or for measuring other ones a
@@ -124,14 +124,15 @@ async function* bodies(pieces, from, bodyBytes) {
  * ahead of the bytes the server acknowledged by the body on the wire, the ones being made, and one
  * chunk.
  */
-export function startEnvelope(sealer, worker, status, { bodyBytes, bodiesAhead, inFlight } = {}) {
+export function startEnvelope(sealer, worker, status, { bodyBytes, bodiesAhead, inFlight, hashAside } = {}) {
   const sizes = tuning();
   bodyBytes = bodyBytes ?? sizes.bodyBytes;
   bodiesAhead = bodiesAhead ?? sizes.bodiesAhead;
   inFlight = Math.max(1, inFlight ?? sizes.inFlight);
+  hashAside = Boolean(hashAside ?? sizes.hashAside);
   const limit = Math.max(1, Math.min(bodyBytes, status.max_chunk_bytes || bodyBytes));
   const window = limit * (bodiesAhead + inFlight) + sealer.chunkSize + 64;
-  const env = worker.envelope(sealer, { from: status.offset, window });
+  const env = worker.envelope(sealer, { from: status.offset, window, hashAside });
   return { status, env, limit, inFlight };
 }
 
