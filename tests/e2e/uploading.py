@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WAIT = 60_000
 
 OBSERVE = """(() => {
-  const kb = window.__kb = { longtasks: [], bar: [], clicked: null, phases: [] };
+  const kb = window.__kb = { longtasks: [], bar: [], clicked: null, phases: [], finished: null };
   try {
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) kb.longtasks.push([e.startTime, e.duration]);
@@ -34,6 +34,11 @@ OBSERVE = """(() => {
     const text = document.getElementById("bar-text");
     if (text) new MutationObserver(() => kb.bar.push(performance.now()))
       .observe(text, { childList: true, characterData: true, subtree: true });
+    // The moment the page shows the outcome (the receipt, or an error), as the person sees it.
+    const status = document.getElementById("status");
+    if (status) new MutationObserver(() => {
+      if (["done", "error"].includes(status.dataset.state)) kb.finished ??= performance.now();
+    }).observe(status, { attributes: true, attributeFilter: ["data-state"] });
     const root = document.getElementById("submit-page");
     let phase = null;
     if (root) new MutationObserver(() => {
