@@ -141,10 +141,10 @@ const idle = () => new Promise((r) => setTimeout(r, 0));
  * is first copied into its Blob (the part the page sends), then its buffer is transferred there (no
  * copy) and hashed, so this thread only reads, encrypts and makes Blobs. It may run at most
  * HASH_AHEAD bytes ahead of the hasher. The job ends the hasher, and with it the transferred
- * buffers' garbage. Measured on the 2-core benchmark machine under load, it was slower than
- * hashing here (4.2-4.7 s against 4.8-5.8 s for 200 MiB, docs/browser-crypto.md): every core was
- * busy already, and it adds a thread, a message per chunk and two isolates; so it is off by default
- * (uploader.js DEFAULTS), for machines with cores to spare.
+ * buffers' garbage. On the 2-core benchmark machine it was slower than hashing here in each of
+ * seven alternating pairs (by 0.2-1.1 s for 200 MiB, docs/browser-crypto.md): every core was busy
+ * already, and it adds a thread, a message per chunk and two isolates (+6 to +15 MiB of renderer);
+ * so it is off by default (uploader.js DEFAULTS), for machines with cores to spare.
  *
  *   {op: "hash", bytes, end}  (bytes' buffer transferred) → {hashed: end}
  *   {op: "hash-init", hashState|null} → {loaded}   {op: "hash-save"} → {hashState}
