@@ -47,10 +47,6 @@ def keep(upload_id, offset: int, digest) -> None:
             _running.popitem(last=False)
 
 
-def forget(upload_id) -> None:
-    _take(upload_id)
-
-
 def _feed(fd: int, digest, start: int, end: int) -> int:
     """Hash the file's bytes from ``start`` to ``end`` (or its end, if shorter); return where it stopped."""
     at = start
