@@ -99,9 +99,8 @@ def locked(path: Path, *, wait_until: float | None = None) -> Iterator[int]:
         os.close(fd)
 
 
-def append(fd: int, offset: int, read: Callable[[int], bytes], length: int, digest=None) -> int:
-    """Write up to ``length`` bytes from ``read`` at ``offset``, fsync, and return how many arrived;
-    each piece written is also fed to ``digest`` (a running SHA-256, ``bidding.upload_hash``).
+def append(fd: int, offset: int, read: Callable[[int], bytes], length: int) -> int:
+    """Write up to ``length`` bytes from ``read`` at ``offset``, fsync, and return how many arrived.
 
     Bytes past ``offset`` left by an earlier request that died before its offset was recorded are
     cut first. A body cut short (the client's link dropped) keeps what arrived: the client asks
@@ -121,8 +120,6 @@ def append(fd: int, offset: int, read: Callable[[int], bytes], length: int, dige
             while view:
                 n = os.write(fd, view)
                 view = view[n:]
-            if digest is not None:
-                digest.update(piece)
             written += len(piece)
     finally:
         # Whatever arrived, including after an error reading the body, is made durable and counted.

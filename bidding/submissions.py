@@ -26,7 +26,7 @@ from common.errors import ErrorCode, PlatformError
 from crypto.envelope import InvalidEnvelope, read_header
 from crypto.signing import SigningUnavailable
 
-from . import bid_rules, storage, upload_hash
+from . import bid_rules, storage
 from .certificates import certificate_to_seal_for, current_certificate
 from .lifecycle import Status as LotStatus
 from .models import BidSubmission, BidUpload, EscrowKey, Lot
@@ -187,15 +187,11 @@ def write_chunk(user, actor: Actor, upload_id, *, offset: int, length: int,
                 bid_rules.check_chunk(offset=offset, expected_offset=upload.offset, length=length,
                                       size=upload.size, max_chunk=max_chunk)
                 crash_point("patch-before-write")
-                # The server's own running SHA-256 of what it stores (complete need not re-read it).
-                digest = upload_hash.at_offset(fd, upload.pk, offset)
-                written = storage.append(fd, offset, read, length, digest)
+                written = storage.append(fd, offset, read, length)
                 crash_point("patch-after-write")
                 upload.offset = offset + written
-                recorded = BidUpload.objects.filter(pk=upload.pk, status=BidUpload.Status.OPEN).update(
+                BidUpload.objects.filter(pk=upload.pk, status=BidUpload.Status.OPEN).update(
                     offset=upload.offset, updated_at=now)
-                if recorded and digest is not None:
-                    upload_hash.keep(upload.pk, upload.offset, digest)
                 return upload
         # The body before has not been written yet: leave it the lock, and look again.
         time.sleep(NEXT_POLL_SECONDS)
@@ -226,7 +222,7 @@ def complete_upload(user, actor: Actor, upload_id, *, now: datetime) -> tuple[Bi
     upload = _open_upload(user, upload_id, actor, now)
     lot = upload.lot
     partial = storage.partial_path(upload.pk)
-    with _locked_partial(upload) as fd, _refusing(actor, lot, now, upload):
+    with _locked_partial(upload), _refusing(actor, lot, now, upload):
         upload.refresh_from_db(fields=["offset", "status"])
         if upload.status == BidUpload.Status.COMPLETE:  # a concurrent complete won the lock first
             return _completed(upload), False
@@ -235,8 +231,7 @@ def complete_upload(user, actor: Actor, upload_id, *, now: datetime) -> tuple[Bi
             raise PlatformError(ErrorCode.UPLOAD_INCOMPLETE, "the upload is not complete",
                                 details={"offset": upload.offset, "size": upload.size})
         expected = _expected(lot, upload.organisation, now)
-        # What this process hashed as it wrote the pieces, and the rest read back (upload_hash).
-        sha256, size = upload_hash.file_sha256(fd, upload.pk)
+        sha256, size = storage.sha256_of(partial)
         if upload.sha256 and sha256 != upload.sha256:
             raise PlatformError(ErrorCode.SHA256_MISMATCH, "the bytes received do not have the "
                                 "SHA-256 announced", details={"sha256": sha256})

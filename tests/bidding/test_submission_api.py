@@ -192,6 +192,34 @@ def test_bad_envelopes_are_refused_and_nothing_stays(scene, case, code):
     _assert_refused(res, code, scene)
 
 
+@pytest.mark.parametrize("announced", [True, False])
+def test_bytes_changed_on_disk_before_complete_are_not_receipted_as_sent(scene, announced):
+    """An insider (or the disk) changes the partial file after the PATCHes and before ``complete``:
+    the receipt must name what the platform holds, so the bidder sees it at once — refused when the
+    client announced its SHA-256, and otherwise a receipt whose hash is not the bidder's own."""
+    lot, a = scene["lot"], scene["alice"]
+    good = seal(lot, scene["alice_org"], scene["alice_key"], b"bid" * 3000)
+    sent = hashlib.sha256(good).hexdigest()
+    res = upload(a, lot.pk, good, chunk=4096, sha256=sent if announced else None, complete=False)
+    assert res.status_code == 200, res.content
+    uid = BidUpload.objects.get().pk
+    partial = storage.partial_path(uid)
+    data = bytearray(partial.read_bytes())
+    data[-100] ^= 1
+    partial.write_bytes(bytes(data))
+    res = a.post(f"/api/v1/uploads/{uid}/complete")
+    if announced:
+        assert res.status_code == 422 and res.json()["error"]["code"] == "sha256_mismatch", res.content
+        assert not BidSubmission.objects.exists()
+    else:
+        assert res.status_code in (200, 201), res.content
+        doc = res.json()["receipt"]
+        body = verify_receipt(doc, platform_vkey(), envelope=io.BytesIO(bytes(data)))  # what is held
+        with pytest.raises(ReceiptError):
+            verify_receipt(doc, platform_vkey(), envelope=io.BytesIO(good))  # the bidder's check fails
+        assert sent not in json.dumps(body)
+
+
 def test_a_revoked_certificate_is_not_current(scene, people):
     from common.actor import Actor
     from bidding import certificates
