@@ -103,7 +103,8 @@ class SubmissionOut(Schema):
     withdrawn_at: datetime | None
     receipt: dict[str, Any]
     sealed_to_current_certificate: bool = Field(
-        ..., description="false when the certificate changed after sealing: the opening needs the key "
+        ..., description="false when the organisation's current certificate of the lot's cipher suite "
+        "changed after sealing (the other suite's certificate does not count): the opening needs the key "
         "this bid is sealed to (key_id), or seal and submit again before the deadline")
 
     @staticmethod
@@ -112,7 +113,7 @@ class SubmissionOut(Schema):
 
     @staticmethod
     def resolve_sealed_to_current_certificate(obj) -> bool:
-        cert = certificates.current_certificate(obj.organisation_id, clock.now())
+        cert = certificates.current_certificate_for(obj.lot, obj.organisation_id, clock.now())
         return cert is not None and cert.key_id == obj.key_id
 
 
@@ -148,13 +149,30 @@ def request_certificate(request, body: CsrIn):
 
 @router.get("/certificates", response=list[CertOut],
             summary="Your organisation's certificates (hosts, admins and supervisors: all)")
-def list_certificates(request, status: str | None = None):
+def list_certificates(request, status: str | None = None, suite: str | None = None):
     certs = BidderCertificate.objects.select_related("organisation")
     if not can_read_all_certificates(request.user):  # the same rule as GET /certificates/{id}
         certs = certs.filter(organisation_id=request.user.organisation_id or -1)
     if status:
         certs = certs.filter(status=status)
+    if suite is not None:
+        certs = certs.filter(suite=certificates.check_suite(suite))
     return list(certs[:500])
+
+
+@router.get("/certificates/current", response=list[CertOut],
+            summary="Your organisation's current certificates: one per suite at most (?suite= picks one)")
+def current_certificates(request, suite: str | None = None):
+    """Issued and within validity now. A tender's bids are sealed to, and its record confirmed with,
+    the one of the tender's ``cipher_suite``: a client passes ``suite`` and takes the only entry
+    (an empty list: none of that suite)."""
+    org_id = request.user.organisation_id
+    if suite is not None:
+        certificates.check_suite(suite)
+    if not org_id:
+        return []
+    certs = certificates.current_certificates(org_id, clock.now())
+    return [c for c in certs if suite is None or c.suite == suite]
 
 
 @router.get("/certificates/keys/{key_id}", summary="Whether a key is certified to your organisation or another")

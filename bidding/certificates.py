@@ -94,25 +94,52 @@ def sm2_ca_certificate_pem() -> str | None:
     return platform_sm2_ca()[1].decode("ascii") if sm2_ca_available() else None
 
 
-def current_certificate(organisation_id: int, now: datetime) -> BidderCertificate | None:
-    """The organisation's issued certificate, if it is within its validity at ``now``."""
-    cert = BidderCertificate.objects.filter(organisation_id=organisation_id, status=Status.ISSUED).first()
+SUITES = ("intl", "gm")  # a certificate's suite is a tender's cipher suite (docs/envelope.md)
+
+
+def check_suite(suite) -> str:
+    """``suite`` if it is one of :data:`SUITES`; otherwise ``invalid_suite`` (400)."""
+    if suite not in SUITES:
+        raise PlatformError(ErrorCode.INVALID_SUITE, f"a suite is one of {', '.join(SUITES)}",
+                            details={"suite": str(suite)[:16], "suites": list(SUITES)})
+    return suite
+
+
+def current_certificate(organisation_id: int, now: datetime, suite: str) -> BidderCertificate | None:
+    """The organisation's issued certificate of ``suite``, if it is within its validity at ``now``.
+    An organisation holds one current certificate per suite (a P-256 one for intl tenders and an
+    SM2 one for gm tenders, like a dual-certificate key); there is no suite-less "current"."""
+    cert = BidderCertificate.objects.filter(organisation_id=organisation_id, suite=check_suite(suite),
+                                            status=Status.ISSUED).first()
     return cert if cert is not None and cert.is_current(now) else None
+
+
+def current_certificates(organisation_id: int, now: datetime) -> list[BidderCertificate]:
+    """Each suite's current certificate the organisation holds (0, 1 or 2), intl first."""
+    return [c for c in (current_certificate(organisation_id, now, s) for s in SUITES) if c is not None]
+
+
+def current_certificate_for(lot, organisation_id: int, now: datetime) -> BidderCertificate | None:
+    """The organisation's current certificate of the lot's cipher suite (the one its bids on
+    ``lot`` are sealed to and its record confirmation verifies against), or None."""
+    return current_certificate(organisation_id, now, lot.cipher_suite)
 
 
 def certificate_to_seal_for(lot, organisation_id: int, now: datetime) -> BidderCertificate:
     """The certificate a bid (or a key check's test envelope) for ``lot`` is sealed to: the
-    organisation's current one, of the tender's cipher suite. Raises ``no_current_certificate`` or
-    ``certificate_suite_mismatch``."""
-    cert = current_certificate(organisation_id, now)
-    if cert is None:
-        raise PlatformError(ErrorCode.NO_CURRENT_CERTIFICATE,
-                            "your organisation has no valid certificate: request one, or renew it")
-    if cert.suite != lot.cipher_suite:
+    organisation's current one of the tender's cipher suite. Raises ``no_current_certificate`` (with
+    ``certificate_suite_mismatch`` if it holds one of the other suite only, to say which to request)."""
+    cert = current_certificate_for(lot, organisation_id, now)
+    if cert is not None:
+        return cert
+    other = current_certificate(organisation_id, now, "intl" if lot.cipher_suite == "gm" else "gm")
+    if other is not None:
         raise PlatformError(ErrorCode.CERTIFICATE_SUITE_MISMATCH,
                             "this tender's cipher suite needs a certificate of that suite: request one",
-                            details={"expected": lot.cipher_suite, "certificate": cert.suite})
-    return cert
+                            details={"expected": lot.cipher_suite, "certificate": other.suite})
+    raise PlatformError(ErrorCode.NO_CURRENT_CERTIFICATE,
+                        "your organisation has no valid certificate of this tender's cipher suite: "
+                        "request one, or renew it", details={"expected": lot.cipher_suite})
 
 
 def key_holder(user, key_id: str) -> str:
@@ -128,7 +155,7 @@ def key_holder(user, key_id: str) -> str:
 
 def request_certificate(user, actor: Actor, *, csr_pem: str, now: datetime) -> BidderCertificate:
     """A bidder submits a CSR for its organisation. Renewal is the same: a new CSR (same key or a
-    new one); its approval supersedes the current certificate."""
+    new one); its approval supersedes the current certificate of the same suite."""
     require_cap(user, Cap.BID_SUBMIT)
     org = user.organisation
     if org is None or not org.credit_code:
@@ -179,14 +206,16 @@ def decide_certificate(user, actor: Actor, cert_id: int, *, approve: bool, now: 
         pem = x509_of.issue_certificate(ca_key, ca_pem, x509_of.load_csr(cert.csr_pem), not_before=not_before,
                                         not_after=not_after, organisation=org.name,
                                         credit_code=org.credit_code)
+        # One current certificate per suite: an SM2 certificate supersedes the SM2 one only, and
+        # the bids counted stale are those of the same suite's lots (the others' certificate stays).
         previous = list(BidderCertificate.objects.select_for_update()
-                        .filter(organisation=org, status=Status.ISSUED))
+                        .filter(organisation=org, suite=cert.suite, status=Status.ISSUED))
         for old in previous:
             old.status = Status.SUPERSEDED
             old.save(update_fields=["status"])
         stale = [{"submission": str(s.pk), "lot": s.lot_id, "key_id": s.key_id} for s in
-                 BidSubmission.objects.filter(organisation=org, status=BidSubmission.Status.CURRENT)
-                 .exclude(key_id=cert.key_id)]
+                 BidSubmission.objects.filter(organisation=org, status=BidSubmission.Status.CURRENT,
+                                              lot__cipher_suite=cert.suite).exclude(key_id=cert.key_id)]
         info = x509_of.load_certificate(pem, ca_pem)
         cert.status, cert.certificate_pem, cert.serial = Status.ISSUED, pem.decode("ascii"), info.serial
         cert.not_before, cert.not_after = info.not_before, info.not_after

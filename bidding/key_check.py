@@ -28,7 +28,7 @@ from common.errors import ErrorCode, PlatformError
 from crypto import envelope, gm, keys
 
 from . import bid_rules
-from .certificates import certificate_to_seal_for, current_certificate
+from .certificates import certificate_to_seal_for, current_certificate_for
 from .models import BidSubmission, KeyCheck
 
 TEST_PLAINTEXT = b"tender-key-check/v1\n"  # what the test envelope holds: nothing of value
@@ -92,7 +92,7 @@ def answer_key_check(user, actor: Actor, check_id, *, file_key_b64: str, now: da
         check.answered_at = now
         check.save(update_fields=["status", "answered_at"])
         stale = sealed_to_other_keys(check.lot_id, check.organisation_id, check.key_id)
-        current = current_certificate(check.organisation_id, now)
+        current = current_certificate_for(check.lot, check.organisation_id, now)  # the lot's suite's
         replaced = current is None or current.pk != check.certificate_id
         log_action(f"bidding.key_check.{check.status}", actor=actor, obj=check, tender_id=check.lot_id,
                    now=now, data={"organisation": check.organisation_id, "key_id": check.key_id,

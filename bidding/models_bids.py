@@ -18,8 +18,9 @@ from accounts.models import Organisation
 class BidderCertificate(models.Model):
     """A bidder's key: requested with a CSR, issued by the platform CA after approval, revocable.
 
-    An organisation has at most one ISSUED certificate at a time; issuing a new one (renewal, or a
-    new key) marks the previous one SUPERSEDED.
+    An organisation has at most one ISSUED certificate per suite at a time (a P-256 one and an SM2
+    one, as on a dual-certificate key); issuing a new one (renewal, or a new key) marks the previous
+    one of the same suite SUPERSEDED and leaves the other suite's alone.
     """
 
     class Status(models.TextChoices):
@@ -36,7 +37,7 @@ class BidderCertificate(models.Model):
     key_id = models.CharField(max_length=16, db_index=True)
     # The key's suite (docs/envelope.md): "intl" a P-256 key, "gm" an SM2 key; a tender accepts only
     # certificates of its own cipher suite.
-    suite = models.CharField(max_length=8, default="intl")
+    suite = models.CharField(max_length=8, default="intl", choices=[("intl", "intl"), ("gm", "gm")])
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING,
                               db_index=True)
     serial = models.CharField(max_length=40, blank=True)
@@ -53,9 +54,11 @@ class BidderCertificate(models.Model):
     class Meta:
         verbose_name = _("bidder certificate")
         ordering = ["-created_at", "-id"]
-        constraints = [models.UniqueConstraint(
-            fields=["organisation"], condition=models.Q(status="issued"),
-            name="one_issued_certificate_per_organisation")]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "suite"], condition=models.Q(status="issued"),
+                                    name="one_issued_certificate_per_organisation_suite"),
+            models.CheckConstraint(condition=models.Q(suite__in=["intl", "gm"]), name="certificate_suite_known"),
+        ]
 
     def is_current(self, now: datetime) -> bool:
         return (self.status == self.Status.ISSUED and self.not_before is not None

@@ -27,7 +27,7 @@ from crypto.envelope import InvalidEnvelope, read_header
 from crypto.signing import SigningUnavailable
 
 from . import bid_rules, storage
-from .certificates import certificate_to_seal_for, current_certificate
+from .certificates import certificate_to_seal_for, current_certificate_for
 from .lifecycle import Status as LotStatus
 from .models import BidSubmission, BidUpload, EscrowKey, Lot
 from .receipts import issue_receipt
@@ -292,7 +292,7 @@ def do_submit(user, actor, lot, upload, *, submission_id, relpath, header, sha25
         previous.save(update_fields=["status"])
         log_action("bidding.bid.replaced", actor=actor, obj=previous, tender_id=lot.pk, now=now,
                    data={"submission": str(previous.pk), "by": str(submission_id)})
-    cert = current_certificate(upload.organisation_id, now)
+    cert = current_certificate_for(lot, upload.organisation_id, now)  # the one ``expected`` names
     submission = BidSubmission(
         id=submission_id, lot=lot, organisation=upload.organisation, submitted_by=user, upload=upload,
         certificate=cert, sha256=sha256, size=size, commitment=header.commitment_b64,

@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     ENVELOPE_SUITE_MISMATCH = "envelope_suite_mismatch"  # a gm-v1 envelope for an intl tender, or the reverse
     CERTIFICATE_SUITE_MISMATCH = "certificate_suite_mismatch"  # an SM2 certificate for an intl tender, ...
     NO_CURRENT_CERTIFICATE = "no_current_certificate"
+    INVALID_SUITE = "invalid_suite"  # a suite parameter that is neither "intl" nor "gm"
     ESCROW_RECIPIENT_MISMATCH = "escrow_recipient_mismatch"
     ESCROW_NOT_READY = "escrow_not_ready"
     BID_TOO_LARGE = "bid_too_large"
@@ -88,6 +89,7 @@ HTTP_STATUS = {
     ErrorCode.ENVELOPE_SUITE_MISMATCH: 422,
     ErrorCode.CERTIFICATE_SUITE_MISMATCH: 409,
     ErrorCode.NO_CURRENT_CERTIFICATE: 409,
+    ErrorCode.INVALID_SUITE: 400,
     ErrorCode.ESCROW_RECIPIENT_MISMATCH: 422,
     ErrorCode.ESCROW_NOT_READY: 409,
     ErrorCode.BID_TOO_LARGE: 413,

@@ -44,6 +44,7 @@ ERROR = {
     "no_current_certificate": _("You have no approved certificate"),
     "envelope_suite_mismatch": _("The sealed bid is not in this tender's cipher suite"),
     "certificate_suite_mismatch": _("Your certificate is not of this tender's cipher suite"),
+    "invalid_suite": _("Unknown cipher suite: it is intl or gm"),
     "escrow_recipient_mismatch": _("The backup-decryption key does not match the tender's"),
     "escrow_not_ready": _("Backup decryption is not set up yet"),
     "bid_too_large": _("The bid is larger than the tender allows"),

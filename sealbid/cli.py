@@ -55,15 +55,17 @@ def cmd_csr(args) -> None:
         sys.stdout.write(pem.decode())
 
 
-def _current_certificate(client: Client):
-    certs = client.json("GET", "/certificates?status=issued")
+def _current_certificate(client: Client, suite: str):
+    """The organisation's current certificate of ``suite`` (the tender's cipher suite): an
+    organisation may hold one of each suite at once, and a bid is sealed to the tender's."""
+    certs = [c for c in client.json("GET", f"/certificates/current?suite={suite}") if c.get("suite") == suite]
     if not certs:
-        raise CliError("your organisation has no issued certificate: run `sealbid csr --submit` and "
-                       "ask for approval", errors.CERTIFICATE)
+        raise CliError(f"your organisation has no current certificate of the {suite!r} suite (this tender's): "
+                       + ("run `sealbid keygen --suite gm`, then `sealbid csr --submit`"
+                          if suite == "gm" else "run `sealbid csr --submit`") + ", and ask for approval",
+                       errors.CERTIFICATE)
     pem = certs[0]["certificate_pem"]
-    if certs[0].get("suite") == "gm":
-        return sm2_x509.load_certificate(pem)
-    return ca.load_certificate(pem)
+    return sm2_x509.load_certificate(pem) if suite == "gm" else ca.load_certificate(pem)
 
 
 def _backup(client: Client, lot_id: int, lot: dict, recipients: list) -> tuple[list, int | None]:
@@ -112,9 +114,9 @@ def cmd_seal(args) -> None:
         raise CliError(f"this tender's cipher suite is {suite!r} but the key file is a {key_suite!r} key: "
                        + ("make an SM2 key (`sealbid keygen --suite gm`) and have it certified"
                           if suite == "gm" else "use your P-256 key"), errors.CERTIFICATE)
-    cert = _current_certificate(client)
+    cert = _current_certificate(client, suite)
     if cert.key_id != key_id:
-        raise CliError(f"the key file holds key {key_id}, but your current certificate is for "
+        raise CliError(f"the key file holds key {key_id}, but your current {suite} certificate is for "
                        f"{cert.key_id}: use that key, or request a certificate for this one",
                        errors.CERTIFICATE)
     recipients = [envelope.Recipient("bidder", public_key)]

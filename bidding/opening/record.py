@@ -21,7 +21,7 @@ from common.errors import ErrorCode, PlatformError
 from realtime.log import lock_room
 from realtime.models import RoomEvent
 
-from ..certificates import current_certificate
+from ..certificates import current_certificate, current_certificate_for
 from ..lifecycle import Status as LotStatus
 from ..models import Opening, OpeningBid, RecordConfirmation
 from ..phases import Command, Event, Phase
@@ -114,7 +114,9 @@ def _waiting(op: Opening) -> set[int]:
 def confirm_record(user, actor: Actor, lot_id: int, *, role: str, signature, record_hash=None,
                    now: datetime) -> dict:
     """A bidder on file confirms the record: its signature over the record's hash verifies against
-    its organisation's current certificate key."""
+    its organisation's current certificate of the tender's cipher suite (an organisation holding
+    both suites' certificates signs a gm record with its SM2 key, an intl record with its P-256 one;
+    a signature by the other suite's key is refused)."""
     with transaction.atomic():
         op = lock_opening(lot_id)
         check(op, role, Command.CONFIRM_RECORD)
@@ -125,12 +127,14 @@ def confirm_record(user, actor: Actor, lot_id: int, *, role: str, signature, rec
             raise PlatformError(ErrorCode.INVALID_STATE, "your organisation has answered already")
         if record_hash is not None and record_hash != op.record_hash:
             raise PlatformError(ErrorCode.INVALID_SIGNATURE, "that is not this record's hash")
-        cert = current_certificate(org_id, now)
-        if cert is not None and cert.suite != op.lot.cipher_suite:
+        cert = current_certificate_for(op.lot, org_id, now)
+        other = None if cert is not None else current_certificate(
+            org_id, now, "intl" if op.lot.cipher_suite == "gm" else "gm")
+        if other is not None:
             raise PlatformError(ErrorCode.CERTIFICATE_SUITE_MISMATCH,
-                                f"this tender's record is signed {signature_algorithm(op.lot)}: your current "
-                                f"certificate is of the other suite ({cert.suite})",
-                                details={"expected": op.lot.cipher_suite, "certificate": cert.suite})
+                                f"this tender's record is signed {signature_algorithm(op.lot)}: your only current "
+                                f"certificate is of the other suite ({other.suite})",
+                                details={"expected": op.lot.cipher_suite, "certificate": other.suite})
         try:
             raw = base64.b64decode(signature or "", validate=True)
         except (binascii.Error, ValueError, TypeError):
@@ -138,7 +142,8 @@ def confirm_record(user, actor: Actor, lot_id: int, *, role: str, signature, rec
         if cert is None or not raw or not verify_signature(op.lot.cipher_suite, bytes(cert.public_key), raw,
                                                            rules.confirmation_message(op.record_hash)):
             raise PlatformError(ErrorCode.INVALID_SIGNATURE, "the signature does not verify with your "
-                                "organisation's current certificate")
+                                "organisation's current certificate of this tender's cipher suite",
+                                details={"suite": op.lot.cipher_suite})
         lock_room(views.room_key(lot_id), now=now)
         do_confirmation(op, org_id, RecordConfirmation.State.CONFIRMED, actor=actor, now=now,
                         signature=signature, key_id=cert.key_id)

@@ -64,15 +64,15 @@ def test_renewal_supersedes_and_revocation_ends_validity(people):
     second = post(alice, "/api/v1/certificates", {"csr_pem": csr_for(people["alice"])[1]}).json()["id"]
     post(host, f"/api/v1/certificates/{second}/approve")
     assert BidderCertificate.objects.get(pk=first).status == "superseded"
-    assert current_certificate(org_id, clock.now()).pk == second
+    assert current_certificate(org_id, clock.now(), "intl").pk == second
     # Validity is a window of the server's clock.
     cert = BidderCertificate.objects.get(pk=second)
-    assert current_certificate(org_id, cert.not_after) is None
+    assert current_certificate(org_id, cert.not_after, "intl") is None
     res = post(alice, f"/api/v1/certificates/{second}/revoke", {"reason": ""})
     assert res.json()["error"]["code"] == "bad_request"
     res = post(alice, f"/api/v1/certificates/{second}/revoke", {"reason": "私钥遗失"})
     assert res.status_code == 200 and res.json()["status"] == "revoked"
-    assert current_certificate(org_id, clock.now()) is None
+    assert current_certificate(org_id, clock.now(), "intl") is None
     assert post(token_client(people["bob"]), f"/api/v1/certificates/{first}/revoke",
                 {"reason": "x"}).status_code == 404
 
@@ -83,7 +83,7 @@ def test_a_host_rejects_with_a_reason(people):
     res = post(token_client(people["admin"]), f"/api/v1/certificates/{cert_id}/reject",
                {"reason": "营业执照不符"})
     assert res.json()["status"] == "rejected" and res.json()["reason"] == "营业执照不符"
-    assert current_certificate(people["alice"].organisation_id, clock.now() + timedelta(0)) is None
+    assert current_certificate(people["alice"].organisation_id, clock.now() + timedelta(0), "intl") is None
 
 
 def test_another_companys_key_is_named_as_such_and_cannot_be_certified_to_us(people):

@@ -126,12 +126,20 @@ def test_the_record_of_a_gm_tender_is_confirmed_with_sm2_and_the_archive_verifie
                           signature=b64(gm.sm2_sign(bidders["alice"]["key"], message)), now=close)
     confirmed = json.loads(AuditEntry.objects.filter(action="bidding.opening.record_confirmed").get().body)
     assert confirmed["data"]["algorithm"] == "sm2-sm3"
-    # Bob renewed his certificate with a P-256 key: an ECDSA confirmation of a gm record is refused.
+    # Bob also holds a P-256 certificate now (for intl tenders): it leaves his SM2 one current, and
+    # an ECDSA confirmation of a gm record by that P-256 key is refused; so is his SM2 key's
+    # signature once the SM2 certificate is revoked and only the P-256 one is left.
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
+    from bidding.certificates import current_certificate, revoke_certificate
+
     p256, _ = certify(bob, host)
-    refused(bob, b64(p256.sign(message, ec.ECDSA(hashes.SHA256()))), code="certificate_suite_mismatch")
+    sm2_cert = current_certificate(bob.organisation_id, close, "gm")
+    assert sm2_cert is not None and sm2_cert.key_id == bidders["bob"]["key"].public.key_id
+    refused(bob, b64(p256.sign(message, ec.ECDSA(hashes.SHA256()))))
+    revoke_certificate(bob, Actor.of(bob), sm2_cert.pk, reason="key lost", now=close)
+    refused(bob, b64(gm.sm2_sign(bidders["bob"]["key"], message)), code="certificate_suite_mismatch")
     record.confirm_record(carol, Actor.of(carol), lot.pk, role="bidder",
                           signature=b64(gm.sm2_sign(bidders["carol"]["key"], message)), now=close)
 

@@ -84,8 +84,9 @@ export async function unwrapWithKeyFile(raw, { file, password, t, onProgress }) 
 
 /**
  * The SM2 signature (r || s, 64 bytes) over `message` (the record's confirmation text) by the key
- * in `file`, which must be the key of the organisation's current certificate (`certKeyId`): a gm
- * tender's record is confirmed with SM2 / SM3 (docs/protocol.md). Throws KeyFileProblem as above.
+ * in `file`, which must be the key of the organisation's current SM2 certificate (`certKeyId`: the
+ * gm suite's one, hall_page.js lotCert, not a P-256 one it may hold too): a gm tender's record is
+ * confirmed with SM2 / SM3 (docs/protocol.md). Throws KeyFileProblem as above.
  */
 export async function signWithKeyFile(message, certKeyId, { file, password, t, onProgress }) {
   const key = await openKeyFile({ file, password, t, onProgress }, (keyId) => keyId === certKeyId,

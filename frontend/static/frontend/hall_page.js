@@ -232,9 +232,15 @@ async function command(cmd, payload = {}) {
   }
 }
 
+// The organisation's current certificate of this tender's cipher suite: it may hold one of each
+// suite (a P-256 one for intl tenders, an SM2 one for gm tenders); the record is signed by this one.
+async function lotCert() {
+  const certs = await api("GET", `/certificates/current?suite=${encodeURIComponent(ctx.lot.cipher_suite)}`);
+  return certs.find((c) => c.suite === ctx.lot.cipher_suite) || null;
+}
+
 async function certKey() {
-  const certs = await api("GET", "/certificates");
-  const cert = certs.find((c) => c.status === "issued");
+  const cert = await lotCert();
   return cert ? getKey(cert.key_id) : null;
 }
 
@@ -256,9 +262,9 @@ function gmFileKey(raw) {
   });
 }
 
-// A gm tender's record is signed SM2 / SM3 by the key of the current (SM2) certificate.
+// A gm tender's record is signed SM2 / SM3 by the key of the current SM2 certificate.
 async function gmSignature(message) {
-  const cert = (await api("GET", "/certificates")).find((c) => c.status === "issued");
+  const cert = await lotCert();
   return signWithKeyFile(message, cert?.key_id, {
     file: $("gm-key-file")?.files[0], password: $("gm-key-password")?.value, t,
     onProgress: (done, total) => say(status, t.gm_opening.replace("{percent}", Math.floor((100 * done) / total)), "working"),

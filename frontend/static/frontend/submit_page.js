@@ -368,8 +368,9 @@ async function offerResume(rec) {
 
 async function init() {
   document.getElementById("fields").replaceChildren(...lot.announced_fields.map(fieldInput));
-  const certs = await api("GET", "/certificates");
-  cert = certs.find((c) => c.status === "issued") || null;
+  // the current certificate of this tender's suite (the organisation may hold one of each suite)
+  const certs = await api("GET", `/certificates/current?suite=${encodeURIComponent(lot.cipher_suite)}`);
+  cert = certs.find((c) => c.suite === lot.cipher_suite) || null;
   const gmSuite = lot.cipher_suite === "gm"; // the SM2 key is not a WebCrypto key: only its certificate is needed
   const key = cert && !gmSuite ? await getKey(cert.key_id) : null;
   const keyInfo = document.getElementById("key-info");
