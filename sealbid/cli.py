@@ -263,14 +263,16 @@ def cmd_key_check(args) -> None:
     try:
         file_key = envelope.unwrap_file_key(header, key, role="bidder")
     except (envelope.InvalidEnvelope, ValueError):
-        raise CliError(f"this key does NOT open an envelope sealed to your current certificate (key "
+        raise CliError(f"this key does NOT open an envelope sealed to your current certificate of this tender's "
+                       f"cipher suite (key "
                        f"{check['key_id']}): bring that certificate's key to the opening, or renew "
                        "and seal again", errors.CERTIFICATE) from None
     result = client.json("POST", f"/key-checks/{check['id']}/answer",
                          body={"file_key": base64.b64encode(file_key).decode()})
     if result["status"] != "passed":
         raise CliError("the platform did not accept the answer", errors.CERTIFICATE)
-    print(f"key check passed: your key opens envelopes sealed to your current certificate ({result['key_id']})")
+    print("key check passed: your key opens envelopes sealed to your current certificate of this tender's "
+          f"cipher suite ({result['key_id']})")
     for bid in result["bids_sealed_to_other_keys"]:
         print(f"warning: your current bid {bid['submission']} is sealed to another key ({bid['key_id']}): "
               "the opening needs that key, or seal and submit again before the deadline", file=sys.stderr)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import urllib.error
 
 import pytest
 
@@ -122,3 +123,51 @@ def test_a_key_on_a_token_through_sealbid(server, tmp_path):
     shutil.move(str(aside), str(tokens))
     r = run("key-check", "--lot", lot)
     assert r.returncode == 0 and "key check passed" in r.stdout, r.stderr
+
+
+def test_a_company_with_both_suites_certificates_seals_each_tender_to_its_own(server, tmp_path):
+    """A dual-certificate company: a P-256 and an SM2 certificate current at once (neither
+    supersedes the other); `sealbid seal` and `key-check` take the tender's suite's certificate,
+    and the key of the other suite is refused for it."""
+    pw = tmp_path / "pw"
+    pw.write_text("正确的密码 horse\n")
+    made = {}
+    for suite in ("intl", "gm"):
+        made[suite] = tmp_path / f"{suite}.json"
+        r = live.sealbid(server, "keygen", "--suite", suite, "--out", str(made[suite]), "--password-file", str(pw),
+                         "--iterations", "100000")
+        assert r.returncode == 0, r.stderr
+        r = live.sealbid(server, "csr", "--key", str(made[suite]), "--organisation", "Alice 建设有限公司",
+                         "--credit-code", server["credit_code"], "--password-file", str(pw), "--submit")
+        assert r.returncode == 0, r.stderr
+        pending = [c for c in live.api(server, "GET", "/certificates?status=pending") if c["suite"] == suite]
+        assert live.api(server, "POST", f"/certificates/{pending[-1]['id']}/approve")["status"] == "issued"
+    current = live.api(server, "GET", "/certificates/current", token="alice")
+    assert sorted(c["suite"] for c in current) == ["gm", "intl"]
+    with pytest.raises(urllib.error.HTTPError) as err:
+        live.api(server, "GET", "/certificates/current?suite=rsa", token="alice")
+    assert err.value.code == 400 and json.loads(err.value.read())["error"]["code"] == "invalid_suite"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "商务标.txt").write_text("商务标内容\n" * 100)
+    fields = ["--field", "price=1000.00", "--field", "duration_days=90", "--field", "quality=合格"]
+    for suite, lot in (("intl", server["intl_lot"]), ("gm", server["lot"])):
+        other = made["gm" if suite == "intl" else "intl"]
+        r = live.sealbid(server, "key-check", "--lot", str(lot), "--key", str(made[suite]), "--password-file", str(pw))
+        assert r.returncode == 0 and "key check passed" in r.stdout, r.stderr
+        r = live.sealbid(server, "key-check", "--lot", str(lot), "--key", str(other), "--password-file", str(pw))
+        assert r.returncode == 4 and "does NOT open" in r.stderr
+        out = tmp_path / f"bid-{suite}.tenv"
+        r = live.sealbid(server, "seal", "--lot", str(lot), "--key", str(other), *fields, "--out", str(out), str(docs))
+        assert r.returncode == 4 and f"cipher suite is '{suite}'" in r.stderr
+        r = live.sealbid(server, "seal", "--lot", str(lot), "--key", str(made[suite]), *fields, "--out", str(out),
+                         str(docs))
+        assert r.returncode == 0, r.stderr
+        with open(out, "rb") as f:
+            version = envelope.read_header(f).version
+        assert (version == "tender-envelope/gm-v1") == (suite == "gm")
+        r = live.sealbid(server, "submit", "--lot", str(lot), "--quiet", str(out))
+        assert r.returncode == 0 and "receipt verified" in r.stdout, r.stderr
+    # Both bids stand, each sealed to its suite's current certificate.
+    for lot in (server["intl_lot"], server["lot"]):
+        assert live.api(server, "GET", f"/lots/{lot}/bid", token="alice")["sealed_to_current_certificate"] is True
