@@ -63,6 +63,11 @@ def bidder_keys(request):
         "sm2_writing": _("Generating the SM2 key and writing its key file… {percent}%"),
         "sm2_generated": _("SM2 key {key} generated: its key file is downloaded. Save it, then request the certificate."),
         "sm2_in_file": _("SM2: in its key file, not in this browser"),
+        # one current certificate per suite (docs/cryptography.md, "Certificates")
+        "suite": {"intl": _("International (P-256)"), "gm": _("Chinese commercial cryptography (SM2)")},
+        "current_of": _("Current certificate: {suite}"),
+        "current_cert": _("key {key}, valid until {until}"),
+        "current_none": _("none: request one to bid in tenders of this suite"),
         "other_company": _("Refused: key {key} is certified to another company, not to {org}. "
                            "Import your own company's key backup."),
     }
@@ -121,8 +126,9 @@ def bid_submit(request, lot_id: int):
         "discarded": _("The unfinished upload was discarded."),
         "needs_sealbid": _("This tender's backup decryption needs the sealbid tool: seal and submit with it."),
         # the 国密 suite (docs/browser-crypto.md, "The 国密 suite in the browser")
-        "gm_cert": _("This tender uses the Chinese commercial cryptography suite (SM2, SM4): it needs an SM2 "
-                     "certificate, and your current certificate is a P-256 one. Request an SM2 certificate first."),
+        "gm_cert": _("This tender uses the Chinese commercial cryptography suite (SM2, SM4): it needs a current "
+                     "SM2 certificate, and your organisation holds none (a P-256 certificate serves international "
+                     "tenders only). Request an SM2 certificate first."),
         "gm_key": _("SM2 key; the bid is sealed in this browser with SM4-GCM. Bring this key (its sealbid key "
                     "file) to the opening: you release the file key with it."),
     }

@@ -1,6 +1,8 @@
 """Set-up of the gm hall browser test (``test_hall_gm.py``), run inside ``manage.py shell`` on the
 demo data: a tender of the 国密 suite opening in an hour, three new bidders (their own companies,
-so the demo bidders other tests use keep their certificates) each with an SM2 certificate from the platform's SM2 CA and a gm-v1 bid sealed by Python to it and
+so the demo bidders other tests use keep their certificates) each with an SM2 certificate from the
+platform's SM2 CA (alice also with a P-256 one, issued after it: a dual-certificate company, whose
+record the hall must sign with the SM2 one) and a gm-v1 bid sealed by Python to it and
 uploaded through the API as sealbid does. Prints one JSON line: the lot, session cookies, each
 bidder's SM2 key file (``tender-key/sm2-v1``, as ``sealbid keygen --suite gm`` writes it), an API
 token and the released key of the two bidders that open with sealbid, and a P-256 key file."""
@@ -23,7 +25,7 @@ def build_gm_hall(iterations: int) -> None:
     from bidding.models import Lot, Project
     from common import clock
     from common.actor import Actor
-    from crypto import envelope, gm, gm_keys, keys, sm2_x509
+    from crypto import ca, envelope, gm, gm_keys, keys, sm2_x509
     from evaluation.testing import session_cookie
     from tests.bidding.conftest import token_client, upload
     from tests.conftest import make_code
@@ -46,6 +48,12 @@ def build_gm_hall(iterations: int) -> None:
         csr = sm2_x509.make_csr(key, organisation=org.name, credit_code=org.credit_code).decode()
         cert = certificates.request_certificate(user, Actor.of(user), csr_pem=csr, now=now)
         certificates.decide_certificate(host, Actor.of(host), cert.pk, approve=True, now=now)
+        if username == "alice":  # a dual-certificate company: a P-256 certificate issued after the SM2 one
+            p256 = keys.generate_bidder_key()
+            csr = ca.make_csr(p256, organisation=org.name, credit_code=org.credit_code).decode()
+            cert = certificates.request_certificate(user, Actor.of(user), csr_pem=csr, now=now)
+            certificates.decide_certificate(host, Actor.of(host), cert.pk, approve=True, now=now)
+            out["alice_p256_key_id"] = keys.key_id(p256.public_key())
         sealed = envelope.seal_bytes(bid_package(lot, org, fen), tender_id=project.code, lot_id=lot.code,
                                      bidder_id=org.credit_code, recipients=[envelope.Recipient("bidder", key.public)],
                                      chunk_size=65536, suite="gm")

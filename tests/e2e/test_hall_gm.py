@@ -166,6 +166,11 @@ def test_a_bidder_opens_its_gm_bid_in_the_hall_with_its_sm2_key_file(browser, pl
             zh.wait_for_selector("#hall[data-phase='confirming']")
             zh.wait_for_selector("#confirm:not([disabled])")
             assert zh.is_visible("#gm-key")  # needed again, to sign
+            # alice holds a P-256 certificate too (issued after the SM2 one): the hall signs with
+            # the certificate of the tender's suite, not the first issued one.
+            held = zh.evaluate("""async () => (await (await fetch("/api/v1/certificates/current")).json())
+              .map((c) => [c.suite, c.key_id])""")
+            assert sorted(held) == sorted([["gm", alice["key_id"]], ["intl", setup["alice_p256_key_id"]]])
             _key_file(zh, "bob-sm2.json", bob["key_file"])
             zh.fill("#gm-key-password", setup["password"])
             zh.click("#confirm")

@@ -92,6 +92,14 @@ def test_a_bidder_makes_an_sm2_key_and_requests_its_certificate_on_the_keys_page
                           "point": key.public.point.hex(), "credit_code": who["credit_code"]}
         en.reload()
         en.wait_for_selector("#keys-page[data-certs='issued']")
+        # Each suite's current certificate: the SM2 one, and none of the P-256 suite yet.
+        assert en.get_attribute("#current-certs dd[data-suite='gm']", "data-key") == key_id
+        assert en.get_attribute("#current-certs dd[data-suite='intl']", "data-key") == ""
+        assert "none" in en.text_content("#current-certs dd[data-suite='intl']")
+        page.reload()
+        page.wait_for_selector("#keys-page[data-certs='issued']")
+        assert key_id in page.text_content("#current-certs dd[data-suite='gm']")
+        assert "国密算法（SM2）" in page.text_content("#current-certs")
         check_screen(en, "en bidder: the SM2 certificate issued")
         assert not page.js_errors and not en.js_errors, page.js_errors + en.js_errors
     finally:

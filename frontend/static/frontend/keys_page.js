@@ -17,15 +17,28 @@ const csrBtn = document.getElementById("csr-btn");
 let backup = null;
 let blocked = false; // a new key's backup is not confirmed saved yet
 
+// Each suite's current certificate (at most one of each: a dual-certificate company holds both).
+function showCurrent(current) {
+  document.getElementById("current-certs").replaceChildren(...["intl", "gm"].flatMap((suite) => {
+    const c = current.find((x) => x.suite === suite);
+    return [el("dt", { text: t.current_of.replace("{suite}", t.suite[suite]) }),
+      el("dd", { "data-suite": suite, "data-key": c ? c.key_id : "",
+        text: c ? t.current_cert.replace("{key}", c.key_id).replace("{until}", beijing(c.not_after)) : t.current_none })];
+  }));
+}
+
 async function refresh() {
-  const [certs, keys] = await Promise.all([api("GET", "/certificates"), listKeys()]);
+  const [certs, keys, current] = await Promise.all([api("GET", "/certificates"), listKeys(),
+    api("GET", "/certificates/current")]);
+  showCurrent(current);
   const have = new Set(keys.map((k) => k.keyId));
   const body = document.getElementById("certs");
-  body.replaceChildren(...(certs.length ? certs.map((c) => el("tr", { "data-status": c.status },
+  body.replaceChildren(...(certs.length ? certs.map((c) => el("tr", { "data-status": c.status, "data-suite": c.suite },
     el("td", { class: "mono", text: c.key_id }),
+    el("td", { text: t.suite[c.suite] || c.suite }),
     el("td", {}, el("span", { class: `badge ${c.status}`, text: t.cert[c.status] || c.status })),
     el("td", { text: c.not_after ? beijing(c.not_after) : "—" }),
-    el("td", { text: c.suite === "gm" ? t.sm2_in_file : have.has(c.key_id) ? t.in_browser : t.not_in_browser }))) : [el("tr", {}, el("td", { colspan: 4, text: "—" }))]));
+    el("td", { text: c.suite === "gm" ? t.sm2_in_file : have.has(c.key_id) ? t.in_browser : t.not_in_browser }))) : [el("tr", {}, el("td", { colspan: 5, text: "—" }))]));
   const requested = new Set(certs.filter((c) => ["pending", "issued"].includes(c.status)).map((c) => c.key_id));
   document.getElementById("stored").textContent = keys.length
     ? `${t.stored}${COLON}` + list(keys.map((k) => `${k.keyId}${k.signKey ? "" : ` (${t.no_sign})`}`)) : t.no_key;

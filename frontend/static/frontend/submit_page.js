@@ -374,7 +374,7 @@ async function init() {
   const gmSuite = lot.cipher_suite === "gm"; // the SM2 key is not a WebCrypto key: only its certificate is needed
   const key = cert && !gmSuite ? await getKey(cert.key_id) : null;
   const keyInfo = document.getElementById("key-info");
-  if (!cert) say(keyInfo, t.no_cert, "error");
+  if (!cert) say(keyInfo, gmSuite ? t.gm_cert : t.no_cert, "error");
   else if (gmSuite && !(await gmCertificateOk())) say(keyInfo, `${cert.key_id} — ${t.gm_cert}`, "error");
   else if (gmSuite) { say(keyInfo, `${cert.key_id} — ${t.gm_key}`, "ok"); document.getElementById("seal-btn").disabled = false; }
   else if (!key) say(keyInfo, `${cert.key_id} — ${t.no_key}`, "error");
