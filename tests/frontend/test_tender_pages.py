@@ -134,7 +134,7 @@ def test_a_host_chooses_the_gm_suite_and_bidders_seal_in_the_browser(people, org
     assert res.context["ctx"]["closed_reason"] == "" and res.context["ctx"]["lot"]["cipher_suite"] == "gm"
     assert "SM2 证书" in res.context["labels"]["gm_cert"]
     english = bidder.get(f"/tenders/{lot.pk}/bid/", HTTP_ACCEPT_LANGUAGE="en").context["labels"]["gm_cert"]
-    assert "needs an SM2 certificate" in english
+    assert "needs a current SM2 certificate" in english
     assert host_client(people).post("/tenders/new/", form(orgs, project_code="ZB-2026-002",
                                                             cipher_suite="sm9")).status_code == 200
 

@@ -34,11 +34,10 @@ async function refresh() {
   const have = new Set(keys.map((k) => k.keyId));
   const body = document.getElementById("certs");
   body.replaceChildren(...(certs.length ? certs.map((c) => el("tr", { "data-status": c.status, "data-suite": c.suite },
-    el("td", { class: "mono", text: c.key_id }),
-    el("td", { text: t.suite[c.suite] || c.suite }),
+    el("td", { class: "mono", text: c.key_id, title: t.suite[c.suite] || c.suite }),
     el("td", {}, el("span", { class: `badge ${c.status}`, text: t.cert[c.status] || c.status })),
     el("td", { text: c.not_after ? beijing(c.not_after) : "—" }),
-    el("td", { text: c.suite === "gm" ? t.sm2_in_file : have.has(c.key_id) ? t.in_browser : t.not_in_browser }))) : [el("tr", {}, el("td", { colspan: 5, text: "—" }))]));
+    el("td", { text: c.suite === "gm" ? t.sm2_in_file : have.has(c.key_id) ? t.in_browser : t.not_in_browser }))) : [el("tr", {}, el("td", { colspan: 4, text: "—" }))]));
   const requested = new Set(certs.filter((c) => ["pending", "issued"].includes(c.status)).map((c) => c.key_id));
   document.getElementById("stored").textContent = keys.length
     ? `${t.stored}${COLON}` + list(keys.map((k) => `${k.keyId}${k.signKey ? "" : ` (${t.no_sign})`}`)) : t.no_key;
