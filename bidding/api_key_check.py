@@ -18,7 +18,8 @@ class KeyCheckOut(Schema):
     id: str
     key_id: str
     suite: str
-    envelope: str = Field(..., description="base64 of the test envelope, sealed to your current certificate")
+    envelope: str = Field(..., description="base64 of the test envelope, sealed to your current "
+                          "certificate of the lot's cipher suite")
     bids_sealed_to_other_keys: list[dict]
 
 
@@ -35,7 +36,8 @@ class AnswerOut(Schema):
 
 
 @router.post("/lots/{lot_id}/key-checks", response={201: KeyCheckOut},
-             summary="A test envelope sealed to your current certificate, to check your key before the deadline")
+             summary="A test envelope sealed to your current certificate of the lot's suite, to check your key "
+                     "before the deadline")
 def issue(request, lot_id: int):
     check = key_check.issue_key_check(request.user, Actor.from_request(request), lot_id, now=clock.now())
     return Status(201, {"id": str(check.pk), "key_id": check.key_id, "suite": check.certificate.suite,

@@ -26,7 +26,7 @@ class Expected:
     tender: str
     lot: str
     bidder: str
-    bidder_key_id: str  # the bidder's current certificate's key
+    bidder_key_id: str  # the key of the bidder's current certificate of the lot's cipher suite
     escrow_key_id: str | None  # the tender's dealt escrow key (v1 set-ups made before v2)
     custodian_key_ids: tuple[str, ...] = ()  # the tender's custodians' keys, in share-index order (v2)
     threshold: int | None = None  # of the custodians' split (v2)

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
+from accounts.models import Organisation
 from audit.log import log_action
 from bidding.access import access_certificate
 from common.access import require_cap
@@ -208,6 +209,8 @@ def decide_certificate(user, actor: Actor, cert_id: int, *, approve: bool, now: 
                                         credit_code=org.credit_code)
         # One current certificate per suite: an SM2 certificate supersedes the SM2 one only, and
         # the bids counted stale are those of the same suite's lots (the others' certificate stays).
+        # The organisation's row serialises two approvals at once (each then sees the other's).
+        Organisation.objects.select_for_update().filter(pk=org.pk).first()
         previous = list(BidderCertificate.objects.select_for_update()
                         .filter(organisation=org, suite=cert.suite, status=Status.ISSUED))
         for old in previous:

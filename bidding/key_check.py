@@ -47,7 +47,8 @@ def sealed_to_other_keys(lot_id: int, organisation_id: int, key_id: str) -> list
 
 
 def issue_key_check(user, actor: Actor, lot_id: int, *, now: datetime) -> KeyCheck:
-    """A test envelope sealed to the caller's organisation's current certificate, for this lot."""
+    """A test envelope sealed to the caller's organisation's current certificate of this lot's
+    cipher suite."""
     lot = access_bid_lot(user, lot_id)
     bid_rules.check_before_deadline(lot.bid_deadline, now)
     org = user.organisation
