@@ -63,7 +63,7 @@ def bidder_keys(request):
         "sm2_writing": _("Generating the SM2 key and writing its key file… {percent}%"),
         "sm2_generated": _("SM2 key {key} generated: its key file is downloaded. Save it, then request the certificate."),
         "sm2_in_file": _("SM2: in its key file, not in this browser"),
-        # one current certificate per suite (docs/cryptography.md, "Certificates")
+        # one current certificate per suite (docs/sealbid.md, "Certificates and keys")
         "suite": {"intl": _("International (P-256)"), "gm": _("Chinese commercial cryptography (SM2)")},
         "current_of": _("Current certificate: {suite}"),
         "current_cert": _("key {key}, valid until {until}"),

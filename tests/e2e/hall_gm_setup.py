@@ -100,3 +100,21 @@ def approve_sm2_request(org_id: int) -> None:
     info = sm2_x509.load_certificate(cert.certificate_pem, certificates.sm2_ca_certificate_pem().encode())
     print(json.dumps({"suite": cert.suite, "key_id": cert.key_id, "status": cert.status,
                       "point": info.public_key.point.hex(), "credit_code": info.credit_code}))
+
+
+def give_sm2_certificate(username: str) -> None:
+    """The user's organisation also gets an SM2 certificate, issued now (after its P-256 one): a
+    dual-certificate company. Prints the SM2 key id."""
+    from accounts.models import User
+    from bidding import certificates
+    from common import clock
+    from common.actor import Actor
+    from crypto import gm, sm2_x509
+
+    user, host, now = User.objects.get(username=username), User.objects.get(username="host"), clock.now()
+    key = gm.generate_sm2_key()
+    org = user.organisation
+    csr = sm2_x509.make_csr(key, organisation=org.name, credit_code=org.credit_code).decode()
+    cert = certificates.request_certificate(user, Actor.of(user), csr_pem=csr, now=now)
+    certificates.decide_certificate(host, Actor.of(host), cert.pk, approve=True, now=now)
+    print(json.dumps({"key_id": key.key_id}))

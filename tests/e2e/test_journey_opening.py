@@ -427,6 +427,10 @@ def test_the_whole_opening_journey(browser, platform_server, ticker, tmp_path, l
         for name in bidders:
             pages[name].wait_for_selector("#objections .answer")
         check_screen(b1, f"{locale} bidder: the objection answered", axe=False)
+        # bidder1's company now holds an SM2 certificate too (issued after its P-256 one, for gm
+        # tenders): this intl tender's record is still signed with the P-256 key.
+        manage(platform_server.env, "shell", "-c",
+               "from tests.e2e.hall_gm_setup import give_sm2_certificate; give_sm2_certificate('bidder1')")
         host.click("#start-confirmation")
         for name in bidders:
             pages[name].wait_for_selector("#hall[data-phase='confirming']")
