@@ -29,7 +29,7 @@ from common import clock
 from common.actor import Actor
 from crypto.checkpoint import Checkpoint, open_checkpoint
 
-from .keys import note_signer, sign_checkpoint_note
+from .keys import platform_verifier, sign_checkpoint_note
 from .log import append_locked, entry_body_parts, entry_columns, lock_head
 from .models import AuditCheckpoint, AuditEntry
 from .sequencer import sequence_pending
@@ -87,4 +87,4 @@ def latest_checkpoint() -> AuditCheckpoint | None:
 
 def verify_stored_checkpoint(record: AuditCheckpoint) -> Checkpoint:
     """Check a stored note against the platform key; raises ``CheckpointError``."""
-    return open_checkpoint(record.note, note_signer().verifier)
+    return open_checkpoint(record.note, platform_verifier())

@@ -21,7 +21,7 @@ from common import metrics
 from common.files import provisioned_key_pem
 from crypto import gm, signing, sm2_x509
 from crypto.ca import CertificateError
-from crypto.checkpoint import NoteSigner, sign_note
+from crypto.checkpoint import NoteSigner, NoteVerifier, sign_note
 from crypto.sm2_note import Sm2NoteSigner
 
 
@@ -51,12 +51,7 @@ def platform_signing_key() -> signing.SigningKey:
 def _platform_signing_key(uri: str, path: str, pinned: str = ""):
     key = _load_platform_signing_key(uri, path)
     if pinned:
-        try:
-            expected = bytes.fromhex(pinned)
-        except ValueError:
-            expected = b""
-        if len(expected) != 32:
-            raise ImproperlyConfigured("PLATFORM_SIGNING_PUBLIC_KEY is not 64 hex digits")
+        expected = pinned_public_key(pinned)
         if signing.public_key_bytes(key) != expected:
             # Raised, so nothing is cached: the right token (or file) put back is found next time.
             metrics.SIGNING_FAILURES.labels("platform", "unavailable").inc()
@@ -64,6 +59,26 @@ def _platform_signing_key(uri: str, path: str, pinned: str = ""):
             raise signing.SigningUnavailable(f"{where} key is not the platform's pinned key "
                                              "(PLATFORM_SIGNING_PUBLIC_KEY): refusing to sign with it")
     return key
+
+
+def pinned_public_key(pinned: str) -> bytes:
+    """``PLATFORM_SIGNING_PUBLIC_KEY``'s 32 bytes (64 hex digits), or ImproperlyConfigured."""
+    try:
+        expected = bytes.fromhex(pinned)
+    except ValueError:
+        expected = b""
+    if len(expected) != signing.PUBLIC_KEY_SIZE:
+        raise ImproperlyConfigured("PLATFORM_SIGNING_PUBLIC_KEY is not 64 hex digits")
+    return expected
+
+
+def platform_public_key() -> bytes:
+    """The platform key's public half, what checkpoints, receipts and backups are checked with: the
+    pinned one (``PLATFORM_SIGNING_PUBLIC_KEY``) when set — so checking needs no HSM, and works while
+    the token is away — otherwise the signing key's own (``SigningUnavailable`` if it is away)."""
+    if settings.PLATFORM_SIGNING_PUBLIC_KEY:
+        return pinned_public_key(settings.PLATFORM_SIGNING_PUBLIC_KEY)
+    return signing.public_key_bytes(platform_signing_key())
 
 
 def _load_platform_signing_key(uri: str, path: str):
@@ -150,9 +165,14 @@ def sign_checkpoint_note(body: str) -> str:
     return sign_note(body, *signers)
 
 
+def platform_verifier() -> NoteVerifier:
+    """The platform's note verifier (``platform_public_key``: the pinned key when there is one)."""
+    return NoteVerifier(settings.AUDIT_ORIGIN, platform_public_key())
+
+
 def platform_vkey() -> str:
     """The verifier key anyone uses to check checkpoints and receipts offline."""
-    return note_signer().vkey
+    return platform_verifier().vkey
 
 
 def platform_sm2_vkey() -> str | None:

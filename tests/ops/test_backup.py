@@ -54,11 +54,12 @@ def url_of(name: str) -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{name}"
 
 
-def restore(archive: Path, database: str, storage: Path, settings) -> subprocess.CompletedProcess:
+def restore(archive: Path, database: str, storage: Path, settings, **extra) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in {"KAIBIAO_ENV", "DJANGO_SETTINGS_MODULE"}}
     env.update(DATABASE_URL=url_of(database), KAIBIAO_STORAGE_DIR=str(storage),
                KAIBIAO_VAR_DIR=str(storage.parent / "var"),
                PLATFORM_SIGNING_KEY_FILE=str(settings.PLATFORM_SIGNING_KEY_FILE))
+    env.update(extra)
     return subprocess.run([sys.executable, "manage.py", "restore", str(archive)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=180)
 
@@ -168,3 +169,47 @@ def test_a_restore_into_a_database_in_use_is_refused(backed_up, pg, settings):
     assert again.returncode != 0 and "pg_restore failed" in again.stderr
     done = restore(backed_up["archive"], pg(), target, settings)  # the storage directory is not empty
     assert done.returncode != 0 and "is not empty" in done.stderr
+
+
+def test_a_backup_while_the_signing_key_is_away_writes_nothing(pg, people, bid_storage, tmp_path, settings):
+    """The key found is not the pinned one (a token swapped under the same labels, the HSM away):
+    a clear refusal, and neither the archive nor a half-written file."""
+    from django.core.management.base import CommandError
+
+    from audit.keys import platform_signing_key
+
+    settings.PLATFORM_SIGNING_KEY_FILE = tmp_path / "signing-key.pem"
+    settings.PLATFORM_SIGNING_PUBLIC_KEY = "ab" * 32
+    platform_signing_key.cache_clear()
+    archive = tmp_path / "kaibiao.tar"
+    try:
+        with pytest.raises(CommandError, match="no backup written: the platform's signing key cannot sign"):
+            call_command("backup", str(archive), stdout=io.StringIO())
+    finally:
+        platform_signing_key.cache_clear()
+    assert not archive.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["signing-key.pem"]
+
+
+def test_a_restore_checks_the_pinned_public_key_and_needs_no_signing_key(backed_up, pg, settings):
+    """Restoring on a machine without the platform's signing key (its HSM not attached yet): the
+    pinned public key checks the backup and the audit log; a pin of another key — an insider who
+    re-signed the backup with their own — is refused; with neither, a clear error, no traceback."""
+    from audit.keys import platform_signing_key
+    from crypto import signing
+
+    true_pin = signing.public_key_bytes(platform_signing_key()).hex()
+    tmp = backed_up["tmp"]
+    elsewhere = str(tmp / "another-machine" / "signing-key.pem")  # a new key, made on first use
+    database, target = pg(), tmp / "pinned" / "storage"
+    done = restore(backed_up["archive"], database, target, settings, PLATFORM_SIGNING_KEY_FILE=elsewhere,
+                   PLATFORM_SIGNING_PUBLIC_KEY=true_pin)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "restored the database and" in done.stdout and "OK: root" in done.stdout, done.stdout
+    assert "checkpoints verified: 0" not in done.stdout
+
+    # The insider's own key pinned (and the backup re-signed by it would pass; this one does not).
+    theirs = signing.public_key_bytes(signing.generate_signing_key()).hex()
+    done = restore(backed_up["archive"], pg(), tmp / "theirs" / "storage", settings,
+                   PLATFORM_SIGNING_KEY_FILE=elsewhere, PLATFORM_SIGNING_PUBLIC_KEY=theirs)
+    assert done.returncode != 0 and "signature does not verify" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

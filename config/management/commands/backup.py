@@ -13,6 +13,7 @@ from audit.keys import platform_signing_key
 from audit.models import AuditHead
 from common import clock
 from config.backup import BackupError, Database, create
+from crypto.signing import SigningUnavailable
 
 
 class Command(BaseCommand):
@@ -32,5 +33,9 @@ class Command(BaseCommand):
                               origin=settings.AUDIT_ORIGIN, audit_size=head, now=clock.now())
         except BackupError as exc:
             raise CommandError(str(exc)) from None
+        except SigningUnavailable as exc:
+            # The manifest is signed before anything is written: no archive, no partial file.
+            raise CommandError(f"no backup written: the platform's signing key cannot sign now ({exc}); "
+                               "try again once it is back") from None
         self.stdout.write(f"backup written to {out}: database ({manifest['database']['size']} bytes, "
                           f"audit log of {head} entries) and {len(manifest['files'])} stored files")

@@ -1,7 +1,11 @@
 """``manage.py restore ARCHIVE``: verify a backup whole (signature, every hash, nothing unlisted),
 then restore it into the configured database, which must be new and empty, and the storage
 directory, which must be empty; then check the audit log (``audit_check``) on the result
-(``config/backup.py``; docs/operations.md, "Backups")."""
+(``config/backup.py``; docs/operations.md, "Backups").
+
+The backup's signature is checked against the platform's public key: the pinned one
+(``PLATFORM_SIGNING_PUBLIC_KEY``) when set — so a restore needs no HSM, as after losing the machine
+it is attached to — otherwise the signing key's own public half."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from audit.keys import platform_signing_key
+from audit.keys import platform_public_key
 from config.backup import BackupError, Database, restore, verify
 from crypto import signing
 
@@ -26,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-audit-check", action="store_true", help="skip audit_check afterwards")
 
     def handle(self, *args, archive, verify_only=False, no_audit_check=False, **options):
-        verify_key = signing.public_key_bytes(platform_signing_key())
+        verify_key = _verify_key()
         try:
             if verify_only:
                 import tempfile
@@ -46,3 +50,14 @@ class Command(BaseCommand):
         if not no_audit_check:
             connections.close_all()
             call_command("audit_check", stdout=self.stdout, stderr=self.stderr)
+
+
+
+def _verify_key() -> bytes:
+    """The public key the backup's manifest must be signed by (the pinned one when set)."""
+    try:
+        return platform_public_key()
+    except signing.SigningUnavailable as exc:
+        raise CommandError(f"restore refused: the backup's signature cannot be checked ({exc}); set "
+                           "PLATFORM_SIGNING_PUBLIC_KEY to the platform's public key (64 hex digits) to "
+                           "restore without its signing key") from None
