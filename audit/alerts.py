@@ -21,6 +21,9 @@ class Alert:
 TABLE: list[tuple[str, Alert]] = [
     ("bidding.bid.refused", Alert("warning", "bid_refused", "投标文件被拒收")),
     ("bidding.bid.receipt_failed", Alert("warning", "receipt_unsigned", "回执无法签名，投标未记录")),
+    ("bidding.bid.completion_pending", Alert("warning", "completion_pending", "投标完成待签名，未作废")),
+    ("bidding.bid.pending_lost", Alert("critical", "pending_lost", "待签名的投标文件在平台丢失")),
+    ("bidding.opening.completion_pending", Alert("critical", "completion_pending_opening", "有投标待平台签名完成，开标暂缓")),
     ("bidding.opening.decryption_failed", Alert("warning", "decryption_failed", "解密失败")),
     ("bidding.opening.bid_revoked", Alert("warning", "bid_revoked", "投标被视为撤销")),
     ("bidding.opening.bid_withdrawn", Alert("warning", "bid_withdrawn", "投标被视为撤回")),

@@ -84,6 +84,15 @@ class BidUpload(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    # A completion asked for before the deadline whose receipt could not be signed (the platform's
+    # HSM away): pending, not lost (bidding/pending.py). The time every byte was in and completion
+    # was asked for, the SHA-256 the server computed of them then, and who asked.
+    completion_requested_at = models.DateTimeField(null=True, blank=True)
+    completion_sha256 = models.CharField(max_length=64, blank=True)
+    completion_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                                        blank=True, related_name="+")
+    completion_next_try = models.DateTimeField(null=True, blank=True)  # the ticker's next attempt
+    completion_kept_at = models.DateTimeField(null=True, blank=True)  # kept at the deadline (audited once)
 
 
 class BidSubmission(models.Model):

@@ -21,12 +21,13 @@ from django.db import transaction
 from audit.log import log_action
 from bidding.access import access_bid_lot, access_submission, access_upload
 from common.actor import Actor
+from common.canonical import format_time
 from common.crash import crash_point
 from common.errors import ErrorCode, PlatformError
 from crypto.envelope import InvalidEnvelope, read_header
 from crypto.signing import SigningUnavailable
 
-from . import bid_rules, storage
+from . import bid_rules, pending, storage
 from .certificates import certificate_to_seal_for, current_certificate_for
 from .lifecycle import Status as LotStatus
 from .models import BidSubmission, BidUpload, EscrowKey, Lot
@@ -55,17 +56,6 @@ def _audit_refusal(actor: Actor, lot: Lot, error: PlatformError, now: datetime,
                    data={"code": error.code.value, "message": error.message,
                          "upload": str(upload.pk) if upload else None,
                          "organisation": actor.organisation_id})
-
-
-def _audit_unsigned(actor: Actor, lot: Lot, upload: BidUpload, sha256: str, size: int, now: datetime,
-                    exc: Exception) -> None:
-    """Record a complete whose receipt could not be signed, in its own transaction (the attempt's
-    rolled back): the bidder had every byte in, at this time; the upload stays open."""
-    with transaction.atomic():
-        log_action("bidding.bid.receipt_failed", actor=actor, object_type="bidding.upload", object_id=upload.pk,
-                   tender_id=lot.pk, now=now,
-                   data={"upload": str(upload.pk), "organisation": actor.organisation_id, "sha256": sha256,
-                         "size": size, "code": ErrorCode.SIGNING_UNAVAILABLE.value, "message": str(exc)[:200]})
 
 
 def _refusing(actor: Actor, lot: Lot, now: datetime, upload: BidUpload | None = None):
@@ -139,14 +129,20 @@ def _locked_partial(upload: BidUpload, wait_until: float | None = None):
     return storage.locked(partial, wait_until=wait_until)
 
 
-def _open_upload(user, upload_id, actor: Actor, now: datetime) -> BidUpload:
+def _open_upload(user, upload_id, actor: Actor, now: datetime, *, completing: bool = False) -> BidUpload:
     upload = access_upload(user, upload_id)
     if upload.status != BidUpload.Status.OPEN:
         raise PlatformError(ErrorCode.INVALID_STATE, f"the upload is {upload.status}",
                             details={"status": upload.status})
     if now >= upload.lot.bid_deadline:
-        # Not finished at the deadline: it counts as withdrawn and its bytes go (EBM 27).
-        with _refusing(actor, upload.lot, now, upload):
+        # A completion asked for in time and not signed by the platform's fault is pending: it may
+        # still be completed (its bytes checked against the hash recorded then), never written to.
+        kept = pending.is_pending(upload)
+        if kept and completing:
+            return upload
+        # Not finished at the deadline: it counts as withdrawn and its bytes go (EBM 27) — a
+        # pending one is refused this request but keeps its bytes.
+        with _refusing(actor, upload.lot, now, None if kept else upload):
             bid_rules.check_before_deadline(upload.lot.bid_deadline, now)
     return upload
 
@@ -219,11 +215,11 @@ def complete_upload(user, actor: Actor, upload_id, *, now: datetime) -> tuple[Bi
     upload = access_upload(user, upload_id)
     if upload.status == BidUpload.Status.COMPLETE:
         return _completed(upload), False
-    upload = _open_upload(user, upload_id, actor, now)
+    upload = _open_upload(user, upload_id, actor, now, completing=True)
     lot = upload.lot
     partial = storage.partial_path(upload.pk)
     with _locked_partial(upload), _refusing(actor, lot, now, upload):
-        upload.refresh_from_db(fields=["offset", "status"])
+        upload.refresh_from_db(fields=["offset", "status", "completion_requested_at", "completion_sha256"])
         if upload.status == BidUpload.Status.COMPLETE:  # a concurrent complete won the lock first
             return _completed(upload), False
         if upload.offset != upload.size:
@@ -235,6 +231,7 @@ def complete_upload(user, actor: Actor, upload_id, *, now: datetime) -> tuple[Bi
         if upload.sha256 and sha256 != upload.sha256:
             raise PlatformError(ErrorCode.SHA256_MISMATCH, "the bytes received do not have the "
                                 "SHA-256 announced", details={"sha256": sha256})
+        received_at = pending.received_at(upload, sha256, now)  # a pending request's time
         try:
             with open(partial, "rb") as f:
                 header = read_header(f)
@@ -247,11 +244,12 @@ def complete_upload(user, actor: Actor, upload_id, *, now: datetime) -> tuple[Bi
         storage.sync(partial)  # durable before the receipt that the commit issues
         try:
             submission = _record(user, actor, upload, submission_id, relpath, header, sha256, size,
-                                 expected, now)
+                                 expected, now, received_at)
         except SigningUnavailable as exc:
             # The receipt could not be signed (the platform's HSM): nothing was recorded and the
-            # upload stays open with its bytes; the attempt itself is evidence, with its time.
-            _audit_unsigned(actor, lot, upload, sha256, size, now, exc)
+            # upload stays open with its bytes; the attempt itself is evidence, with its time, and
+            # before the deadline it makes the completion pending (bidding/pending.py).
+            pending.record_unsigned(user, actor, lot, upload, sha256, size, now, exc)
             raise
         crash_point("complete-after-commit-before-move")
         storage.place(partial, relpath)
@@ -265,25 +263,28 @@ def _completed(upload: BidUpload) -> BidSubmission:
     return submission
 
 
-def _record(user, actor, upload, submission_id, relpath, header, sha256, size, expected, now):
+def _record(user, actor, upload, submission_id, relpath, header, sha256, size, expected, now, received_at):
     with transaction.atomic():
         lot = access_bid_lot(user, upload.lot_id, for_update=True)  # serialise with withdrawals
         locked = BidUpload.objects.select_for_update().get(pk=upload.pk)
         if locked.status != BidUpload.Status.OPEN:
             raise PlatformError(ErrorCode.INVALID_STATE, f"the upload is {locked.status}")
-        check_can_bid(lot, now)
+        check_can_bid(lot, received_at)  # a pending completion: in time when it was asked for
         submission = do_submit(user, actor, lot, locked, submission_id=submission_id,
                                relpath=relpath, header=header, sha256=sha256, size=size,
-                               expected=expected, now=now)
+                               expected=expected, now=now, received_at=received_at)
         crash_point("complete-before-commit")
         return submission
 
 
 def do_submit(user, actor, lot, upload, *, submission_id, relpath, header, sha256, size, expected,
-              now) -> BidSubmission:
+              now, received_at=None) -> BidSubmission:
     """Record a stored envelope as the bidder's current bid. Assumes the lot row is locked, the
     envelope checked, and its bytes fsync'd (at ``relpath`` or still in the upload's partial file,
-    which the caller moves there after the commit)."""
+    which the caller moves there after the commit). ``received_at``: when every byte was in and
+    completion was asked for (a pending completion's request, before the deadline; else ``now``,
+    the signing time)."""
+    received_at = received_at or now
     previous = (BidSubmission.objects.select_for_update()
                 .filter(lot=lot, organisation_id=upload.organisation_id,
                         status=BidSubmission.Status.CURRENT).first())
@@ -297,7 +298,7 @@ def do_submit(user, actor, lot, upload, *, submission_id, relpath, header, sha25
         id=submission_id, lot=lot, organisation=upload.organisation, submitted_by=user, upload=upload,
         certificate=cert, sha256=sha256, size=size, commitment=header.commitment_b64,
         key_id=expected.bidder_key_id, escrow_key_id=expected.escrow_key_id or "", header=header.raw,
-        path=relpath, received_at=now, audit_index=-1, receipt={})
+        path=relpath, received_at=received_at, audit_index=-1, receipt={})
     submission.save()
     upload.status, upload.updated_at = BidUpload.Status.COMPLETE, now
     upload.save(update_fields=["status", "updated_at"])
@@ -307,7 +308,8 @@ def do_submit(user, actor, lot, upload, *, submission_id, relpath, header, sha25
                              "sha256": sha256, "size": size, "commitment": submission.commitment,
                              "key_id": submission.key_id, "replaces": str(previous.pk) if previous else None,
                              "certificate": cert.serial, "user_agent": actor.user_agent,
-                             "cipher_suite": lot.cipher_suite},
+                             "cipher_suite": lot.cipher_suite,
+                             "requested_at": format_time(received_at), "signed_at": format_time(now)},
                        sequenced=True)
     submission.audit_index = entry.index
     submission.receipt = issue_receipt(submission, entry, now=now)
@@ -332,13 +334,15 @@ def withdraw(user, actor: Actor, lot_id: int, *, now: datetime) -> BidSubmission
 
 def expire_uploads(now: datetime) -> int:
     """Void every upload still open at its lot's deadline (it counts as withdrawn) and remove its
-    bytes; finish the move of every submission a crash left in its partial file. Run by the ticker
+    bytes, except a pending completion's (kept, audited); finish the move of every submission a crash left in its partial file. Run by the ticker
     or before the opening; also applied lazily on each request."""
     from .sweep import finish_placements
 
     finish_placements(now)
+    pending.keep_pending(now)  # a completion asked for in time, not signed: kept (bidding/pending.py)
     count = 0
-    stale = BidUpload.objects.filter(status=BidUpload.Status.OPEN, lot__bid_deadline__lte=now)
+    stale = (BidUpload.objects.filter(status=BidUpload.Status.OPEN, lot__bid_deadline__lte=now)
+             .exclude(pk__in=pending.pending_uploads().values("pk")))
     for upload in stale.select_related("lot"):
         with transaction.atomic():
             if not BidUpload.objects.filter(pk=upload.pk, status=BidUpload.Status.OPEN).update(

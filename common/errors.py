@@ -60,6 +60,9 @@ class ErrorCode(StrEnum):
     INVALID_FILE_KEY = "invalid_file_key"
     DECRYPTION_FAILED = "decryption_failed"
     INVALID_SIGNATURE = "invalid_signature"
+    # A bid's completion asked for before the deadline waits for the platform's signature: the
+    # opening of its lot waits for it (docs/opening.md, bidding/pending.py).
+    COMPLETION_PENDING = "completion_pending"
     # The platform's signing key (on an HSM) cannot sign now: nothing was recorded; retry later.
     SIGNING_UNAVAILABLE = "signing_unavailable"
 
@@ -107,11 +110,13 @@ HTTP_STATUS = {
     ErrorCode.INVALID_FILE_KEY: 422,
     ErrorCode.DECRYPTION_FAILED: 503,
     ErrorCode.INVALID_SIGNATURE: 422,
+    ErrorCode.COMPLETION_PENDING: 409,
     ErrorCode.SIGNING_UNAVAILABLE: 503,
 }
 
 TEMPORARY = {ErrorCode.RATE_LIMITED, ErrorCode.LOCKED_OUT, ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL,
-             ErrorCode.UPLOAD_BUSY, ErrorCode.MEDIA_UNAVAILABLE, ErrorCode.SIGNING_UNAVAILABLE}
+             ErrorCode.UPLOAD_BUSY, ErrorCode.MEDIA_UNAVAILABLE, ErrorCode.SIGNING_UNAVAILABLE,
+             ErrorCode.COMPLETION_PENDING}
 
 
 class PlatformError(Exception):

@@ -63,6 +63,7 @@ ERROR = {
     "decryption_failed": _("Decryption failed on the platform"),
     "invalid_signature": _("The signature does not verify"),
     "signing_unavailable": _("The platform cannot sign right now: nothing was recorded, try again shortly"),
+    "completion_pending": _("A bid's completion waits for the platform's signature: the opening waits for it"),
     "network": _("The connection failed"),
 }
 
@@ -182,6 +183,9 @@ ALERT = {  # the console's alerts (audit/alerts.py), by their code
     "witness_quorum": _("Checkpoint lacks the witnesses' cosignatures"),
     "clock_unsynchronised": _("Server clock unsynchronised: deadlines held"),
     "signing_unavailable": _("The platform's signing key (HSM) is unavailable: nothing is signed"),
+    "completion_pending": _("A bid's completion waits for the platform's signature"),
+    "completion_pending_opening": _("The opening waits for a bid's completion (the platform could not sign)"),
+    "pending_lost": _("A bid whose completion was pending lost its bytes on the platform"),
     "access_denied": _("Access denied"),
     "sign_in_failed": _("Sign-in failed"),
 }

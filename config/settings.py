@@ -328,6 +328,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = JSON_BODY_MAX_BYTES
 # while the server writes the previous one) waits for that one; 0 turns the waiting off (every
 # PATCH must then start at the durable offset). Milliseconds.
 BID_UPLOAD_NEXT_WAIT_SECONDS = env_int("BID_UPLOAD_NEXT_WAIT_MS", 5_000) / 1000
+# How often the ticker tries again to complete a bid whose receipt could not be signed (a pending
+# completion, bidding/pending.py; docs/envelope.md). Seconds.
+BID_PENDING_RETRY_SECONDS = env_int("BID_PENDING_RETRY_SECONDS", 30)
 
 # --- Collusion analysis (docs/collusion.md) ----------------------------------------------------
 # Which signals run and their thresholds, as a JSON object; unknown keys stop the start.

@@ -9,6 +9,11 @@ the transition happens exactly once (PostgreSQL re-checks the WHERE clause on th
 A callback that raises rolls back alone; its row stays due and is retried on the next tick. One
 that raises ``SigningUnavailable`` (its checkpoint could not be signed: the platform's HSM is away)
 is logged without a traceback and reported to ``on_error``, so the ticker raises one alert.
+
+A round hook (``register_round_hook``) is work that must not run inside a timer's transaction (it
+commits on its own, then does what follows the commit: a pending bid's completion moves its file
+after its commit). ``run_due_timers`` runs every hook first, outside any transaction of its own,
+then the timers: a deadline timer of the same round sees what the hooks finished.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ class TimerKind:
 
 _TIMERS: dict[str, TimerKind] = {}
 _ROOM_TIMER_CALLBACKS: dict[str, Callable[[RoomTimer, datetime], None]] = {}
+_ROUND_HOOKS: dict[str, Callable[[datetime], int]] = {}
 
 
 def register_timer(name: str, model, callback, *, field: str = "next_check", deadline: bool = False,
@@ -51,6 +57,28 @@ def register_timer(name: str, model, callback, *, field: str = "next_check", dea
 
 def unregister_timer(name: str) -> None:
     _TIMERS.pop(name, None)
+
+
+def register_round_hook(name: str, callback: Callable[[datetime], int]) -> None:
+    """``callback(now)`` runs once per round, before the timers, outside any transaction; it returns
+    how many things it applied. Idempotent and safe with several tickers (its own locks)."""
+    _ROUND_HOOKS[name] = callback
+
+
+def _run_round_hooks(now: datetime, on_error) -> int:
+    applied = 0
+    for name, callback in list(_ROUND_HOOKS.items()):
+        try:
+            applied += callback(now) or 0
+        except SigningUnavailable as exc:
+            log.warning("round hook %s: the platform cannot sign (%s); retried later", name, exc)
+            if on_error is not None:
+                on_error(name, exc)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("round hook %s failed; retried next round", name)
+            if on_error is not None:
+                on_error(name, exc)
+    return applied
 
 
 def register_room_timer(kind: str, callback: Callable[[RoomTimer, datetime], None]) -> None:
@@ -88,7 +116,7 @@ def run_due_timers(now: datetime, *, batch: int = 50, hold_deadlines: bool = Fal
     """Apply every overdue timer once; returns how many this call applied. ``hold_deadlines``: not
     the deadline timers (the clock is unsynchronised); they stay due and apply once it is back.
     ``on_error(timer name, exception)`` hears of each callback that failed (and stays due)."""
-    applied = 0
+    applied = _run_round_hooks(now, on_error)
     for kind in _kinds():
         if hold_deadlines and kind.deadline:
             continue

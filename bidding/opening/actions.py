@@ -42,14 +42,21 @@ def on_signin_opens(lot: Lot, now: datetime) -> None:
 
 
 def on_deadline(lot: Lot, now: datetime) -> None:
-    """Timer: the deadline (= the opening time). Voids unfinished uploads, counts the bids on file,
+    """Timer: the deadline (= the opening time). Voids unfinished uploads — and waits, without a
+    change, while a completion asked for in time is pending (``bidding.pending``) —, counts the bids on file,
     fails the opening (流标) below the tender's minimum, else publishes the bidders on file, commits
     to the coefficient's seed and starts decryption (unless the host paused the hall)."""
+    from .. import pending
     from ..submissions import expire_uploads
 
     actor = Actor.system("ticker")
     op = _ensure_opening(lot, now)
     expire_uploads(now)
+    try:  # a bid whose completion waits for the platform's signature is not lost: the opening waits
+        pending.check_none_pending(lot)
+    except PlatformError as exc:
+        pending.hold_opening(lot, exc, now)  # the lot stays due: applied once they are done
+        return
     subs = list(BidSubmission.objects.filter(lot=lot, status=BidSubmission.Status.CURRENT)
                 .select_related("organisation").order_by("received_at", "id"))
     op.bids_on_file = len(subs)
