@@ -114,6 +114,11 @@ def bid_submit(request, lot_id: int):
         "hashing": _("Reading the documents…"), "sealing": _("Sealing in this browser…"),
         "uploading": _("Uploading the sealed bid…"), "paused": _("Paused. You can resume at any time before the deadline."),
         "completing": _("Checking and receipting…"), "done": _("Submitted. Your receipt:"),
+        "signing_pending": _("The platform cannot sign receipts right now (its signing key is unavailable). "
+                             "Every byte of your bid is on the server and your request to complete it is "
+                             "recorded: the bid is kept even if the deadline passes, and is receipted with "
+                             "the time of your request. This page tries again by itself; if you close it, "
+                             "the platform completes the bid when it can sign again."),
         "resumable": _("An unfinished upload of this bid was found in this browser."),
         "network": _("The connection failed; the upload is paused. Resume when you are back online."),
         "failed": _("Failed"), "bytes": _("bytes"), "fen": _("fen"),

@@ -19,7 +19,7 @@ import { custodiansFromEscrow } from "./crypto/escrow.js";
 import { decode as unb64 } from "./crypto/b64.js";
 import { getKey } from "./signkeys.js";
 import { SealingWorker } from "./sealing.js";
-import { Cancelled, envelopeSha256, sendEnvelope, startEnvelope } from "./uploader.js";
+import { Cancelled, completeUpload, envelopeSha256, sendEnvelope, startEnvelope } from "./uploader.js";
 import { checkFiles, closeAtDeadline, confirmReplace, rememberSubmitted, showCurrent } from "./submit_guard.js";
 
 const ctx = pageData("page-ctx");
@@ -195,7 +195,13 @@ async function run(started = null) {
  *  the receipt, if its SHA-256 is `sha256`, the one this browser computed. */
 async function complete(uploadId, sha256) {
   say(status, t.completing, "completing");
-  const submission = await api("POST", `/uploads/${uploadId}/complete`);
+  // While the platform cannot sign, the completion is pending and kept even past the deadline:
+  // say so, and ask again (uploader.js).
+  const submission = await completeUpload(() => api("POST", `/uploads/${uploadId}/complete`), {
+    signal: job?.controller?.signal,
+    onPending: () => say(status, t.signing_pending, "pending"),
+    onRetry: () => say(status, t.completing, "completing"),
+  });
   await dropPending();
   rememberSubmitted(lot.id, submission, job.names || []);
   currentBid = submission;

@@ -235,3 +235,34 @@ export async function envelopeSha256(sealer, worker, progress = {}) {
   for await (const _ of env.pieces()) { /* none: nothing is handed over past the end */ }
   return env.digest();
 }
+
+export const PENDING_RETRY = Object.freeze({ firstMs: 2000, maxMs: 60000 });
+
+/**
+ * `complete` (the `ask()` given: one POST), asked again while the platform cannot sign. A 503
+ * `signing_unavailable` means the completion is pending, not lost: every byte is on the server and
+ * the request is recorded, kept even past the deadline (docs/envelope.md, "A completion that could
+ * not be signed"). `onPending()` then says so, and `ask()` is repeated after 2 s, doubling to a
+ * minute, until it is receipted — `onRetry()` before each — or `signal` aborts (`Cancelled`: the
+ * bidder paused). Any other error is thrown as it is.
+ */
+export async function completeUpload(ask, { signal, onPending, onRetry, retry = PENDING_RETRY } = {}) {
+  for (let wait = retry.firstMs; ; wait = Math.min(wait * 2, retry.maxMs)) {
+    try {
+      return await ask();
+    } catch (err) {
+      if (err?.code !== "signing_unavailable") throw err;
+      onPending?.(err);
+      await pauseFor(wait, signal);
+      onRetry?.();
+    }
+  }
+}
+
+function pauseFor(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) { reject(new Cancelled("cancelled")); return; }
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => { clearTimeout(timer); reject(new Cancelled("cancelled")); }, { once: true });
+  });
+}
