@@ -116,9 +116,13 @@ def keep_pending(now: datetime) -> int:
 
 
 def check_none_pending(lot: Lot) -> None:
-    """The opening of ``lot`` may not start while a completion of its bids is pending."""
+    """The opening of ``lot`` may not start while a completion of its bids is pending — nor, after
+    the deadline's expiry, while an upload of it is still open (a request held its lock: it may be
+    the one recording its completion pending; ``upload_busy`` with nothing audited)."""
     waiting = list(pending_uploads().filter(lot=lot).order_by("completion_requested_at")
                    .values_list("pk", "completion_requested_at"))
+    if not waiting and BidUpload.objects.filter(lot=lot, status=BidUpload.Status.OPEN).exists():
+        raise PlatformError(ErrorCode.UPLOAD_BUSY, "a request on an upload of this lot is in progress")
     if waiting:
         raise PlatformError(ErrorCode.COMPLETION_PENDING, "a bid's completion waits for the platform's "
                             "signature: the opening waits for it", temporary=True,
@@ -127,8 +131,9 @@ def check_none_pending(lot: Lot) -> None:
 
 
 def hold_opening(lot: Lot, error: PlatformError, now: datetime) -> None:
-    """Audit (once per lot: a console alert) that the opening waits for pending completions."""
-    if (AuditEntry.objects.filter(action=HELD_ACTION, tender_id=lot.pk).exists()
+    """Audit (once per lot: a console alert) that the opening waits for pending completions (not
+    for a request in progress: that is a moment)."""
+    if error.code != ErrorCode.COMPLETION_PENDING or (AuditEntry.objects.filter(action=HELD_ACTION, tender_id=lot.pk).exists()
             or AuditPending.objects.filter(action=HELD_ACTION, tender_id=lot.pk).exists()):
         return
     log_action(HELD_ACTION, actor=Actor.system("ticker"), object_type="bidding.lot", object_id=lot.pk,

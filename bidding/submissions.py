@@ -334,23 +334,41 @@ def withdraw(user, actor: Actor, lot_id: int, *, now: datetime) -> BidSubmission
 
 def expire_uploads(now: datetime) -> int:
     """Void every upload still open at its lot's deadline (it counts as withdrawn) and remove its
-    bytes, except a pending completion's (kept, audited); finish the move of every submission a crash left in its partial file. Run by the ticker
-    or before the opening; also applied lazily on each request."""
+    bytes, except a pending completion's (kept, audited: ``bidding.pending``); finish the move of
+    every submission a crash left in its partial file. Run by the ticker or before the opening;
+    also applied lazily on each request. An upload whose lock a request holds (a ``complete``
+    begun before the deadline may be recording it pending) is left for the next run: the opening
+    waits for it (``pending.check_none_pending``)."""
     from .sweep import finish_placements
 
     finish_placements(now)
-    pending.keep_pending(now)  # a completion asked for in time, not signed: kept (bidding/pending.py)
+    pending.keep_pending(now)
     count = 0
     stale = (BidUpload.objects.filter(status=BidUpload.Status.OPEN, lot__bid_deadline__lte=now)
              .exclude(pk__in=pending.pending_uploads().values("pk")))
     for upload in stale.select_related("lot"):
-        with transaction.atomic():
-            if not BidUpload.objects.filter(pk=upload.pk, status=BidUpload.Status.OPEN).update(
-                    status=BidUpload.Status.ABORTED, updated_at=now):
-                continue
-            log_action("bidding.bid.upload_expired", actor=Actor.system(), obj=upload,
-                       tender_id=upload.lot_id, now=now,
-                       data={"upload": str(upload.pk), "offset": upload.offset})
-        storage.remove(storage.partial_path(upload.pk))
+        try:
+            with _void_locked(upload):
+                with transaction.atomic():
+                    if not BidUpload.objects.filter(pk=upload.pk, status=BidUpload.Status.OPEN).exclude(
+                            pk__in=pending.pending_uploads().values("pk")).update(
+                            status=BidUpload.Status.ABORTED, updated_at=now):
+                        continue
+                    log_action("bidding.bid.upload_expired", actor=Actor.system(), obj=upload,
+                               tender_id=upload.lot_id, now=now,
+                               data={"upload": str(upload.pk), "offset": upload.offset})
+                storage.remove(storage.partial_path(upload.pk))
+        except PlatformError as exc:
+            if exc.code != ErrorCode.UPLOAD_BUSY:
+                raise
+            continue  # a request holds it: next run
         count += 1
     return count
+
+
+def _void_locked(upload: BidUpload):
+    """The upload's lock, taken at once or ``upload_busy``; nothing to lock if its bytes are gone."""
+    from contextlib import nullcontext
+
+    partial = storage.partial_path(upload.pk)
+    return storage.locked(partial) if partial.exists() else nullcontext()

@@ -272,3 +272,25 @@ def test_the_opening_waits_for_a_pending_completion_and_the_ticker_finishes_it(f
     # Erin's client retries: the same submission and receipt.
     res = client.post(f"/api/v1/uploads/{uid}/complete")
     assert res.status_code == 200 and res.json()["id"] == str(sub.pk)
+
+
+def test_an_upload_whose_lock_a_request_holds_at_the_deadline_is_left_and_the_opening_waits(scene, hsm):
+    """A ``complete`` begun before the deadline holds the upload's lock while it records its
+    completion pending: the expiry must not void the upload under it (nor start the opening)."""
+    lot = scene["lot"]
+    upload(scene["alice"], lot.pk, scene["env"], complete=False)
+    uid = str(BidUpload.objects.get(organisation=scene["org"]).pk)
+    at = lot.bid_deadline + timedelta(seconds=1)
+    with storage.locked(storage.partial_path(uid)):
+        assert submissions.expire_uploads(at) == 0
+        run_due_timers(at)
+        assert BidUpload.objects.get(pk=uid).status == "open" and storage.partial_path(uid).exists()
+        assert Lot.objects.get(pk=lot.pk).status == LotStatus.PUBLISHED
+        with pytest.raises(PlatformError) as err:
+            pending.check_none_pending(lot)
+        assert err.value.code == ErrorCode.UPLOAD_BUSY
+    assert not entries("bidding.opening.completion_pending")  # a moment, not an alert
+    assert submissions.expire_uploads(at + timedelta(seconds=1)) == 1  # released, not pending: void
+    assert not storage.partial_path(uid).exists()
+    run_due_timers(at + timedelta(seconds=2))
+    assert Lot.objects.get(pk=lot.pk).status == LotStatus.FAILED  # one bidder only: 流标, as before
