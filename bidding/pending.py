@@ -91,11 +91,35 @@ def received_at(upload: BidUpload, sha256: str, now: datetime) -> datetime:
     once completion was asked for."""
     if not is_pending(upload):
         return now
+    if not _request_on_record(upload):
+        # The columns say pending, the log does not: an edited row (an insider) gains nothing.
+        raise PlatformError(ErrorCode.INVALID_STATE, "this upload's completion request is not in the "
+                            "audit log", details={"requested_at": format_time(upload.completion_requested_at)})
     if sha256 != upload.completion_sha256:
         raise PlatformError(ErrorCode.SHA256_MISMATCH, "the bytes are not those whose completion was "
                             "asked for", details={"sha256": sha256, "requested_sha256": upload.completion_sha256,
                                                   "requested_at": format_time(upload.completion_requested_at)})
     return upload.completion_requested_at
+
+
+def _request_on_record(upload: BidUpload) -> bool:
+    """Whether the log holds the request the columns state: a ``bidding.bid.receipt_failed`` entry
+    of this upload, at the recorded time, with the recorded SHA-256, that made it pending. The
+    columns alone are not proof (the database's rows can be edited; the log is hash-chained and
+    checkpointed, docs/audit.md)."""
+    import json
+
+    requested = format_time(upload.completion_requested_at)
+    bodies = [e.body for e in AuditEntry.objects.filter(action="bidding.bid.receipt_failed",
+                                                         object_id=str(upload.pk))]
+    bodies += [p.prefix + "0" + p.suffix for p in AuditPending.objects.filter(
+        action="bidding.bid.receipt_failed", object_id=str(upload.pk))]
+    for body in bodies:
+        data = json.loads(body).get("data", {})
+        if (data.get("first_request") is True and data.get("pending_since") == requested
+                and data.get("sha256") == upload.completion_sha256 and data.get("upload") == str(upload.pk)):
+            return True
+    return False
 
 
 def keep_pending(now: datetime) -> int:

@@ -294,3 +294,25 @@ def test_an_upload_whose_lock_a_request_holds_at_the_deadline_is_left_and_the_op
     assert not storage.partial_path(uid).exists()
     run_due_timers(at + timedelta(seconds=2))
     assert Lot.objects.get(pk=lot.pk).status == LotStatus.FAILED  # one bidder only: 流标, as before
+
+
+def test_an_upload_marked_pending_by_editing_its_row_is_not_completed_after_the_deadline(scene, hsm):
+    """An insider sets the pending columns with SQL on a full upload nobody asked to complete: the
+    log holds no such request, so neither the bidder's complete nor the ticker's accepts it."""
+    from django.db import connection
+
+    lot = scene["lot"]
+    upload(scene["alice"], lot.pk, scene["env"], complete=False)
+    uid = str(BidUpload.objects.get(organisation=scene["org"]).pk)
+    with connection.cursor() as cur:
+        cur.execute("UPDATE bidding_bidupload SET completion_requested_at = %s, completion_sha256 = %s, "
+                    "completion_user_id = %s WHERE id = %s",
+                    [lot.bid_deadline - timedelta(minutes=1), hashlib.sha256(scene["env"]).hexdigest(),
+                     scene["user"].pk, uid])
+    with time_machine.travel(lot.bid_deadline + timedelta(minutes=1), tick=False):
+        res = scene["alice"].post(f"/api/v1/uploads/{uid}/complete")
+    assert res.status_code == 409 and res.json()["error"]["code"] == "invalid_state", res.content
+    assert "audit log" in res.json()["error"]["message"]
+    assert not BidSubmission.objects.exists() and BidUpload.objects.get(pk=uid).status == "refused"
+    run_due_timers(lot.bid_deadline + timedelta(minutes=2))
+    assert Lot.objects.get(pk=lot.pk).status == LotStatus.FAILED  # not held by the forged request

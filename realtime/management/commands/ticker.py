@@ -13,7 +13,9 @@ that checkpoints (an opening's deadline, a window, an evaluation step) rolls bac
 the ticker goes on with the others, and its first such round logs an error and writes
 ``realtime.signing.unavailable`` (a critical console alert) — once, however many rounds fail.
 Each round retries (the key resets the token's module), so when the token is back the next round's
-checkpoints sign, and the first round without a signing failure writes ``realtime.signing.restored``."""
+checkpoints sign, and the first round without a signing failure writes ``realtime.signing.restored``.
+The round hooks (``realtime.timers.register_round_hook``: a bid whose completion waits for the
+platform's signature, ``bidding.pending_ticker``) run first in each round and report the same way."""
 
 import logging
 import time
