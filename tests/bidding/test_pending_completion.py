@@ -28,13 +28,14 @@ from crypto.receipt import verify_receipt
 from crypto.signing import SigningUnavailable
 from realtime.timers import run_due_timers
 from tests.bidding.conftest import certify, package, patch, seal, stored_files, token_client, upload
+from tests.audit.test_platform_hsm import hsm, on_token, pulled_out  # noqa: F401
 from tests.bidding.test_opening_support import BIDDERS, PRICES, bid_package, five, submit_bids  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_hashing")]
 
 
 @pytest.fixture
-def hsm(monkeypatch):
+def signer(monkeypatch):
     """The platform's signing key on its HSM, pulled out (``away = True``) and put back: every
     checkpoint — hence every receipt — raises ``SigningUnavailable`` while it is out."""
     import audit.checkpoints
@@ -64,20 +65,20 @@ def entries(action):
     return [json.loads(e.body)["data"] for e in AuditEntry.objects.filter(action=action).order_by("index")]
 
 
-def asked_while_away(scene, hsm, minutes_before=10):
+def asked_while_away(scene, signer, minutes_before=10):
     """Every byte in, then ``complete`` while the HSM is away, ``minutes_before`` the deadline."""
     upload(scene["alice"], scene["lot"].pk, scene["env"], complete=False)
     uid = str(BidUpload.objects.get(organisation=scene["org"], status="open").pk)
     asked = scene["lot"].bid_deadline - timedelta(minutes=minutes_before)
-    hsm["away"] = True
+    signer["away"] = True
     with time_machine.travel(asked, tick=False):
         res = scene["alice"].post(f"/api/v1/uploads/{uid}/complete")
     assert res.status_code == 503 and res.json()["error"]["code"] == "signing_unavailable", res.content
     return uid, asked
 
 
-def test_a_request_the_hsm_could_not_sign_is_recorded_pending_with_the_servers_hash(scene, hsm):
-    uid, asked = asked_while_away(scene, hsm)
+def test_a_request_the_hsm_could_not_sign_is_recorded_pending_with_the_servers_hash(scene, signer):
+    uid, asked = asked_while_away(scene, signer)
     up = BidUpload.objects.get(pk=uid)
     assert up.status == "open" and up.completion_requested_at == asked
     assert up.completion_sha256 == hashlib.sha256(scene["env"]).hexdigest()
@@ -91,13 +92,13 @@ def test_a_request_the_hsm_could_not_sign_is_recorded_pending_with_the_servers_h
     assert entries("bidding.bid.receipt_failed")[-1]["first_request"] is False
 
 
-def test_an_upload_not_full_or_never_completed_is_voided_at_the_deadline_as_before(scene, hsm, people):
+def test_an_upload_not_full_or_never_completed_is_voided_at_the_deadline_as_before(scene, signer, people):
     lot, a = scene["lot"], scene["alice"]
     env = scene["env"]
     uid = a.post(f"/api/v1/lots/{lot.pk}/uploads", data=json.dumps({"size": len(env)}),
                  content_type="application/json").json()["id"]
     assert patch(a, uid, 0, env[:100]).status_code == 200
-    hsm["away"] = True
+    signer["away"] = True
     # Not every byte in: not a signing failure, not pending (the client's claim counts for nothing).
     res = a.post(f"/api/v1/uploads/{uid}/complete")
     assert res.json()["error"]["code"] == "upload_incomplete"
@@ -110,8 +111,8 @@ def test_an_upload_not_full_or_never_completed_is_voided_at_the_deadline_as_befo
     assert not pending.pending_uploads().exists()
 
 
-def test_the_deadline_keeps_a_pending_upload_and_refuses_any_byte_after_it(scene, hsm):
-    uid, asked = asked_while_away(scene, hsm)
+def test_the_deadline_keeps_a_pending_upload_and_refuses_any_byte_after_it(scene, signer):
+    uid, asked = asked_while_away(scene, signer)
     lot = scene["lot"]
     assert submissions.expire_uploads(lot.bid_deadline) == 0
     assert submissions.expire_uploads(lot.bid_deadline + timedelta(seconds=5)) == 0  # audited once
@@ -132,10 +133,10 @@ def test_the_deadline_keeps_a_pending_upload_and_refuses_any_byte_after_it(scene
     assert storage.partial_path(uid).read_bytes() == scene["env"]
 
 
-def test_the_bidders_own_retry_after_the_deadline_is_receipted_at_the_time_it_asked(scene, hsm):
-    uid, asked = asked_while_away(scene, hsm)
+def test_the_bidders_own_retry_after_the_deadline_is_receipted_at_the_time_it_asked(scene, signer):
+    uid, asked = asked_while_away(scene, signer)
     lot = scene["lot"]
-    hsm["away"] = False
+    signer["away"] = False
     later = lot.bid_deadline + timedelta(minutes=7)
     with time_machine.travel(later, tick=False):
         res = scene["alice"].post(f"/api/v1/uploads/{uid}/complete")
@@ -152,11 +153,11 @@ def test_the_bidders_own_retry_after_the_deadline_is_receipted_at_the_time_it_as
 
 
 @pytest.mark.parametrize("who", ["bidder", "ticker"])
-def test_a_partial_file_swapped_after_the_deadline_is_refused(scene, hsm, who):
-    uid, asked = asked_while_away(scene, hsm)
+def test_a_partial_file_swapped_after_the_deadline_is_refused(scene, signer, who):
+    uid, asked = asked_while_away(scene, signer)
     lot = scene["lot"]
     submissions.expire_uploads(lot.bid_deadline)
-    hsm["away"] = False
+    signer["away"] = False
     # An insider edits the bytes on disk after the deadline: one byte of the payload.
     with open(storage.partial_path(uid), "r+b") as f:
         f.seek(len(scene["env"]) - 20)
@@ -177,10 +178,10 @@ def test_a_partial_file_swapped_after_the_deadline_is_refused(scene, hsm, who):
     assert not pending.pending_uploads().exists()
 
 
-def test_a_later_bid_makes_an_earlier_pending_request_stale(scene, hsm):
-    uid, asked = asked_while_away(scene, hsm, minutes_before=30)
+def test_a_later_bid_makes_an_earlier_pending_request_stale(scene, signer):
+    uid, asked = asked_while_away(scene, signer, minutes_before=30)
     lot = scene["lot"]
-    hsm["away"] = False
+    signer["away"] = False
     env2 = seal(lot, scene["org"], scene["key"], package(111, "ALICE-2"))
     with time_machine.travel(asked + timedelta(minutes=10), tick=False):
         res = upload(scene["alice"], lot.pk, env2)
@@ -198,10 +199,10 @@ class Crash(BaseException):
 
 
 @pytest.mark.parametrize("step", ["complete-before-commit", "complete-after-commit-before-move"])
-def test_a_crash_in_the_tickers_completion_leaves_a_consistent_state(scene, hsm, monkeypatch, step):
-    uid, asked = asked_while_away(scene, hsm)
+def test_a_crash_in_the_tickers_completion_leaves_a_consistent_state(scene, signer, monkeypatch, step):
+    uid, asked = asked_while_away(scene, signer)
     lot = scene["lot"]
-    hsm["away"] = False
+    signer["away"] = False
 
     def crash_point(name):
         if name == step:
@@ -226,7 +227,7 @@ def test_a_crash_in_the_tickers_completion_leaves_a_consistent_state(scene, hsm,
     verify_receipt(sub.receipt, platform_vkey(), envelope=io.BytesIO(scene["env"]))
 
 
-def test_the_opening_waits_for_a_pending_completion_and_the_ticker_finishes_it(five, make_lot, bid_storage, hsm):
+def test_the_opening_waits_for_a_pending_completion_and_the_ticker_finishes_it(five, make_lot, bid_storage, signer):
     lot = make_lot(deadline_in=timedelta(hours=1))
     submit_bids(five, lot, BIDDERS[:4])
     erin = five["erin"]
@@ -236,7 +237,7 @@ def test_the_opening_waits_for_a_pending_completion_and_the_ticker_finishes_it(f
     upload(client, lot.pk, env, complete=False)
     uid = str(BidUpload.objects.get(organisation=erin.organisation).pk)
     asked = lot.bid_deadline - timedelta(minutes=3)
-    hsm["away"] = True
+    signer["away"] = True
     with time_machine.travel(asked, tick=False):
         assert client.post(f"/api/v1/uploads/{uid}/complete").status_code == 503
     # The deadline passes with the HSM still away: the ticker keeps the upload and holds the opening.
@@ -250,7 +251,7 @@ def test_the_opening_waits_for_a_pending_completion_and_the_ticker_finishes_it(f
         pending.check_none_pending(lot)
     assert err.value.code == ErrorCode.COMPLETION_PENDING and err.value.http_status == 409
     # The HSM comes back, but the ticker's next attempt is not due yet: still held, alerted once.
-    hsm["away"] = False
+    signer["away"] = False
     run_due_timers(lot.bid_deadline + timedelta(seconds=2))
     assert Lot.objects.get(pk=lot.pk).status == LotStatus.PUBLISHED
     [held] = entries("bidding.opening.completion_pending")
@@ -274,7 +275,7 @@ def test_the_opening_waits_for_a_pending_completion_and_the_ticker_finishes_it(f
     assert res.status_code == 200 and res.json()["id"] == str(sub.pk)
 
 
-def test_an_upload_whose_lock_a_request_holds_at_the_deadline_is_left_and_the_opening_waits(scene, hsm):
+def test_an_upload_whose_lock_a_request_holds_at_the_deadline_is_left_and_the_opening_waits(scene, signer):
     """A ``complete`` begun before the deadline holds the upload's lock while it records its
     completion pending: the expiry must not void the upload under it (nor start the opening)."""
     lot = scene["lot"]
@@ -296,7 +297,7 @@ def test_an_upload_whose_lock_a_request_holds_at_the_deadline_is_left_and_the_op
     assert Lot.objects.get(pk=lot.pk).status == LotStatus.FAILED  # one bidder only: 流标, as before
 
 
-def test_an_upload_marked_pending_by_editing_its_row_is_not_completed_after_the_deadline(scene, hsm):
+def test_an_upload_marked_pending_by_editing_its_row_is_not_completed_after_the_deadline(scene, signer):
     """An insider sets the pending columns with SQL on a full upload nobody asked to complete: the
     log holds no such request, so neither the bidder's complete nor the ticker's accepts it."""
     from django.db import connection
@@ -316,3 +317,29 @@ def test_an_upload_marked_pending_by_editing_its_row_is_not_completed_after_the_
     assert not BidSubmission.objects.exists() and BidUpload.objects.get(pk=uid).status == "refused"
     run_due_timers(lot.bid_deadline + timedelta(minutes=2))
     assert Lot.objects.get(pk=lot.pk).status == LotStatus.FAILED  # not held by the forged request
+
+
+def test_the_real_token_pulled_out_over_the_deadline_loses_no_bid(on_token, softhsm_tokens, tmp_path, scene):
+    """The same, tried by a failing machine: the platform's key on SoftHSM, its token directory
+    moved away before the request and back after the deadline."""
+    lot, uid = scene["lot"], None
+    vkey = platform_vkey()  # read while the token is in
+    upload(scene["alice"], lot.pk, scene["env"], complete=False)
+    uid = str(BidUpload.objects.get(organisation=scene["org"]).pk)
+    asked = lot.bid_deadline - timedelta(seconds=30)
+    with pulled_out(softhsm_tokens, tmp_path):
+        with time_machine.travel(asked, tick=False):
+            res = scene["alice"].post(f"/api/v1/uploads/{uid}/complete")
+        assert res.status_code == 503 and res.json()["error"]["code"] == "signing_unavailable"
+        failed = []
+        run_due_timers(lot.bid_deadline + timedelta(minutes=1), on_error=lambda name, exc: failed.append(name))
+        assert "bidding.pending_completions" in failed
+        assert BidUpload.objects.get(pk=uid).status == "open" and entries("bidding.bid.completion_pending")
+        assert storage.partial_path(uid).read_bytes() == scene["env"]
+    done_at = lot.bid_deadline + timedelta(minutes=3)
+    run_due_timers(done_at)
+    sub = BidSubmission.objects.get()
+    body = verify_receipt(sub.receipt, vkey, envelope=io.BytesIO(scene["env"]))
+    assert body["received_at"] == format_time(asked) and sub.received_at == asked
+    entry = json.loads(AuditEntry.objects.get(action="bidding.bid.submitted").body)["data"]
+    assert (entry["requested_at"], entry["signed_at"]) == (format_time(asked), format_time(done_at))
