@@ -65,13 +65,14 @@ def record_unsigned(user, actor: Actor, lot: Lot, upload: BidUpload, sha256: str
                     now: datetime, exc: Exception) -> None:
     """A complete whose receipt could not be signed, in its own transaction (the attempt's rolled
     back): the audit entry, and — for a full upload before the deadline — the pending request. The
-    first request's time and hash are kept; each failure moves the ticker's next attempt."""
+    first request's time and hash are kept while it is pending; each failure moves the ticker's
+    next attempt."""
     retry = timedelta(seconds=settings.BID_PENDING_RETRY_SECONDS)
     with transaction.atomic():
         first = False
-        if now < lot.bid_deadline and size == upload.size:
-            first = bool(BidUpload.objects.filter(
-                pk=upload.pk, status=BidUpload.Status.OPEN, completion_requested_at__isnull=True).update(
+        if now < lot.bid_deadline and size == upload.size and not is_pending(upload):
+            # The first request — or one after a later act of the bidder made the last stale.
+            first = bool(BidUpload.objects.filter(pk=upload.pk, status=BidUpload.Status.OPEN).update(
                 completion_requested_at=now, completion_sha256=sha256, completion_user=user))
         BidUpload.objects.filter(pk=upload.pk, completion_requested_at__isnull=False).update(
             completion_next_try=now + retry)

@@ -92,7 +92,7 @@ def submit(client: Client, lot_id: int, envelope: Path, *, retries: int = 8, bac
             if status["status"] == "complete":
                 # Completed, but its answer was lost (the server or the link died): `complete` is
                 # idempotent and gives the same submission and receipt again.
-                _, _, result = client.request("POST", f"/uploads/{state['upload']}/complete")
+                result = _complete(client, state["upload"], retries, backoff, max_backoff)
                 spath.unlink(missing_ok=True)
                 return result
             offset, max_chunk = status["offset"], min(status["max_chunk_bytes"], chunk_size)
@@ -111,7 +111,7 @@ def submit(client: Client, lot_id: int, envelope: Path, *, retries: int = 8, bac
                         os.kill(os.getpid(), signal.SIGKILL)
             bar.update(offset)
             bar.done()
-            _, _, result = client.request("POST", f"/uploads/{state['upload']}/complete")
+            result = _complete(client, state["upload"], retries, backoff, max_backoff)
             spath.unlink(missing_ok=True)
             return result
         except NETWORK_ERRORS as exc:
@@ -137,6 +137,32 @@ def submit(client: Client, lot_id: int, envelope: Path, *, retries: int = 8, bac
             if exc.exit_code in (errors.REFUSED, errors.CERTIFICATE, errors.DEADLINE_PASSED):
                 spath.unlink(missing_ok=True)  # the server removed the upload; so do we
             raise
+
+
+PENDING_HINT = ("every byte is on the server and the completion is recorded: the bid is kept even "
+                "past the deadline and receipted with the time it was asked for")
+
+
+def _complete(client: Client, upload_id: str, retries: int, backoff: float, max_backoff: float) -> Any:
+    """``complete``, asked again while the platform cannot sign (503 ``signing_unavailable``): the
+    completion is pending, not lost (docs/envelope.md, "A completion that could not be signed").
+    After ``retries`` attempts the error goes up (exit 7) with the state file kept: run again."""
+    attempt = 0
+    while True:
+        try:
+            return client.request("POST", f"/uploads/{upload_id}/complete")[2]
+        except CliError as exc:
+            if exc.code != "signing_unavailable":
+                raise
+            attempt += 1
+            if attempt > retries:
+                raise CliError(f"{exc.message}; {PENDING_HINT}; run the same command again to complete it "
+                               "(the platform also completes it by itself once it signs again)",
+                               exc.exit_code, code=exc.code) from None
+            delay = min(backoff * 2 ** (attempt - 1), max_backoff)
+            sys.stderr.write(f"\nthe platform cannot sign now; {PENDING_HINT}; asking again in {delay:.1f} s "
+                             f"({attempt}/{retries})\n")
+            time.sleep(delay)
 
 
 def _upload_status(client: Client, upload_id: str) -> dict[str, Any] | None:

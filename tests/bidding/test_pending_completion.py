@@ -343,3 +343,27 @@ def test_the_real_token_pulled_out_over_the_deadline_loses_no_bid(on_token, soft
     assert body["received_at"] == format_time(asked) and sub.received_at == asked
     entry = json.loads(AuditEntry.objects.get(action="bidding.bid.submitted").body)["data"]
     assert (entry["requested_at"], entry["signed_at"]) == (format_time(asked), format_time(done_at))
+
+
+def test_a_request_made_stale_by_a_withdrawal_is_renewed_by_the_next_one(scene, signer, people):
+    """Pending at T1; the bidder withdraws its earlier bid at T2 (its latest act: the request is
+    stale); asks to complete again at T3, the HSM still away: pending again, since T3."""
+    lot = scene["lot"]
+    first = seal(lot, scene["org"], scene["key"], package(1, "FIRST"))
+    with time_machine.travel(lot.bid_deadline - timedelta(minutes=50), tick=False):
+        assert upload(scene["alice"], lot.pk, first).status_code == 201
+    uid, asked = asked_while_away(scene, signer, minutes_before=30)
+    signer["away"] = False
+    with time_machine.travel(asked + timedelta(minutes=5), tick=False):
+        assert scene["alice"].post(f"/api/v1/lots/{lot.pk}/bid/withdraw").status_code == 200
+    assert not pending.is_pending(BidUpload.objects.get(pk=uid))
+    signer["away"] = True
+    again = asked + timedelta(minutes=10)
+    with time_machine.travel(again, tick=False):
+        assert scene["alice"].post(f"/api/v1/uploads/{uid}/complete").status_code == 503
+    up = BidUpload.objects.get(pk=uid)
+    assert pending.is_pending(up) and up.completion_requested_at == again
+    signer["away"] = False
+    run_due_timers(lot.bid_deadline + timedelta(minutes=1))
+    sub = BidSubmission.objects.get(upload_id=uid)
+    assert sub.status == "current" and sub.received_at == again
