@@ -359,9 +359,9 @@ def expire_uploads(now: datetime) -> int:
                                data={"upload": str(upload.pk), "offset": upload.offset})
                 storage.remove(storage.partial_path(upload.pk))
         except PlatformError as exc:
-            if exc.code != ErrorCode.UPLOAD_BUSY:
+            if exc.code not in (ErrorCode.UPLOAD_BUSY, ErrorCode.NOT_FOUND):
                 raise
-            continue  # a request holds it: next run
+            continue  # a request holds it (or its file went as we looked): next run
         count += 1
     return count
 
