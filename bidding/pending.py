@@ -22,6 +22,7 @@ a withdrawal — the bidder's latest act wins, a stale request never overrides i
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 
@@ -89,7 +90,7 @@ def received_at(upload: BidUpload, sha256: str, now: datetime) -> datetime:
     """The time the receipt states for this completion: the pending request's, if the upload is
     pending and its bytes still have the SHA-256 recorded then; ``now`` otherwise. A pending upload
     whose bytes changed is refused (``sha256_mismatch``, audited by the caller): no byte may change
-    once completion was asked for."""
+    once completion was asked for; one whose request is not in the audit log, ``invalid_state``."""
     if not is_pending(upload):
         return now
     if not _request_on_record(upload):
@@ -108,8 +109,6 @@ def _request_on_record(upload: BidUpload) -> bool:
     of this upload, at the recorded time, with the recorded SHA-256, that made it pending. The
     columns alone are not proof (the database's rows can be edited; the log is hash-chained and
     checkpointed, docs/audit.md)."""
-    import json
-
     requested = format_time(upload.completion_requested_at)
     bodies = [e.body for e in AuditEntry.objects.filter(action="bidding.bid.receipt_failed",
                                                          object_id=str(upload.pk))]

@@ -25,6 +25,9 @@ try {
   await completeUpload(async () => { throw Object.assign(new Error("late"), { status: 409, code: "deadline_passed" }); },
     { retry: { firstMs: 1, maxMs: 1 } });
 } catch (err) { out.other = err.code; }
+let busy = 0;
+out.afterBusy = await completeUpload(async () => { busy += 1; if (busy < 2) throw Object.assign(new Error("busy"), { code: "upload_busy" }); return { id: "s2" }; },
+  { onPending: () => { out.busyPending = true; }, retry: { firstMs: 1, maxMs: 1 } });
 const controller = new AbortController();
 let asked = 0;
 try {
@@ -45,6 +48,8 @@ def test_a_completion_the_platform_cannot_sign_is_asked_again_until_receipted():
     assert out["receipted"] == {"id": "s1"} and out["calls"] == 3 and out["pending"] == 2 and out["retries"] == 2
     assert out["other"] == "deadline_passed"  # not retried: only signing_unavailable is pending
     assert out["paused"] is True and out["asked"] == 1  # Pause ends the wait at once
+    # The ticker completing the same upload holds its lock: asked again, not said to be pending.
+    assert out["afterBusy"] == {"id": "s2"} and "busyPending" not in out
 
 
 def test_the_pending_message_is_in_chinese_and_english():

@@ -244,15 +244,17 @@ export const PENDING_RETRY = Object.freeze({ firstMs: 2000, maxMs: 60000 });
  * the request is recorded, kept even past the deadline (docs/envelope.md, "A completion that could
  * not be signed"). `onPending()` then says so, and `ask()` is repeated after 2 s, doubling to a
  * minute, until it is receipted — `onRetry()` before each — or `signal` aborts (`Cancelled`: the
- * bidder paused). Any other error is thrown as it is.
+ * bidder paused). `upload_busy` (the platform's ticker completing the same upload) is asked again
+ * the same way, without `onPending`. Any other error is thrown as it is.
  */
 export async function completeUpload(ask, { signal, onPending, onRetry, retry = PENDING_RETRY } = {}) {
   for (let wait = retry.firstMs; ; wait = Math.min(wait * 2, retry.maxMs)) {
     try {
       return await ask();
     } catch (err) {
-      if (err?.code !== "signing_unavailable") throw err;
-      onPending?.(err);
+      // upload_busy: another request holds the upload — the platform's ticker completing it.
+      if (err?.code !== "signing_unavailable" && err?.code !== "upload_busy") throw err;
+      if (err.code === "signing_unavailable") onPending?.(err);
       await pauseFor(wait, signal);
       onRetry?.();
     }
