@@ -308,8 +308,11 @@ def test_an_upload_marked_pending_by_editing_its_row_is_not_completed_after_the_
     with connection.cursor() as cur:
         cur.execute("UPDATE bidding_bidupload SET completion_requested_at = %s, completion_sha256 = %s, "
                     "completion_user_id = %s WHERE id = %s",
-                    [lot.bid_deadline - timedelta(minutes=1), hashlib.sha256(scene["env"]).hexdigest(),
-                     scene["user"].pk, uid])
+                    # The values in the database's own form (SQLite keeps times as text, UUIDs as bare hex).
+                    [connection.ops.adapt_datetimefield_value(lot.bid_deadline - timedelta(minutes=1)),
+                     hashlib.sha256(scene["env"]).hexdigest(), scene["user"].pk,
+                     BidUpload._meta.pk.get_db_prep_value(BidUpload.objects.get(pk=uid).pk, connection)])
+        assert cur.rowcount == 1
     with time_machine.travel(lot.bid_deadline + timedelta(minutes=1), tick=False):
         res = scene["alice"].post(f"/api/v1/uploads/{uid}/complete")
     assert res.status_code == 409 and res.json()["error"]["code"] == "invalid_state", res.content
